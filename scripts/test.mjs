@@ -1,0 +1,23 @@
+// Runs the uvu suites and ends with the one line CI reads: "N passed, N failed".
+// uvu's own summary (Total/Passed/Skipped) is parsed, not trusted to be read.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pattern = process.argv[2] ?? '\\.test\\.ts$';
+const res = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', pattern, '--no-color'],
+  { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, FORCE_COLOR: '0' } },
+);
+process.stdout.write(res.stdout ?? '');
+process.stderr.write(res.stderr ?? '');
+const num = (label) => Number((res.stdout ?? '').match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
+const total = num('Total');
+const passed = num('Passed');
+const skipped = num('Skipped') || 0;
+let failed = total - passed - skipped;
+if (!Number.isFinite(failed) || (res.status !== 0 && failed === 0)) failed = Math.max(1, Number.isFinite(failed) ? failed : 1);
+const ok = Number.isFinite(passed) ? passed : 0;
+console.log(`${ok} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed === 0 && res.status === 0 ? 0 : 1);
