@@ -1,0 +1,174 @@
+// Seeded, bounded fuzzing of the safetensors reader. Every mutated file must end in a typed
+// error (a ConversionError naming the file) or a correct result; never another exception.
+// FUZZ_SEED and FUZZ_CASES override the defaults for longer local runs.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConversionError } from '../build/js/errors.js';
+import { DTYPE_SIZE, parseHeader, readHeaderLength, type SafetensorsHeader } from '../build/js/formats/safetensors.js';
+import { openCheckpoint, readSafetensorsHeader } from '../build/js/io/checkpoint.js';
+import { FUZZ_FAMILIES, fuzzCase, fuzzCases, referenceVerdict, syntheticBases, type FuzzCase } from './helpers/safetensors-fuzz.js';
+import { makeTmpDir, removeTmpDir, TINY_CONFIG, writeConfig } from './helpers/safetensors-file.js';
+
+const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5afe7e45);
+const COUNT = Number(process.env['FUZZ_CASES'] ?? 2000);
+const SLOW_CASE_MS = 2000;
+
+const golden = new Uint8Array(fs.readFileSync(fileURLToPath(new URL('./fixtures/golden-tiny/model.safetensors', import.meta.url))));
+const BASES = [...syntheticBases(), golden];
+
+type Outcome = { ok: true; header: SafetensorsHeader } | { ok: false; error: ConversionError };
+
+function parseInMemory(bytes: Uint8Array, file: string): SafetensorsHeader {
+  const n = readHeaderLength(bytes.subarray(0, 8), bytes.length, file);
+  return parseHeader(bytes.subarray(8, 8 + n), n, bytes.length, file);
+}
+
+/** Runs fn; a ConversionError is an outcome, anything else is a crash (rethrown). */
+function outcome(fn: () => SafetensorsHeader): Outcome {
+  try {
+    return { ok: true, header: fn() };
+  } catch (e) {
+    if (e instanceof ConversionError) return { ok: false, error: e };
+    throw e;
+  }
+}
+
+/** Internal consistency of a parse result against the bytes it came from. Returns a problem or ''. */
+function checkConsistent(h: SafetensorsHeader, bytes: Uint8Array, file: string): string {
+  if (h.file !== file) return `file ${h.file}`;
+  if (h.fileSize !== bytes.length) return `fileSize ${h.fileSize} != ${bytes.length}`;
+  if (h.dataStart !== 8 + h.headerLength) return 'dataStart';
+  if (Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)) !== h.headerLength) return 'headerLength';
+  let prevEnd = h.dataStart;
+  let prevOffset = -1;
+  let covered = 0;
+  for (const t of h.tensors) {
+    if (t.file !== file) return `${t.name}: file`;
+    if (!(t.dtype in DTYPE_SIZE)) return `${t.name}: dtype`;
+    if (t.storedShape.length > 2) return `${t.name}: rank ${t.storedShape.length} not skipped`;
+    const elements = t.storedShape.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(elements) || elements !== t.elements) return `${t.name}: elements`;
+    if (t.byteLength !== t.elements * DTYPE_SIZE[t.dtype]) return `${t.name}: byteLength`;
+    const promoted = t.storedShape.length === 2 ? t.storedShape : t.storedShape.length === 1 ? [1, t.storedShape[0]] : [1, 1];
+    if (t.shape.length !== 2 || t.shape[0] !== promoted[0] || t.shape[1] !== promoted[1]) return `${t.name}: shape ${t.shape}`;
+    if (t.offset < h.dataStart || t.offset + t.byteLength > bytes.length) return `${t.name}: out of range`;
+    if (t.offset < prevOffset) return `${t.name}: not in file order`;
+    if (t.byteLength > 0 && t.offset < prevEnd) return `${t.name}: overlaps`;
+    if (t.byteLength > 0) prevEnd = t.offset + t.byteLength;
+    prevOffset = t.offset;
+    covered += t.byteLength;
+  }
+  if (covered > bytes.length - h.dataStart) return 'tensors hold more bytes than the data section';
+  for (const s of h.skipped) if (s.shape.length < 3) return `${s.name}: skipped with rank ${s.shape.length}`;
+  for (const v of Object.values(h.metadata)) if (typeof v !== 'string') return 'metadata value';
+  return '';
+}
+
+function label(c: FuzzCase): string {
+  return `seed=${c.seed} index=${c.index} base=${c.base} family=${c.family}: ${c.description}`;
+}
+
+test(`fuzz: ${COUNT} mutated safetensors files (seed ${SEED})`, () => {
+  const failures: string[] = [];
+  const families = new Map<string, { ok: number; err: number }>();
+  const dir = makeTmpDir('bitnet-fuzz-');
+  let slowest = 0;
+  try {
+    writeConfig(dir, TINY_CONFIG);
+    for (const c of fuzzCases({ seed: SEED, count: COUNT, bases: BASES })) {
+      const file = `fuzz-${c.index}.safetensors`;
+      const start = performance.now();
+      let result: Outcome;
+      try {
+        result = outcome(() => parseInMemory(c.bytes, file));
+      } catch (e) {
+        failures.push(`CRASH ${label(c)}\n    ${e instanceof Error ? e.stack : String(e)}`);
+        continue;
+      }
+      const ms = performance.now() - start;
+      slowest = Math.max(slowest, ms);
+      if (ms > SLOW_CASE_MS) failures.push(`SLOW (${ms.toFixed(0)} ms) ${label(c)}`);
+
+      const stats = families.get(c.family) ?? { ok: 0, err: 0 };
+      families.set(c.family, stats);
+      const oracle = referenceVerdict(c.bytes);
+      if (result.ok) {
+        stats.ok++;
+        const problem = checkConsistent(result.header, c.bytes, file);
+        if (problem) failures.push(`INCONSISTENT (${problem}) ${label(c)}`);
+        if (!oracle.ok) failures.push(`ACCEPTED an invalid file (oracle: ${oracle.reason}) ${label(c)}`);
+        else if (oracle.tensors !== result.header.tensors.length + result.header.skipped.length) {
+          failures.push(`TENSOR COUNT ${result.header.tensors.length}+${result.header.skipped.length} != ${oracle.tensors} ${label(c)}`);
+        }
+      } else {
+        stats.err++;
+        if (!result.error.message.includes(file)) failures.push(`MESSAGE does not name the file: ${result.error.message} ${label(c)}`);
+        if (result.error.message.includes('\n')) failures.push(`MESSAGE has a newline ${label(c)}`);
+        if (oracle.ok) failures.push(`REJECTED a valid file (${result.error.message}) ${label(c)}`);
+      }
+
+      // Some cases also go through the file readers, which must agree with the in-memory parse.
+      if (c.index % 10 === 0) {
+        const onDisk = path.join(dir, 'model.safetensors');
+        fs.writeFileSync(onDisk, c.bytes);
+        for (const [how, run] of [
+          ['readSafetensorsHeader', () => readSafetensorsHeader(onDisk)],
+          ['openCheckpoint', () => openCheckpoint(dir).files[0]!],
+        ] as const) {
+          let disk: Outcome;
+          try {
+            disk = outcome(run);
+          } catch (e) {
+            failures.push(`CRASH in ${how} ${label(c)}\n    ${e instanceof Error ? e.stack : String(e)}`);
+            continue;
+          }
+          if (disk.ok !== result.ok) {
+            failures.push(`${how} disagrees (${disk.ok ? 'accepted' : disk.error.message}) ${label(c)}`);
+          } else if (!disk.ok && !result.ok) {
+            if (disk.error.constructor !== result.error.constructor) failures.push(`${how}: ${disk.error.name} vs ${result.error.name} ${label(c)}`);
+            if (!disk.error.message.includes(onDisk)) failures.push(`${how}: message does not name ${onDisk}: ${disk.error.message}`);
+          }
+        }
+      }
+      if (failures.length >= 20) break;
+    }
+  } finally {
+    removeTmpDir(dir);
+  }
+  if (failures.length > 0) {
+    assert.unreachable(`${failures.length} fuzz failure(s); replay one with fuzzCase(seed, index, bases):\n  ${failures.join('\n  ')}`);
+  }
+  // The fuzzing is not vacuous: every family ran, and both outcomes are common.
+  if (COUNT >= 1000) {
+    for (const f of FUZZ_FAMILIES) assert.ok(families.has(f.name), `family ${f.name} never ran`);
+    const ok = [...families.values()].reduce((a, s) => a + s.ok, 0);
+    const err = [...families.values()].reduce((a, s) => a + s.err, 0);
+    assert.ok(ok >= COUNT * 0.05, `only ${ok} cases parsed`);
+    assert.ok(err >= COUNT * 0.5, `only ${err} cases were rejected`);
+  }
+  assert.ok(slowest < SLOW_CASE_MS);
+});
+
+test('fuzz: cases are reproducible from (seed, index)', () => {
+  const a = fuzzCase(SEED, 123, BASES);
+  const b = fuzzCase(SEED, 123, BASES);
+  assert.is(a.description, b.description);
+  assert.equal([...a.bytes], [...b.bytes]);
+  const list = [...fuzzCases({ seed: SEED, count: 3, bases: BASES })];
+  assert.is(list[2]!.description, fuzzCase(SEED, 2, BASES).description);
+});
+
+test('fuzz: the oracle accepts every base file and the parser agrees', () => {
+  BASES.forEach((b, i) => {
+    const v = referenceVerdict(b);
+    assert.ok(v.ok, `base ${i}`);
+    const h = parseInMemory(b, `base-${i}`);
+    assert.is(checkConsistent(h, b, `base-${i}`), '');
+  });
+});
+
+test.run();
