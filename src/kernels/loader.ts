@@ -1,0 +1,73 @@
+// Finding, compiling and instantiating the kernel wasm. Platform neutral: no Node API at top
+// level; file: URLs are read with a dynamic import of node:fs/promises (Node, Deno), other URLs
+// with fetch (browsers).
+import { Kernels } from './kernels.js';
+import type { KernelExports, KernelFlavor, WasmModule } from './types.js';
+
+/** The slice of the global WebAssembly object used here (untyped under the project's lib). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+}
+function wasmApi(): WasmApi {
+  const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (!api) throw new Error('this JavaScript runtime has no WebAssembly support');
+  return api;
+}
+
+// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt drop-free)): validates only with SIMD.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+let simdCache: boolean | undefined;
+
+/** Whether this runtime supports WebAssembly SIMD (fixed-width, 128-bit). */
+export function simdSupported(): boolean {
+  simdCache ??= wasmApi().validate(SIMD_PROBE);
+  return simdCache;
+}
+
+// Compiled layout: build/js/kernels/loader.js beside build/kernels.<flavor>.{wasm,js}. When this
+// file runs from source (tsx, Deno: src/kernels/loader.ts) the build output is at <root>/build/.
+const BUILD_DIR = import.meta.url.endsWith('.ts') ? '../../build/' : '../../';
+
+/** URL of build/kernels.<flavor>.wasm, resolved relative to this module. */
+export function kernelWasmUrl(flavor: KernelFlavor): URL {
+  return new URL(`${BUILD_DIR}kernels.${flavor}.wasm`, import.meta.url);
+}
+
+/** URL of the compiler-generated bindings (identical for both flavors, which export the same API). */
+function bindingsUrl(): URL {
+  return new URL(`${BUILD_DIR}kernels.simd.js`, import.meta.url);
+}
+
+async function readBytes(url: URL): Promise<Uint8Array> {
+  if (url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return new Uint8Array(await readFile(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot load ${url.href}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** Compiles the kernel module once (pass the module to workers and instantiate it there). */
+export async function compileKernels(
+  flavor: KernelFlavor | 'auto' = 'auto',
+): Promise<{ module: WasmModule; flavor: KernelFlavor }> {
+  const chosen: KernelFlavor = flavor === 'auto' ? (simdSupported() ? 'simd' : 'scalar') : flavor;
+  if (chosen === 'simd' && !simdSupported()) {
+    throw new Error('this runtime has no WebAssembly SIMD: use the "scalar" or "auto" kernels');
+  }
+  const url = kernelWasmUrl(chosen);
+  const module = await wasmApi().compile(await readBytes(url));
+  return { module, flavor: chosen };
+}
+
+/** Instantiates a compiled kernel module (either flavor) with its generated bindings. */
+export async function instantiateKernels(module: WasmModule): Promise<Kernels> {
+  const bindings = (await import(bindingsUrl().href)) as {
+    instantiate(module: WasmModule, imports: object): Promise<KernelExports>;
+  };
+  return new Kernels(await bindings.instantiate(module, {}));
+}

@@ -1,0 +1,60 @@
+// Types shared by the kernel host wrapper. Platform neutral (Node, Deno, browsers).
+
+/** Input element type codes (little-endian elements), as the kernels take them. */
+export const DType = { F32: 0, BF16: 1, F16: 2 } as const;
+export type DType = (typeof DType)[keyof typeof DType];
+
+/**
+ * Rounding applied to each product y = f32(x * s) before ternarization, emulating arithmetic in
+ * the input dtype: none for F32 input (`F32`, alias `NONE`), BF16 / F16 significand rounding
+ * (round to nearest even).
+ */
+export const Rounding = { NONE: 0, F32: 0, BF16: 1, F16: 2 } as const;
+export type Rounding = (typeof Rounding)[keyof typeof Rounding];
+
+/** Which compiled kernel file: with WebAssembly SIMD, or the fallback without. */
+export type KernelFlavor = 'simd' | 'scalar';
+
+/**
+ * The parts of the WebAssembly JS API used here. The project's tsconfig (lib ES2022, no DOM) has
+ * no `WebAssembly` types, so these are structural stand-ins that the real objects satisfy.
+ */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  /** Grows by `deltaPages` 64 KiB pages; returns the old size in pages. Detaches old views. */
+  grow(deltaPages: number): number;
+}
+/** A compiled `WebAssembly.Module` (opaque; can be posted to workers and instantiated there). */
+export type WasmModule = object;
+
+/**
+ * The kernel exports (assembly/index.ts). Pointers are byte offsets into `memory`, counts are
+ * element counts; kernels never allocate (the host owns memory above `heapBase()`).
+ */
+export interface KernelExports {
+  // dtype: a DType code; rounding: a Rounding code (plain numbers, so lookup tables type-check).
+  readonly memory: WasmMemory;
+  /** First free byte of linear memory. */
+  heapBase(): number;
+  /** n elements of `dtype` at src -> n f32 at dst (bit exact; F16 incl. subnormals/Inf/NaN). */
+  widen(dtype: number, src: number, n: number, dst: number): void;
+  /**
+   * Sum of |x| accumulated in f64, in a fixed order: 8 f64 lanes (lane = i % 8, each in index
+   * order), then ((l0 + l1) + l2) + ... + l7. Exact (so chunk results add up to the same total
+   * in any split) for F16 when the total < 2^29, for BF16 when the total < 2^45 * the smallest
+   * nonzero |x| (large bf16 tensors can miss this by a few tiny elements: then within ~1 f64 ulp);
+   * for F32 input within ~n * 2^-53 relative. NaN/Inf propagate: check with isFinite.
+   */
+  absSum(dtype: number, src: number, n: number): number;
+  /** n i8 in {-1,0,1} at dst: q = clamp(round_half_even(round(f32(x*s))), -1, 1), NaN -> 0. */
+  quantize(dtype: number, rounding: number, src: number, n: number, s: number, dst: number): void;
+  /**
+   * rows x cols i8 ternary values -> rows * ceil(cols/16) u32 words (2 bits per value, +1 -> 01,
+   * -1 -> 10, each row on a fresh word). Returns how many values were not in {-1,0,1} (packed as 0).
+   */
+  packRows(src: number, rows: number, cols: number, dst: number): number;
+  /** quantize + packRows fused (same output, no intermediate i8 buffer). */
+  quantizePackRows(dtype: number, rounding: number, src: number, rows: number, cols: number, s: number, dst: number): void;
+  /** n u32 -> bincode 2 standard varints at dst (at most 5n bytes); returns bytes written. */
+  varintEncodeU32(src: number, n: number, dst: number): number;
+}
