@@ -1,0 +1,46 @@
+// Runs part jobs on worker threads (tinypool), largest first, or inline when threads = 0.
+// Each worker reads its own input ranges and writes its own file: no large buffers cross threads.
+
+import { Tinypool } from 'tinypool';
+import { instantiateKernels } from '../kernels/index.js';
+import { reviveError } from '../errors.js';
+import { runPart, type PartJob, type PartResult } from './run-part.js';
+import type { PoolData, WorkerReply } from './worker.js';
+
+export interface PoolOptions {
+  threads: number;
+  module: WebAssembly.Module;
+  /** Input bytes each job reads, to start the largest first. */
+  weight: (job: PartJob) => number;
+}
+
+/** Results in the order of `jobs`. The first failure stops the pool and is thrown. */
+export async function runJobs(jobs: PartJob[], opts: PoolOptions): Promise<PartResult[]> {
+  const order = jobs.map((_, i) => i).sort((a, b) => opts.weight(jobs[b]) - opts.weight(jobs[a]));
+  const results: PartResult[] = new Array(jobs.length);
+  if (opts.threads === 0) {
+    const kernels = await instantiateKernels(opts.module);
+    for (const i of order) results[i] = runPart(kernels, jobs[i]);
+    return results;
+  }
+  const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+  const pool = new Tinypool({
+    filename: new URL('./worker.js', import.meta.url).href,
+    minThreads: opts.threads,
+    maxThreads: opts.threads,
+    workerData: { module: opts.module } satisfies PoolData,
+    useAtomics: !isDeno, // Deno hangs with atomics (see docs/performance.md)
+  });
+  try {
+    await Promise.all(
+      order.map(async (i) => {
+        const reply = (await pool.run(jobs[i])) as WorkerReply;
+        if ('error' in reply) throw reviveError(reply.error);
+        results[i] = reply.ok;
+      }),
+    );
+    return results;
+  } finally {
+    await pool.destroy();
+  }
+}
