@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// The command line: convert (the default command), synth (write a synthetic checkpoint)
+// and demo (synth + convert, no download needed).
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { convert, type ConvertSummary } from '../pipeline/convert.js';
+import { generateCheckpoint, type SynthDType } from '../synth/generate.js';
+import { PRESETS } from '../synth/presets.js';
+import { abortActiveTransactions } from '../io/output-dir.js';
+import { isConversionError, UsageError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { createProgress, gb } from './progress.js';
+import { RunLog } from './log.js';
+
+const MODEL = 'microsoft/bitnet-b1.58-2B-4T-bf16';
+const DEFAULT_INPUT = `models/Original/${MODEL}`;
+const DEFAULT_OUTPUT = `models/Converted/${MODEL}`;
+
+interface ConvertFlags {
+  inputDir: string;
+  outputDir: string;
+  force?: boolean;
+  threads?: number;
+  bincode: 'standard' | 'legacy';
+  scaleGranularity: 'projection' | 'row';
+  timestamp?: number;
+  kernels: 'auto' | 'simd' | 'scalar';
+  chunkMib: number;
+  quiet?: boolean;
+  verbose?: boolean;
+  logDir: string;
+}
+
+function wholeNumber(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number >= ${min}`);
+    return n;
+  };
+}
+
+function addConvertOptions(cmd: Command, defaults: { input: string; output: string }): Command {
+  return cmd
+    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
+    .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
+    .option('-f, --force', 'replace an existing output folder (only after the new one is complete)')
+    .option('-t, --threads <n>', 'worker threads (default: the available parallelism; 0 = no workers)', wholeNumber('--threads', 0))
+    .addOption(new Option('--bincode <flavor>', 'serializer: bincode 2 config::standard() (varint) or bincode 1 / legacy() (fixed-width)').choices(['standard', 'legacy']).default('standard'))
+    .addOption(
+      new Option('--scale-granularity <g>', 'projection: the reference absmean rule, one scale per q/k/v/o/gate/up/down; row: the seed\'s per-row mean|row| (does not match the reference)')
+        .choices(['projection', 'row'])
+        .default('projection'),
+    )
+    .option('--timestamp <seconds>', 'conversion_timestamp to record (default: $SOURCE_DATE_EPOCH, else now); makes the output reproducible', wholeNumber('--timestamp', 0))
+    .addOption(new Option('--kernels <build>', 'wasm kernel build: simd, scalar, or auto (simd when the runtime supports it)').choices(['auto', 'simd', 'scalar']).default('auto'))
+    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step (memory use per thread is about 6x this)', wholeNumber('--chunk-mib', 1), 4)
+    .option('-q, --quiet', 'print only errors')
+    .option('-v, --verbose', 'print stack traces with errors')
+    .option('--log-dir <dir>', 'folder for the run log bitnet-converter-<timestamp>.txt', 'logs');
+}
+
+async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise<ConvertSummary> {
+  const log = new RunLog(flags.logDir);
+  log.line(`bitnet-converter ${VERSION}: ${process.argv.slice(2).join(' ')}`);
+  const say = (m: string) => {
+    log.line(m);
+    if (!flags.quiet) process.stderr.write(m + '\n');
+  };
+  try {
+    if (!existsSync(flags.inputDir)) {
+      const hint = isDefaultInput
+        ? `download the model first (huggingface-cli download ${MODEL} --local-dir ${DEFAULT_INPUT}) or try the converter on a synthetic model: bitnet-converter demo`
+        : 'pass --input-dir with a folder holding config.json and the safetensors files';
+      throw new UsageError(`${resolve(flags.inputDir)}: input folder not found; ${hint}`);
+    }
+    say(`converting ${flags.inputDir} -> ${flags.outputDir}`);
+    const progress = createProgress({ quiet: !!flags.quiet });
+    let summary: ConvertSummary;
+    try {
+      summary = await convert({
+        inputDir: flags.inputDir,
+        outputDir: flags.outputDir,
+        force: flags.force,
+        threads: flags.threads,
+        bincode: flags.bincode,
+        granularity: flags.scaleGranularity,
+        timestamp: flags.timestamp,
+        kernels: flags.kernels,
+        chunkBytes: flags.chunkMib << 20,
+        onProgress: progress.update,
+        onWarning: (m) => say(`warning: ${m}`),
+      });
+    } finally {
+      progress.end();
+    }
+    const peak = process.resourceUsage().maxRSS * 1024;
+    const written = summary.files.reduce((s, f) => s + f.bytes, 0);
+    say(
+      `done in ${summary.seconds.toFixed(2)} s: ${summary.files.length} files, ${gb(written)} GB written to ${summary.outputDir}; ` +
+        `input ${gb(summary.inputBytes)} GB at ${gb(summary.inputBytes / summary.seconds)} GB/s; peak memory ${(peak / 2 ** 20).toFixed(0)} MiB; ` +
+        `${summary.kernels} kernels, ${summary.threads} threads${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
+    );
+    for (const f of summary.files) log.line(`  ${f.name} ${f.bytes} bytes sha256 ${f.sha256}`);
+    return summary;
+  } catch (e) {
+    log.line(`error: ${(e as Error).stack ?? e}`);
+    throw e;
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('bitnet-converter')
+    .description('Convert BitNet b1.58 safetensors checkpoints into the packed ternary bincode files of the bitnet-rs engine.')
+    .version(VERSION)
+    .showHelpAfterError();
+  addConvertOptions(program, { input: DEFAULT_INPUT, output: DEFAULT_OUTPUT }).action(async (flags: ConvertFlags, cmd: Command) => {
+    await runConvert(flags, cmd.getOptionValueSource('inputDir') === 'default');
+  });
+
+  program
+    .command('synth')
+    .description('write a synthetic checkpoint in the real Hugging Face layout (for demos, tests and benchmarks)')
+    .addOption(new Option('--preset <name>', Object.entries(PRESETS).map(([k, v]) => `${k}: ${v.about}`).join('; ')).choices(Object.keys(PRESETS)).default('tiny'))
+    .addOption(new Option('--dtype <dtype>', 'weight dtype').choices(['BF16', 'F16', 'F32']).default('BF16'))
+    .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
+    .option('--untied', 'write lm_head.weight (tie_word_embeddings false)')
+    .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
+    .requiredOption('-o, --out <dir>', 'folder to write')
+    .action((o: { preset: string; dtype: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
+      const r = generateCheckpoint({ outDir: o.out, preset: o.preset, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
+      process.stderr.write(`wrote ${o.preset} ${o.dtype} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
+    });
+
+  const demo = program
+    .command('demo')
+    .description('generate a synthetic model (no download) and convert it: models/Synthetic/<preset> -> models/Converted/synthetic-<preset>')
+    .addOption(new Option('--preset <name>', 'synthetic model shape').choices(Object.keys(PRESETS)).default('small'));
+  demo.action(async (o: { preset: string }) => {
+    const input = `models/Synthetic/${o.preset}-bf16`;
+    if (!existsSync(`${input}/config.json`)) generateCheckpoint({ outDir: input, preset: o.preset });
+    const parent = program.opts<ConvertFlags>();
+    await runConvert({ ...parent, inputDir: input, outputDir: `models/Converted/synthetic-${o.preset}-bf16`, force: true }, false);
+  });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const onSignal = (signal: NodeJS.Signals) => {
+    abortActiveTransactions();
+    process.stderr.write(`\ninterrupted by ${signal}: the output folder was left as it was\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const verbose = argv.includes('--verbose') || argv.includes('-v');
+    if (isConversionError(e) && !verbose) process.stderr.write(`error: ${e.message}\n`);
+    else process.stderr.write(`error: ${verbose ? ((e as Error).stack ?? e) : ((e as Error).message ?? e)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);
