@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { ConversionError } from '../build/js/errors.js';
 import { DTYPE_SIZE, parseHeader, readHeaderLength, type SafetensorsHeader } from '../build/js/formats/safetensors.js';
 import { openCheckpoint, readSafetensorsHeader } from '../build/js/io/checkpoint.js';
+import { convert } from '../build/js/pipeline/convert.js';
+import { readConvertedModel } from '../build/js/io/converted.js';
 import { FUZZ_FAMILIES, fuzzCase, fuzzCases, referenceVerdict, syntheticBases, type FuzzCase } from './helpers/safetensors-fuzz.js';
 import { makeTmpDir, removeTmpDir, TINY_CONFIG, writeConfig } from './helpers/safetensors-file.js';
 
@@ -169,6 +171,38 @@ test('fuzz: the oracle accepts every base file and the parser agrees', () => {
     const h = parseInMemory(b, `base-${i}`);
     assert.is(checkConsistent(h, b, `base-${i}`), '');
   });
+});
+
+test('fuzz: mutated golden models convert completely or fail cleanly, never half-written', async () => {
+  const count = Math.max(20, Math.floor(COUNT / 10));
+  const dir = makeTmpDir('bitnet-fuzz-convert-');
+  const failures: string[] = [];
+  let converted = 0;
+  let refused = 0;
+  try {
+    fs.copyFileSync(fileURLToPath(new URL('./fixtures/golden-tiny/config.json', import.meta.url)), path.join(dir, 'config.json'));
+    for (const c of fuzzCases({ seed: SEED ^ 0x9e3779b9, count, bases: [golden] })) {
+      fs.writeFileSync(path.join(dir, 'model.safetensors'), c.bytes);
+      const out = path.join(dir, `out-${c.index}`);
+      try {
+        await convert({ inputDir: dir, outputDir: out, threads: 0, timestamp: 0 });
+        readConvertedModel(out); // a conversion that succeeds must decode completely
+        converted++;
+      } catch (e) {
+        if (!(e instanceof ConversionError)) failures.push(`CRASH ${label(c)}\n    ${e instanceof Error ? e.stack : String(e)}`);
+        else if (e.message.includes('\n')) failures.push(`MESSAGE has a newline ${label(c)}`);
+        if (fs.existsSync(out)) failures.push(`PARTIAL OUTPUT after ${String(e)} ${label(c)}`);
+        refused++;
+      }
+      const leftovers = fs.readdirSync(dir).filter((f) => f.includes('.partial-') || f.endsWith('.lock'));
+      if (leftovers.length) failures.push(`LEFTOVERS ${leftovers.join(', ')} ${label(c)}`);
+      if (failures.length >= 10) break;
+    }
+  } finally {
+    removeTmpDir(dir);
+  }
+  if (failures.length > 0) assert.unreachable(`${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
+  assert.ok(converted > 0 && refused > 0, `not vacuous: ${converted} converted, ${refused} refused`);
 });
 
 test.run();

@@ -1,0 +1,135 @@
+// The command line as a user meets it: help, the demo path, one-line errors and exit codes,
+// --force, the lock, and a run killed with SIGKILL halfway.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTmpDir } from './helpers/safetensors-file.js';
+
+const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
+const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
+const root = makeTmpDir('bitnet-cli-');
+
+function cli(args: string[], cwd = root) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function errorLines(err: string): string[] {
+  return err.split('\n').filter((l) => l.startsWith('error:'));
+}
+
+test('--help explains every option', () => {
+  const { code, out } = cli(['--help']);
+  assert.is(code, 0);
+  for (const opt of ['--input-dir', '--output-dir', '--force', '--threads', '--bincode', '--scale-granularity', '--timestamp', '--kernels', '--chunk-mib', '--quiet', '--verbose', '--log-dir', 'synth', 'demo']) {
+    assert.match(out, opt);
+  }
+});
+
+test('the default input missing: one line saying how to get the model or run the demo', () => {
+  const cwd = join(root, 'empty');
+  mkdirSync(cwd);
+  const { code, err } = cli([], cwd);
+  assert.is(code, 1);
+  assert.is(errorLines(err).length, 1, err);
+  assert.match(err, /models\/Original\/microsoft\/bitnet-b1\.58-2B-4T-bf16/);
+  assert.match(err, /huggingface-cli download/);
+  assert.match(err, /bitnet-converter demo/);
+  assert.ok(readdirSync(join(cwd, 'logs'))[0].startsWith('bitnet-converter-'), 'log file written');
+});
+
+test('convert, then refuse an existing output without --force, replace it with --force', () => {
+  const out = join(root, 'converted');
+  const first = cli(['--input-dir', GOLDEN, '--output-dir', out, '--threads', '1']);
+  assert.is(first.code, 0, first.err);
+  assert.match(first.err, /done in .* peak memory \d+ MiB/);
+  const before = readFileSync(join(out, 'manifest.json'), 'utf8');
+  writeFileSync(join(out, 'marker'), 'mine');
+  const refused = cli(['--input-dir', GOLDEN, '--output-dir', out]);
+  assert.is(refused.code, 1);
+  assert.equal(errorLines(refused.err), [`error: ${out}: the output folder already exists; pass --force to replace it (it is replaced only after a successful conversion)`]);
+  assert.ok(existsSync(join(out, 'marker')), 'untouched');
+  const forced = cli(['--input-dir', GOLDEN, '--output-dir', out, '--force', '--quiet']);
+  assert.is(forced.code, 0, forced.err);
+  assert.is(forced.err, '', '--quiet prints nothing');
+  assert.not.ok(existsSync(join(out, 'marker')), 'replaced');
+  assert.is(readFileSync(join(out, 'manifest.json'), 'utf8'), before, 'same bytes with the same SOURCE_DATE_EPOCH');
+});
+
+test('a failing conversion leaves an existing output intact, even with --force', () => {
+  const bad = join(root, 'bad-input');
+  cpSync(GOLDEN, bad, { recursive: true });
+  const st = join(bad, 'model.safetensors');
+  writeFileSync(st, readFileSync(st).subarray(0, 150_000)); // truncated download
+  const out = join(root, 'kept');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out]).code, 0);
+  const r = cli(['--input-dir', bad, '--output-dir', out, '--force']);
+  assert.is(r.code, 1);
+  assert.is(errorLines(r.err).length, 1, r.err);
+  assert.match(r.err, /model\.safetensors/);
+  assert.ok(existsSync(join(out, 'block_1.bin')));
+  assert.equal(readdirSync(root).filter((f) => f.startsWith('.kept')), [], 'no temporary folder or lock left');
+});
+
+test('--verbose adds the stack; bad option values are refused', () => {
+  const r = cli(['--input-dir', join(root, 'nowhere'), '--verbose']);
+  assert.is(r.code, 1);
+  assert.match(r.err, /\n\s+at /);
+  const t = cli(['--threads', 'many']);
+  assert.is(t.code, 1);
+  assert.match(t.err, /--threads must be a whole number/);
+  const b = cli(['--bincode', 'json']);
+  assert.is(b.code, 1);
+  assert.match(b.err, /standard, legacy/);
+});
+
+test('a second run into an output being written is refused by the lock', () => {
+  const out = join(root, 'locked');
+  writeFileSync(join(root, '.locked.lock'), `${process.pid}\n`); // this test process is alive
+  const r = cli(['--input-dir', GOLDEN, '--output-dir', out]);
+  assert.is(r.code, 1);
+  assert.match(r.err, /another conversion \(process \d+\) is writing this output/);
+  // a lock left by a dead process is taken over
+  writeFileSync(join(root, '.locked.lock'), '999999999\n');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out]).code, 0);
+  assert.not.ok(existsSync(join(root, '.locked.lock')));
+});
+
+test('synth writes a sharded checkpoint that converts', () => {
+  const m = join(root, 'synth');
+  const s = cli(['synth', '--preset', 'odd', '--dtype', 'F16', '--shards', '2', '--out', m]);
+  assert.is(s.code, 0, s.err);
+  assert.ok(existsSync(join(m, 'model.safetensors.index.json')));
+  assert.is(cli(['--input-dir', m, '--output-dir', join(root, 'synth-out')]).code, 0);
+});
+
+test('SIGKILL halfway leaves the previous output intact and the next run succeeds', async () => {
+  const model = join(root, 'big');
+  assert.is(cli(['synth', '--preset', 'small', '--out', model]).code, 0);
+  const out = join(root, 'victim');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out]).code, 0);
+  const before = readFileSync(join(out, 'manifest.json'));
+  const child = spawn(process.execPath, [CLI, '--input-dir', model, '--output-dir', out, '--force', '--threads', '1', '--chunk-mib', '1'], { stdio: 'ignore' });
+  // kill it once its temporary folder holds a file
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const tmp = readdirSync(root).find((f) => f.startsWith('.victim.partial-'));
+    if (tmp && readdirSync(join(root, tmp)).length > 0) break;
+    if (Date.now() > deadline) throw new Error('the conversion never started writing');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'previous output intact');
+  assert.ok(readdirSync(root).some((f) => f.startsWith('.victim.partial-')), 'the killed run left its temporary folder');
+  const again = cli(['--input-dir', model, '--output-dir', out, '--force']);
+  assert.is(again.code, 0, again.err);
+  assert.equal(readdirSync(root).filter((f) => f.startsWith('.victim')), [], 'stale temporary folder and lock removed');
+  assert.ok(existsSync(join(out, 'block_3.bin')));
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();

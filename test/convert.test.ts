@@ -1,0 +1,205 @@
+// End-to-end conversions, decoded back and checked against the golden reference output
+// and against the independent reference rule in test/reference/.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convert, type ConvertOptions } from '../build/js/pipeline/convert.js';
+import { readConvertedModel } from '../build/js/io/converted.js';
+import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
+import type { BitLinearRecord, ModelRecord } from '../build/js/formats/records.js';
+import { readCheckpointTensors, readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
+import { bf16ToNumber, decodeValues, referenceRowTernary, referenceTernary, unpackRows, type Dt } from './reference/ternary-ref.js';
+
+const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'bitnet-convert-'));
+let n = 0;
+const fresh = (name: string) => join(tmp, `${name}-${n++}`);
+
+async function run(inputDir: string, extra: Partial<ConvertOptions> = {}): Promise<{ dir: string; model: ModelRecord }> {
+  const outputDir = fresh('out');
+  await convert({ inputDir, outputDir, threads: 0, timestamp: 1_700_000_000, chunkBytes: 1 << 12, ...extra });
+  return { dir: outputDir, model: readConvertedModel(outputDir) };
+}
+
+function synth(o: Partial<SynthOptions>): string {
+  const outDir = fresh('in');
+  generateCheckpoint({ outDir, ...o });
+  return outDir;
+}
+
+/** Checks a BitLinear record against the reference rule applied to each stacked projection. */
+function checkLinear(rec: BitLinearRecord, parts: RawTensor[], label: string, golden?: { q: Int8Array; scale: number }[]) {
+  const cols = parts[0].shape[1];
+  const rows = parts.reduce((s, p) => s + p.shape[0], 0);
+  assert.is(rec.inFeatures, cols, `${label} in_features`);
+  assert.is(rec.outFeatures, rows, `${label} out_features`);
+  const q = unpackRows(rec.packedWeights, rows, cols);
+  let row0 = 0;
+  parts.forEach((p, i) => {
+    const want = golden?.[i] ?? referenceTernary(decodeValues(p.bytes, p.dtype as Dt), p.dtype as Dt);
+    const got = q.subarray(row0 * cols, (row0 + p.shape[0]) * cols);
+    const bad = got.findIndex((v, j) => v !== want.q[j]);
+    assert.is(bad, -1, `${label} part ${i}: first differing value at ${bad}: got ${got[bad]}, want ${want.q[bad]}`);
+    for (let r = row0; r < row0 + p.shape[0]; r++) assert.is(rec.weightScales[r], want.scale, `${label} part ${i} scale of row ${r}`);
+    row0 += p.shape[0];
+  });
+}
+
+function checkFloats(got: Float32Array, t: RawTensor, label: string) {
+  const want = decodeValues(t.bytes, t.dtype as Dt);
+  assert.is(got.length, want.length, `${label} length`);
+  const bad = want.findIndex((v, i) => !Object.is(Math.fround(v), got[i]));
+  assert.is(bad, -1, `${label} value ${bad}`);
+}
+
+/** The whole output checked against the input tensors, with the reference rule. */
+function checkModel(model: ModelRecord, input: Map<string, RawTensor>, golden?: Map<string, RawTensor>) {
+  const t = (name: string) => {
+    const v = input.get(name);
+    if (!v) throw new Error(`test input has no ${name}`);
+    return v;
+  };
+  const goldenOf = (name: string) => {
+    if (!golden) return undefined;
+    const q = golden.get(name)!;
+    const scale = golden.get(name + '_scale')!;
+    return { q: new Int8Array(q.bytes.buffer, q.bytes.byteOffset, q.bytes.length), scale: bf16ToNumber(scale.bytes[0] | (scale.bytes[1] << 8)) };
+  };
+  const hidden = t('model.embed_tokens.weight').shape[1];
+  assert.equal(model.embedding.shape, t('model.embed_tokens.weight').shape);
+  checkFloats(model.embedding.weight, t('model.embed_tokens.weight'), 'embedding');
+  checkFloats(model.norm.weight, t('model.norm.weight'), 'norm');
+  assert.equal(model.norm.shape, [1, hidden]);
+  model.blocks.forEach((b, i) => {
+    const p = `model.layers.${i}.`;
+    const lin = (rec: BitLinearRecord, names: string[], label: string) =>
+      checkLinear(rec, names.map((x) => t(p + x)), `block ${i} ${label}`, golden ? names.map((x) => goldenOf(p + x)!) : undefined);
+    lin(b.attention.wqkv, ['self_attn.q_proj.weight', 'self_attn.k_proj.weight', 'self_attn.v_proj.weight'], 'wqkv');
+    lin(b.attention.oProj, ['self_attn.o_proj.weight'], 'o_proj');
+    lin(b.feedForward.w13, ['mlp.gate_proj.weight', 'mlp.up_proj.weight'], 'w13');
+    lin(b.feedForward.w2, ['mlp.down_proj.weight'], 'w2');
+    checkFloats(b.attentionNorm.weight, t(p + 'input_layernorm.weight'), `block ${i} attention_norm`);
+    checkFloats(b.ffnNorm.weight, t(p + 'post_attention_layernorm.weight'), `block ${i} ffn_norm`);
+    assert.ok(b.attnSubNorm && b.ffnSubNorm, `block ${i} has both sub-norms`);
+    checkFloats(b.attnSubNorm!.weight, t(p + 'self_attn.attn_sub_norm.weight'), `block ${i} attn_sub_norm`);
+    checkFloats(b.ffnSubNorm!.weight, t(p + 'mlp.ffn_sub_norm.weight'), `block ${i} ffn_sub_norm`);
+    assert.equal(b.ffnSubNorm!.shape, [1, t(p + 'mlp.ffn_sub_norm.weight').shape[0]]);
+  });
+  const head = input.get('lm_head.weight') ?? t('model.embed_tokens.weight');
+  checkLinear(model.lmHead, [head], 'lm_head');
+}
+
+const golden = suite('golden tiny model');
+
+golden('every projection and scale equals reference-ternary.safetensors bit for bit', async () => {
+  const { model, dir } = await run(GOLDEN);
+  const input = readSafetensors(join(GOLDEN, 'model.safetensors'));
+  checkModel(model, input, readSafetensors(join(GOLDEN, 'reference-ternary.safetensors')));
+  assert.equal(model.metadata, { numLayers: 2, vocabSize: 256, hiddenSize: 64, conversionTimestamp: 1_700_000_000 });
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  assert.is(config.bitnet_packed, true);
+  assert.is(config.hidden_size, 64);
+  assert.is(config.bitnet_layout.lm_head_tied, true);
+  assert.equal(
+    readdirSync(dir).sort(),
+    ['block_0.bin', 'block_1.bin', 'config.json', 'embedding.bin', 'lm_head.bin', 'manifest.json', 'metadata.bin', 'norm.bin'],
+  );
+});
+
+golden('the independent reference rule agrees with the golden file (so the other tests can use it)', () => {
+  const input = readSafetensors(join(GOLDEN, 'model.safetensors'));
+  const ref = readSafetensors(join(GOLDEN, 'reference-ternary.safetensors'));
+  let checked = 0;
+  for (const [name, t] of input) {
+    const g = ref.get(name);
+    if (!g) continue;
+    const want = referenceTernary(decodeValues(t.bytes, 'BF16'), 'BF16');
+    assert.equal(Array.from(want.q), Array.from(new Int8Array(g.bytes.buffer, g.bytes.byteOffset, g.bytes.length)), name);
+    const s = ref.get(name + '_scale')!.bytes;
+    assert.is(want.scale, bf16ToNumber(s[0] | (s[1] << 8)), name + ' scale');
+    checked++;
+  }
+  assert.is(checked, 14);
+});
+
+golden('scales equal those in microsoft/BitNet\'s own GPU conversion (ms-gpu-int2.safetensors)', async () => {
+  const { model } = await run(GOLDEN);
+  const ms = readSafetensors(join(GOLDEN, 'ms-gpu-int2.safetensors'));
+  const scales = (name: string) => {
+    const b = ms.get(name)!.bytes;
+    return [0, 1, 2, 3].map((i) => bf16ToNumber(b[2 * i] | (b[2 * i + 1] << 8)));
+  };
+  model.blocks.forEach((b, i) => {
+    const firstOfEach = (rec: BitLinearRecord, rows: number[]) => {
+      const out: number[] = [];
+      let r = 0;
+      for (const n of rows) {
+        out.push(rec.weightScales[r]);
+        r += n;
+      }
+      return out;
+    };
+    assert.equal(firstOfEach(b.attention.wqkv, [64, 32, 32]), scales(`layers.${i}.attention.wqkv.weight_scale`).slice(0, 3), `wqkv ${i}`);
+    assert.equal(firstOfEach(b.attention.oProj, [64]), scales(`layers.${i}.attention.wo.weight_scale`).slice(0, 1), `wo ${i}`);
+    assert.equal(firstOfEach(b.feedForward.w13, [160, 160]), scales(`layers.${i}.feed_forward.w13.weight_scale`).slice(0, 2), `w13 ${i}`);
+    assert.equal(firstOfEach(b.feedForward.w2, [64]), scales(`layers.${i}.feed_forward.w2.weight_scale`).slice(0, 1), `w2 ${i}`);
+  });
+});
+
+golden('output is identical whatever the thread count and chunk size', async () => {
+  const a = await run(GOLDEN, { threads: 0 });
+  const b = await run(GOLDEN, { threads: 2, chunkBytes: 1 << 20 });
+  for (const f of readdirSync(a.dir)) assert.ok(readFileSync(join(a.dir, f)).equals(readFileSync(join(b.dir, f))), f);
+});
+
+golden.run();
+
+const layouts = suite('synthetic layouts');
+
+layouts('rows not a multiple of 16 (odd preset), F32, sharded, untied', async () => {
+  const input = synth({ preset: 'odd', dtype: 'F32', shards: 3, untied: true, seed: 3 });
+  const { model } = await run(input, { threads: 2 });
+  checkModel(model, readCheckpointTensors(input));
+  assert.is(model.lmHead.outFeatures, 300);
+});
+
+layouts('F16 input follows the rule in f16', async () => {
+  const input = synth({ preset: 'odd', dtype: 'F16', seed: 4 });
+  checkModel((await run(input)).model, readCheckpointTensors(input));
+});
+
+layouts('BF16 sharded input equals the single-file conversion', async () => {
+  const single = await run(synth({ preset: 'tiny', seed: 5 }));
+  const sharded = await run(synth({ preset: 'tiny', seed: 5, shards: 4 }));
+  for (const f of ['embedding.bin', 'lm_head.bin', 'norm.bin', 'block_0.bin', 'block_1.bin', 'metadata.bin']) {
+    assert.ok(readFileSync(join(single.dir, f)).equals(readFileSync(join(sharded.dir, f))), f);
+  }
+});
+
+layouts('legacy bincode decodes to the same model', async () => {
+  const input = synth({ preset: 'odd', seed: 6 });
+  const std = await run(input);
+  const legacy = await run(input, { bincode: 'legacy' });
+  assert.equal(legacy.model, std.model);
+  // legacy is fixed width: every size follows from the shapes (odd preset: hidden 72, ffn 200, kv 36)
+  const linear = (rows: number, cols: number) => 8 + rows * Math.ceil(cols / 16) * 4 + 8 + rows * 4 + 8 + 8;
+  const norm = (n: number) => 8 + n * 4 + 8 + 2 * 8;
+  const want = linear(72 + 36 + 36, 72) + linear(72, 72) + linear(400, 72) + linear(72, 200) + 3 * norm(72) + norm(200);
+  assert.is(readFileSync(join(legacy.dir, 'block_0.bin')).length, want);
+});
+
+layouts('--scale-granularity row follows the seed per-row rule', async () => {
+  const input = synth({ preset: 'odd', seed: 7 });
+  const { model } = await run(input, { granularity: 'row' });
+  const t = readCheckpointTensors(input).get('model.layers.1.mlp.down_proj.weight')!;
+  const want = referenceRowTernary(decodeValues(t.bytes, 'BF16'), t.shape[1]);
+  const rec = model.blocks[1].feedForward.w2;
+  assert.equal(Array.from(unpackRows(rec.packedWeights, t.shape[0], t.shape[1])), Array.from(want.q));
+  assert.equal(Array.from(rec.weightScales), want.scales);
+});
+
+layouts.after(() => rmSync(tmp, { recursive: true, force: true }));
+layouts.run();

@@ -1,0 +1,81 @@
+// Failures while writing: the write fails halfway (no space / file-size limit), permission
+// denied. Each must end in one clear line, a non-zero exit, no temporary folder or lock left,
+// and an existing output intact.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTmpDir } from './helpers/safetensors-file.js';
+import { outputError } from '../build/js/io/file-sink.js';
+import { OutputError } from '../build/js/errors.js';
+
+const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
+const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
+const root = makeTmpDir('bitnet-fail-');
+chmodSync(root, 0o755); // readable by the unprivileged user of the permission test
+
+function run(cmd: string, args: string[], opts: { uid?: number; gid?: number } = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: root, ...opts });
+  return { code: r.status, err: r.stderr };
+}
+
+function convertedOnce(name: string): string {
+  const out = join(root, name);
+  assert.is(run(process.execPath, [CLI, '--input-dir', GOLDEN, '--output-dir', out, '--quiet']).code, 0);
+  return out;
+}
+
+const errorLines = (err: string) => err.split('\n').filter((l) => l.startsWith('error:'));
+
+test('errno messages: no space left, quota, file size limit', () => {
+  for (const [code, text] of [
+    ['ENOSPC', 'no space left on the device'],
+    ['EDQUOT', 'disk quota exceeded'],
+    ['EFBIG', 'file too large'],
+    ['EACCES', 'permission denied'],
+  ]) {
+    const e = outputError('/out/block_3.bin', 'write', Object.assign(new Error('x'), { code }));
+    assert.ok(e instanceof OutputError);
+    assert.match(e.message, `/out/block_3.bin: cannot write: ${text}`);
+    assert.match(e.message, `(${code})`);
+  }
+});
+
+test('a write that fails halfway (file-size limit) ends cleanly and keeps the previous output', () => {
+  const out = convertedOnce('full-disk');
+  const before = readFileSync(join(out, 'manifest.json'));
+  // prlimit caps the size of any file the converter writes: writes past it fail like a full disk.
+  for (const threads of ['0', '2']) {
+    const r = run('prlimit', ['--fsize=30000', process.execPath, CLI, '--input-dir', GOLDEN, '--output-dir', out, '--force', '--threads', threads]);
+    assert.is(r.code, 1, r.err);
+    assert.equal(errorLines(r.err).length, 1, r.err);
+    assert.match(r.err, /embedding\.bin: cannot write: file too large.*\(EFBIG\)/);
+    assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'previous output intact');
+    assert.equal(readdirSync(root).filter((f) => f.startsWith('.full-disk')), [], 'no temporary folder or lock left');
+  }
+});
+
+test('permission denied on the output folder', () => {
+  const parent = join(root, 'readonly');
+  mkdirSync(parent);
+  const out = join(parent, 'model');
+  let r;
+  if (process.getuid?.() === 0) {
+    // root ignores permission bits: run the converter as an unprivileged user instead
+    chmodSync(parent, 0o755);
+    r = run(process.execPath, [CLI, '--input-dir', GOLDEN, '--output-dir', out, '--log-dir', '/tmp'], { uid: 65534, gid: 65534 });
+  } else {
+    chmodSync(parent, 0o555);
+    r = run(process.execPath, [CLI, '--input-dir', GOLDEN, '--output-dir', out]);
+  }
+  assert.is(r.code, 1, r.err);
+  assert.equal(errorLines(r.err).length, 1, r.err);
+  assert.match(r.err, /readonly.*permission denied \(EACCES\)/);
+  assert.not.ok(existsSync(out));
+  chmodSync(parent, 0o755);
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();
