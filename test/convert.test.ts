@@ -149,10 +149,28 @@ golden('scales equal those in microsoft/BitNet\'s own GPU conversion (ms-gpu-int
   });
 });
 
-golden('output is identical whatever the thread count and chunk size', async () => {
+golden('progress ends at every byte and tensor of the plan', async () => {
+  // holdBytes 0: every projection is read twice (pass 1 for the mean, pass 2 to quantize)
+  for (const threads of [0, 2]) {
+    const seen: { bytesRead: number; bytesTotal: number; tensorsDone: number; tensorsTotal: number }[] = [];
+    await convert({ inputDir: GOLDEN, outputDir: fresh('progress'), threads, holdBytes: 0, onProgress: (p) => seen.push(p) });
+    const last = seen[seen.length - 1];
+    assert.is(last.tensorsTotal, 3 + 11 * 2);
+    assert.is(last.tensorsDone, last.tensorsTotal);
+    const projections = 2 * (64 * 64 * 2 + 32 * 64 * 2 + 160 * 64 * 2 + 64 * 160) * 2 * 2; // 2 layers, bf16, two passes
+    const embedding = 256 * 64 * 2;
+    const norms = (2 * (3 * 64 + 160) + 64) * 2;
+    assert.is(last.bytesTotal, projections + embedding * 3 + norms); // embedding once as f32, twice for the tied head
+    assert.is(last.bytesRead, last.bytesTotal);
+  }
+});
+
+golden('output is identical whatever the thread count, chunk size and holding', async () => {
   const a = await run(GOLDEN, { threads: 0 });
-  const b = await run(GOLDEN, { threads: 2, chunkBytes: 1 << 20 });
-  for (const f of readdirSync(a.dir)) assert.ok(readFileSync(join(a.dir, f)).equals(readFileSync(join(b.dir, f))), f);
+  for (const other of [{ threads: 2, chunkBytes: 1 << 20 }, { threads: 1, holdBytes: 0 }, { threads: 2, holdBytes: 9000, chunkBytes: 300 }]) {
+    const b = await run(GOLDEN, other);
+    for (const f of readdirSync(a.dir)) assert.ok(readFileSync(join(a.dir, f)).equals(readFileSync(join(b.dir, f))), `${f} ${JSON.stringify(other)}`);
+  }
 });
 
 golden.run();

@@ -1,4 +1,7 @@
 // Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds otherwise.
+// "GB read" counts both passes over each ternarized tensor (the second mostly from page cache).
+
+import type { Progress } from '../pipeline/convert.js';
 
 export interface ProgressOptions {
   quiet: boolean;
@@ -9,19 +12,21 @@ export function gb(bytes: number): string {
   return (bytes / 1e9).toFixed(2);
 }
 
-export function createProgress(o: ProgressOptions): { update(done: number, total: number): void; end(): void } {
+export function createProgress(o: ProgressOptions): { update(p: Progress): void; end(): void } {
   const stream = o.stream ?? process.stderr;
   const start = performance.now();
   let lastLine = 0;
   let drawn = false;
   if (o.quiet) return { update() {}, end() {} };
   return {
-    update(done, total) {
+    update({ bytesRead: done, bytesTotal: total, tensorsDone, tensorsTotal }) {
       const secs = (performance.now() - start) / 1000;
       const rate = secs > 0 ? done / secs : 0;
       const frac = total > 0 ? Math.min(1, done / total) : 1;
       const eta = rate > 0 ? (total - done) / rate : 0;
-      const text = `${(frac * 100).toFixed(0).padStart(3)}% ${gb(done)}/${gb(total)} GB read, ${gb(rate)} GB/s, ETA ${eta.toFixed(0)} s`;
+      const text =
+        `${(frac * 100).toFixed(0).padStart(3)}% ${tensorsDone}/${tensorsTotal} tensors, ` +
+        `${gb(done)}/${gb(total)} GB read, ${gb(rate)} GB/s, ETA ${eta.toFixed(0)} s`;
       if (stream.isTTY) {
         const width = 30;
         const fill = Math.round(frac * width);

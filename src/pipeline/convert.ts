@@ -18,6 +18,7 @@ import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { PartOptions, PartTask } from './parts.js';
 import { runJobs } from './pool.js';
+import { ProgressCounter, type ProgressSnapshot } from './progress-counter.js';
 import type { PartJob, PartResult } from './run-part.js';
 
 export interface ConvertOptions {
@@ -31,12 +32,20 @@ export interface ConvertOptions {
   granularity?: ScaleGranularity;
   /** Input bytes per chunk read into wasm memory. */
   chunkBytes?: number;
+  /** Projections up to this size are read once and held for both passes (default 64 MiB). */
+  holdBytes?: number;
   /** conversion_timestamp in seconds; default SOURCE_DATE_EPOCH, else now. */
   timestamp?: number;
   kernels?: 'auto' | 'simd' | 'scalar';
-  /** Called with (input bytes read so far, total input bytes to read) while jobs run. */
-  onProgress?: (done: number, total: number) => void;
+  /** Called about 5 times a second while jobs run, and once at the end. */
+  onProgress?: (p: Progress) => void;
   onWarning?: (message: string) => void;
+}
+
+export interface Progress extends ProgressSnapshot {
+  /** Input bytes to read in all, counting both passes over a projection too large to hold. */
+  bytesTotal: number;
+  tensorsTotal: number;
 }
 
 export interface OutputFile {
@@ -48,7 +57,7 @@ export interface OutputFile {
 export interface ConvertSummary {
   outputDir: string;
   files: OutputFile[];
-  /** Bytes of tensor data read, counting the two passes over each ternarized tensor. */
+  /** Bytes of tensor data read, counting both passes over a projection too large to hold. */
   bytesRead: number;
   /** Size of the input safetensors files. */
   inputBytes: number;
@@ -60,6 +69,8 @@ export interface ConvertSummary {
 }
 
 export const DEFAULT_CHUNK_BYTES = 4 << 20;
+/** Holds every projection of the 2B-4T model (the largest, gate/up, is 35 MB in BF16). */
+export const DEFAULT_HOLD_BYTES = 64 << 20;
 
 export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const started = performance.now();
@@ -69,6 +80,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     bincode: opts.bincode ?? 'standard',
     granularity: opts.granularity ?? 'projection',
     chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+    holdBytes: opts.holdBytes ?? DEFAULT_HOLD_BYTES,
   };
   const timestamp = opts.timestamp ?? defaultTimestamp();
   const warnings: string[] = [];
@@ -88,17 +100,20 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
   try {
     const { module, flavor } = await compileKernels(opts.kernels ?? 'auto');
-    const progress = new SharedArrayBuffer(8);
-    const jobs = planJobs(plan).map((task): PartJob => ({ task, dir: out.tempDir, options: partOptions, progress }));
-    const total = jobs.reduce((sum, j) => sum + bytesToRead(j.task, partOptions), 0);
-    const timer = opts.onProgress ? setInterval(() => opts.onProgress!(Number(new BigInt64Array(progress)[0]), total), 200) : undefined;
+    const counter = new ProgressCounter();
+    const tasks = planJobs(plan);
+    const jobs = tasks.map((task): PartJob => ({ task, dir: out.tempDir, options: partOptions, progress: counter.buffer }));
+    const bytesTotal = tasks.reduce((sum, t) => sum + bytesToRead(t, partOptions), 0);
+    const tensorsTotal = tasks.map(tensorsOf).reduce((sum, t) => sum + t.ternary.length + t.float.length, 0);
+    const report = () => opts.onProgress?.({ ...counter.read(), bytesTotal, tensorsTotal });
+    const timer = opts.onProgress ? setInterval(report, 200) : undefined;
     let results: PartResult[];
     try {
       results = await runJobs(jobs, { threads, module, weight: (j) => bytesToRead(j.task, partOptions) });
     } finally {
       if (timer) clearInterval(timer);
     }
-    opts.onProgress?.(Number(new BigInt64Array(progress)[0]), total);
+    report();
 
     const metadata: ModelMetadata = {
       numLayers: config.numLayers,
@@ -132,7 +147,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     return {
       outputDir: out.target,
       files: [...written, { name: manifestFile.file, bytes: manifestFile.bytes, sha256: manifestFile.sha256 }],
-      bytesRead: Number(new BigInt64Array(progress)[0]),
+      bytesRead: counter.read().bytesRead,
       inputBytes,
       seconds: (performance.now() - started) / 1000,
       kernels: flavor,
@@ -161,22 +176,29 @@ export function planJobs(plan: ModelPlan): PartTask[] {
   return tasks;
 }
 
-/** Input bytes a task reads: ternarized tensors are read twice with per-projection scales. */
-export function bytesToRead(task: PartTask, options: PartOptions): number {
-  const passes = options.granularity === 'projection' ? 2 : 1;
-  const linear = (parts: TensorInfo[]) => parts.reduce((s, t) => s + t.byteLength * passes, 0);
+/** The input tensors a task reads: those it ternarizes and those it copies as f32. */
+export function tensorsOf(task: PartTask): { ternary: TensorInfo[]; float: TensorInfo[] } {
   switch (task.kind) {
     case 'embedding':
     case 'norm':
-      return task.tensor.byteLength;
+      return { ternary: [], float: [task.tensor] };
     case 'lm_head':
-      return linear(task.linear.parts);
+      return { ternary: task.linear.parts, float: [] };
     case 'block': {
       const b = task.block;
-      const norms = [b.attentionNorm, b.ffnNorm, b.attnSubNorm, b.ffnSubNorm].reduce((s, t) => s + t.byteLength, 0);
-      return linear([...b.wqkv.parts, ...b.oProj.parts, ...b.w13.parts, ...b.w2.parts]) + norms;
+      return {
+        ternary: [...b.wqkv.parts, ...b.oProj.parts, ...b.w13.parts, ...b.w2.parts],
+        float: [b.attentionNorm, b.ffnNorm, b.attnSubNorm, b.ffnSubNorm],
+      };
     }
   }
+}
+
+/** Input bytes a task reads: per-projection scales read a projection too large to hold twice. */
+export function bytesToRead(task: PartTask, options: PartOptions): number {
+  const passes = (t: TensorInfo) => (options.granularity === 'projection' && t.byteLength > options.holdBytes ? 2 : 1);
+  const { ternary, float } = tensorsOf(task);
+  return ternary.reduce((sum, t) => sum + t.byteLength * passes(t), 0) + float.reduce((sum, t) => sum + t.byteLength, 0);
 }
 
 /** The input config, marked as packed, with a description of the files for loaders. */

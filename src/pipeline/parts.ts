@@ -4,7 +4,8 @@
 //
 // Memory stays bounded whatever the model's size: a tensor is read in chunks of whole rows
 // into wasm memory. The per-projection absmean needs every element before the first one can
-// be quantized, so a projection is read twice: pass 1 sums |w|, pass 2 quantizes and packs.
+// be quantized: a projection up to `holdBytes` is read once and kept in wasm memory for both
+// passes; a larger one (a big tied embedding) is read twice: pass 1 sums |w|, pass 2 quantizes.
 
 import { BincodeWriter, type BincodeFlavor } from '../formats/bincode.js';
 import type { TensorInfo } from '../formats/safetensors.js';
@@ -12,6 +13,7 @@ import { DType, Rounding, type Kernels } from '../kernels/index.js';
 import type { BlockPlan, LinearPlan } from '../model/layout.js';
 import { absmeanScale, rowScale, type FloatDType, type ScaleGranularity } from '../quant/rule.js';
 import { InvalidTernaryWeightError } from '../errors.js';
+import { bf16ToF32, f16ToF32 } from '../quant/floats.js';
 
 export interface TensorSource {
   /** Fills `dst` with the bytes of `file` starting at `position`, or throws. */
@@ -28,6 +30,8 @@ export interface PartOptions {
   granularity: ScaleGranularity;
   /** Input bytes read per chunk (rounded to whole rows, at least one row). */
   chunkBytes: number;
+  /** Projections up to this size are read once and held in memory for both passes. */
+  holdBytes: number;
 }
 
 export interface PartContext {
@@ -36,6 +40,8 @@ export interface PartContext {
   options: PartOptions;
   /** Called after every chunk read, for progress. */
   onBytesRead(bytes: number): void;
+  /** Called when a tensor is fully written, for progress. */
+  onTensorDone(): void;
 }
 
 export type PartTask =
@@ -76,8 +82,10 @@ const DTYPE_CODE: Record<FloatDType, number> = { F32: DType.F32, BF16: DType.BF1
 const ROUNDING: Record<FloatDType, number> = { F32: Rounding.F32, BF16: Rounding.BF16, F16: Rounding.F16 };
 const ELEMENT_BYTES: Record<FloatDType, number> = { F32: 4, BF16: 2, F16: 2 };
 
-/** wasm buffers for one chunk: raw input, f32/u32 scratch, encoded output. */
+/** wasm buffers: a held projection, and for one chunk: raw input, f32/u32 scratch, encoded output. */
 interface Buffers {
+  held: number;
+  heldBytes: number;
   input: number;
   inputBytes: number;
   scratch: number;
@@ -103,33 +111,61 @@ class PartWriter {
   }
 
   /**
-   * Buffers for chunks of `inputBytes`: the scratch holds the chunk widened to f32 (or its
-   * packed words), the output its varint encoding (at most 5 bytes a word).
+   * Buffers for chunks of `inputBytes` (the scratch holds a chunk widened to f32 or its packed
+   * words, the output its varint encoding, at most 5 bytes a word) and a held tensor of
+   * `heldBytes`. Grows only; growing drops what the buffers held.
    */
-  private buffersFor(inputBytes: number): Buffers {
-    if (this.buffers && this.buffers.inputBytes >= inputBytes) return this.buffers;
+  private buffersFor(inputBytes: number, heldBytes = 0): Buffers {
+    const cur = this.buffers;
+    if (cur && cur.inputBytes >= inputBytes && cur.heldBytes >= heldBytes) return cur;
+    inputBytes = Math.max(inputBytes, cur?.inputBytes ?? 0);
+    heldBytes = Math.max(heldBytes, cur?.heldBytes ?? 0);
     const k = this.k;
     k.reset();
-    const input = k.alloc(inputBytes);
-    const scratch = k.alloc(inputBytes * 2 + 64);
-    const out = k.alloc(inputBytes * 3 + 64); // varints: up to 5 bytes per word, 2.5x the input when rows are 1 wide
-    this.buffers = { input, inputBytes, scratch, out };
+    this.buffers = {
+      held: k.alloc(heldBytes),
+      heldBytes,
+      input: k.alloc(inputBytes),
+      inputBytes,
+      scratch: k.alloc(inputBytes * 2 + 64),
+      out: k.alloc(inputBytes * 3 + 64), // 2.5x the input when rows are 1 wide
+    };
     return this.buffers;
   }
 
-  /** Calls `fn` for consecutive chunks of whole rows of `t`, read into wasm memory. */
-  private forEachRowChunk(t: TensorInfo, fn: (ptr: number, firstRow: number, rows: number) => void): void {
-    const [rows, cols] = t.shape;
-    const rowBytes = cols * ELEMENT_BYTES[dtypeOf(t)];
-    const rowsPerChunk = Math.max(1, Math.floor(this.ctx.options.chunkBytes / Math.max(1, rowBytes)));
+  private rowsPerChunk(t: TensorInfo): { rowBytes: number; rowsPerChunk: number } {
+    const rowBytes = t.shape[1] * ELEMENT_BYTES[dtypeOf(t)];
+    return { rowBytes, rowsPerChunk: Math.max(1, Math.floor(this.ctx.options.chunkBytes / Math.max(1, rowBytes))) };
+  }
+
+  /**
+   * Calls `fn` for consecutive chunks of whole rows of `t`: read into wasm memory, or, when the
+   * tensor is already held at `held`, pointing into it.
+   */
+  private forEachRowChunk(t: TensorInfo, fn: (ptr: number, firstRow: number, rows: number) => void, held?: number): void {
+    const rows = t.shape[0];
+    const { rowBytes, rowsPerChunk } = this.rowsPerChunk(t);
     const b = this.buffersFor(rowsPerChunk * rowBytes);
     for (let r = 0; r < rows; r += rowsPerChunk) {
       const n = Math.min(rowsPerChunk, rows - r);
+      if (held !== undefined) {
+        fn(held + r * rowBytes, r, n);
+        continue;
+      }
       const bytes = n * rowBytes;
       this.ctx.source.readExactly(t.file, this.k.u8(b.input, bytes), t.offset + r * rowBytes);
       this.ctx.onBytesRead(bytes);
       fn(b.input, r, n);
     }
+  }
+
+  /** Reads a whole tensor into the held buffer (chunk buffers sized first, so it stays valid). */
+  private hold(t: TensorInfo): number {
+    const { rowBytes, rowsPerChunk } = this.rowsPerChunk(t);
+    const b = this.buffersFor(rowsPerChunk * rowBytes, t.byteLength);
+    this.ctx.source.readExactly(t.file, this.k.u8(b.held, t.byteLength), t.offset);
+    this.ctx.onBytesRead(t.byteLength);
+    return b.held;
   }
 
   /**
@@ -147,25 +183,33 @@ class PartWriter {
       const n = Math.min(perChunk, t.elements - first);
       this.ctx.source.readExactly(t.file, this.k.u8(b.input, n * size), t.offset + first * size);
       this.ctx.onBytesRead(n * size);
-      const sum = this.k.exports.absSum(DTYPE_CODE[dtype], b.input, n);
-      if (!Number.isFinite(sum)) this.throwNonFinite(t, b.input, first, n);
-      total += sum;
+      total += this.checkedAbsSum(t, b.input, first, n);
     }
     return total;
   }
 
-  /** Locates the first NaN or infinity of a chunk for the error message (slow path, errors only). */
+  /** The kernel's sum of |w| over n elements at ptr, refusing NaN and infinities. */
+  private checkedAbsSum(t: TensorInfo, ptr: number, first: number, n: number): number {
+    const sum = this.k.exports.absSum(DTYPE_CODE[dtypeOf(t)], ptr, n);
+    if (!Number.isFinite(sum)) this.throwNonFinite(t, ptr, first, n);
+    return sum;
+  }
+
+  /** Locates the first NaN or infinity for the error message (slow path, errors only). */
   private throwNonFinite(t: TensorInfo, ptr: number, first: number, n: number): never {
-    const b = this.buffers!;
-    this.k.exports.widen(DTYPE_CODE[dtypeOf(t)], ptr, n, b.scratch);
-    const values = this.k.f32(b.scratch, n);
-    const i = values.findIndex((v) => !Number.isFinite(v));
-    const at = first + Math.max(0, i);
+    const dtype = dtypeOf(t);
+    const size = ELEMENT_BYTES[dtype];
+    const view = new DataView(this.k.exports.memory.buffer, ptr, n * size);
+    const at = (i: number) =>
+      dtype === 'F32' ? view.getFloat32(i * 4, true) : dtype === 'BF16' ? bf16ToF32(view.getUint16(i * 2, true)) : f16ToF32(view.getUint16(i * 2, true));
+    let i = 0;
+    while (i < n - 1 && Number.isFinite(at(i))) i++;
+    const index = first + i;
     const cols = t.shape[1];
     throw new InvalidTernaryWeightError(
       { file: t.file, tensor: t.name },
       'finite weights',
-      `${values[i]} at [${Math.floor(at / cols)}, ${at % cols}]`,
+      `${at(i)} at [${Math.floor(index / cols)}, ${index % cols}]`,
     );
   }
 
@@ -180,6 +224,7 @@ class PartWriter {
       if (this.ctx.options.granularity === 'row') this.ternaryRowsRowScale(part, scales, row0);
       else this.ternaryRows(part, scales, row0);
       row0 += part.shape[0];
+      this.ctx.onTensorDone();
     }
     this.small((w) => w.vecF32(scales).usize(plan.inFeatures).usize(plan.outFeatures));
   }
@@ -187,14 +232,20 @@ class PartWriter {
   /** Per-projection scale (the reference rule): pass 1 for the mean, pass 2 to quantize. */
   private ternaryRows(t: TensorInfo, scales: Float32Array, row0: number): void {
     const dtype = dtypeOf(t);
-    const { inverse, scale } = absmeanScale(this.absSum(t), t.elements, dtype);
+    const held = t.byteLength <= this.ctx.options.holdBytes ? this.hold(t) : undefined;
+    const sum = held === undefined ? this.absSum(t) : this.checkedAbsSum(t, held, 0, t.elements);
+    const { inverse, scale } = absmeanScale(sum, t.elements, dtype);
     scales.fill(scale, row0, row0 + t.shape[0]);
     const cols = t.shape[1];
-    this.forEachRowChunk(t, (ptr, _firstRow, rows) => {
-      const words = this.buffers!.scratch;
-      this.k.exports.quantizePackRows(DTYPE_CODE[dtype], ROUNDING[dtype], ptr, rows, cols, inverse, words);
-      this.writeWords(words, rows * Math.ceil(cols / 16));
-    });
+    this.forEachRowChunk(
+      t,
+      (ptr, _firstRow, rows) => {
+        const words = this.buffers!.scratch;
+        this.k.exports.quantizePackRows(DTYPE_CODE[dtype], ROUNDING[dtype], ptr, rows, cols, inverse, words);
+        this.writeWords(words, rows * Math.ceil(cols / 16));
+      },
+      held,
+    );
   }
 
   /** The seed's per-row scale: one pass, each row's mean|row| computed just before it is packed. */
@@ -207,9 +258,7 @@ class PartWriter {
       const words = this.buffers!.scratch;
       for (let r = 0; r < rows; r++) {
         const rowPtr = ptr + r * rowBytes;
-        const sum = this.k.exports.absSum(DTYPE_CODE[dtype], rowPtr, cols);
-        if (!Number.isFinite(sum)) this.throwNonFinite(t, rowPtr, (firstRow + r) * cols, cols);
-        const { inverse, scale } = rowScale(sum, cols);
+        const { inverse, scale } = rowScale(this.checkedAbsSum(t, rowPtr, (firstRow + r) * cols, cols), cols);
         scales[row0 + firstRow + r] = scale;
         this.k.exports.quantizePackRows(DTYPE_CODE[dtype], Rounding.F32, rowPtr, 1, cols, inverse, words + r * wordsPerRow * 4);
       }
@@ -235,8 +284,7 @@ class PartWriter {
     const cols = t.shape[1];
     this.forEachRowChunk(t, (ptr, firstRow, rows) => {
       const n = rows * cols;
-      const sum = this.k.exports.absSum(DTYPE_CODE[dtype], ptr, n); // only to reject NaN/Inf
-      if (!Number.isFinite(sum)) this.throwNonFinite(t, ptr, firstRow * cols, n);
+      this.checkedAbsSum(t, ptr, firstRow * cols, n); // only to refuse NaN and infinities
       if (dtype === 'F32') {
         this.sink.write(this.k.u8(ptr, n * 4));
       } else {
@@ -246,6 +294,7 @@ class PartWriter {
       }
     });
     this.small((w) => w.vecUsize(t.shape));
+    this.ctx.onTensorDone();
   }
 }
 

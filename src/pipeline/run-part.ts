@@ -5,13 +5,14 @@ import type { Kernels } from '../kernels/index.js';
 import { FileSink, type WrittenFile } from '../io/file-sink.js';
 import { PositionedReader } from '../io/read.js';
 import { writePart, type PartOptions, type PartTask } from './parts.js';
+import { ProgressCounter } from './progress-counter.js';
 
 export interface PartJob {
   task: PartTask;
   /** The temporary output folder the file is created in. */
   dir: string;
   options: PartOptions;
-  /** Shared progress counter (BigInt64Array[0] = input bytes read), or none. */
+  /** The buffer of a ProgressCounter shared with the main thread, or none. */
   progress?: SharedArrayBuffer;
 }
 
@@ -20,7 +21,7 @@ export interface PartResult extends WrittenFile {
 }
 
 export function runPart(kernels: Kernels, job: PartJob): PartResult {
-  const counter = job.progress ? new BigInt64Array(job.progress) : undefined;
+  const counter = job.progress ? new ProgressCounter(job.progress) : undefined;
   const reader = new PositionedReader();
   const sink = new FileSink(join(job.dir, job.task.file));
   try {
@@ -29,9 +30,8 @@ export function runPart(kernels: Kernels, job: PartJob): PartResult {
         kernels,
         source: reader,
         options: job.options,
-        onBytesRead: (n) => {
-          if (counter) Atomics.add(counter, 0, BigInt(n));
-        },
+        onBytesRead: (n) => counter?.addBytes(n),
+        onTensorDone: () => counter?.addTensor(),
       },
       job.task,
       sink,
