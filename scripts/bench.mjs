@@ -57,6 +57,7 @@ const writeSecs = seconds(() => execFileSync('dd', ['if=/dev/zero', `of=${ddFile
 rmSync(ddFile, { force: true });
 
 const best = runs.reduce((a, b) => (b.secs < a.secs ? b : a));
+const median = [...runs].sort((a, b) => a.secs - b.secs)[Math.floor((runs.length - 1) / 2)];
 const floor = readSecs + writeSecs;
 const gb = (b) => (b / 1e9).toFixed(2);
 const lines = [
@@ -67,7 +68,7 @@ const lines = [
   `I/O floor    (read + write):                ${floor.toFixed(2)} s`,
   `bitnet-converter (best of ${runs.length}):  ${best.secs.toFixed(2)} s wall, ${gb(inputBytes / best.secs)} GB/s of input, peak RSS ${best.peak} MiB`,
   `             all runs: ${runs.map((r) => `${r.secs.toFixed(2)} s / ${r.peak} MiB`).join(', ')}`,
-  `ratio to the I/O floor: ${(best.secs / floor).toFixed(2)}x`,
+  `ratio to the I/O floor: ${(best.secs / floor).toFixed(2)}x best, ${(median.secs / floor).toFixed(2)}x median`,
   `command: node ${convertArgs.map((a) => a.replace(cache, '$CACHE')).join(' ').replace(cli, 'build/js/cli/main.js')}`,
 ];
 console.log(lines.join('\n'));

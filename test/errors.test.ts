@@ -18,6 +18,8 @@ import {
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { makeTmpDir, writeSafetensors, type TensorSpec } from './helpers/safetensors-file.js';
 import type { DType } from '../build/js/formats/safetensors.js';
+import { readConvertedModel } from '../build/js/io/converted.js';
+import { bf16ToNumber, decodeValues, referenceTernary, unpackRows } from './reference/ternary-ref.js';
 
 const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
 const goldenConfig = JSON.parse(readFileSync(join(GOLDEN, 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -141,6 +143,30 @@ test('unknown extra tensors and 3-D tensors are reported as warnings, and the co
   assert.match(warnings.join('\n'), /1 tensors are not part of the layout.*model\.extra\.weight/);
   assert.not.match(warnings.join('\n'), /inv_freq/);
   assert.ok(existsSync(join(root, 'warned', 'block_1.bin')));
+});
+
+test('tensor contents: an all-zero projection uses the 1e-5 clamp, subnormals quantize like any value', async () => {
+  const dir = model((t) => {
+    t.get('model.layers.0.self_attn.q_proj.weight')!.bytes.fill(0);
+    const k = t.get('model.layers.0.self_attn.k_proj.weight')!.bytes;
+    for (let i = 0; i < k.length; i += 6) {
+      k[i] = (i * 7) & 0x7f; // every third value a bf16 subnormal: exponent 0, both signs
+      k[i + 1] = i % 4 ? 0x00 : 0x80;
+    }
+  });
+  const out = join(root, 'contents');
+  await convert({ inputDir: dir, outputDir: out, threads: 0 });
+  const block = readConvertedModel(out).blocks[0];
+  const q = referenceTernary(new Array(64 * 64).fill(0), 'BF16');
+  const kIn = readSafetensors(join(dir, 'model.safetensors')).get('model.layers.0.self_attn.k_proj.weight')!;
+  const k = referenceTernary(decodeValues(kIn.bytes, 'BF16'), 'BF16');
+  const got = unpackRows(block.attention.wqkv.packedWeights, 128, 64);
+  assert.equal(Array.from(got.subarray(0, 64 * 64)), Array.from(q.q));
+  assert.equal(Array.from(got.subarray(64 * 64, 96 * 64)), Array.from(k.q));
+  assert.is(block.attention.wqkv.weightScales[0], q.scale);
+  assert.is(q.scale, bf16ToNumber(0x3728)); // bf16(1e-5) survives 1/(1/x) in bf16
+  assert.is(block.attention.wqkv.weightScales[64], k.scale);
+  assert.ok(k.q.some((v) => v !== 0) && k.q.some((v) => v === 0), 'a mixed projection');
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -55,7 +55,7 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     )
     .option('--timestamp <seconds>', 'conversion_timestamp to record (default: $SOURCE_DATE_EPOCH, else now); makes the output reproducible', wholeNumber('--timestamp', 0))
     .addOption(new Option('--kernels <build>', 'wasm kernel build: simd, scalar, or auto (simd when the runtime supports it)').choices(['auto', 'simd', 'scalar']).default('auto'))
-    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step (memory use per thread is about 6x this)', wholeNumber('--chunk-mib', 1), 4)
+    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step (memory per thread: about 6x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1), 4)
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print stack traces with errors')
     .option('--log-dir <dir>', 'folder for the run log bitnet-converter-<timestamp>.txt', 'logs');
