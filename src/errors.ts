@@ -39,52 +39,48 @@ export class MissingTensorError extends ConversionError {
   }
 }
 
-/** A tensor's shape differs from what the config implies. */
-export class InvalidShapeError extends ConversionError {
-  readonly code = 'InvalidShape';
+/** An error stated as "<kind>: expected X, found Y"; each subclass names its kind. */
+abstract class ExpectedFoundError extends ConversionError {
+  protected static readonly kind: string;
   constructor(place: ErrorPlace, expected: string, found: string) {
-    super(place, `invalid shape: expected ${expected}, found ${found}`);
+    super(place, `${(new.target as unknown as typeof ExpectedFoundError).kind}: expected ${expected}, found ${found}`);
   }
 }
 
-/** A tensor or record holds a different number of values than its shape or config says. */
-export class InvalidWeightCountError extends ConversionError {
+/** A tensor's shape differs from what the config implies. */
+export class InvalidShapeError extends ExpectedFoundError {
+  protected static override readonly kind = 'invalid shape';
+  readonly code = 'InvalidShape';
+}
+
+/** A tensor holds a different number of bytes than its dtype and shape say. */
+export class InvalidWeightCountError extends ExpectedFoundError {
+  protected static override readonly kind = 'invalid weight count';
   readonly code = 'InvalidWeightCount';
-  constructor(place: ErrorPlace, expected: string, found: string) {
-    super(place, `invalid weight count: expected ${expected}, found ${found}`);
-  }
 }
 
 /** A weight that must be ternary (-1, 0, +1), or a finite number, is not. */
-export class InvalidTernaryWeightError extends ConversionError {
+export class InvalidTernaryWeightError extends ExpectedFoundError {
+  protected static override readonly kind = 'invalid weight';
   readonly code = 'InvalidTernaryWeight';
-  constructor(place: ErrorPlace, expected: string, found: string) {
-    super(place, `invalid weight: expected ${expected}, found ${found}`);
-  }
 }
 
 /** A file is truncated, malformed or internally inconsistent. */
-export class CorruptFileError extends ConversionError {
+export class CorruptFileError extends ExpectedFoundError {
+  protected static override readonly kind = 'corrupt file';
   readonly code = 'CorruptFile';
-  constructor(place: ErrorPlace, expected: string, found: string) {
-    super(place, `corrupt file: expected ${expected}, found ${found}`);
-  }
 }
 
 /** A tensor dtype (or a config value) this converter does not handle. */
-export class UnsupportedError extends ConversionError {
+export class UnsupportedError extends ExpectedFoundError {
+  protected static override readonly kind = 'unsupported';
   readonly code = 'Unsupported';
-  constructor(place: ErrorPlace, expected: string, found: string) {
-    super(place, `unsupported: expected ${expected}, found ${found}`);
-  }
 }
 
 /** config.json is missing or inconsistent with itself or with the tensors. */
-export class InvalidConfigError extends ConversionError {
+export class InvalidConfigError extends ExpectedFoundError {
+  protected static override readonly kind = 'invalid config';
   readonly code = 'InvalidConfig';
-  constructor(place: ErrorPlace, expected: string, found: string) {
-    super(place, `invalid config: expected ${expected}, found ${found}`);
-  }
 }
 
 /** The output folder cannot be written as asked (exists, locked, no space, no permission). */

@@ -3,28 +3,14 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConversionError, CorruptFileError, InvalidConfigError } from '../build/js/errors.js';
+import { CorruptFileError, InvalidConfigError } from '../build/js/errors.js';
 import { INDEX_FILE, openCheckpoint, readSafetensorsHeader } from '../build/js/io/checkpoint.js';
 import { PositionedReader } from '../build/js/io/read.js';
 import { buildSafetensors, rawSafetensors, TINY_CONFIG, withTmpDir, writeConfig, writeSafetensors, type TensorSpec } from './helpers/safetensors-file.js';
+import { throwsTyped } from './helpers/common.js';
 
 const GOLDEN = fileURLToPath(new URL('./fixtures/golden-tiny/', import.meta.url));
 
-function throwsTyped(fn: () => unknown, cls: abstract new (...args: never[]) => ConversionError, parts: string[]): ConversionError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof cls)) {
-      assert.unreachable(`expected ${cls.name}, got ${e instanceof Error ? e.stack : String(e)}`);
-      throw e;
-    }
-    for (const p of parts) assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should include ${JSON.stringify(p)}`);
-    assert.not.ok(e.message.includes('\n'), 'one-line message');
-    return e;
-  }
-  assert.unreachable(`expected ${cls.name}`);
-  throw new Error('unreachable');
-}
 
 function openFds(): number {
   try {

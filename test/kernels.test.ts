@@ -16,6 +16,7 @@ import {
 } from '../build/js/kernels/index.js';
 import { kernelWasmUrl as kernelWasmUrlFromSource } from '../src/kernels/index.js';
 import * as ref from './reference/kernels-ref.js';
+import { mulberry32 as rng } from './helpers/common.js';
 
 const simd = await instantiateKernels((await compileKernels('simd')).module);
 const scalar = await instantiateKernels((await compileKernels('scalar')).module);
@@ -35,17 +36,6 @@ const LENGTHS = [0, 1, 7, 15, 16, 17, 31, 33, 4095, 4097, 8193];
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randInt = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 
 /** First mismatch of two array-likes, with both values, or nothing. */

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConversionError, CorruptFileError, UnsupportedError } from '../build/js/errors.js';
+import { ConversionError, CorruptFileError, InvalidWeightCountError, UnsupportedError } from '../build/js/errors.js';
 import {
   DTYPES,
   DTYPE_SIZE,
@@ -14,6 +14,7 @@ import {
   type SafetensorsHeader,
 } from '../build/js/formats/safetensors.js';
 import { buildSafetensors, rawSafetensors } from './helpers/safetensors-file.js';
+import { throwsTyped } from './helpers/common.js';
 
 const FILE = 'in-memory.safetensors';
 
@@ -22,24 +23,6 @@ function parseBytes(bytes: Uint8Array, file = FILE): SafetensorsHeader {
   return parseHeader(bytes.subarray(8, 8 + n), n, bytes.length, file);
 }
 
-/** Asserts fn throws an instance of cls whose message contains every part. */
-function throwsTyped(fn: () => unknown, cls: abstract new (...args: never[]) => ConversionError, parts: string[]): ConversionError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof cls)) {
-      assert.unreachable(`expected ${cls.name}, got ${e instanceof Error ? e.stack : String(e)}`);
-      throw e;
-    }
-    for (const p of parts) {
-      assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should include ${JSON.stringify(p)}`);
-    }
-    assert.not.ok(e.message.includes('\n'), 'one-line message');
-    return e;
-  }
-  assert.unreachable(`expected ${cls.name}`);
-  throw new Error('unreachable');
-}
 
 /** A data section of `n` bytes with a valid header listing the given entries. */
 function fileWith(header: Record<string, unknown>, dataLength: number): Uint8Array {
@@ -291,9 +274,9 @@ test('shapes: negative, non-integer, not a list, products past 2^53', () => {
   throwsTyped(bad([2 ** 40, 2 ** 40, 0]), CorruptFileError, [FILE, 'tensor t', 'element count']);
   throwsTyped(bad([2 ** 52], [0, 4], 'BF16'), CorruptFileError, [FILE, 'tensor t', 'byte size']);
   throwsTyped(bad([2 ** 53 - 1], [0, 2 ** 53 - 1]), CorruptFileError, [FILE, 'tensor t', 'within the 4 data bytes']);
-  // Shape and size disagree.
-  throwsTyped(bad([5]), CorruptFileError, [FILE, 'tensor t', 'expected 5 bytes (U8 x [5])', '4 bytes']);
-  throwsTyped(bad([4], [0, 4], 'BF16'), CorruptFileError, [FILE, 'tensor t', 'expected 8 bytes (BF16 x [4])']);
+  // Shape and size disagree: the seed's InvalidWeightCount.
+  throwsTyped(bad([5]), InvalidWeightCountError, [FILE, 'tensor t', 'invalid weight count', 'expected 5 bytes (U8 x [5])', '4 bytes']);
+  throwsTyped(bad([4], [0, 4], 'BF16'), InvalidWeightCountError, [FILE, 'tensor t', 'expected 8 bytes (BF16 x [4])']);
   assert.is(parseBytes(fileWith({ t: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] } }, 4)).tensors[0]!.elements, 2);
 });
 
@@ -370,7 +353,7 @@ test('3-D and larger tensors are skipped but still checked for coverage', () => 
   );
   throwsTyped(
     () => parseBytes(fileWith({ conv: { dtype: 'F16', shape: [2, 1, 2], data_offsets: [0, 6] } }, 6)),
-    CorruptFileError,
+    InvalidWeightCountError,
     [FILE, 'tensor conv', 'expected 8 bytes'],
   );
 });

@@ -7,7 +7,7 @@
 // from the file before checking it, or lets a malformed header through. It has no Node imports so
 // it can be reused in browsers and Deno; the file I/O lives in src/io/.
 
-import { CorruptFileError, UnsupportedError } from '../errors.js';
+import { CorruptFileError, InvalidWeightCountError, UnsupportedError } from '../errors.js';
 
 /** Every dtype of the safetensors format with a whole number of bytes per element. */
 export type DType =
@@ -374,7 +374,7 @@ function parseEntry(name: string, value: unknown, dataLength: number, file: stri
     );
   }
   if (end - begin !== byteLength) {
-    throw new CorruptFileError(
+    throw new InvalidWeightCountError(
       place,
       `${byteLength} bytes (${dtype} x ${shapeText(storedShape)})`,
       `data_offsets [${begin}, ${end}], ${end - begin} bytes`,

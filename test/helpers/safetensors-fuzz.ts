@@ -8,20 +8,9 @@
 
 import { DTYPES, DTYPE_SIZE, MAX_HEADER_BYTES, encodeSafetensorsHeader } from '../../build/js/formats/safetensors.js';
 import { buildSafetensors } from './safetensors-file.js';
+import { mulberry32, type Rng } from './common.js';
 
-export type Rng = () => number;
-
-/** mulberry32: a small, fast, seeded PRNG returning numbers in [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Rng };
 
 /** The per-case seed: a hash of (seed, index). */
 export function caseSeed(seed: number, index: number): number {

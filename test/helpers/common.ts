@@ -1,0 +1,35 @@
+// Small helpers shared by the test suites.
+
+import * as assert from 'uvu/assert';
+import type { ConversionError } from '../../build/js/errors.js';
+
+/** Asserts fn throws an instance of cls with a one-line message containing every part. */
+export function throwsTyped(fn: () => unknown, cls: abstract new (...args: never[]) => ConversionError, parts: string[]): ConversionError {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof cls)) {
+      assert.unreachable(`expected ${cls.name}, got ${e instanceof Error ? e.stack : String(e)}`);
+      throw e;
+    }
+    for (const p of parts) assert.ok(e.message.includes(p), `message ${JSON.stringify(e.message)} should include ${JSON.stringify(p)}`);
+    assert.not.ok(e.message.includes('\n'), 'one-line message');
+    return e;
+  }
+  assert.unreachable(`expected ${cls.name}`);
+  throw new Error('unreachable');
+}
+
+export type Rng = () => number;
+
+/** mulberry32: a small, fast, seeded PRNG returning numbers in [0, 1). */
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
