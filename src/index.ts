@@ -1,1 +1,13 @@
-export {};
+// The library API, for programs that convert without the CLI (Node and Deno).
+// The wasm kernels alone, with no Node API, are the `bitnet-converter/kernels` export.
+
+export { convert, planJobs, type ConvertOptions, type ConvertSummary, type OutputFile, type Progress } from './pipeline/convert.js';
+export { readConvertedModel, readManifest, verifyManifest, type Manifest } from './io/converted.js';
+export { openCheckpoint, type Checkpoint } from './io/checkpoint.js';
+export { generateCheckpoint, type SynthOptions } from './synth/generate.js';
+export { PRESETS } from './synth/presets.js';
+export { absmeanScale, rowScale, type FloatDType, type ScaleGranularity } from './quant/rule.js';
+export * from './formats/records.js';
+export { BincodeReader, BincodeWriter, type BincodeFlavor } from './formats/bincode.js';
+export { parseHeader, readHeaderLength, encodeSafetensorsHeader, type TensorInfo, type DType } from './formats/safetensors.js';
+export * from './errors.js';

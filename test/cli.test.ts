@@ -84,6 +84,13 @@ test('--verbose adds the stack; bad option values are refused', () => {
   const b = cli(['--bincode', 'json']);
   assert.is(b.code, 1);
   assert.match(b.err, /standard, legacy/);
+  const c = cli(['--chunk-mib', '4096']);
+  assert.is(c.code, 1);
+  assert.match(c.err, /--chunk-mib must be a whole number from 1 to 256/);
+  writeFileSync(join(root, 'a-file'), 'x');
+  const f = cli(['--input-dir', GOLDEN, '--output-dir', join(root, 'a-file', 'out')]);
+  assert.is(f.code, 1);
+  assert.equal(errorLines(f.err), [`error: ${join(root, 'a-file')}: the parent of the output folder is a file, not a folder`]);
 });
 
 test('a second run into an output being written is refused by the lock', () => {
@@ -106,29 +113,61 @@ test('synth writes a sharded checkpoint that converts', () => {
   assert.is(cli(['--input-dir', m, '--output-dir', join(root, 'synth-out')]).code, 0);
 });
 
-test('SIGKILL halfway leaves the previous output intact and the next run succeeds', async () => {
-  const model = join(root, 'big');
-  assert.is(cli(['synth', '--preset', 'small', '--out', model]).code, 0);
-  const out = join(root, 'victim');
-  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out]).code, 0);
-  const before = readFileSync(join(out, 'manifest.json'));
-  const child = spawn(process.execPath, [CLI, '--input-dir', model, '--output-dir', out, '--force', '--threads', '1', '--chunk-mib', '1'], { stdio: 'ignore' });
-  // kill it once its temporary folder holds a file
+/** Starts a conversion of `model` over `out` and resolves once its temporary folder holds a file. */
+async function startConversion(model: string, out: string) {
+  const child = spawn(process.execPath, [CLI, '--input-dir', model, '--output-dir', out, '--force', '--threads', '1', '--chunk-mib', '1'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const prefix = `.${out.split('/').pop()}.partial-`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const tmp = readdirSync(root).find((f) => f.startsWith('.victim.partial-'));
+    const tmp = readdirSync(root).find((f) => f.startsWith(prefix));
     if (tmp && readdirSync(join(root, tmp)).length > 0) break;
     if (Date.now() > deadline) throw new Error('the conversion never started writing');
     await new Promise((r) => setTimeout(r, 5));
   }
-  child.kill('SIGKILL');
-  await new Promise((r) => child.on('exit', r));
+  return { child, exited, stderr: () => stderr };
+}
+
+let bigModel = '';
+function big(): string {
+  if (!bigModel) {
+    bigModel = join(root, 'big');
+    assert.is(cli(['synth', '--preset', 'small', '--out', bigModel]).code, 0);
+  }
+  return bigModel;
+}
+
+test('SIGKILL halfway leaves the previous output intact and the next run succeeds', async () => {
+  const out = join(root, 'victim');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out]).code, 0);
+  const before = readFileSync(join(out, 'manifest.json'));
+  const run = await startConversion(big(), out);
+  run.child.kill('SIGKILL');
+  await run.exited;
   assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'previous output intact');
   assert.ok(readdirSync(root).some((f) => f.startsWith('.victim.partial-')), 'the killed run left its temporary folder');
-  const again = cli(['--input-dir', model, '--output-dir', out, '--force']);
+  const again = cli(['--input-dir', big(), '--output-dir', out, '--force']);
   assert.is(again.code, 0, again.err);
   assert.equal(readdirSync(root).filter((f) => f.startsWith('.victim')), [], 'stale temporary folder and lock removed');
   assert.ok(existsSync(join(out, 'block_3.bin')));
+});
+
+test('Ctrl-C (SIGINT) and SIGTERM remove the temporary folder at once and keep the previous output', async () => {
+  const out = join(root, 'interrupted');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out]).code, 0);
+  const before = readFileSync(join(out, 'manifest.json'));
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    const run = await startConversion(big(), out);
+    run.child.kill(signal);
+    assert.is(await run.exited, code, run.stderr());
+    assert.match(run.stderr(), `interrupted by ${signal}`);
+    assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'previous output intact');
+    assert.equal(readdirSync(root).filter((f) => f.startsWith('.interrupted')), [], 'no temporary folder or lock left');
+  }
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

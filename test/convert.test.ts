@@ -189,6 +189,15 @@ layouts('F16 input follows the rule in f16', async () => {
   checkModel((await run(input)).model, readCheckpointTensors(input));
 });
 
+layouts('F16 projections whose |w| sum passes the f16 range (65504) keep a finite scale', async () => {
+  const shape = { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 32768 };
+  const input = synth({ shape, dtype: 'F16', seed: 8 });
+  const { model } = await run(input, { chunkBytes: 1 << 20 });
+  const head = model.lmHead;
+  assert.ok(Number.isFinite(head.weightScales[0]) && head.weightScales[0] > 0.005 && head.weightScales[0] < 0.05, `scale ${head.weightScales[0]}`);
+  checkModel(model, readCheckpointTensors(input));
+});
+
 layouts('BF16 sharded input equals the single-file conversion', async () => {
   const single = await run(synth({ preset: 'tiny', seed: 5 }));
   const sharded = await run(synth({ preset: 'tiny', seed: 5, shards: 4 }));

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { convert } from '../build/js/pipeline/convert.js';
 import {
   ConversionError,
@@ -13,6 +14,7 @@ import {
   InvalidShapeError,
   InvalidTernaryWeightError,
   MissingTensorError,
+  OutputError,
   UnsupportedError,
 } from '../build/js/errors.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
@@ -167,6 +169,38 @@ test('tensor contents: an all-zero projection uses the 1e-5 clamp, subnormals qu
   assert.is(q.scale, bf16ToNumber(0x3728)); // bf16(1e-5) survives 1/(1/x) in bf16
   assert.is(block.attention.wqkv.weightScales[64], k.scale);
   assert.ok(k.q.some((v) => v !== 0) && k.q.some((v) => v === 0), 'a mixed projection');
+});
+
+test('an output folder that is or contains the input is refused, even with force', async () => {
+  const dir = model();
+  for (const outputDir of [dir, root, join(dir, '..')]) {
+    let caught: unknown;
+    try {
+      await convert({ inputDir: dir, outputDir, threads: 0, force: true });
+    } catch (e) {
+      caught = e;
+    }
+    assert.ok(caught instanceof OutputError, String(caught));
+    assert.match((caught as Error).message, /is or contains the input folder/);
+    assert.ok(existsSync(join(dir, 'model.safetensors')), 'input intact');
+  }
+});
+
+test('tie_word_embeddings decides the head, as in transformers', async () => {
+  const untiedWithoutHead = model(undefined, { tie_word_embeddings: false });
+  await fails(untiedWithoutHead, MissingTensorError, /lm_head\.weight/);
+  const tiedWithHead = model((t) => t.set('lm_head.weight', { ...t.get('model.embed_tokens.weight')!, bytes: new Uint8Array(256 * 64 * 2) }));
+  const warnings: string[] = [];
+  const summary = await convert({ inputDir: tiedWithHead, outputDir: join(root, 'tied-head'), threads: 0, onWarning: (w) => warnings.push(w) });
+  assert.ok(summary.tiedLmHead);
+  assert.match(warnings.join('\n'), /not part of the layout.*lm_head\.weight/);
+});
+
+test('a FIFO in place of the weights is refused, not waited on', async () => {
+  const dir = model();
+  rmSync(join(dir, 'model.safetensors'));
+  execFileSync('mkfifo', [join(dir, 'model.safetensors')]);
+  await fails(dir, CorruptFileError, /model\.safetensors/, /not a regular file/);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { convert, type ConvertSummary } from '../pipeline/convert.js';
 import { generateCheckpoint, type SynthDType } from '../synth/generate.js';
 import { PRESETS } from '../synth/presets.js';
-import { abortActiveTransactions } from '../io/output-dir.js';
+import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
+import { stopWorkers } from '../pipeline/pool.js';
 import { isConversionError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { createProgress, gb } from './progress.js';
@@ -33,10 +34,12 @@ interface ConvertFlags {
   logDir: string;
 }
 
-function wholeNumber(name: string, min: number) {
+function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number >= ${min}`);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}`);
+    }
     return n;
   };
 }
@@ -55,7 +58,7 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     )
     .option('--timestamp <seconds>', 'conversion_timestamp to record (default: $SOURCE_DATE_EPOCH, else now); makes the output reproducible', wholeNumber('--timestamp', 0))
     .addOption(new Option('--kernels <build>', 'wasm kernel build: simd, scalar, or auto (simd when the runtime supports it)').choices(['auto', 'simd', 'scalar']).default('auto'))
-    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step (memory per thread: about 6x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1), 4)
+    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step, 1 to 256 (memory per thread: about 6x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1, 256), 4)
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print stack traces with errors')
     .option('--log-dir <dir>', 'folder for the run log bitnet-converter-<timestamp>.txt', 'logs');
@@ -88,7 +91,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         granularity: flags.scaleGranularity,
         timestamp: flags.timestamp,
         kernels: flags.kernels,
-        chunkBytes: flags.chunkMib << 20,
+        chunkBytes: flags.chunkMib * 2 ** 20,
         onProgress: progress.update,
         onWarning: (m) => say(`warning: ${m}`),
       });
@@ -147,9 +150,14 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const onSignal = (signal: NodeJS.Signals) => {
+  let interrupted = false;
+  const onSignal = async (signal: NodeJS.Signals) => {
+    interrupted = true;
+    const writing = activeTransactionCount() > 0;
+    // stop the workers first, so that nothing writes into the folder being removed
+    await Promise.race([stopWorkers(), new Promise((r) => setTimeout(r, 2000))]);
     abortActiveTransactions();
-    process.stderr.write(`\ninterrupted by ${signal}: the output folder was left as it was\n`);
+    process.stderr.write(`\ninterrupted by ${signal}${writing ? ': the output folder was left as it was' : ''}\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
@@ -159,6 +167,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
+    if (interrupted) return new Promise<number>(() => {}); // the signal handler reports and exits
     const verbose = argv.includes('--verbose') || argv.includes('-v');
     if (isConversionError(e) && !verbose) process.stderr.write(`error: ${e.message}\n`);
     else process.stderr.write(`error: ${verbose ? ((e as Error).stack ?? e) : ((e as Error).message ?? e)}\n`);

@@ -1,5 +1,5 @@
 // Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds otherwise.
-// "GB read" counts both passes over each ternarized tensor (the second mostly from page cache).
+// "GB read" counts both reads of a projection too large to hold in memory (the second mostly from page cache).
 
 import type { Progress } from '../pipeline/convert.js';
 

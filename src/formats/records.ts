@@ -78,6 +78,7 @@ export function writeBlock(w: BincodeWriter, b: TransformerBlockRecord): void {
   writeBitLinear(w, b.feedForward.w2);
   writeWeightShape(w, b.attentionNorm);
   writeWeightShape(w, b.ffnNorm);
+  if (!b.attnSubNorm !== !b.ffnSubNorm) throw new Error('a block record has both sub-norms or neither');
   if (b.attnSubNorm && b.ffnSubNorm) {
     writeWeightShape(w, b.attnSubNorm);
     writeWeightShape(w, b.ffnSubNorm);

@@ -8,6 +8,7 @@
 // it can be reused in browsers and Deno; the file I/O lives in src/io/.
 
 import { CorruptFileError, InvalidWeightCountError, UnsupportedError } from '../errors.js';
+import { clip, describe, isPlainObject } from './json-text.js';
 
 /** Every dtype of the safetensors format with a whole number of bytes per element. */
 export type DType =
@@ -99,29 +100,6 @@ export interface SafetensorsHeader {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-/** A short one-line description of a JSON value for an error message; never throws. */
-function describe(v: unknown, depth = 0): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (typeof v === 'string') return clip(JSON.stringify(v), 60);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) {
-    if (depth > 0) return v.length === 0 ? '[]' : '[…]';
-    const items = v.slice(0, 6).map((x) => describe(x, depth + 1));
-    return `[${items.join(', ')}${v.length > 6 ? ', …' : ''}]`;
-  }
-  if (typeof v === 'object') {
-    if (depth > 0) return '{…}';
-    const keys = Object.keys(v as object);
-    return keys.length === 0 ? '{}' : `an object with keys ${clip(keys.slice(0, 4).map((k) => JSON.stringify(k)).join(', '), 80)}${keys.length > 4 ? ', …' : ''}`;
-  }
-  return typeof v;
-}
-
-function clip(s: string, max: number): string {
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
-}
-
 /** Tensor names go into error messages; keep pathological ones readable. */
 function tensorLabel(name: string): string {
   return clip(name, 256);
@@ -129,10 +107,6 @@ function tensorLabel(name: string): string {
 
 function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** What the 8 bytes look like when they are obviously not a length, for a hint. */

@@ -15,6 +15,7 @@ import {
   type TensorInfo,
 } from '../formats/safetensors.js';
 import { fsErrorText, readFullySync } from './read.js';
+import { clip, isPlainObject } from '../formats/json-text.js';
 
 export const CONFIG_FILE = 'config.json';
 export const SINGLE_FILE = 'model.safetensors';
@@ -42,14 +43,6 @@ export interface Checkpoint {
   indexPath?: string;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function clip(s: string, max: number): string {
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
-}
-
 function kindOf(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
@@ -71,6 +64,9 @@ function statOrUndefined(p: string): fs.Stats | undefined {
  * and validates it. The descriptor is closed before returning.
  */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  // Checked before opening: opening a FIFO (or a device) would block for ever.
+  const st = statOrUndefined(file);
+  if (st && !st.isFile()) throw new CorruptFileError({ file }, 'a safetensors file', 'not a regular file');
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');

@@ -16,9 +16,14 @@ const OLD = '.old-';
 /** Transactions in flight, so a signal handler can remove their temporary folders. */
 const active = new Set<OutputTransaction>();
 
+/** How many transactions are in flight (an output is being written). */
+export function activeTransactionCount(): number {
+  return active.size;
+}
+
 /** Aborts every transaction in flight (for SIGINT/SIGTERM handlers). */
 export function abortActiveTransactions(): void {
-  for (const t of active) t.abort();
+  for (const t of [...active]) t.abort();
 }
 
 export class OutputTransaction {
@@ -39,6 +44,8 @@ export class OutputTransaction {
     target = resolve(target);
     const parent = dirname(target);
     const name = basename(target);
+    const parentSt = statOrUndefined(parent);
+    if (parentSt && !parentSt.isDirectory()) throw new OutputError({ file: parent }, 'the parent of the output folder is a file, not a folder');
     guard(parent, 'create the parent folder', () => mkdirSync(parent, { recursive: true }));
     const lockPath = join(parent, `.${name}.lock`);
     takeLock(lockPath, target);
@@ -86,8 +93,12 @@ export class OutputTransaction {
   abort(): void {
     if (this.done) return;
     this.done = true;
-    rmSync(this.tempDir, { recursive: true, force: true });
-    this.releaseLock();
+    try {
+      // retries: a worker that has not stopped yet may still be creating a file in it
+      rmSync(this.tempDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    } finally {
+      this.releaseLock();
+    }
   }
 
   private releaseLock(): void {
@@ -107,7 +118,7 @@ function isAlive(pid: number): boolean {
 }
 
 function takeLock(lockPath: string, target: string): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx');
       writeSync(fd, `${process.pid}\n`);
@@ -116,13 +127,26 @@ function takeLock(lockPath: string, target: string): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw outputError(lockPath, 'create the lock file', e);
     }
-    const holder = Number(readFileSync(lockPath, 'utf8').trim());
+    let holder: number;
+    try {
+      holder = Number(readFileSync(lockPath, 'utf8').trim());
+    } catch {
+      continue; // released between our two calls: try again
+    }
     if (isAlive(holder) && holder !== process.pid) {
       throw new OutputError({ file: target }, `another conversion (process ${holder}) is writing this output; wait for it or remove ${lockPath} if that process is gone`);
     }
     rmSync(lockPath, { force: true }); // stale: its process is gone
   }
-  throw new OutputError({ file: lockPath }, 'could not take the lock file');
+  throw new OutputError({ file: lockPath }, 'could not take the lock file: another run keeps taking it');
+}
+
+function statOrUndefined(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

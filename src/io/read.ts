@@ -53,16 +53,6 @@ export class PositionedReader {
     readFullySync(this.fd(path), path, dst, position);
   }
 
-  /** The size of `path` in bytes, from its cached descriptor. */
-  size(path: string): number {
-    try {
-      return fs.fstatSync(this.fd(path)).size;
-    } catch (e) {
-      if (e instanceof CorruptFileError) throw e;
-      throw new CorruptFileError({ file: path }, 'a readable file', fsErrorText(e));
-    }
-  }
-
   /** Closes every cached descriptor. The reader can be used again afterwards (it reopens). */
   close(): void {
     for (const fd of this.fds.values()) {

@@ -4,7 +4,6 @@
 import type { TensorInfo } from '../formats/safetensors.js';
 import { InvalidConfigError, InvalidShapeError, MissingTensorError, UnsupportedError } from '../errors.js';
 import type { ModelConfig } from './config.js';
-import type { FloatDType } from '../quant/rule.js';
 
 /** A BitLinear record made of one or more projections stacked by rows (q|k|v, gate|up). */
 export interface LinearPlan {
@@ -46,10 +45,6 @@ const SUB_NORM_NAMES = {
 
 /** Tensors that carry no weights the engine needs. */
 const IGNORED = /(^|\.)rotary_emb\.inv_freq$/;
-
-export function floatDType(t: TensorInfo): FloatDType {
-  return t.dtype as FloatDType;
-}
 
 export function planModel(config: ModelConfig, tensors: Map<string, TensorInfo>, searched: string[]): ModelPlan {
   const used = new Set<string>();
@@ -100,8 +95,9 @@ export function planModel(config: ModelConfig, tensors: Map<string, TensorInfo>,
   }
   const embedding = take('model.embed_tokens.weight', vocab, h);
   const norm = take('model.norm.weight', 1, h);
-  const hasHead = tensors.has('lm_head.weight');
-  const lmHead = hasHead ? { tensor: take('lm_head.weight', vocab, h), tied: false } : { tensor: embedding, tied: true };
+  // As transformers does: a tied model uses the embedding as its head (an lm_head.weight in the
+  // checkpoint is then left unused and listed in the warning); an untied one needs lm_head.weight.
+  const lmHead = config.tieWordEmbeddings ? { tensor: embedding, tied: true } : { tensor: take('lm_head.weight', vocab, h), tied: false };
   const unusedTensors = [...tensors.keys()].filter((n) => !used.has(n) && !IGNORED.test(n));
   return { config, embedding, norm, lmHead, blocks, unusedTensors };
 }

@@ -3,7 +3,8 @@
 // (metadata, config, manifest) and move the folder into place.
 
 import { availableParallelism } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import type { BincodeFlavor } from '../formats/bincode.js';
 import { encode, writeMetadata, type ModelMetadata } from '../formats/records.js';
 import type { TensorInfo } from '../formats/safetensors.js';
@@ -14,7 +15,7 @@ import { OutputTransaction } from '../io/output-dir.js';
 import { parseModelConfig } from '../model/config.js';
 import { planModel, type ModelPlan } from '../model/layout.js';
 import type { ScaleGranularity } from '../quant/rule.js';
-import { UsageError } from '../errors.js';
+import { OutputError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { PartOptions, PartTask } from './parts.js';
 import { runJobs } from './pool.js';
@@ -97,6 +98,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const plan = planModel(config, checkpoint.tensors, files);
   if (plan.unusedTensors.length) warn(`${plan.unusedTensors.length} tensors are not part of the layout and were not converted: ${plan.unusedTensors.join(', ')}`);
 
+  refuseOutputOverInput(checkpoint.dir, opts.outputDir);
   const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
   try {
     const { module, flavor } = await compileKernels(opts.kernels ?? 'auto');
@@ -233,6 +235,16 @@ function writeSmall(dir: string, file: string, bytes: Uint8Array): PartResult {
 
 function json(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Replacing the output must never delete the input: refuse an output that is or holds the input. */
+function refuseOutputOverInput(inputDir: string, outputDir: string): void {
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  const input = real(inputDir);
+  const output = real(outputDir);
+  if (input === output || input.startsWith(output + sep)) {
+    throw new OutputError({ file: resolve(outputDir) }, `the output folder is or contains the input folder ${input}; choose another --output-dir`);
+  }
 }
 
 function defaultTimestamp(): number {

@@ -8,7 +8,7 @@
 // passes; a larger one (a big tied embedding) is read twice: pass 1 sums |w|, pass 2 quantizes.
 
 import { BincodeWriter, type BincodeFlavor } from '../formats/bincode.js';
-import type { TensorInfo } from '../formats/safetensors.js';
+import { DTYPE_SIZE, type TensorInfo } from '../formats/safetensors.js';
 import { DType, Rounding, type Kernels } from '../kernels/index.js';
 import type { BlockPlan, LinearPlan } from '../model/layout.js';
 import { absmeanScale, rowScale, type FloatDType, type ScaleGranularity } from '../quant/rule.js';
@@ -54,8 +54,6 @@ export function writePart(ctx: PartContext, task: PartTask, sink: ByteSink): voi
   const w = new PartWriter(ctx, sink);
   switch (task.kind) {
     case 'embedding':
-      w.weightAndShape(task.tensor);
-      break;
     case 'norm':
       w.weightAndShape(task.tensor);
       break;
@@ -80,7 +78,6 @@ export function writePart(ctx: PartContext, task: PartTask, sink: ByteSink): voi
 
 const DTYPE_CODE: Record<FloatDType, number> = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 };
 const ROUNDING: Record<FloatDType, number> = { F32: Rounding.F32, BF16: Rounding.BF16, F16: Rounding.F16 };
-const ELEMENT_BYTES: Record<FloatDType, number> = { F32: 4, BF16: 2, F16: 2 };
 
 /** wasm buffers: a held projection, and for one chunk: raw input, f32/u32 scratch, encoded output. */
 interface Buffers {
@@ -134,7 +131,7 @@ class PartWriter {
   }
 
   private rowsPerChunk(t: TensorInfo): { rowBytes: number; rowsPerChunk: number } {
-    const rowBytes = t.shape[1] * ELEMENT_BYTES[dtypeOf(t)];
+    const rowBytes = t.shape[1] * DTYPE_SIZE[dtypeOf(t)];
     return { rowBytes, rowsPerChunk: Math.max(1, Math.floor(this.ctx.options.chunkBytes / Math.max(1, rowBytes))) };
   }
 
@@ -175,7 +172,7 @@ class PartWriter {
    */
   private absSum(t: TensorInfo): number {
     const dtype = dtypeOf(t);
-    const size = ELEMENT_BYTES[dtype];
+    const size = DTYPE_SIZE[dtype];
     const perChunk = Math.max(1, Math.floor(this.ctx.options.chunkBytes / size));
     const b = this.buffersFor(perChunk * size);
     let total = 0;
@@ -198,7 +195,7 @@ class PartWriter {
   /** Locates the first NaN or infinity for the error message (slow path, errors only). */
   private throwNonFinite(t: TensorInfo, ptr: number, first: number, n: number): never {
     const dtype = dtypeOf(t);
-    const size = ELEMENT_BYTES[dtype];
+    const size = DTYPE_SIZE[dtype];
     const view = new DataView(this.k.exports.memory.buffer, ptr, n * size);
     const at = (i: number) =>
       dtype === 'F32' ? view.getFloat32(i * 4, true) : dtype === 'BF16' ? bf16ToF32(view.getUint16(i * 2, true)) : f16ToF32(view.getUint16(i * 2, true));
@@ -252,7 +249,7 @@ class PartWriter {
   private ternaryRowsRowScale(t: TensorInfo, scales: Float32Array, row0: number): void {
     const dtype = dtypeOf(t);
     const cols = t.shape[1];
-    const rowBytes = cols * ELEMENT_BYTES[dtype];
+    const rowBytes = cols * DTYPE_SIZE[dtype];
     const wordsPerRow = Math.ceil(cols / 16);
     this.forEachRowChunk(t, (ptr, firstRow, rows) => {
       const words = this.buffers!.scratch;

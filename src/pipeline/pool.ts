@@ -14,23 +14,35 @@ export interface PoolOptions {
   weight: (job: PartJob) => number;
 }
 
+/** Pools running now, so that a signal handler can stop their workers before cleaning up. */
+const activePools = new Set<Tinypool>();
+
+/** Terminates the workers of every running pool. */
+export async function stopWorkers(): Promise<void> {
+  await Promise.all([...activePools].map((p) => p.destroy()));
+}
+
 /** Results in the order of `jobs`. The first failure stops the pool and is thrown. */
 export async function runJobs(jobs: PartJob[], opts: PoolOptions): Promise<PartResult[]> {
   const order = jobs.map((_, i) => i).sort((a, b) => opts.weight(jobs[b]) - opts.weight(jobs[a]));
   const results: PartResult[] = new Array(jobs.length);
   if (opts.threads === 0) {
     const kernels = await instantiateKernels(opts.module);
-    for (const i of order) results[i] = runPart(kernels, jobs[i]);
+    for (const i of order) {
+      results[i] = runPart(kernels, jobs[i]);
+      await new Promise((r) => setImmediate(r)); // lets a signal handler run between files
+    }
     return results;
   }
   const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
   const pool = new Tinypool({
     filename: new URL('./worker.js', import.meta.url).href,
-    minThreads: opts.threads,
-    maxThreads: opts.threads,
+    minThreads: Math.min(opts.threads, jobs.length),
+    maxThreads: Math.min(opts.threads, jobs.length),
     workerData: { module: opts.module } satisfies PoolData,
-    useAtomics: !isDeno, // Deno hangs with atomics (see docs/performance.md)
+    useAtomics: !isDeno, // tinypool's atomics hang forever under Deno
   });
+  activePools.add(pool);
   try {
     await Promise.all(
       order.map(async (i) => {
@@ -41,6 +53,7 @@ export async function runJobs(jobs: PartJob[], opts: PoolOptions): Promise<PartR
     );
     return results;
   } finally {
+    activePools.delete(pool);
     await pool.destroy();
   }
 }

@@ -69,8 +69,10 @@ export function referenceTernary(w: number[], dt: Dt): { q: Int8Array; scale: nu
   const r = roundTo(dt);
   let sum = 0;
   for (const x of w) sum += Math.abs(x);
-  // torch (GPU path): the f32 sum is cast to the dtype, then divided and cast again.
-  const mean = r(Math.fround(r(Math.fround(sum)) / w.length));
+  // BF16: torch's GPU path (the f32 sum is cast to bf16, then divided and cast again).
+  // F16: torch's CPU path (f32 sum / n, cast once), since the f16 sum overflows.
+  const total = dt === 'BF16' ? toBf16(Math.fround(sum)) : Math.fround(sum);
+  const mean = r(Math.fround(total / w.length));
   const clamped = Math.max(mean, r(1e-5));
   const s = r(Math.fround(1 / clamped));
   const q = new Int8Array(w.length);
