@@ -73,7 +73,7 @@ test('wrong shape names tensor, expected and found', async () => {
     const q = t.get('model.layers.0.self_attn.k_proj.weight')!;
     t.set('model.layers.0.self_attn.k_proj.weight', { ...q, shape: [64, 32] });
   });
-  await fails(dir, InvalidShapeError, /k_proj/, /expected \[32, 64\]/, /found \[64,32\]/);
+  await fails(dir, InvalidShapeError, /k_proj/, /expected \[32, 64\]/, /found \[64, 32\]/);
 });
 
 test('a norm of the wrong length is an invalid shape', async () => {

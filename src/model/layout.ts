@@ -59,8 +59,7 @@ export function planModel(config: ModelConfig, tensors: Map<string, TensorInfo>,
       throw new UnsupportedError({ file: t.file, tensor: name }, 'dtype BF16, F16 or F32', `${t.dtype}${hint}`);
     }
     if (t.shape[0] !== rows || t.shape[1] !== cols) {
-      const stored = JSON.stringify(t.storedShape);
-      throw new InvalidShapeError({ file: t.file, tensor: name }, `[${rows}, ${cols}] from config.json`, stored);
+      throw new InvalidShapeError({ file: t.file, tensor: name }, `[${rows}, ${cols}] from config.json`, `[${t.storedShape.join(', ')}]`);
     }
     return t;
   };
