@@ -2,6 +2,8 @@
 // (microsoft/BitNet quant_weight_int8, evaluated as torch does in the tensor's dtype) and of
 // the bitnet-rs packing, for checking converter output. It shares no code with src/.
 
+import { roundHalfEven } from './kernels-ref.js';
+
 const buf = new DataView(new ArrayBuffer(4));
 
 export function bf16ToNumber(bits: number): number {
@@ -41,14 +43,6 @@ export function toF16(x: number): number {
   const frac = q - k;
   if (frac > 0.5 || (frac === 0.5 && k % 2 === 1)) k += 1;
   return Math.sign(x) * k * quantum;
-}
-
-export function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
 }
 
 export type Dt = 'BF16' | 'F16' | 'F32';
