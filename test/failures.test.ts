@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { makeTmpDir } from './helpers/safetensors-file.js';
 import { outputError } from '../build/js/io/file-sink.js';
 import { OutputError } from '../build/js/errors.js';
@@ -41,6 +41,34 @@ test('errno messages: no space left, quota, file size limit', () => {
     assert.match(e.message, `/out/block_3.bin: cannot write: ${text}`);
     assert.match(e.message, `(${code})`);
   }
+});
+
+// A real full disk without root: a 180 KiB tmpfs mounted inside a user + mount namespace.
+const canMountTmpfs = spawnSync('unshare', ['-rm', 'sh', '-c', `mount -t tmpfs -o size=4k none ${root}`]).status === 0;
+
+(canMountTmpfs ? test : test.skip)('no space left on the device: one line, the previous output intact, nothing left behind', () => {
+  const mnt = join(root, 'small-disk');
+  mkdirSync(mnt);
+  const script = [
+    'set -e',
+    `mount -t tmpfs -o size=180k none "$MNT"`,
+    `node "$CLI" --input-dir "$IN" --output-dir "$MNT/out" --quiet --log-dir "$LOGS"`,
+    'before=$(sha256sum < "$MNT/out/manifest.json")',
+    'set +e',
+    'node "$CLI" --input-dir "$IN" --output-dir "$MNT/out" --force --log-dir "$LOGS"',
+    'echo "rc=$?"',
+    '[ "$before" = "$(sha256sum < "$MNT/out/manifest.json")" ] && echo intact',
+    'echo "left: $(ls -A "$MNT")"',
+  ].join('\n');
+  const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], {
+    encoding: 'utf8',
+    env: { ...process.env, MNT: mnt, CLI, IN: GOLDEN, LOGS: join(root, 'logs'), PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+  });
+  assert.match(r.stdout, /rc=1\n/, r.stdout + r.stderr);
+  assert.equal(errorLines(r.stderr).length, 1, r.stderr);
+  assert.match(r.stderr, /cannot (write|create).*no space left on the device \(ENOSPC\)/);
+  assert.match(r.stdout, /intact/);
+  assert.match(r.stdout, /left: out\n/, 'no temporary folder or lock left');
 });
 
 test('a write that fails halfway (file-size limit) ends cleanly and keeps the previous output', () => {
