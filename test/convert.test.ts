@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { convert, type ConvertOptions } from '../build/js/pipeline/convert.js';
 import { readConvertedModel } from '../build/js/io/converted.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
-import type { BitLinearRecord, ModelRecord } from '../build/js/formats/records.js';
+import { decode, encode, readModel, writeBlock, writeModel, type BitLinearRecord, type ModelRecord } from '../build/js/formats/records.js';
 import { readCheckpointTensors, readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { bf16ToNumber, decodeValues, referenceRowTernary, referenceTernary, unpackRows, type Dt } from './reference/ternary-ref.js';
 
@@ -99,6 +99,10 @@ golden('every projection and scale equals reference-ternary.safetensors bit for 
   const input = readSafetensors(join(GOLDEN, 'model.safetensors'));
   checkModel(model, input, readSafetensors(join(GOLDEN, 'reference-ternary.safetensors')));
   assert.equal(model.metadata, { numLayers: 2, vocabSize: 256, hiddenSize: 64, conversionTimestamp: 1_700_000_000 });
+  // the per-file outputs reassemble into one full model record that round-trips through bincode
+  assert.equal(decode(readModel, encode(writeModel, model)), model);
+  const blockBytes = readFileSync(join(dir, 'block_1.bin'));
+  assert.ok(Buffer.from(encode(writeBlock, model.blocks[1])).equals(blockBytes), 'block_1.bin is exactly the record encoding');
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   assert.is(config.bitnet_packed, true);
   assert.is(config.hidden_size, 64);
