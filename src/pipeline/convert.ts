@@ -7,17 +7,19 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { BincodeFlavor } from '../formats/bincode.js';
 import { encode, writeMetadata, type ModelMetadata } from '../formats/records.js';
-import type { TensorInfo } from '../formats/safetensors.js';
 import { compileKernels } from '../kernels/index.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { FileSink } from '../io/file-sink.js';
 import { OutputTransaction } from '../io/output-dir.js';
 import { parseModelConfig } from '../model/config.js';
-import { planModel, type ModelPlan } from '../model/layout.js';
+import { planModel } from '../model/layout.js';
 import type { ScaleGranularity } from '../quant/rule.js';
 import { OutputError, UsageError } from '../errors.js';
-import { VERSION } from '../version.js';
-import type { PartOptions, PartTask } from './parts.js';
+import type { PartOptions } from './parts.js';
+import { bytesToRead, planJobs, tensorsOf } from './jobs.js';
+export { planJobs } from './jobs.js';
+import { manifestOf, outputConfig, type OutputFile } from './describe-output.js';
+export type { OutputFile } from './describe-output.js';
 import { runJobs } from './pool.js';
 import { ProgressCounter, type ProgressSnapshot } from './progress-counter.js';
 import type { PartJob, PartResult } from './run-part.js';
@@ -49,11 +51,6 @@ export interface Progress extends ProgressSnapshot {
   tensorsTotal: number;
 }
 
-export interface OutputFile {
-  name: string;
-  bytes: number;
-  sha256: string;
-}
 
 export interface ConvertSummary {
   outputDir: string;
@@ -129,21 +126,11 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     ];
     const written: OutputFile[] = [...results, ...small].map((r) => ({ name: r.file, bytes: r.bytes, sha256: r.sha256 }));
     const inputBytes = checkpoint.files.reduce((s, f) => s + f.fileSize, 0);
-    const manifest = {
-      converter: { name: 'bitnet-converter', version: VERSION },
-      format: 'bitnet-rs',
-      conversion_timestamp: timestamp,
-      options: { bincode: partOptions.bincode, scale_granularity: partOptions.granularity },
-      source: {
-        folder: basename(checkpoint.dir),
-        files: [checkpoint.configPath, ...(checkpoint.indexPath ? [checkpoint.indexPath] : []), ...files].map((f) => ({
-          name: relative(checkpoint.dir, f),
-        })),
-        tensor_bytes: inputBytes,
-      },
-      lm_head: plan.lmHead.tied ? 'tied: model.embed_tokens.weight ternarized with the reference rule' : 'lm_head.weight',
-      files: written,
-    };
+    const manifest = manifestOf(plan, partOptions, timestamp, written, {
+      folder: basename(checkpoint.dir),
+      files: [checkpoint.configPath, ...(checkpoint.indexPath ? [checkpoint.indexPath] : []), ...files].map((f) => relative(checkpoint.dir, f)),
+      bytes: inputBytes,
+    });
     const manifestFile = writeSmall(out.tempDir, 'manifest.json', json(manifest));
     out.commit();
     return {
@@ -161,70 +148,6 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     out.abort();
     throw e;
   }
-}
-
-/** One job per output file, in file order (the pool starts the largest first). */
-export function planJobs(plan: ModelPlan): PartTask[] {
-  const tasks: PartTask[] = [
-    { kind: 'embedding', file: 'embedding.bin', tensor: plan.embedding },
-    {
-      kind: 'lm_head',
-      file: 'lm_head.bin',
-      linear: { parts: [plan.lmHead.tensor], inFeatures: plan.config.hiddenSize, outFeatures: plan.config.vocabSize },
-    },
-    { kind: 'norm', file: 'norm.bin', tensor: plan.norm },
-  ];
-  for (const block of plan.blocks) tasks.push({ kind: 'block', file: `block_${block.index}.bin`, block });
-  return tasks;
-}
-
-/** The input tensors a task reads: those it ternarizes and those it copies as f32. */
-export function tensorsOf(task: PartTask): { ternary: TensorInfo[]; float: TensorInfo[] } {
-  switch (task.kind) {
-    case 'embedding':
-    case 'norm':
-      return { ternary: [], float: [task.tensor] };
-    case 'lm_head':
-      return { ternary: task.linear.parts, float: [] };
-    case 'block': {
-      const b = task.block;
-      return {
-        ternary: [...b.wqkv.parts, ...b.oProj.parts, ...b.w13.parts, ...b.w2.parts],
-        float: [b.attentionNorm, b.ffnNorm, b.attnSubNorm, b.ffnSubNorm],
-      };
-    }
-  }
-}
-
-/** Input bytes a task reads: per-projection scales read a projection too large to hold twice. */
-export function bytesToRead(task: PartTask, options: PartOptions): number {
-  const passes = (t: TensorInfo) => (options.granularity === 'projection' && t.byteLength > options.holdBytes ? 2 : 1);
-  const { ternary, float } = tensorsOf(task);
-  return ternary.reduce((sum, t) => sum + t.byteLength * passes(t), 0) + float.reduce((sum, t) => sum + t.byteLength, 0);
-}
-
-/** The input config, marked as packed, with a description of the files for loaders. */
-function outputConfig(plan: ModelPlan, o: PartOptions): Record<string, unknown> {
-  return {
-    ...plan.config.raw,
-    bitnet_packed: true,
-    bitnet_layout: {
-      format: 'bitnet-rs',
-      converter: `bitnet-converter ${VERSION}`,
-      bincode: o.bincode === 'standard' ? 'bincode 2 config::standard() (varint integers)' : 'bincode 1 / config::legacy() (fixed-width integers)',
-      files: {
-        'embedding.bin': 'EmbeddingRecord { weight: Vec<f32>, shape: [vocab_size, hidden_size] }',
-        'norm.bin': 'RmsNormRecord { weight: Vec<f32>, shape: [1, hidden_size] }',
-        'lm_head.bin': 'BitLinearRecord',
-        'block_<i>.bin': 'TransformerBlockRecord { attention { wqkv = q|k|v, o_proj }, feed_forward { w13 = gate|up, w2 = down }, attention_norm, ffn_norm, attn_sub_norm, ffn_sub_norm }',
-        'metadata.bin': 'ModelMetadata { num_layers, vocab_size, hidden_size, conversion_timestamp }',
-      },
-      packing: '16 ternary values per u32, value i at bits 2i..2i+1: +1 = 01, -1 = 10, 0 = 00; each row starts on a new word',
-      scale_granularity: o.granularity === 'projection' ? 'per projection (q, k, v, o, gate, up, down), repeated per row' : 'per row (seed scheme, not the reference rule)',
-      lm_head_tied: plan.lmHead.tied,
-      lm_head: plan.lmHead.tied ? 'the embedding ternarized with the same rule' : 'lm_head.weight ternarized',
-    },
-  };
 }
 
 function writeSmall(dir: string, file: string, bytes: Uint8Array): PartResult {
