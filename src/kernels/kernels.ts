@@ -1,5 +1,5 @@
 // A kernel instance plus a bump allocator over its linear memory.
-import type { KernelExports, WasmMemory } from './types.js';
+import type { KernelExports } from './types.js';
 
 const PAGE = 65536;
 /** wasm32 memory cannot exceed 65536 pages (4 GiB). */
@@ -17,7 +17,7 @@ export class Kernels {
     this.top = this.heapBase;
   }
 
-  get memory(): WasmMemory {
+  get memory(): WebAssembly.Memory {
     return this.exports.memory;
   }
 

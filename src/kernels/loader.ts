@@ -2,18 +2,7 @@
 // level; file: URLs are read with a dynamic import of node:fs/promises (Node, Deno), other URLs
 // with fetch (browsers).
 import { Kernels } from './kernels.js';
-import type { KernelExports, KernelFlavor, WasmModule } from './types.js';
-
-/** The slice of the global WebAssembly object used here (untyped under the project's lib). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  compile(bytes: Uint8Array): Promise<WasmModule>;
-}
-function wasmApi(): WasmApi {
-  const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-  if (!api) throw new Error('this JavaScript runtime has no WebAssembly support');
-  return api;
-}
+import type { KernelExports, KernelFlavor } from './types.js';
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt drop-free)): validates only with SIMD.
 const SIMD_PROBE = new Uint8Array([
@@ -23,7 +12,7 @@ let simdCache: boolean | undefined;
 
 /** Whether this runtime supports WebAssembly SIMD (fixed-width, 128-bit). */
 export function simdSupported(): boolean {
-  simdCache ??= wasmApi().validate(SIMD_PROBE);
+  simdCache ??= WebAssembly.validate(SIMD_PROBE);
   return simdCache;
 }
 
@@ -41,7 +30,7 @@ function bindingsUrl(): URL {
   return new URL(`${BUILD_DIR}kernels.simd.js`, import.meta.url);
 }
 
-async function readBytes(url: URL): Promise<Uint8Array> {
+async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer>> {
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
     return new Uint8Array(await readFile(url));
@@ -54,20 +43,20 @@ async function readBytes(url: URL): Promise<Uint8Array> {
 /** Compiles the kernel module once (pass the module to workers and instantiate it there). */
 export async function compileKernels(
   flavor: KernelFlavor | 'auto' = 'auto',
-): Promise<{ module: WasmModule; flavor: KernelFlavor }> {
+): Promise<{ module: WebAssembly.Module; flavor: KernelFlavor }> {
   const chosen: KernelFlavor = flavor === 'auto' ? (simdSupported() ? 'simd' : 'scalar') : flavor;
   if (chosen === 'simd' && !simdSupported()) {
     throw new Error('this runtime has no WebAssembly SIMD: use the "scalar" or "auto" kernels');
   }
   const url = kernelWasmUrl(chosen);
-  const module = await wasmApi().compile(await readBytes(url));
+  const module = await WebAssembly.compile(await readBytes(url));
   return { module, flavor: chosen };
 }
 
 /** Instantiates a compiled kernel module (either flavor) with its generated bindings. */
-export async function instantiateKernels(module: WasmModule): Promise<Kernels> {
+export async function instantiateKernels(module: WebAssembly.Module): Promise<Kernels> {
   const bindings = (await import(bindingsUrl().href)) as {
-    instantiate(module: WasmModule, imports: object): Promise<KernelExports>;
+    instantiate(module: WebAssembly.Module, imports: object): Promise<KernelExports>;
   };
   return new Kernels(await bindings.instantiate(module, {}));
 }

@@ -16,24 +16,12 @@ export type Rounding = (typeof Rounding)[keyof typeof Rounding];
 export type KernelFlavor = 'simd' | 'scalar';
 
 /**
- * The parts of the WebAssembly JS API used here. The project's tsconfig (lib ES2022, no DOM) has
- * no `WebAssembly` types, so these are structural stand-ins that the real objects satisfy.
- */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  /** Grows by `deltaPages` 64 KiB pages; returns the old size in pages. Detaches old views. */
-  grow(deltaPages: number): number;
-}
-/** A compiled `WebAssembly.Module` (opaque; can be posted to workers and instantiated there). */
-export type WasmModule = object;
-
-/**
  * The kernel exports (assembly/index.ts). Pointers are byte offsets into `memory`, counts are
  * element counts; kernels never allocate (the host owns memory above `heapBase()`).
  */
 export interface KernelExports {
   // dtype: a DType code; rounding: a Rounding code (plain numbers, so lookup tables type-check).
-  readonly memory: WasmMemory;
+  readonly memory: WebAssembly.Memory;
   /** First free byte of linear memory. */
   heapBase(): number;
   /** n elements of `dtype` at src -> n f32 at dst (bit exact; F16 incl. subnormals/Inf/NaN). */
