@@ -6,7 +6,7 @@ export { readConvertedModel, readManifest, verifyManifest, type Manifest } from 
 export { openCheckpoint, type Checkpoint } from './io/checkpoint.js';
 export { generateCheckpoint, type SynthOptions } from './synth/generate.js';
 export { PRESETS } from './synth/presets.js';
-export { absmeanScale, rowScale, type FloatDType, type ScaleGranularity } from './quant/rule.js';
+export { absmeanScale, rowScale, QUANT_RULES, type FloatDType, type QuantRule, type ScaleGranularity } from './quant/rule.js';
 export * from './formats/records.js';
 export { BincodeReader, BincodeWriter, type BincodeFlavor } from './formats/bincode.js';
 export { parseHeader, readHeaderLength, encodeSafetensorsHeader, type TensorInfo, type DType } from './formats/safetensors.js';

@@ -11,7 +11,7 @@ import { readConvertedModel } from '../build/js/io/converted.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
 import { decode, encode, readModel, writeBlock, writeModel, type BitLinearRecord, type ModelRecord } from '../build/js/formats/records.js';
 import { readCheckpointTensors, readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
-import { bf16ToNumber, decodeValues, referenceRowTernary, referenceTernary, unpackRows, type Dt } from './reference/ternary-ref.js';
+import { bf16ToNumber, decodeValues, oldTorchTernary, referenceRowTernary, referenceTernary, unpackRows, type Dt, type Rule } from './reference/ternary-ref.js';
 
 const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-convert-'));
@@ -31,7 +31,7 @@ function synth(o: Partial<SynthOptions>): string {
 }
 
 /** Checks a BitLinear record against the reference rule applied to each stacked projection. */
-function checkLinear(rec: BitLinearRecord, parts: RawTensor[], label: string, golden?: { q: Int8Array; scale: number }[]) {
+function checkLinear(rec: BitLinearRecord, parts: RawTensor[], label: string, golden?: { q: Int8Array; scale: number }[], rule: Rule = 'offline') {
   const cols = parts[0].shape[1];
   const rows = parts.reduce((s, p) => s + p.shape[0], 0);
   assert.is(rec.inFeatures, cols, `${label} in_features`);
@@ -39,7 +39,7 @@ function checkLinear(rec: BitLinearRecord, parts: RawTensor[], label: string, go
   const q = unpackRows(rec.packedWeights, rows, cols);
   let row0 = 0;
   parts.forEach((p, i) => {
-    const want = golden?.[i] ?? referenceTernary(decodeValues(p.bytes, p.dtype as Dt), p.dtype as Dt);
+    const want = golden?.[i] ?? referenceTernary(decodeValues(p.bytes, p.dtype as Dt), p.dtype as Dt, rule);
     const got = q.subarray(row0 * cols, (row0 + p.shape[0]) * cols);
     const bad = got.findIndex((v, j) => v !== want.q[j]);
     assert.is(bad, -1, `${label} part ${i}: first differing value at ${bad}: got ${got[bad]}, want ${want.q[bad]}`);
@@ -56,7 +56,7 @@ function checkFloats(got: Float32Array, t: RawTensor, label: string) {
 }
 
 /** The whole output checked against the input tensors, with the reference rule. */
-function checkModel(model: ModelRecord, input: Map<string, RawTensor>, golden?: Map<string, RawTensor>) {
+function checkModel(model: ModelRecord, input: Map<string, RawTensor>, golden?: Map<string, RawTensor>, rule: Rule = 'offline') {
   const t = (name: string) => {
     const v = input.get(name);
     if (!v) throw new Error(`test input has no ${name}`);
@@ -76,7 +76,7 @@ function checkModel(model: ModelRecord, input: Map<string, RawTensor>, golden?: 
   model.blocks.forEach((b, i) => {
     const p = `model.layers.${i}.`;
     const lin = (rec: BitLinearRecord, names: string[], label: string) =>
-      checkLinear(rec, names.map((x) => t(p + x)), `block ${i} ${label}`, golden ? names.map((x) => goldenOf(p + x)!) : undefined);
+      checkLinear(rec, names.map((x) => t(p + x)), `block ${i} ${label}`, golden ? names.map((x) => goldenOf(p + x)!) : undefined, rule);
     lin(b.attention.wqkv, ['self_attn.q_proj.weight', 'self_attn.k_proj.weight', 'self_attn.v_proj.weight'], 'wqkv');
     lin(b.attention.oProj, ['self_attn.o_proj.weight'], 'o_proj');
     lin(b.feedForward.w13, ['mlp.gate_proj.weight', 'mlp.up_proj.weight'], 'w13');
@@ -89,7 +89,7 @@ function checkModel(model: ModelRecord, input: Map<string, RawTensor>, golden?: 
     assert.equal(b.ffnSubNorm!.shape, [1, t(p + 'mlp.ffn_sub_norm.weight').shape[0]]);
   });
   const head = input.get('lm_head.weight') ?? t('model.embed_tokens.weight');
-  checkLinear(model.lmHead, [head], 'lm_head');
+  checkLinear(model.lmHead, [head], 'lm_head', undefined, rule);
 }
 
 const golden = suite('golden tiny model');
@@ -230,6 +230,43 @@ layouts('--scale-granularity row follows the seed per-row rule', async () => {
   const rec = model.blocks[1].feedForward.w2;
   assert.equal(Array.from(unpackRows(rec.packedWeights, t.shape[0], t.shape[1])), Array.from(want.q));
   assert.equal(Array.from(rec.weightScales), want.scales);
+});
+
+/** Projections of a checkpoint whose ternaries or scale differ between the reference and torch 1.13's double-rounded mean. */
+function oldTorchDiffers(input: Map<string, RawTensor>, dt: Dt): string[] {
+  const differing: string[] = [];
+  for (const [name, t] of input) {
+    if (t.shape.length !== 2 || name.endsWith('layernorm.weight')) continue;
+    const w = decodeValues(t.bytes, dt);
+    const a = referenceTernary(w, dt);
+    const b = oldTorchTernary(w, dt);
+    if (a.scale !== b.scale || a.q.some((v, i) => v !== b.q[i])) differing.push(name);
+  }
+  return differing;
+}
+
+// 1000 x 192 = 192000 elements (9 significant bits): bf16(n) != n, so torch 1.13's mean is off more often.
+const WIDE_COUNT = { hidden_size: 192, intermediate_size: 320, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 1000 };
+
+for (const dtype of ['BF16', 'F16'] as const) {
+  layouts(`${dtype}: the mean is rounded once (modern torch), also where torch 1.13's double rounding differs`, async () => {
+    const input = synth({ shape: WIDE_COUNT, dtype, seed: 11 });
+    const tensors = readCheckpointTensors(input);
+    const differing = oldTorchDiffers(tensors, dtype);
+    assert.ok(differing.length > 0, 'the fixture has a projection the two mean roundings disagree on');
+    checkModel((await run(input)).model, tensors);
+  });
+}
+
+layouts('--rule online follows transformers\' f32 WeightQuant, differs from offline, and is recorded', async () => {
+  const input = synth({ shape: WIDE_COUNT, seed: 12 });
+  const tensors = readCheckpointTensors(input);
+  const online = await run(input, { rule: 'online' });
+  checkModel(online.model, tensors, undefined, 'online');
+  const offline = await run(input);
+  assert.not.equal(online.model.lmHead.packedWeights, offline.model.lmHead.packedWeights, 'f32 and bf16 arithmetic disagree on some values');
+  assert.is(JSON.parse(readFileSync(join(online.dir, 'manifest.json'), 'utf8')).options.rule, 'online');
+  assert.is(JSON.parse(readFileSync(join(offline.dir, 'manifest.json'), 'utf8')).options.rule, 'offline');
 });
 
 layouts.after(() => rmSync(tmp, { recursive: true, force: true }));

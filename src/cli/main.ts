@@ -11,6 +11,7 @@ import { PRESETS } from '../synth/presets.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
 import { stopWorkers } from '../pipeline/pool.js';
 import { isConversionError, UsageError } from '../errors.js';
+import { QUANT_RULES, type QuantRule } from '../quant/rule.js';
 import { VERSION } from '../version.js';
 import { createProgress, gb } from './progress.js';
 import { RunLog } from './log.js';
@@ -26,6 +27,7 @@ interface ConvertFlags {
   threads?: number;
   bincode: 'standard' | 'legacy';
   scaleGranularity: 'projection' | 'row';
+  rule: QuantRule;
   timestamp?: number;
   kernels: 'auto' | 'simd' | 'scalar';
   chunkMib: number;
@@ -55,6 +57,11 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
       new Option('--scale-granularity <g>', 'projection: the reference absmean rule, one scale per q/k/v/o/gate/up/down; row: the seed\'s per-row mean|row| (does not match the reference)')
         .choices(['projection', 'row'])
         .default('projection'),
+    )
+    .addOption(
+      new Option('--rule <rule>', 'offline: the reference (microsoft/BitNet quant_weight_int8, arithmetic in the weights\' dtype); online: transformers\' WeightQuant (f32 arithmetic)')
+        .choices(QUANT_RULES)
+        .default('offline'),
     )
     .option('--timestamp <seconds>', 'conversion_timestamp to record (default: $SOURCE_DATE_EPOCH, else now); makes the output reproducible', wholeNumber('--timestamp', 0))
     .addOption(new Option('--kernels <build>', 'wasm kernel build: simd, scalar, or auto (simd when the runtime supports it)').choices(['auto', 'simd', 'scalar']).default('auto'))
@@ -89,6 +96,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         threads: flags.threads,
         bincode: flags.bincode,
         granularity: flags.scaleGranularity,
+        rule: flags.rule,
         timestamp: flags.timestamp,
         kernels: flags.kernels,
         chunkBytes: flags.chunkMib * 2 ** 20,

@@ -13,7 +13,7 @@ import { FileSink } from '../io/file-sink.js';
 import { OutputTransaction } from '../io/output-dir.js';
 import { parseModelConfig } from '../model/config.js';
 import { planModel } from '../model/layout.js';
-import type { ScaleGranularity } from '../quant/rule.js';
+import type { QuantRule, ScaleGranularity } from '../quant/rule.js';
 import { OutputError, UsageError } from '../errors.js';
 import type { PartOptions } from './parts.js';
 import { bytesToRead, planJobs, tensorsOf } from './jobs.js';
@@ -33,6 +33,8 @@ export interface ConvertOptions {
   threads?: number;
   bincode?: BincodeFlavor;
   granularity?: ScaleGranularity;
+  /** offline (default): the reference rule in the tensor's dtype; online: transformers' WeightQuant in f32. */
+  rule?: QuantRule;
   /** Input bytes per chunk read into wasm memory. */
   chunkBytes?: number;
   /** Projections up to this size are read once and held for both passes (default 64 MiB). */
@@ -77,6 +79,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const partOptions: PartOptions = {
     bincode: opts.bincode ?? 'standard',
     granularity: opts.granularity ?? 'projection',
+    rule: opts.rule ?? 'offline',
     chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES,
     holdBytes: opts.holdBytes ?? DEFAULT_HOLD_BYTES,
   };

@@ -4,6 +4,12 @@
 import type { ModelPlan } from '../model/layout.js';
 import { VERSION } from '../version.js';
 import type { PartOptions } from './parts.js';
+import type { QuantRule } from '../quant/rule.js';
+
+const RULE_DESCRIPTION: Record<QuantRule, string> = {
+  offline: 'absmean, offline (microsoft/BitNet quant_weight_int8, torch >= 2.1, in the weights\' dtype)',
+  online: 'absmean, online (transformers WeightQuant, f32 arithmetic)',
+};
 
 export interface OutputFile {
   name: string;
@@ -25,7 +31,7 @@ export function manifestOf(plan: ModelPlan, o: PartOptions, timestamp: number, f
     converter: { name: 'bitnet-converter', version: VERSION },
     format: 'bitnet-rs',
     conversion_timestamp: timestamp,
-    options: { bincode: o.bincode, scale_granularity: o.granularity },
+    options: { bincode: o.bincode, scale_granularity: o.granularity, rule: o.rule },
     source: { folder: source.folder, files: source.files.map((name) => ({ name })), bytes: source.bytes },
     lm_head: plan.lmHead.tied ? 'tied: model.embed_tokens.weight ternarized with the reference rule' : 'lm_head.weight',
     files,
@@ -50,6 +56,7 @@ export function outputConfig(plan: ModelPlan, o: PartOptions): Record<string, un
       },
       packing: '16 ternary values per u32, value i at bits 2i..2i+1: +1 = 01, -1 = 10, 0 = 00; each row starts on a new word',
       scale_granularity: o.granularity === 'projection' ? 'per projection (q, k, v, o, gate, up, down), repeated per row' : 'per row (seed scheme, not the reference rule)',
+      rule: o.granularity === 'row' ? 'seed per-row mean|row| in f32' : RULE_DESCRIPTION[o.rule],
       lm_head_tied: plan.lmHead.tied,
       lm_head: plan.lmHead.tied ? 'the embedding ternarized with the same rule' : 'lm_head.weight ternarized',
     },

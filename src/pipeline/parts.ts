@@ -9,9 +9,9 @@
 
 import { BincodeWriter, type BincodeFlavor } from '../formats/bincode.js';
 import { DTYPE_SIZE, type TensorInfo } from '../formats/safetensors.js';
-import { DType, Rounding, type Kernels } from '../kernels/index.js';
+import { DType, type Kernels } from '../kernels/index.js';
 import type { BlockPlan, LinearPlan } from '../model/layout.js';
-import { absmeanScale, rowScale, type FloatDType, type ScaleGranularity } from '../quant/rule.js';
+import { absmeanScale, rowScale, type FloatDType, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
 import { InvalidTernaryWeightError } from '../errors.js';
 import { bf16ToF32, f16ToF32 } from '../quant/floats.js';
 
@@ -28,6 +28,8 @@ export interface ByteSink {
 export interface PartOptions {
   bincode: BincodeFlavor;
   granularity: ScaleGranularity;
+  /** offline: the reference rule in the tensor's dtype; online: transformers' f32 WeightQuant. */
+  rule: QuantRule;
   /** Input bytes read per chunk (rounded to whole rows, at least one row). */
   chunkBytes: number;
   /** Projections up to this size are read once and held in memory for both passes. */
@@ -77,7 +79,6 @@ export function writePart(ctx: PartContext, task: PartTask, sink: ByteSink): voi
 }
 
 const DTYPE_CODE: Record<FloatDType, number> = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 };
-const ROUNDING: Record<FloatDType, number> = { F32: Rounding.F32, BF16: Rounding.BF16, F16: Rounding.F16 };
 
 /** wasm buffers: a held projection, and for one chunk: raw input, f32/u32 scratch, encoded output. */
 interface Buffers {
@@ -231,14 +232,14 @@ class PartWriter {
     const dtype = dtypeOf(t);
     const held = t.byteLength <= this.ctx.options.holdBytes ? this.hold(t) : undefined;
     const sum = held === undefined ? this.absSum(t) : this.checkedAbsSum(t, held, 0, t.elements);
-    const { inverse, scale } = absmeanScale(sum, t.elements, dtype);
+    const { inverse, scale, rounding } = absmeanScale(sum, t.elements, dtype, this.ctx.options.rule);
     scales.fill(scale, row0, row0 + t.shape[0]);
     const cols = t.shape[1];
     this.forEachRowChunk(
       t,
       (ptr, _firstRow, rows) => {
         const words = this.buffers!.scratch;
-        this.k.exports.quantizePackRows(DTYPE_CODE[dtype], ROUNDING[dtype], ptr, rows, cols, inverse, words);
+        this.k.exports.quantizePackRows(DTYPE_CODE[dtype], rounding, ptr, rows, cols, inverse, words);
         this.writeWords(words, rows * Math.ceil(cols / 16));
       },
       held,
@@ -255,9 +256,9 @@ class PartWriter {
       const words = this.buffers!.scratch;
       for (let r = 0; r < rows; r++) {
         const rowPtr = ptr + r * rowBytes;
-        const { inverse, scale } = rowScale(this.checkedAbsSum(t, rowPtr, (firstRow + r) * cols, cols), cols);
+        const { inverse, scale, rounding } = rowScale(this.checkedAbsSum(t, rowPtr, (firstRow + r) * cols, cols), cols);
         scales[row0 + firstRow + r] = scale;
-        this.k.exports.quantizePackRows(DTYPE_CODE[dtype], Rounding.F32, rowPtr, 1, cols, inverse, words + r * wordsPerRow * 4);
+        this.k.exports.quantizePackRows(DTYPE_CODE[dtype], rounding, rowPtr, 1, cols, inverse, words + r * wordsPerRow * 4);
       }
       this.writeWords(words, rows * wordsPerRow);
     });

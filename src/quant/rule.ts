@@ -1,44 +1,51 @@
-// The reference absmean rule (formats.md section 2, microsoft/BitNet quant_weight_int8):
-//   m = mean(|W|); s = 1 / max(m, 1e-5); q = clamp(round(W * s), -1, 1); scale = 1 / s
-// evaluated the way torch evaluates it in the tensor's own dtype.
-// The mean of a BF16 tensor follows torch's non-CPU path (the reference runs on the GPU): the
-// sum is accumulated in f32, rounded to bf16, then divided in f32 and rounded again ("cast_fp32
-// -> sum -> cast_bf16 -> div -> cast_bf16"). The golden reference has a tensor whose mean only
-// comes out right this way. For F16 that path overflows (any sum above 65504 becomes infinity
-// and the whole projection zero), so F16 follows torch's CPU path: f32 sum / n, rounded once.
+// The absmean rule (formats.md section 2):
+//   m = mean(|W|); s = 1 / max(m, 1e-5); q = clamp(round_half_even(W * s), -1, 1); scale = 1 / s
+// in one of two arithmetics:
+// - `offline` (the reference, microsoft/BitNet quant_weight_int8 on torch >= 2.1): evaluated in the
+//   tensor's own dtype. The mean of a BF16/F16 tensor is torch's "cast_fp32 -> sum -> div ->
+//   cast_bf16_or_fp16": |W| summed in f32, divided by f32(n) in f32 and rounded to the dtype ONCE.
+//   (torch 1.13 rounded the sum to the dtype first and divided by dtype(n); that is not the reference.)
+//   s = dtype(1 / m); each product W * s is rounded to the dtype before ternarization; scale = dtype(1 / s).
+// - `online` (transformers' WeightQuant, what transformers runs on the -bf16 checkpoint and what
+//   BitNet training applies to f32 master weights): the same formula with W widened to f32 and f32
+//   arithmetic throughout, whatever the input dtype.
 // The per-element part (W * s, rounded, then ternarized) runs in the wasm kernels.
 
+import { Rounding } from '../kernels/types.js';
 import { roundBf16, roundF16 } from './floats.js';
 
 export type FloatDType = 'F32' | 'BF16' | 'F16';
 
 export type ScaleGranularity = 'projection' | 'row';
 
+export type QuantRule = 'offline' | 'online';
+export const QUANT_RULES: readonly QuantRule[] = ['offline', 'online'];
+
 export interface TernaryScale {
   /** s: what the kernels multiply each weight by before rounding. */
   inverse: number;
-  /** 1 / s rounded in the dtype, as the reference stores it; multiplied at inference. */
+  /** 1 / s rounded in the arithmetic's dtype; multiplied at inference. */
   scale: number;
+  /** How the kernels round each product W * s before ternarizing it (a Rounding code). */
+  rounding: number;
 }
 
-const roundIn: Record<FloatDType, (x: number) => number> = {
-  F32: Math.fround,
-  BF16: roundBf16,
-  F16: roundF16,
+const ARITHMETIC: Record<FloatDType, { round: (x: number) => number; rounding: number }> = {
+  F32: { round: Math.fround, rounding: Rounding.F32 },
+  BF16: { round: roundBf16, rounding: Rounding.BF16 },
+  F16: { round: roundF16, rounding: Rounding.F16 },
 };
 
 const MIN_MEAN = 1e-5;
 
-/** The reference scale of one projection from the sum of |w| over its `count` elements. */
-export function absmeanScale(absSum: number, count: number, dtype: FloatDType): TernaryScale {
-  const round = roundIn[dtype];
-  const sum = dtype === 'BF16' ? roundBf16(Math.fround(absSum)) : Math.fround(absSum);
-  const mean = round(Math.fround(sum / Math.fround(count)));
+/** The scale of one projection from the sum of |w| over its `count` elements (the kernels sum exactly in f64). */
+export function absmeanScale(absSum: number, count: number, dtype: FloatDType, rule: QuantRule = 'offline'): TernaryScale {
+  const { round, rounding } = ARITHMETIC[rule === 'offline' ? dtype : 'F32'];
+  const mean = round(Math.fround(Math.fround(absSum) / Math.fround(count)));
   const clamped = Math.max(mean, round(MIN_MEAN)); // clamp(min=1e-5), in the dtype
-
   const inverse = round(Math.fround(1 / clamped));
   const scale = round(Math.fround(1 / inverse));
-  return { inverse, scale };
+  return { inverse, scale, rounding };
 }
 
 /**
@@ -47,5 +54,5 @@ export function absmeanScale(absSum: number, count: number, dtype: FloatDType): 
  */
 export function rowScale(absSum: number, count: number): TernaryScale {
   const scale = Math.fround(Math.max(Math.fround(absSum / count), Math.fround(MIN_MEAN)));
-  return { inverse: Math.fround(1 / scale), scale };
+  return { inverse: Math.fround(1 / scale), scale, rounding: Rounding.F32 };
 }

@@ -58,15 +58,34 @@ export function decodeValues(bytes: Uint8Array, dt: Dt): number[] {
   return out;
 }
 
-/** The reference rule on one projection: ternary values and the stored scale. */
-export function referenceTernary(w: number[], dt: Dt): { q: Int8Array; scale: number } {
+export type Rule = 'offline' | 'online';
+
+/**
+ * The absmean rule on one projection: ternary values and the stored scale.
+ * offline (the reference, torch >= 2.1 in the tensor's dtype): |W| summed in f32, the mean divided in
+ * f32 and rounded to the dtype once; s and every product W*s rounded to the dtype.
+ * online (transformers' WeightQuant): W widened to f32, f32 arithmetic throughout.
+ */
+export function referenceTernary(w: number[], dt: Dt, rule: Rule = 'offline'): { q: Int8Array; scale: number } {
+  const r = roundTo(rule === 'online' ? 'F32' : dt);
+  let sum = 0;
+  for (const x of w) sum += Math.abs(x);
+  const mean = r(Math.fround(Math.fround(sum) / Math.fround(w.length)));
+  return ternarize(w, r, mean);
+}
+
+/**
+ * torch 1.13's bf16/f16 mean, which is NOT the reference: the f32 sum rounded to the dtype, divided
+ * by dtype(n), rounded again. Only for tests that must tell the two apart.
+ */
+export function oldTorchTernary(w: number[], dt: Dt): { q: Int8Array; scale: number } {
   const r = roundTo(dt);
   let sum = 0;
   for (const x of w) sum += Math.abs(x);
-  // BF16: torch's GPU path (the f32 sum is cast to bf16, then divided and cast again).
-  // F16: torch's CPU path (f32 sum / n, cast once), since the f16 sum overflows.
-  const total = dt === 'BF16' ? toBf16(Math.fround(sum)) : Math.fround(sum);
-  const mean = r(Math.fround(total / w.length));
+  return ternarize(w, r, r(Math.fround(r(Math.fround(sum)) / r(w.length))));
+}
+
+function ternarize(w: number[], r: (x: number) => number, mean: number): { q: Int8Array; scale: number } {
   const clamped = Math.max(mean, r(1e-5));
   const s = r(Math.fround(1 / clamped));
   const q = new Int8Array(w.length);
