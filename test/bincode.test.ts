@@ -13,7 +13,7 @@ import {
   type BitLinearRecord,
   type ModelRecord,
   type TransformerBlockRecord,
-} from '../build/js/formats/records.js';
+} from '../build/js/outputs/bitnet-rs/records.js';
 import { CorruptFileError } from '../build/js/errors.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex').toUpperCase().match(/../g)!.join(' ');

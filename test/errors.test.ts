@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { convert } from '../build/js/pipeline/convert.js';
+import { convert } from '../build/js/run/convert.js';
 import {
   ConversionError,
   CorruptFileError,

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ConversionError } from '../build/js/errors.js';
 import { DTYPE_SIZE, parseHeader, readHeaderLength, type SafetensorsHeader } from '../build/js/formats/safetensors.js';
 import { openCheckpoint, readSafetensorsHeader } from '../build/js/io/checkpoint.js';
-import { convert } from '../build/js/pipeline/convert.js';
+import { convert } from '../build/js/run/convert.js';
 import { readConvertedModel } from '../build/js/io/converted.js';
 import { FUZZ_FAMILIES, fuzzCase, fuzzCases, referenceVerdict, syntheticBases, type FuzzCase } from './helpers/safetensors-fuzz.js';
 import { makeTmpDir, removeTmpDir, TINY_CONFIG, writeConfig } from './helpers/safetensors-file.js';

@@ -5,14 +5,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { convert, type ConvertSummary } from '../pipeline/convert.js';
+import { convert, type ConvertSummary } from '../run/convert.js';
 import { generateCheckpoint, type SynthDType } from '../synth/generate.js';
 import { PRESETS } from '../synth/presets.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
-import { stopWorkers } from '../pipeline/pool.js';
+import { stopWorkers } from '../run/pool.js';
 import { isConversionError, UsageError } from '../errors.js';
 import { QUANT_RULES, type QuantRule } from '../quant/rule.js';
 import { VERSION } from '../version.js';
+import { DEFAULTS } from '../defaults.js';
+import { FORMATS, FORMAT_IDS } from '../outputs/index.js';
 import { createProgress, gb } from './progress.js';
 import { RunLog } from './log.js';
 
@@ -23,6 +25,7 @@ const DEFAULT_OUTPUT = `models/Converted/${MODEL}`;
 interface ConvertFlags {
   inputDir: string;
   outputDir: string;
+  format: string;
   force?: boolean;
   threads?: number;
   bincode: 'standard' | 'legacy';
@@ -50,22 +53,23 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
   return cmd
     .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
     .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
+    .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
     .option('-f, --force', 'replace an existing output folder (only after the new one is complete)')
     .option('-t, --threads <n>', 'worker threads (default: the available parallelism; 0 = no workers)', wholeNumber('--threads', 0))
-    .addOption(new Option('--bincode <flavor>', 'serializer: bincode 2 config::standard() (varint) or bincode 1 / legacy() (fixed-width)').choices(['standard', 'legacy']).default('standard'))
+    .addOption(new Option('--bincode <flavor>', 'serializer: bincode 2 config::standard() (varint) or bincode 1 / legacy() (fixed-width)').choices(['standard', 'legacy']).default(DEFAULTS.bincode))
     .addOption(
       new Option('--scale-granularity <g>', 'projection: the reference absmean rule, one scale per q/k/v/o/gate/up/down; row: the seed\'s per-row mean|row| (does not match the reference)')
         .choices(['projection', 'row'])
-        .default('projection'),
+        .default(DEFAULTS.granularity),
     )
     .addOption(
       new Option('--rule <rule>', 'offline: the reference (microsoft/BitNet quant_weight_int8, arithmetic in the weights\' dtype); online: transformers\' WeightQuant (f32 arithmetic)')
         .choices(QUANT_RULES)
-        .default('offline'),
+        .default(DEFAULTS.rule),
     )
     .option('--timestamp <seconds>', 'conversion_timestamp to record (default: $SOURCE_DATE_EPOCH, else now); makes the output reproducible', wholeNumber('--timestamp', 0))
-    .addOption(new Option('--kernels <build>', 'wasm kernel build: simd, scalar, or auto (simd when the runtime supports it)').choices(['auto', 'simd', 'scalar']).default('auto'))
-    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step, 1 to 256 (memory per thread: about 6x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1, 256), 4)
+    .addOption(new Option('--kernels <build>', 'wasm kernel build: simd, scalar, or auto (simd when the runtime supports it)').choices(['auto', 'simd', 'scalar']).default(DEFAULTS.kernels))
+    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step, 1 to 256 (memory per thread: about 6x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1, 256), DEFAULTS.chunkBytes / 2 ** 20)
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print stack traces with errors')
     .option('--log-dir <dir>', 'folder for the run log bitnet-converter-<timestamp>.txt', 'logs');
@@ -92,6 +96,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
       summary = await convert({
         inputDir: flags.inputDir,
         outputDir: flags.outputDir,
+        format: flags.format,
         force: flags.force,
         threads: flags.threads,
         bincode: flags.bincode,
@@ -111,7 +116,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
     say(
       `done in ${summary.seconds.toFixed(2)} s: ${summary.files.length} files, ${gb(written)} GB written to ${summary.outputDir}; ` +
         `input ${gb(summary.inputBytes)} GB at ${gb(summary.inputBytes / summary.seconds)} GB/s; peak memory ${(peak / 2 ** 20).toFixed(0)} MiB; ` +
-        `${summary.kernels} kernels, ${summary.threads} threads${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
+        `${summary.layout} -> ${summary.format}; ${summary.kernels} kernels, ${summary.threads} threads${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
     );
     for (const f of summary.files) log.line(`  ${f.name} ${f.bytes} bytes sha256 ${f.sha256}`);
     return summary;

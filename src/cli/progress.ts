@@ -1,7 +1,7 @@
 // Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds otherwise.
 // "GB read" counts both reads of a projection too large to hold in memory (the second mostly from page cache).
 
-import type { Progress } from '../pipeline/convert.js';
+import type { Progress } from '../run/convert.js';
 
 export interface ProgressOptions {
   quiet: boolean;

@@ -27,3 +27,8 @@ export function describe(v: unknown, depth = 0): string {
 export function clip(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
+
+/** A JSON file's bytes: two-space indented, with a final newline. */
+export function jsonBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
+}

@@ -1,15 +1,17 @@
-// Reads a converted output folder back: every per-part file decoded and reassembled into
-// the full model record, after checking sizes and sha256 against manifest.json.
+// Reads a converted output folder back with Node file access: manifest.json checked (sizes, sha256),
+// then the format's own reader.
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BincodeFlavor, BincodeReader } from '../formats/bincode.js';
-import { decode, readBitLinear, readBlock, readMetadata, readWeightShape, type ModelRecord } from '../formats/records.js';
+import type { BincodeFlavor } from '../formats/bincode.js';
+import type { ModelRecord } from '../outputs/bitnet-rs/records.js';
+import { readBitnetRs } from '../outputs/bitnet-rs/read.js';
 import { CorruptFileError } from '../errors.js';
 
 export interface Manifest {
-  options: { bincode: BincodeFlavor; scale_granularity: string };
+  format: string;
+  options: { bincode?: BincodeFlavor; scale_granularity: string; rule: string };
   files: { name: string; bytes: number; sha256: string }[];
   conversion_timestamp: number;
 }
@@ -29,23 +31,9 @@ export function verifyManifest(dir: string, manifest = readManifest(dir)): void 
   }
 }
 
-/** Decodes all parts into one ModelRecord. Reads whole files: meant for checks, not for 2B models. */
+/** Decodes a bitnet-rs output folder into one ModelRecord after checking the manifest. Reads whole files: meant for checks. */
 export function readConvertedModel(dir: string): ModelRecord {
   const manifest = readManifest(dir);
   verifyManifest(dir, manifest);
-  const flavor = manifest.options.bincode;
-  const part = <T>(name: string, read: (r: BincodeReader) => T): T => {
-    const path = join(dir, name);
-    return decode(read, readFileSync(path), flavor, path);
-  };
-  const metadata = part('metadata.bin', readMetadata);
-  const blocks = [];
-  for (let i = 0; i < metadata.numLayers; i++) blocks.push(part(`block_${i}.bin`, readBlock));
-  return {
-    embedding: part('embedding.bin', readWeightShape),
-    blocks,
-    norm: part('norm.bin', readWeightShape),
-    lmHead: part('lm_head.bin', readBitLinear),
-    metadata,
-  };
+  return readBitnetRs((name) => readFileSync(join(dir, name)), manifest.options.bincode ?? 'standard', (name) => join(dir, name));
 }

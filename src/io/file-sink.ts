@@ -1,9 +1,11 @@
-// A write-only output file: small writes are staged, large ones go straight from wasm
-// memory to the kernel; everything is hashed on the way; close() fsyncs.
+// Output files: a whole file written front to back (small writes are staged, large ones go straight
+// from wasm memory to the kernel; hashed on the way; close() fsyncs), or a region of a container
+// the main thread created and sized, written with positioned writes (hashed and fsynced as a whole
+// by the main thread once every region is written).
 
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type { ByteSink } from '../pipeline/parts.js';
+import type { ByteSink } from '../stream/ports.js';
 import { OutputError } from '../errors.js';
 
 export interface WrittenFile {
@@ -13,16 +15,20 @@ export interface WrittenFile {
 
 const STAGE_BYTES = 1 << 20;
 
-export class FileSink implements ByteSink {
-  private readonly fd: number;
-  private readonly hash: Hash = createHash('sha256');
+abstract class StagedSink implements ByteSink {
+  protected readonly fd: number;
   private readonly stage = new Uint8Array(STAGE_BYTES);
   private staged = 0;
-  private written = 0;
+  protected written = 0;
 
-  constructor(readonly path: string) {
-    this.fd = guard(path, 'create', () => openSync(path, 'wx'));
+  constructor(readonly path: string, flags: string) {
+    this.fd = guard(path, flags === 'wx' ? 'create' : 'open', () => openSync(path, flags));
   }
+
+  /** Where the next byte goes (null: the current file position). */
+  protected abstract position(): number | null;
+
+  protected onWrite(_bytes: Uint8Array): void {}
 
   write(bytes: Uint8Array): void {
     if (bytes.length < STAGE_BYTES / 4) {
@@ -35,19 +41,46 @@ export class FileSink implements ByteSink {
     this.writeAll(bytes);
   }
 
-  private flush(): void {
+  protected flush(): void {
     if (this.staged === 0) return;
     this.writeAll(this.stage.subarray(0, this.staged));
     this.staged = 0;
   }
 
   private writeAll(bytes: Uint8Array): void {
-    this.hash.update(bytes);
+    this.onWrite(bytes);
     let done = 0;
     while (done < bytes.length) {
-      done += guard(this.path, 'write', () => writeSync(this.fd, bytes, done, bytes.length - done));
+      const at = this.position();
+      done += guard(this.path, 'write', () => writeSync(this.fd, bytes, done, bytes.length - done, at === null ? null : at + done));
     }
     this.written += bytes.length;
+  }
+
+  /** Closes without flushing, after a failure. */
+  abandon(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** A new file, written front to back, hashed on the way, fsynced on close. */
+export class FileSink extends StagedSink {
+  private readonly hash: Hash = createHash('sha256');
+
+  constructor(path: string) {
+    super(path, 'wx');
+  }
+
+  protected position(): null {
+    return null;
+  }
+
+  protected override onWrite(bytes: Uint8Array): void {
+    this.hash.update(bytes);
   }
 
   /** Flushes, fsyncs and closes; returns the size and sha256 of what was written. */
@@ -60,14 +93,29 @@ export class FileSink implements ByteSink {
     }
     return { bytes: this.written, sha256: this.hash.digest('hex') };
   }
+}
 
-  /** Closes without flushing, after a failure. */
-  abandon(): void {
+/** Bytes written from `offset` on into an existing file (a container region). */
+export class RegionSink extends StagedSink {
+  constructor(
+    path: string,
+    private readonly offset: number,
+  ) {
+    super(path, 'r+');
+  }
+
+  protected position(): number {
+    return this.offset + this.written;
+  }
+
+  /** Flushes and closes; returns how many bytes were written. */
+  close(): number {
     try {
+      this.flush();
+    } finally {
       closeSync(this.fd);
-    } catch {
-      // already closed
     }
+    return this.written;
   }
 }
 

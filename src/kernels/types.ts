@@ -43,6 +43,11 @@ export interface KernelExports {
   packRows(src: number, rows: number, cols: number, dst: number): number;
   /** quantize + packRows fused (same output, no intermediate i8 buffer). */
   quantizePackRows(dtype: number, rounding: number, src: number, rows: number, cols: number, s: number, dst: number): void;
+  /**
+   * Hugging Face packed U8 rows -> rows*cols i8 of one row quarter: ((byte >> 2*quarter) & 3) - 1.
+   * Returns the index in the chunk of the first code 3 (invalid), or -1.
+   */
+  unpackHfU8(src: number, rows: number, cols: number, quarter: number, dst: number): number;
   /** n u32 -> bincode 2 standard varints at dst (at most 5n bytes); returns bytes written. */
   varintEncodeU32(src: number, n: number, dst: number): number;
 }

@@ -1,5 +1,6 @@
 // The Hugging Face config.json of a BitNet b1.58 model, checked and reduced to what the
-// conversion needs. Unknown keys are kept in `raw` and copied to the output config.
+// conversion needs. Unknown keys are kept in `raw` and copied to the output config. Which
+// architectures are accepted is the input layouts' business (src/layouts/).
 
 import { InvalidConfigError } from '../errors.js';
 
@@ -13,11 +14,13 @@ export interface ModelConfig {
   headDim: number;
   vocabSize: number;
   tieWordEmbeddings: boolean;
+  /** hidden_act: relu2 (2B-4T) or silu (1bitLLM, Llama-style); the layout fills in its family's default. */
+  hiddenAct: string | undefined;
+  rmsNormEps: number;
+  ropeTheta: number;
+  maxPositionEmbeddings: number;
   raw: Record<string, unknown>;
 }
-
-/** Architectures whose tensor names this converter knows (BitNetForCausalLM and 1bitLLM's spelling). */
-export const SUPPORTED_ARCHITECTURES = ['BitNetForCausalLM', 'BitnetForCausalLM'];
 
 export function parseModelConfig(raw: Record<string, unknown>, file: string): ModelConfig {
   const fail = (expected: string, found: unknown): never => {
@@ -28,11 +31,15 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string): Mo
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(`"${key}" to be a positive integer`, v);
     return v as number;
   };
+  const positiveNumber = (key: string, fallback: number): number => {
+    const v = raw[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`"${key}" to be a positive number`, v);
+    return v as number;
+  };
   const archs = raw.architectures;
-  const architecture = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : undefined;
-  if (architecture === undefined || !SUPPORTED_ARCHITECTURES.includes(architecture)) {
-    fail(`"architectures" to name one of ${SUPPORTED_ARCHITECTURES.join(', ')}`, archs);
-  }
+  const architecture = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : '';
+  const act = raw.hidden_act;
+  if (act !== undefined && typeof act !== 'string') fail('"hidden_act" to be a string', act);
   const hiddenSize = positiveInt('hidden_size');
   const numHeads = positiveInt('num_attention_heads');
   const numKvHeads = positiveInt('num_key_value_heads', numHeads);
@@ -43,10 +50,11 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string): Mo
     fail(`num_attention_heads (${numHeads}) to be a multiple of num_key_value_heads`, numKvHeads);
   }
   const headDim = raw.head_dim === undefined ? hiddenSize / numHeads : positiveInt('head_dim');
-  const tie = raw.tie_word_embeddings ?? true; // transformers' PretrainedConfig default
+  // LlamaConfig and BitNetConfig (every family read here) default to an untied head, unlike PretrainedConfig.
+  const tie = raw.tie_word_embeddings ?? false;
   if (typeof tie !== 'boolean') fail('"tie_word_embeddings" to be true or false', tie);
   return {
-    architecture: architecture as string,
+    architecture,
     hiddenSize,
     intermediateSize: positiveInt('intermediate_size'),
     numLayers: positiveInt('num_hidden_layers'),
@@ -55,6 +63,10 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string): Mo
     headDim,
     vocabSize: positiveInt('vocab_size'),
     tieWordEmbeddings: tie as boolean,
+    hiddenAct: act as string | undefined,
+    rmsNormEps: positiveNumber('rms_norm_eps', 1e-6),
+    ropeTheta: positiveNumber('rope_theta', 10000),
+    maxPositionEmbeddings: positiveInt('max_position_embeddings', 2048),
     raw,
   };
 }

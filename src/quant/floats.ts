@@ -62,3 +62,17 @@ export function f32ToF16(x: number): number {
 export function roundF16(x: number): number {
   return f16ToF32(f32ToF16(x));
 }
+
+/**
+ * x (any double) rounded once to the nearest bf16 value, ties to even. Going through f32 first could
+ * round twice: when f32 rounding lands exactly on a bf16 tie, the side x was on decides.
+ */
+export function roundF64ToBf16(x: number): number {
+  const f = Math.fround(x);
+  const u = f32Bits(f);
+  if (f !== x && Number.isFinite(f) && (u & 0xffff) === 0x8000) {
+    const up = Math.abs(x) > Math.abs(f); // the exact value lies beyond the tie: away from zero
+    return bf16ToF32(((u >>> 16) + (up ? 1 : 0)) & 0xffff);
+  }
+  return roundBf16(f);
+}

@@ -21,6 +21,16 @@ export type ScaleGranularity = 'projection' | 'row';
 export type QuantRule = 'offline' | 'online';
 export const QUANT_RULES: readonly QuantRule[] = ['offline', 'online'];
 
+const RULE_DESCRIPTION: Record<QuantRule, string> = {
+  offline: "absmean, offline (microsoft/BitNet quant_weight_int8, torch >= 2.1, in the weights' dtype)",
+  online: 'absmean, online (transformers WeightQuant, f32 arithmetic)',
+};
+
+/** How master weights are ternarized, in words, for descriptive files (packed input is copied, not ternarized). */
+export function describeRule(granularity: ScaleGranularity, rule: QuantRule): string {
+  return granularity === 'row' ? 'seed per-row mean|row| in f32 (not the reference)' : RULE_DESCRIPTION[rule];
+}
+
 export interface TernaryScale {
   /** s: what the kernels multiply each weight by before rounding. */
   inverse: number;

@@ -1,17 +1,17 @@
-// Runs part jobs on worker threads (tinypool), largest first, or inline when threads = 0.
-// Each worker reads its own input ranges and writes its own file: no large buffers cross threads.
+// Runs jobs on worker threads (tinypool), largest first, or inline when threads = 0.
+// Each worker reads its own input ranges and writes its own output: no large buffers cross threads.
 
 import { Tinypool } from 'tinypool';
 import { instantiateKernels } from '../kernels/index.js';
 import { reviveError } from '../errors.js';
-import { runPart, type PartJob, type PartResult } from './run-part.js';
+import { runJob, type JobResult, type RunnableJob } from './run-job.js';
 import type { PoolData, WorkerReply } from './worker.js';
 
 export interface PoolOptions {
   threads: number;
   module: WebAssembly.Module;
   /** Input bytes each job reads, to start the largest first. */
-  weight: (job: PartJob) => number;
+  weight: (job: RunnableJob) => number;
 }
 
 /** Pools running now, so that a signal handler can stop their workers before cleaning up. */
@@ -23,13 +23,13 @@ export async function stopWorkers(): Promise<void> {
 }
 
 /** Results in the order of `jobs`. The first failure stops the pool and is thrown. */
-export async function runJobs(jobs: PartJob[], opts: PoolOptions): Promise<PartResult[]> {
+export async function runJobs(jobs: RunnableJob[], opts: PoolOptions): Promise<JobResult[]> {
   const order = jobs.map((_, i) => i).sort((a, b) => opts.weight(jobs[b]) - opts.weight(jobs[a]));
-  const results: PartResult[] = new Array(jobs.length);
+  const results: JobResult[] = new Array(jobs.length);
   if (opts.threads === 0) {
     const kernels = await instantiateKernels(opts.module);
     for (const i of order) {
-      results[i] = runPart(kernels, jobs[i]);
+      results[i] = runJob(kernels, jobs[i]);
       await new Promise((r) => setImmediate(r)); // lets a signal handler run between files
     }
     return results;

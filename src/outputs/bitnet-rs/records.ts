@@ -2,7 +2,7 @@
 // These whole-value encoders are used for small files and by the tests; the large
 // vectors of real models are streamed by the pipeline with the same byte layout.
 
-import { BincodeReader, BincodeWriter, type BincodeFlavor } from './bincode.js';
+import { BincodeReader, BincodeWriter, type BincodeFlavor } from '../../formats/bincode.js';
 
 export interface BitLinearRecord {
   packedWeights: Uint32Array;

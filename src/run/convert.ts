@@ -3,30 +3,32 @@
 // (metadata, config, manifest) and move the folder into place.
 
 import { availableParallelism } from 'node:os';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { BincodeFlavor } from '../formats/bincode.js';
-import { encode, writeMetadata, type ModelMetadata } from '../formats/records.js';
+import { jsonBytes } from '../formats/json-text.js';
 import { compileKernels } from '../kernels/index.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { FileSink } from '../io/file-sink.js';
+import { createContainer, finishContainer } from '../io/container.js';
 import { OutputTransaction } from '../io/output-dir.js';
 import { parseModelConfig } from '../model/config.js';
-import { planModel } from '../model/layout.js';
+import { planCheckpoint } from '../layouts/index.js';
+import { formatById, type FormatOptions } from '../outputs/index.js';
 import type { QuantRule, ScaleGranularity } from '../quant/rule.js';
 import { OutputError, UsageError } from '../errors.js';
-import type { PartOptions } from './parts.js';
-import { bytesToRead, planJobs, tensorsOf } from './jobs.js';
-export { planJobs } from './jobs.js';
-import { manifestOf, outputConfig, type OutputFile } from './describe-output.js';
-export type { OutputFile } from './describe-output.js';
+import { DEFAULTS } from '../defaults.js';
+import { manifestOf, type OutputFile } from './manifest.js';
+export type { OutputFile } from './manifest.js';
 import { runJobs } from './pool.js';
 import { ProgressCounter, type ProgressSnapshot } from './progress-counter.js';
-import type { PartJob, PartResult } from './run-part.js';
+import type { RunnableJob } from './run-job.js';
 
 export interface ConvertOptions {
   inputDir: string;
   outputDir: string;
+  /** The output format (outputs/index.ts); default bitnet-rs. */
+  format?: string;
   /** Replace an existing output folder (only after success). */
   force?: boolean;
   /** Worker threads; 0 runs everything on the calling thread. Default: available parallelism. */
@@ -56,6 +58,9 @@ export interface Progress extends ProgressSnapshot {
 
 export interface ConvertSummary {
   outputDir: string;
+  format: string;
+  /** The input layout detected (layouts/index.ts). */
+  layout: string;
   files: OutputFile[];
   /** Bytes of tensor data read, counting both passes over a projection too large to hold. */
   bytesRead: number;
@@ -68,22 +73,19 @@ export interface ConvertSummary {
   warnings: string[];
 }
 
-export const DEFAULT_CHUNK_BYTES = 4 << 20;
-/** Holds every projection of the 2B-4T model (the largest, gate/up, is 35 MB in BF16). */
-export const DEFAULT_HOLD_BYTES = 64 << 20;
-
 export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const started = performance.now();
   const threads = opts.threads ?? availableParallelism();
   if (!Number.isSafeInteger(threads) || threads < 0) throw new UsageError(`--threads: expected a whole number >= 0, found ${opts.threads}`);
-  const partOptions: PartOptions = {
-    bincode: opts.bincode ?? 'standard',
-    granularity: opts.granularity ?? 'projection',
-    rule: opts.rule ?? 'offline',
-    chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES,
-    holdBytes: opts.holdBytes ?? DEFAULT_HOLD_BYTES,
+  const format = formatById(opts.format ?? DEFAULTS.format);
+  const options: FormatOptions = {
+    bincode: opts.bincode ?? DEFAULTS.bincode,
+    granularity: opts.granularity ?? DEFAULTS.granularity,
+    rule: opts.rule ?? DEFAULTS.rule,
+    chunkBytes: opts.chunkBytes ?? DEFAULTS.chunkBytes,
+    holdBytes: opts.holdBytes ?? DEFAULTS.holdBytes,
+    timestamp: opts.timestamp ?? defaultTimestamp(),
   };
-  const timestamp = opts.timestamp ?? defaultTimestamp();
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
@@ -95,56 +97,58 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   for (const s of checkpoint.skipped) warn(`${s.file}: skipped tensor ${s.name} with shape [${s.shape}]: ${s.reason}`);
   const config = parseModelConfig(checkpoint.config, checkpoint.configPath);
   const files = checkpoint.files.map((f) => f.file);
-  const plan = planModel(config, checkpoint.tensors, files);
-  if (plan.unusedTensors.length) warn(`${plan.unusedTensors.length} tensors are not part of the layout and were not converted: ${plan.unusedTensors.join(', ')}`);
+  const model = planCheckpoint({ config, tensors: checkpoint.tensors, files, configPath: checkpoint.configPath });
+  if (model.unused.length) warn(`${model.unused.length} tensors are not part of the layout and were not converted: ${model.unused.join(', ')}`);
+  const plan = format.plan(model, options);
 
   refuseOutputOverInput(checkpoint.dir, opts.outputDir);
   const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
   try {
-    const { module, flavor } = await compileKernels(opts.kernels ?? 'auto');
+    const { module, flavor } = await compileKernels(opts.kernels ?? DEFAULTS.kernels);
+    for (const c of plan.containers) createContainer(join(out.tempDir, c.file), c.head, c.bytes);
     const counter = new ProgressCounter();
-    const tasks = planJobs(plan);
-    const jobs = tasks.map((task): PartJob => ({ task, dir: out.tempDir, options: partOptions, progress: counter.buffer }));
-    const bytesTotal = tasks.reduce((sum, t) => sum + bytesToRead(t, partOptions), 0);
-    const tensorsTotal = tasks.map(tensorsOf).reduce((sum, t) => sum + t.ternary.length + t.float.length, 0);
+    const jobs = plan.jobs.map((job): RunnableJob => ({ job, dir: out.tempDir, options, progress: counter.buffer }));
+    const bytesTotal = plan.jobs.reduce((sum, j) => sum + j.cost.bytes, 0);
+    const tensorsTotal = plan.jobs.reduce((sum, j) => sum + j.cost.tensors, 0);
     const report = () => opts.onProgress?.({ ...counter.read(), bytesTotal, tensorsTotal });
     const timer = opts.onProgress ? setInterval(report, 200) : undefined;
-    let results: PartResult[];
+    let results;
     try {
-      results = await runJobs(jobs, { threads, module, weight: (j) => bytesToRead(j.task, partOptions) });
+      results = await runJobs(jobs, { threads, module, weight: (j) => j.job.cost.bytes });
     } finally {
       if (timer) clearInterval(timer);
     }
     report();
 
-    const metadata: ModelMetadata = {
-      numLayers: config.numLayers,
-      vocabSize: config.vocabSize,
-      hiddenSize: config.hiddenSize,
-      conversionTimestamp: timestamp,
+    const written: OutputFile[] = [];
+    for (const r of results) if (r.written) written.push({ name: r.file, ...r.written });
+    for (const c of plan.containers) written.push({ name: c.file, ...finishContainer(join(out.tempDir, c.file), c.bytes) });
+    const side = {
+      readSide: (name: string) => {
+        const p = join(checkpoint.dir, name);
+        return existsSync(p) && statSync(p).isFile() ? new Uint8Array(readFileSync(p)) : undefined;
+      },
     };
-    const small = [
-      writeSmall(out.tempDir, 'metadata.bin', encode(writeMetadata, metadata, partOptions.bincode)),
-      writeSmall(out.tempDir, 'config.json', json(outputConfig(plan, partOptions))),
-    ];
-    const written: OutputFile[] = [...results, ...small].map((r) => ({ name: r.file, bytes: r.bytes, sha256: r.sha256 }));
+    for (const f of format.finish(model, options, side)) written.push(writeSmall(out.tempDir, f.name, f.bytes));
     const inputBytes = checkpoint.files.reduce((s, f) => s + f.fileSize, 0);
-    const manifest = manifestOf(plan, partOptions, timestamp, written, {
+    const manifest = manifestOf(format, model, options, written, {
       folder: basename(checkpoint.dir),
       files: [checkpoint.configPath, ...(checkpoint.indexPath ? [checkpoint.indexPath] : []), ...files].map((f) => relative(checkpoint.dir, f)),
       bytes: inputBytes,
     });
-    const manifestFile = writeSmall(out.tempDir, 'manifest.json', json(manifest));
+    const manifestFile = writeSmall(out.tempDir, 'manifest.json', jsonBytes(manifest));
     out.commit();
     return {
       outputDir: out.target,
-      files: [...written, { name: manifestFile.file, bytes: manifestFile.bytes, sha256: manifestFile.sha256 }],
+      format: format.id,
+      layout: model.layout,
+      files: [...written, manifestFile],
       bytesRead: counter.read().bytesRead,
       inputBytes,
       seconds: (performance.now() - started) / 1000,
       kernels: flavor,
       threads,
-      tiedLmHead: plan.lmHead.tied,
+      tiedLmHead: model.outputTied,
       warnings,
     };
   } catch (e) {
@@ -153,14 +157,10 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   }
 }
 
-function writeSmall(dir: string, file: string, bytes: Uint8Array): PartResult {
-  const sink = new FileSink(join(dir, file));
+function writeSmall(dir: string, name: string, bytes: Uint8Array): OutputFile {
+  const sink = new FileSink(join(dir, name));
   sink.write(bytes);
-  return { file, ...sink.close() };
-}
-
-function json(value: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
+  return { name, ...sink.close() };
 }
 
 /** Replacing the output must never delete the input: refuse an output that is or holds the input. */

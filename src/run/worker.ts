@@ -1,12 +1,12 @@
 // tinypool worker: instantiates the kernels once from the module compiled by the main
-// thread, then runs part jobs. Errors come back as data so their class survives.
+// thread, then runs jobs. Errors come back as data so their class survives.
 
 import { workerData } from 'node:worker_threads';
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { serializeError, type SerializedError } from '../errors.js';
-import { runPart, type PartJob, type PartResult } from './run-part.js';
+import { runJob, type JobResult, type RunnableJob } from './run-job.js';
 
-export type WorkerReply = { ok: PartResult } | { error: SerializedError };
+export type WorkerReply = { ok: JobResult } | { error: SerializedError };
 
 export interface PoolData {
   module: WebAssembly.Module;
@@ -14,11 +14,11 @@ export interface PoolData {
 
 let kernels: Promise<Kernels> | undefined;
 
-export default async function runJob(job: PartJob): Promise<WorkerReply> {
+export default async function run(job: RunnableJob): Promise<WorkerReply> {
   try {
     // tinypool passes [privateData, ourData] as the thread's workerData.
     kernels ??= instantiateKernels((workerData as [unknown, PoolData])[1].module);
-    return { ok: runPart(await kernels, job) };
+    return { ok: runJob(await kernels, job) };
   } catch (e) {
     return { error: serializeError(e) };
   }

@@ -1,0 +1,39 @@
+// Every spelling of every tensor role found in the wild (llama.cpp's TensorNameMap), each commented
+// with the family that uses it. A layout looks a role up here; first match wins.
+
+import type { BlockRole } from '../model/plan.js';
+
+/** Names inside `model.layers.<i>.` (all Hugging Face families use that prefix). */
+export const BLOCK_NAMES: Record<BlockRole, readonly string[]> = {
+  attn_norm: ['input_layernorm.weight'], // every Hugging Face Llama-like model
+  attn_q: ['self_attn.q_proj.weight'],
+  attn_k: ['self_attn.k_proj.weight'],
+  attn_v: ['self_attn.v_proj.weight'],
+  attn_o: ['self_attn.o_proj.weight'],
+  attn_sub_norm: [
+    'self_attn.attn_sub_norm.weight', // microsoft/bitnet-b1.58-2B-4T(-bf16)
+    'self_attn.inner_attn_ln.weight', // 1bitLLM/bitnet_b1_58-*
+  ],
+  ffn_norm: ['post_attention_layernorm.weight'],
+  ffn_gate: ['mlp.gate_proj.weight'],
+  ffn_up: ['mlp.up_proj.weight'],
+  ffn_down: ['mlp.down_proj.weight'],
+  ffn_sub_norm: [
+    'mlp.ffn_sub_norm.weight', // microsoft/bitnet-b1.58-2B-4T(-bf16)
+    'mlp.ffn_layernorm.weight', // 1bitLLM/bitnet_b1_58-*
+  ],
+};
+
+export const blockPrefix = (i: number): string => `model.layers.${i}.`;
+
+export const MODEL_NAMES = {
+  token_embd: ['model.embed_tokens.weight'],
+  output_norm: ['model.norm.weight'],
+  output: ['lm_head.weight'],
+} as const;
+
+/** A packed projection's scale: `<proj>.weight` -> `<proj>.weight_scale` (transformers BitLinear / AutoBitLinear). */
+export const scaleNameOf = (weightName: string): string => `${weightName}_scale`;
+
+/** Tensors that carry nothing an engine needs. */
+export const IGNORED = /(^|\.)rotary_emb\.inv_freq$/;

@@ -1,0 +1,25 @@
+// The contract of an input layout: one checkpoint family (llama.cpp's ModelBase.register).
+
+import type { TensorInfo } from '../formats/safetensors.js';
+import type { ModelConfig } from '../model/config.js';
+import type { ModelPlan } from '../model/plan.js';
+
+export interface CheckpointView {
+  config: ModelConfig;
+  /** Every tensor by name. */
+  tensors: Map<string, TensorInfo>;
+  /** The safetensors files, for error messages. */
+  files: string[];
+  /** config.json's path, for error messages. */
+  configPath: string;
+}
+
+export interface InputLayout {
+  id: string;
+  /** One line for `--help`, errors and the README. */
+  about: string;
+  /** Whether this layout reads the checkpoint (config.json architectures, the dtype of the projections). */
+  matches(c: CheckpointView): boolean;
+  /** Checks every name, dtype and shape against the config and returns the plan, or throws a typed error. */
+  plan(c: CheckpointView): ModelPlan;
+}

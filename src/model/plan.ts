@@ -1,0 +1,70 @@
+// The format-neutral model plan: every tensor by its logical role (llama.cpp's MODEL_TENSOR), with
+// where its bytes are and what kind of weight it is. Input layouts (src/layouts/) build it from a
+// checkpoint; output formats (src/outputs/) turn it into files. It knows no file names of either side.
+
+import type { TensorInfo } from '../formats/safetensors.js';
+import type { FloatDType } from '../quant/rule.js';
+import type { ModelConfig } from './config.js';
+
+/** The tensors of one transformer block, in the order the Hugging Face checkpoints list them. */
+export const BLOCK_ROLES = [
+  'attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_o', 'attn_sub_norm',
+  'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down', 'ffn_sub_norm',
+] as const;
+export type BlockRole = (typeof BLOCK_ROLES)[number];
+
+/** The ternary projections of a block. */
+export const LINEAR_ROLES = ['attn_q', 'attn_k', 'attn_v', 'attn_o', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
+export type LinearRole = (typeof LINEAR_ROLES)[number];
+export type NormRole = Exclude<BlockRole, LinearRole>;
+/** Norms a BitNet b1.58 block needs but a Llama-style checkpoint does not have. */
+export const SUB_NORM_ROLES = ['attn_sub_norm', 'ffn_sub_norm'] as const;
+
+export type FloatTensor = TensorInfo & { dtype: FloatDType };
+
+/** Multiply: the stored scale is mean|W| (transformers AutoBitLinear); divide: it is 1 / mean|W| (BitLinear). */
+export type ScaleConvention = 'multiply' | 'divide';
+
+/** Where a ternary weight's values come from. */
+export type TernaryWeight =
+  /** Float weights ternarized with the absmean rule (`--rule`). */
+  | { kind: 'master'; tensor: FloatTensor }
+  /** Already ternary: 2-bit codes in the Hugging Face U8 layout plus a stored scale, copied losslessly. */
+  | { kind: 'packed'; tensor: TensorInfo; packing: 'hf-u8'; rows: number; cols: number; scale: FloatTensor; convention: ScaleConvention };
+
+/** Float weights kept as floats (norms, embedding). */
+export type FloatWeight = { kind: 'float'; tensor: FloatTensor };
+
+export type Weight = TernaryWeight | FloatWeight;
+
+export type BlockPlan = { index: number } & { [R in LinearRole]: TernaryWeight } & { [R in NormRole]?: FloatWeight };
+
+export interface ModelPlan {
+  /** The input layout that made the plan (layouts/index.ts). */
+  layout: string;
+  config: ModelConfig;
+  tokenEmbd: FloatWeight;
+  outputNorm: FloatWeight;
+  /**
+   * The output head as a ternary weight: for a tied model the embedding (ternarized with the same
+   * rule, as the bitnet-rs engine needs it); untied, lm_head.weight (formats that keep a float head,
+   * like hf-packed, copy its tensor instead).
+   */
+  output: TernaryWeight;
+  outputTied: boolean;
+  blocks: BlockPlan[];
+  /** Every block has attn_sub_norm and ffn_sub_norm (BitNet b1.58); false for Llama-style checkpoints. */
+  hasSubNorms: boolean;
+  /** Tensors the layout does not use (reported as a warning). */
+  unused: string[];
+}
+
+/** Rows and row length of a ternary weight as the model sees it ([out, in]). */
+export function ternaryShape(w: TernaryWeight): { rows: number; cols: number } {
+  return w.kind === 'master' ? { rows: w.tensor.shape[0], cols: w.tensor.shape[1] } : { rows: w.rows, cols: w.cols };
+}
+
+/** Every weight of a block, in BLOCK_ROLES order (sub-norms only when present). */
+export function blockWeights(b: BlockPlan): Weight[] {
+  return BLOCK_ROLES.map((r) => b[r]).filter((w): w is Weight => w !== undefined);
+}

@@ -1,0 +1,158 @@
+// bitnet-rs per-block bincode files (formats.md section 4): embedding.bin, norm.bin, lm_head.bin,
+// block_<i>.bin, metadata.bin. One job per file: varint sizes are only known once written.
+
+import { BincodeWriter, type BincodeFlavor } from '../../formats/bincode.js';
+import { jsonBytes } from '../../formats/json-text.js';
+import type { BlockPlan, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
+import { ternaryShape } from '../../model/plan.js';
+import type { ByteSink } from '../../stream/ports.js';
+import { readCost, type StreamOptions, type WeightStream } from '../../stream/weights.js';
+import { VERSION } from '../../version.js';
+import { describeRule } from '../../quant/rule.js';
+import type { FormatOptions, Job, OutputFormat, SmallFile } from '../types.js';
+import { encode, writeMetadata } from './records.js';
+
+/** One record field: a BitLinearRecord of stacked projections, or a weight+shape record of a float tensor. */
+type Field = { kind: 'linear'; parts: TernaryWeight[] } | { kind: 'floats'; weight: FloatWeight };
+
+/**
+ * The record of each file as data, in wire order: TransformerBlockRecord { attention { wqkv, o_proj },
+ * feed_forward { w13, w2 }, attention_norm, ffn_norm } and the two sub-norms appended after the seed's
+ * four fields (a decoder of the seed's struct ignores trailing bytes). A model without sub-norms gets
+ * exactly the seed's record.
+ */
+function blockFields(b: BlockPlan): Field[] {
+  const linear = (...parts: TernaryWeight[]): Field => ({ kind: 'linear', parts });
+  const floats = (weight: FloatWeight | undefined): Field[] => (weight ? [{ kind: 'floats', weight }] : []);
+  return [
+    linear(b.attn_q, b.attn_k, b.attn_v),
+    linear(b.attn_o),
+    linear(b.ffn_gate, b.ffn_up),
+    linear(b.ffn_down),
+    ...floats(b.attn_norm),
+    ...floats(b.ffn_norm),
+    ...floats(b.attn_sub_norm),
+    ...floats(b.ffn_sub_norm),
+  ];
+}
+
+interface Part {
+  fields: Field[];
+}
+
+function job(file: string, fields: Field[], o: StreamOptions): Job {
+  const weights: Weight[] = fields.flatMap((f): Weight[] => (f.kind === 'linear' ? f.parts : [f.weight]));
+  return {
+    format: 'bitnet-rs',
+    file,
+    cost: { bytes: weights.reduce((s, w) => s + readCost(w, o), 0), tensors: weights.length },
+    part: { fields } satisfies Part,
+  };
+}
+
+export const bitnetRs: OutputFormat = {
+  id: 'bitnet-rs',
+  about: 'bitnet-rs per-block bincode files (embedding.bin, block_<i>.bin, lm_head.bin, norm.bin, metadata.bin)',
+
+  plan(model, o) {
+    const jobs = [
+      job('embedding.bin', [{ kind: 'floats', weight: model.tokenEmbd }], o),
+      job('lm_head.bin', [{ kind: 'linear', parts: [model.output] }], o),
+      job('norm.bin', [{ kind: 'floats', weight: model.outputNorm }], o),
+      ...model.blocks.map((b) => job(`block_${b.index}.bin`, blockFields(b), o)),
+    ];
+    return { jobs, containers: [] };
+  },
+
+  write(j, stream, out, o) {
+    const sink = out.sink();
+    for (const f of (j.part as Part).fields) {
+      if (f.kind === 'linear') writeBitLinear(stream, sink, f.parts, o.bincode);
+      else writeWeightShape(stream, sink, f.weight, o.bincode);
+    }
+  },
+
+  finish(model, o): SmallFile[] {
+    const metadata = {
+      numLayers: model.config.numLayers,
+      vocabSize: model.config.vocabSize,
+      hiddenSize: model.config.hiddenSize,
+      conversionTimestamp: o.timestamp,
+    };
+    return [
+      { name: 'metadata.bin', bytes: encode(writeMetadata, metadata, o.bincode) },
+      { name: 'config.json', bytes: jsonBytes(outputConfig(model, o)) },
+    ];
+  },
+
+  describe(_model, o) {
+    return { bincode: o.bincode };
+  },
+};
+
+function small(sink: ByteSink, flavor: BincodeFlavor, fill: (w: BincodeWriter) => void): void {
+  const w = new BincodeWriter(flavor, 64);
+  fill(w);
+  sink.write(w.bytes());
+}
+
+/** A BitLinearRecord streamed: packed_weights (rows stacked), weight_scales (f32 per row), in_features, out_features. */
+function writeBitLinear(s: WeightStream, sink: ByteSink, parts: TernaryWeight[], flavor: BincodeFlavor): void {
+  const cols = ternaryShape(parts[0]).cols;
+  const wordsPerRow = Math.ceil(cols / 16);
+  const outFeatures = parts.reduce((n, p) => n + ternaryShape(p).rows, 0);
+  const k = s.kernels;
+  small(sink, flavor, (w) => w.usize(outFeatures * wordsPerRow));
+  const scales = new Float32Array(outFeatures);
+  let row0 = 0;
+  for (const part of parts) {
+    const t = s.ternary(part, { words: wordsPerRow * 4, varints: wordsPerRow * 5 });
+    for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
+      const n = Math.min(t.rowsPerChunk, t.rows - r);
+      t.bitnetRsWords(r, n, t.buffers.words);
+      const words = n * wordsPerRow;
+      // packed u32 words: varints in standard, raw little-endian u32 in legacy
+      if (flavor === 'legacy') sink.write(k.u8(t.buffers.words, words * 4));
+      else sink.write(k.u8(t.buffers.varints, k.exports.varintEncodeU32(t.buffers.words, words, t.buffers.varints)));
+    }
+    if (t.rowScales) scales.set(t.rowScales, row0);
+    else scales.fill(t.scaleAs('F32'), row0, row0 + t.rows);
+    row0 += t.rows;
+    t.done();
+  }
+  small(sink, flavor, (w) => w.vecF32(scales).usize(cols).usize(outFeatures));
+}
+
+/** RmsNormRecord / EmbeddingRecord: the weights widened to f32, then the (promoted) shape. */
+function writeWeightShape(s: WeightStream, sink: ByteSink, w: FloatWeight, flavor: BincodeFlavor): void {
+  small(sink, flavor, (b) => b.usize(w.tensor.elements));
+  s.floats(w.tensor, 'F32', (bytes) => sink.write(bytes));
+  small(sink, flavor, (b) => b.vecUsize(w.tensor.shape));
+}
+
+/** The input config, marked as packed, with a description of the files for loaders. */
+function outputConfig(model: ModelPlan, o: FormatOptions): Record<string, unknown> {
+  return {
+    ...model.config.raw,
+    bitnet_packed: true,
+    bitnet_layout: {
+      format: 'bitnet-rs',
+      converter: `bitnet-converter ${VERSION}`,
+      bincode: o.bincode === 'standard' ? 'bincode 2 config::standard() (varint integers)' : 'bincode 1 / config::legacy() (fixed-width integers)',
+      files: {
+        'embedding.bin': 'EmbeddingRecord { weight: Vec<f32>, shape: [vocab_size, hidden_size] }',
+        'norm.bin': 'RmsNormRecord { weight: Vec<f32>, shape: [1, hidden_size] }',
+        'lm_head.bin': 'BitLinearRecord',
+        'block_<i>.bin': model.hasSubNorms
+          ? 'TransformerBlockRecord { attention { wqkv = q|k|v, o_proj }, feed_forward { w13 = gate|up, w2 = down }, attention_norm, ffn_norm, attn_sub_norm, ffn_sub_norm }'
+          : 'TransformerBlockRecord { attention { wqkv = q|k|v, o_proj }, feed_forward { w13 = gate|up, w2 = down }, attention_norm, ffn_norm }',
+        'metadata.bin': 'ModelMetadata { num_layers, vocab_size, hidden_size, conversion_timestamp }',
+      },
+      packing: '16 ternary values per u32, value i at bits 2i..2i+1: +1 = 01, -1 = 10, 0 = 00; each row starts on a new word',
+      scale_granularity: o.granularity === 'projection' ? 'per projection (q, k, v, o, gate, up, down), repeated per row' : 'per row (seed scheme, not the reference rule)',
+      rule: describeRule(o.granularity, o.rule),
+      lm_head_tied: model.outputTied,
+      lm_head: model.outputTied ? 'the embedding ternarized with the same rule' : 'lm_head.weight ternarized',
+    },
+  };
+}

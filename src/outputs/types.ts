@@ -1,0 +1,70 @@
+// The contract of an output format. A format owns everything about its bytes: it plans the jobs on
+// the main thread (reading no tensor data), fills one job on a worker from the weight stream, adds
+// its descriptive files at the end, and reads its own output back (tests, inspect, verify).
+
+import type { BincodeFlavor } from '../formats/bincode.js';
+import type { ModelPlan } from '../model/plan.js';
+import type { ByteSink } from '../stream/ports.js';
+import type { StreamOptions, WeightStream } from '../stream/weights.js';
+
+export interface FormatOptions extends StreamOptions {
+  bincode: BincodeFlavor;
+  /** Seconds since 1970, recorded where the format has a place for it. */
+  timestamp: number;
+}
+
+/** One unit of work for a worker: fills a whole file, or regions of a preallocated container. */
+export interface Job {
+  /** The format that planned the job (the worker looks it up in FORMATS). */
+  format: string;
+  /** The output file it writes (created by the job, or a container created by the main thread). */
+  file: string;
+  /** Input bytes and tensors it streams, for progress and for starting the largest first. */
+  cost: { bytes: number; tensors: number };
+  /** Format-specific, structured-clonable. */
+  part: unknown;
+}
+
+/** A single-file container whose every offset is known from the shapes: created and sized before the jobs. */
+export interface Container {
+  file: string;
+  /** The bytes at offset 0 (e.g. a safetensors header). */
+  head: Uint8Array;
+  /** The final size of the file. */
+  bytes: number;
+}
+
+export interface FormatPlan {
+  jobs: Job[];
+  containers: Container[];
+}
+
+/** Where a job's bytes go: `sink()` creates the job's own file; `sink(offset)` writes into its container at offset. */
+export interface JobOutput {
+  sink(offset?: number): ByteSink;
+}
+
+/** A small file written on the main thread after the jobs. */
+export interface SmallFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** What the main thread knows of the input folder, for formats that copy side files (tokenizer, generation config). */
+export interface InputFolder {
+  /** Reads a file of the input folder, or undefined when there is none. */
+  readSide(name: string): Uint8Array | undefined;
+}
+
+export interface OutputFormat {
+  id: string;
+  about: string;
+  /** Checks the model fits the format (a one-line typed error otherwise) and plans the jobs. */
+  plan(model: ModelPlan, o: FormatOptions): FormatPlan;
+  /** Worker side: fills one job. */
+  write(job: Job, stream: WeightStream, out: JobOutput, o: FormatOptions): void;
+  /** Main thread, after the jobs: the descriptive files (config.json, metadata, copied tokenizer files). */
+  finish(model: ModelPlan, o: FormatOptions, input: InputFolder): SmallFile[];
+  /** Format-specific lines for manifest.json. */
+  describe(model: ModelPlan, o: FormatOptions): Record<string, unknown>;
+}

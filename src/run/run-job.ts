@@ -1,0 +1,59 @@
+// Runs one job with Node file I/O: positioned reads in; out, either the job's own fsynced file or
+// positioned writes into a container the main thread created.
+
+import { join } from 'node:path';
+import type { Kernels } from '../kernels/index.js';
+import { FileSink, RegionSink, type WrittenFile } from '../io/file-sink.js';
+import { PositionedReader } from '../io/read.js';
+import { FORMATS, type FormatOptions, type Job } from '../outputs/index.js';
+import { WeightStream } from '../stream/weights.js';
+import { ProgressCounter } from './progress-counter.js';
+
+export interface RunnableJob {
+  job: Job;
+  /** The temporary output folder. */
+  dir: string;
+  options: FormatOptions;
+  /** The buffer of a ProgressCounter shared with the main thread, or none. */
+  progress?: SharedArrayBuffer;
+}
+
+/** What a job wrote: its own file (size and sha256), or regions of a container (hashed by the main thread). */
+export interface JobResult {
+  file: string;
+  written?: WrittenFile;
+}
+
+export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
+  const counter = r.progress ? new ProgressCounter(r.progress) : undefined;
+  const reader = new PositionedReader();
+  const path = join(r.dir, r.job.file);
+  let own: FileSink | undefined;
+  const regions: RegionSink[] = [];
+  try {
+    const stream = new WeightStream({
+      kernels,
+      source: reader,
+      options: r.options,
+      onBytesRead: (n) => counter?.addBytes(n),
+      onTensorDone: () => counter?.addTensor(),
+    });
+    const out = {
+      sink(offset?: number) {
+        if (offset === undefined) return (own ??= new FileSink(path));
+        const s = new RegionSink(path, offset);
+        regions.push(s);
+        return s;
+      },
+    };
+    FORMATS[r.job.format].write(r.job, stream, out, r.options);
+    for (const s of regions) s.close();
+    return { file: r.job.file, written: own?.close() };
+  } catch (e) {
+    own?.abandon();
+    for (const s of regions) s.abandon();
+    throw e;
+  } finally {
+    reader.close();
+  }
+}

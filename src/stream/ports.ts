@@ -1,0 +1,13 @@
+// The two ports between the platform-neutral streaming code and the platform's I/O: where tensor
+// bytes come from and where output bytes go. Node implements them in src/io/; a browser with Blobs
+// and file handles. Nothing below this module imports upward.
+
+export interface TensorSource {
+  /** Fills `dst` with the bytes of `file` starting at `position`, or throws. */
+  readExactly(file: string, dst: Uint8Array, position: number): void;
+}
+
+export interface ByteSink {
+  /** Consumes `bytes` before returning: the view points into wasm memory and is reused. */
+  write(bytes: Uint8Array): void;
+}

@@ -1,0 +1,363 @@
+// The format-blind weight stream: reads the plan's weights in chunks of whole rows into wasm memory
+// and hands out float rows (widened or as stored) and ternary rows (i8, or packed by a packing
+// kernel), with the scale known before the first row. Output formats decide what to do with them.
+// Platform neutral: bytes come through a TensorSource.
+//
+// Memory stays bounded whatever the model's size. The absmean scale of a master weight needs every
+// element before the first can be quantized: a tensor up to `holdBytes` is read once and kept in wasm
+// memory for both passes; a larger one (a big tied embedding) is read twice. Packed (U8) weights up to
+// `holdBytes` are held too, so rows can be taken in any order from one read.
+
+import { DTYPE_SIZE, type TensorInfo } from '../formats/safetensors.js';
+import { DType, type Kernels } from '../kernels/index.js';
+import type { FloatTensor, TernaryWeight, Weight } from '../model/plan.js';
+import { ternaryShape } from '../model/plan.js';
+import { absmeanScale, rowScale, type FloatDType, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
+import { bf16ToF32, f16ToF32, roundF64ToBf16 } from '../quant/floats.js';
+import { InvalidTernaryWeightError } from '../errors.js';
+import type { TensorSource } from './ports.js';
+
+export interface StreamOptions {
+  /** offline: the reference rule in the tensor's dtype; online: transformers' f32 WeightQuant. */
+  rule: QuantRule;
+  /** projection: one scale per projection (the reference); row: the seed's per-row scales (bitnet-rs only). */
+  granularity: ScaleGranularity;
+  /** Input bytes read per chunk (rounded to whole rows, at least one row). */
+  chunkBytes: number;
+  /** Weights up to this size are read once and held in memory. */
+  holdBytes: number;
+}
+
+export interface StreamContext {
+  kernels: Kernels;
+  source: TensorSource;
+  options: StreamOptions;
+  /** Called after every read, for progress. */
+  onBytesRead(bytes: number): void;
+  /** Called when a weight is fully read, for progress. */
+  onTensorDone(): void;
+}
+
+const DTYPE_CODE: Record<FloatDType, number> = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 };
+
+/** Input bytes a weight costs to stream, counting both passes over a master weight too large to hold. */
+export function readCost(w: Weight, o: StreamOptions): number {
+  switch (w.kind) {
+    case 'float':
+      return w.tensor.byteLength;
+    case 'master':
+      return w.tensor.byteLength * (o.granularity === 'projection' && w.tensor.byteLength > o.holdBytes ? 2 : 1);
+    case 'packed':
+      // held: one read; else each packed row is read once for each of its 4 row quarters
+      return w.scale.byteLength + w.tensor.byteLength * (w.tensor.byteLength > o.holdBytes ? 4 : 1);
+  }
+}
+
+/**
+ * Named wasm buffers for the weight being streamed. Reserved when a weight is opened, before any
+ * data is placed in them; growing one re-lays all of them out (their contents are lost then).
+ */
+class Workspace {
+  private sizes = new Map<string, number>();
+  private ptrs = new Map<string, number>();
+
+  constructor(private readonly k: Kernels) {}
+
+  reserve(want: Record<string, number>): Record<string, number> {
+    let grow = false;
+    for (const [name, bytes] of Object.entries(want)) {
+      if ((this.sizes.get(name) ?? -1) < bytes) {
+        this.sizes.set(name, bytes);
+        grow = true;
+      }
+    }
+    if (grow) {
+      this.k.reset();
+      for (const [name, bytes] of this.sizes) this.ptrs.set(name, this.k.alloc(bytes));
+    }
+    const out: Record<string, number> = {};
+    for (const name of Object.keys(want)) out[name] = this.ptrs.get(name)!;
+    return out;
+  }
+}
+
+export class WeightStream {
+  private readonly space: Workspace;
+
+  constructor(readonly ctx: StreamContext) {
+    this.space = new Workspace(ctx.kernels);
+  }
+
+  get kernels(): Kernels {
+    return this.ctx.kernels;
+  }
+
+  /** Rows per chunk for rows of `rowBytes` input bytes. */
+  rowsPerChunk(rowBytes: number): number {
+    return Math.max(1, Math.floor(this.ctx.options.chunkBytes / Math.max(1, rowBytes)));
+  }
+
+  /**
+   * Streams a float tensor in chunks of whole rows, as stored (`source`) or widened to F32, after
+   * refusing NaN and infinities. `onChunk` gets a view into wasm memory that is reused.
+   */
+  floats(t: FloatTensor, as: 'source' | 'F32', onChunk: (bytes: Uint8Array, firstRow: number, rows: number) => void): void {
+    const k = this.kernels;
+    const rowBytes = t.shape[1] * DTYPE_SIZE[t.dtype];
+    const per = this.rowsPerChunk(rowBytes);
+    const b = this.space.reserve({ input: per * rowBytes, widened: per * t.shape[1] * 4 });
+    for (let r = 0; r < t.shape[0]; r += per) {
+      const rows = Math.min(per, t.shape[0] - r);
+      const n = rows * t.shape[1];
+      this.read(t, b.input, r * rowBytes, rows * rowBytes);
+      this.checkedAbsSum(t, b.input, r * t.shape[1], n); // only to refuse NaN and infinities
+      if (as === 'source' || t.dtype === 'F32') {
+        onChunk(k.u8(b.input, rows * rowBytes), r, rows);
+      } else {
+        k.exports.widen(DTYPE_CODE[t.dtype], b.input, n, b.widened);
+        onChunk(k.u8(b.widened, n * 4), r, rows);
+      }
+    }
+    this.ctx.onTensorDone();
+  }
+
+  /**
+   * Opens a ternary weight: computes or reads its scale (pass 1 of a master weight) and reserves
+   * buffers for chunks of up to `rowsPerChunk` rows, plus `extra` named buffers (bytes per row) for
+   * the caller's output. Call `done()` on the result when all rows were taken.
+   */
+  ternary(w: TernaryWeight, extra: Record<string, number> = {}): OpenTernary {
+    return w.kind === 'master' ? new MasterTernary(this, w.tensor, extra) : new PackedTernary(this, w, extra);
+  }
+
+  /** @internal Reserves buffers (see Workspace). */
+  reserve(want: Record<string, number>): Record<string, number> {
+    return this.space.reserve(want);
+  }
+
+  /** @internal A positioned read of `bytes` bytes at `offset` into the tensor's data. */
+  read(t: TensorInfo, ptr: number, offset: number, bytes: number): void {
+    this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, bytes), t.offset + offset);
+    this.ctx.onBytesRead(bytes);
+  }
+
+  /** @internal The kernel's sum of |w| over n elements at ptr, refusing NaN and infinities. */
+  checkedAbsSum(t: FloatTensor, ptr: number, first: number, n: number): number {
+    const sum = this.kernels.exports.absSum(DTYPE_CODE[t.dtype], ptr, n);
+    if (!Number.isFinite(sum)) throwNonFinite(this.kernels, t, ptr, first, n);
+    return sum;
+  }
+}
+
+/** A ternary weight being streamed: its scale, and its rows on demand. */
+export abstract class OpenTernary {
+  readonly rows: number;
+  readonly cols: number;
+  /** Rows per chunk the buffers were reserved for. */
+  readonly rowsPerChunk: number;
+  /** The caller's extra buffers, each `rowsPerChunk * bytesPerRow` bytes. */
+  readonly buffers: Record<string, number>;
+  /** The multiply scale as exactly as it is known (a double; see scaleAs). */
+  protected scale = NaN;
+  /** Per-row scales with `--scale-granularity row` (master weights only), filled as rows are taken. */
+  rowScales?: Float32Array;
+
+  protected constructor(
+    protected readonly s: WeightStream,
+    w: TernaryWeight,
+    rowInputBytes: number,
+    extra: Record<string, number>,
+    own: (rowsPerChunk: number) => Record<string, number>,
+  ) {
+    ({ rows: this.rows, cols: this.cols } = ternaryShape(w));
+    this.rowsPerChunk = s.rowsPerChunk(rowInputBytes);
+    const want: Record<string, number> = { i8: this.rowsPerChunk * this.cols, ...own(this.rowsPerChunk) };
+    for (const [name, perRow] of Object.entries(extra)) want[`x:${name}`] = this.rowsPerChunk * perRow;
+    const ptrs = s.reserve(want);
+    this.ptrs = ptrs;
+    this.buffers = Object.fromEntries(Object.keys(extra).map((name) => [name, ptrs[`x:${name}`]]));
+  }
+
+  protected readonly ptrs: Record<string, number>;
+
+  /** The multiply scale rounded once to the output's scale dtype. */
+  scaleAs(dtype: 'F32' | 'BF16'): number {
+    return dtype === 'F32' ? Math.fround(this.scale) : roundF64ToBf16(this.scale);
+  }
+
+  /** The i8 values (-1, 0, +1) of rows [start, start + count) at dst (count <= rowsPerChunk, unless dst is larger). */
+  abstract i8(start: number, count: number, dst: number): void;
+
+  /**
+   * Rows [start, start + count) packed 16 to a u32 in the bitnet-rs layout at dst. Master weights use the
+   * fused quantize+pack kernel (the converter's hot path); packed weights go through i8.
+   */
+  bitnetRsWords(start: number, count: number, dst: number): void {
+    this.i8(start, count, this.ptrs.i8);
+    this.s.kernels.exports.packRows(this.ptrs.i8, count, this.cols, dst);
+  }
+
+  /** The i8 buffer (rowsPerChunk x cols), free for the caller between calls. */
+  get i8Buffer(): number {
+    return this.ptrs.i8;
+  }
+
+  done(): void {
+    this.s.ctx.onTensorDone();
+  }
+}
+
+class MasterTernary extends OpenTernary {
+  private readonly t: FloatTensor;
+  private readonly rowBytes: number;
+  private readonly held: number | undefined;
+  private inverse = NaN;
+  private rounding = 0;
+
+  constructor(s: WeightStream, t: FloatTensor, extra: Record<string, number>) {
+    const rowBytes = t.shape[1] * DTYPE_SIZE[t.dtype];
+    const o = s.ctx.options;
+    const hold = t.byteLength <= o.holdBytes;
+    super(s, { kind: 'master', tensor: t }, rowBytes, extra, (per) => ({ input: per * rowBytes, held: hold ? t.byteLength : 0 }));
+    this.t = t;
+    this.rowBytes = rowBytes;
+    if (hold) {
+      this.held = this.ptrs.held;
+      s.read(t, this.held, 0, t.byteLength);
+    }
+    if (o.granularity === 'row') {
+      this.rowScales = new Float32Array(this.rows);
+      return;
+    }
+    const sum = this.held !== undefined ? s.checkedAbsSum(t, this.held, 0, t.elements) : this.absSumByChunks();
+    const r = absmeanScale(sum, t.elements, t.dtype, o.rule);
+    this.scale = r.scale;
+    this.inverse = r.inverse;
+    this.rounding = r.rounding;
+  }
+
+  /** Pass 1 of a weight too large to hold: sum |w| chunk by chunk (exact in f64, so chunking does not matter). */
+  private absSumByChunks(): number {
+    let total = 0;
+    for (let r = 0; r < this.rows; r += this.rowsPerChunk) {
+      const n = Math.min(this.rowsPerChunk, this.rows - r);
+      this.s.read(this.t, this.ptrs.input, r * this.rowBytes, n * this.rowBytes);
+      total += this.s.checkedAbsSum(this.t, this.ptrs.input, r * this.cols, n * this.cols);
+    }
+    return total;
+  }
+
+  /** Pointer to rows [start, start + count): in the held copy, or read into the input buffer. */
+  private rowsAt(start: number, count: number): number {
+    if (this.held !== undefined) return this.held + start * this.rowBytes;
+    this.s.read(this.t, this.ptrs.input, start * this.rowBytes, count * this.rowBytes);
+    return this.ptrs.input;
+  }
+
+  /** Calls fn on pieces of at most rowsPerChunk rows (reads are bounded by the input buffer). */
+  private pieces(start: number, count: number, fn: (src: number, first: number, n: number, done: number) => void): void {
+    for (let done = 0; done < count; ) {
+      const n = Math.min(this.rowsPerChunk, count - done);
+      fn(this.rowsAt(start + done, n), start + done, n, done);
+      done += n;
+    }
+  }
+
+  i8(start: number, count: number, dst: number): void {
+    const k = this.s.kernels.exports;
+    const dt = DTYPE_CODE[this.t.dtype];
+    this.pieces(start, count, (src, first, n, done) => {
+      if (this.rowScales) {
+        for (let r = 0; r < n; r++) {
+          const row = src + r * this.rowBytes;
+          const rs = rowScale(this.s.checkedAbsSum(this.t, row, (first + r) * this.cols, this.cols), this.cols);
+          this.rowScales[first + r] = rs.scale;
+          k.quantize(dt, rs.rounding, row, this.cols, rs.inverse, dst + (done + r) * this.cols);
+        }
+      } else {
+        k.quantize(dt, this.rounding, src, n * this.cols, this.inverse, dst + done * this.cols);
+      }
+    });
+  }
+
+  override bitnetRsWords(start: number, count: number, dst: number): void {
+    if (this.rowScales) return super.bitnetRsWords(start, count, dst);
+    const k = this.s.kernels.exports;
+    const words = Math.ceil(this.cols / 16);
+    this.pieces(start, count, (src, _first, n, done) => {
+      k.quantizePackRows(DTYPE_CODE[this.t.dtype], this.rounding, src, n, this.cols, this.inverse, dst + done * words * 4);
+    });
+  }
+}
+
+class PackedTernary extends OpenTernary {
+  private readonly w: Extract<TernaryWeight, { kind: 'packed' }>;
+  private readonly quarter: number;
+  private readonly held: number | undefined;
+
+  constructor(s: WeightStream, w: Extract<TernaryWeight, { kind: 'packed' }>, extra: Record<string, number>) {
+    const hold = w.tensor.byteLength <= s.ctx.options.holdBytes;
+    super(s, w, w.cols, extra, (per) => ({ input: per * w.cols, held: hold ? w.tensor.byteLength : 0, scale: 8 }));
+    this.w = w;
+    this.quarter = w.rows / 4;
+    this.scale = this.readScale();
+    if (hold) {
+      this.held = this.ptrs.held;
+      s.read(w.tensor, this.held, 0, w.tensor.byteLength);
+    }
+  }
+
+  /** The stored scale, normalised to multiply: a divided scale s becomes the exact 1/s (rounded once by scaleAs). */
+  private readScale(): number {
+    const t = this.w.scale;
+    this.s.read(t, this.ptrs.scale, 0, t.byteLength);
+    const view = new DataView(this.s.kernels.memory.buffer, this.ptrs.scale, t.byteLength);
+    const v = t.dtype === 'F32' ? view.getFloat32(0, true) : t.dtype === 'BF16' ? bf16ToF32(view.getUint16(0, true)) : f16ToF32(view.getUint16(0, true));
+    if (!Number.isFinite(v) || v <= 0) {
+      throw new InvalidTernaryWeightError({ file: t.file, tensor: t.name }, 'a finite scale above 0', String(v));
+    }
+    return this.w.convention === 'multiply' ? v : 1 / v;
+  }
+
+  i8(start: number, count: number, dst: number): void {
+    const k = this.s.kernels.exports;
+    const cols = this.cols;
+    for (let done = 0; done < count; ) {
+      // rows of one quarter are consecutive packed rows: split the range at quarter boundaries
+      const row = start + done;
+      const q = Math.floor(row / this.quarter);
+      const r = row - q * this.quarter;
+      const n = Math.min(count - done, this.quarter - r, this.rowsPerChunk);
+      let src: number;
+      if (this.held !== undefined) {
+        src = this.held + r * cols;
+      } else {
+        src = this.ptrs.input;
+        this.s.read(this.w.tensor, src, r * cols, n * cols);
+      }
+      const bad = k.unpackHfU8(src, n, cols, q, dst + done * cols);
+      if (bad >= 0) {
+        const at = (r + Math.floor(bad / cols)) * cols + (bad % cols);
+        throw new InvalidTernaryWeightError(
+          { file: this.w.tensor.file, tensor: this.w.tensor.name },
+          'codes 0, 1 or 2 (-1, 0, +1)',
+          `code 3 at byte [${Math.floor(at / cols)}, ${at % cols}], bits ${2 * q}..${2 * q + 1}`,
+        );
+      }
+      done += n;
+    }
+  }
+}
+
+/** Locates the first NaN or infinity for the error message (slow path, errors only). */
+function throwNonFinite(k: Kernels, t: FloatTensor, ptr: number, first: number, n: number): never {
+  const size = DTYPE_SIZE[t.dtype];
+  const view = new DataView(k.exports.memory.buffer, ptr, n * size);
+  const at = (i: number) =>
+    t.dtype === 'F32' ? view.getFloat32(i * 4, true) : t.dtype === 'BF16' ? bf16ToF32(view.getUint16(i * 2, true)) : f16ToF32(view.getUint16(i * 2, true));
+  let i = 0;
+  while (i < n - 1 && Number.isFinite(at(i))) i++;
+  const index = first + i;
+  const cols = t.shape[1];
+  throw new InvalidTernaryWeightError({ file: t.file, tensor: t.name }, 'finite weights', `${at(i)} at [${Math.floor(index / cols)}, ${index % cols}]`);
+}
