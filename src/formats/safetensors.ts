@@ -50,6 +50,18 @@ export const DTYPE_SIZE: Readonly<Record<DType, number>> = Object.freeze({
 /** All dtypes, in the order of DTYPE_SIZE. */
 export const DTYPES: readonly DType[] = Object.freeze(Object.keys(DTYPE_SIZE) as DType[]);
 
+/**
+ * The safetensors crate's `Dtype` enum order ("in increasing alignment order"). Its writer lays data
+ * out by descending dtype, then by name, so every tensor is aligned to its element size.
+ */
+const WRITER_DTYPE_ORDER: readonly DType[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
+
+/** Compares two entries as the safetensors crate's writer orders them (descending dtype, then name). */
+export function writerOrder(a: { name: string; dtype: DType }, b: { name: string; dtype: DType }): number {
+  const d = WRITER_DTYPE_ORDER.indexOf(b.dtype) - WRITER_DTYPE_ORDER.indexOf(a.dtype);
+  return d !== 0 ? d : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 /** True when `s` is one of the dtypes above (own keys only: "constructor" is not a dtype). */
 export function isDType(s: unknown): s is DType {
   return typeof s === 'string' && Object.hasOwn(DTYPE_SIZE, s);

@@ -2,12 +2,18 @@
 
 import { UsageError } from '../errors.js';
 import { bitnetRs } from './bitnet-rs/index.js';
+import { bitnetRsSafetensors } from './bitnet-rs/safetensors.js';
+import { hfPacked } from './hf-packed/index.js';
+import { msGpu } from './ms-gpu/index.js';
 import type { OutputFormat } from './types.js';
 
 export type { FormatOptions, Job, JobOutput, OutputFormat, SmallFile } from './types.js';
 
 export const FORMATS: Readonly<Record<string, OutputFormat>> = {
   'bitnet-rs': bitnetRs,
+  'bitnet-rs-safetensors': bitnetRsSafetensors,
+  'hf-packed': hfPacked,
+  'ms-gpu': msGpu,
 };
 
 export const FORMAT_IDS = Object.keys(FORMATS);

@@ -76,3 +76,16 @@ export function roundF64ToBf16(x: number): number {
   }
   return roundBf16(f);
 }
+
+/** x (any double) rounded once to the nearest f16 value, ties to even (see roundF64ToBf16). */
+export function roundF64ToF16(x: number): number {
+  const f = Math.fround(x);
+  const u = f32Bits(f);
+  const a = Math.abs(f);
+  // an f32 normal in f16's normal range whose 13 dropped bits are exactly a tie, made by rounding x
+  if (f !== x && a >= 2 ** -14 && a < 65504 && (u & 0x1fff) === 0x1000) {
+    const up = Math.abs(x) > a;
+    return f32FromBits(up ? u + 0x1000 : u - 0x1000);
+  }
+  return roundF16(f);
+}

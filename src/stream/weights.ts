@@ -13,7 +13,7 @@ import { DType, type Kernels } from '../kernels/index.js';
 import type { FloatTensor, TernaryWeight, Weight } from '../model/plan.js';
 import { ternaryShape } from '../model/plan.js';
 import { absmeanScale, rowScale, type FloatDType, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
-import { bf16ToF32, f16ToF32, roundF64ToBf16 } from '../quant/floats.js';
+import { bf16ToF32, f16ToF32, roundF64ToBf16, roundF64ToF16 } from '../quant/floats.js';
 import { InvalidTernaryWeightError } from '../errors.js';
 import type { TensorSource } from './ports.js';
 
@@ -39,6 +39,7 @@ export interface StreamContext {
 }
 
 const DTYPE_CODE: Record<FloatDType, number> = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 };
+const roundOnce: Record<FloatDType, (x: number) => number> = { F32: Math.fround, BF16: roundF64ToBf16, F16: roundF64ToF16 };
 
 /** Input bytes a weight costs to stream, counting both passes over a master weight too large to hold. */
 export function readCost(w: Weight, o: StreamOptions): number {
@@ -98,24 +99,30 @@ export class WeightStream {
   }
 
   /**
-   * Streams a float tensor in chunks of whole rows, as stored (`source`) or widened to F32, after
-   * refusing NaN and infinities. `onChunk` gets a view into wasm memory that is reused.
+   * Streams a float tensor in chunks of whole rows, as stored (`source`) or converted to another float
+   * dtype (exact when widening, round to nearest even when narrowing), after refusing NaN and
+   * infinities. `onChunk` gets a view into wasm memory that is reused.
    */
-  floats(t: FloatTensor, as: 'source' | 'F32', onChunk: (bytes: Uint8Array, firstRow: number, rows: number) => void): void {
+  floats(t: FloatTensor, as: 'source' | FloatDType, onChunk: (bytes: Uint8Array, firstRow: number, rows: number) => void): void {
     const k = this.kernels;
+    const to = as === 'source' ? t.dtype : as;
     const rowBytes = t.shape[1] * DTYPE_SIZE[t.dtype];
+    const outRowBytes = t.shape[1] * DTYPE_SIZE[to];
     const per = this.rowsPerChunk(rowBytes);
-    const b = this.space.reserve({ input: per * rowBytes, widened: per * t.shape[1] * 4 });
+    const b = this.space.reserve({ input: per * rowBytes, converted: to === t.dtype ? 0 : per * outRowBytes });
     for (let r = 0; r < t.shape[0]; r += per) {
       const rows = Math.min(per, t.shape[0] - r);
       const n = rows * t.shape[1];
       this.read(t, b.input, r * rowBytes, rows * rowBytes);
       this.checkedAbsSum(t, b.input, r * t.shape[1], n); // only to refuse NaN and infinities
-      if (as === 'source' || t.dtype === 'F32') {
+      if (to === t.dtype) {
         onChunk(k.u8(b.input, rows * rowBytes), r, rows);
+      } else if (to === 'F32') {
+        k.exports.widen(DTYPE_CODE[t.dtype], b.input, n, b.converted);
+        onChunk(k.u8(b.converted, n * 4), r, rows);
       } else {
-        k.exports.widen(DTYPE_CODE[t.dtype], b.input, n, b.widened);
-        onChunk(k.u8(b.widened, n * 4), r, rows);
+        k.exports.convertFloats(DTYPE_CODE[t.dtype], b.input, n, DTYPE_CODE[to], b.converted);
+        onChunk(k.u8(b.converted, rows * outRowBytes), r, rows);
       }
     }
     this.ctx.onTensorDone();
@@ -126,8 +133,8 @@ export class WeightStream {
    * buffers for chunks of up to `rowsPerChunk` rows, plus `extra` named buffers (bytes per row) for
    * the caller's output. Call `done()` on the result when all rows were taken.
    */
-  ternary(w: TernaryWeight, extra: Record<string, number> = {}): OpenTernary {
-    return w.kind === 'master' ? new MasterTernary(this, w.tensor, extra) : new PackedTernary(this, w, extra);
+  ternary(w: TernaryWeight, extra: Record<string, number> = {}, chunking: Chunking = {}): OpenTernary {
+    return w.kind === 'master' ? new MasterTernary(this, w.tensor, extra, chunking) : new PackedTernary(this, w, extra, chunking);
   }
 
   /** @internal Reserves buffers (see Workspace). */
@@ -149,6 +156,11 @@ export class WeightStream {
   }
 }
 
+/** How a caller takes rows: in chunks of a multiple of `rowMultiple` rows (e.g. 16-row tiles), at least one multiple. */
+export interface Chunking {
+  rowMultiple?: number;
+}
+
 /** A ternary weight being streamed: its scale, and its rows on demand. */
 export abstract class OpenTernary {
   readonly rows: number;
@@ -159,6 +171,8 @@ export abstract class OpenTernary {
   readonly buffers: Record<string, number>;
   /** The multiply scale as exactly as it is known (a double; see scaleAs). */
   protected scale = NaN;
+  /** The dtype the scale is exact in: the rule's arithmetic for master weights, the stored scale's for packed ones (a divided scale is not exact in any). */
+  exactScaleDtype: FloatDType = 'F32';
   /** Per-row scales with `--scale-granularity row` (master weights only), filled as rows are taken. */
   rowScales?: Float32Array;
 
@@ -167,10 +181,12 @@ export abstract class OpenTernary {
     w: TernaryWeight,
     rowInputBytes: number,
     extra: Record<string, number>,
+    chunking: Chunking,
     own: (rowsPerChunk: number) => Record<string, number>,
   ) {
     ({ rows: this.rows, cols: this.cols } = ternaryShape(w));
-    this.rowsPerChunk = s.rowsPerChunk(rowInputBytes);
+    const m = chunking.rowMultiple ?? 1;
+    this.rowsPerChunk = Math.max(m, Math.floor(s.rowsPerChunk(rowInputBytes) / m) * m);
     const want: Record<string, number> = { i8: this.rowsPerChunk * this.cols, ...own(this.rowsPerChunk) };
     for (const [name, perRow] of Object.entries(extra)) want[`x:${name}`] = this.rowsPerChunk * perRow;
     const ptrs = s.reserve(want);
@@ -181,8 +197,8 @@ export abstract class OpenTernary {
   protected readonly ptrs: Record<string, number>;
 
   /** The multiply scale rounded once to the output's scale dtype. */
-  scaleAs(dtype: 'F32' | 'BF16'): number {
-    return dtype === 'F32' ? Math.fround(this.scale) : roundF64ToBf16(this.scale);
+  scaleAs(dtype: FloatDType): number {
+    return roundOnce[dtype](this.scale);
   }
 
   /** The i8 values (-1, 0, +1) of rows [start, start + count) at dst (count <= rowsPerChunk, unless dst is larger). */
@@ -214,11 +230,11 @@ class MasterTernary extends OpenTernary {
   private inverse = NaN;
   private rounding = 0;
 
-  constructor(s: WeightStream, t: FloatTensor, extra: Record<string, number>) {
+  constructor(s: WeightStream, t: FloatTensor, extra: Record<string, number>, chunking: Chunking) {
     const rowBytes = t.shape[1] * DTYPE_SIZE[t.dtype];
     const o = s.ctx.options;
     const hold = t.byteLength <= o.holdBytes;
-    super(s, { kind: 'master', tensor: t }, rowBytes, extra, (per) => ({ input: per * rowBytes, held: hold ? t.byteLength : 0 }));
+    super(s, { kind: 'master', tensor: t }, rowBytes, extra, chunking, (per) => ({ input: per * rowBytes, held: hold ? t.byteLength : 0 }));
     this.t = t;
     this.rowBytes = rowBytes;
     if (hold) {
@@ -231,6 +247,7 @@ class MasterTernary extends OpenTernary {
     }
     const sum = this.held !== undefined ? s.checkedAbsSum(t, this.held, 0, t.elements) : this.absSumByChunks();
     const r = absmeanScale(sum, t.elements, t.dtype, o.rule);
+    this.exactScaleDtype = o.rule === 'offline' ? t.dtype : 'F32';
     this.scale = r.scale;
     this.inverse = r.inverse;
     this.rounding = r.rounding;
@@ -295,12 +312,13 @@ class PackedTernary extends OpenTernary {
   private readonly quarter: number;
   private readonly held: number | undefined;
 
-  constructor(s: WeightStream, w: Extract<TernaryWeight, { kind: 'packed' }>, extra: Record<string, number>) {
+  constructor(s: WeightStream, w: Extract<TernaryWeight, { kind: 'packed' }>, extra: Record<string, number>, chunking: Chunking) {
     const hold = w.tensor.byteLength <= s.ctx.options.holdBytes;
-    super(s, w, w.cols, extra, (per) => ({ input: per * w.cols, held: hold ? w.tensor.byteLength : 0, scale: 8 }));
+    super(s, w, w.cols, extra, chunking, (per) => ({ input: per * w.cols, held: hold ? w.tensor.byteLength : 0, scale: 8 }));
     this.w = w;
     this.quarter = w.rows / 4;
     this.scale = this.readScale();
+    this.exactScaleDtype = w.scale.dtype;
     if (hold) {
       this.held = this.ptrs.held;
       s.read(w.tensor, this.held, 0, w.tensor.byteLength);

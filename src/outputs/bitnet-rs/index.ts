@@ -11,6 +11,7 @@ import { VERSION } from '../../version.js';
 import { describeRule } from '../../quant/rule.js';
 import type { FormatOptions, Job, OutputFormat, SmallFile } from '../types.js';
 import { encode, writeMetadata } from './records.js';
+import { packBitnetRsRows, wordsPerRow } from './packing.js';
 
 /** One record field: a BitLinearRecord of stacked projections, or a weight+shape record of a float tensor. */
 type Field = { kind: 'linear'; parts: TernaryWeight[] } | { kind: 'floats'; weight: FloatWeight };
@@ -99,27 +100,17 @@ function small(sink: ByteSink, flavor: BincodeFlavor, fill: (w: BincodeWriter) =
 /** A BitLinearRecord streamed: packed_weights (rows stacked), weight_scales (f32 per row), in_features, out_features. */
 function writeBitLinear(s: WeightStream, sink: ByteSink, parts: TernaryWeight[], flavor: BincodeFlavor): void {
   const cols = ternaryShape(parts[0]).cols;
-  const wordsPerRow = Math.ceil(cols / 16);
   const outFeatures = parts.reduce((n, p) => n + ternaryShape(p).rows, 0);
   const k = s.kernels;
-  small(sink, flavor, (w) => w.usize(outFeatures * wordsPerRow));
-  const scales = new Float32Array(outFeatures);
-  let row0 = 0;
-  for (const part of parts) {
-    const t = s.ternary(part, { words: wordsPerRow * 4, varints: wordsPerRow * 5 });
-    for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
-      const n = Math.min(t.rowsPerChunk, t.rows - r);
-      t.bitnetRsWords(r, n, t.buffers.words);
-      const words = n * wordsPerRow;
-      // packed u32 words: varints in standard, raw little-endian u32 in legacy
-      if (flavor === 'legacy') sink.write(k.u8(t.buffers.words, words * 4));
-      else sink.write(k.u8(t.buffers.varints, k.exports.varintEncodeU32(t.buffers.words, words, t.buffers.varints)));
-    }
-    if (t.rowScales) scales.set(t.rowScales, row0);
-    else scales.fill(t.scaleAs('F32'), row0, row0 + t.rows);
-    row0 += t.rows;
-    t.done();
-  }
+  small(sink, flavor, (w) => w.usize(outFeatures * wordsPerRow(cols)));
+  // packed u32 words: varints in standard (at most 5 bytes a word), raw little-endian u32 in legacy
+  const scales = packBitnetRsRows(
+    s,
+    parts,
+    'F32',
+    (words, count, varints) => sink.write(flavor === 'legacy' ? k.u8(words, count * 4) : k.u8(varints, k.exports.varintEncodeU32(words, count, varints))),
+    flavor === 'legacy' ? 0 : wordsPerRow(cols) * 5,
+  );
   small(sink, flavor, (w) => w.vecF32(scales).usize(cols).usize(outFeatures));
 }
 

@@ -1,0 +1,118 @@
+// The packed checkpoint transformers loads (microsoft/bitnet-b1.58-2B-4T's form): BitNetForCausalLM,
+// projections as U8 [out/4, in] (transformers pack_weights: bits 2i..2i+1 of byte [r, c] hold
+// W[i*out/4 + r, c] + 1) with a `weight_scale` [1] that AutoBitLinear multiplies, every float tensor
+// in the source dtype under the BitNet names, quantization_config offline autobitlinear, tokenizer and
+// generation files copied. How a user who fine-tuned the BF16 master gets the small form back.
+
+import { jsonBytes } from '../../formats/json-text.js';
+import { UnsupportedError } from '../../errors.js';
+import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
+import { LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
+import { BLOCK_NAMES, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layouts/names.js';
+import type { FloatDType } from '../../quant/rule.js';
+import { readCost } from '../../stream/weights.js';
+import { layoutSafetensors, scaleBytes, type StTensor } from '../safetensors-container.js';
+import { copySideFiles } from '../side-files.js';
+import type { FormatOptions, Job, OutputFormat } from '../types.js';
+
+const FILE = 'model.safetensors';
+
+type Entry = { kind: 'floats'; name: string; weight: FloatWeight } | { kind: 'u8'; name: string; weight: TernaryWeight; scaleDtype: FloatDType };
+type Item = Entry & { at: number; scaleAt?: number };
+
+/**
+ * The dtype a projection's weight_scale is stored in: the one its value is exact in, so a round trip is
+ * lossless (the rule's arithmetic dtype; a packed input's own scale dtype, to which a divided scale's
+ * exact inverse is rounded once).
+ */
+function scaleDtypeOf(w: TernaryWeight, o: FormatOptions): FloatDType {
+  if (w.kind === 'packed') return w.scale.dtype;
+  return o.rule === 'offline' ? w.tensor.dtype : 'F32';
+}
+
+export const hfPacked: OutputFormat = {
+  id: 'hf-packed',
+  about: 'the packed checkpoint transformers loads (BitNetForCausalLM, U8 + weight_scale, autobitlinear offline)',
+
+  plan(model, o) {
+    if (!model.hasSubNorms) {
+      throw new UnsupportedError({ tensor: blockPrefix(0) + BLOCK_NAMES.attn_sub_norm[0] }, 'a model with attn_sub_norm and ffn_sub_norm (BitNetForCausalLM computes them)', `a ${model.layout} checkpoint without sub-norms; choose --format bitnet-rs`);
+    }
+    if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (weight_scale is one value per projection)', 'row');
+    const tensors: StTensor[] = [];
+    const groups: Entry[][] = [];
+    const floats = (name: string, weight: FloatWeight): Entry => {
+      tensors.push({ name, dtype: weight.tensor.dtype, shape: weight.tensor.storedShape });
+      return { kind: 'floats', name, weight };
+    };
+    const u8 = (name: string, weight: TernaryWeight): Entry => {
+      const { rows, cols } = ternaryShape(weight);
+      if (rows % 4 !== 0) throw new UnsupportedError({ tensor: name }, 'a row count divisible by 4 (U8 [out/4, in])', `${rows} rows`);
+      const scaleDtype = scaleDtypeOf(weight, o);
+      tensors.push({ name, dtype: 'U8', shape: [rows / 4, cols] }, { name: scaleNameOf(name), dtype: scaleDtype, shape: [1] });
+      return { kind: 'u8', name, weight, scaleDtype };
+    };
+    groups.push([floats(MODEL_NAMES.token_embd[0], model.tokenEmbd)], [floats(MODEL_NAMES.output_norm[0], model.outputNorm)]);
+    if (!model.outputTied) {
+      const head = model.output;
+      if (head.kind !== 'master') throw new UnsupportedError({ tensor: MODEL_NAMES.output[0] }, 'a float lm_head', 'a packed one');
+      groups.push([floats(MODEL_NAMES.output[0], { kind: 'float', tensor: head.tensor })]);
+    }
+    for (const b of model.blocks) {
+      const p = blockPrefix(b.index);
+      groups.push([
+        ...LINEAR_ROLES.map((r) => u8(p + BLOCK_NAMES[r][0], b[r])),
+        ...(['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm'] as const).map((r) => floats(p + BLOCK_NAMES[r][0], b[r]!)),
+      ]);
+    }
+    const st = layoutSafetensors(FILE, tensors, 'writer', { format: 'pt' });
+    const jobs: Job[] = groups.map((g) => ({
+      format: 'hf-packed',
+      file: FILE,
+      cost: { bytes: g.reduce((s, e) => s + readCost(e.weight, o), 0), tensors: g.length },
+      part: g.map((e): Item => ({ ...e, at: st.at(e.name), scaleAt: e.kind === 'u8' ? st.at(scaleNameOf(e.name)) : undefined })),
+    }));
+    return { jobs, containers: [st.container] };
+  },
+
+  write(j, s, out) {
+    const k = s.kernels;
+    for (const item of j.part as Item[]) {
+      const sink = out.sink(item.at);
+      if (item.kind === 'floats') {
+        s.floats(item.weight.tensor, 'source', (bytes) => sink.write(bytes));
+        continue;
+      }
+      const { cols } = ternaryShape(item.weight);
+      // a byte holds the same row of the 4 row quarters: take the 4 bands of each chunk, then pack
+      const t = s.ternary(item.weight, { bands: 4 * cols, packed: cols });
+      const quarter = t.rows / 4;
+      for (let r = 0; r < quarter; r += t.rowsPerChunk) {
+        const n = Math.min(t.rowsPerChunk, quarter - r);
+        for (let q = 0; q < 4; q++) t.i8(q * quarter + r, n, t.buffers.bands + q * n * cols);
+        k.exports.packHfU8(t.buffers.bands, n, cols, t.buffers.packed);
+        sink.write(k.u8(t.buffers.packed, n * cols));
+      }
+      out.sink(item.scaleAt!).write(scaleBytes(t.scaleAs(item.scaleDtype), item.scaleDtype));
+      t.done();
+    }
+  },
+
+  finish(model, o, input) {
+    const { auto_map: _remoteCode, ...raw } = model.config.raw; // the remote code of another family does not apply
+    const config = {
+      ...(model.layout === 'hf-bitnet' || model.layout === 'hf-bitnet-packed' ? model.config.raw : raw),
+      architectures: ['BitNetForCausalLM'],
+      model_type: 'bitnet',
+      hidden_act: model.config.hiddenAct,
+      num_key_value_heads: model.config.numKvHeads,
+      tie_word_embeddings: model.outputTied,
+      quantization_config: { quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'offline' },
+    };
+    return [{ name: 'config.json', bytes: jsonBytes(config) }, ...copySideFiles(input)];
+  },
+
+  describe() {
+    return {};
+  },
+};
