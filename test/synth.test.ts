@@ -7,8 +7,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../build/js/errors.js';
+import { openCheckpoint } from '../build/js/io/checkpoint.js';
+import { generateCheckpoint, type Layout, type SynthOptions } from '../build/js/synth/generate.js';
 import { PRESETS } from '../build/js/synth/presets.js';
+import { readCheckpointTensors, type RawTensor } from './helpers/read-safetensors.js';
+import { throwsTyped } from './helpers/common.js';
 
 const root = mkdtempSync(join(tmpdir(), 'bitnet-synth-'));
 let serial = 0;
@@ -61,6 +67,238 @@ test('presets: the shapes of the real models', () => {
   assert.is(Math.round(params('1bitllm-large', false) / 1e6), 729);
   assert.is(Math.round(params('1bitllm-3b', false) / 1e7), 332);
   assert.is(Math.round(params('llama3-8b', true) / 1e7), 803);
+});
+
+type Shape = (typeof PRESETS)[string];
+const LAYOUTS: Layout[] = ['master', 'packed', '1bitllm', 'llama-packed'];
+const PACKED: Partial<Record<Layout, 'multiply' | 'divide'>> = { packed: 'multiply', 'llama-packed': 'divide' };
+
+function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
+/** The tensors each layout must write, spelled out here independently of src/synth. */
+function expectedTensors(layout: Layout, s: Shape, dtype: string, untied: boolean): Map<string, { dtype: string; shape: number[] }> {
+  const h = s.hidden_size;
+  const f = s.intermediate_size;
+  const kv = (s.num_key_value_heads * h) / s.num_attention_heads;
+  const packed = layout === 'packed' || layout === 'llama-packed';
+  const out = new Map<string, { dtype: string; shape: number[] }>();
+  const put = (name: string, shape: number[], dt = dtype) => out.set(name, { dtype: dt, shape });
+  const proj = (name: string, rows: number, cols: number) => {
+    if (!packed) return put(`${name}.weight`, [rows, cols]);
+    put(`${name}.weight`, [rows / 4, cols], 'U8');
+    put(`${name}.weight_scale`, [1]);
+  };
+  put('model.embed_tokens.weight', [s.vocab_size, h]);
+  for (let i = 0; i < s.num_hidden_layers; i++) {
+    const p = `model.layers.${i}.`;
+    put(p + 'input_layernorm.weight', [h]);
+    put(p + 'post_attention_layernorm.weight', [h]);
+    proj(p + 'self_attn.q_proj', h, h);
+    proj(p + 'self_attn.k_proj', kv, h);
+    proj(p + 'self_attn.v_proj', kv, h);
+    proj(p + 'self_attn.o_proj', h, h);
+    proj(p + 'mlp.gate_proj', f, h);
+    proj(p + 'mlp.up_proj', f, h);
+    proj(p + 'mlp.down_proj', h, f);
+    if (layout === 'master' || layout === 'packed') {
+      put(p + 'self_attn.attn_sub_norm.weight', [h]);
+      put(p + 'mlp.ffn_sub_norm.weight', [f]);
+    } else if (layout === '1bitllm') {
+      put(p + 'self_attn.inner_attn_ln.weight', [h]);
+      put(p + 'mlp.ffn_layernorm.weight', [f]);
+    }
+  }
+  put('model.norm.weight', [h]);
+  if (untied || layout === 'llama-packed') put('lm_head.weight', [s.vocab_size, h]);
+  return out;
+}
+
+/** Decodes a U8 [out/4, in] tensor (transformers' unpack_weights): bits 2i..2i+1 of [r, c] hold W[i*R + r, c] + 1. */
+function unpack(t: RawTensor): Int8Array {
+  const [quarter, cols] = t.shape;
+  const w = new Int8Array(quarter * 4 * cols);
+  for (let r = 0; r < quarter; r++) {
+    for (let c = 0; c < cols; c++) {
+      const byte = t.bytes[r * cols + c];
+      for (let i = 0; i < 4; i++) {
+        const code = (byte >> (2 * i)) & 3;
+        if (code === 3) throw new Error(`code 3 at [${r}, ${c}] bits ${2 * i}`);
+        w[(i * quarter + r) * cols + c] = code - 1;
+      }
+    }
+  }
+  return w;
+}
+
+function scalar(t: RawTensor): number {
+  const v = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  if (t.dtype === 'F32') return v.getFloat32(0, true);
+  if (t.dtype === 'BF16') return new Float32Array(new Uint32Array([v.getUint16(0, true) << 16]).buffer)[0];
+  throw new Error(`scale dtype ${t.dtype}`);
+}
+
+const CONFIG_FACTS: Record<Layout, Record<string, unknown>> = {
+  master: { architectures: ['BitNetForCausalLM'], model_type: 'bitnet', hidden_act: 'relu2', rope_theta: 500000, max_position_embeddings: 4096, bos_token_id: 0, eos_token_id: 1 },
+  packed: {
+    architectures: ['BitNetForCausalLM'],
+    model_type: 'bitnet',
+    hidden_act: 'relu2',
+    rope_theta: 500000,
+    max_position_embeddings: 4096,
+    rms_norm_eps: 1e-5,
+    quantization_config: { quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'offline' },
+  },
+  '1bitllm': {
+    architectures: ['BitnetForCausalLM'],
+    model_type: 'llama',
+    hidden_act: 'silu',
+    rope_theta: 10000,
+    max_position_embeddings: 2048,
+    rms_norm_eps: 1e-5,
+    input_bits: 8,
+    weight_bits: 1,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: 'float16',
+    rope_scaling: null,
+  },
+  'llama-packed': {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_act: 'silu',
+    rope_theta: 500000,
+    max_position_embeddings: 8192,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
+    quantization_config: { quant_method: 'bitnet' },
+    torch_dtype: 'bfloat16',
+  },
+};
+
+for (const layout of LAYOUTS) {
+  for (const preset of ['tiny', 'odd']) {
+    test(`${layout} on ${preset}: config.json, tensor names, dtypes and shapes`, () => {
+      const dir = synth({ layout, preset });
+      const shape = PRESETS[preset];
+      const config = readJson(join(dir, 'config.json'));
+      for (const [k, v] of Object.entries(CONFIG_FACTS[layout])) assert.equal(config[k], v, k);
+      for (const k of ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'vocab_size'] as const) {
+        assert.is(config[k], shape[k], k);
+      }
+      if (layout !== 'llama-packed') assert.is(config.tie_word_embeddings, true);
+      if (layout !== 'master') assert.not.ok('about' in config, 'no preset description in config.json');
+      if (layout === 'llama-packed') {
+        // the real file names quantization_config twice; the first one also carries modules_to_not_convert
+        const text = readFileSync(join(dir, 'config.json'), 'utf8');
+        assert.is(text.split('"quantization_config"').length - 1, 2);
+        assert.ok(text.includes('"modules_to_not_convert": null'));
+        assert.not.ok(text.includes('linear_class'), 'no linear_class: bitlinear');
+      }
+      const dtype = layout === '1bitllm' ? 'F32' : 'BF16';
+      const expected = expectedTensors(layout, shape, dtype, false);
+      const tensors = readCheckpointTensors(dir);
+      assert.equal([...tensors.keys()].sort(), [...expected.keys()].sort());
+      for (const [name, t] of tensors) assert.equal({ dtype: t.dtype, shape: t.shape }, expected.get(name), name);
+    });
+  }
+}
+
+for (const [layout, rule] of Object.entries(PACKED) as [Layout, 'multiply' | 'divide'][]) {
+  for (const preset of ['tiny', 'odd']) {
+    test(`${layout} on ${preset}: codes decode to -1/0/+1 with all three present; scales ${rule}`, () => {
+      const tensors = readCheckpointTensors(synth({ layout, preset, seed: 3 }));
+      let packed = 0;
+      for (const [name, t] of tensors) {
+        if (t.dtype !== 'U8') continue;
+        packed++;
+        for (const byte of t.bytes) for (let s = 0; s < 8; s += 2) assert.ok(((byte >> s) & 3) !== 3, `${name}: code 3`);
+        const w = unpack(t);
+        const counts = new Map<number, number>();
+        for (const v of w) counts.set(v, (counts.get(v) ?? 0) + 1);
+        assert.equal([...counts.keys()].sort(), [-1, 0, 1], name);
+        // absmean on a triangular distribution: about 31% zeros
+        const zeros = counts.get(0)! / w.length;
+        assert.ok(zeros > 0.2 && zeros < 0.45, `${name}: ${zeros} zeros`);
+        // the first three weights of the first row of each quarter are -1, 0, +1: byte row 0 holds
+        // rows 0, R, 2R, 3R (quarter blocks, not adjacent rows)
+        const cols = t.shape[1];
+        for (let i = 0; i < 4; i++) {
+          const row = i * t.shape[0];
+          assert.equal([...w.subarray(row * cols, row * cols + 3)], [-1, 0, 1], `${name} row ${row}`);
+        }
+        assert.equal([t.bytes[0], t.bytes[1], t.bytes[2]], [0x00, 0x55, 0xaa], `${name}: first bytes`);
+        const scale = scalar(tensors.get(`${name}_scale`)!);
+        // std 0.03..0.05: mean |W| 0.024..0.041, its inverse 24..41
+        if (rule === 'multiply') assert.ok(scale > 0.015 && scale < 0.06, `${name}: scale ${scale}`);
+        else assert.ok(scale > 15 && scale < 60, `${name}: scale ${scale}`);
+      }
+      assert.is(packed, 2 * 7);
+    });
+  }
+}
+
+test('packed layouts: untied, F16, shards', () => {
+  const packed = synth({ layout: 'packed', preset: 'odd', untied: true, dtype: 'F16', shards: 3 });
+  assert.is(readJson(join(packed, 'config.json')).tie_word_embeddings, false);
+  const tensors = readCheckpointTensors(packed);
+  assert.equal({ dtype: tensors.get('lm_head.weight')!.dtype, shape: tensors.get('lm_head.weight')!.shape }, { dtype: 'F16', shape: [300, 72] });
+  assert.is(tensors.get('model.layers.1.mlp.down_proj.weight_scale')!.dtype, 'F16');
+  const oneBit = synth({ layout: '1bitllm', preset: 'tiny', untied: true, dtype: 'F16' });
+  assert.is(readJson(join(oneBit, 'config.json')).tie_word_embeddings, false);
+  assert.is(readCheckpointTensors(oneBit).get('lm_head.weight')!.dtype, 'F16');
+});
+
+for (const layout of LAYOUTS) {
+  test(`${layout}: shards with a valid index`, () => {
+    const dir = synth({ layout, preset: 'odd', shards: 4, seed: 9 });
+    const index = readJson(join(dir, 'model.safetensors.index.json')) as { metadata: { total_size: number }; weight_map: Record<string, string> };
+    const files = [...new Set(Object.values(index.weight_map))].sort();
+    assert.equal(files, ['model-00001-of-00004.safetensors', 'model-00002-of-00004.safetensors', 'model-00003-of-00004.safetensors', 'model-00004-of-00004.safetensors']);
+    assert.not.ok(readdirSync(dir).includes('model.safetensors'));
+    const checkpoint = openCheckpoint(dir); // validates every header against the index
+    assert.is(checkpoint.tensors.size + checkpoint.skipped.length, Object.keys(index.weight_map).length);
+    assert.is(index.metadata.total_size, files.reduce((sum, f) => sum + readFileSync(join(dir, f)).length, 0));
+    // the same tensors and bytes as one file
+    const single = readCheckpointTensors(synth({ layout, preset: 'odd', seed: 9 }));
+    const sharded = readCheckpointTensors(dir);
+    assert.equal([...sharded.keys()], [...single.keys()]);
+    for (const [name, t] of single) assert.ok(Buffer.from(t.bytes).equals(Buffer.from(sharded.get(name)!.bytes)), name);
+  });
+}
+
+test('same seed, same bytes; another seed, other bytes', () => {
+  for (const layout of LAYOUTS) {
+    const a = synth({ layout, preset: 'tiny', seed: 42 });
+    const b = synth({ layout, preset: 'tiny', seed: 42 });
+    const c = synth({ layout, preset: 'tiny', seed: 43 });
+    for (const f of readdirSync(a)) assert.is(sha256(join(a, f)), sha256(join(b, f)), `${layout} ${f}`);
+    assert.is.not(sha256(join(a, 'model.safetensors')), sha256(join(c, 'model.safetensors')), layout);
+  }
+});
+
+test('refusals: packed rows not a multiple of 4, an unknown layout', () => {
+  const shape = { ...PRESETS.tiny, intermediate_size: 162 };
+  throwsTyped(() => synth({ layout: 'packed', shape }), UsageError, ['model.layers.0.mlp.gate_proj.weight', '162 rows', 'multiple of 4']);
+  throwsTyped(() => synth({ layout: 'llama-packed', shape: { ...PRESETS.tiny, hidden_size: 66, num_attention_heads: 2, num_key_value_heads: 2 } }), UsageError, [
+    'model.layers.0.self_attn.q_proj.weight',
+    '66 rows',
+  ]);
+  synth({ layout: '1bitllm', shape }); // float layouts take any row count
+  throwsTyped(() => synth({ layout: 'gguf' as Layout }), UsageError, ['--layout', 'master, packed, 1bitllm, llama-packed', '"gguf"']);
+});
+
+test('the synth command takes --layout', () => {
+  const main = fileURLToPath(new URL('../build/js/cli/main.js', import.meta.url));
+  const out = join(root, 'cli-llama');
+  const r = spawnSync(process.execPath, [main, 'synth', '--layout', 'llama-packed', '--preset', 'odd', '--shards', '2', '--out', out], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(readJson(join(out, 'config.json')).architectures, ['LlamaForCausalLM']);
+  assert.is(readCheckpointTensors(out).get('model.layers.0.self_attn.q_proj.weight')!.dtype, 'U8');
+  const bad = spawnSync(process.execPath, [main, 'synth', '--layout', 'nope', '--out', join(root, 'cli-bad')], { encoding: 'utf8' });
+  assert.is.not(bad.status, 0);
+  assert.match(bad.stderr, /master, packed, 1bitllm, llama-packed|choices/);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
