@@ -289,6 +289,138 @@ test('refusals: packed rows not a multiple of 4, an unknown layout', () => {
   throwsTyped(() => synth({ layout: 'gguf' as Layout }), UsageError, ['--layout', 'master, packed, 1bitllm, llama-packed', '"gguf"']);
 });
 
+interface TokenizerJson {
+  added_tokens: Array<{ id: number; content: string; special: boolean }>;
+  model: { type: string; vocab: Record<string, number>; merges: string[]; byte_fallback: boolean };
+}
+
+/** Field number, wire type and value of each field of a protobuf message (varints, length-delimited and fixed32 only). */
+function protoFields(bytes: Uint8Array): Array<[number, number, number | Uint8Array]> {
+  const out: Array<[number, number, number | Uint8Array]> = [];
+  let pos = 0;
+  const varint = () => {
+    let v = 0;
+    for (let shift = 1; ; shift *= 128) {
+      const b = bytes[pos++];
+      v += (b & 0x7f) * shift;
+      if (b < 0x80) return v;
+    }
+  };
+  while (pos < bytes.length) {
+    const key = varint();
+    const field = Math.floor(key / 8);
+    const wire = key % 8;
+    if (wire === 0) out.push([field, wire, varint()]);
+    else if (wire === 2) {
+      const n = varint();
+      out.push([field, wire, bytes.subarray(pos, (pos += n))]);
+    } else if (wire === 5) {
+      out.push([field, wire, new DataView(bytes.buffer, bytes.byteOffset + pos, 4).getFloat32(0, true)]);
+      pos += 4;
+    } else throw new Error(`wire type ${wire}`);
+  }
+  assert.is(pos, bytes.length);
+  return out;
+}
+
+for (const layout of LAYOUTS) {
+  for (const preset of ['tiny', 'odd']) {
+    test(`${layout} on ${preset}: tokenizer files parse, every id below vocab_size once, specials match config.json`, () => {
+      const dir = synth({ layout, preset });
+      const config = readJson(join(dir, 'config.json'));
+      const vocabSize = config.vocab_size as number;
+      const tok = readJson(join(dir, 'tokenizer.json')) as unknown as TokenizerJson;
+      const tokConfig = readJson(join(dir, 'tokenizer_config.json'));
+      const generation = readJson(join(dir, 'generation_config.json'));
+      assert.is(tok.model.type, 'BPE');
+      const byId = new Map<number, string>();
+      const claim = (id: number, text: string) => {
+        assert.ok(Number.isInteger(id) && id >= 0 && id < vocabSize, `id ${id} of ${text}`);
+        assert.not.ok(byId.has(id), `id ${id} twice`);
+        byId.set(id, text);
+      };
+      for (const [text, id] of Object.entries(tok.model.vocab)) claim(id, text);
+      for (const t of tok.added_tokens) {
+        if (tok.model.vocab[t.content] === t.id) continue; // SentencePiece specials are in both
+        claim(t.id, t.content);
+      }
+      assert.is(byId.size, vocabSize, 'every id used');
+      const known = new Set(byId.values());
+      for (const m of tok.model.merges) {
+        const [a, b, ...rest] = m.split(' ');
+        assert.is(rest.length, 0, m);
+        assert.ok(known.has(a) && known.has(b) && known.has(a + b), `merge ${m}`);
+      }
+      assert.ok(tok.model.merges.length > 0);
+      const special = new Map(tok.added_tokens.filter((t) => t.special).map((t) => [t.id, t.content]));
+      const bos = config.bos_token_id as number;
+      const eos = config.eos_token_id as number;
+      assert.is(special.get(bos), tokConfig.bos_token, 'bos');
+      assert.is(special.get(eos), tokConfig.eos_token, 'eos');
+      for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) {
+        if (k in generation) assert.ok((generation[k] as number) < vocabSize, k);
+      }
+      const decoder = tokConfig.added_tokens_decoder as Record<string, { content: string }>;
+      for (const [id, content] of special) assert.is(decoder[String(id)]?.content, content, `added_tokens_decoder ${id}`);
+
+      if (layout === '1bitllm') {
+        assert.equal([bos, eos, config.pad_token_id], [1, 2, vocabSize - 2]);
+        assert.equal([special.get(0), special.get(1), special.get(2), special.get(vocabSize - 2), special.get(vocabSize - 1)], ['<unk>', '<s>', '</s>', '<pad>', '</line>']);
+        assert.equal(readJson(join(dir, 'added_tokens.json')), { '</line>': vocabSize - 1, '<pad>': vocabSize - 2 });
+        assert.equal(readJson(join(dir, 'special_tokens_map.json')).additional_special_tokens, ['</line>']);
+        assert.equal(generation, { _from_model_config: true, bos_token_id: 0, eos_token_id: 2, pad_token_id: 1, transformers_version: '4.39.0' });
+        // tokenizer.model: the same pieces in the same order, then the two added tokens
+        const model = protoFields(readFileSync(join(dir, 'tokenizer.model')));
+        const pieces = model.filter(([f]) => f === 1).map(([, , v]) => {
+          const p = protoFields(v as Uint8Array);
+          return { piece: new TextDecoder().decode(p.find(([f]) => f === 1)![2] as Uint8Array), score: p.find(([f]) => f === 2)![2], type: p.find(([f]) => f === 3)![2] };
+        });
+        assert.is(pieces.length, vocabSize - 2);
+        pieces.forEach((p, id) => assert.is(byId.get(id), p.piece, `piece ${id}`));
+        assert.equal(pieces.slice(0, 3).map((p) => p.type), [2, 3, 3]); // unknown, control, control
+        const bytePieces = pieces.filter((p) => p.type === 6);
+        assert.is(bytePieces.length, preset === 'tiny' ? 0 : 256, 'byte pieces: all 256 when they fit');
+        bytePieces.forEach((p, b) => assert.is(p.piece, `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
+        assert.is(tok.model.byte_fallback, bytePieces.length === 256);
+        const normal = pieces.filter((p) => p.type === 1);
+        for (let i = 1; i < normal.length; i++) assert.ok((normal[i].score as number) < (normal[i - 1].score as number), 'scores rank the pieces');
+        const trainer = new Map(protoFields(model.find(([f]) => f === 2)![2] as Uint8Array).map(([f, , v]) => [f, v]));
+        assert.equal([trainer.get(3), trainer.get(4), trainer.get(35), trainer.get(40), trainer.get(41), trainer.get(42)], [2, vocabSize - 2, bytePieces.length ? 1 : 0, 0, 1, 2]);
+        const normalizer = new Map(protoFields(model.find(([f]) => f === 3)![2] as Uint8Array).map(([f, , v]) => [f, v]));
+        assert.is(new TextDecoder().decode(normalizer.get(1) as Uint8Array), 'identity');
+        assert.equal([normalizer.get(3), normalizer.get(4)], [1, 0]);
+      } else {
+        const base = layout === 'master' ? 0 : vocabSize - 10;
+        assert.equal([bos, eos], [base, layout === 'llama-packed' ? base + 9 : base + 1]);
+        assert.equal([...special.keys()].sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => base + i));
+        assert.equal([special.get(base), special.get(base + 1), special.get(base + 9)], ['<|begin_of_text|>', '<|end_of_text|>', '<|eot_id|>']);
+        const template = tokConfig.chat_template as string;
+        assert.ok(template.includes('<|eot_id|>') && template.includes('bos_token'));
+        if (layout === 'llama-packed') assert.ok(template.includes('<|start_header_id|>'));
+        assert.equal([generation.bos_token_id, generation.eos_token_id], [bos, eos]);
+        // byte-level alphabet: space is Ġ, newline Ċ
+        assert.ok('Ġ' in tok.model.vocab && 'Ċ' in tok.model.vocab && 'a' in tok.model.vocab);
+        if (preset === 'odd') assert.is(Object.keys(tok.model.vocab).filter((t) => [...t].length === 1).length, 256);
+      }
+    });
+  }
+}
+
+test('tokenizer at the real sizes: Llama 3 specials at 128000.., 1bitLLM <pad> 32000 and </line> 32001', () => {
+  const llama = synth({ layout: 'llama-packed', shape: { ...PRESETS.tiny, vocab_size: 128256 }, seed: 2 });
+  const config = readJson(join(llama, 'config.json'));
+  assert.equal([config.bos_token_id, config.eos_token_id], [128000, 128009]);
+  const tok = readJson(join(llama, 'tokenizer.json')) as unknown as TokenizerJson;
+  assert.is(Object.keys(tok.model.vocab).length, 128000);
+  assert.is(tok.added_tokens.length, 256);
+  assert.equal(tok.added_tokens.at(-1), { id: 128255, content: '<|reserved_special_token_250|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const packed = readJson(join(synth({ layout: 'packed', shape: { ...PRESETS.tiny, vocab_size: 128256 } }), 'config.json'));
+  assert.equal([packed.bos_token_id, packed.eos_token_id], [128000, 128001]);
+  const oneBit = synth({ layout: '1bitllm', shape: { ...PRESETS.tiny, vocab_size: 32002 } });
+  assert.equal(readJson(join(oneBit, 'added_tokens.json')), { '</line>': 32001, '<pad>': 32000 });
+  assert.is(readJson(join(oneBit, 'config.json')).pad_token_id, 32000);
+});
+
 test('the synth command takes --layout', () => {
   const main = fileURLToPath(new URL('../build/js/cli/main.js', import.meta.url));
   const out = join(root, 'cli-llama');

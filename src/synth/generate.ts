@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DTYPE_SIZE, encodeSafetensorsHeader } from '../formats/safetensors.js';
 import { PRESETS, type ModelShape } from './presets.js';
 import { LAYOUT_SPECS, LAYOUTS, type Layout, type ScaleRule, type SynthDType, type SynthTensor } from './layouts.js';
+import { tokenizerFiles } from './tokenizer.js';
 import { UsageError } from '../errors.js';
 import { f32ToF16 } from '../quant/floats.js';
 
@@ -47,6 +48,9 @@ export function generateCheckpoint(o: SynthOptions): SynthResult {
   const spec = LAYOUT_SPECS[layout];
   const dtype = o.dtype ?? spec.dtype;
   if (!FLOAT_DTYPES.includes(dtype)) throw new UsageError(`--dtype: expected BF16, F16 or F32, found ${JSON.stringify(dtype)}`);
+  if (layout !== 'master' && !(shape.vocab_size >= 32)) {
+    throw new UsageError(`--layout ${layout}: vocab_size ${shape.vocab_size} is too small for its tokenizer's special tokens (at least 32)`);
+  }
   const shards = o.shards ?? 1;
   const untied = o.untied ?? false;
   const tensors = spec.tensors(shape, dtype, untied);
@@ -68,6 +72,7 @@ export function generateCheckpoint(o: SynthOptions): SynthResult {
     writeFileSync(join(o.outDir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2) + '\n');
   }
   writeFileSync(join(o.outDir, 'config.json'), spec.config(shape, dtype, untied));
+  for (const [name, content] of tokenizerFiles(layout, shape.vocab_size)) writeFileSync(join(o.outDir, name), content);
   return { dir: o.outDir, files: names, bytes: total };
 }
 
