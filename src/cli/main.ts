@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { convert, type ConvertSummary } from '../run/convert.js';
-import { generateCheckpoint, type SynthDType } from '../synth/generate.js';
+import { generateCheckpoint, LAYOUTS, type Layout, type SynthDType } from '../synth/generate.js';
 import { PRESETS } from '../synth/presets.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
 import { stopWorkers } from '../run/pool.js';
@@ -139,13 +139,18 @@ export function buildProgram(): Command {
     .command('synth')
     .description('write a synthetic checkpoint in the real Hugging Face layout (for demos, tests and benchmarks)')
     .addOption(new Option('--preset <name>', Object.entries(PRESETS).map(([k, v]) => `${k}: ${v.about}`).join('; ')).choices(Object.keys(PRESETS)).default('tiny'))
+    .addOption(
+      new Option('--layout <layout>', 'checkpoint layout: master (2B-4T-bf16 master weights), packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58)')
+        .choices(LAYOUTS)
+        .default('master'),
+    )
     .addOption(new Option('--dtype <dtype>', 'weight dtype').choices(['BF16', 'F16', 'F32']).default('BF16'))
     .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
     .option('--untied', 'write lm_head.weight (tie_word_embeddings false)')
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
     .requiredOption('-o, --out <dir>', 'folder to write')
-    .action((o: { preset: string; dtype: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
-      const r = generateCheckpoint({ outDir: o.out, preset: o.preset, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
+    .action((o: { preset: string; layout: Layout; dtype: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
+      const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
       process.stderr.write(`wrote ${o.preset} ${o.dtype} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
     });
 

@@ -1,61 +1,37 @@
-// Writes synthetic BitNet b1.58 checkpoints in the real Hugging Face layout (names, shapes,
-// dtypes, single file or shards + index) for the demo, the tests and the benchmarks.
-// Weights are seeded pseudo-random, so the same options always give the same bytes.
+// Writes synthetic BitNet b1.58 checkpoints in the real Hugging Face layouts (names, shapes,
+// dtypes, packed or not, single file or shards + index) for the demo, the tests and the benchmarks.
+// Weights are seeded pseudo-random, so the same options always give the same bytes. Tensors are
+// written one at a time in chunks: memory stays bounded whatever the model size (a packed
+// projection holds its codes, a quarter byte per weight, until it is written).
 
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeSafetensorsHeader, type DType } from '../formats/safetensors.js';
-import { bitnetConfig, PRESETS, type ModelShape } from './presets.js';
+import { DTYPE_SIZE, encodeSafetensorsHeader } from '../formats/safetensors.js';
+import { PRESETS, type ModelShape } from './presets.js';
+import { LAYOUT_SPECS, LAYOUTS, type Layout, type ScaleRule, type SynthDType, type SynthTensor } from './layouts.js';
+import { tokenizerFiles } from './tokenizer.js';
 import { UsageError } from '../errors.js';
 import { f32ToF16 } from '../quant/floats.js';
 
-export type SynthDType = 'BF16' | 'F16' | 'F32';
+export type { Layout, SynthDType } from './layouts.js';
+export { LAYOUTS } from './layouts.js';
 
 export interface SynthOptions {
   outDir: string;
   preset?: string;
   shape?: ModelShape;
+  /** Which real checkpoint layout to write (default master). */
+  layout?: Layout;
+  /** The float tensors' dtype (default: the layout's, BF16 except 1bitllm's F32). */
   dtype?: SynthDType;
   /** 1 writes model.safetensors; more writes model-0000i-of-0000n.safetensors + index. */
   shards?: number;
-  /** Write lm_head.weight and tie_word_embeddings: false. */
+  /** Write lm_head.weight and tie_word_embeddings: false (llama-packed always has lm_head.weight). */
   untied?: boolean;
   seed?: number;
 }
 
-interface SynthTensor {
-  name: string;
-  shape: number[];
-  kind: 'weight' | 'norm';
-}
-
-/** The tensors of a BitNetForCausalLM checkpoint, in the order the 2B-4T file has them. */
-export function bitnetTensors(s: ModelShape, untied: boolean): SynthTensor[] {
-  const h = s.hidden_size;
-  const kv = (s.num_key_value_heads * h) / s.num_attention_heads;
-  const t: SynthTensor[] = [{ name: 'model.embed_tokens.weight', shape: [s.vocab_size, h], kind: 'weight' }];
-  for (let i = 0; i < s.num_hidden_layers; i++) {
-    const p = `model.layers.${i}.`;
-    t.push(
-      { name: p + 'input_layernorm.weight', shape: [h], kind: 'norm' },
-      { name: p + 'self_attn.q_proj.weight', shape: [h, h], kind: 'weight' },
-      { name: p + 'self_attn.k_proj.weight', shape: [kv, h], kind: 'weight' },
-      { name: p + 'self_attn.v_proj.weight', shape: [kv, h], kind: 'weight' },
-      { name: p + 'self_attn.o_proj.weight', shape: [h, h], kind: 'weight' },
-      { name: p + 'self_attn.attn_sub_norm.weight', shape: [h], kind: 'norm' },
-      { name: p + 'post_attention_layernorm.weight', shape: [h], kind: 'norm' },
-      { name: p + 'mlp.gate_proj.weight', shape: [s.intermediate_size, h], kind: 'weight' },
-      { name: p + 'mlp.up_proj.weight', shape: [s.intermediate_size, h], kind: 'weight' },
-      { name: p + 'mlp.down_proj.weight', shape: [h, s.intermediate_size], kind: 'weight' },
-      { name: p + 'mlp.ffn_sub_norm.weight', shape: [s.intermediate_size], kind: 'norm' },
-    );
-  }
-  t.push({ name: 'model.norm.weight', shape: [h], kind: 'norm' });
-  if (untied) t.push({ name: 'lm_head.weight', shape: [s.vocab_size, h], kind: 'weight' });
-  return t;
-}
-
-const BYTES: Record<SynthDType, number> = { BF16: 2, F16: 2, F32: 4 };
+const FLOAT_DTYPES: readonly SynthDType[] = ['BF16', 'F16', 'F32'];
 const CHUNK = 1 << 20;
 
 export interface SynthResult {
@@ -67,35 +43,57 @@ export interface SynthResult {
 export function generateCheckpoint(o: SynthOptions): SynthResult {
   const shape = o.shape ?? PRESETS[o.preset ?? 'tiny'];
   if (!shape) throw new UsageError(`--preset: expected one of ${Object.keys(PRESETS).join(', ')}, found ${JSON.stringify(o.preset)}`);
-  const dtype = o.dtype ?? 'BF16';
-  if (!(dtype in BYTES)) throw new UsageError(`--dtype: expected BF16, F16 or F32, found ${JSON.stringify(dtype)}`);
+  const layout = o.layout ?? 'master';
+  if (!LAYOUTS.includes(layout)) throw new UsageError(`--layout: expected one of ${LAYOUTS.join(', ')}, found ${JSON.stringify(layout)}`);
+  const spec = LAYOUT_SPECS[layout];
+  const dtype = o.dtype ?? spec.dtype;
+  if (!FLOAT_DTYPES.includes(dtype)) throw new UsageError(`--dtype: expected BF16, F16 or F32, found ${JSON.stringify(dtype)}`);
+  if (layout !== 'master' && !(shape.vocab_size >= 32)) {
+    throw new UsageError(`--layout ${layout}: vocab_size ${shape.vocab_size} is too small for its tokenizer's special tokens (at least 32)`);
+  }
   const shards = o.shards ?? 1;
-  const tensors = bitnetTensors(shape, o.untied ?? false);
+  const untied = o.untied ?? false;
+  const tensors = spec.tensors(shape, dtype, untied);
   if (!Number.isSafeInteger(shards) || shards < 1 || shards > tensors.length) {
     throw new UsageError(`--shards: expected a whole number from 1 to ${tensors.length}, found ${o.shards}`);
   }
   mkdirSync(o.outDir, { recursive: true });
-  const groups = splitEvenly(tensors, shards, (t) => count(t.shape) * BYTES[dtype]);
+  const groups = splitEvenly(tensors, shards, (t) => count(t.shape) * DTYPE_SIZE[t.dtype]);
   const names = groups.length === 1 ? ['model.safetensors'] : groups.map((_, i) => `model-${pad(i + 1)}-of-${pad(groups.length)}.safetensors`);
-  const rng = mulberry32(o.seed ?? 1);
+  const state: WriteState = { rng: { state: (o.seed ?? 1) >>> 0 }, means: new Map(), scaleRule: spec.packed };
   let total = 0;
   const weightMap: Record<string, string> = {};
   groups.forEach((group, i) => {
-    total += writeShard(join(o.outDir, names[i]), group, dtype, rng);
+    total += writeShard(join(o.outDir, names[i]), group, state);
     for (const t of group) weightMap[t.name] = names[i];
   });
   if (groups.length > 1) {
     const index = { metadata: { total_size: total }, weight_map: weightMap };
     writeFileSync(join(o.outDir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2) + '\n');
   }
-  writeFileSync(join(o.outDir, 'config.json'), JSON.stringify(bitnetConfig(shape, dtype, !(o.untied ?? false)), null, 2) + '\n');
+  writeFileSync(join(o.outDir, 'config.json'), spec.config(shape, dtype, untied));
+  for (const [name, content] of tokenizerFiles(layout, shape.vocab_size)) writeFileSync(join(o.outDir, name), content);
   return { dir: o.outDir, files: names, bytes: total };
 }
 
+/** What carries over from tensor to tensor: one random stream, and the mean |W| of packed tensors for their scales. */
+interface WriteState {
+  rng: Rng;
+  means: Map<string, number>;
+  scaleRule?: ScaleRule;
+}
+
+/** Chunk buffers, allocated once per shard. */
+interface Buffers {
+  f32: Float32Array;
+  u32: Uint32Array;
+  u16: Uint16Array;
+}
+
 /** Writes one safetensors file (through a temporary name, so a killed run leaves no half file). */
-function writeShard(path: string, tensors: SynthTensor[], dtype: SynthDType, rng: () => number): number {
+function writeShard(path: string, tensors: SynthTensor[], state: WriteState): number {
   const header = encodeSafetensorsHeader(
-    tensors.map((t) => ({ name: t.name, dtype: dtype as DType, shape: t.shape })),
+    tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
     { format: 'pt' },
   );
   const tmp = `${path}.tmp-${process.pid}`;
@@ -103,21 +101,11 @@ function writeShard(path: string, tensors: SynthTensor[], dtype: SynthDType, rng
   try {
     writeSync(fd, header.bytes);
     const f32 = new Float32Array(CHUNK);
-    const u32 = new Uint32Array(f32.buffer);
-    const u16 = new Uint16Array(CHUNK);
+    const buf: Buffers = { f32, u32: new Uint32Array(f32.buffer), u16: new Uint16Array(CHUNK) };
     for (const t of tensors) {
-      const n = count(t.shape);
-      for (let done = 0; done < n; done += CHUNK) {
-        const m = Math.min(CHUNK, n - done);
-        fillValues(f32, m, t.kind, rng);
-        if (dtype === 'F32') {
-          writeSync(fd, new Uint8Array(f32.buffer, 0, m * 4));
-          continue;
-        }
-        if (dtype === 'BF16') for (let i = 0; i < m; i++) u16[i] = bf16Bits(u32[i]);
-        else for (let i = 0; i < m; i++) u16[i] = f32ToF16(f32[i]);
-        writeSync(fd, new Uint8Array(u16.buffer, 0, m * 2));
-      }
+      if (t.kind === 'packed') writePacked(fd, t, state, buf);
+      else if (t.kind === 'scale') writeScale(fd, t, state, buf);
+      else writeFloats(fd, t, state.rng, buf);
     }
   } catch (e) {
     closeSync(fd);
@@ -129,18 +117,86 @@ function writeShard(path: string, tensors: SynthTensor[], dtype: SynthDType, rng
   return header.bytes.length + header.dataLength;
 }
 
-/**
- * Projections and embeddings: a symmetric triangular distribution of width 0.04 (mean |w|
- * about 0.013, like trained BitNet weights); norms: around 1.
- */
-function fillValues(out: Float32Array, n: number, kind: SynthTensor['kind'], rng: () => number): void {
-  if (kind === 'norm') {
-    for (let i = 0; i < n; i++) out[i] = 1 + ((rng() & 0xffff) / 0x10000 - 0.5) * 0.2;
-    return;
+function writeFloats(fd: number, t: SynthTensor, rng: Rng, buf: Buffers): void {
+  const n = count(t.shape);
+  for (let done = 0; done < n; done += CHUNK) {
+    const m = Math.min(CHUNK, n - done);
+    if (t.kind === 'norm') fillNorms(buf.f32, m, rng);
+    else fillWeights(buf.f32, m, t.width!, rng);
+    writeSync(fd, encode(buf, m, t.dtype as SynthDType));
   }
+}
+
+/**
+ * The ternary codes of a seeded float weight [rows, cols], by absmean (q = clamp(round(w / mean|W|),
+ * -1, 1)), packed as transformers' pack_weights does: with R = rows / 4, bits 2i..2i+1 of byte
+ * [r, c] hold q[i*R + r, c] + 1. The first three weights of the first row of each quarter (rows 0,
+ * R, 2R, 3R) are forced to -1, 0, +1: every value occurs, and a reader can check the row order. The weights are drawn twice from the same point of the stream (once for the mean,
+ * once for the codes), so only the codes are held.
+ */
+function writePacked(fd: number, t: SynthTensor, state: WriteState, buf: Buffers): void {
+  const rows = t.shape[0] * 4;
+  const cols = t.shape[1];
+  const n = rows * cols;
+  const start = state.rng.state;
+  let sum = 0;
+  for (let done = 0; done < n; done += CHUNK) {
+    const m = Math.min(CHUNK, n - done);
+    fillWeights(buf.f32, m, t.width!, state.rng);
+    for (let i = 0; i < m; i++) sum += Math.abs(buf.f32[i]);
+  }
+  const mean = sum / n;
+  state.means.set(t.name, mean);
+  state.rng.state = start;
+  const codes = new Uint8Array(n / 4);
+  const quarter = rows / 4;
+  let row = 0;
+  let col = 0;
+  let base = 0;
+  let shift = 0;
+  for (let done = 0; done < n; done += CHUNK) {
+    const m = Math.min(CHUNK, n - done);
+    fillWeights(buf.f32, m, t.width!, state.rng);
+    for (let i = 0; i < m; i++) {
+      const q = col < 3 && row % quarter === 0 ? col - 1 : Math.max(-1, Math.min(1, Math.round(buf.f32[i] / mean)));
+      codes[base + col] |= (q + 1) << shift;
+      if (++col === cols) {
+        col = 0;
+        row++;
+        base = (row % quarter) * cols;
+        shift = 2 * Math.floor(row / quarter);
+      }
+    }
+  }
+  writeSync(fd, codes);
+}
+
+/** A packed tensor's scale: mean|W| (autobitlinear multiplies by it) or 1 / mean|W| (bitlinear divides by it). */
+function writeScale(fd: number, t: SynthTensor, state: WriteState, buf: Buffers): void {
+  const mean = state.means.get(t.of!)!;
+  buf.f32[0] = state.scaleRule === 'divide' ? 1 / mean : mean;
+  writeSync(fd, encode(buf, 1, t.dtype as SynthDType));
+}
+
+/** The first m values of buf.f32 in the given dtype (a view of the buffers). */
+function encode(buf: Buffers, m: number, dtype: SynthDType): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(buf.f32.buffer, 0, m * 4);
+  if (dtype === 'BF16') for (let i = 0; i < m; i++) buf.u16[i] = bf16Bits(buf.u32[i]);
+  else for (let i = 0; i < m; i++) buf.u16[i] = f32ToF16(buf.f32[i]);
+  return new Uint8Array(buf.u16.buffer, 0, m * 2);
+}
+
+/** Norms: around 1. */
+function fillNorms(out: Float32Array, n: number, rng: Rng): void {
+  for (let i = 0; i < n; i++) out[i] = 1 + ((next(rng) & 0xffff) / 0x10000 - 0.5) * 0.2;
+}
+
+/** Weights: a symmetric triangular distribution of the given width (std width / sqrt(6), mean |w| width / 3). */
+function fillWeights(out: Float32Array, n: number, width: number, rng: Rng): void {
+  const k = width / 0x10000;
   for (let i = 0; i < n; i++) {
-    const r = rng();
-    out[i] = ((r & 0xffff) + (r >>> 16) - 0xffff) * (0.04 / 0x10000);
+    const r = next(rng);
+    out[i] = ((r & 0xffff) + (r >>> 16) - 0xffff) * k;
   }
 }
 
@@ -149,15 +205,17 @@ function bf16Bits(u: number): number {
   return (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+/** mulberry32, with its state in the open so that a tensor can be drawn twice. */
+interface Rng {
+  state: number;
+}
+
+function next(rng: Rng): number {
+  const a = (rng.state = (rng.state + 0x6d2b79f5) >>> 0);
+  let t = a;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
 }
 
 function count(shape: number[]): number {

@@ -1,4 +1,6 @@
-// Model shapes for synthetic checkpoints, from tiny test models up to the exact 2B-4T shapes.
+// Model shapes for synthetic checkpoints, from tiny test models up to the exact shapes of the real
+// models (2B-4T, 1bitLLM bitnet_b1_58-large and -3B, HF1BitLLM Llama3-8B-1.58). A preset decides
+// only the shape; the layout (src/synth/layouts.ts) decides names, dtypes and the rest of config.json.
 
 export interface ModelShape {
   hidden_size: number;
@@ -46,10 +48,47 @@ export const PRESETS: Record<string, ModelShape & { about: string }> = {
     num_key_value_heads: 5,
     vocab_size: 128256,
   },
+  '1bitllm-large': {
+    about: 'the shapes of 1bitLLM/bitnet_b1_58-large (729 M parameters, 2.92 GB in F32)',
+    hidden_size: 1536,
+    intermediate_size: 4096,
+    num_hidden_layers: 24,
+    num_attention_heads: 16,
+    num_key_value_heads: 16,
+    vocab_size: 32002,
+  },
+  '1bitllm-3b': {
+    about: 'the shapes of 1bitLLM/bitnet_b1_58-3B (3.32 B parameters, 13.3 GB in F32)',
+    hidden_size: 3200,
+    intermediate_size: 8640,
+    num_hidden_layers: 26,
+    num_attention_heads: 32,
+    num_key_value_heads: 32,
+    vocab_size: 32002,
+  },
+  'llama3-8b': {
+    about: 'the shapes of HF1BitLLM/Llama3-8B-1.58-100B-tokens (8.0 B parameters, 3.85 GB packed)',
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    vocab_size: 128256,
+  },
 };
 
-/** config.json of a BitNetForCausalLM checkpoint with the given shape, as the 2B-4T model has it. */
-export function bitnetConfig(shape: ModelShape, dtype: string, tied: boolean): Record<string, unknown> {
+/** The six shape fields of a preset (without its description). */
+export function shapeOf(s: ModelShape): ModelShape {
+  const { hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, vocab_size } = s;
+  return { hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, vocab_size };
+}
+
+/**
+ * config.json of a BitNetForCausalLM checkpoint with the given shape, as the 2B-4T model has it.
+ * (The master layout passes the preset itself, so its description lands in config.json as
+ * "about": kept as it was, because the master output must not change.)
+ */
+export function bitnetConfig(shape: ModelShape, dtype: string, tied: boolean, ids = { bos: 0, eos: 1 }): Record<string, unknown> {
   return {
     architectures: ['BitNetForCausalLM'],
     model_type: 'bitnet',
@@ -60,8 +99,8 @@ export function bitnetConfig(shape: ModelShape, dtype: string, tied: boolean): R
     rope_theta: 500000.0,
     tie_word_embeddings: tied,
     torch_dtype: { BF16: 'bfloat16', F16: 'float16', F32: 'float32' }[dtype],
-    bos_token_id: 0,
-    eos_token_id: 1,
+    bos_token_id: ids.bos,
+    eos_token_id: ids.eos,
     attention_bias: false,
   };
 }

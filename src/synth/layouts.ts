@@ -1,0 +1,231 @@
+// The input layouts the converter reads, as the real Hugging Face checkpoints have them: which
+// tensors (names, shapes, dtypes, packed or not) and which config.json. A layout works with any
+// preset shape whose row counts it can hold.
+//
+//   master        microsoft/bitnet-b1.58-2B-4T-bf16: BitNetForCausalLM master weights
+//   packed        microsoft/bitnet-b1.58-2B-4T: the 7 projections as U8 [out/4, in] + weight_scale
+//                 (autobitlinear: the scale multiplies, about mean|W|)
+//   1bitllm       1bitLLM/bitnet_b1_58-large / -3B: BitnetForCausalLM (model_type llama) latent
+//                 weights, sub-norms self_attn.inner_attn_ln and mlp.ffn_layernorm, SiLU
+//   llama-packed  HF1BitLLM/Llama3-8B-1.58-100B-tokens: LlamaForCausalLM + quantization_config
+//                 bitnet without linear_class (bitlinear: the scale divides, about 1/mean|W|),
+//                 no sub-norms, untied bf16 lm_head
+
+import type { DType } from '../formats/safetensors.js';
+import { UsageError } from '../errors.js';
+import { bitnetConfig, shapeOf, type ModelShape } from './presets.js';
+
+export const LAYOUTS = ['master', 'packed', '1bitllm', 'llama-packed'] as const;
+export type Layout = (typeof LAYOUTS)[number];
+export type SynthDType = 'BF16' | 'F16' | 'F32';
+
+/**
+ * One tensor as stored. `norm`: values around 1; `weight`: a symmetric triangular distribution of
+ * the given width (standard deviation width / sqrt(6)); `packed`: the ternary codes of such a
+ * weight of [rows, cols], stored U8 [rows/4, cols]; `scale`: the [1] scale of the packed tensor `of`.
+ */
+export interface SynthTensor {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  kind: 'norm' | 'weight' | 'packed' | 'scale';
+  width?: number;
+  of?: string;
+}
+
+/** How a packed layout's stored scale relates to mean|W| of its projection. */
+export type ScaleRule = 'multiply' | 'divide';
+
+export interface LayoutSpec {
+  /** The dtype of the float tensors when none is given. */
+  dtype: SynthDType;
+  /** Packed projections and the meaning of their scale, or undefined for float projections. */
+  packed?: ScaleRule;
+  tensors(s: ModelShape, dtype: SynthDType, untied: boolean): SynthTensor[];
+  /** config.json, as text (the HF1BitLLM config repeats a key, which an object cannot hold). */
+  config(preset: ModelShape, dtype: SynthDType, untied: boolean): string;
+}
+
+/** Distribution widths that "let the blocks matter" (std: embedding 0.25, q/k 0.05, others 0.03). */
+const SQRT6 = Math.sqrt(6);
+const WIDTHS = { embed: 0.25 * SQRT6, qk: 0.05 * SQRT6, proj: 0.03 * SQRT6 };
+/** The master layout's one width for every weight (mean |w| about 0.013, like trained BitNet weights). */
+const MASTER_WIDTH = 0.04;
+
+interface Naming {
+  /** Sub-norm names inside a layer, or undefined for none. */
+  subNorms?: [attn: string, ffn: string];
+  widths: { embed: number; qk: number; proj: number };
+  packed: boolean;
+}
+
+/** The tensors of a Llama-family checkpoint, in the order the 2B-4T file has them. */
+function layerTensors(s: ModelShape, dtype: SynthDType, untied: boolean, n: Naming): SynthTensor[] {
+  const h = s.hidden_size;
+  const kv = (s.num_key_value_heads * h) / s.num_attention_heads;
+  const f = s.intermediate_size;
+  const norm = (name: string, size: number): SynthTensor => ({ name, dtype, shape: [size], kind: 'norm' });
+  const proj = (name: string, rows: number, cols: number, width: number): SynthTensor[] => {
+    if (!n.packed) return [{ name: `${name}.weight`, dtype, shape: [rows, cols], kind: 'weight', width }];
+    if (rows % 4 !== 0) {
+      throw new UsageError(`tensor ${name}.weight: a packed layout stores 4 rows per byte, so its ${rows} rows must be a multiple of 4 (pick another preset or layout)`);
+    }
+    return [
+      { name: `${name}.weight`, dtype: 'U8', shape: [rows / 4, cols], kind: 'packed', width },
+      { name: `${name}.weight_scale`, dtype, shape: [1], kind: 'scale', of: `${name}.weight` },
+    ];
+  };
+  const w = n.widths;
+  const t: SynthTensor[] = [{ name: 'model.embed_tokens.weight', dtype, shape: [s.vocab_size, h], kind: 'weight', width: w.embed }];
+  for (let i = 0; i < s.num_hidden_layers; i++) {
+    const p = `model.layers.${i}.`;
+    t.push(
+      norm(p + 'input_layernorm.weight', h),
+      ...proj(p + 'self_attn.q_proj', h, h, w.qk),
+      ...proj(p + 'self_attn.k_proj', kv, h, w.qk),
+      ...proj(p + 'self_attn.v_proj', kv, h, w.proj),
+      ...proj(p + 'self_attn.o_proj', h, h, w.proj),
+    );
+    if (n.subNorms) t.push(norm(p + n.subNorms[0], h));
+    t.push(
+      norm(p + 'post_attention_layernorm.weight', h),
+      ...proj(p + 'mlp.gate_proj', f, h, w.proj),
+      ...proj(p + 'mlp.up_proj', f, h, w.proj),
+      ...proj(p + 'mlp.down_proj', h, f, w.proj),
+    );
+    if (n.subNorms) t.push(norm(p + n.subNorms[1], f));
+  }
+  t.push(norm('model.norm.weight', h));
+  if (untied) t.push({ name: 'lm_head.weight', dtype, shape: [s.vocab_size, h], kind: 'weight', width: w.embed });
+  return t;
+}
+
+const TORCH_DTYPE: Record<SynthDType, string> = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' };
+const BITNET_SUBNORMS: [string, string] = ['self_attn.attn_sub_norm.weight', 'mlp.ffn_sub_norm.weight'];
+
+/**
+ * The ids of the Llama 3 special tokens: a block of 256 after the 128000 regular tokens at the real
+ * vocabulary size, else a block of 10 (begin_of_text .. eot_id) at the end of the vocabulary.
+ */
+export function llama3SpecialBase(vocab: number): number {
+  return vocab - llama3SpecialCount(vocab);
+}
+
+export function llama3SpecialCount(vocab: number): number {
+  return vocab >= 128256 ? 256 : 10;
+}
+
+/** Offsets of the Llama 3 special tokens used in configs, inside the special block. */
+export const LLAMA3 = { begin: 0, end: 1, startHeader: 6, endHeader: 7, eot: 9 } as const;
+
+/** The ids 1bitLLM's SentencePiece vocabulary gives its special tokens (vocab 32002: pad 32000, </line> 32001). */
+export function spmSpecialIds(vocab: number) {
+  return { unk: 0, bos: 1, eos: 2, pad: vocab - 2, line: vocab - 1 };
+}
+
+/** JSON text with 2-space indentation, as JSON.stringify writes it, from entries that may repeat a key. */
+export function jsonText(entries: ReadonlyArray<readonly [string, unknown]>): string {
+  const lines = entries.map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v, null, 2).replace(/\n/g, '\n  ')}`);
+  return `{\n${lines.join(',\n')}\n}\n`;
+}
+
+export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
+  master: {
+    dtype: 'BF16',
+    tensors: (s, dtype, untied) =>
+      layerTensors(s, dtype, untied, { subNorms: BITNET_SUBNORMS, widths: { embed: MASTER_WIDTH, qk: MASTER_WIDTH, proj: MASTER_WIDTH }, packed: false }),
+    config: (preset, dtype, untied) => JSON.stringify(bitnetConfig(preset, dtype, !untied), null, 2) + '\n',
+  },
+  packed: {
+    dtype: 'BF16',
+    packed: 'multiply',
+    tensors: (s, dtype, untied) => layerTensors(s, dtype, untied, { subNorms: BITNET_SUBNORMS, widths: WIDTHS, packed: true }),
+    config: (preset, dtype, untied) => {
+      const base = llama3SpecialBase(preset.vocab_size);
+      const config = bitnetConfig(shapeOf(preset), dtype, !untied, { bos: base + LLAMA3.begin, eos: base + LLAMA3.end });
+      const quantization = { quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'offline' };
+      return jsonText([...Object.entries(config), ['quantization_config', quantization]]);
+    },
+  },
+  '1bitllm': {
+    dtype: 'F32',
+    tensors: (s, dtype, untied) =>
+      layerTensors(s, dtype, untied, { subNorms: ['self_attn.inner_attn_ln.weight', 'mlp.ffn_layernorm.weight'], widths: WIDTHS, packed: false }),
+    // 1bitLLM/bitnet_b1_58-large and -3B config.json; torch_dtype says float16 there although the
+    // weights are stored in F32, and so it does here whatever the dtype
+    config: (preset, _dtype, untied) => {
+      const s = shapeOf(preset);
+      const ids = spmSpecialIds(s.vocab_size);
+      return jsonText([
+        ['architectures', ['BitnetForCausalLM']],
+        ['attention_bias', false],
+        ['attention_dropout', 0.0],
+        ['bos_token_id', ids.bos],
+        ['eos_token_id', ids.eos],
+        ['hidden_act', 'silu'],
+        ['hidden_size', s.hidden_size],
+        ['initializer_range', 0.02],
+        ['input_bits', 8],
+        ['intermediate_size', s.intermediate_size],
+        ['max_position_embeddings', 2048],
+        ['model_type', 'llama'],
+        ['num_attention_heads', s.num_attention_heads],
+        ['num_hidden_layers', s.num_hidden_layers],
+        ['num_key_value_heads', s.num_key_value_heads],
+        ['pad_token_id', ids.pad],
+        ['pretraining_tp', 1],
+        ['rms_norm_eps', 1e-5],
+        ['rope_scaling', null],
+        ['rope_theta', 10000.0],
+        ['tie_word_embeddings', !untied],
+        ['torch_dtype', 'float16'],
+        ['transformers_version', '4.39.0'],
+        ['use_cache', true],
+        ['vocab_size', s.vocab_size],
+        ['weight_bits', 1],
+      ]);
+    },
+  },
+  'llama-packed': {
+    dtype: 'BF16',
+    packed: 'divide',
+    // always untied: the real model has a bf16 lm_head.weight
+    tensors: (s, dtype) => layerTensors(s, dtype, true, { widths: WIDTHS, packed: true }),
+    // HF1BitLLM/Llama3-8B-1.58-100B-tokens config.json, quantization_config twice as there (a JSON
+    // parser keeps the last one)
+    config: (preset, dtype) => {
+      const s = shapeOf(preset);
+      const base = llama3SpecialBase(s.vocab_size);
+      return jsonText([
+        ['architectures', ['LlamaForCausalLM']],
+        ['attention_bias', false],
+        ['attention_dropout', 0.0],
+        ['bos_token_id', base + LLAMA3.begin],
+        ['eos_token_id', base + LLAMA3.eot],
+        ['hidden_act', 'silu'],
+        ['hidden_size', s.hidden_size],
+        ['initializer_range', 0.02],
+        ['intermediate_size', s.intermediate_size],
+        ['is_bitnet_config', true],
+        ['max_position_embeddings', 8192],
+        ['mlp_bias', false],
+        ['model_type', 'llama'],
+        ['num_attention_heads', s.num_attention_heads],
+        ['num_hidden_layers', s.num_hidden_layers],
+        ['num_key_value_heads', s.num_key_value_heads],
+        ['pretraining_tp', 1],
+        ['quantization_config', { modules_to_not_convert: null, quant_method: 'bitnet' }],
+        ['rms_norm_eps', 1e-5],
+        ['rope_interleaved', false],
+        ['rope_scaling', null],
+        ['rope_theta', 500000.0],
+        ['tie_word_embeddings', false],
+        ['torch_dtype', TORCH_DTYPE[dtype]],
+        ['transformers_version', '4.44.0.dev0'],
+        ['use_cache', true],
+        ['vocab_size', s.vocab_size],
+        ['quantization_config', { quant_method: 'bitnet' }],
+      ]);
+    },
+  },
+};
