@@ -1,0 +1,185 @@
+// Proves the independent format references (test/reference/formats-ref.ts) against facts: Microsoft's
+// own GPU conversion of the golden model, the reference ternaries, worked examples derived by hand
+// from formats.md, and round trips on seeded random data. Nothing here runs the converter.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mulberry32, type Rng } from './helpers/common.js';
+import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
+import { bytesFromU32s, decodeBitnetRsWords, decodeHfU8, decodeMsInt2, packBitnetRsWords, packHfU8, packMsInt2, permuteRows, unpermuteRows } from './reference/formats-ref.js';
+import { bf16ToNumber, decodeValues } from './reference/ternary-ref.js';
+
+const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
+const goldenConfig = JSON.parse(readFileSync(join(GOLDEN, 'config.json'), 'utf8')) as Record<string, unknown>;
+const goldenRef = readSafetensors(join(GOLDEN, 'reference-ternary.safetensors'));
+const msGpu = readSafetensors(join(GOLDEN, 'ms-gpu-int2.safetensors'));
+
+const randomTernary = (rng: Rng, n: number) => Int8Array.from({ length: n }, () => Math.floor(rng() * 3) - 1);
+const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
+const i8 = (t: RawTensor) => new Int8Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.length);
+const ternaryOf = (name: string) => i8(goldenRef.get(name)!);
+const scaleOf = (name: string) => bf16ToNumber(goldenRef.get(`${name}_scale`)!.bytes[0] | (goldenRef.get(`${name}_scale`)!.bytes[1] << 8));
+const concat = (...parts: Int8Array[]) => {
+  const out = new Int8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+/** Asserts two arrays are equal, naming only the first difference (large arrays make unreadable diffs). */
+function same(got: ArrayLike<number> | false, want: ArrayLike<number>, label = '') {
+  assert.ok(got, `${label}: wrong kind of content`);
+  if (!got) return;
+  assert.is(got.length, want.length, `${label}: length`);
+  let i = 0;
+  while (i < got.length && Object.is(got[i], want[i])) i++;
+  assert.ok(i === got.length, `${label}: first difference at ${i}: found ${got[i]}, expected ${want[i]}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+const packings = suite('format references: packings');
+
+packings('hf U8: a worked example from formats.md (quarter blocks of rows, code = value + 1)', () => {
+  // rows 8, 1 column: R = 2; byte r holds W[r], W[2 + r], W[4 + r], W[6 + r] at bits 0, 2, 4, 6
+  const w = Int8Array.from([1, 0, -1, 1, 0, 0, -1, -1]);
+  const bytes = Uint8Array.from([0b00_01_00_10, 0b00_01_10_01]);
+  assert.equal(Array.from(packHfU8(w, 8, 1)), Array.from(bytes));
+  assert.equal(Array.from(decodeHfU8(bytes, 8, 1)), Array.from(w));
+});
+
+packings('hf U8: round trips on random matrices; code 3 and bad shapes throw naming the place', () => {
+  const rng = mulberry32(11);
+  for (let n = 0; n < 40; n++) {
+    const rows = 4 * int(rng, 1, 20);
+    const cols = int(rng, 1, 50);
+    const w = randomTernary(rng, rows * cols);
+    same(decodeHfU8(packHfU8(w, rows, cols), rows, cols), w, `${rows}x${cols}`);
+  }
+  const bytes = packHfU8(new Int8Array(8 * 3), 8, 3);
+  bytes[1 * 3 + 2] |= 3 << 4; // packed [1, 2], slot 2 -> W[2 * 2 + 1, 2]
+  assert.throws(() => decodeHfU8(bytes, 8, 3), /code 3 at packed \[1, 2\] bits 4\.\.5 \(W\[5, 2\]\)/);
+  assert.throws(() => decodeHfU8(new Uint8Array(6), 6, 4), /not a multiple of 4/);
+  assert.throws(() => decodeHfU8(new Uint8Array(5), 8, 3), /expected 6 bytes/);
+});
+
+packings('bitnet-rs u32: a worked example and round trips with padded rows', () => {
+  // 16 values in one word: value i at bits 2i, +1 = 01, -1 = 10
+  const w = Int8Array.from([1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1]);
+  const word = 0b01 | (0b10 << 2) | (0b10 << 30);
+  assert.equal(Array.from(packBitnetRsWords(w, 1, 16)), [word >>> 0]);
+  assert.equal(Array.from(decodeBitnetRsWords(Uint32Array.from([word >>> 0]), 1, 16)), Array.from(w));
+  assert.equal(bytesFromU32s(Uint32Array.from([word >>> 0])), Uint8Array.from([0b1001, 0, 0, 0b10000000]));
+  const rng = mulberry32(12);
+  for (let n = 0; n < 40; n++) {
+    const rows = int(rng, 1, 20);
+    const cols = int(rng, 1, 70);
+    const q = randomTernary(rng, rows * cols);
+    const words = packBitnetRsWords(q, rows, cols);
+    assert.is(words.length, rows * Math.ceil(cols / 16));
+    same(decodeBitnetRsWords(words, rows, cols), q, `${rows}x${cols}`);
+  }
+  const padded = packBitnetRsWords(new Int8Array(2 * 17), 2, 17);
+  padded[3] = 1 << 4; // row 1, second word, value 18 of the row: padding
+  assert.throws(() => decodeBitnetRsWords(padded, 2, 17), /padding at row 1/);
+});
+
+packings('ms int2: worked examples derived by hand from formats.md section 5', () => {
+  // one 16x32 tile of zeros (code 2 everywhere: bytes 0b10101010) except one +1 (code 3)
+  const at = (row: number, col: number) => {
+    const q = new Int8Array(16 * 32);
+    q[row * 32 + col] = 1;
+    return q;
+  };
+  const expectByte = (q: Int8Array, index: number, value: number, label: string) => {
+    const want = new Uint8Array(128).fill(0xaa);
+    want[index] = value;
+    assert.equal(Array.from(packMsInt2(q, 16, 32)), Array.from(want), `${label} packs`);
+    assert.equal(Array.from(decodeMsInt2(want, 16, 32)), Array.from(q), `${label} decodes`);
+  };
+  // [0, 1]: t = 0, tile (0, 1), byte 0 code 1; in the u32 code o = 1 moves to bit 8: byte 1 bits 0..1
+  expectByte(at(0, 1), 1, 0xab, '[0, 1]');
+  // [0, 4]: tile (0, 4), byte 1 code 0; o = 4 moves to bit 2: byte 0 bits 2..3
+  expectByte(at(0, 4), 0, 0xae, '[0, 4]');
+  // [8, 0]: row 8 = (t//16)*8 + t%8 with column half 0 -> t = 16 -> tile (8, 0) -> byte 8*8, o = 0
+  expectByte(at(8, 0), 64, 0xab, '[8, 0]');
+  // [0, 16]: column half 1 -> t = 8 -> tile (4, 0): byte 32, o = 0
+  expectByte(at(0, 16), 32, 0xab, '[0, 16]');
+});
+
+packings('ms int2: round trips on random matrices; code 0 and bad shapes throw', () => {
+  const rng = mulberry32(13);
+  for (let n = 0; n < 20; n++) {
+    const N = 16 * int(rng, 1, 4);
+    const K = 32 * int(rng, 1, 4);
+    const q = randomTernary(rng, N * K);
+    const packed = packMsInt2(q, N, K);
+    assert.is(packed.length, (N * K) / 4);
+    same(decodeMsInt2(packed, N, K), q, `${N}x${K}`);
+  }
+  const packed = packMsInt2(new Int8Array(16 * 32), 16, 32);
+  packed[64] &= ~3; // byte 64 bits 0..1 are W[8, 0] (worked example above)
+  assert.throws(() => decodeMsInt2(packed, 16, 32), /code 0 at byte 64 \(\[8, 0\]\) bits 0\.\.1 \(W\[8, 0\]\)/);
+  assert.throws(() => decodeMsInt2(new Uint8Array(8), 8, 32), /N % 16 == 0/);
+  assert.throws(() => packMsInt2(new Int8Array(16 * 48), 16, 48), /K % 32 == 0/);
+});
+
+packings("unpermuteRows: '(h l d) i -> (h d l) i' with l = 2, and permuteRows undoes it", () => {
+  // one head, d = 2: rows (l d) = [l0d0, l0d1, l1d0, l1d1] -> (d l) = [l0d0, l1d0, l0d1, l1d1]
+  assert.equal(Array.from(unpermuteRows(Int8Array.from([0, 1, 2, 3]), 4, 1, 1)), [0, 2, 1, 3]);
+  // two heads, d = 3, two columns: each head's 6 rows are interleaved on their own
+  const m = Int8Array.from({ length: 24 }, (_, i) => i);
+  const rowsOf = (x: Int8Array) => Array.from({ length: 12 }, (_, r) => x[2 * r] / 2);
+  assert.equal(rowsOf(unpermuteRows(m, 12, 2, 2)), [0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11]);
+  const rng = mulberry32(14);
+  const q = randomTernary(rng, 64 * 5);
+  same(permuteRows(unpermuteRows(q, 64, 5, 4), 64, 5, 4), q, 'permute after unpermute');
+  assert.throws(() => unpermuteRows(q, 64, 5, 3), /do not split into 3 heads/);
+});
+
+packings.run();
+
+// ---------------------------------------------------------------------------------------------
+const golden = suite("format references: Microsoft's GPU conversion of the golden model");
+
+golden('decodeMsInt2 of every packed tensor = the reference ternaries, stacked, q and k un-permuted; scales zero-filled', () => {
+  const heads = goldenConfig.num_attention_heads as number;
+  const kvHeads = goldenConfig.num_key_value_heads as number;
+  const hidden = goldenConfig.hidden_size as number;
+  const inter = goldenConfig.intermediate_size as number;
+  assert.is(hidden / heads, 16, 'head_dim');
+  let checked = 0;
+  for (let i = 0; i < (goldenConfig.num_hidden_layers as number); i++) {
+    const p = `model.layers.${i}.`;
+    const q = ternaryOf(`${p}self_attn.q_proj.weight`);
+    const k = ternaryOf(`${p}self_attn.k_proj.weight`);
+    const cases: [string, Int8Array, number, number, string[]][] = [
+      ['attention.wqkv', concat(unpermuteRows(q, hidden, hidden, heads), unpermuteRows(k, k.length / hidden, hidden, kvHeads), ternaryOf(`${p}self_attn.v_proj.weight`)), hidden, hidden, ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj']],
+      ['attention.wo', ternaryOf(`${p}self_attn.o_proj.weight`), hidden, hidden, ['self_attn.o_proj']],
+      ['feed_forward.w13', concat(ternaryOf(`${p}mlp.gate_proj.weight`), ternaryOf(`${p}mlp.up_proj.weight`)), hidden, hidden, ['mlp.gate_proj', 'mlp.up_proj']],
+      ['feed_forward.w2', ternaryOf(`${p}mlp.down_proj.weight`), inter, inter, ['mlp.down_proj']],
+    ];
+    for (const [name, want, K, , parts] of cases) {
+      const t = msGpu.get(`layers.${i}.${name}.weight`)!;
+      const N = want.length / K;
+      assert.equal([t.dtype, t.shape], ['I8', [N, K / 4]], name);
+      same(decodeMsInt2(t.bytes, N, K), want, `layers.${i}.${name}`);
+      const scales = decodeValues(msGpu.get(`layers.${i}.${name}.weight_scale`)!.bytes, 'BF16');
+      assert.equal(scales, [0, 1, 2, 3].map((j) => (parts[j] ? scaleOf(`${p}${parts[j]}.weight`) : 0)), `${name} scales`);
+      checked++;
+    }
+  }
+  assert.is(checked, 8);
+});
+
+golden('the same without the un-permutation does not match (the permutation is a real fact of the layout)', () => {
+  const q = ternaryOf('model.layers.0.self_attn.q_proj.weight');
+  const got = decodeMsInt2(msGpu.get('layers.0.attention.wqkv.weight')!.bytes, 128, 64).subarray(0, q.length);
+  assert.ok(got.some((v, j) => v !== q[j]));
+  same(permuteRows(got, 64, 64, 4), q, 'q re-permuted');
+});
+
+golden.run();
