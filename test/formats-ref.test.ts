@@ -8,12 +8,30 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32, type Rng } from './helpers/common.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
-import { bytesFromU32s, decodeBitnetRsWords, decodeHfU8, decodeMsInt2, packBitnetRsWords, packHfU8, packMsInt2, permuteRows, unpermuteRows } from './reference/formats-ref.js';
-import { bf16ToNumber, decodeValues } from './reference/ternary-ref.js';
+import {
+  bytesFromU32s,
+  checkAgainst,
+  decodeBitnetRsWords,
+  decodeHfU8,
+  decodeMsInt2,
+  encodeExpected,
+  encodeFloats,
+  expectedMsGpu,
+  packBitnetRsWords,
+  packHfU8,
+  packMsInt2,
+  parseSafetensorsBytes,
+  permuteRows,
+  unpermuteRows,
+  type ExpectedFile,
+} from './reference/formats-ref.js';
+import { bf16ToNumber, decodeValues, type Dt } from './reference/ternary-ref.js';
 
 const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
+const goldenModel = readSafetensors(join(GOLDEN, 'model.safetensors'));
 const goldenConfig = JSON.parse(readFileSync(join(GOLDEN, 'config.json'), 'utf8')) as Record<string, unknown>;
 const goldenRef = readSafetensors(join(GOLDEN, 'reference-ternary.safetensors'));
+const msGpuBytes = new Uint8Array(readFileSync(join(GOLDEN, 'ms-gpu-int2.safetensors')));
 const msGpu = readSafetensors(join(GOLDEN, 'ms-gpu-int2.safetensors'));
 
 const randomTernary = (rng: Rng, n: number) => Int8Array.from({ length: n }, () => Math.floor(rng() * 3) - 1);
@@ -39,6 +57,7 @@ function same(got: ArrayLike<number> | false, want: ArrayLike<number>, label = '
   while (i < got.length && Object.is(got[i], want[i])) i++;
   assert.ok(i === got.length, `${label}: first difference at ${i}: found ${got[i]}, expected ${want[i]}`);
 }
+const shapes = (e: ExpectedFile) => Object.fromEntries([...e.tensors].map(([n, t]) => [n, `${t.dtype} [${t.shape}]`]));
 
 // ---------------------------------------------------------------------------------------------
 const packings = suite('format references: packings');
@@ -182,4 +201,115 @@ golden('the same without the un-permutation does not match (the permutation is a
   same(permuteRows(got, 64, 64, 4), q, 'q re-permuted');
 });
 
+golden('expectedMsGpu(model.safetensors) passes checkAgainst(ms-gpu-int2.safetensors) and encodes to the same bytes', () => {
+  const expected = expectedMsGpu(goldenModel, goldenConfig);
+  assert.equal(checkAgainst(expected, msGpuBytes), []);
+  const encoded = encodeExpected(expected);
+  assert.is(encoded.length, msGpuBytes.length, 'file size');
+  const first = encoded.findIndex((b, i) => b !== msGpuBytes[i]);
+  assert.is(first, -1, `first differing byte ${first}`);
+});
+
+golden('checkAgainst names the tensor, the index, the expected and the found value', () => {
+  const expected = expectedMsGpu(goldenModel, goldenConfig);
+  const parsed = parseSafetensorsBytes(msGpuBytes);
+  const offsetOf = (name: string) => parsed.dataStart + parsed.entries.find((e) => e.name === name)!.begin;
+
+  const flipped = msGpuBytes.slice();
+  flipped[offsetOf('layers.1.feed_forward.w2.weight')] ^= 0b11; // byte 0 bits 0..1: W[0, 0] (code 1 <-> 2, or 3 <-> 0)
+  const msgs = checkAgainst(expected, flipped);
+  assert.is(msgs.length, 1, msgs.join('\n'));
+  assert.match(msgs[0], /^layers\.1\.feed_forward\.w2\.weight: (1 of 10240 ternary values differ; first at 0 \[0, 0\]: expected -?\d, found -?\d|does not decode as ms-int2: .*W\[0, 0\])/);
+
+  const scaled = msGpuBytes.slice();
+  scaled[offsetOf('layers.0.attention.wqkv.weight_scale') + 2] ^= 1; // sk, low mantissa bit
+  assert.match(checkAgainst(expected, scaled).join('\n'), /^layers\.0\.attention\.wqkv\.weight_scale: 1 of 4 scales differ; first at 1: expected [\d.e-]+, found [\d.e-]+$/);
+
+  const norm = msGpuBytes.slice();
+  norm[offsetOf('norm.weight') + 7] ^= 0x80; // the sign of element 3
+  assert.match(checkAgainst(expected, norm).join('\n'), /^norm\.weight: 1 of 64 elements differ; first at element 3: expected 0x[0-9a-f]{4} \(.+\), found 0x[0-9a-f]{4} \(.+\)$/);
+
+  const fewer = new Map(expected.tensors);
+  fewer.delete('norm.weight');
+  assert.equal(checkAgainst({ ...expected, tensors: fewer }, msGpuBytes), ['unexpected tensors (1): norm.weight']);
+  assert.match(checkAgainst({ ...expected, metadata: { format: 'pt' } }, msGpuBytes).join('\n'), /__metadata__ expected \{"format":"pt"\}, found absent/);
+  // the golden file's order (by name) is not the crate writer's (U8/I8 last)
+  assert.equal(checkAgainst({ ...expected, order: 'crate' }, msGpuBytes), ['layout: data order (crate) differs at position 1: expected layers.0.attention.wo.weight_scale, found layers.0.attention.wo.weight']);
+});
+
+golden('checkAgainst checks the container: padding, alignment, contiguity, dtype and shape', () => {
+  const expected = expectedMsGpu(goldenModel, goldenConfig);
+  const parsed = parseSafetensorsBytes(msGpuBytes);
+  const rebuild = (edit: (h: Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>) => void, pad = ' ', shift = 0) => {
+    const h = JSON.parse(parsed.headerText);
+    edit(h);
+    let text = JSON.stringify(h) + pad;
+    while ((text.length + shift) % 8 !== 0) text += pad;
+    const json = Buffer.from(text);
+    const data = msGpuBytes.subarray(parsed.dataStart);
+    const out = new Uint8Array(8 + json.length + data.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+    out.set(json, 8);
+    out.set(data, 8 + json.length);
+    return out;
+  };
+  assert.equal(checkAgainst(expected, rebuild(() => {})), []);
+  assert.match(checkAgainst(expected, rebuild(() => {}, '\n')).join('\n'), /header: padded with "(\\n)+", not only spaces/);
+  const odd = checkAgainst(expected, rebuild(() => {}, ' ', 1)).join('\n');
+  assert.match(odd, /header: length \d+ is not a multiple of 8/);
+  assert.match(odd, /layout: layers\.0\.attention\.wo\.weight_scale \(BF16\) at absolute offset \d+, not a multiple of 2/);
+  assert.match(checkAgainst(expected, rebuild((h) => (h['norm.weight'].dtype = 'F16'))).join('\n'), /^norm\.weight: dtype expected BF16, found F16$/m);
+  assert.match(checkAgainst(expected, rebuild((h) => (h['norm.weight'].shape = [1, 64]))).join('\n'), /^norm\.weight: shape expected \[64\], found \[1,64\]$/m);
+  assert.match(checkAgainst(expected, rebuild((h) => (h['norm.weight'].data_offsets[1] -= 2))).join('\n'), /layout: output\.weight starts at 23104, expected 23102/);
+});
+
 golden.run();
+
+// ---------------------------------------------------------------------------------------------
+const builders = suite('format references: expected-output builders');
+
+/** A random source checkpoint in a float dtype, BitNet or 1bitLLM sub-norm names, tied or not. */
+function synthSource(o: { dtype: Dt; hidden: number; inter: number; vocab: number; oneBit?: boolean; untied?: boolean; seed: number }) {
+  const rng = mulberry32(o.seed);
+  const tensors = new Map<string, RawTensor>();
+  const add = (name: string, shape: number[], amp = 0.05) => {
+    const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rng() - 0.5) * 2 * amp);
+    tensors.set(name, { dtype: o.dtype, shape, bytes: encodeFloats(values, o.dtype) });
+  };
+  const { hidden: E, inter: F } = o;
+  const kv = E / 2;
+  add('model.embed_tokens.weight', [o.vocab, E]);
+  add('model.norm.weight', [E], 1);
+  if (o.untied) add('lm_head.weight', [o.vocab, E]);
+  for (const i of [0, 1]) {
+    const p = `model.layers.${i}.`;
+    for (const [n, shape] of [['self_attn.q_proj', [E, E]], ['self_attn.k_proj', [kv, E]], ['self_attn.v_proj', [kv, E]], ['self_attn.o_proj', [E, E]], ['mlp.gate_proj', [F, E]], ['mlp.up_proj', [F, E]], ['mlp.down_proj', [E, F]]] as const) add(`${p}${n}.weight`, [...shape]);
+    add(`${p}input_layernorm.weight`, [E], 1);
+    add(`${p}post_attention_layernorm.weight`, [E], 1);
+    add(`${p}${o.oneBit ? 'self_attn.inner_attn_ln' : 'self_attn.attn_sub_norm'}.weight`, [E], 1);
+    add(`${p}${o.oneBit ? 'mlp.ffn_layernorm' : 'mlp.ffn_sub_norm'}.weight`, [F], 1);
+  }
+  const config = { num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, hidden_size: E, intermediate_size: F, vocab_size: o.vocab, tie_word_embeddings: !o.untied };
+  return { tensors, config };
+}
+
+builders('ms-gpu of an untied model: output.weight is lm_head; the online rule reaches the projections', () => {
+  const { tensors, config } = synthSource({ dtype: 'BF16', hidden: 64, inter: 32, vocab: 16, untied: true, seed: 3 });
+  const e = expectedMsGpu(tensors, config);
+  const out = e.tensors.get('output.weight')!.content;
+  same(out.kind === 'bytes' && out.bytes, tensors.get('lm_head.weight')!.bytes, 'output.weight');
+  assert.equal(shapes(e)['layers.0.attention.wqkv.weight'], 'I8 [128,16]');
+  assert.equal(checkAgainst(e, encodeExpected(e)), []);
+  const differences = checkAgainst(expectedMsGpu(tensors, config, { rule: 'online' }), encodeExpected(e));
+  assert.ok(differences.length > 0, 'offline and online differ somewhere');
+  assert.ok(differences.every((m) => /^layers\.\d\.(attention\.(wqkv|wo)|feed_forward\.(w13|w2))\.weight(_scale)?: /.test(m)), differences.join('\n'));
+});
+
+builders('a missing source tensor is named', () => {
+  const tensors = new Map(goldenModel);
+  tensors.delete('model.layers.1.mlp.up_proj.weight');
+  assert.throws(() => expectedMsGpu(tensors, goldenConfig), /source has no model\.layers\.1\.mlp\.up_proj\.weight/);
+  assert.throws(() => expectedMsGpu(goldenModel, { ...goldenConfig, tie_word_embeddings: false }), /source has no lm_head\.weight/);
+});
+
+builders.run();

@@ -3,10 +3,14 @@
 // src/outputs/ or src/stream/. Plain, slow and literal on purpose. It shares no code with src/.
 //
 //   - decoders (and, for round trips and whole-file comparisons, literal packers) of the three
-//     ternary packings: transformers' U8 [out/4, in], bitnet-rs' u32 rows, Microsoft's GPU int2.
+//     ternary packings: transformers' U8 [out/4, in], bitnet-rs' u32 rows, Microsoft's GPU int2;
+//   - expected-output builders: from a source checkpoint's raw tensors and config.json, the exact
+//     tensor set of a file with each tensor's dtype, shape and decoded content;
+//   - checkAgainst: a written file compared with such an expectation tensor by tensor.
 
+import type { RawTensor } from '../helpers/read-safetensors.js';
 import { refPackRows } from './kernels-ref.js';
-import { toBf16, toF16, unpackRows, type Dt } from './ternary-ref.js';
+import { decodeValues, referenceTernary, toBf16, toF16, unpackRows, type Dt, type Rule } from './ternary-ref.js';
 
 // ---------------------------------------------------------------------------------------------
 // Byte helpers
@@ -63,6 +67,12 @@ export function encodeFloats(values: readonly number[], dtype: Dt): Uint8Array {
 export function roundToDtype(x: number, dtype: Dt): number {
   return dtype === 'BF16' ? toBf16(x) : dtype === 'F16' ? toF16(x) : Math.fround(x);
 }
+
+const ELEMENT_SIZE: Record<string, number> = { BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8 };
+
+const isFloatDtype = (d: string): d is Dt => d === 'BF16' || d === 'F16' || d === 'F32';
+const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 // ---------------------------------------------------------------------------------------------
 // 1. transformers' packed U8 [rows/4, cols] (formats.md section 1)
@@ -223,4 +233,412 @@ export function permuteRows(m: Int8Array, rows: number, cols: number, heads: num
     for (let l = 0; l < 2; l++)
       for (let d = 0; d < D; d++) out.set(m.subarray((h * 2 * D + d * 2 + l) * cols, (h * 2 * D + d * 2 + l + 1) * cols), (h * 2 * D + l * D + d) * cols);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expected files
+
+/** What a tensor of a written file must hold, and how to decode it to compare. */
+export type ExpectedContent =
+  /** These exact bytes (floats copied or converted). */
+  | { kind: 'bytes'; bytes: Uint8Array }
+  /**
+   * Float values (scales): each found value must be the expected value rounded to the stored dtype,
+   * or, with relTol > 0 (scales computed in f32, whose last bit depends on summation order), any
+   * rounding of a value within relTol of it.
+   */
+  | { kind: 'scales'; values: number[]; relTol: number }
+  /** A ternary [rows, cols] matrix, row-major, packed as the kind says. */
+  | { kind: 'hf-u8' | 'bitnet-rs-u32' | 'ms-int2'; rows: number; cols: number; ternary: Int8Array };
+
+export interface ExpectedTensor {
+  dtype: string;
+  shape: number[];
+  content: ExpectedContent;
+}
+
+export interface ExpectedFile {
+  format: 'bitnet-rs-safetensors' | 'hf-packed' | 'ms-gpu';
+  tensors: Map<string, ExpectedTensor>;
+  /** The exact `__metadata__`, or undefined when the header must not have one. */
+  metadata: Record<string, string> | undefined;
+  /**
+   * The order of the data: 'crate' = the safetensors crate writer's (larger elements first, then
+   * by name: for these formats U32 before BF16, and floats before U8), 'name' = sorted by name.
+   */
+  order: 'crate' | 'name';
+}
+
+export interface BuildOptions {
+  rule?: Rule;
+}
+
+type Tensors = Map<string, RawTensor>;
+
+interface ModelShape {
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  tied: boolean;
+}
+
+function modelShape(config: Record<string, unknown>): ModelShape {
+  const int = (key: string, fallback?: number): number => {
+    const v = config[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`config.json: ${key} must be a positive integer, found ${JSON.stringify(v)}`);
+    return v;
+  };
+  const heads = int('num_attention_heads');
+  // transformers' default for tie_word_embeddings is true
+  return { layers: int('num_hidden_layers'), heads, kvHeads: int('num_key_value_heads', heads), tied: config.tie_word_embeddings !== false };
+}
+
+function need(tensors: Tensors, name: string): RawTensor {
+  const t = tensors.get(name);
+  if (!t) throw new Error(`source has no ${name}`);
+  return t;
+}
+
+/** A sub-norm under the BitNet name or the 1bitLLM one. */
+function subNorm(tensors: Tensors, layer: number, which: 'attn' | 'ffn'): RawTensor | undefined {
+  const p = `model.layers.${layer}.`;
+  const names = which === 'attn' ? ['self_attn.attn_sub_norm.weight', 'self_attn.inner_attn_ln.weight'] : ['mlp.ffn_sub_norm.weight', 'mlp.ffn_layernorm.weight'];
+  for (const n of names) {
+    const t = tensors.get(p + n);
+    if (t) return t;
+  }
+  return undefined;
+}
+
+/** One projection's ternary matrix and absmean scale. */
+interface Projection {
+  q: Int8Array;
+  rows: number;
+  cols: number;
+  /** The multiplying scale, a value of scaleDtype. */
+  scale: number;
+  /** The dtype in which the scale is exact. */
+  scaleDtype: Dt;
+  /** Whether the scale's last bit depends on summation order (f32 arithmetic). */
+  f32Scale: boolean;
+}
+
+/**
+ * The reference rule on a float projection; for a packed U8 source (autobitlinear), its decoded
+ * ternaries and stored scale.
+ */
+function project(tensors: Tensors, config: Record<string, unknown>, name: string, rule: Rule): Projection {
+  const t = need(tensors, name);
+  if (t.shape.length !== 2) throw new Error(`${name}: expected a 2-D tensor, found shape [${t.shape}]`);
+  if (isFloatDtype(t.dtype)) {
+    const { q, scale } = referenceTernary(decodeValues(t.bytes, t.dtype), t.dtype, rule);
+    const scaleDtype = rule === 'online' ? 'F32' : t.dtype;
+    return { q, rows: t.shape[0], cols: t.shape[1], scale, scaleDtype, f32Scale: scaleDtype === 'F32' };
+  }
+  if (t.dtype === 'U8') {
+    const qc = config.quantization_config as Record<string, unknown> | undefined;
+    const linearClass = qc?.linear_class ?? 'autobitlinear';
+    if (linearClass !== 'autobitlinear') throw new Error(`${name}: packed source with linear_class ${JSON.stringify(linearClass)} (dividing scale) is not covered by this reference`);
+    const s = need(tensors, `${name}_scale`);
+    if (!isFloatDtype(s.dtype) || product(s.shape) !== 1) throw new Error(`${name}_scale: expected one float, found ${s.dtype} [${s.shape}]`);
+    const rows = t.shape[0] * 4;
+    return { q: decodeHfU8(t.bytes, rows, t.shape[1]), rows, cols: t.shape[1], scale: decodeValues(s.bytes, s.dtype)[0], scaleDtype: s.dtype, f32Scale: false };
+  }
+  throw new Error(`${name}: dtype ${t.dtype} is neither a float nor packed U8`);
+}
+
+/** Rows of several projections stacked (they must share the row length). */
+function stack(parts: Projection[], label: string): { q: Int8Array; rows: number; cols: number } {
+  const cols = parts[0].cols;
+  for (const p of parts) if (p.cols !== cols) throw new Error(`${label}: parts have rows of ${parts.map((x) => x.cols).join(', ')} values`);
+  const rows = parts.reduce((s, p) => s + p.rows, 0);
+  const q = new Int8Array(rows * cols);
+  let at = 0;
+  for (const p of parts) {
+    q.set(p.q, at);
+    at += p.q.length;
+  }
+  return { q, rows, cols };
+}
+
+const PROJECTIONS = {
+  q: 'self_attn.q_proj.weight',
+  k: 'self_attn.k_proj.weight',
+  v: 'self_attn.v_proj.weight',
+  o: 'self_attn.o_proj.weight',
+  gate: 'mlp.gate_proj.weight',
+  up: 'mlp.up_proj.weight',
+  down: 'mlp.down_proj.weight',
+} as const;
+
+type Layer = Record<keyof typeof PROJECTIONS, Projection>;
+
+function layerProjections(tensors: Tensors, config: Record<string, unknown>, i: number, rule: Rule): Layer {
+  const out = {} as Layer;
+  for (const [key, name] of Object.entries(PROJECTIONS)) out[key as keyof Layer] = project(tensors, config, `model.layers.${i}.${name}`, rule);
+  return out;
+}
+
+const copied = (t: RawTensor, shape = t.shape): ExpectedTensor => ({ dtype: t.dtype, shape, content: { kind: 'bytes', bytes: t.bytes } });
+
+const SCALE_REL_TOL = 1e-6;
+const scaleTol = (parts: Projection[]) => (parts.some((p) => p.f32Scale) ? SCALE_REL_TOL : 0);
+
+/**
+ * formats.md section 5: Microsoft's GPU checkpoint. wqkv = q|k|v (q and k rows un-permuted per head
+ * first), w13 = gate|up, each I8 [N, K/4] plus `.weight_scale` BF16 [4] holding the projections'
+ * scales zero-filled; floats copied as stored; output.weight = the embedding (tied) else lm_head;
+ * no __metadata__; data sorted by name.
+ */
+export function expectedMsGpu(tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions = {}): ExpectedFile {
+  const rule = opts.rule ?? 'offline';
+  const m = modelShape(config);
+  const out = new Map<string, ExpectedTensor>();
+  const linear = (name: string, parts: Projection[]) => {
+    const { q, rows, cols } = stack(parts, name);
+    checkMsShape(rows, cols);
+    out.set(`${name}.weight`, { dtype: 'I8', shape: [rows, cols / 4], content: { kind: 'ms-int2', rows, cols, ternary: q } });
+    const scales = [0, 1, 2, 3].map((k) => parts[k]?.scale ?? 0);
+    out.set(`${name}.weight_scale`, { dtype: 'BF16', shape: [4], content: { kind: 'scales', values: scales, relTol: scaleTol(parts) } });
+  };
+  const embed = need(tensors, 'model.embed_tokens.weight');
+  out.set('tok_embeddings.weight', copied(embed));
+  out.set('output.weight', copied(m.tied ? embed : need(tensors, 'lm_head.weight')));
+  out.set('norm.weight', copied(need(tensors, 'model.norm.weight')));
+  for (let i = 0; i < m.layers; i++) {
+    const p = layerProjections(tensors, config, i, rule);
+    const unpermuted = (x: Projection, heads: number): Projection => ({ ...x, q: unpermuteRows(x.q, x.rows, x.cols, heads) });
+    linear(`layers.${i}.attention.wqkv`, [unpermuted(p.q, m.heads), unpermuted(p.k, m.kvHeads), p.v]);
+    linear(`layers.${i}.attention.wo`, [p.o]);
+    linear(`layers.${i}.feed_forward.w13`, [p.gate, p.up]);
+    linear(`layers.${i}.feed_forward.w2`, [p.down]);
+    out.set(`layers.${i}.attention_norm.weight`, copied(need(tensors, `model.layers.${i}.input_layernorm.weight`)));
+    out.set(`layers.${i}.ffn_norm.weight`, copied(need(tensors, `model.layers.${i}.post_attention_layernorm.weight`)));
+    const attnSub = subNorm(tensors, i, 'attn');
+    if (attnSub) out.set(`layers.${i}.attention.attn_sub_norm.weight`, copied(attnSub));
+    const ffnSub = subNorm(tensors, i, 'ffn');
+    if (ffnSub) out.set(`layers.${i}.feed_forward.ffn_sub_norm.weight`, copied(ffnSub));
+  }
+  return { format: 'ms-gpu', tensors: out, metadata: undefined, order: 'name' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and writing whole files
+
+export interface ParsedEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+export interface ParsedFile {
+  headerLength: number;
+  headerText: string;
+  metadata: unknown;
+  entries: ParsedEntry[];
+  /** Absolute offset of the data (8 + header length). */
+  dataStart: number;
+}
+
+/** A literal safetensors parse: the length prefix, the JSON header, the entries. Throws when unreadable. */
+export function parseSafetensorsBytes(file: Uint8Array): ParsedFile {
+  if (file.length < 8) throw new Error(`file of ${file.length} bytes has no header length`);
+  const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
+  if (8 + n > file.length) throw new Error(`header length ${n} runs past the end of the ${file.length}-byte file`);
+  const headerText = new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + n));
+  const header = JSON.parse(headerText) as Record<string, unknown>;
+  const entries: ParsedEntry[] = [];
+  for (const [name, v] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const e = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    entries.push({ name, dtype: e.dtype, shape: e.shape, begin: e.data_offsets[0], end: e.data_offsets[1] });
+  }
+  return { headerLength: n, headerText, metadata: header.__metadata__, entries, dataStart: 8 + n };
+}
+
+function expectedOrder(order: ExpectedFile['order'], entries: readonly { name: string; dtype: string }[]): string[] {
+  const sorted = [...entries].sort((a, b) => (order === 'crate' ? (ELEMENT_SIZE[b.dtype] ?? 0) - (ELEMENT_SIZE[a.dtype] ?? 0) : 0) || byName(a.name, b.name));
+  return sorted.map((e) => e.name);
+}
+
+/** The bytes a tensor's expectation stands for (packed with the literal packers above). */
+function materialize(t: ExpectedTensor): Uint8Array {
+  const c = t.content;
+  switch (c.kind) {
+    case 'bytes':
+      return c.bytes;
+    case 'scales':
+      if (!isFloatDtype(t.dtype)) throw new Error(`scales stored as ${t.dtype}`);
+      return encodeFloats(c.values, t.dtype);
+    case 'hf-u8':
+      return packHfU8(c.ternary, c.rows, c.cols);
+    case 'bitnet-rs-u32':
+      return bytesFromU32s(packBitnetRsWords(c.ternary, c.rows, c.cols));
+    case 'ms-int2':
+      return packMsInt2(c.ternary, c.rows, c.cols);
+  }
+}
+
+/**
+ * The file an expectation describes: data in the expected order, contiguous; the header compact
+ * JSON with the entries in data order (`__metadata__` first when there is one), space-padded to a
+ * multiple of 8. A writer that makes this choice too produces exactly these bytes.
+ */
+export function encodeExpected(expected: ExpectedFile): Uint8Array {
+  const names = expectedOrder(expected.order, [...expected.tensors].map(([name, t]) => ({ name, dtype: t.dtype })));
+  const header: Record<string, unknown> = {};
+  if (expected.metadata) header.__metadata__ = expected.metadata;
+  const datas: Uint8Array[] = [];
+  let at = 0;
+  for (const name of names) {
+    const t = expected.tensors.get(name)!;
+    const data = materialize(t);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + data.length] };
+    datas.push(data);
+    at += data.length;
+  }
+  let text = JSON.stringify(header);
+  while (Buffer.byteLength(text) % 8 !== 0) text += ' ';
+  const json = Buffer.from(text, 'utf8');
+  const out = new Uint8Array(8 + json.length + at);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let p = 8 + json.length;
+  for (const d of datas) {
+    out.set(d, p);
+    p += d.length;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparison
+
+const hex = (v: number, digits: number) => `0x${v.toString(16).padStart(digits, '0')}`;
+
+function describeElement(dtype: string, bytes: Uint8Array, i: number): string {
+  const size = ELEMENT_SIZE[dtype] ?? 1;
+  let bits = 0;
+  for (let k = size - 1; k >= 0; k--) bits = bits * 256 + bytes[i * size + k];
+  const value = isFloatDtype(dtype) ? ` (${decodeValues(bytes.subarray(i * size, (i + 1) * size), dtype)[0]})` : '';
+  return `${hex(bits, 2 * size)}${value}`;
+}
+
+const at2 = (i: number, shape: readonly number[]) => (shape.length === 2 ? ` [${Math.floor(i / shape[1])}, ${i % shape[1]}]` : '');
+
+function compareContent(name: string, t: ExpectedTensor, data: Uint8Array): string[] {
+  const c = t.content;
+  if (c.kind === 'bytes') {
+    const size = ELEMENT_SIZE[t.dtype] ?? 1;
+    const count = data.length / size;
+    let first = -1;
+    let differing = 0;
+    for (let i = 0; i < count; i++) {
+      let same = true;
+      for (let k = 0; k < size; k++) if (data[i * size + k] !== c.bytes[i * size + k]) same = false;
+      if (!same) {
+        differing++;
+        if (first < 0) first = i;
+      }
+    }
+    if (first < 0) return [];
+    return [`${name}: ${differing} of ${count} elements differ; first at element ${first}${at2(first, t.shape)}: expected ${describeElement(t.dtype, c.bytes, first)}, found ${describeElement(t.dtype, data, first)}`];
+  }
+  if (c.kind === 'scales') {
+    const dt = t.dtype;
+    if (!isFloatDtype(dt)) return [`${name}: scales stored as ${dt}, not a float dtype`];
+    const found = decodeValues(data, dt);
+    let first = -1;
+    let differing = 0;
+    found.forEach((f, i) => {
+      const x = c.values[i];
+      const a = roundToDtype(x * (1 - c.relTol), dt);
+      const b = roundToDtype(x * (1 + c.relTol), dt);
+      if (!(f >= Math.min(a, b) && f <= Math.max(a, b))) {
+        differing++;
+        if (first < 0) first = i;
+      }
+    });
+    if (first < 0) return [];
+    const tol = c.relTol ? ` (within ${c.relTol} relative)` : '';
+    return [`${name}: ${differing} of ${found.length} scales differ; first at ${first}: expected ${roundToDtype(c.values[first], dt)}${tol}, found ${found[first]}`];
+  }
+  let got: Int8Array;
+  try {
+    if (c.kind === 'hf-u8') got = decodeHfU8(data, c.rows, c.cols);
+    else if (c.kind === 'bitnet-rs-u32') got = decodeBitnetRsWords(u32sFromBytes(data), c.rows, c.cols);
+    else got = decodeMsInt2(data, c.rows, c.cols);
+  } catch (e) {
+    return [`${name}: does not decode as ${c.kind}: ${(e as Error).message}`];
+  }
+  let first = -1;
+  let differing = 0;
+  for (let i = 0; i < got.length; i++) {
+    if (got[i] !== c.ternary[i]) {
+      differing++;
+      if (first < 0) first = i;
+    }
+  }
+  if (first < 0) return [];
+  return [`${name}: ${differing} of ${got.length} ternary values differ; first at ${first} [${Math.floor(first / c.cols)}, ${first % c.cols}]: expected ${c.ternary[first]}, found ${got[first]}`];
+}
+
+/**
+ * A written file compared with an expectation: the header (length a multiple of 8, padded with
+ * spaces, the exact `__metadata__`), the exact tensor set, each dtype and shape, the data layout
+ * (contiguous from 0 to the end of the file, in the expected order, each tensor at an absolute
+ * offset that is a multiple of its element size), and each tensor decoded and compared. Returns
+ * the mismatches, each naming the tensor and the first difference; empty when the file is right.
+ */
+export function checkAgainst(expected: ExpectedFile, file: Uint8Array): string[] {
+  let parsed: ParsedFile;
+  try {
+    parsed = parseSafetensorsBytes(file);
+  } catch (e) {
+    return [`unreadable safetensors file: ${(e as Error).message}`];
+  }
+  const bad: string[] = [];
+  if (parsed.headerLength % 8 !== 0) bad.push(`header: length ${parsed.headerLength} is not a multiple of 8`);
+  const padding = parsed.headerText.slice(parsed.headerText.lastIndexOf('}') + 1);
+  if (/[^ ]/.test(padding)) bad.push(`header: padded with ${JSON.stringify(padding)}, not only spaces`);
+  if (JSON.stringify(parsed.metadata) !== JSON.stringify(expected.metadata))
+    bad.push(`header: __metadata__ expected ${expected.metadata ? JSON.stringify(expected.metadata) : 'absent'}, found ${parsed.metadata === undefined ? 'absent' : JSON.stringify(parsed.metadata)}`);
+
+  const found = new Map(parsed.entries.map((e) => [e.name, e]));
+  const missing = [...expected.tensors.keys()].filter((n) => !found.has(n));
+  const extra = parsed.entries.map((e) => e.name).filter((n) => !expected.tensors.has(n));
+  if (missing.length) bad.push(`missing tensors (${missing.length}): ${missing.join(', ')}`);
+  if (extra.length) bad.push(`unexpected tensors (${extra.length}): ${extra.join(', ')}`);
+
+  // layout
+  const dataLength = file.length - parsed.dataStart;
+  const byOffset = [...parsed.entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const e of byOffset) {
+    if (e.begin !== at) bad.push(`layout: ${e.name} starts at ${e.begin}, expected ${at} (contiguous data)`);
+    const size = ELEMENT_SIZE[e.dtype];
+    if (size && (parsed.dataStart + e.begin) % size !== 0) bad.push(`layout: ${e.name} (${e.dtype}) at absolute offset ${parsed.dataStart + e.begin}, not a multiple of ${size}`);
+    at = Math.max(at, e.end);
+  }
+  if (at !== dataLength) bad.push(`layout: data ends at ${at}, the file's data is ${dataLength} bytes`);
+  const order = byOffset.map((e) => e.name);
+  const want = expectedOrder(expected.order, parsed.entries);
+  const firstOut = order.findIndex((n, i) => n !== want[i]);
+  if (firstOut >= 0) bad.push(`layout: data order (${expected.order}) differs at position ${firstOut}: expected ${want[firstOut]}, found ${order[firstOut]}`);
+
+  for (const [name, t] of expected.tensors) {
+    const e = found.get(name);
+    if (!e) continue;
+    const problems: string[] = [];
+    if (e.dtype !== t.dtype) problems.push(`${name}: dtype expected ${t.dtype}, found ${e.dtype}`);
+    if (JSON.stringify(e.shape) !== JSON.stringify(t.shape)) problems.push(`${name}: shape expected [${t.shape}], found [${e.shape}]`);
+    const length = product(t.shape) * (ELEMENT_SIZE[t.dtype] ?? NaN);
+    if (e.end - e.begin !== length) problems.push(`${name}: ${e.end - e.begin} bytes, expected ${length}`);
+    else if (e.end > dataLength) problems.push(`${name}: data [${e.begin}, ${e.end}] runs past the end of the file`);
+    if (problems.length === 0) problems.push(...compareContent(name, t, file.subarray(parsed.dataStart + e.begin, parsed.dataStart + e.end)));
+    bad.push(...problems);
+  }
+  return bad;
 }
