@@ -11,11 +11,14 @@ import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import {
   bytesFromU32s,
   checkAgainst,
+  checkHfPackedConfig,
   decodeBitnetRsWords,
   decodeHfU8,
   decodeMsInt2,
   encodeExpected,
   encodeFloats,
+  expectedBitnetRsSafetensors,
+  expectedHfPacked,
   expectedMsGpu,
   packBitnetRsWords,
   packHfU8,
@@ -25,7 +28,7 @@ import {
   unpermuteRows,
   type ExpectedFile,
 } from './reference/formats-ref.js';
-import { bf16ToNumber, decodeValues, type Dt } from './reference/ternary-ref.js';
+import { bf16ToNumber, decodeValues, toBf16, type Dt } from './reference/ternary-ref.js';
 
 const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
 const goldenModel = readSafetensors(join(GOLDEN, 'model.safetensors'));
@@ -268,6 +271,115 @@ golden.run();
 // ---------------------------------------------------------------------------------------------
 const builders = suite('format references: expected-output builders');
 
+builders('bitnet-rs safetensors of the golden model: the tensor list of formats.md 4b with the sub-norms', () => {
+  const e = expectedBitnetRsSafetensors(goldenModel, goldenConfig);
+  const want: Record<string, string> = {
+    'tok_embeddings.weight': 'BF16 [256,64]',
+    'norm.weight': 'BF16 [1,64]',
+    'output.weight': 'U32 [256,4]',
+    'output.weight_scale': 'BF16 [256]',
+  };
+  for (const i of [0, 1]) {
+    Object.assign(want, {
+      [`layers.${i}.attention.wqkv.weight`]: 'U32 [128,4]',
+      [`layers.${i}.attention.wqkv.weight_scale`]: 'BF16 [128]',
+      [`layers.${i}.attention.wo.weight`]: 'U32 [64,4]',
+      [`layers.${i}.attention.wo.weight_scale`]: 'BF16 [64]',
+      [`layers.${i}.feed_forward.w13.weight`]: 'U32 [320,4]',
+      [`layers.${i}.feed_forward.w13.weight_scale`]: 'BF16 [320]',
+      [`layers.${i}.feed_forward.w2.weight`]: 'U32 [64,10]',
+      [`layers.${i}.feed_forward.w2.weight_scale`]: 'BF16 [64]',
+      [`layers.${i}.attention_norm.weight`]: 'BF16 [1,64]',
+      [`layers.${i}.ffn_norm.weight`]: 'BF16 [1,64]',
+      [`layers.${i}.attention.attn_sub_norm.weight`]: 'BF16 [1,64]',
+      [`layers.${i}.feed_forward.ffn_sub_norm.weight`]: 'BF16 [1,160]',
+    });
+  }
+  assert.equal(shapes(e), want);
+  assert.equal([e.metadata, e.order], [undefined, 'crate']);
+  // contents: the reference ternaries, each projection's scale repeated over its rows
+  const wqkv = e.tensors.get('layers.1.attention.wqkv.weight')!.content;
+  const p = 'model.layers.1.self_attn.';
+  same(wqkv.kind === 'bitnet-rs-u32' && wqkv.ternary, concat(ternaryOf(p + 'q_proj.weight'), ternaryOf(p + 'k_proj.weight'), ternaryOf(p + 'v_proj.weight')), 'wqkv');
+  const scales = e.tensors.get('layers.1.attention.wqkv.weight_scale')!.content;
+  assert.equal(scales.kind === 'scales' && scales.values, [...Array(64).fill(scaleOf(p + 'q_proj.weight')), ...Array(32).fill(scaleOf(p + 'k_proj.weight')), ...Array(32).fill(scaleOf(p + 'v_proj.weight'))]);
+  const emb = e.tensors.get('tok_embeddings.weight')!.content;
+  same(emb.kind === 'bytes' && emb.bytes, goldenModel.get('model.embed_tokens.weight')!.bytes, 'embedding');
+  // the encoded file: U32 first, then BF16, each by name, aligned; and it checks clean
+  const file = encodeExpected(e);
+  const parsed = parseSafetensorsBytes(file);
+  const order = [...parsed.entries].sort((a, b) => a.begin - b.begin);
+  const u32 = order.filter((x) => x.dtype === 'U32').map((x) => x.name);
+  assert.equal(order.map((x) => x.name), [...u32, ...order.filter((x) => x.dtype === 'BF16').map((x) => x.name)]);
+  assert.equal(u32, [...u32].sort());
+  assert.ok(order.every((x) => (parsed.dataStart + x.begin) % (x.dtype === 'U32' ? 4 : 2) === 0));
+  assert.is(parsed.headerLength % 8, 0);
+  assert.is(parsed.metadata, undefined);
+  assert.equal(checkAgainst(e, file), []);
+});
+
+builders('bitnet-rs: non-zero row padding, a flipped value and a by-name order are all reported', () => {
+  const { tensors, config } = synthSource({ dtype: 'BF16', hidden: 40, inter: 24, vocab: 12, seed: 4 });
+  const e = expectedBitnetRsSafetensors(tensors, config);
+  const file = encodeExpected(e);
+  assert.equal(checkAgainst(e, file), []);
+  const parsed = parseSafetensorsBytes(file);
+  const wo = parsed.dataStart + parsed.entries.find((x) => x.name === 'layers.0.attention.wo.weight')!.begin;
+  const padded = file.slice();
+  padded[wo + 4 * 2 + 2] |= 1; // row 0, word 2, bits 16..17: value 40 of a 40-value row, padding
+  assert.equal(checkAgainst(e, padded), ['layers.0.attention.wo.weight: does not decode as bitnet-rs-u32: non-zero padding at row 0']);
+  const flipped = file.slice();
+  flipped[wo + 3 * 4 + 1] ^= 0b11; // row 1, word 0, bits 8..9: value 4 of row 1
+  assert.match(checkAgainst(e, flipped).join('\n'), /^layers\.0\.attention\.wo\.weight: (1 of 1600 ternary values differ; first at 44 \[1, 4\]: expected -?\d, found -?\d|does not decode as bitnet-rs-u32: invalid code 3 at row 1, col 4)$/);
+  assert.match(checkAgainst({ ...e, order: 'name' }, file).join('\n'), /^layout: data order \(name\) differs at position 0: expected layers\.0\.attention\.attn_sub_norm\.weight, found layers\.0\.attention\.wo\.weight$/);
+});
+
+builders('hf-packed of the golden model: BitNet names, U8 [out/4, in], multiplying BF16 scales, floats copied, metadata pt', () => {
+  const e = expectedHfPacked(goldenModel, goldenConfig);
+  const want: Record<string, string> = { 'model.embed_tokens.weight': 'BF16 [256,64]', 'model.norm.weight': 'BF16 [64]' };
+  for (const i of [0, 1]) {
+    const p = `model.layers.${i}.`;
+    const proj = { 'self_attn.q_proj': [64, 64], 'self_attn.k_proj': [32, 64], 'self_attn.v_proj': [32, 64], 'self_attn.o_proj': [64, 64], 'mlp.gate_proj': [160, 64], 'mlp.up_proj': [160, 64], 'mlp.down_proj': [64, 160] };
+    for (const [n, [o, k]] of Object.entries(proj)) {
+      want[`${p}${n}.weight`] = `U8 [${o / 4},${k}]`;
+      want[`${p}${n}.weight_scale`] = 'BF16 [1]';
+    }
+    for (const n of ['input_layernorm', 'post_attention_layernorm', 'self_attn.attn_sub_norm']) want[`${p}${n}.weight`] = 'BF16 [64]';
+    want[`${p}mlp.ffn_sub_norm.weight`] = 'BF16 [160]';
+  }
+  assert.equal(shapes(e), want);
+  assert.equal(e.metadata, { format: 'pt' });
+  for (const [name, t] of goldenRef) {
+    const c = e.tensors.get(name)!.content;
+    if (name.endsWith('_scale')) assert.equal(c.kind === 'scales' && c.values, [scaleOf(name.slice(0, -6))], name);
+    else same(c.kind === 'hf-u8' && c.ternary, i8(t), name);
+  }
+  const file = encodeExpected(e);
+  assert.equal(checkAgainst(e, file), []);
+  // the packed file read back as a source (the packed-release layout) gives the same expectations
+  const parsed = parseSafetensorsBytes(file);
+  const asSource = new Map(parsed.entries.map((x) => [x.name, { dtype: x.dtype, shape: x.shape, bytes: file.subarray(parsed.dataStart + x.begin, parsed.dataStart + x.end) }]));
+  const packedConfig = { ...goldenConfig, quantization_config: { quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'offline' } };
+  assert.equal(checkAgainst(expectedHfPacked(asSource, packedConfig), file), []);
+  assert.equal(checkAgainst(expectedMsGpu(asSource, packedConfig), msGpuBytes), []);
+  const bitnetRs = encodeExpected(expectedBitnetRsSafetensors(goldenModel, goldenConfig));
+  assert.equal(checkAgainst(expectedBitnetRsSafetensors(asSource, packedConfig), bitnetRs), []);
+  assert.throws(() => expectedHfPacked(asSource, { ...packedConfig, quantization_config: { linear_class: 'bitlinear' } }), /not covered/);
+});
+
+builders('hf-packed config.json expectations', () => {
+  const good = { ...goldenConfig, quantization_config: { quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'offline' } };
+  assert.equal(checkHfPackedConfig(goldenConfig, good), []);
+  const oneBit = { architectures: ['BitnetForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4 };
+  const written = { ...oneBit, architectures: ['BitNetForCausalLM'], model_type: 'bitnet', tie_word_embeddings: true, quantization_config: good.quantization_config };
+  assert.equal(checkHfPackedConfig(oneBit, written), []);
+  assert.equal(checkHfPackedConfig(oneBit, { ...written, tie_word_embeddings: undefined, hidden_act: 'relu2', quantization_config: { ...good.quantization_config, linear_class: 'bitlinear' } }), [
+    'config.json quantization_config.linear_class: expected "autobitlinear", found "bitlinear"',
+    'config.json tie_word_embeddings: expected true, found undefined',
+    'config.json hidden_act: expected "silu", found "relu2"',
+  ]);
+});
+
 /** A random source checkpoint in a float dtype, BitNet or 1bitLLM sub-norm names, tied or not. */
 function synthSource(o: { dtype: Dt; hidden: number; inter: number; vocab: number; oneBit?: boolean; untied?: boolean; seed: number }) {
   const rng = mulberry32(o.seed);
@@ -293,6 +405,37 @@ function synthSource(o: { dtype: Dt; hidden: number; inter: number; vocab: numbe
   return { tensors, config };
 }
 
+builders('1bitLLM names, F32 and F16 sources, an untied head, rows not a multiple of 16', () => {
+  for (const dtype of ['F32', 'F16'] as const) {
+    const { tensors, config } = synthSource({ dtype, hidden: 40, inter: 24, vocab: 12, oneBit: true, untied: true, seed: dtype === 'F32' ? 1 : 2 });
+    const rs = expectedBitnetRsSafetensors(tensors, config);
+    assert.equal(shapes(rs)['layers.0.attention.attn_sub_norm.weight'], 'BF16 [1,40]');
+    assert.equal(shapes(rs)['layers.1.feed_forward.ffn_sub_norm.weight'], 'BF16 [1,24]');
+    assert.equal(shapes(rs)['layers.0.feed_forward.w2.weight'], 'U32 [40,2]', 'ceil(24/16) words a row');
+    // the untied head is lm_head ternarized, not the embedding
+    const head = rs.tensors.get('output.weight')!.content;
+    const fromLmHead = expectedBitnetRsSafetensors(new Map([...tensors, ['model.embed_tokens.weight', tensors.get('lm_head.weight')!]]), { ...config, tie_word_embeddings: true });
+    const tiedHead = fromLmHead.tensors.get('output.weight')!.content;
+    same(head.kind === 'bitnet-rs-u32' && head.ternary, tiedHead.kind === 'bitnet-rs-u32' ? tiedHead.ternary : [], 'untied head');
+    // embedding and norms: the source values rounded to bf16
+    const emb = rs.tensors.get('tok_embeddings.weight')!.content;
+    const src = decodeValues(tensors.get('model.embed_tokens.weight')!.bytes, dtype);
+    assert.equal(emb.kind === 'bytes' && decodeValues(emb.bytes, 'BF16'), src.map(toBf16));
+    const rsScale = rs.tensors.get('layers.0.attention.wo.weight_scale')!.content;
+    assert.is(rsScale.kind === 'scales' && rsScale.relTol, dtype === 'F32' ? 1e-6 : 0);
+    assert.equal(checkAgainst(rs, encodeExpected(rs)), []);
+
+    const hf = expectedHfPacked(tensors, config);
+    assert.ok(hf.tensors.has('model.layers.1.self_attn.attn_sub_norm.weight') && hf.tensors.has('model.layers.1.mlp.ffn_sub_norm.weight'), 'BitNet sub-norm names');
+    assert.not.ok([...hf.tensors.keys()].some((n) => n.includes('inner_attn_ln') || n.includes('ffn_layernorm')));
+    assert.equal(shapes(hf)['lm_head.weight'], `${dtype} [12,40]`);
+    assert.equal(shapes(hf)['model.layers.0.self_attn.q_proj.weight_scale'], `${dtype} [1]`);
+    assert.equal(shapes(expectedHfPacked(tensors, config, { rule: 'online' }))['model.layers.0.self_attn.q_proj.weight_scale'], 'F32 [1]');
+    assert.equal(checkAgainst(hf, encodeExpected(hf)), []);
+    assert.throws(() => expectedMsGpu(tensors, config), /K % 32 == 0/);
+  }
+});
+
 builders('ms-gpu of an untied model: output.weight is lm_head; the online rule reaches the projections', () => {
   const { tensors, config } = synthSource({ dtype: 'BF16', hidden: 64, inter: 32, vocab: 16, untied: true, seed: 3 });
   const e = expectedMsGpu(tensors, config);
@@ -309,7 +452,7 @@ builders('a missing source tensor is named', () => {
   const tensors = new Map(goldenModel);
   tensors.delete('model.layers.1.mlp.up_proj.weight');
   assert.throws(() => expectedMsGpu(tensors, goldenConfig), /source has no model\.layers\.1\.mlp\.up_proj\.weight/);
-  assert.throws(() => expectedMsGpu(goldenModel, { ...goldenConfig, tie_word_embeddings: false }), /source has no lm_head\.weight/);
+  assert.throws(() => expectedBitnetRsSafetensors(goldenModel, { ...goldenConfig, tie_word_embeddings: false }), /source has no lm_head\.weight/);
 });
 
 builders.run();

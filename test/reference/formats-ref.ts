@@ -381,8 +381,110 @@ function layerProjections(tensors: Tensors, config: Record<string, unknown>, i: 
 
 const copied = (t: RawTensor, shape = t.shape): ExpectedTensor => ({ dtype: t.dtype, shape, content: { kind: 'bytes', bytes: t.bytes } });
 
+/** A float tensor as BF16 (the source values rounded to nearest even; BF16 sources unchanged). */
+function asBf16(t: RawTensor, shape: number[]): ExpectedTensor {
+  if (!isFloatDtype(t.dtype)) throw new Error(`expected a float tensor, found ${t.dtype}`);
+  const bytes = t.dtype === 'BF16' ? t.bytes : encodeFloats(decodeValues(t.bytes, t.dtype), 'BF16');
+  return { dtype: 'BF16', shape, content: { kind: 'bytes', bytes } };
+}
+
 const SCALE_REL_TOL = 1e-6;
 const scaleTol = (parts: Projection[]) => (parts.some((p) => p.f32Scale) ? SCALE_REL_TOL : 0);
+
+/**
+ * formats.md section 4b: the bitnet-rs `model.safetensors`. Float tensors BF16 (1-D promoted to
+ * [1, n]); every linear U32 [rows, ceil(in/16)] plus `.weight_scale` BF16 [rows] (each projection's
+ * own scale repeated over its rows); the head is the embedding ternarized when tied, else lm_head;
+ * sub-norms added when the source has them. No __metadata__; U32 data first, then BF16, by name.
+ */
+export function expectedBitnetRsSafetensors(tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions = {}): ExpectedFile {
+  const rule = opts.rule ?? 'offline';
+  const m = modelShape(config);
+  const out = new Map<string, ExpectedTensor>();
+  const row = (t: RawTensor) => [1, product(t.shape)];
+  const linear = (name: string, parts: Projection[]) => {
+    const { q, rows, cols } = stack(parts, name);
+    out.set(`${name}.weight`, { dtype: 'U32', shape: [rows, Math.ceil(cols / 16)], content: { kind: 'bitnet-rs-u32', rows, cols, ternary: q } });
+    const scales = parts.flatMap((p) => new Array<number>(p.rows).fill(p.scale));
+    out.set(`${name}.weight_scale`, { dtype: 'BF16', shape: [rows], content: { kind: 'scales', values: scales, relTol: scaleTol(parts) } });
+  };
+  const embed = need(tensors, 'model.embed_tokens.weight');
+  out.set('tok_embeddings.weight', asBf16(embed, embed.shape));
+  const norm = need(tensors, 'model.norm.weight');
+  out.set('norm.weight', asBf16(norm, row(norm)));
+  linear('output', [project(tensors, config, m.tied ? 'model.embed_tokens.weight' : 'lm_head.weight', rule)]);
+  for (let i = 0; i < m.layers; i++) {
+    const p = layerProjections(tensors, config, i, rule);
+    const src = (n: string) => need(tensors, `model.layers.${i}.${n}`);
+    linear(`layers.${i}.attention.wqkv`, [p.q, p.k, p.v]);
+    linear(`layers.${i}.attention.wo`, [p.o]);
+    linear(`layers.${i}.feed_forward.w13`, [p.gate, p.up]);
+    linear(`layers.${i}.feed_forward.w2`, [p.down]);
+    for (const [to, from] of [['attention_norm', src('input_layernorm.weight')], ['ffn_norm', src('post_attention_layernorm.weight')]] as const) out.set(`layers.${i}.${to}.weight`, asBf16(from, row(from)));
+    const attnSub = subNorm(tensors, i, 'attn');
+    if (attnSub) out.set(`layers.${i}.attention.attn_sub_norm.weight`, asBf16(attnSub, row(attnSub)));
+    const ffnSub = subNorm(tensors, i, 'ffn');
+    if (ffnSub) out.set(`layers.${i}.feed_forward.ffn_sub_norm.weight`, asBf16(ffnSub, row(ffnSub)));
+  }
+  return { format: 'bitnet-rs-safetensors', tensors: out, metadata: undefined, order: 'crate' };
+}
+
+/**
+ * formats.md section 1 (the packed microsoft/bitnet-b1.58-2B-4T layout): BitNet names, every
+ * projection U8 [out/4, in] + `<name>_scale` [1] (the multiplying absmean scale, in the dtype in
+ * which it is exact), floats copied byte for byte in their dtype and stored shape, sub-norms under
+ * the BitNet names, lm_head only when untied, `__metadata__ {format: pt}`.
+ */
+export function expectedHfPacked(tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions = {}): ExpectedFile {
+  const rule = opts.rule ?? 'offline';
+  const m = modelShape(config);
+  const out = new Map<string, ExpectedTensor>();
+  const copy = (name: string, t: RawTensor = need(tensors, name)) => out.set(name, copied(t));
+  copy('model.embed_tokens.weight');
+  copy('model.norm.weight');
+  if (!m.tied) copy('lm_head.weight');
+  for (let i = 0; i < m.layers; i++) {
+    const p = `model.layers.${i}.`;
+    const layer = layerProjections(tensors, config, i, rule);
+    for (const [key, name] of Object.entries(PROJECTIONS)) {
+      const x = layer[key as keyof Layer];
+      if (x.rows % 4 !== 0) throw new Error(`${p}${name}: ${x.rows} rows cannot be packed 4 to a byte`);
+      out.set(p + name, { dtype: 'U8', shape: [x.rows / 4, x.cols], content: { kind: 'hf-u8', rows: x.rows, cols: x.cols, ternary: x.q } });
+      out.set(`${p}${name}_scale`, { dtype: x.scaleDtype, shape: [1], content: { kind: 'scales', values: [x.scale], relTol: scaleTol([x]) } });
+    }
+    copy(`${p}input_layernorm.weight`);
+    copy(`${p}post_attention_layernorm.weight`);
+    const attnSub = subNorm(tensors, i, 'attn');
+    if (attnSub) copy(`${p}self_attn.attn_sub_norm.weight`, attnSub);
+    const ffnSub = subNorm(tensors, i, 'ffn');
+    if (ffnSub) copy(`${p}mlp.ffn_sub_norm.weight`, ffnSub);
+  }
+  return { format: 'hf-packed', tensors: out, metadata: { format: 'pt' }, order: 'crate' };
+}
+
+/**
+ * The config.json of an hf-packed output compared with its source's: architectures
+ * ["BitNetForCausalLM"], model_type "bitnet", quantization_config {quant_method bitnet, linear_class
+ * autobitlinear, quantization_mode offline}, tie_word_embeddings explicit (the source's, default
+ * true), hidden_act and the model's sizes kept. Returns the mismatches (empty when all hold).
+ */
+export function checkHfPackedConfig(source: Record<string, unknown>, written: Record<string, unknown>): string[] {
+  const bad: string[] = [];
+  const want = (key: string, value: unknown) => {
+    if (JSON.stringify(written[key]) !== JSON.stringify(value)) bad.push(`config.json ${key}: expected ${JSON.stringify(value)}, found ${JSON.stringify(written[key])}`);
+  };
+  want('architectures', ['BitNetForCausalLM']);
+  want('model_type', 'bitnet');
+  const qc = written.quantization_config as Record<string, unknown> | undefined;
+  if (typeof qc !== 'object' || qc === null) bad.push(`config.json quantization_config: expected an object, found ${JSON.stringify(qc)}`);
+  else
+    for (const [k, v] of Object.entries({ quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'offline' }))
+      if (qc[k] !== v) bad.push(`config.json quantization_config.${k}: expected ${JSON.stringify(v)}, found ${JSON.stringify(qc[k])}`);
+  want('tie_word_embeddings', source.tie_word_embeddings !== false);
+  const kept = ['hidden_act', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'vocab_size', 'rms_norm_eps', 'rope_theta', 'max_position_embeddings', 'bos_token_id', 'eos_token_id'];
+  for (const k of kept) if (k in source) want(k, source[k]);
+  return bad;
+}
 
 /**
  * formats.md section 5: Microsoft's GPU checkpoint. wqkv = q|k|v (q and k rows un-permuted per head
