@@ -299,15 +299,26 @@ function need(tensors: Tensors, name: string): RawTensor {
   return t;
 }
 
-/** A sub-norm under the BitNet name or the 1bitLLM one. */
-function subNorm(tensors: Tensors, layer: number, which: 'attn' | 'ffn'): RawTensor | undefined {
+/**
+ * A layer's float tensors: the two norms, and the sub-norms when the source has them (under the
+ * BitNet names or the 1bitLLM ones), each with its name in the engines' files (bitnet-rs and
+ * Microsoft's, after `layers.{i}.`) and in the BitNet HF layout (after `model.layers.{i}.`).
+ */
+function layerNorms(tensors: Tensors, layer: number): { t: RawTensor; engine: string; hf: string }[] {
   const p = `model.layers.${layer}.`;
-  const names = which === 'attn' ? ['self_attn.attn_sub_norm.weight', 'self_attn.inner_attn_ln.weight'] : ['mlp.ffn_sub_norm.weight', 'mlp.ffn_layernorm.weight'];
-  for (const n of names) {
-    const t = tensors.get(p + n);
-    if (t) return t;
+  const out = [
+    { t: need(tensors, `${p}input_layernorm.weight`), engine: 'attention_norm.weight', hf: 'input_layernorm.weight' },
+    { t: need(tensors, `${p}post_attention_layernorm.weight`), engine: 'ffn_norm.weight', hf: 'post_attention_layernorm.weight' },
+  ];
+  const subNorms = [
+    { sources: ['self_attn.attn_sub_norm.weight', 'self_attn.inner_attn_ln.weight'], engine: 'attention.attn_sub_norm.weight' },
+    { sources: ['mlp.ffn_sub_norm.weight', 'mlp.ffn_layernorm.weight'], engine: 'feed_forward.ffn_sub_norm.weight' },
+  ];
+  for (const { sources, engine } of subNorms) {
+    const t = sources.map((n) => tensors.get(p + n)).find((x) => x !== undefined);
+    if (t) out.push({ t, engine, hf: sources[0] });
   }
-  return undefined;
+  return out;
 }
 
 /** One projection's ternary matrix and absmean scale. */
@@ -379,7 +390,7 @@ function layerProjections(tensors: Tensors, config: Record<string, unknown>, i: 
   return out;
 }
 
-const copied = (t: RawTensor, shape = t.shape): ExpectedTensor => ({ dtype: t.dtype, shape, content: { kind: 'bytes', bytes: t.bytes } });
+const copied = (t: RawTensor): ExpectedTensor => ({ dtype: t.dtype, shape: t.shape, content: { kind: 'bytes', bytes: t.bytes } });
 
 /** A float tensor as BF16 (the source values rounded to nearest even; BF16 sources unchanged). */
 function asBf16(t: RawTensor, shape: number[]): ExpectedTensor {
@@ -415,16 +426,11 @@ export function expectedBitnetRsSafetensors(tensors: Tensors, config: Record<str
   linear('output', [project(tensors, config, m.tied ? 'model.embed_tokens.weight' : 'lm_head.weight', rule)]);
   for (let i = 0; i < m.layers; i++) {
     const p = layerProjections(tensors, config, i, rule);
-    const src = (n: string) => need(tensors, `model.layers.${i}.${n}`);
     linear(`layers.${i}.attention.wqkv`, [p.q, p.k, p.v]);
     linear(`layers.${i}.attention.wo`, [p.o]);
     linear(`layers.${i}.feed_forward.w13`, [p.gate, p.up]);
     linear(`layers.${i}.feed_forward.w2`, [p.down]);
-    for (const [to, from] of [['attention_norm', src('input_layernorm.weight')], ['ffn_norm', src('post_attention_layernorm.weight')]] as const) out.set(`layers.${i}.${to}.weight`, asBf16(from, row(from)));
-    const attnSub = subNorm(tensors, i, 'attn');
-    if (attnSub) out.set(`layers.${i}.attention.attn_sub_norm.weight`, asBf16(attnSub, row(attnSub)));
-    const ffnSub = subNorm(tensors, i, 'ffn');
-    if (ffnSub) out.set(`layers.${i}.feed_forward.ffn_sub_norm.weight`, asBf16(ffnSub, row(ffnSub)));
+    for (const n of layerNorms(tensors, i)) out.set(`layers.${i}.${n.engine}`, asBf16(n.t, row(n.t)));
   }
   return { format: 'bitnet-rs-safetensors', tensors: out, metadata: undefined, order: 'crate' };
 }
@@ -452,12 +458,7 @@ export function expectedHfPacked(tensors: Tensors, config: Record<string, unknow
       out.set(p + name, { dtype: 'U8', shape: [x.rows / 4, x.cols], content: { kind: 'hf-u8', rows: x.rows, cols: x.cols, ternary: x.q } });
       out.set(`${p}${name}_scale`, { dtype: x.scaleDtype, shape: [1], content: { kind: 'scales', values: [x.scale], relTol: scaleTol([x]) } });
     }
-    copy(`${p}input_layernorm.weight`);
-    copy(`${p}post_attention_layernorm.weight`);
-    const attnSub = subNorm(tensors, i, 'attn');
-    if (attnSub) copy(`${p}self_attn.attn_sub_norm.weight`, attnSub);
-    const ffnSub = subNorm(tensors, i, 'ffn');
-    if (ffnSub) copy(`${p}mlp.ffn_sub_norm.weight`, ffnSub);
+    for (const n of layerNorms(tensors, i)) copy(p + n.hf, n.t);
   }
   return { format: 'hf-packed', tensors: out, metadata: { format: 'pt' }, order: 'crate' };
 }
@@ -514,12 +515,7 @@ export function expectedMsGpu(tensors: Tensors, config: Record<string, unknown>,
     linear(`layers.${i}.attention.wo`, [p.o]);
     linear(`layers.${i}.feed_forward.w13`, [p.gate, p.up]);
     linear(`layers.${i}.feed_forward.w2`, [p.down]);
-    out.set(`layers.${i}.attention_norm.weight`, copied(need(tensors, `model.layers.${i}.input_layernorm.weight`)));
-    out.set(`layers.${i}.ffn_norm.weight`, copied(need(tensors, `model.layers.${i}.post_attention_layernorm.weight`)));
-    const attnSub = subNorm(tensors, i, 'attn');
-    if (attnSub) out.set(`layers.${i}.attention.attn_sub_norm.weight`, copied(attnSub));
-    const ffnSub = subNorm(tensors, i, 'ffn');
-    if (ffnSub) out.set(`layers.${i}.feed_forward.ffn_sub_norm.weight`, copied(ffnSub));
+    for (const n of layerNorms(tensors, i)) out.set(`layers.${i}.${n.engine}`, copied(n.t));
   }
   return { format: 'ms-gpu', tensors: out, metadata: undefined, order: 'name' };
 }
@@ -628,6 +624,19 @@ function describeElement(dtype: string, bytes: Uint8Array, i: number): string {
   return `${hex(bits, 2 * size)}${value}`;
 }
 
+/** How many of count elements differ, and the first that does (-1 when none). */
+function differences(count: number, differs: (i: number) => boolean): { first: number; differing: number } {
+  let first = -1;
+  let differing = 0;
+  for (let i = 0; i < count; i++) {
+    if (differs(i)) {
+      differing++;
+      if (first < 0) first = i;
+    }
+  }
+  return { first, differing };
+}
+
 const at2 = (i: number, shape: readonly number[]) => (shape.length === 2 ? ` [${Math.floor(i / shape[1])}, ${i % shape[1]}]` : '');
 
 function compareContent(name: string, t: ExpectedTensor, data: Uint8Array): string[] {
@@ -635,16 +644,7 @@ function compareContent(name: string, t: ExpectedTensor, data: Uint8Array): stri
   if (c.kind === 'bytes') {
     const size = ELEMENT_SIZE[t.dtype] ?? 1;
     const count = data.length / size;
-    let first = -1;
-    let differing = 0;
-    for (let i = 0; i < count; i++) {
-      let same = true;
-      for (let k = 0; k < size; k++) if (data[i * size + k] !== c.bytes[i * size + k]) same = false;
-      if (!same) {
-        differing++;
-        if (first < 0) first = i;
-      }
-    }
+    const { first, differing } = differences(count, (i) => data.subarray(i * size, (i + 1) * size).some((b, k) => b !== c.bytes[i * size + k]));
     if (first < 0) return [];
     return [`${name}: ${differing} of ${count} elements differ; first at element ${first}${at2(first, t.shape)}: expected ${describeElement(t.dtype, c.bytes, first)}, found ${describeElement(t.dtype, data, first)}`];
   }
@@ -652,16 +652,10 @@ function compareContent(name: string, t: ExpectedTensor, data: Uint8Array): stri
     const dt = t.dtype;
     if (!isFloatDtype(dt)) return [`${name}: scales stored as ${dt}, not a float dtype`];
     const found = decodeValues(data, dt);
-    let first = -1;
-    let differing = 0;
-    found.forEach((f, i) => {
-      const x = c.values[i];
-      const a = roundToDtype(x * (1 - c.relTol), dt);
-      const b = roundToDtype(x * (1 + c.relTol), dt);
-      if (!(f >= Math.min(a, b) && f <= Math.max(a, b))) {
-        differing++;
-        if (first < 0) first = i;
-      }
+    const { first, differing } = differences(found.length, (i) => {
+      const a = roundToDtype(c.values[i] * (1 - c.relTol), dt);
+      const b = roundToDtype(c.values[i] * (1 + c.relTol), dt);
+      return !(found[i] >= Math.min(a, b) && found[i] <= Math.max(a, b));
     });
     if (first < 0) return [];
     const tol = c.relTol ? ` (within ${c.relTol} relative)` : '';
@@ -675,14 +669,7 @@ function compareContent(name: string, t: ExpectedTensor, data: Uint8Array): stri
   } catch (e) {
     return [`${name}: does not decode as ${c.kind}: ${(e as Error).message}`];
   }
-  let first = -1;
-  let differing = 0;
-  for (let i = 0; i < got.length; i++) {
-    if (got[i] !== c.ternary[i]) {
-      differing++;
-      if (first < 0) first = i;
-    }
-  }
+  const { first, differing } = differences(got.length, (i) => got[i] !== c.ternary[i]);
   if (first < 0) return [];
   return [`${name}: ${differing} of ${got.length} ternary values differ; first at ${first} [${Math.floor(first / c.cols)}, ${first % c.cols}]: expected ${c.ternary[first]}, found ${got[first]}`];
 }
