@@ -63,9 +63,21 @@ export function encodeFloats(values: readonly number[], dtype: Dt): Uint8Array {
   return out;
 }
 
-/** Rounds a value to a float dtype, nearest even. */
+/** Rounds a value (any double) to a float dtype once, nearest even: on the dtype's grid around x, not through f32. */
 export function roundToDtype(x: number, dtype: Dt): number {
-  return dtype === 'BF16' ? toBf16(x) : dtype === 'F16' ? toF16(x) : Math.fround(x);
+  if (dtype === 'F32') return Math.fround(x); // JS rounds a double to f32 correctly
+  if (dtype === 'F16') return toF16(x); // already a search over the f16 grid
+  if (!Number.isFinite(x) || x === 0) return toBf16(x);
+  const a = Math.abs(x);
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--; // log2 may be off by one next to a power of two
+  if (2 ** (e + 1) <= a) e++;
+  const quantum = 2 ** (Math.max(e, -126) - 7); // 8 significant bits (subnormals: the fixed quantum 2^-133)
+  const k = a / quantum; // exact: a power-of-two division
+  let n = Math.floor(k);
+  const frac = k - n;
+  if (frac > 0.5 || (frac === 0.5 && n % 2 === 1)) n++;
+  return Math.sign(x) * n * quantum;
 }
 
 const ELEMENT_SIZE: Record<string, number> = { BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8 };
@@ -347,13 +359,17 @@ function project(tensors: Tensors, config: Record<string, unknown>, name: string
     return { q, rows: t.shape[0], cols: t.shape[1], scale, scaleDtype, f32Scale: scaleDtype === 'F32' };
   }
   if (t.dtype === 'U8') {
+    // transformers: AutoBitLinear multiplies by weight_scale; BitLinear (also a config without linear_class) divides
     const qc = config.quantization_config as Record<string, unknown> | undefined;
-    const linearClass = qc?.linear_class ?? 'autobitlinear';
-    if (linearClass !== 'autobitlinear') throw new Error(`${name}: packed source with linear_class ${JSON.stringify(linearClass)} (dividing scale) is not covered by this reference`);
+    const linearClass = qc?.linear_class ?? 'bitlinear';
+    if (linearClass !== 'autobitlinear' && linearClass !== 'bitlinear') throw new Error(`${name}: unknown linear_class ${JSON.stringify(linearClass)}`);
     const s = need(tensors, `${name}_scale`);
     if (!isFloatDtype(s.dtype) || product(s.shape) !== 1) throw new Error(`${name}_scale: expected one float, found ${s.dtype} [${s.shape}]`);
     const rows = t.shape[0] * 4;
-    return { q: decodeHfU8(t.bytes, rows, t.shape[1]), rows, cols: t.shape[1], scale: decodeValues(s.bytes, s.dtype)[0], scaleDtype: s.dtype, f32Scale: false };
+    const stored = decodeValues(s.bytes, s.dtype)[0];
+    // a divided scale becomes its exact reciprocal, rounded once by whoever stores it
+    const scale = linearClass === 'autobitlinear' ? stored : 1 / stored;
+    return { q: decodeHfU8(t.bytes, rows, t.shape[1]), rows, cols: t.shape[1], scale, scaleDtype: s.dtype, f32Scale: false };
   }
   throw new Error(`${name}: dtype ${t.dtype} is neither a float nor packed U8`);
 }
