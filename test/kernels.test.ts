@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   DType,
+  KernelDType,
   Rounding,
   compileKernels,
   instantiateKernels,
@@ -219,6 +220,26 @@ test('builds: both flavors are distinct files with the same exports (no ABS_SUM_
   for (const [, k] of BUILDS) {
     assert.not.ok('ABS_SUM_BLOCK' in k.exports, 'absSum has no blocks');
     assert.ok(k.heapBase > 0 && k.heapBase % 4 === 0 && k.heapBase < 65536, `heapBase ${k.heapBase}`);
+  }
+});
+
+test('codes: every dtype and rounding code, pinned by what the kernels do with it', () => {
+  // one table each (src/kernels/codes.ts, assembly/codes.ts): three distinct codes, DType is KernelDType
+  assert.equal(Object.values(KernelDType).sort(), [0, 1, 2]);
+  assert.is(DType, KernelDType);
+  assert.equal([Rounding.NONE, Rounding.BF16, Rounding.F16].sort(), [0, 1, 2]);
+  assert.is(Rounding.F32, Rounding.NONE);
+  for (const [name, k] of BUILDS) {
+    // 1.0 in each dtype's own bits; the other 16-bit reading would give 0.0078125 or 1.875
+    assertSame(runWiden(k, KernelDType.BF16, bytesOfU16([0x3f80]), 1), [0x3f800000], `${name} BF16 widens 0x3F80 to 1.0`);
+    assertSame(runWiden(k, KernelDType.F16, bytesOfU16([0x3c00]), 1), [0x3f800000], `${name} F16 widens 0x3C00 to 1.0`);
+    assertSame(runWiden(k, KernelDType.F32, bytesOfU32([0x3f800000, 0x40000000]), 2), [0x3f800000, 0x40000000], `${name} F32 copies`);
+    // each rounding code by its threshold: the largest product that still quantizes to 0, and the next f32
+    const thresholds: Array<[number, number]> = [[Rounding.NONE, 0x3f000000], [Rounding.BF16, 0x3f008000], [Rounding.F16, 0x3f001000]];
+    for (const [rounding, t] of thresholds) {
+      const q = runQuantize(k, KernelDType.F32, rounding, bytesOfU32([t, t + 1]), 2, 1);
+      assertSame(Array.from(q), [0, 1], `${name} rounding code ${rounding}: threshold 0x${t.toString(16)}`);
+    }
   }
 });
 

@@ -1,16 +1,7 @@
 // Types shared by the kernel host wrapper. Platform neutral (Node, Deno, browsers).
 
-/** Input element type codes (little-endian elements), as the kernels take them. */
-export const DType = { F32: 0, BF16: 1, F16: 2 } as const;
-export type DType = (typeof DType)[keyof typeof DType];
-
-/**
- * Rounding applied to each product y = f32(x * s) before ternarization, emulating arithmetic in
- * the input dtype: none for F32 input (`F32`, alias `NONE`), BF16 / F16 significand rounding
- * (round to nearest even).
- */
-export const Rounding = { NONE: 0, F32: 0, BF16: 1, F16: 2 } as const;
-export type Rounding = (typeof Rounding)[keyof typeof Rounding];
+// The codes live in codes.ts; Rounding is re-exported for src/quant/rule.ts, which imports it from here.
+export { Rounding } from './codes.js';
 
 /** Which compiled kernel file: with WebAssembly SIMD, or the fallback without. */
 export type KernelFlavor = 'simd' | 'scalar';

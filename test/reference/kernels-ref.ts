@@ -3,13 +3,10 @@
 // rounding instead of bit tricks, Math.fround products, explicit round-half-to-even then clamp,
 // explicit bit placement. Slow and obvious on purpose.
 
-/** dtype codes (0 = F32, 1 = BF16, 2 = F16) and rounding codes (0 none, 1 BF16, 2 F16). */
-export const REF_F32 = 0;
-export const REF_BF16 = 1;
-export const REF_F16 = 2;
+import { KernelDType, Rounding } from '../../src/kernels/codes.js';
 
 export function elemBytes(dtype: number): number {
-  return dtype === REF_F32 ? 4 : 2;
+  return dtype === KernelDType.F32 ? 4 : 2;
 }
 
 const scratch = new DataView(new ArrayBuffer(4));
@@ -42,8 +39,8 @@ export function halfToF32BitsRef(h: number): number {
 /** f32 bits of element i of `bytes` (little endian). */
 export function elementBits(dtype: number, bytes: Uint8Array, i: number): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dtype === REF_BF16) return (view.getUint16(2 * i, true) * 65536) >>> 0;
-  if (dtype === REF_F16) return halfToF32BitsRef(view.getUint16(2 * i, true));
+  if (dtype === KernelDType.BF16) return (view.getUint16(2 * i, true) * 65536) >>> 0;
+  if (dtype === KernelDType.F16) return halfToF32BitsRef(view.getUint16(2 * i, true));
   return view.getUint32(4 * i, true);
 }
 
@@ -145,8 +142,8 @@ export function roundSignificand(y: number, fracBits: number): number {
 /** Ternary value of one element: clamp(round_half_even(rounded f32(x * s)), -1, 1), NaN -> 0. */
 export function refTernary(x: number, s: number, rounding: number): number {
   let y = Math.fround(x * Math.fround(s));
-  if (rounding === 1) y = roundSignificand(y, 7);
-  else if (rounding === 2) y = roundSignificand(y, 10);
+  if (rounding === Rounding.BF16) y = roundSignificand(y, 7);
+  else if (rounding === Rounding.F16) y = roundSignificand(y, 10);
   if (Number.isNaN(y)) return 0;
   if (y === Infinity) return 1;
   if (y === -Infinity) return -1;
