@@ -9,5 +9,5 @@ export function heapBase(): usize { return __heap_base; }
 export { widen } from './widen';
 export { absSum } from './absmean';
 export { quantize } from './quantize';
-export { packRows, quantizePackRows } from './pack';
+export { packRows, quantizePackRows } from './pack/bitnet-rs';
 export { varintEncodeU32 } from './varint';
