@@ -11,3 +11,4 @@ export { absSum } from './absmean';
 export { quantize } from './quantize';
 export { packRows, quantizePackRows } from './pack/bitnet-rs';
 export { varintEncodeU32 } from './varint';
+export { convertFloats } from './convert';

@@ -36,4 +36,12 @@ export interface KernelExports {
   quantizePackRows(dtype: number, rounding: number, src: number, rows: number, cols: number, s: number, dst: number): void;
   /** n u32 -> bincode 2 standard varints at dst (at most 5n bytes); returns bytes written. */
   varintEncodeU32(src: number, n: number, dst: number): number;
+  /**
+   * n elements of `srcDtype` at src -> n of `dstDtype` at dst (DType codes). Same dtype: a copy.
+   * To F32: exact (as widen). To BF16 / F16: round to nearest even over the target's whole range
+   * (F16: overflow to +-Inf from 65520, subnormals); NaN stays NaN, made quiet (sign and top payload
+   * bits kept).
+   */
+  convertFloats(srcDtype: number, src: number, n: number, dstDtype: number, dst: number): void;
+
 }
