@@ -12,3 +12,5 @@ export { quantize } from './quantize';
 export { packRows, quantizePackRows } from './pack/bitnet-rs';
 export { varintEncodeU32 } from './varint';
 export { convertFloats } from './convert';
+export { packHfU8 } from './pack/hf-u8';
+export { unpackHfU8 } from './unpack/hf-u8';

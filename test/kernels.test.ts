@@ -17,6 +17,7 @@ import {
 } from '../build/js/kernels/index.js';
 import { kernelWasmUrl as kernelWasmUrlFromSource } from '../src/kernels/index.js';
 import * as ref from './reference/kernels-ref.js';
+import { bitnetRs } from './reference/packings-ref.js';
 import { mulberry32 as rng } from './helpers/common.js';
 
 const simd = await instantiateKernels((await compileKernels('simd')).module);
@@ -49,6 +50,12 @@ function assertSame(actual: ArrayLike<number>, expected: ArrayLike<number>, labe
       assert.unreachable(`${label}: first difference at ${i}: got ${actual[i]}, expected ${expected[i]}`);
     }
   }
+}
+
+/** The bitnet-rs reference packing (test/reference/packings-ref.ts) as u32 words. */
+function refPackRows(values: Int8Array, rows: number, cols: number): { words: Uint32Array; bad: number } {
+  const { bytes, bad } = bitnetRs.pack(values, rows, cols);
+  return { words: new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4), bad };
 }
 
 const GUARD = 64;
@@ -226,7 +233,8 @@ test('builds: both flavors are distinct files with the same exports', () => {
   assert.not.equal(Buffer.compare(simdBytes, scalarBytes), 0, 'the two builds are the same file');
   const names = (k: Kernels) => Object.keys(k.exports).concat(Object.keys(Object.getPrototypeOf(k.exports))).sort();
   assert.equal(names(simd), names(scalar));
-  for (const fn of ['widen', 'absSum', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase', 'convertFloats']) {
+  for (const fn of ['widen', 'absSum', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase', 'convertFloats',
+    'packHfU8', 'unpackHfU8']) {
     assert.type((simd.exports as unknown as Record<string, unknown>)[fn], 'function', fn);
   }
   for (const [, k] of BUILDS) {
@@ -701,7 +709,7 @@ test('packRows: shapes x random ternary with invalid values: simd == scalar == r
       for (let i = 0; i < values.length; i++) {
         values[i] = r() < invalidRate ? [2, -2, 3, 127, -128, 64][randInt(r, 0, 5)] : randInt(r, -1, 1);
       }
-      const expected = ref.refPackRows(values, rows, cols);
+      const expected = refPackRows(values, rows, cols);
       if (invalidRate === 0) assert.is(expected.bad, 0);
       for (const [name, k] of BUILDS) {
         const got = runPackRows(k, values, rows, cols);
@@ -725,7 +733,7 @@ test('quantizePackRows: == packRows(quantize()) == reference, every dtype x roun
         const n = rows * cols;
         const s = SCALES[dtype][randInt(r, 0, SCALES[dtype].length - 1)];
         const bytes = randomInput(dtype, n, r, 'near');
-        const expected = ref.refPackRows(ref.refQuantize(dtype, rounding, bytes, n, s), rows, cols).words;
+        const expected = refPackRows(ref.refQuantize(dtype, rounding, bytes, n, s), rows, cols).words;
         for (const [name, k] of BUILDS) {
           const label = `${name} ${dname} r${rounding} ${rows}x${cols} s=${s}`;
           assertSame(runQuantizePackRows(k, dtype, rounding, bytes, rows, cols, s), expected, label);
@@ -754,12 +762,12 @@ test('quantizePackRows: the bf16 hot path on a realistic tensor (64 x 2560, the 
   const mean = ref.roundSignificand(Math.fround(sum / bits.length), 7);
   const s = ref.roundSignificand(Math.fround(1 / mean), 7);
   const bytes = bytesOfU16(bits);
-  const expected = ref.refPackRows(ref.refQuantize(DType.BF16, Rounding.BF16, bytes, bits.length, s), rows, cols).words;
+  const expected = refPackRows(ref.refQuantize(DType.BF16, Rounding.BF16, bytes, bits.length, s), rows, cols).words;
   // all three codes occur, and rounding matters for some elements on this data
   const codes = new Set<number>();
   for (const w of expected) for (let j = 0; j < 32; j += 2) codes.add((w >>> j) & 3);
   assert.equal([...codes].sort(), [0, 1, 2]);
-  const unrounded = ref.refPackRows(ref.refQuantize(DType.BF16, Rounding.NONE, bytes, bits.length, s), rows, cols).words;
+  const unrounded = refPackRows(ref.refQuantize(DType.BF16, Rounding.NONE, bytes, bits.length, s), rows, cols).words;
   assert.ok(unrounded.some((w, i) => w !== expected[i]), 'bf16 rounding changes some values');
   for (const [name, k] of BUILDS) {
     assertSame(runQuantizePackRows(k, DType.BF16, Rounding.BF16, bytes, rows, cols, s), expected, name);

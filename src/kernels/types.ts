@@ -44,4 +44,19 @@ export interface KernelExports {
    */
   convertFloats(srcDtype: number, src: number, n: number, dstDtype: number, dst: number): void;
 
+  // Packers (see packings.ts for the layouts and their sources). Input: i8 ternary values; each
+  // returns how many inputs were not in {-1, 0, 1}, which are packed as 0. Every call covers whole
+  // rows, and consecutive row chunks give consecutive output ranges (offset: bytes(r0, cols)).
+  /**
+   * Hugging Face U8 [out/4, in] (transformers pack_weights): src holds 4 bands of rows*cols i8,
+   * band q (rows q*R + r0 .., R = out/4) at src + q*rows*cols; writes rows*cols bytes,
+   * dst[i] = sum over q of (band_q[i] + 1) << 2q (packed rows r0 ..).
+   */
+  packHfU8(src: number, rows: number, cols: number, dst: number): number;
+  /**
+   * The inverse for one quarter: rows x cols packed bytes (packed rows r0 ..) -> rows*cols i8,
+   * ((byte >> 2*quarter) & 3) - 1 (the rows quarter*R + r0 .. of W). Code 3 is invalid: returns the
+   * row-major index in this chunk of the first one (written as 2), or -1 when there is none.
+   */
+  unpackHfU8(src: number, rows: number, cols: number, quarter: number, dst: number): number;
 }

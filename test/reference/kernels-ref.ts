@@ -157,26 +157,6 @@ export function refQuantize(dtype: number, rounding: number, bytes: Uint8Array, 
   return out;
 }
 
-/** Packs rows x cols i8 values, 16 per u32, each row on a fresh word; counts invalid values. */
-export function refPackRows(values: Int8Array, rows: number, cols: number): { words: Uint32Array; bad: number } {
-  const wordsPerRow = Math.ceil(cols / 16);
-  const words = new Uint32Array(rows * wordsPerRow);
-  let bad = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const v = values[r * cols + c];
-      let code = 0;
-      if (v === 1) code = 0b01;
-      else if (v === -1) code = 0b10;
-      else if (v !== 0) bad++;
-      const word = r * wordsPerRow + Math.floor(c / 16);
-      const bit = 2 * (c % 16);
-      words[word] = (words[word] + code * 2 ** bit) >>> 0;
-    }
-  }
-  return { words, bad };
-}
-
 /** bincode 2 standard varints of u32 values. */
 export function refVarintU32(values: ArrayLike<number>): Uint8Array {
   const out: number[] = [];
