@@ -20,7 +20,8 @@
 // element widened exactly to f32, |x| is taken by clearing the sign bit, and the f32 is promoted
 // to f64. Result = (((l0 + l1) + l2) + ... + l7), sequentially in lane order. NaN/Inf propagate
 // into the result (the host checks it with isFinite). Empty input gives +0.
-import { BF16, F16, loadBits, loadF32x4 } from './common';
+import { BF16, F16 } from './codes';
+import { loadBits, loadF32x4 } from './common';
 
 export function absSum(dtype: u32, src: usize, n: u32): f64 {
   if (dtype == BF16) return absSumOf<u16>(src, n);

@@ -5,11 +5,6 @@
 //   f32 = F32, u16 = BF16, i16 = F16 (i16 is only a tag: signedness tells the two 16-bit formats apart).
 // The exported functions map the runtime dtype code to one of these instantiations.
 
-/** Input dtype codes (little-endian elements). */
-export const F32: u32 = 0;
-export const BF16: u32 = 1;
-export const F16: u32 = 2;
-
 /** 2^112 as f32: moves an f16 exponent (bias 15) to the f32 bias (127) by a multiply. */
 const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
 

@@ -1,13 +1,16 @@
 // Kernel exports. Built twice from this source (asconfig.json): with SIMD (`ASC_FEATURE_SIMD`
 // true) and without; both builds export exactly the same functions with bit-identical results.
 // All pointers are byte offsets into linear memory; kernels never allocate: the host owns
-// everything above heapBase(). dtype codes: 0 F32, 1 BF16, 2 F16; rounding codes: 0 none,
-// 1 BF16, 2 F16. Other codes act as F32 / none (the host passes only valid codes).
+// everything above heapBase(). dtype and rounding codes are in codes.ts; other codes act as F32 /
+// none (the host passes only valid codes).
 
 export function heapBase(): usize { return __heap_base; }
 
 export { widen } from './widen';
 export { absSum } from './absmean';
 export { quantize } from './quantize';
-export { packRows, quantizePackRows } from './pack';
+export { packRows, quantizePackRows } from './pack/bitnet-rs';
 export { varintEncodeU32 } from './varint';
+export { convertFloats } from './convert';
+export { packHfU8 } from './pack/hf-u8';
+export { unpackHfU8 } from './unpack/hf-u8';

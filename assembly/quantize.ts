@@ -19,12 +19,8 @@
 // into one comparison per element (tests check it against a literal rounding reference):
 //   none: T = 0.5;  BF16: T = 0x3F008000 (0.501953125);  F16: T = 0x3F001000 (0.500244140625).
 // The negative side is the mirror image (-T), as the rounding acts on the magnitude.
-import { BF16, F16, loadF32, loadF32x4 } from './common';
-
-/** Rounding codes. */
-export const ROUND_NONE: u32 = 0;
-export const ROUND_BF16: u32 = 1;
-export const ROUND_F16: u32 = 2;
+import { BF16, F16, ROUND_BF16, ROUND_F16 } from './codes';
+import { loadF32, loadF32x4 } from './common';
 
 /** T such that round(y) > 0.5 <=> y > T (see above); unknown codes act as "none". */
 // @ts-ignore: decorator

@@ -1,5 +1,6 @@
 // widen: n input elements -> n f32 at dst (bit exact, NaN payloads kept).
-import { BF16, F16, loadBits, halfToF32x4 } from './common';
+import { BF16, F16 } from './codes';
+import { loadBits, halfToF32x4 } from './common';
 
 export function widen(dtype: u32, src: usize, n: u32, dst: usize): void {
   if (dtype == BF16) widenOf<u16>(src, n, dst);

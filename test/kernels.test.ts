@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   DType,
+  KernelDType,
   Rounding,
   compileKernels,
   instantiateKernels,
@@ -16,6 +17,7 @@ import {
 } from '../build/js/kernels/index.js';
 import { kernelWasmUrl as kernelWasmUrlFromSource } from '../src/kernels/index.js';
 import * as ref from './reference/kernels-ref.js';
+import { bitnetRs } from './reference/packings-ref.js';
 import { mulberry32 as rng } from './helpers/common.js';
 
 const simd = await instantiateKernels((await compileKernels('simd')).module);
@@ -48,6 +50,12 @@ function assertSame(actual: ArrayLike<number>, expected: ArrayLike<number>, labe
       assert.unreachable(`${label}: first difference at ${i}: got ${actual[i]}, expected ${expected[i]}`);
     }
   }
+}
+
+/** The bitnet-rs reference packing (test/reference/packings-ref.ts) as u32 words. */
+function refPackRows(values: Int8Array, rows: number, cols: number): { words: Uint32Array; bad: number } {
+  const { bytes, bad } = bitnetRs.pack(values, rows, cols);
+  return { words: new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4), bad };
 }
 
 const GUARD = 64;
@@ -145,6 +153,18 @@ function runVarint(k: Kernels, values: Uint32Array, misalign = 0): Uint8Array {
   return k.u8(dst.ptr, written).slice();
 }
 
+/** convertFloats into a guarded area; the output bit patterns (u16 or u32 per element). */
+function runConvert(k: Kernels, srcDtype: number, bytes: Uint8Array, n: number, dstDtype: number, misalign = 0): number[] {
+  k.reset();
+  const src = put(k, bytes, misalign);
+  const size = ref.elemBytes(dstDtype);
+  const dst = output(k, n * size, misalign);
+  k.exports.convertFloats(srcDtype, src, n, dstDtype, dst.ptr);
+  dst.check('convertFloats');
+  const view = new DataView(k.memory.buffer, dst.ptr, n * size);
+  return Array.from({ length: n }, (_, i) => (size === 4 ? view.getUint32(4 * i, true) : view.getUint16(2 * i, true)));
+}
+
 /** Element arrays -> little-endian bytes. */
 function bytesOfU16(bits: ArrayLike<number>): Uint8Array {
   return new Uint8Array(Uint16Array.from(bits).buffer);
@@ -207,18 +227,39 @@ const SCALES: Record<number, number[]> = {
 // ---------------------------------------------------------------------------------------------
 // builds and loader
 
-test('builds: both flavors are distinct files with the same exports (no ABS_SUM_BLOCK any more)', () => {
+test('builds: both flavors are distinct files with the same exports', () => {
   const simdBytes = readFileSync(kernelWasmUrl('simd'));
   const scalarBytes = readFileSync(kernelWasmUrl('scalar'));
   assert.not.equal(Buffer.compare(simdBytes, scalarBytes), 0, 'the two builds are the same file');
   const names = (k: Kernels) => Object.keys(k.exports).concat(Object.keys(Object.getPrototypeOf(k.exports))).sort();
   assert.equal(names(simd), names(scalar));
-  for (const fn of ['widen', 'absSum', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase']) {
+  for (const fn of ['widen', 'absSum', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase', 'convertFloats',
+    'packHfU8', 'unpackHfU8']) {
     assert.type((simd.exports as unknown as Record<string, unknown>)[fn], 'function', fn);
   }
   for (const [, k] of BUILDS) {
     assert.not.ok('ABS_SUM_BLOCK' in k.exports, 'absSum has no blocks');
     assert.ok(k.heapBase > 0 && k.heapBase % 4 === 0 && k.heapBase < 65536, `heapBase ${k.heapBase}`);
+  }
+});
+
+test('codes: every dtype and rounding code, pinned by what the kernels do with it', () => {
+  // one table each (src/kernels/codes.ts, assembly/codes.ts): three distinct codes, DType is KernelDType
+  assert.equal(Object.values(KernelDType).sort(), [0, 1, 2]);
+  assert.is(DType, KernelDType);
+  assert.equal([Rounding.NONE, Rounding.BF16, Rounding.F16].sort(), [0, 1, 2]);
+  assert.is(Rounding.F32, Rounding.NONE);
+  for (const [name, k] of BUILDS) {
+    // 1.0 in each dtype's own bits; the other 16-bit reading would give 0.0078125 or 1.875
+    assertSame(runWiden(k, KernelDType.BF16, bytesOfU16([0x3f80]), 1), [0x3f800000], `${name} BF16 widens 0x3F80 to 1.0`);
+    assertSame(runWiden(k, KernelDType.F16, bytesOfU16([0x3c00]), 1), [0x3f800000], `${name} F16 widens 0x3C00 to 1.0`);
+    assertSame(runWiden(k, KernelDType.F32, bytesOfU32([0x3f800000, 0x40000000]), 2), [0x3f800000, 0x40000000], `${name} F32 copies`);
+    // each rounding code by its threshold: the largest product that still quantizes to 0, and the next f32
+    const thresholds: Array<[number, number]> = [[Rounding.NONE, 0x3f000000], [Rounding.BF16, 0x3f008000], [Rounding.F16, 0x3f001000]];
+    for (const [rounding, t] of thresholds) {
+      const q = runQuantize(k, KernelDType.F32, rounding, bytesOfU32([t, t + 1]), 2, 1);
+      assertSame(Array.from(q), [0, 1], `${name} rounding code ${rounding}: threshold 0x${t.toString(16)}`);
+    }
   }
 });
 
@@ -668,7 +709,7 @@ test('packRows: shapes x random ternary with invalid values: simd == scalar == r
       for (let i = 0; i < values.length; i++) {
         values[i] = r() < invalidRate ? [2, -2, 3, 127, -128, 64][randInt(r, 0, 5)] : randInt(r, -1, 1);
       }
-      const expected = ref.refPackRows(values, rows, cols);
+      const expected = refPackRows(values, rows, cols);
       if (invalidRate === 0) assert.is(expected.bad, 0);
       for (const [name, k] of BUILDS) {
         const got = runPackRows(k, values, rows, cols);
@@ -692,7 +733,7 @@ test('quantizePackRows: == packRows(quantize()) == reference, every dtype x roun
         const n = rows * cols;
         const s = SCALES[dtype][randInt(r, 0, SCALES[dtype].length - 1)];
         const bytes = randomInput(dtype, n, r, 'near');
-        const expected = ref.refPackRows(ref.refQuantize(dtype, rounding, bytes, n, s), rows, cols).words;
+        const expected = refPackRows(ref.refQuantize(dtype, rounding, bytes, n, s), rows, cols).words;
         for (const [name, k] of BUILDS) {
           const label = `${name} ${dname} r${rounding} ${rows}x${cols} s=${s}`;
           assertSame(runQuantizePackRows(k, dtype, rounding, bytes, rows, cols, s), expected, label);
@@ -721,12 +762,12 @@ test('quantizePackRows: the bf16 hot path on a realistic tensor (64 x 2560, the 
   const mean = ref.roundSignificand(Math.fround(sum / bits.length), 7);
   const s = ref.roundSignificand(Math.fround(1 / mean), 7);
   const bytes = bytesOfU16(bits);
-  const expected = ref.refPackRows(ref.refQuantize(DType.BF16, Rounding.BF16, bytes, bits.length, s), rows, cols).words;
+  const expected = refPackRows(ref.refQuantize(DType.BF16, Rounding.BF16, bytes, bits.length, s), rows, cols).words;
   // all three codes occur, and rounding matters for some elements on this data
   const codes = new Set<number>();
   for (const w of expected) for (let j = 0; j < 32; j += 2) codes.add((w >>> j) & 3);
   assert.equal([...codes].sort(), [0, 1, 2]);
-  const unrounded = ref.refPackRows(ref.refQuantize(DType.BF16, Rounding.NONE, bytes, bits.length, s), rows, cols).words;
+  const unrounded = refPackRows(ref.refQuantize(DType.BF16, Rounding.NONE, bytes, bits.length, s), rows, cols).words;
   assert.ok(unrounded.some((w, i) => w !== expected[i]), 'bf16 rounding changes some values');
   for (const [name, k] of BUILDS) {
     assertSame(runQuantizePackRows(k, DType.BF16, Rounding.BF16, bytes, rows, cols, s), expected, name);
@@ -779,6 +820,131 @@ test('varint: random magnitudes and lengths: simd == scalar == reference, nothin
 });
 
 // ---------------------------------------------------------------------------------------------
+// convertFloats
+
+const ALL16 = bytesOfU16(Array.from({ length: 65536 }, (_, i) => i));
+const isNaN16 = (dtype: number, b: number) => (dtype === DType.BF16 ? (b & 0x7fff) > 0x7f80 : (b & 0x7fff) > 0x7c00);
+const quiet16 = (dtype: number, b: number) => b | (dtype === DType.BF16 ? 0x40 : 0x200);
+
+test('convertFloats: hand-checked values (ties to even, F16 overflow at 65520, subnormals, quiet NaN)', () => {
+  // [source dtype, source bits, target dtype, expected bits]
+  const cases: Array<[number, number, number, number]> = [
+    [DType.F32, 0x3f800000, DType.F16, 0x3c00], // 1
+    [DType.F32, 0x477fe000, DType.F16, 0x7bff], // 65504, the largest f16
+    [DType.F32, 0x477fefff, DType.F16, 0x7bff], // just below 65520
+    [DType.F32, 0x477ff000, DType.F16, 0x7c00], // 65520: the tie goes to the even Inf
+    [DType.F32, 0xc77ff000, DType.F16, 0xfc00],
+    [DType.F32, 0x7f7fffff, DType.F16, 0x7c00], // f32 max
+    [DType.F32, 0x7f800000, DType.F16, 0x7c00],
+    [DType.F32, 0x3f801000, DType.F16, 0x3c00], // 1 + 2^-11: tie, to the even 1
+    [DType.F32, 0x3f803000, DType.F16, 0x3c02], // 1 + 3 * 2^-11: tie, to the even 1 + 2^-9
+    [DType.F32, 0x3f801001, DType.F16, 0x3c01],
+    [DType.F32, 0x33800000, DType.F16, 0x0001], // 2^-24, the smallest subnormal
+    [DType.F32, 0x33000000, DType.F16, 0x0000], // 2^-25: tie, to the even 0
+    [DType.F32, 0x33000001, DType.F16, 0x0001],
+    [DType.F32, 0x33c00000, DType.F16, 0x0002], // 3 * 2^-25: tie between 1 and 2 -> 2
+    [DType.F32, 0x387fe000, DType.F16, 0x0400], // 2^-14 - 2^-25: tie between 0x3ff and 0x400 -> 0x400
+    [DType.F32, 0x80000001, DType.F16, 0x8000], // f32 subnormal -> -0
+    [DType.F32, 0x80000000, DType.F16, 0x8000],
+    [DType.F32, 0x7fc00000, DType.F16, 0x7e00],
+    [DType.F32, 0x7f800001, DType.F16, 0x7e00], // signalling NaN -> quiet
+    [DType.F32, 0xffc02000, DType.F16, 0xfe01], // sign and top payload bits kept
+    [DType.F32, 0x3f800000, DType.BF16, 0x3f80],
+    [DType.F32, 0x3f808000, DType.BF16, 0x3f80], // tie, to even
+    [DType.F32, 0x3f818000, DType.BF16, 0x3f82], // tie, to even
+    [DType.F32, 0x3f808001, DType.BF16, 0x3f81],
+    [DType.F32, 0x7f7fffff, DType.BF16, 0x7f80], // overflow to Inf
+    [DType.F32, 0x7f7f7fff, DType.BF16, 0x7f7f],
+    [DType.F32, 0x00008000, DType.BF16, 0x0000], // subnormal tie, to even
+    [DType.F32, 0x00018000, DType.BF16, 0x0002],
+    [DType.F32, 0x7f800001, DType.BF16, 0x7fc0],
+    [DType.F32, 0xff812345, DType.BF16, 0xffc1],
+    [DType.BF16, 0x3f80, DType.F16, 0x3c00],
+    [DType.BF16, 0x4780, DType.F16, 0x7c00], // 65536
+    [DType.BF16, 0x477f, DType.F16, 0x7bf8], // 65280
+    [DType.BF16, 0x3380, DType.F16, 0x0001], // 2^-24
+    [DType.BF16, 0x3300, DType.F16, 0x0000], // 2^-25: tie to 0
+    [DType.BF16, 0x7f81, DType.F16, 0x7e08], // quiet, payload kept
+    [DType.F16, 0x3c00, DType.BF16, 0x3f80],
+    [DType.F16, 0x3c01, DType.BF16, 0x3f80], // 1 + 2^-10 has no bf16: rounds to 1
+    [DType.F16, 0x7bff, DType.BF16, 0x4780], // 65504 -> 65536
+    [DType.F16, 0x0001, DType.BF16, 0x3380],
+    [DType.F16, 0x7c01, DType.BF16, 0x7fc0],
+    [DType.F16, 0x3c00, DType.F32, 0x3f800000],
+    [DType.BF16, 0x7f81, DType.F32, 0x7f810000], // widening is exact: a signalling NaN stays as it is
+    [DType.BF16, 0x7f81, DType.BF16, 0x7f81], // the same dtype is a copy
+  ];
+  for (const [src, bits, dst, expected] of cases) {
+    const bytes = src === DType.F32 ? bytesOfU32([bits]) : bytesOfU16([bits]);
+    const label = `${src} 0x${bits.toString(16)} -> ${dst}`;
+    assert.is(ref.refConvertFloats(src, bytes, 1, dst)[0], expected, `reference ${label}`);
+    for (const [name, k] of BUILDS) assert.is(runConvert(k, src, bytes, 1, dst)[0], expected, `${name} ${label}`);
+  }
+});
+
+test('convertFloats: all 65536 bf16 and f16 patterns to every dtype == reference; round trips through f32', () => {
+  for (const [sname, src] of [['BF16', DType.BF16], ['F16', DType.F16]] as const) {
+    for (const [dname, dst] of DTYPES) {
+      const expected = ref.refConvertFloats(src, ALL16, 65536, dst);
+      for (const [name, k] of BUILDS) assertSame(runConvert(k, src, ALL16, 65536, dst), expected, `${name} ${sname} -> ${dname}`);
+    }
+    // widening to f32 is exact, and narrowing it back gives the pattern again (NaNs made quiet)
+    for (const [name, k] of BUILDS) {
+      const wide = runConvert(k, src, ALL16, 65536, DType.F32);
+      assertSame(wide, ref.refWiden(src, ALL16, 65536), `${name} ${sname} -> F32 is widen`);
+      const back = runConvert(k, DType.F32, bytesOfU32(wide), 65536, src);
+      assertSame(back, Array.from({ length: 65536 }, (_, b) => (isNaN16(src, b) ? quiet16(src, b) : b)), `${name} ${sname} round trip`);
+    }
+  }
+});
+
+test('convertFloats: every midpoint between neighbouring bf16 / f16 values, and its f32 neighbours', () => {
+  for (const [dname, dst, maxFinite] of [['BF16', DType.BF16, 0x7f7f], ['F16', DType.F16, 0x7bff]] as const) {
+    const bits: number[] = [];
+    const ties: number[] = [];
+    for (let b = 0; b < maxFinite; b++) {
+      const lo = ref.f32FromBits(runConvert(scalar, dst, bytesOfU16([b]), 1, DType.F32)[0]);
+      const hi = ref.f32FromBits(runConvert(scalar, dst, bytesOfU16([b + 1]), 1, DType.F32)[0]);
+      const mid = ref.f32Bits((lo + hi) / 2); // exact: one more significand bit than the format has
+      for (const sign of [0, 0x80000000]) {
+        bits.push((mid | sign) >>> 0, ((mid - 1) | sign) >>> 0, ((mid + 1) | sign) >>> 0);
+        ties.push(((b % 2 === 0 ? b : b + 1) | (sign >>> 16)) >>> 0);
+      }
+    }
+    const expected = ref.refConvertFloats(DType.F32, bytesOfU32(bits), bits.length, dst);
+    // the reference itself: each midpoint goes to the even neighbour
+    assertSame(expected.filter((_, i) => i % 3 === 0), ties, `reference ${dname} ties`);
+    for (const [name, k] of BUILDS) {
+      assertSame(runConvert(k, DType.F32, bytesOfU32(bits), bits.length, dst), expected, `${name} F32 -> ${dname}`);
+    }
+  }
+});
+
+test('convertFloats: random f32, wide and mostly-normal, every length, F32 -> BF16 / F16: simd == scalar == reference', () => {
+  const r = rng(11);
+  // wide: any pattern, or an exponent near the f16 range (subnormal to overflow); normal: mostly
+  // 2^-14 <= |x| < 2^16, where whole groups of 8 take the kernels' fast path
+  const modes = [['wide', 0.05, 0.45, 100, 145], ['normal', 0.01, 0, 113, 142]] as const;
+  for (const n of [...LENGTHS, 8, 9, 65536]) {
+    for (const [mode, specialRate, anyRate, eLo, eHi] of modes) {
+      const bits = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        const u = r();
+        if (u < specialRate) bits[i] = SPECIAL_F32[randInt(r, 0, SPECIAL_F32.length - 1)];
+        else if (u < specialRate + anyRate) bits[i] = Math.floor(r() * 2 ** 32);
+        else bits[i] = ((r() < 0.5 ? 0x80000000 : 0) | (randInt(r, eLo, eHi) << 23) | randInt(r, 0, 0x7fffff)) >>> 0;
+      }
+      const bytes = bytesOfU32(bits);
+      for (const [dname, dst] of [['BF16', DType.BF16], ['F16', DType.F16]] as const) {
+        const expected = ref.refConvertFloats(DType.F32, bytes, n, dst);
+        for (const [name, k] of BUILDS) assertSame(runConvert(k, DType.F32, bytes, n, dst), expected, `${name} ${mode} n=${n} -> ${dname}`);
+      }
+      for (const [name, k] of BUILDS) assertSame(runConvert(k, DType.F32, bytes, n, DType.F32), Array.from(bits), `${name} ${mode} n=${n} copy`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
 // pointers and the allocator
 
 test('unaligned pointers give the same results', () => {
@@ -797,6 +963,9 @@ test('unaligned pointers give the same results', () => {
         assertSame(runPackRows(k, q, 8, 125, misalign).words, runPackRows(k, q, 8, 125).words, `${label} packRows`);
         assertSame(runQuantizePackRows(k, dtype, Rounding.F16, bytes, 8, 125, 1, misalign),
           runQuantizePackRows(k, dtype, Rounding.F16, bytes, 8, 125, 1), `${label} quantizePackRows`);
+        for (const [, dst] of DTYPES) {
+          assertSame(runConvert(k, dtype, bytes, n, dst, misalign), runConvert(k, dtype, bytes, n, dst), `${label} convertFloats to ${dst}`);
+        }
       }
     }
   }

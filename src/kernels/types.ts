@@ -1,16 +1,7 @@
 // Types shared by the kernel host wrapper. Platform neutral (Node, Deno, browsers).
 
-/** Input element type codes (little-endian elements), as the kernels take them. */
-export const DType = { F32: 0, BF16: 1, F16: 2 } as const;
-export type DType = (typeof DType)[keyof typeof DType];
-
-/**
- * Rounding applied to each product y = f32(x * s) before ternarization, emulating arithmetic in
- * the input dtype: none for F32 input (`F32`, alias `NONE`), BF16 / F16 significand rounding
- * (round to nearest even).
- */
-export const Rounding = { NONE: 0, F32: 0, BF16: 1, F16: 2 } as const;
-export type Rounding = (typeof Rounding)[keyof typeof Rounding];
+// The codes live in codes.ts; Rounding is re-exported for src/quant/rule.ts, which imports it from here.
+export { Rounding } from './codes.js';
 
 /** Which compiled kernel file: with WebAssembly SIMD, or the fallback without. */
 export type KernelFlavor = 'simd' | 'scalar';
@@ -56,4 +47,27 @@ export interface KernelExports {
   convertFloats(srcDtype: number, src: number, n: number, dstDtype: number, dst: number): void;
   /** n u32 -> bincode 2 standard varints at dst (at most 5n bytes); returns bytes written. */
   varintEncodeU32(src: number, n: number, dst: number): number;
+  /**
+   * n elements of `srcDtype` at src -> n of `dstDtype` at dst (DType codes). Same dtype: a copy.
+   * To F32: exact (as widen). To BF16 / F16: round to nearest even over the target's whole range
+   * (F16: overflow to +-Inf from 65520, subnormals); NaN stays NaN, made quiet (sign and top payload
+   * bits kept).
+   */
+  convertFloats(srcDtype: number, src: number, n: number, dstDtype: number, dst: number): void;
+
+  // Packers (see packings.ts for the layouts and their sources). Input: i8 ternary values; each
+  // returns how many inputs were not in {-1, 0, 1}, which are packed as 0. Every call covers whole
+  // rows, and consecutive row chunks give consecutive output ranges (offset: bytes(r0, cols)).
+  /**
+   * Hugging Face U8 [out/4, in] (transformers pack_weights): src holds 4 bands of rows*cols i8,
+   * band q (rows q*R + r0 .., R = out/4) at src + q*rows*cols; writes rows*cols bytes,
+   * dst[i] = sum over q of (band_q[i] + 1) << 2q (packed rows r0 ..).
+   */
+  packHfU8(src: number, rows: number, cols: number, dst: number): number;
+  /**
+   * The inverse for one quarter: rows x cols packed bytes (packed rows r0 ..) -> rows*cols i8,
+   * ((byte >> 2*quarter) & 3) - 1 (the rows quarter*R + r0 .. of W). Code 3 is invalid: returns the
+   * row-major index in this chunk of the first one (written as 2), or -1 when there is none.
+   */
+  unpackHfU8(src: number, rows: number, cols: number, quarter: number, dst: number): number;
 }

@@ -3,13 +3,10 @@
 // rounding instead of bit tricks, Math.fround products, explicit round-half-to-even then clamp,
 // explicit bit placement. Slow and obvious on purpose.
 
-/** dtype codes (0 = F32, 1 = BF16, 2 = F16) and rounding codes (0 none, 1 BF16, 2 F16). */
-export const REF_F32 = 0;
-export const REF_BF16 = 1;
-export const REF_F16 = 2;
+import { KernelDType, Rounding } from '../../src/kernels/codes.js';
 
 export function elemBytes(dtype: number): number {
-  return dtype === REF_F32 ? 4 : 2;
+  return dtype === KernelDType.F32 ? 4 : 2;
 }
 
 const scratch = new DataView(new ArrayBuffer(4));
@@ -42,8 +39,8 @@ export function halfToF32BitsRef(h: number): number {
 /** f32 bits of element i of `bytes` (little endian). */
 export function elementBits(dtype: number, bytes: Uint8Array, i: number): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dtype === REF_BF16) return (view.getUint16(2 * i, true) * 65536) >>> 0;
-  if (dtype === REF_F16) return halfToF32BitsRef(view.getUint16(2 * i, true));
+  if (dtype === KernelDType.BF16) return (view.getUint16(2 * i, true) * 65536) >>> 0;
+  if (dtype === KernelDType.F16) return halfToF32BitsRef(view.getUint16(2 * i, true));
   return view.getUint32(4 * i, true);
 }
 
@@ -145,8 +142,8 @@ export function roundSignificand(y: number, fracBits: number): number {
 /** Ternary value of one element: clamp(round_half_even(rounded f32(x * s)), -1, 1), NaN -> 0. */
 export function refTernary(x: number, s: number, rounding: number): number {
   let y = Math.fround(x * Math.fround(s));
-  if (rounding === 1) y = roundSignificand(y, 7);
-  else if (rounding === 2) y = roundSignificand(y, 10);
+  if (rounding === Rounding.BF16) y = roundSignificand(y, 7);
+  else if (rounding === Rounding.F16) y = roundSignificand(y, 10);
   if (Number.isNaN(y)) return 0;
   if (y === Infinity) return 1;
   if (y === -Infinity) return -1;
@@ -158,26 +155,6 @@ export function refQuantize(dtype: number, rounding: number, bytes: Uint8Array, 
   const out = new Int8Array(n);
   for (let i = 0; i < n; i++) out[i] = refTernary(elementValue(dtype, bytes, i), s, rounding);
   return out;
-}
-
-/** Packs rows x cols i8 values, 16 per u32, each row on a fresh word; counts invalid values. */
-export function refPackRows(values: Int8Array, rows: number, cols: number): { words: Uint32Array; bad: number } {
-  const wordsPerRow = Math.ceil(cols / 16);
-  const words = new Uint32Array(rows * wordsPerRow);
-  let bad = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const v = values[r * cols + c];
-      let code = 0;
-      if (v === 1) code = 0b01;
-      else if (v === -1) code = 0b10;
-      else if (v !== 0) bad++;
-      const word = r * wordsPerRow + Math.floor(c / 16);
-      const bit = 2 * (c % 16);
-      words[word] = (words[word] + code * 2 ** bit) >>> 0;
-    }
-  }
-  return { words, bad };
 }
 
 /** bincode 2 standard varints of u32 values. */
@@ -210,4 +187,76 @@ export function absSumExactUnits16(dtype: number, bits: Uint16Array): bigint {
     total += BigInt(counts[p]) * BigInt(v * 2 ** 149);
   }
   return total;
+}
+
+// ---- convertFloats: the nearest value of the target format, found by search over its values
+
+/** One 16-bit float format: its positive finite values in ascending order with their bits, then Inf. */
+interface Grid {
+  values: number[];
+  bits: number[];
+  fractionBits: number;
+}
+
+/**
+ * Every positive finite value of a 16-bit format (bit patterns 0 .. maxFinite are ascending in value),
+ * followed by +Inf placed at the next power of two, 2^(emax + 1), with its own bits. Rounding to
+ * nearest then overflows exactly as IEEE says: a value at or beyond the midpoint between the largest
+ * finite value and 2^(emax + 1) goes to Inf (Inf's bits are even, the largest finite's are odd).
+ */
+function grid(maxFinite: number, infBits: number, infAt: number, fractionBits: number, decode: (bits: number) => number): Grid {
+  const values: number[] = [];
+  const bits: number[] = [];
+  for (let b = 0; b <= maxFinite; b++) {
+    values.push(decode(b));
+    bits.push(b);
+  }
+  values.push(infAt);
+  bits.push(infBits);
+  return { values, bits, fractionBits };
+}
+
+const BF16_GRID = grid(0x7f7f, 0x7f80, 2 ** 128, 7, (b) => f32FromBits(b * 65536));
+const F16_GRID = grid(0x7bff, 0x7c00, 2 ** 16, 10, (b) => f32FromBits(halfToF32BitsRef(b)));
+
+/**
+ * f32 bits -> 16-bit bits: the nearest grid value to |x| (ties to the even bit pattern, beyond the
+ * last grid value: Inf), with x's sign. NaN: sign, all-ones exponent, the top fraction bits of the
+ * f32 NaN with the quiet (top) fraction bit set.
+ */
+function nearestBits(g: Grid, u: number): number {
+  const sign = u >>> 31 ? 0x8000 : 0;
+  const x = Math.abs(f32FromBits(u));
+  const infBits = g.bits[g.bits.length - 1];
+  if (Number.isNaN(x)) {
+    const top = Math.floor((u & 0x7fffff) / 2 ** (23 - g.fractionBits));
+    return sign | infBits | (2 ** (g.fractionBits - 1)) | top;
+  }
+  if (x >= g.values[g.values.length - 1]) return sign | infBits;
+  let lo = 0; // largest index with values[lo] <= x
+  let hi = g.values.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (g.values[mid] <= x) lo = mid;
+    else hi = mid;
+  }
+  const below = x - g.values[lo];
+  const above = g.values[lo + 1] - x;
+  const pick = below < above ? lo : above < below ? lo + 1 : g.bits[lo] % 2 === 0 ? lo : lo + 1;
+  return sign | g.bits[pick];
+}
+
+/**
+ * convertFloats as specified: the same dtype is copied; to F32 the element's exact f32 bits (as
+ * widen); to BF16 / F16 the nearest value of the target (nearestBits). Returns the output bit patterns.
+ */
+export function refConvertFloats(srcDtype: number, bytes: Uint8Array, n: number, dstDtype: number): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (srcDtype === dstDtype) out.push(srcDtype === KernelDType.F32 ? view.getUint32(4 * i, true) : view.getUint16(2 * i, true));
+    else if (dstDtype === KernelDType.F32) out.push(elementBits(srcDtype, bytes, i));
+    else out.push(nearestBits(dstDtype === KernelDType.BF16 ? BF16_GRID : F16_GRID, elementBits(srcDtype, bytes, i)));
+  }
+  return out;
 }

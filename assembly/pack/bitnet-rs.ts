@@ -1,8 +1,9 @@
 // packRows / quantizePackRows: 16 ternary values per u32, element k of a group at bits 2k..2k+1
 // (least significant first), +1 -> 0b01, -1 -> 0b10, 0 -> 0b00. Each row starts on a fresh word
 // (the engine reads rows at a stride of ceil(cols / 16) words); the last word's tail is zero.
-import { BF16, F16, elemSize, loadF32, loadF32x4 } from './common';
-import { quantThreshold } from './quantize';
+import { BF16, F16 } from '../codes';
+import { elemSize, loadF32, loadF32x4 } from '../common';
+import { quantThreshold } from '../quantize';
 
 /** Words per packed row. */
 // @ts-ignore: decorator

@@ -1,0 +1,283 @@
+// The packing kernels, driven by the table src/kernels/packings.ts: both builds (SIMD and scalar)
+// against the literal references in test/reference/packings-ref.ts on random ternaries of several
+// shapes, cut into row chunks as a host would; round trips through the reference unpack.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  PACKINGS,
+  compileKernels,
+  instantiateKernels,
+  packedTensorBytes,
+  type Kernels,
+  type PackingId,
+} from '../build/js/kernels/index.js';
+import { REF_PACKINGS, hfU8, type Packed } from './reference/packings-ref.js';
+import { mulberry32 as rng, type Rng } from './helpers/common.js';
+
+const simd = await instantiateKernels((await compileKernels('simd')).module);
+const scalar = await instantiateKernels((await compileKernels('scalar')).module);
+const BUILDS: ReadonlyArray<readonly [string, Kernels]> = [
+  ['simd', simd],
+  ['scalar', scalar],
+];
+const IDS = Object.keys(PACKINGS) as PackingId[];
+const INVALID = [2, -2, 3, 127, -128, 64];
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+const randInt = (r: Rng, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+
+function sameBytes(actual: Uint8Array, expected: Uint8Array, label: string): void {
+  if (actual.length !== expected.length) assert.unreachable(`${label}: ${actual.length} bytes, expected ${expected.length}`);
+  const i = actual.findIndex((b, j) => b !== expected[j]);
+  if (i >= 0) assert.unreachable(`${label}: first difference at byte ${i}: got 0x${actual[i].toString(16)}, expected 0x${expected[i].toString(16)}`);
+}
+
+const asBytes = (v: Int8Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+
+/** rows x cols random ternaries, a fraction `invalidRate` of them replaced by non-ternary bytes. */
+function randomTernary(r: Rng, rows: number, cols: number, invalidRate = 0): Int8Array {
+  const w = new Int8Array(rows * cols);
+  for (let i = 0; i < w.length; i++) w[i] = r() < invalidRate ? INVALID[randInt(r, 0, INVALID.length - 1)] : randInt(r, -1, 1);
+  return w;
+}
+
+/** The same values with every non-ternary one replaced by 0 (what the packers write for them). */
+const cleaned = (w: Int8Array) => w.map((v) => (v >= -1 && v <= 1 ? v : 0));
+
+const GUARD = 64;
+const CANARY = 0xa5;
+
+/** Copies bytes into the kernel memory at the given misalignment; returns the pointer. */
+function put(k: Kernels, bytes: Uint8Array, misalign: number): number {
+  const ptr = k.alloc(bytes.length + misalign) + misalign;
+  k.u8(ptr, bytes.length).set(bytes);
+  return ptr;
+}
+
+/** An output area between canaries; `take` fails if anything outside it was written, then copies it out. */
+function guarded(k: Kernels, bytes: number, misalign: number): { ptr: number; take(label: string): Uint8Array } {
+  const base = k.alloc(GUARD + misalign + bytes + GUARD);
+  k.u8(base, GUARD + misalign + bytes + GUARD).fill(CANARY);
+  const ptr = base + GUARD + misalign;
+  return {
+    ptr,
+    take(label) {
+      for (const [where, area] of [['before', k.u8(base, GUARD + misalign)], ['after', k.u8(ptr + bytes, GUARD)]] as const) {
+        if (area.some((b) => b !== CANARY)) assert.unreachable(`${label}: wrote ${where} its output area`);
+      }
+      return k.u8(ptr, bytes).slice();
+    },
+  };
+}
+
+/**
+ * The kernel's input for the chunk of W rows r0..r0+n: those rows, or for 'quarter-bands' (hf-u8,
+ * where n and r0 count W rows in all four bands) the packed rows r0/4.. of each quarter, one band after the other.
+ */
+function chunkInput(id: PackingId, w: Int8Array, rows: number, cols: number, r0: number, n: number): Uint8Array {
+  const bytes = asBytes(w);
+  if (PACKINGS[id].rowAccess === 'consecutive') return bytes.slice(r0 * cols, (r0 + n) * cols);
+  const R = rows / 4;
+  const band = (n / 4) * cols;
+  const out = new Uint8Array(4 * band);
+  for (let q = 0; q < 4; q++) out.set(bytes.subarray((q * R + r0 / 4) * cols, (q * R + r0 / 4) * cols + band), q * band);
+  return out;
+}
+
+/** Calls the packing's kernel (the name from the table) on one chunk; returns the invalid count. */
+function callPack(k: Kernels, id: PackingId, src: number, n: number, cols: number, dst: number): number {
+  const fn = k.exports[PACKINGS[id].kernel] as (...args: number[]) => number;
+  return fn(src, PACKINGS[id].rowAccess === 'quarter-bands' ? n / 4 : n, cols, dst);
+}
+
+/** Packs W with the kernel in consecutive chunks of `chunks[i]` rows, as a host would. */
+function kernelPack(k: Kernels, id: PackingId, w: Int8Array, rows: number, cols: number,
+  { chunks = [rows], misalign = 0 }: { chunks?: number[]; misalign?: number } = {}): Packed {
+  const p = PACKINGS[id];
+  const bytes = new Uint8Array(p.bytes(rows, cols));
+  let bad = 0;
+  let r0 = 0;
+  for (const n of chunks) {
+    k.reset();
+    const src = put(k, chunkInput(id, w, rows, cols, r0, n), misalign);
+    const dst = guarded(k, p.bytes(n, cols), misalign);
+    bad += callPack(k, id, src, n, cols, dst.ptr);
+    bytes.set(dst.take(`${id} chunk at row ${r0}`), p.bytes(r0, cols));
+    r0 += n;
+  }
+  assert.is(r0, rows, 'chunks cover the rows');
+  return { bytes, bad };
+}
+
+/** Row counts of chunks covering `rows`: each a multiple of `step`, sizes drawn at random. */
+function randomChunks(r: Rng, rows: number, step: number): number[] {
+  const chunks: number[] = [];
+  for (let left = rows; left > 0;) {
+    const n = step * randInt(r, 1, Math.max(1, Math.min(3, left / step)));
+    chunks.push(Math.min(n, left));
+    left -= chunks[chunks.length - 1];
+  }
+  return chunks;
+}
+
+/** Shapes for a packing: small multiples of its required row and column multiples, and one larger. */
+function shapesOf(id: PackingId): Array<[number, number]> {
+  const { rowMultiple: rm, colMultiple: cm } = PACKINGS[id];
+  const cols = cm === 1 ? [1, 7, 15, 16, 17, 33, 100] : [cm, 2 * cm, 3 * cm, 5 * cm];
+  const shapes: Array<[number, number]> = [];
+  for (const rows of [rm, 2 * rm, 3 * rm]) for (const c of cols) shapes.push([rows, c]);
+  shapes.push([4 * rm, 2560]);
+  return shapes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the table
+
+test('table: one row per packing, each with a reference, a kernel in both builds and sizes that match', () => {
+  assert.equal(IDS.slice().sort(), Object.keys(REF_PACKINGS).sort());
+  for (const id of IDS) {
+    const p = PACKINGS[id];
+    for (const [name, k] of BUILDS) {
+      for (const fn of [p.kernel, 'unpack' in p ? p.unpack : undefined, 'fused' in p ? p.fused : undefined]) {
+        if (fn) assert.type((k.exports as unknown as Record<string, unknown>)[fn], 'function', `${name} ${id} ${fn}`);
+      }
+    }
+    assert.ok(p.note.length > 0 && !p.note.includes('\n'), `${id}: a one-line note`);
+    assert.ok(p.block.rows % p.rowMultiple === 0 || p.rowMultiple % p.block.rows === 0, `${id}: block rows`);
+    for (const [rows, cols] of shapesOf(id)) {
+      const ref = REF_PACKINGS[id].pack(new Int8Array(rows * cols), rows, cols);
+      assert.is(p.bytes(rows, cols), ref.bytes.length, `${id} ${rows}x${cols}: bytes()`);
+      assert.is(p.bytes(rows, cols), p.bytes(p.rowMultiple, cols) * (rows / p.rowMultiple), `${id}: bytes() is linear in rows`);
+    }
+  }
+  assert.is(packedTensorBytes(PACKINGS['hf-u8'], 8, 3), 6);
+});
+
+// ---------------------------------------------------------------------------------------------
+// every packing: kernels == reference, round trips
+
+test('every packing: simd == scalar == reference on random ternaries, whole and in row chunks', () => {
+  const r = rng(21);
+  for (const id of IDS) {
+    const step = PACKINGS[id].rowMultiple;
+    for (const [rows, cols] of shapesOf(id)) {
+      for (const invalidRate of [0, 0.02]) {
+        const w = randomTernary(r, rows, cols, invalidRate);
+        const expected = REF_PACKINGS[id].pack(w, rows, cols);
+        if (invalidRate === 0) assert.is(expected.bad, 0);
+        const chunkings = [[rows], new Array<number>(rows / step).fill(step), randomChunks(r, rows, step)];
+        for (const [name, k] of BUILDS) {
+          for (const chunks of chunkings) {
+            const label = `${name} ${id} ${rows}x${cols} chunks [${chunks}] invalid ${invalidRate}`;
+            const got = kernelPack(k, id, w, rows, cols, { chunks });
+            sameBytes(got.bytes, expected.bytes, label);
+            assert.is(got.bad, expected.bad, `${label}: invalid count`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('every packing: unpack(pack(w)) == w (invalid inputs come back as 0)', () => {
+  const r = rng(22);
+  for (const id of IDS) {
+    const ref = REF_PACKINGS[id];
+    for (const [rows, cols] of shapesOf(id)) {
+      const w = randomTernary(r, rows, cols, 0.01);
+      const back = ref.unpack(ref.pack(w, rows, cols).bytes, rows, cols);
+      assert.equal(Array.from(back), Array.from(cleaned(w)), `${id} ${rows}x${cols} reference`);
+      assert.equal(Array.from(ref.unpack(kernelPack(simd, id, w, rows, cols).bytes, rows, cols)), Array.from(cleaned(w)),
+        `${id} ${rows}x${cols} kernel`);
+    }
+  }
+});
+
+test('every packing: unaligned pointers give the same bytes', () => {
+  const r = rng(23);
+  for (const id of IDS) {
+    const rows = 2 * PACKINGS[id].rowMultiple;
+    const cm = PACKINGS[id].colMultiple;
+    const cols = cm === 1 ? 203 : 3 * cm;
+    const w = randomTernary(r, rows, cols, 0.01);
+    const expected = REF_PACKINGS[id].pack(w, rows, cols);
+    for (const [name, k] of BUILDS) {
+      for (const misalign of [1, 2, 3]) {
+        sameBytes(kernelPack(k, id, w, rows, cols, { misalign }).bytes, expected.bytes, `${name} ${id} +${misalign}`);
+      }
+    }
+  }
+});
+
+test('every packing: all zeros, all +1, all -1', () => {
+  for (const id of IDS) {
+    const { rowMultiple: rows, colMultiple } = PACKINGS[id];
+    const cols = colMultiple * 2 + (colMultiple === 1 ? 3 : 0);
+    for (const v of [0, 1, -1]) {
+      const w = new Int8Array(rows * cols).fill(v);
+      const expected = REF_PACKINGS[id].pack(w, rows, cols);
+      for (const [name, k] of BUILDS) sameBytes(kernelPack(k, id, w, rows, cols).bytes, expected.bytes, `${name} ${id} all ${v}`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// unpackHfU8
+
+test('unpackHfU8: every quarter and chunking == reference; the first code 3 is found', () => {
+  const r = rng(24);
+  for (const [R, cols] of [[1, 1], [3, 17], [5, 64], [8, 2560], [2, 33]] as const) {
+    const rows = 4 * R;
+    for (const code3Rate of [0, 0.001, 0.05]) {
+      const packed = Uint8Array.from({ length: R * cols }, () => {
+        let b = randInt(r, 0, 255);
+        // most bytes valid: re-draw any code 3 unless this byte is meant to keep one
+        for (let q = 0; q < 4; q++) if (((b >> (2 * q)) & 3) === 3 && r() >= code3Rate) b ^= 1 << (2 * q);
+        return b;
+      });
+      const w = hfU8.unpack(packed, rows, cols); // literal decode: code 3 -> 2
+      for (const chunks of [[R], randomChunks(r, R, 1)]) {
+        for (const [name, k] of BUILDS) {
+          let r0 = 0;
+          for (const n of chunks) {
+            for (let q = 0; q < 4; q++) {
+              k.reset();
+              const src = put(k, packed.subarray(r0 * cols, (r0 + n) * cols), 0);
+              const dst = guarded(k, n * cols, 0);
+              const first = k.exports.unpackHfU8(src, n, cols, q, dst.ptr);
+              const got = new Int8Array(dst.take(`${name} unpack`).buffer);
+              const expected = w.subarray((q * R + r0) * cols, (q * R + r0 + n) * cols);
+              const label = `${name} ${R}x${cols} rows ${r0}+${n} quarter ${q}`;
+              assert.equal(Array.from(got), Array.from(expected), label);
+              assert.is(first, expected.indexOf(2), `${label}: first code 3`);
+            }
+            r0 += n;
+          }
+        }
+      }
+    }
+  }
+});
+
+test('unpackHfU8 inverts packHfU8 (kernels both ways)', () => {
+  const r = rng(25);
+  const rows = 4 * 7;
+  const cols = 2560 + 3;
+  const w = randomTernary(r, rows, cols);
+  for (const [name, k] of BUILDS) {
+    const packed = kernelPack(k, 'hf-u8', w, rows, cols).bytes;
+    const back = new Int8Array(rows * cols);
+    for (let q = 0; q < 4; q++) {
+      k.reset();
+      const src = put(k, packed, 0);
+      const dst = guarded(k, packed.length, 0);
+      assert.is(k.exports.unpackHfU8(src, rows / 4, cols, q, dst.ptr), -1, name);
+      back.set(new Int8Array(dst.take(name).buffer), q * packed.length);
+    }
+    assert.equal(Array.from(back), Array.from(w), name);
+  }
+});
+
+test.run();
