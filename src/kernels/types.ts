@@ -34,17 +34,6 @@ export interface KernelExports {
   packRows(src: number, rows: number, cols: number, dst: number): number;
   /** quantize + packRows fused (same output, no intermediate i8 buffer). */
   quantizePackRows(dtype: number, rounding: number, src: number, rows: number, cols: number, s: number, dst: number): void;
-  /**
-   * Hugging Face packed U8 rows -> rows*cols i8 of one row quarter: ((byte >> 2*quarter) & 3) - 1.
-   * Returns the index in the chunk of the first code 3 (invalid), or -1.
-   */
-  unpackHfU8(src: number, rows: number, cols: number, quarter: number, dst: number): number;
-  /** 4 bands of rows*cols i8 (band q at src + q*rows*cols) -> rows*cols bytes: sum of (v_q + 1) << 2q. */
-  packHfU8(src: number, rows: number, cols: number, dst: number): number;
-  /** rows x cols i8 (rows % 16 == 0, cols % 32 == 0) -> rows*cols/4 bytes in Microsoft's GPU int2 layout. */
-  packMsInt2(src: number, rows: number, cols: number, dst: number): number;
-  /** n elements from one dtype to another (F32/BF16/F16), round to nearest even, exact when widening. */
-  convertFloats(srcDtype: number, src: number, n: number, dstDtype: number, dst: number): void;
   /** n u32 -> bincode 2 standard varints at dst (at most 5n bytes); returns bytes written. */
   varintEncodeU32(src: number, n: number, dst: number): number;
   /**
@@ -70,4 +59,6 @@ export interface KernelExports {
    * row-major index in this chunk of the first one (written as 2), or -1 when there is none.
    */
   unpackHfU8(src: number, rows: number, cols: number, quarter: number, dst: number): number;
+  /** rows x cols i8 (rows % 16 == 0, cols % 32 == 0) -> rows*cols/4 bytes in Microsoft's GPU int2 layout. */
+  packMsInt2(src: number, rows: number, cols: number, dst: number): number;
 }

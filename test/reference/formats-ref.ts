@@ -9,7 +9,7 @@
 //   - checkAgainst: a written file compared with such an expectation tensor by tensor.
 
 import type { RawTensor } from '../helpers/read-safetensors.js';
-import { refPackRows } from './kernels-ref.js';
+import { bitnetRs } from './packings-ref.js';
 import { decodeValues, referenceTernary, toBf16, toF16, unpackRows, type Dt, type Rule } from './ternary-ref.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -141,9 +141,9 @@ export function decodeBitnetRsWords(words: Uint32Array, rows: number, cols: numb
 }
 
 export function packBitnetRsWords(q: Int8Array, rows: number, cols: number): Uint32Array {
-  const { words, bad } = refPackRows(q, rows, cols);
+  const { bytes, bad } = bitnetRs.pack(q, rows, cols);
   if (bad !== 0) throw new Error(`bitnet-rs: ${bad} values are not ternary`);
-  return words;
+  return u32sFromBytes(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
