@@ -157,7 +157,7 @@ export interface Llama3Vocabulary {
 }
 
 export function llama3Vocabulary(vocab: number, specialBase: number): Llama3Vocabulary {
-  const specialCount = Math.min(llama3SpecialCount(vocab), vocab);
+  const specialCount = llama3SpecialCount(vocab);
   const regular = vocab - specialCount;
   const chars = byteLevelChars();
   const bytes = bytePriority()
