@@ -286,6 +286,9 @@ test('refusals: packed rows not a multiple of 4, an unknown layout', () => {
     '66 rows',
   ]);
   synth({ layout: '1bitllm', shape }); // float layouts take any row count
+  const fiveTokens = { ...PRESETS.tiny, vocab_size: 5 };
+  synth({ shape: fiveTokens }); // master writes whatever it wrote before
+  throwsTyped(() => synth({ layout: 'packed', shape: fiveTokens }), UsageError, ['vocab_size 5', 'at least 32']);
   throwsTyped(() => synth({ layout: 'gguf' as Layout }), UsageError, ['--layout', 'master, packed, 1bitllm, llama-packed', '"gguf"']);
 });
 

@@ -112,7 +112,7 @@ export function llama3SpecialBase(vocab: number): number {
 }
 
 export function llama3SpecialCount(vocab: number): number {
-  return vocab >= 128256 ? 256 : 10;
+  return vocab >= 128256 ? 256 : Math.min(10, vocab);
 }
 
 /** Offsets of the Llama 3 special tokens used in configs, inside the special block. */

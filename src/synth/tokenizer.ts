@@ -94,6 +94,11 @@ function bpeModel(vocab: Map<string, number>, merged: Array<[string, string]>, s
   };
 }
 
+/** A tokenizer.json (Hugging Face tokenizers format) with the given special tokens and parts. */
+function tokenizerJson(specials: Array<[number, string]>, parts: { pre_tokenizer: unknown; post_processor: unknown; decoder: unknown; model: unknown }) {
+  return { version: '1.0', truncation: null, padding: null, added_tokens: specials.map(([id, t]) => addedToken(id, t)), normalizer: null, ...parts };
+}
+
 function bosTemplate(bos: string, id: number) {
   return {
     type: 'TemplateProcessing',
@@ -152,7 +157,7 @@ export interface Llama3Vocabulary {
 }
 
 export function llama3Vocabulary(vocab: number, specialBase: number): Llama3Vocabulary {
-  const specialCount = Math.min(llama3SpecialCount(vocab), vocab);
+  const specialCount = llama3SpecialCount(vocab);
   const regular = vocab - specialCount;
   const chars = byteLevelChars();
   const bytes = bytePriority()
@@ -176,12 +181,7 @@ function llama3Files(vocab: number, specialBase: number, eosOffset: number, temp
   v.tokens.forEach((t, id) => (isSpecial(id) ? specials.push([id, t]) : regular.set(t, id)));
   const bos = specialBase + LLAMA3.begin;
   const eos = specialBase + eosOffset;
-  const tokenizer = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map(([id, t]) => addedToken(id, t)),
-    normalizer: null,
+  const tokenizer = tokenizerJson(specials, {
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [
@@ -195,7 +195,7 @@ function llama3Files(vocab: number, specialBase: number, eosOffset: number, temp
     },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: bpeModel(regular, v.merges, false),
-  };
+  });
   const config = {
     added_tokens_decoder: addedTokensDecoder(specials),
     bos_token: v.tokens[bos],
@@ -257,12 +257,7 @@ function spmFiles(vocab: number): TokenizerFiles {
   const v = spmVocabulary(vocab);
   const ids = spmSpecialIds(vocab);
   const specials: Array<[number, string]> = [[ids.unk, '<unk>'], [ids.bos, '<s>'], [ids.eos, '</s>'], ...v.added];
-  const tokenizer = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map(([id, t]) => addedToken(id, t)),
-    normalizer: null,
+  const tokenizer = tokenizerJson(specials, {
     pre_tokenizer: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false },
     post_processor: bosTemplate('<s>', ids.bos),
     decoder: {
@@ -275,7 +270,7 @@ function spmFiles(vocab: number): TokenizerFiles {
       ],
     },
     model: bpeModel(new Map(v.pieces.map((p, id) => [p.piece, id])), v.merges, true, v.byteFallback),
-  };
+  });
   const special = (content: string) => ({ content, lstrip: false, normalized: false, rstrip: false, single_word: false });
   // 1bitLLM/bitnet_b1_58-large tokenizer_config.json (its tokenization_bitnet.py is not written)
   const config = {
