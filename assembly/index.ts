@@ -14,3 +14,4 @@ export { varintEncodeU32 } from './varint';
 export { convertFloats } from './convert';
 export { packHfU8 } from './pack/hf-u8';
 export { unpackHfU8 } from './unpack/hf-u8';
+export { packMsInt2 } from './pack/ms-int2';

@@ -1,8 +1,10 @@
 // The packing kernels, driven by the table src/kernels/packings.ts: both builds (SIMD and scalar)
 // against the literal references in test/reference/packings-ref.ts on random ternaries of several
-// shapes, cut into row chunks as a host would; round trips through the reference unpack.
+// shapes, cut into row chunks as a host would; round trips through the reference unpack; and
+// ms-int2 against the output of Microsoft's own scripts (test/fixtures/golden-tiny/ms-gpu-int2.safetensors).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import {
   PACKINGS,
   compileKernels,
@@ -11,7 +13,8 @@ import {
   type Kernels,
   type PackingId,
 } from '../build/js/kernels/index.js';
-import { REF_PACKINGS, hfU8, type Packed } from './reference/packings-ref.js';
+import { REF_PACKINGS, hfU8, msInt2, type Packed } from './reference/packings-ref.js';
+import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { mulberry32 as rng, type Rng } from './helpers/common.js';
 
 const simd = await instantiateKernels((await compileKernels('simd')).module);
@@ -278,6 +281,79 @@ test('unpackHfU8 inverts packHfU8 (kernels both ways)', () => {
     }
     assert.equal(Array.from(back), Array.from(w), name);
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// ms-int2 against Microsoft's own output
+
+const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url);
+
+test('ms-int2: kernels and reference reproduce every projection of Microsoft\'s ms-gpu-int2.safetensors byte for byte', () => {
+  const config = JSON.parse(readFileSync(new URL('config.json', GOLDEN), 'utf8')) as Record<string, number>;
+  const golden = readSafetensors(new URL('ms-gpu-int2.safetensors', GOLDEN).pathname);
+  const ternary = readSafetensors(new URL('reference-ternary.safetensors', GOLDEN).pathname);
+  const headDim = config.hidden_size / config.num_attention_heads;
+  const get = (name: string): { w: Int8Array; rows: number; cols: number; scale: number } => {
+    const t = ternary.get(`${name}.weight`) as RawTensor;
+    const s = ternary.get(`${name}.weight_scale`) as RawTensor;
+    return { w: new Int8Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.length), rows: t.shape[0], cols: t.shape[1], scale: s.bytes[0] | (s.bytes[1] << 8) };
+  };
+  /** Rows '(h l d) i -> (h d l) i' with l = 2: Hugging Face's rotate-half order to interleaved pairs. */
+  const unpermute = ({ w, rows, cols }: { w: Int8Array; rows: number; cols: number }, heads: number): Int8Array => {
+    const half = headDim / 2;
+    assert.is(rows, heads * headDim);
+    const out = new Int8Array(w.length);
+    for (let h = 0; h < heads; h++) {
+      for (let l = 0; l < 2; l++) {
+        for (let d = 0; d < half; d++) {
+          const from = h * headDim + l * half + d;
+          const to = h * headDim + d * 2 + l;
+          out.set(w.subarray(from * cols, (from + 1) * cols), to * cols);
+        }
+      }
+    }
+    return out;
+  };
+  const stack = (...parts: Int8Array[]) => {
+    const out = new Int8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  };
+  let checked = 0;
+  for (let layer = 0; layer < config.num_hidden_layers; layer++) {
+    const p = `model.layers.${layer}.`;
+    const [q, k, v, o] = ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((n) => get(`${p}self_attn.${n}`));
+    const [gate, up, down] = ['gate_proj', 'up_proj', 'down_proj'].map((n) => get(`${p}mlp.${n}`));
+    const targets: Array<[string, Int8Array, number, number[]]> = [
+      ['attention.wqkv', stack(unpermute(q, config.num_attention_heads), unpermute(k, config.num_key_value_heads), v.w), q.cols, [q.scale, k.scale, v.scale, 0]],
+      ['attention.wo', o.w, o.cols, [o.scale, 0, 0, 0]],
+      ['feed_forward.w13', stack(gate.w, up.w), gate.cols, [gate.scale, up.scale, 0, 0]],
+      ['feed_forward.w2', down.w, down.cols, [down.scale, 0, 0, 0]],
+    ];
+    for (const [name, w, cols, scales] of targets) {
+      const rows = w.length / cols;
+      const label = `layers.${layer}.${name} (${rows}x${cols})`;
+      const g = golden.get(`layers.${layer}.${name}.weight`) as RawTensor;
+      assert.equal([g.dtype, ...g.shape], ['I8', rows, cols / 4], `${label}: golden dtype and shape`);
+      const s = golden.get(`layers.${layer}.${name}.weight_scale`) as RawTensor;
+      assert.equal(Array.from(new Uint16Array(s.bytes.slice().buffer)), scales, `${label}: golden scales are the projections' own`);
+      sameBytes(msInt2.pack(w, rows, cols).bytes, g.bytes, `reference ${label}`);
+      assert.equal(Array.from(msInt2.unpack(g.bytes, rows, cols)), Array.from(w), `reference unpack ${label}`);
+      for (const [build, kern] of BUILDS) {
+        for (const chunks of [[rows], new Array<number>(rows / 16).fill(16)]) {
+          const got = kernelPack(kern, 'ms-int2', w, rows, cols, { chunks });
+          sameBytes(got.bytes, g.bytes, `${build} ${label} chunks of ${chunks[0]}`);
+          assert.is(got.bad, 0);
+        }
+      }
+      checked++;
+    }
+    // the un-permutation is what makes q match: the rows in Hugging Face order do not
+    const qkv = stack(q.w, k.w, v.w);
+    const plain = msInt2.pack(qkv, qkv.length / q.cols, q.cols).bytes;
+    assert.not.equal(Buffer.compare(plain, (golden.get(`layers.${layer}.attention.wqkv.weight`) as RawTensor).bytes), 0);
+  }
+  assert.is(checked, 4 * config.num_hidden_layers);
 });
 
 test.run();

@@ -5,7 +5,7 @@
 // runs every row against it. Platform neutral.
 import type { KernelExports } from './types.js';
 
-export type PackingId = 'bitnet-rs' | 'hf-u8';
+export type PackingId = 'bitnet-rs' | 'hf-u8' | 'ms-int2';
 
 /** The pack kernels: the exports named pack*. */
 export type PackKernel = { [K in keyof KernelExports]: K extends `pack${string}` ? K : never }[keyof KernelExports];
@@ -60,6 +60,16 @@ export const PACKINGS = {
     bytes: (rows, cols) => (rows / 4) * cols,
     tailBytes: 0,
     note: 'U8 [out/4, in], W[q*R + r, c] + 1 at bits 2q of byte [r, c] (transformers integrations/bitnet.py pack_weights; formats.md 1)',
+  },
+  'ms-int2': {
+    kernel: 'packMsInt2',
+    block: { rows: 16, cols: 32 },
+    rowMultiple: 16,
+    colMultiple: 32,
+    rowAccess: 'consecutive',
+    bytes: (rows, cols) => (rows * cols) / 4,
+    tailBytes: 0,
+    note: '16x32 tiles, codes q + 2 permuted and interleaved in u32s (microsoft/BitNet gpu/pack_weight.py; formats.md 5)',
   },
 } as const satisfies Record<PackingId, Packing>;
 

@@ -59,4 +59,10 @@ export interface KernelExports {
    * row-major index in this chunk of the first one (written as 2), or -1 when there is none.
    */
   unpackHfU8(src: number, rows: number, cols: number, quarter: number, dst: number): number;
+  /**
+   * microsoft/BitNet GPU int2 (gpu/pack_weight.py): rows % 16 == 0, cols % 32 == 0; rows*cols/4
+   * bytes in 16 x 32 tiles, codes q + 2 permuted and interleaved as pack_weight.py does. The Q/K row
+   * un-permutation and the scales are the host's.
+   */
+  packMsInt2(src: number, rows: number, cols: number, dst: number): number;
 }

@@ -1,5 +1,5 @@
 // Slow, literal pack and unpack of every packed ternary layout, written from the spec text
-// (/work/shared/reference/formats.md sections 1 and 4), sharing no code with
+// (/work/shared/reference/formats.md sections 1, 4 and 5), sharing no code with
 // src/ or assembly/. Like gguf-py's quants.py quantize_blocks / dequantize_blocks: each layout's
 // pack and its inverse side by side, element by element, with no bit tricks beyond what the text
 // states. Values are i8; pack writes a value outside {-1, 0, 1} as 0 and counts it; unpack decodes
@@ -86,10 +86,71 @@ export const hfU8: RefPacking = {
   },
 };
 
+// ---- ms-int2 (formats.md 5, microsoft/BitNet gpu/pack_weight.py): codes c = q + 2; tiles
+// [N/16, K/32, 16, 32] where tile element (i, j) comes from row (t//16)*8 + t%8 and column
+// j%16 + 16*((t%16)//8) of the block, t = 2i + j//16; 4 codes a byte, code k at bits 2k; each 4
+// bytes as a u32 of 16 codes (code o at bits 2o), code o moved to bit (o%4)*8 + (o//4)*2; bytes in
+// tile order, reshaped to [N, K/4].
+function msTileSource(i: number, j: number): [number, number] {
+  const t = 2 * i + Math.floor(j / 16);
+  return [Math.floor(t / 16) * 8 + (t % 8), (j % 16) + 16 * Math.floor((t % 16) / 8)];
+}
+
+export const msInt2: RefPacking = {
+  pack(w, rows, cols) {
+    const t = new Ternaries(w, cols);
+    // step 1: the tiles, as one flat list of codes in [N/16][K/32][16][32] order
+    const tiled: number[] = [];
+    for (let bn = 0; bn < rows / 16; bn++) {
+      for (let bk = 0; bk < cols / 32; bk++) {
+        for (let i = 0; i < 16; i++) {
+          for (let j = 0; j < 32; j++) {
+            const [r, c] = msTileSource(i, j);
+            tiled.push(t.at(bn * 16 + r, bk * 32 + c) + 2);
+          }
+        }
+      }
+    }
+    // step 2: four codes a byte, code k at bits 2k
+    const packed: number[] = [];
+    for (let b = 0; b < tiled.length / 4; b++) {
+      let byte = 0;
+      for (let k = 0; k < 4; k++) byte += tiled[4 * b + k] * 2 ** (2 * k);
+      packed.push(byte);
+    }
+    // step 3: each u32 (little endian) of 16 codes: code o from bits 2o to bit (o%4)*8 + (o//4)*2
+    const words = bytesToWords(Uint8Array.from(packed)).map((word) => {
+      let moved = 0;
+      for (let o = 0; o < 16; o++) moved += field(word, 2 * o) * 2 ** ((o % 4) * 8 + Math.floor(o / 4) * 2);
+      return moved;
+    });
+    return { bytes: wordsToBytes(words), bad: t.bad };
+  },
+  unpack(bytes, rows, cols) {
+    const w = new Int8Array(rows * cols);
+    const words = bytesToWords(bytes);
+    let word = 0;
+    for (let bn = 0; bn < rows / 16; bn++) {
+      for (let bk = 0; bk < cols / 32; bk++) {
+        for (let i = 0; i < 16; i++) {
+          for (let half = 0; half < 2; half++, word++) {
+            for (let o = 0; o < 16; o++) {
+              const [r, c] = msTileSource(i, 16 * half + o);
+              w[(bn * 16 + r) * cols + bk * 32 + c] = field(words[word], (o % 4) * 8 + Math.floor(o / 4) * 2) - 2;
+            }
+          }
+        }
+      }
+    }
+    return w;
+  },
+};
+
 /** Every packing by its id (the ids of src/kernels/packings.ts; the test checks they agree). */
 export const REF_PACKINGS: Record<string, RefPacking> = {
   'bitnet-rs': bitnetRs,
   'hf-u8': hfU8,
+  'ms-int2': msInt2,
 };
 
 function wordsToBytes(words: readonly number[]): Uint8Array {
