@@ -14,3 +14,7 @@ export { varintEncodeU32 } from './varint';
 export { convertFloats } from './convert';
 export { packHfU8 } from './pack/hf-u8';
 export { unpackHfU8 } from './unpack/hf-u8';
+export { packMsInt2 } from './pack/ms-int2';
+export { packTq2_0 } from './pack/tq2_0';
+export { packTq1_0 } from './pack/tq1_0';
+export { packI2s } from './pack/i2_s';

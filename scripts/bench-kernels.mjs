@@ -1,12 +1,13 @@
 // Micro-benchmark of the wasm kernels: SIMD build vs scalar build vs plain JavaScript, 16M
-// elements, bf16 input. Run after `npm run build`: node scripts/bench-kernels.mjs [elements]
+// elements, bf16 input; then the packers and convertFloats, SIMD vs scalar (G values/s, values =
+// ternary inputs, or elements converted). Run after `npm run build`: node scripts/bench-kernels.mjs [elements]
 // Each kernel runs once to warm up, then REPS times; the best time counts. The plain JS versions
 // follow the same rules (same results, checked) and are written for speed within plain JS
 // (typed arrays, branch-free ternary decisions: with branches they are 4x slower on real weights).
-import { DType, Rounding, compileKernels, instantiateKernels } from '../build/js/kernels/index.js';
+import { DType, PACKINGS, Rounding, compileKernels, instantiateKernels } from '../build/js/kernels/index.js';
 
 const N = Number(process.argv[2] ?? 16 * 1024 * 1024);
-const COLS = 4096; // row length (multiple of 16); N is rounded down to whole rows
+const COLS = 4096; // row length (a multiple of 256, as every packing needs); N is rounded down to whole rows
 const ROWS = Math.floor(N / COLS);
 const n = ROWS * COLS;
 const REPS = 5;
@@ -143,6 +144,38 @@ const s = bf16Round(1 / bf16Round(sumAbs / Math.ceil(n / 64)));
 const words = ROWS * (COLS / 16);
 
 const results = {}; // kernel -> { simd, scalar, js } in G elements/s
+const results2 = {}; // packers and convertFloats: kernel -> { simd, scalar }
+const packed2 = {}; // flavor -> kernel -> output bytes, to cross-check
+
+/**
+ * The packers on this tensor's ternaries (q: ROWS x COLS i8 at a pointer) and convertFloats on its
+ * bf16 (src) and f32 (f32) copies; each packer's output is kept for the cross-check.
+ */
+function benchPackers(k, flavor, q, f32, src) {
+  const e = k.exports;
+  const out = {};
+  const run = (name, bytes, fn) => {
+    const dst = k.alloc(bytes);
+    ((results2[name] ??= {})[flavor] = n / best(() => fn(dst)) / 1e9);
+    out[name] = k.u8(dst, bytes).slice();
+    return dst;
+  };
+  // packHfU8 reads q as its four bands (ROWS/4 packed rows); unpackHfU8 counts all four quarters
+  run('packHfU8', PACKINGS['hf-u8'].bytes(ROWS, COLS), (dst) => e.packHfU8(q, ROWS / 4, COLS, dst));
+  const hf = k.alloc(n / 4);
+  e.packHfU8(q, ROWS / 4, COLS, hf);
+  run('unpackHfU8 (x4)', n, (dst) => { for (let quarter = 0; quarter < 4; quarter++) e.unpackHfU8(hf, ROWS / 4, COLS, quarter, dst + quarter * (n / 4)); });
+  run('packMsInt2', PACKINGS['ms-int2'].bytes(ROWS, COLS), (dst) => e.packMsInt2(q, ROWS, COLS, dst));
+  run('packTq2_0', PACKINGS.tq2_0.bytes(ROWS, COLS), (dst) => e.packTq2_0(q, ROWS, COLS, 0x3c00, dst));
+  run('packTq1_0', PACKINGS.tq1_0.bytes(ROWS, COLS), (dst) => e.packTq1_0(q, ROWS, COLS, 0x3c00, dst));
+  run('packI2s', PACKINGS.i2_s.bytes(ROWS, COLS), (dst) => e.packI2s(q, ROWS, COLS, dst));
+  const f16 = run('convert BF16->F16', n * 2, (dst) => e.convertFloats(DType.BF16, src, n, DType.F16, dst));
+  run('convert F16->BF16', n * 2, (dst) => e.convertFloats(DType.F16, f16, n, DType.BF16, dst));
+  run('convert F32->F16', n * 2, (dst) => e.convertFloats(DType.F32, f32, n, DType.F16, dst));
+  run('convert F32->BF16', n * 2, (dst) => e.convertFloats(DType.F32, f32, n, DType.BF16, dst));
+  return out;
+}
+
 const record = (kernel, impl, seconds) => ((results[kernel] ??= {})[impl] = n / seconds / 1e9);
 const outputs = {}; // impl -> results to cross-check
 
@@ -173,6 +206,7 @@ for (const flavor of ['simd', 'scalar']) {
     widen: k.u32(f32, n).slice(), sum, q: k.i8(q, n).slice(), bad, packed: k.u32(packed, words).slice(),
     varint: k.u8(vdst, vbytes).slice(), vin: k.u32(vsrc, n).slice(),
   };
+  packed2[flavor] = benchPackers(k, flavor, q, f32, src);
 }
 
 {
@@ -218,3 +252,16 @@ for (const [kernel, r] of Object.entries(results)) {
   );
 }
 console.log(`(varintEncodeU32 input: this tensor's packed words tiled to ${n.toLocaleString('en')} u32; all outputs cross-checked equal)`);
+
+for (const [kernel, bytes] of Object.entries(packed2.simd)) {
+  if (!same(bytes, packed2.scalar[kernel])) {
+    console.error(`MISMATCH simd vs scalar: ${kernel}`);
+    process.exitCode = 1;
+  }
+}
+console.log(`\npackers (this tensor's ${n.toLocaleString('en')} ternaries) and convertFloats (its weights), G values/s`);
+console.log(`${'kernel'.padEnd(20)}${pad('simd', 9)}${pad('scalar', 9)}${pad('simd/scalar', 13)}`);
+for (const [kernel, r] of Object.entries(results2)) {
+  console.log(`${kernel.padEnd(20)}${pad(r.simd.toFixed(2), 9)}${pad(r.scalar.toFixed(2), 9)}${pad((r.simd / r.scalar).toFixed(1) + 'x', 13)}`);
+}
+console.log('(simd and scalar outputs cross-checked equal)');

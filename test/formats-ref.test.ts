@@ -364,7 +364,14 @@ builders('hf-packed of the golden model: BitNet names, U8 [out/4, in], multiplyi
   assert.equal(checkAgainst(expectedMsGpu(asSource, packedConfig), msGpuBytes), []);
   const bitnetRs = encodeExpected(expectedBitnetRsSafetensors(goldenModel, goldenConfig));
   assert.equal(checkAgainst(expectedBitnetRsSafetensors(asSource, packedConfig), bitnetRs), []);
-  assert.throws(() => expectedHfPacked(asSource, { ...packedConfig, quantization_config: { linear_class: 'bitlinear' } }), /not covered/);
+  // a dividing (BitLinear) source means the exact reciprocal of the stored scale
+  const qScale = 'model.layers.0.self_attn.q_proj.weight_scale';
+  const firstScale = (f: ReturnType<typeof expectedHfPacked>) => {
+    const c = f.tensors.get(qScale)!.content;
+    return c.kind === 'scales' ? c.values[0] : NaN;
+  };
+  const divided = expectedHfPacked(asSource, { ...packedConfig, quantization_config: { quant_method: 'bitnet', linear_class: 'bitlinear' } });
+  assert.is(firstScale(divided), 1 / firstScale(expectedHfPacked(asSource, packedConfig)));
 });
 
 builders('hf-packed config.json expectations', () => {

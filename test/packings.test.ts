@@ -1,8 +1,11 @@
 // The packing kernels, driven by the table src/kernels/packings.ts: both builds (SIMD and scalar)
 // against the literal references in test/reference/packings-ref.ts on random ternaries of several
-// shapes, cut into row chunks as a host would; round trips through the reference unpack.
+// shapes, cut into row chunks as a host would; round trips through the reference unpack; the
+// worked examples of gguf.md section 4 as literal bytes; and ms-int2 against the output of
+// Microsoft's own scripts (test/fixtures/golden-tiny/ms-gpu-int2.safetensors).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import {
   PACKINGS,
   compileKernels,
@@ -11,7 +14,8 @@ import {
   type Kernels,
   type PackingId,
 } from '../build/js/kernels/index.js';
-import { REF_PACKINGS, hfU8, type Packed } from './reference/packings-ref.js';
+import { REF_PACKINGS, hfU8, i2sTail, msInt2, type Packed } from './reference/packings-ref.js';
+import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { mulberry32 as rng, type Rng } from './helpers/common.js';
 
 const simd = await instantiateKernels((await compileKernels('simd')).module);
@@ -22,6 +26,7 @@ const BUILDS: ReadonlyArray<readonly [string, Kernels]> = [
 ];
 const IDS = Object.keys(PACKINGS) as PackingId[];
 const INVALID = [2, -2, 3, 127, -128, 64];
+const D_ONE = 0x3c00; // fp16 1.0
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -87,14 +92,15 @@ function chunkInput(id: PackingId, w: Int8Array, rows: number, cols: number, r0:
 }
 
 /** Calls the packing's kernel (the name from the table) on one chunk; returns the invalid count. */
-function callPack(k: Kernels, id: PackingId, src: number, n: number, cols: number, dst: number): number {
+function callPack(k: Kernels, id: PackingId, src: number, n: number, cols: number, d: number, dst: number): number {
   const fn = k.exports[PACKINGS[id].kernel] as (...args: number[]) => number;
-  return fn(src, PACKINGS[id].rowAccess === 'quarter-bands' ? n / 4 : n, cols, dst);
+  const kernelRows = PACKINGS[id].rowAccess === 'quarter-bands' ? n / 4 : n;
+  return id === 'tq2_0' || id === 'tq1_0' ? fn(src, kernelRows, cols, d, dst) : fn(src, kernelRows, cols, dst);
 }
 
 /** Packs W with the kernel in consecutive chunks of `chunks[i]` rows, as a host would. */
 function kernelPack(k: Kernels, id: PackingId, w: Int8Array, rows: number, cols: number,
-  { chunks = [rows], misalign = 0 }: { chunks?: number[]; misalign?: number } = {}): Packed {
+  { chunks = [rows], d = D_ONE, misalign = 0 }: { chunks?: number[]; d?: number; misalign?: number } = {}): Packed {
   const p = PACKINGS[id];
   const bytes = new Uint8Array(p.bytes(rows, cols));
   let bad = 0;
@@ -103,7 +109,7 @@ function kernelPack(k: Kernels, id: PackingId, w: Int8Array, rows: number, cols:
     k.reset();
     const src = put(k, chunkInput(id, w, rows, cols, r0, n), misalign);
     const dst = guarded(k, p.bytes(n, cols), misalign);
-    bad += callPack(k, id, src, n, cols, dst.ptr);
+    bad += callPack(k, id, src, n, cols, d, dst.ptr);
     bytes.set(dst.take(`${id} chunk at row ${r0}`), p.bytes(r0, cols));
     r0 += n;
   }
@@ -152,7 +158,9 @@ test('table: one row per packing, each with a reference, a kernel in both builds
       assert.is(p.bytes(rows, cols), p.bytes(p.rowMultiple, cols) * (rows / p.rowMultiple), `${id}: bytes() is linear in rows`);
     }
   }
-  assert.is(packedTensorBytes(PACKINGS['hf-u8'], 8, 3), 6);
+  assert.is(packedTensorBytes(PACKINGS.i2_s, 2, 256), 160, 'i2_s: the second example is 160 bytes with its tail');
+  assert.is(packedTensorBytes(PACKINGS.tq2_0, 1, 256), 66);
+  assert.is(packedTensorBytes(PACKINGS.tq1_0, 1, 256), 54);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -165,13 +173,14 @@ test('every packing: simd == scalar == reference on random ternaries, whole and 
     for (const [rows, cols] of shapesOf(id)) {
       for (const invalidRate of [0, 0.02]) {
         const w = randomTernary(r, rows, cols, invalidRate);
-        const expected = REF_PACKINGS[id].pack(w, rows, cols);
+        const d = randInt(r, 0, 0xffff);
+        const expected = REF_PACKINGS[id].pack(w, rows, cols, d);
         if (invalidRate === 0) assert.is(expected.bad, 0);
         const chunkings = [[rows], new Array<number>(rows / step).fill(step), randomChunks(r, rows, step)];
         for (const [name, k] of BUILDS) {
           for (const chunks of chunkings) {
             const label = `${name} ${id} ${rows}x${cols} chunks [${chunks}] invalid ${invalidRate}`;
-            const got = kernelPack(k, id, w, rows, cols, { chunks });
+            const got = kernelPack(k, id, w, rows, cols, { chunks, d });
             sameBytes(got.bytes, expected.bytes, label);
             assert.is(got.bad, expected.bad, `${label}: invalid count`);
           }
@@ -278,6 +287,153 @@ test('unpackHfU8 inverts packHfU8 (kernels both ways)', () => {
     }
     assert.equal(Array.from(back), Array.from(w), name);
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// worked examples (gguf.md section 4)
+
+/** Both builds and the reference produce exactly `expected` for W (1 or 2 rows). */
+function assertExample(id: PackingId, w: Int8Array, rows: number, cols: number, expected: Uint8Array, label: string, d = D_ONE): void {
+  sameBytes(REF_PACKINGS[id].pack(w, rows, cols, d).bytes, expected, `reference ${label}`);
+  for (const [name, k] of BUILDS) sameBytes(kernelPack(k, id, w, rows, cols, { d }).bytes, expected, `${name} ${label}`);
+}
+
+test('TQ2_0 examples: zero code bytes 0x55, x0=+1 x32=-1 x64=0 x96=+1 -> qs[0] = 0x92, d = 1.0 -> 00 3C', () => {
+  const zeros = new Uint8Array(66).fill(0x55);
+  zeros.set([0x00, 0x3c], 64);
+  assertExample('tq2_0', new Int8Array(256), 1, 256, zeros, 'all zero');
+  const w = new Int8Array(256);
+  w[0] = 1;
+  w[32] = -1;
+  w[96] = 1;
+  const expected = zeros.slice();
+  expected[0] = 0x92;
+  assertExample('tq2_0', w, 1, 256, expected, 'qs[0]');
+});
+
+test('TQ1_0 examples: zero qs 0x80, zero qh 0x7F, trits (+1, -1, 0, +1, +1) -> 0xBD', () => {
+  const zeros = new Uint8Array(54).fill(0x80);
+  zeros.fill(0x7f, 48, 52);
+  zeros.set([0x00, 0x3c], 52);
+  assertExample('tq1_0', new Int8Array(256), 1, 256, zeros, 'all zero');
+  const w = new Int8Array(256);
+  [1, -1, 0, 1, 1].forEach((v, n) => { w[32 * n] = v; }); // the five trits of qs[0]: elements 0 + 32n
+  const expected = zeros.slice();
+  expected[0] = 0xbd;
+  assertExample('tq1_0', w, 1, 256, expected, 'qs[0]');
+});
+
+test('TQ1_0: every 5-trit and 4-trit pattern: simd == scalar == reference, and decodes back', () => {
+  // 48 five-trit bytes and 4 four-trit bytes per block: 243 patterns in 6 blocks, 81 in 21 blocks
+  const blocks = 21;
+  const w = new Int8Array(256 * blocks);
+  const trits = (p: number, count: number) => Array.from({ length: count }, (_, n) => Math.floor(p / 3 ** (count - 1 - n)) % 3 - 1);
+  for (let b = 0; b < blocks; b++) {
+    const at = 256 * b;
+    for (let m = 0; m < 48; m++) {
+      const elements = m < 32 ? [0, 1, 2, 3, 4].map((n) => m + 32 * n) : [0, 1, 2, 3, 4].map((n) => 160 + m - 32 + 16 * n);
+      trits((48 * b + m) % 243, 5).forEach((v, n) => { w[at + elements[n]] = v; });
+    }
+    for (let j = 0; j < 4; j++) trits((4 * b + j) % 81, 4).forEach((v, n) => { w[at + 240 + j + 4 * n] = v; });
+  }
+  const expected = REF_PACKINGS.tq1_0.pack(w, blocks, 256);
+  for (const [name, k] of BUILDS) sameBytes(kernelPack(k, 'tq1_0', w, blocks, 256).bytes, expected.bytes, name);
+  assert.equal(Array.from(REF_PACKINGS.tq1_0.unpack(expected.bytes, blocks, 256)), Array.from(w));
+});
+
+test('I2_S examples: 1x128 (scale 0.5) -> 89 55 15 55.. 00 00 00 3F 00..; 2x256 with q[1][161] = +1 -> byte 97 = 0x65', () => {
+  const w = new Int8Array(128);
+  w[0] = 1;
+  w[2] = -1;
+  w[32] = -1;
+  w[64] = 1;
+  const expected = new Uint8Array(64).fill(0x55);
+  expected[0] = 0x89;
+  expected[2] = 0x15;
+  expected.set([0x00, 0x00, 0x00, 0x3f], 32);
+  expected.fill(0, 36);
+  assertExample('i2_s', w, 1, 128, expected.subarray(0, 32), 'codes of the 1x128 example');
+  sameBytes(i2sTail(0.5), expected.subarray(32), 'the tail of the 1x128 example');
+  assert.is(packedTensorBytes(PACKINGS.i2_s, 1, 128), 64);
+
+  const w2 = new Int8Array(2 * 256);
+  w2[256 + 161] = 1;
+  const expected2 = new Uint8Array(128).fill(0x55);
+  expected2[97] = 0x65;
+  assertExample('i2_s', w2, 2, 256, expected2, 'the 2x256 example');
+});
+
+// ---------------------------------------------------------------------------------------------
+// ms-int2 against Microsoft's own output
+
+const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url);
+
+test('ms-int2: kernels and reference reproduce every projection of Microsoft\'s ms-gpu-int2.safetensors byte for byte', () => {
+  const config = JSON.parse(readFileSync(new URL('config.json', GOLDEN), 'utf8')) as Record<string, number>;
+  const golden = readSafetensors(new URL('ms-gpu-int2.safetensors', GOLDEN).pathname);
+  const ternary = readSafetensors(new URL('reference-ternary.safetensors', GOLDEN).pathname);
+  const headDim = config.hidden_size / config.num_attention_heads;
+  const get = (name: string): { w: Int8Array; rows: number; cols: number; scale: number } => {
+    const t = ternary.get(`${name}.weight`) as RawTensor;
+    const s = ternary.get(`${name}.weight_scale`) as RawTensor;
+    return { w: new Int8Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.length), rows: t.shape[0], cols: t.shape[1], scale: s.bytes[0] | (s.bytes[1] << 8) };
+  };
+  /** Rows '(h l d) i -> (h d l) i' with l = 2: Hugging Face's rotate-half order to interleaved pairs. */
+  const unpermute = ({ w, rows, cols }: { w: Int8Array; rows: number; cols: number }, heads: number): Int8Array => {
+    const half = headDim / 2;
+    assert.is(rows, heads * headDim);
+    const out = new Int8Array(w.length);
+    for (let h = 0; h < heads; h++) {
+      for (let l = 0; l < 2; l++) {
+        for (let d = 0; d < half; d++) {
+          const from = h * headDim + l * half + d;
+          const to = h * headDim + d * 2 + l;
+          out.set(w.subarray(from * cols, (from + 1) * cols), to * cols);
+        }
+      }
+    }
+    return out;
+  };
+  const stack = (...parts: Int8Array[]) => {
+    const out = new Int8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  };
+  let checked = 0;
+  for (let layer = 0; layer < config.num_hidden_layers; layer++) {
+    const p = `model.layers.${layer}.`;
+    const [q, k, v, o] = ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((n) => get(`${p}self_attn.${n}`));
+    const [gate, up, down] = ['gate_proj', 'up_proj', 'down_proj'].map((n) => get(`${p}mlp.${n}`));
+    const targets: Array<[string, Int8Array, number, number[]]> = [
+      ['attention.wqkv', stack(unpermute(q, config.num_attention_heads), unpermute(k, config.num_key_value_heads), v.w), q.cols, [q.scale, k.scale, v.scale, 0]],
+      ['attention.wo', o.w, o.cols, [o.scale, 0, 0, 0]],
+      ['feed_forward.w13', stack(gate.w, up.w), gate.cols, [gate.scale, up.scale, 0, 0]],
+      ['feed_forward.w2', down.w, down.cols, [down.scale, 0, 0, 0]],
+    ];
+    for (const [name, w, cols, scales] of targets) {
+      const rows = w.length / cols;
+      const label = `layers.${layer}.${name} (${rows}x${cols})`;
+      const g = golden.get(`layers.${layer}.${name}.weight`) as RawTensor;
+      assert.equal([g.dtype, ...g.shape], ['I8', rows, cols / 4], `${label}: golden dtype and shape`);
+      const s = golden.get(`layers.${layer}.${name}.weight_scale`) as RawTensor;
+      assert.equal(Array.from(new Uint16Array(s.bytes.slice().buffer)), scales, `${label}: golden scales are the projections' own`);
+      sameBytes(msInt2.pack(w, rows, cols).bytes, g.bytes, `reference ${label}`);
+      assert.equal(Array.from(msInt2.unpack(g.bytes, rows, cols)), Array.from(w), `reference unpack ${label}`);
+      for (const [build, kern] of BUILDS) {
+        for (const chunks of [[rows], new Array<number>(rows / 16).fill(16)]) {
+          const got = kernelPack(kern, 'ms-int2', w, rows, cols, { chunks });
+          sameBytes(got.bytes, g.bytes, `${build} ${label} chunks of ${chunks[0]}`);
+          assert.is(got.bad, 0);
+        }
+      }
+      checked++;
+    }
+    // the un-permutation is what makes q match: the rows in Hugging Face order do not
+    const qkv = stack(q.w, k.w, v.w);
+    const plain = msInt2.pack(qkv, qkv.length / q.cols, q.cols).bytes;
+    assert.not.equal(Buffer.compare(plain, (golden.get(`layers.${layer}.attention.wqkv.weight`) as RawTensor).bytes), 0);
+  }
+  assert.is(checked, 4 * config.num_hidden_layers);
 });
 
 test.run();

@@ -5,7 +5,7 @@
 // runs every row against it. Platform neutral.
 import type { KernelExports } from './types.js';
 
-export type PackingId = 'bitnet-rs' | 'hf-u8';
+export type PackingId = 'bitnet-rs' | 'hf-u8' | 'ms-int2' | 'tq2_0' | 'tq1_0' | 'i2_s';
 
 /** The pack kernels: the exports named pack*. */
 export type PackKernel = { [K in keyof KernelExports]: K extends `pack${string}` ? K : never }[keyof KernelExports];
@@ -32,7 +32,7 @@ export interface Packing {
    * chunk starting at row r0 starts at bytes(r0, cols) (hf-u8: r0 counts all four bands).
    */
   bytes(rows: number, cols: number): number;
-  /** Bytes the host appends after the last row (none so far). */
+  /** Bytes the host appends after the last row (i2_s: the f32 scale, then 28 zero bytes). */
   tailBytes: number;
   /** The layout in a line, and its source. */
   note: string;
@@ -60,6 +60,46 @@ export const PACKINGS = {
     bytes: (rows, cols) => (rows / 4) * cols,
     tailBytes: 0,
     note: 'U8 [out/4, in], W[q*R + r, c] + 1 at bits 2q of byte [r, c] (transformers integrations/bitnet.py pack_weights; formats.md 1)',
+  },
+  'ms-int2': {
+    kernel: 'packMsInt2',
+    block: { rows: 16, cols: 32 },
+    rowMultiple: 16,
+    colMultiple: 32,
+    rowAccess: 'consecutive',
+    bytes: (rows, cols) => (rows * cols) / 4,
+    tailBytes: 0,
+    note: '16x32 tiles, codes q + 2 permuted and interleaved in u32s (microsoft/BitNet gpu/pack_weight.py; formats.md 5)',
+  },
+  tq2_0: {
+    kernel: 'packTq2_0',
+    block: { rows: 1, cols: 256 },
+    rowMultiple: 1,
+    colMultiple: 256,
+    rowAccess: 'consecutive',
+    bytes: (rows, cols) => rows * (cols / 256) * (64 + 2),
+    tailBytes: 0,
+    note: 'GGUF type 35: qs[64] (2 bits, low first) + fp16 d per 256 values (ggml block_tq2_0; gguf.md 4)',
+  },
+  tq1_0: {
+    kernel: 'packTq1_0',
+    block: { rows: 1, cols: 256 },
+    rowMultiple: 1,
+    colMultiple: 256,
+    rowAccess: 'consecutive',
+    bytes: (rows, cols) => rows * (cols / 256) * (48 + 4 + 2),
+    tailBytes: 0,
+    note: 'GGUF type 34: qs[48] + qh[4] (5 trits a byte) + fp16 d per 256 values (ggml block_tq1_0; gguf.md 4)',
+  },
+  i2_s: {
+    kernel: 'packI2s',
+    block: { rows: 1, cols: 128 },
+    rowMultiple: 1,
+    colMultiple: 128,
+    rowAccess: 'consecutive',
+    bytes: (rows, cols) => (rows * cols) / 4,
+    tailBytes: 32,
+    note: 'bitnet.cpp type 36 (fork only): 32 bytes per 128 values, high bits first, then a 32-byte f32 scale tail (gguf.md 4)',
   },
 } as const satisfies Record<PackingId, Packing>;
 

@@ -59,6 +59,26 @@ export interface KernelExports {
    * row-major index in this chunk of the first one (written as 2), or -1 when there is none.
    */
   unpackHfU8(src: number, rows: number, cols: number, quarter: number, dst: number): number;
-  /** rows x cols i8 (rows % 16 == 0, cols % 32 == 0) -> rows*cols/4 bytes in Microsoft's GPU int2 layout. */
+  /**
+   * microsoft/BitNet GPU int2 (gpu/pack_weight.py): rows % 16 == 0, cols % 32 == 0; rows*cols/4
+   * bytes in 16 x 32 tiles, codes q + 2 permuted and interleaved as pack_weight.py does. The Q/K row
+   * un-permutation and the scales are the host's.
+   */
   packMsInt2(src: number, rows: number, cols: number, dst: number): number;
+  /**
+   * GGUF TQ2_0: cols % 256 == 0; 66 bytes per 256 values of a row: qs[64] (value 128h + 32n + m at
+   * bits 2n of qs[32h + m], code q + 1), then `d` (fp16 bits) in every block.
+   */
+  packTq2_0(src: number, rows: number, cols: number, d: number, dst: number): number;
+  /**
+   * GGUF TQ1_0: cols % 256 == 0; 54 bytes per 256 values of a row: qs[48] and qh[4] (base-3 trits
+   * q + 1, five to a byte, stored as ceil(v * 256 / 243)), then `d` (fp16 bits) in every block.
+   */
+  packTq1_0(src: number, rows: number, cols: number, d: number, dst: number): number;
+  /**
+   * bitnet.cpp I2_S code bytes (x86 layout): cols % 128 == 0; rows*cols/4 bytes, value i at bits
+   * 6 - 2*((i%128)/32) of byte 32*(i/128) + i%32, code q + 1. The host appends the 32-byte tail
+   * (f32 scale, 28 zero bytes) after the last row.
+   */
+  packI2s(src: number, rows: number, cols: number, dst: number): number;
 }
