@@ -175,5 +175,22 @@ for (const [dtype, rule] of [['F32', 'offline'], ['F16', 'offline'], ['BF16', 'o
   });
 }
 
+const same = suite('deterministic whatever the threads, chunks and holding');
+
+same('every format writes the same bytes with 0 or 2 threads, tiny chunks, and nothing held', async () => {
+  for (const layout of ['master', 'packed'] as const) {
+    const input = synth({ layout, preset: 'tiny', seed: 50 });
+    for (const format of Object.keys(FORMAT_CASES)) {
+      const a = await run(input, format, { threads: 0 });
+      for (const other of [{ threads: 2, chunkBytes: 1 << 20 }, { threads: 1, holdBytes: 0, chunkBytes: 300 }]) {
+        const b = await run(input, format, other);
+        for (const f of readdirSync(a)) assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `${layout} -> ${format}: ${f} ${JSON.stringify(other)}`);
+      }
+    }
+  }
+});
+
+same.run();
+
 trips.after(() => rmSync(tmp, { recursive: true, force: true }));
 trips.run();

@@ -153,6 +153,14 @@ golden('scales equal those in microsoft/BitNet\'s own GPU conversion (ms-gpu-int
   });
 });
 
+golden('--format ms-gpu reproduces Microsoft\'s own conversion (ms-gpu-int2.safetensors) byte for byte', async () => {
+  for (const holdBytes of [undefined, 0]) {
+    const dir = fresh('ms-gpu');
+    await convert({ inputDir: GOLDEN, outputDir: dir, format: 'ms-gpu', threads: 2, holdBytes, chunkBytes: 1 << 12 });
+    assert.ok(readFileSync(join(dir, 'model_state_int2.safetensors')).equals(readFileSync(join(GOLDEN, 'ms-gpu-int2.safetensors'))), `holdBytes ${holdBytes}`);
+  }
+});
+
 golden('progress ends at every byte and tensor of the plan', async () => {
   // holdBytes 0: every projection is read twice (pass 1 for the mean, pass 2 to quantize)
   for (const threads of [0, 2]) {

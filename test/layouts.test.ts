@@ -1,0 +1,112 @@
+// Input layouts: detection from config.json and the tensors, and every way a packed checkpoint can be
+// wrong ends in one typed line naming the file and tensor, with nothing written.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { convert } from '../build/js/run/convert.js';
+import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { ConversionError, InvalidConfigError, InvalidShapeError, InvalidTernaryWeightError, MissingTensorError, UnsupportedError } from '../build/js/errors.js';
+import type { DType } from '../build/js/formats/safetensors.js';
+import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
+import { makeTmpDir, writeSafetensors } from './helpers/safetensors-file.js';
+
+const root = makeTmpDir('bitnet-layouts-');
+let count = 0;
+const fresh = (name: string) => join(root, `${name}-${count++}`);
+
+const packed = fresh('packed');
+generateCheckpoint({ outDir: packed, layout: 'packed', preset: 'tiny', seed: 3 });
+const packedConfig = JSON.parse(readFileSync(join(packed, 'config.json'), 'utf8')) as Record<string, unknown>;
+const packedTensors = readSafetensors(join(packed, 'model.safetensors'));
+
+/** A copy of the packed checkpoint with edits to its tensors and config. */
+function variant(edit: (t: Map<string, RawTensor>) => void = () => {}, config: Record<string, unknown> = {}): string {
+  const dir = fresh('variant');
+  mkdirSync(dir);
+  const tensors = new Map([...packedTensors].map(([k, v]) => [k, { ...v, bytes: v.bytes.slice() }]));
+  edit(tensors);
+  writeSafetensors(join(dir, 'model.safetensors'), [...tensors].map(([name, t]) => ({ name, dtype: t.dtype as DType, shape: t.shape, data: t.bytes })));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...packedConfig, ...config }));
+  return dir;
+}
+
+async function fails(dir: string, cls: abstract new (...a: never[]) => ConversionError, ...patterns: RegExp[]): Promise<void> {
+  const out = fresh('out');
+  let caught: unknown;
+  try {
+    await convert({ inputDir: dir, outputDir: out, threads: 0 });
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof cls, `expected ${cls.name}, got ${caught}`);
+  const msg = (caught as Error).message;
+  assert.not.match(msg, /\n/, 'one line');
+  for (const p of patterns) assert.match(msg, p);
+  assert.not.ok(existsSync(out), 'no output folder');
+}
+
+const detect = suite('layout detection');
+
+for (const layout of ['master', 'packed', '1bitllm', 'llama-packed'] as const) {
+  detect(`synth --layout ${layout} is read as its family`, async () => {
+    const input = fresh(layout);
+    generateCheckpoint({ outDir: input, layout, preset: 'tiny', seed: 1 });
+    const summary = await convert({ inputDir: input, outputDir: fresh('out'), threads: 0 });
+    assert.is(summary.layout, { master: 'hf-bitnet', packed: 'hf-bitnet-packed', '1bitllm': '1bitllm', 'llama-packed': 'llama-packed' }[layout]);
+  });
+}
+
+detect('an unknown architecture names what was found and every layout known', () =>
+  fails(variant(undefined, { architectures: ['MistralForCausalLM'] }), InvalidConfigError, /MistralForCausalLM/, /hf-bitnet-packed/, /1bitllm/, /llama-packed/));
+
+detect('a plain Llama checkpoint (no quant_method bitnet) is not taken for a BitNet one', () =>
+  fails(variant(undefined, { architectures: ['LlamaForCausalLM'], quantization_config: undefined }), InvalidConfigError, /LlamaForCausalLM/));
+
+detect.run();
+
+const bad = suite('bad packed checkpoints');
+const Q = 'model.layers.1.self_attn.k_proj.weight';
+
+bad('code 3 in a packed byte names the tensor, the byte and the bits', () =>
+  fails(
+    variant((t) => {
+      t.get(Q)!.bytes[5 * 64 + 7] |= 0b11 << 4; // packed row 5, column 7, quarter 2
+    }),
+    InvalidTernaryWeightError,
+    new RegExp(Q.replace(/\./g, '\\.')),
+    /code 3 at byte \[5, 7\], bits 4\.\.5/,
+  ));
+
+bad('a missing weight_scale', () => fails(variant((t) => t.delete(Q + '_scale')), MissingTensorError, /k_proj\.weight_scale/));
+
+bad('a weight_scale of two values', () =>
+  fails(variant((t) => t.set(Q + '_scale', { dtype: 'BF16', shape: [2], bytes: new Uint8Array(4) })), UnsupportedError, /k_proj\.weight_scale/, /one BF16, F16 or F32 value/));
+
+for (const [label, bits] of [['zero', 0x0000], ['negative', 0xbf80], ['NaN', 0x7fc0], ['infinite', 0x7f80]] as const) {
+  bad(`a ${label} weight_scale`, () =>
+    fails(variant((t) => t.get(Q + '_scale')!.bytes.set([bits & 0xff, bits >> 8])), InvalidTernaryWeightError, /k_proj\.weight_scale/, /a finite scale above 0/));
+}
+
+bad('a packed tensor of the wrong shape', () =>
+  fails(variant((t) => t.set(Q, { dtype: 'U8', shape: [16, 64], bytes: new Uint8Array(16 * 64) })), InvalidShapeError, /\[8, 64\]/, /\[16, 64\]/));
+
+bad('packed codes without quantization_config', () => fails(variant(undefined, { quantization_config: undefined }), InvalidConfigError, /quantization_config/));
+
+bad('packed codes with quantization_mode online', () =>
+  fails(variant(undefined, { quantization_config: { quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'online' } }), InvalidConfigError, /offline/));
+
+bad('an unknown linear_class', () =>
+  fails(variant(undefined, { quantization_config: { quant_method: 'bitnet', linear_class: 'bitlinear2' } }), InvalidConfigError, /autobitlinear/, /bitlinear2/));
+
+bad('one float projection among packed ones', () =>
+  fails(
+    variant((t) => t.set(Q, { dtype: 'BF16', shape: [32, 64], bytes: new Uint8Array(32 * 64 * 2) })),
+    UnsupportedError,
+    /k_proj\.weight/,
+    /dtype U8/,
+  ));
+
+bad.after(() => rmSync(root, { recursive: true, force: true }));
+bad.run();
