@@ -11,7 +11,13 @@ import { ConversionError } from '../build/js/errors.js';
 import { DTYPE_SIZE, parseHeader, readHeaderLength, type SafetensorsHeader } from '../build/js/formats/safetensors.js';
 import { openCheckpoint, readSafetensorsHeader } from '../build/js/io/checkpoint.js';
 import { convert } from '../build/js/run/convert.js';
-import { readConvertedModel } from '../build/js/io/converted.js';
+import { readConvertedModel, verifyManifest } from '../build/js/io/converted.js';
+import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { FORMAT_IDS } from '../build/js/outputs/index.js';
+import type { DType } from '../build/js/formats/safetensors.js';
+import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
+import { writeSafetensors } from './helpers/safetensors-file.js';
+import { mulberry32 } from './helpers/common.js';
 import { FUZZ_FAMILIES, fuzzCase, fuzzCases, referenceVerdict, syntheticBases, type FuzzCase } from './helpers/safetensors-fuzz.js';
 import { makeTmpDir, removeTmpDir, TINY_CONFIG, writeConfig } from './helpers/safetensors-file.js';
 
@@ -203,6 +209,102 @@ test('fuzz: mutated golden models convert completely or fail cleanly, never half
   }
   if (failures.length > 0) assert.unreachable(`${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
   assert.ok(converted > 0 && refused > 0, `not vacuous: ${converted} converted, ${refused} refused`);
+});
+
+/** One seeded mutation of a packed checkpoint: its tensors, its config, or its container bytes. */
+type PackedMutation = (t: Map<string, RawTensor>, config: Record<string, unknown>, rnd: () => number) => string;
+
+const pick = <T>(xs: readonly T[], rnd: () => number): T => xs[Math.floor(rnd() * xs.length)]!;
+
+const PACKED_MUTATIONS: Record<string, PackedMutation> = {
+  'flip bits of packed codes'(t, _c, rnd) {
+    const name = pick([...t.keys()].filter((n) => t.get(n)!.dtype === 'U8'), rnd);
+    const b = t.get(name)!.bytes;
+    for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) b[Math.floor(rnd() * b.length)] ^= 1 << Math.floor(rnd() * 8);
+    return name;
+  },
+  'random scale bits'(t, _c, rnd) {
+    const name = pick([...t.keys()].filter((n) => n.endsWith('_scale')), rnd);
+    t.get(name)!.bytes.set([Math.floor(rnd() * 256), Math.floor(rnd() * 256)]);
+    return name;
+  },
+  'scale of another dtype or shape'(t, _c, rnd) {
+    const name = pick([...t.keys()].filter((n) => n.endsWith('_scale')), rnd);
+    const dtype = pick(['BF16', 'F16', 'F32', 'U8', 'I32'] as const, rnd);
+    const shape = pick([[1], [], [2], [1, 1], [4]], rnd);
+    const size = { BF16: 2, F16: 2, F32: 4, U8: 1, I32: 4 }[dtype] * shape.reduce((a, b) => a * b, 1);
+    const bytes = new Uint8Array(size);
+    if (dtype === 'F32' && size >= 4) new DataView(bytes.buffer).setFloat32(0, 0.02, true);
+    if ((dtype === 'BF16' || dtype === 'F16') && size >= 2) bytes.set(dtype === 'BF16' ? [0xa4, 0x3c] : [0x1e, 0x25]);
+    t.set(name, { dtype, shape, bytes });
+    return `${name} as ${dtype} [${shape}]`;
+  },
+  'a tensor missing'(t, _c, rnd) {
+    const name = pick([...t.keys()], rnd);
+    t.delete(name);
+    return name;
+  },
+  'packed tensor reshaped'(t, _c, rnd) {
+    const name = pick([...t.keys()].filter((n) => t.get(n)!.dtype === 'U8'), rnd);
+    const x = t.get(name)!;
+    t.set(name, { ...x, shape: [x.shape[1]!, x.shape[0]!] });
+    return name;
+  },
+  'quantization_config changed'(_t, c, rnd) {
+    const q = pick([undefined, 'bitnet', { quant_method: 'gptq' }, { quant_method: 'bitnet', quantization_mode: 'online' }, { quant_method: 'bitnet', linear_class: 'x' }, { quant_method: 'bitnet', linear_class: 'bitlinear' }, { quant_method: 'bitnet' }], rnd);
+    c.quantization_config = q;
+    return JSON.stringify(q) ?? 'removed';
+  },
+};
+
+test('fuzz: mutated packed checkpoints convert to every format completely or fail cleanly', async () => {
+  const dir = makeTmpDir('bitnet-fuzz-packed-');
+  const base = path.join(dir, 'base');
+  generateCheckpoint({ outDir: base, layout: 'packed', preset: 'tiny', seed: 9 });
+  const baseTensors = readSafetensors(path.join(base, 'model.safetensors'));
+  const baseConfig = JSON.parse(fs.readFileSync(path.join(base, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const rnd = mulberry32(SEED ^ 0x51ed);
+  const count = Math.max(24, Math.floor(COUNT / 16));
+  const failures: string[] = [];
+  const seen = new Map<string, { converted: number; refused: number }>();
+  try {
+    for (let i = 0; i < count && failures.length < 10; i++) {
+      const kind = pick(Object.keys(PACKED_MUTATIONS), rnd);
+      const tensors = new Map([...baseTensors].map(([k, v]) => [k, { ...v, bytes: v.bytes.slice() }]));
+      const config = structuredClone(baseConfig);
+      const what = PACKED_MUTATIONS[kind]!(tensors, config, rnd);
+      const input = path.join(dir, `in-${i}`);
+      fs.mkdirSync(input);
+      writeSafetensors(path.join(input, 'model.safetensors'), [...tensors].map(([name, t]) => ({ name, dtype: t.dtype as DType, shape: t.shape, data: t.bytes })));
+      fs.writeFileSync(path.join(input, 'config.json'), JSON.stringify(config));
+      const format = pick(FORMAT_IDS, rnd);
+      const out = path.join(dir, `out-${i}`);
+      const label = `#${i} ${kind}: ${what} -> ${format}`;
+      const stats = seen.get(kind) ?? { converted: 0, refused: 0 };
+      seen.set(kind, stats);
+      try {
+        await convert({ inputDir: input, outputDir: out, format, threads: 0, timestamp: 0 });
+        verifyManifest(out);
+        if (format === 'bitnet-rs') readConvertedModel(out);
+        stats.converted++;
+      } catch (e) {
+        if (!(e instanceof ConversionError)) failures.push(`CRASH ${label}\n    ${e instanceof Error ? e.stack : String(e)}`);
+        else if (e.message.includes('\n')) failures.push(`MESSAGE has a newline ${label}`);
+        if (fs.existsSync(out)) failures.push(`PARTIAL OUTPUT after ${String(e)} ${label}`);
+        stats.refused++;
+      }
+      const leftovers = fs.readdirSync(dir).filter((f) => f.includes('.partial-') || f.endsWith('.lock'));
+      if (leftovers.length) failures.push(`LEFTOVERS ${leftovers.join(', ')} ${label}`);
+      fs.rmSync(input, { recursive: true, force: true });
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  } finally {
+    removeTmpDir(dir);
+  }
+  if (failures.length > 0) assert.unreachable(`${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
+  const refused = [...seen.values()].reduce((a, s) => a + s.refused, 0);
+  const converted = [...seen.values()].reduce((a, s) => a + s.converted, 0);
+  assert.ok(refused > 0 && converted > 0, `not vacuous: ${converted} converted, ${refused} refused`);
 });
 
 test.run();
