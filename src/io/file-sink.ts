@@ -17,12 +17,13 @@ const STAGE_BYTES = 1 << 20;
 
 abstract class StagedSink implements ByteSink {
   protected readonly fd: number;
-  private readonly stage = new Uint8Array(STAGE_BYTES);
+  private readonly stage: Uint8Array;
   private staged = 0;
   protected written = 0;
 
-  constructor(readonly path: string, flags: string) {
+  constructor(readonly path: string, flags: string, stageBytes = STAGE_BYTES) {
     this.fd = guard(path, flags === 'wx' ? 'create' : 'open', () => openSync(path, flags));
+    this.stage = new Uint8Array(stageBytes);
   }
 
   /** Where the next byte goes (null: the current file position). */
@@ -31,7 +32,7 @@ abstract class StagedSink implements ByteSink {
   protected onWrite(_bytes: Uint8Array): void {}
 
   write(bytes: Uint8Array): void {
-    if (bytes.length < STAGE_BYTES / 4) {
+    if (bytes.length < this.stage.length / 4) {
       if (this.staged + bytes.length > STAGE_BYTES) this.flush();
       this.stage.set(bytes, this.staged);
       this.staged += bytes.length;
@@ -101,7 +102,7 @@ export class RegionSink extends StagedSink {
     path: string,
     private readonly offset: number,
   ) {
-    super(path, 'r+');
+    super(path, 'r+', 64 << 10); // a region gets whole chunks or a few small values: a small stage will do
   }
 
   protected position(): number {

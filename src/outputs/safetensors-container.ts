@@ -19,6 +19,8 @@ export interface StLayout {
   at(name: string): number;
   /** Data bytes of a tensor. */
   bytesOf(name: string): number;
+  /** The byte ranges of the named tensors, for a job's `regions`. */
+  regions(names: string[]): { offset: number; bytes: number }[];
 }
 
 /**
@@ -40,6 +42,7 @@ export function layoutSafetensors(file: string, tensors: StTensor[], order: 'wri
     container: { file, head: header.bytes, bytes: header.bytes.length + header.dataLength },
     at: (name) => get(offsets, name),
     bytesOf: (name) => get(sizes, name),
+    regions: (names) => names.map((name) => ({ offset: get(offsets, name), bytes: get(sizes, name) })),
   };
 }
 

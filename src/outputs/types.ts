@@ -23,6 +23,8 @@ export interface Job {
   cost: { bytes: number; tensors: number };
   /** Format-specific, structured-clonable. */
   part: unknown;
+  /** For a job that fills regions of a container: the byte ranges it writes (hashed as soon as the job ends). */
+  regions?: { offset: number; bytes: number }[];
 }
 
 /** A single-file container whose every offset is known from the shapes: created and sized before the jobs. */

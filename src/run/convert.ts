@@ -10,7 +10,7 @@ import { jsonBytes } from '../formats/json-text.js';
 import { compileKernels } from '../kernels/index.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { FileSink } from '../io/file-sink.js';
-import { createContainer, finishContainer } from '../io/container.js';
+import { ContainerHasher, createContainer } from '../io/container.js';
 import { OutputTransaction } from '../io/output-dir.js';
 import { parseModelConfig } from '../model/config.js';
 import { planCheckpoint } from '../layouts/index.js';
@@ -105,7 +105,15 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
   try {
     const { module, flavor } = await compileKernels(opts.kernels ?? DEFAULTS.kernels);
-    for (const c of plan.containers) createContainer(join(out.tempDir, c.file), c.head, c.bytes);
+    const hashers = new Map<string, ContainerHasher>();
+    for (const c of plan.containers) {
+      createContainer(join(out.tempDir, c.file), c.head, c.bytes);
+      hashers.set(c.file, new ContainerHasher(join(out.tempDir, c.file), c.bytes, c.head.length));
+    }
+    const onDone = (i: number) => {
+      const j = plan.jobs[i];
+      for (const r of j.regions ?? []) hashers.get(j.file)!.written(r.offset, r.bytes);
+    };
     const counter = new ProgressCounter();
     const jobs = plan.jobs.map((job): RunnableJob => ({ job, dir: out.tempDir, options, progress: counter.buffer }));
     const bytesTotal = plan.jobs.reduce((sum, j) => sum + j.cost.bytes, 0);
@@ -114,7 +122,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     const timer = opts.onProgress ? setInterval(report, 200) : undefined;
     let results;
     try {
-      results = await runJobs(jobs, { threads, module, weight: (j) => j.job.cost.bytes });
+      results = await runJobs(jobs, { threads, module, weight: (j) => j.job.cost.bytes, onDone });
     } finally {
       if (timer) clearInterval(timer);
     }
@@ -122,7 +130,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
 
     const written: OutputFile[] = [];
     for (const r of results) if (r.written) written.push({ name: r.file, ...r.written });
-    for (const c of plan.containers) written.push({ name: c.file, ...finishContainer(join(out.tempDir, c.file), c.bytes) });
+    for (const c of plan.containers) written.push({ name: c.file, ...hashers.get(c.file)!.finish() });
     const side = {
       readSide: (name: string) => {
         const p = join(checkpoint.dir, name);

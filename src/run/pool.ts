@@ -12,6 +12,8 @@ export interface PoolOptions {
   module: WebAssembly.Module;
   /** Input bytes each job reads, to start the largest first. */
   weight: (job: RunnableJob) => number;
+  /** Called on the main thread as each job finishes (with its index in `jobs`). */
+  onDone?: (index: number) => void;
 }
 
 /** Pools running now, so that a signal handler can stop their workers before cleaning up. */
@@ -30,6 +32,7 @@ export async function runJobs(jobs: RunnableJob[], opts: PoolOptions): Promise<J
     const kernels = await instantiateKernels(opts.module);
     for (const i of order) {
       results[i] = runJob(kernels, jobs[i]);
+      opts.onDone?.(i);
       await new Promise((r) => setImmediate(r)); // lets a signal handler run between files
     }
     return results;
@@ -49,6 +52,7 @@ export async function runJobs(jobs: RunnableJob[], opts: PoolOptions): Promise<J
         const reply = (await pool.run(jobs[i])) as WorkerReply;
         if ('error' in reply) throw reviveError(reply.error);
         results[i] = reply.ok;
+        opts.onDone?.(i);
       }),
     );
     return results;

@@ -75,6 +75,7 @@ function job(group: Named[], st: StLayout, o: StreamOptions): Job {
     file: FILE,
     cost: { bytes: weights.reduce((s, w) => s + readCost(w, o), 0), tensors: weights.length },
     part: items,
+    regions: st.regions(group.flatMap((n) => headerTensors(n).map((t) => t.name))),
   };
 }
 

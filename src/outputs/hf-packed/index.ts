@@ -71,6 +71,7 @@ export const hfPacked: OutputFormat = {
       file: FILE,
       cost: { bytes: g.reduce((s, e) => s + readCost(e.weight, o), 0), tensors: g.length },
       part: g.map((e): Item => ({ ...e, at: st.at(e.name), scaleAt: e.kind === 'u8' ? st.at(scaleNameOf(e.name)) : undefined })),
+      regions: st.regions(g.flatMap((e) => (e.kind === 'u8' ? [e.name, scaleNameOf(e.name)] : [e.name]))),
     }));
     return { jobs, containers: [st.container] };
   },

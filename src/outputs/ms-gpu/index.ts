@@ -86,6 +86,7 @@ export const msGpu: OutputFormat = {
       file: FILE,
       cost: { bytes: g.flatMap(weightsOf).reduce((s, w) => s + readCost(w, o), 0), tensors: g.flatMap(weightsOf).length },
       part: g.map((e): Item => ({ ...e, at: st.at(e.name), scaleAt: e.kind === 'int2' ? st.at(e.name + '_scale') : undefined })),
+      regions: st.regions(g.flatMap((e) => (e.kind === 'int2' ? [e.name, e.name + '_scale'] : [e.name]))),
     }));
     return { jobs, containers: [st.container] };
   },
