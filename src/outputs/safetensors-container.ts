@@ -5,7 +5,9 @@
 import { DTYPE_SIZE, encodeSafetensorsHeader, writerOrder, type DType } from '../formats/safetensors.js';
 import { f32ToBf16, f32ToF16 } from '../quant/floats.js';
 import type { FloatDType } from '../quant/rule.js';
-import type { Container } from './types.js';
+import type { FloatTensor, FloatWeight, Weight } from '../model/plan.js';
+import { readCost, type StreamOptions, type WeightStream } from '../stream/weights.js';
+import type { Container, FormatPlan, JobOutput } from './types.js';
 
 export interface StTensor {
   name: string;
@@ -53,4 +55,43 @@ export function scaleBytes(v: number, dtype: FloatDType): Uint8Array {
   if (dtype === 'F32') view.setFloat32(0, v, true);
   else view.setUint16(0, dtype === 'BF16' ? f32ToBf16(v) : f32ToF16(v), true);
   return out;
+}
+
+/** What a container job writes at once: one or more tensors (weights and their scale) from `weights`. */
+export interface Entry {
+  kind: string;
+  tensors: StTensor[];
+  weights: Weight[];
+}
+
+/** An entry as a worker gets it: with the file offset of each of its tensors. */
+export type Placed<E extends Entry> = E & { at: number[] };
+
+/** Lays out the container and makes one job per group of entries (its cost, its regions for hashing). */
+export function planContainer(format: string, file: string, groups: Entry[][], order: 'writer' | 'name', o: StreamOptions, metadata?: Record<string, string>): FormatPlan {
+  const st = layoutSafetensors(file, groups.flat().flatMap((e) => e.tensors), order, metadata);
+  const jobs = groups.map((g) => {
+    const weights = g.flatMap((e) => e.weights);
+    return {
+      format,
+      file,
+      cost: { bytes: weights.reduce((n, w) => n + readCost(w, o), 0), tensors: weights.length },
+      part: g.map((e) => ({ ...e, at: e.tensors.map((t) => st.at(t.name)) })),
+      regions: st.regions(g.flatMap((e) => e.tensors.map((t) => t.name))),
+    };
+  });
+  return { jobs, containers: [st.container] };
+}
+
+/** A float tensor written as stored (`source`) or converted, under `name` with `shape`. */
+export type FloatEntry = Entry & { kind: 'floats'; as: 'source' | FloatDType };
+
+export function floatEntry(name: string, weight: FloatWeight | { kind: 'float'; tensor: FloatTensor }, as: 'source' | FloatDType, shape: number[]): FloatEntry {
+  const dtype = as === 'source' ? weight.tensor.dtype : as;
+  return { kind: 'floats', tensors: [{ name, dtype, shape }], weights: [weight], as };
+}
+
+export function writeFloatEntry(s: WeightStream, out: JobOutput, e: Placed<FloatEntry>): void {
+  const sink = out.sink(e.at[0]);
+  s.floats((e.weights[0] as FloatWeight).tensor, e.as, (bytes) => sink.write(bytes));
 }

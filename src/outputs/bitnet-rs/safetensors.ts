@@ -9,36 +9,42 @@
 // layers.{i}.feed_forward.ffn_sub_norm.weight (its loader does not read them yet).
 
 import { jsonBytes } from '../../formats/json-text.js';
-import type { FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
+import type { FloatWeight, ModelPlan, TernaryWeight } from '../../model/plan.js';
 import { ternaryShape } from '../../model/plan.js';
 import { f32ToBf16 } from '../../quant/floats.js';
 import { describeRule } from '../../quant/rule.js';
-import { readCost, type StreamOptions } from '../../stream/weights.js';
 import { VERSION } from '../../version.js';
-import { layoutSafetensors, type StLayout, type StTensor } from '../safetensors-container.js';
+import { floatEntry, planContainer, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
-import type { Job, OutputFormat } from '../types.js';
+import type { OutputFormat } from '../types.js';
 import { packBitnetRsRows, wordsPerRow } from './packing.js';
 
 const FILE = 'model.safetensors';
 
-type Item =
-  | { kind: 'floats'; weight: FloatWeight; at: number }
-  | { kind: 'linear'; parts: TernaryWeight[]; at: number; scalesAt: number };
+/** Stacked projections as U32 rows + a BF16 scale per row. */
+type LinearEntry = Entry & { kind: 'linear'; weights: TernaryWeight[] };
 
-interface Named {
-  name: string;
-  item: { kind: 'floats'; weight: FloatWeight } | { kind: 'linear'; parts: TernaryWeight[] };
+function linear(name: string, ...parts: TernaryWeight[]): LinearEntry {
+  const rows = parts.reduce((n, p) => n + ternaryShape(p).rows, 0);
+  const cols = ternaryShape(parts[0]).cols;
+  return {
+    kind: 'linear',
+    tensors: [
+      { name, dtype: 'U32', shape: [rows, wordsPerRow(cols)] },
+      { name: name + '_scale', dtype: 'BF16', shape: [rows] },
+    ],
+    weights: parts,
+  };
 }
 
+const bf16 = (name: string, w: FloatWeight | undefined): FloatEntry[] => (w ? [floatEntry(name, w, 'BF16', w.tensor.shape)] : []);
+
 /** Every tensor of the file, by the engine's names, grouped into jobs (embedding, head, final norm, one per block). */
-function tensorGroups(model: ModelPlan): Named[][] {
-  const floats = (name: string, weight: FloatWeight | undefined): Named[] => (weight ? [{ name, item: { kind: 'floats', weight } }] : []);
-  const linear = (name: string, ...parts: TernaryWeight[]): Named => ({ name, item: { kind: 'linear', parts } });
+function entryGroups(model: ModelPlan): (LinearEntry | FloatEntry)[][] {
   return [
-    floats('tok_embeddings.weight', model.tokenEmbd),
+    bf16('tok_embeddings.weight', model.tokenEmbd),
     [linear('output.weight', model.output)],
-    floats('norm.weight', model.outputNorm),
+    bf16('norm.weight', model.outputNorm),
     ...model.blocks.map((b) => {
       const p = `layers.${b.index}.`;
       return [
@@ -46,37 +52,13 @@ function tensorGroups(model: ModelPlan): Named[][] {
         linear(p + 'attention.wo.weight', b.attn_o),
         linear(p + 'feed_forward.w13.weight', b.ffn_gate, b.ffn_up),
         linear(p + 'feed_forward.w2.weight', b.ffn_down),
-        ...floats(p + 'attention_norm.weight', b.attn_norm),
-        ...floats(p + 'ffn_norm.weight', b.ffn_norm),
-        ...floats(p + 'attention.attn_sub_norm.weight', b.attn_sub_norm),
-        ...floats(p + 'feed_forward.ffn_sub_norm.weight', b.ffn_sub_norm),
+        ...bf16(p + 'attention_norm.weight', b.attn_norm),
+        ...bf16(p + 'ffn_norm.weight', b.ffn_norm),
+        ...bf16(p + 'attention.attn_sub_norm.weight', b.attn_sub_norm),
+        ...bf16(p + 'feed_forward.ffn_sub_norm.weight', b.ffn_sub_norm),
       ];
     }),
   ];
-}
-
-function headerTensors(n: Named): StTensor[] {
-  if (n.item.kind === 'floats') return [{ name: n.name, dtype: 'BF16', shape: n.item.weight.tensor.shape }];
-  const rows = n.item.parts.reduce((s, p) => s + ternaryShape(p).rows, 0);
-  const cols = ternaryShape(n.item.parts[0]).cols;
-  return [
-    { name: n.name, dtype: 'U32', shape: [rows, wordsPerRow(cols)] },
-    { name: n.name + '_scale', dtype: 'BF16', shape: [rows] },
-  ];
-}
-
-function job(group: Named[], st: StLayout, o: StreamOptions): Job {
-  const items: Item[] = group.map((n) =>
-    n.item.kind === 'floats' ? { ...n.item, at: st.at(n.name) } : { ...n.item, at: st.at(n.name), scalesAt: st.at(n.name + '_scale') },
-  );
-  const weights: Weight[] = group.flatMap((n): Weight[] => (n.item.kind === 'floats' ? [n.item.weight] : n.item.parts));
-  return {
-    format: 'bitnet-rs-safetensors',
-    file: FILE,
-    cost: { bytes: weights.reduce((s, w) => s + readCost(w, o), 0), tensors: weights.length },
-    part: items,
-    regions: st.regions(group.flatMap((n) => headerTensors(n).map((t) => t.name))),
-  };
 }
 
 export const bitnetRsSafetensors: OutputFormat = {
@@ -84,23 +66,21 @@ export const bitnetRsSafetensors: OutputFormat = {
   about: 'one model.safetensors as the bitnet.rs engine loads it at its current HEAD (U32 packed rows + BF16 scales)',
 
   plan(model, o) {
-    const groups = tensorGroups(model);
-    const st = layoutSafetensors(FILE, groups.flat().flatMap(headerTensors), 'writer');
-    return { jobs: groups.map((g) => job(g, st, o)), containers: [st.container] };
+    return planContainer('bitnet-rs-safetensors', FILE, entryGroups(model), 'writer', o);
   },
 
   write(j, s, out) {
     const k = s.kernels;
-    for (const item of j.part as Item[]) {
-      const sink = out.sink(item.at);
-      if (item.kind === 'floats') {
-        s.floats(item.weight.tensor, 'BF16', (bytes) => sink.write(bytes));
+    for (const e of j.part as Placed<LinearEntry | FloatEntry>[]) {
+      if (e.kind === 'floats') {
+        writeFloatEntry(s, out, e);
         continue;
       }
-      const scales = packBitnetRsRows(s, item.parts, 'BF16', (words, count) => sink.write(k.u8(words, count * 4)));
+      const sink = out.sink(e.at[0]);
+      const scales = packBitnetRsRows(s, e.weights, 'BF16', (words, count) => sink.write(k.u8(words, count * 4)));
       const bits = new Uint16Array(scales.length);
       for (let i = 0; i < scales.length; i++) bits[i] = f32ToBf16(scales[i]); // exact: already bf16 values
-      out.sink(item.scalesAt).write(new Uint8Array(bits.buffer));
+      out.sink(e.at[1]).write(new Uint8Array(bits.buffer));
     }
   },
 

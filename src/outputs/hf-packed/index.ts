@@ -10,15 +10,17 @@ import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
 import { BLOCK_NAMES, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layouts/names.js';
 import type { FloatDType } from '../../quant/rule.js';
-import { readCost } from '../../stream/weights.js';
-import { layoutSafetensors, scaleBytes, type StTensor } from '../safetensors-container.js';
+import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
-import type { FormatOptions, Job, OutputFormat } from '../types.js';
+import type { FormatOptions, OutputFormat } from '../types.js';
 
 const FILE = 'model.safetensors';
 
-type Entry = { kind: 'floats'; name: string; weight: FloatWeight } | { kind: 'u8'; name: string; weight: TernaryWeight; scaleDtype: FloatDType };
-type Item = Entry & { at: number; scaleAt?: number };
+/** A projection as U8 [out/4, in] + its weight_scale [1]. */
+type U8Entry = Entry & { kind: 'u8'; weights: [TernaryWeight]; scaleDtype: FloatDType };
+
+/** A float tensor copied in the source dtype and stored shape. */
+const copied = (name: string, w: FloatWeight): FloatEntry => floatEntry(name, w, 'source', w.tensor.storedShape);
 
 /**
  * The dtype a projection's weight_scale is stored in: the one its value is exact in, so a round trip is
@@ -39,54 +41,40 @@ export const hfPacked: OutputFormat = {
       throw new UnsupportedError({ tensor: blockPrefix(0) + BLOCK_NAMES.attn_sub_norm[0] }, 'a model with attn_sub_norm and ffn_sub_norm (BitNetForCausalLM computes them)', `a ${model.layout} checkpoint without sub-norms; choose --format bitnet-rs`);
     }
     if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (weight_scale is one value per projection)', 'row');
-    const tensors: StTensor[] = [];
-    const groups: Entry[][] = [];
-    const floats = (name: string, weight: FloatWeight): Entry => {
-      tensors.push({ name, dtype: weight.tensor.dtype, shape: weight.tensor.storedShape });
-      return { kind: 'floats', name, weight };
-    };
-    const u8 = (name: string, weight: TernaryWeight): Entry => {
+    const u8 = (name: string, weight: TernaryWeight): U8Entry => {
       const { rows, cols } = ternaryShape(weight);
       if (rows % 4 !== 0) throw new UnsupportedError({ tensor: name }, 'a row count divisible by 4 (U8 [out/4, in])', `${rows} rows`);
       const scaleDtype = scaleDtypeOf(weight, o);
-      tensors.push({ name, dtype: 'U8', shape: [rows / 4, cols] }, { name: scaleNameOf(name), dtype: scaleDtype, shape: [1] });
-      return { kind: 'u8', name, weight, scaleDtype };
+      const tensors = [{ name, dtype: 'U8' as const, shape: [rows / 4, cols] }, { name: scaleNameOf(name), dtype: scaleDtype, shape: [1] }];
+      return { kind: 'u8', tensors, weights: [weight], scaleDtype };
     };
-    groups.push([floats(MODEL_NAMES.token_embd[0], model.tokenEmbd)], [floats(MODEL_NAMES.output_norm[0], model.outputNorm)]);
+    const groups: (U8Entry | FloatEntry)[][] = [[copied(MODEL_NAMES.token_embd[0], model.tokenEmbd)], [copied(MODEL_NAMES.output_norm[0], model.outputNorm)]];
     if (!model.outputTied) {
       const head = model.output;
       if (head.kind !== 'master') throw new UnsupportedError({ tensor: MODEL_NAMES.output[0] }, 'a float lm_head', 'a packed one');
-      groups.push([floats(MODEL_NAMES.output[0], { kind: 'float', tensor: head.tensor })]);
+      groups.push([copied(MODEL_NAMES.output[0], { kind: 'float', tensor: head.tensor })]);
     }
     for (const b of model.blocks) {
       const p = blockPrefix(b.index);
       groups.push([
         ...LINEAR_ROLES.map((r) => u8(p + BLOCK_NAMES[r][0], b[r])),
-        ...(['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm'] as const).map((r) => floats(p + BLOCK_NAMES[r][0], b[r]!)),
+        ...(['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm'] as const).map((r) => copied(p + BLOCK_NAMES[r][0], b[r]!)),
       ]);
     }
-    const st = layoutSafetensors(FILE, tensors, 'writer', { format: 'pt' });
-    const jobs: Job[] = groups.map((g) => ({
-      format: 'hf-packed',
-      file: FILE,
-      cost: { bytes: g.reduce((s, e) => s + readCost(e.weight, o), 0), tensors: g.length },
-      part: g.map((e): Item => ({ ...e, at: st.at(e.name), scaleAt: e.kind === 'u8' ? st.at(scaleNameOf(e.name)) : undefined })),
-      regions: st.regions(g.flatMap((e) => (e.kind === 'u8' ? [e.name, scaleNameOf(e.name)] : [e.name]))),
-    }));
-    return { jobs, containers: [st.container] };
+    return planContainer('hf-packed', FILE, groups, 'writer', o, { format: 'pt' });
   },
 
   write(j, s, out) {
     const k = s.kernels;
-    for (const item of j.part as Item[]) {
-      const sink = out.sink(item.at);
-      if (item.kind === 'floats') {
-        s.floats(item.weight.tensor, 'source', (bytes) => sink.write(bytes));
+    for (const e of j.part as Placed<U8Entry | FloatEntry>[]) {
+      if (e.kind === 'floats') {
+        writeFloatEntry(s, out, e);
         continue;
       }
-      const { cols } = ternaryShape(item.weight);
+      const sink = out.sink(e.at[0]);
+      const { cols } = ternaryShape(e.weights[0]);
       // a byte holds the same row of the 4 row quarters: take the 4 bands of each chunk, then pack
-      const t = s.ternary(item.weight, { bands: 4 * cols, packed: cols });
+      const t = s.ternary(e.weights[0], { bands: 4 * cols, packed: cols });
       const quarter = t.rows / 4;
       for (let r = 0; r < quarter; r += t.rowsPerChunk) {
         const n = Math.min(t.rowsPerChunk, quarter - r);
@@ -94,7 +82,7 @@ export const hfPacked: OutputFormat = {
         k.exports.packHfU8(t.buffers.bands, n, cols, t.buffers.packed);
         sink.write(k.u8(t.buffers.packed, n * cols));
       }
-      out.sink(item.scaleAt!).write(scaleBytes(t.scaleAs(item.scaleDtype), item.scaleDtype));
+      out.sink(e.at[1]).write(scaleBytes(t.scaleAs(e.scaleDtype), e.scaleDtype));
       t.done();
     }
   },
