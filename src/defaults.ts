@@ -9,6 +9,8 @@ export const DEFAULTS = {
   bincode: 'standard' as BincodeFlavor,
   granularity: 'projection' as ScaleGranularity,
   rule: 'offline' as QuantRule,
+  ggufType: 'auto' as 'auto' | 'i2_s' | 'tq2_0' | 'tq1_0' | 'f16',
+  ggufArch: 'auto' as 'auto' | 'bitnet' | 'bitnet-b1.58',
   kernels: 'auto' as 'auto' | 'simd' | 'scalar',
   /** Input bytes read into wasm memory per step (`--chunk-mib 4`). */
   chunkBytes: 4 << 20,

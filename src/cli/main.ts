@@ -26,6 +26,8 @@ interface ConvertFlags {
   inputDir: string;
   outputDir: string;
   format: string;
+  ggufType: typeof DEFAULTS.ggufType;
+  ggufArch: typeof DEFAULTS.ggufArch;
   force?: boolean;
   threads?: number;
   bincode: 'standard' | 'legacy';
@@ -54,6 +56,14 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
     .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
     .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
+    .addOption(
+      new Option('--gguf-type <type>', 'gguf: the ternary tensor type (auto: i2_s for bitnet-b1.58, tq2_0 for bitnet)').choices(['auto', 'i2_s', 'tq2_0', 'tq1_0', 'f16']).default(DEFAULTS.ggufType),
+    )
+    .addOption(
+      new Option('--gguf-arch <arch>', 'gguf: bitnet-b1.58 (bitnet.cpp, relu2 models such as 2B-4T) or bitnet (llama.cpp, SiLU models such as 1bitLLM); auto: from hidden_act')
+        .choices(['auto', 'bitnet', 'bitnet-b1.58'])
+        .default(DEFAULTS.ggufArch),
+    )
     .option('-f, --force', 'replace an existing output folder (only after the new one is complete)')
     .option('-t, --threads <n>', 'worker threads (default: the available parallelism; 0 = no workers)', wholeNumber('--threads', 0))
     .addOption(new Option('--bincode <flavor>', 'serializer: bincode 2 config::standard() (varint) or bincode 1 / legacy() (fixed-width)').choices(['standard', 'legacy']).default(DEFAULTS.bincode))
@@ -97,6 +107,8 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         inputDir: flags.inputDir,
         outputDir: flags.outputDir,
         format: flags.format,
+        ggufType: flags.ggufType,
+        ggufArch: flags.ggufArch,
         force: flags.force,
         threads: flags.threads,
         bincode: flags.bincode,
@@ -144,14 +156,14 @@ export function buildProgram(): Command {
         .choices(LAYOUTS)
         .default('master'),
     )
-    .addOption(new Option('--dtype <dtype>', 'weight dtype').choices(['BF16', 'F16', 'F32']).default('BF16'))
+    .addOption(new Option('--dtype <dtype>', "float weights' dtype (default: the layout's: F32 for 1bitllm, else BF16)").choices(['BF16', 'F16', 'F32']))
     .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
     .option('--untied', 'write lm_head.weight (tie_word_embeddings false)')
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
     .requiredOption('-o, --out <dir>', 'folder to write')
-    .action((o: { preset: string; layout: Layout; dtype: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
+    .action((o: { preset: string; layout: Layout; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
       const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
-      process.stderr.write(`wrote ${o.preset} ${o.dtype} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
+      process.stderr.write(`wrote ${o.preset} ${o.layout} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
     });
 
   const demo = program

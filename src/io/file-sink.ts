@@ -33,7 +33,7 @@ abstract class StagedSink implements ByteSink {
 
   write(bytes: Uint8Array): void {
     if (bytes.length < this.stage.length / 4) {
-      if (this.staged + bytes.length > STAGE_BYTES) this.flush();
+      if (this.staged + bytes.length > this.stage.length) this.flush();
       this.stage.set(bytes, this.staged);
       this.staged += bytes.length;
       return;

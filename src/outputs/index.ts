@@ -5,6 +5,7 @@ import { bitnetRs } from './bitnet-rs/index.js';
 import { bitnetRsSafetensors } from './bitnet-rs/safetensors.js';
 import { hfPacked } from './hf-packed/index.js';
 import { msGpu } from './ms-gpu/index.js';
+import { gguf } from './gguf/index.js';
 import type { OutputFormat } from './types.js';
 
 export type { FormatOptions, Job, JobOutput, OutputFormat, SmallFile } from './types.js';
@@ -14,6 +15,7 @@ export const FORMATS: Readonly<Record<string, OutputFormat>> = {
   'bitnet-rs-safetensors': bitnetRsSafetensors,
   'hf-packed': hfPacked,
   'ms-gpu': msGpu,
+  gguf,
 };
 
 export const FORMAT_IDS = Object.keys(FORMATS);

@@ -11,6 +11,10 @@ export interface FormatOptions extends StreamOptions {
   bincode: BincodeFlavor;
   /** Seconds since 1970, recorded where the format has a place for it. */
   timestamp: number;
+  /** The model's name (the input folder's), for formats that record one or name their file after it. */
+  modelName: string;
+  /** GGUF: the tensor type of the ternary weights and the architecture (auto: from hidden_act). */
+  gguf: { type: 'auto' | 'i2_s' | 'tq2_0' | 'tq1_0' | 'f16'; arch: 'auto' | 'bitnet' | 'bitnet-b1.58' };
 }
 
 /** One unit of work for a worker: fills a whole file, or regions of a preallocated container. */
@@ -62,7 +66,7 @@ export interface OutputFormat {
   id: string;
   about: string;
   /** Checks the model fits the format (a one-line typed error otherwise) and plans the jobs. */
-  plan(model: ModelPlan, o: FormatOptions): FormatPlan;
+  plan(model: ModelPlan, o: FormatOptions, input: InputFolder): FormatPlan;
   /** Worker side: fills one job. */
   write(job: Job, stream: WeightStream, out: JobOutput, o: FormatOptions): void;
   /** Main thread, after the jobs: the descriptive files (config.json, metadata, copied tokenizer files). */

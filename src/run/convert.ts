@@ -35,6 +35,9 @@ export interface ConvertOptions {
   threads?: number;
   bincode?: BincodeFlavor;
   granularity?: ScaleGranularity;
+  /** GGUF: the ternary tensor type and the architecture (default auto: from hidden_act). */
+  ggufType?: FormatOptions['gguf']['type'];
+  ggufArch?: FormatOptions['gguf']['arch'];
   /** offline (default): the reference rule in the tensor's dtype; online: transformers' WeightQuant in f32. */
   rule?: QuantRule;
   /** Input bytes per chunk read into wasm memory. */
@@ -85,6 +88,8 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     chunkBytes: opts.chunkBytes ?? DEFAULTS.chunkBytes,
     holdBytes: opts.holdBytes ?? DEFAULTS.holdBytes,
     timestamp: opts.timestamp ?? defaultTimestamp(),
+    modelName: basename(resolve(opts.inputDir)),
+    gguf: { type: opts.ggufType ?? DEFAULTS.ggufType, arch: opts.ggufArch ?? DEFAULTS.ggufArch },
   };
   const warnings: string[] = [];
   const warn = (m: string) => {
@@ -99,7 +104,13 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const files = checkpoint.files.map((f) => f.file);
   const model = planCheckpoint({ config, tensors: checkpoint.tensors, files, configPath: checkpoint.configPath });
   if (model.unused.length) warn(`${model.unused.length} tensors are not part of the layout and were not converted: ${model.unused.join(', ')}`);
-  const plan = format.plan(model, options);
+  const side = {
+    readSide: (name: string) => {
+      const p = join(checkpoint.dir, name);
+      return existsSync(p) && statSync(p).isFile() ? new Uint8Array(readFileSync(p)) : undefined;
+    },
+  };
+  const plan = format.plan(model, options, side);
 
   refuseOutputOverInput(checkpoint.dir, opts.outputDir);
   const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
@@ -131,12 +142,6 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     const written: OutputFile[] = [];
     for (const r of results) if (r.written) written.push({ name: r.file, ...r.written });
     for (const c of plan.containers) written.push({ name: c.file, ...hashers.get(c.file)!.finish() });
-    const side = {
-      readSide: (name: string) => {
-        const p = join(checkpoint.dir, name);
-        return existsSync(p) && statSync(p).isFile() ? new Uint8Array(readFileSync(p)) : undefined;
-      },
-    };
     for (const f of format.finish(model, options, side)) written.push(writeSmall(out.tempDir, f.name, f.bytes));
     const inputBytes = checkpoint.files.reduce((s, f) => s + f.fileSize, 0);
     const manifest = manifestOf(format, model, options, written, {

@@ -1,0 +1,284 @@
+// The GGUF container (ggml's gguf.cpp / gguf-py's gguf_writer.py, version 3), little-endian:
+//   magic "GGUF", u32 version, u64 tensor count, u64 KV count,
+//   KVs: string key, u32 value type, value (strings: u64 length + UTF-8; arrays: u32 element type,
+//   u64 count, elements),
+//   tensor infos: string name, u32 n_dims, u64 ne[n_dims] (innermost first), u32 ggml type, u64 offset,
+//   padding to `general.alignment` (32), then the data; each tensor's offset (relative to the data
+//   start) is the sum of the sizes of the ones before it, each padded to the alignment.
+// Every offset follows from the KVs and the shapes, so the head is encoded before any tensor is read.
+// No Node imports.
+
+import { CorruptFileError, UnsupportedError } from '../errors.js';
+
+export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
+export const GGUF_VERSION = 3;
+export const GGUF_DEFAULT_ALIGNMENT = 32;
+
+/** KV value types (gguf.h gguf_type). */
+export const GgufValueType = {
+  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7,
+  STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+} as const;
+export type GgufValueType = (typeof GgufValueType)[keyof typeof GgufValueType];
+
+/** Bytes of each fixed-size value type. */
+const VALUE_SIZE: Partial<Record<GgufValueType, number>> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+
+export type GgufValue =
+  | { type: Exclude<GgufValueType, 8 | 9>; value: number | bigint | boolean }
+  | { type: 8; value: string }
+  | { type: 9; itemType: Exclude<GgufValueType, 9>; value: readonly (number | string | boolean | bigint)[] };
+
+export interface GgufKv {
+  key: string;
+  v: GgufValue;
+}
+
+export const kv = {
+  u32: (key: string, value: number): GgufKv => ({ key, v: { type: GgufValueType.UINT32, value } }),
+  i32: (key: string, value: number): GgufKv => ({ key, v: { type: GgufValueType.INT32, value } }),
+  f32: (key: string, value: number): GgufKv => ({ key, v: { type: GgufValueType.FLOAT32, value } }),
+  bool: (key: string, value: boolean): GgufKv => ({ key, v: { type: GgufValueType.BOOL, value } }),
+  str: (key: string, value: string): GgufKv => ({ key, v: { type: GgufValueType.STRING, value } }),
+  strings: (key: string, value: readonly string[]): GgufKv => ({ key, v: { type: GgufValueType.ARRAY, itemType: GgufValueType.STRING, value } }),
+  f32s: (key: string, value: readonly number[]): GgufKv => ({ key, v: { type: GgufValueType.ARRAY, itemType: GgufValueType.FLOAT32, value } }),
+  i32s: (key: string, value: readonly number[]): GgufKv => ({ key, v: { type: GgufValueType.ARRAY, itemType: GgufValueType.INT32, value } }),
+};
+
+/**
+ * ggml tensor types this project writes or reads: id, values per block, bytes per block (ggml.c
+ * type_traits; gguf-py constants.py GGML_QUANT_SIZES). I2_S exists only in microsoft/BitNet's
+ * llama.cpp fork (upstream rejects id 36, where it has no type): one tensor is rows*cols/4 code bytes
+ * plus a 32-byte tail holding the f32 scale (gguf.md section 4).
+ */
+export const GGML_TYPES = {
+  F32: { id: 0, blockValues: 1, blockBytes: 4 },
+  F16: { id: 1, blockValues: 1, blockBytes: 2 },
+  BF16: { id: 30, blockValues: 1, blockBytes: 2 },
+  TQ1_0: { id: 34, blockValues: 256, blockBytes: 2 + 4 * 13 },
+  TQ2_0: { id: 35, blockValues: 256, blockBytes: 2 + 64 },
+  I2_S: { id: 36, blockValues: 4, blockBytes: 1, tailBytes: 32, forkOnly: true },
+} as const satisfies Record<string, { id: number; blockValues: number; blockBytes: number; tailBytes?: number; forkOnly?: boolean }>;
+export type GgmlTypeName = keyof typeof GGML_TYPES;
+
+const TYPE_BY_ID = new Map(Object.entries(GGML_TYPES).map(([name, t]) => [t.id as number, name as GgmlTypeName]));
+
+/** Bytes of a tensor's data (before alignment padding). */
+export function ggmlTensorBytes(type: GgmlTypeName, ne: readonly number[]): number {
+  const t: { blockValues: number; blockBytes: number; tailBytes?: number } = GGML_TYPES[type];
+  const n = ne.reduce((a, b) => a * b, 1);
+  if (ne[0] % t.blockValues !== 0) {
+    throw new UnsupportedError({}, `a row length that is a multiple of ${t.blockValues} for ${type}`, `${ne[0]}`);
+  }
+  return (n / t.blockValues) * t.blockBytes + (t.tailBytes ?? 0);
+}
+
+export interface GgufTensorInfo {
+  name: string;
+  /** ggml order: innermost (row length) first. */
+  ne: number[];
+  type: GgmlTypeName;
+}
+
+export interface GgufLayout {
+  /** Magic through the padded tensor infos: the bytes at offset 0. */
+  head: Uint8Array;
+  /** Absolute file offset of each tensor's data, in `tensors` order. */
+  offsets: number[];
+  /** Data bytes of each tensor (without padding). */
+  sizes: number[];
+  /** The whole file, the last tensor padded too. */
+  fileBytes: number;
+}
+
+const pad = (n: number, align: number) => Math.ceil(n / align) * align;
+
+/** Growable little-endian byte writer for the head. */
+class Out {
+  private buf = new Uint8Array(1 << 16);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+  private static readonly utf8 = new TextEncoder();
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u8(v: number) { this.room(1); this.view.setUint8(this.length, v); this.length += 1; }
+  u32(v: number) { this.room(4); this.view.setUint32(this.length, v, true); this.length += 4; }
+  u64(v: number | bigint) { this.room(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
+  string(s: string) {
+    const b = Out.utf8.encode(s);
+    this.u64(b.length);
+    this.room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  scalar(type: GgufValueType, v: number | bigint | boolean | string) {
+    switch (type) {
+      case GgufValueType.UINT8: case GgufValueType.BOOL: return this.u8(Number(v));
+      case GgufValueType.INT8: this.room(1); this.view.setInt8(this.length, Number(v)); this.length += 1; return;
+      case GgufValueType.UINT16: this.room(2); this.view.setUint16(this.length, Number(v), true); this.length += 2; return;
+      case GgufValueType.INT16: this.room(2); this.view.setInt16(this.length, Number(v), true); this.length += 2; return;
+      case GgufValueType.UINT32: return this.u32(Number(v));
+      case GgufValueType.INT32: this.room(4); this.view.setInt32(this.length, Number(v), true); this.length += 4; return;
+      case GgufValueType.FLOAT32: this.room(4); this.view.setFloat32(this.length, Number(v), true); this.length += 4; return;
+      case GgufValueType.UINT64: return this.u64(BigInt(v as number));
+      case GgufValueType.INT64: this.room(8); this.view.setBigInt64(this.length, BigInt(v as number), true); this.length += 8; return;
+      case GgufValueType.FLOAT64: this.room(8); this.view.setFloat64(this.length, Number(v), true); this.length += 8; return;
+      case GgufValueType.STRING: return this.string(String(v));
+      default: throw new UnsupportedError({}, 'a GGUF scalar value type', String(type));
+    }
+  }
+  padTo(align: number) {
+    const n = pad(this.length, align) - this.length;
+    this.room(n);
+    this.buf.fill(0, this.length, this.length + n);
+    this.length += n;
+  }
+  bytes() { return this.buf.slice(0, this.length); }
+}
+
+/** Encodes the head and places every tensor: the straight line of gguf_write_out, without the data. */
+export function layoutGguf(kvs: readonly GgufKv[], tensors: readonly GgufTensorInfo[], alignment = GGUF_DEFAULT_ALIGNMENT): GgufLayout {
+  const o = new Out();
+  o.u32(GGUF_MAGIC);
+  o.u32(GGUF_VERSION);
+  o.u64(tensors.length);
+  o.u64(kvs.length);
+  const seen = new Set<string>();
+  for (const { key, v } of kvs) {
+    if (seen.has(key)) throw new UnsupportedError({}, 'each GGUF key once', `${key} twice`);
+    seen.add(key);
+    o.string(key);
+    o.u32(v.type);
+    if (v.type === GgufValueType.ARRAY) {
+      o.u32(v.itemType);
+      o.u64(v.value.length);
+      for (const x of v.value) o.scalar(v.itemType, x);
+    } else {
+      o.scalar(v.type, v.value);
+    }
+  }
+  const sizes = tensors.map((t) => ggmlTensorBytes(t.type, t.ne));
+  let rel = 0;
+  const relOffsets: number[] = [];
+  for (const [i, t] of tensors.entries()) {
+    relOffsets.push(rel);
+    o.string(t.name);
+    o.u32(t.ne.length);
+    for (const d of t.ne) o.u64(d);
+    o.u32(GGML_TYPES[t.type].id);
+    o.u64(rel);
+    rel += pad(sizes[i], alignment);
+  }
+  o.padTo(alignment);
+  const head = o.bytes();
+  return { head, offsets: relOffsets.map((r) => head.length + r), sizes, fileBytes: head.length + rel };
+}
+
+export interface GgufFile {
+  version: number;
+  kvs: Map<string, GgufValue>;
+  tensors: (GgufTensorInfo & { offset: number; bytes: number })[];
+  /** Absolute offset of the data section. */
+  dataStart: number;
+}
+
+/** Parses a GGUF head (KVs and tensor infos) from `bytes` (at least the whole head), validating as it goes. */
+export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.length): GgufFile {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 0;
+  const fail = (expected: string, found: string): never => {
+    throw new CorruptFileError({ file }, expected, found);
+  };
+  const need = (n: number) => {
+    if (p + n > bytes.length) fail(`${n} more header bytes at offset ${p}`, `the end of the ${bytes.length} bytes read`);
+  };
+  const u32 = () => (need(4), (p += 4), view.getUint32(p - 4, true));
+  const u64 = () => {
+    need(8);
+    const v = view.getBigUint64(p, true);
+    p += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('a count or offset below 2^53', String(v));
+    return Number(v);
+  };
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const string = () => {
+    const n = u64();
+    need(n);
+    p += n;
+    try {
+      return utf8.decode(bytes.subarray(p - n, p));
+    } catch {
+      return fail('UTF-8 strings', `invalid UTF-8 at offset ${p - n}`);
+    }
+  };
+  const scalar = (type: number): number | bigint | boolean | string => {
+    if (type === GgufValueType.STRING) return string();
+    const size = VALUE_SIZE[type as GgufValueType];
+    if (size === undefined) return fail('a GGUF value type 0..12', String(type));
+    need(size);
+    const at = p;
+    p += size;
+    switch (type) {
+      case 0: return view.getUint8(at);
+      case 1: return view.getInt8(at);
+      case 2: return view.getUint16(at, true);
+      case 3: return view.getInt16(at, true);
+      case 4: return view.getUint32(at, true);
+      case 5: return view.getInt32(at, true);
+      case 6: return view.getFloat32(at, true);
+      case 7: return view.getUint8(at) !== 0;
+      case 10: return view.getBigUint64(at, true);
+      case 11: return view.getBigInt64(at, true);
+      default: return view.getFloat64(at, true);
+    }
+  };
+  if (u32() !== GGUF_MAGIC) fail('the GGUF magic "GGUF"', 'other bytes');
+  const version = u32();
+  if (version !== 2 && version !== 3) fail('GGUF version 2 or 3', String(version));
+  const nTensors = u64();
+  const nKv = u64();
+  const kvs = new Map<string, GgufValue>();
+  for (let i = 0; i < nKv; i++) {
+    const key = string();
+    const type = u32();
+    if (type === GgufValueType.ARRAY) {
+      const itemType = u32();
+      const n = u64();
+      if (itemType === GgufValueType.ARRAY) fail('arrays of scalars or strings', 'an array of arrays');
+      if (n > bytes.length) fail('an array that fits the file', `${n} elements`);
+      const value = [];
+      for (let k = 0; k < n; k++) value.push(scalar(itemType));
+      kvs.set(key, { type: 9, itemType: itemType as Exclude<GgufValueType, 9>, value });
+    } else {
+      kvs.set(key, { type, value: scalar(type) } as GgufValue);
+    }
+  }
+  const align = kvs.get('general.alignment');
+  const alignment = align && typeof align.value === 'number' ? align.value : GGUF_DEFAULT_ALIGNMENT;
+  const infos: { name: string; ne: number[]; type: GgmlTypeName; rel: number }[] = [];
+  for (let i = 0; i < nTensors; i++) {
+    const name = string();
+    const nDims = u32();
+    if (nDims < 1 || nDims > 4) fail(`1 to 4 dimensions for ${name}`, String(nDims));
+    const ne: number[] = [];
+    for (let d = 0; d < nDims; d++) ne.push(u64());
+    const id = u32();
+    const type = TYPE_BY_ID.get(id) ?? fail(`a tensor type this reader knows for ${name} (${[...TYPE_BY_ID.keys()].join(', ')})`, String(id));
+    infos.push({ name, ne, type, rel: u64() });
+  }
+  const dataStart = pad(p, alignment);
+  const tensors = infos.map(({ rel, ...t }) => {
+    const size = ggmlTensorBytes(t.type, t.ne);
+    if (rel % alignment !== 0 || dataStart + rel + size > fileSize) fail(`tensor ${t.name} aligned and inside the file`, `offset ${rel}, ${size} bytes`);
+    return { ...t, offset: dataStart + rel, bytes: size };
+  });
+  return { version, kvs, tensors, dataStart };
+}

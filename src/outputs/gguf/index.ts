@@ -1,0 +1,195 @@
+// GGUF for the engines people run BitNet b1.58 with (gguf.md): llama.cpp's arch `bitnet` (SiLU FFN;
+// TQ1_0/TQ2_0) and bitnet.cpp's `bitnet-b1.58` (relu^2 FFN; I2_S, its fork's type 36). One .gguf
+// whose head (KVs with the vocabulary, tensor infos) and every tensor offset follow from the shapes:
+// the main thread writes the head into a preallocated file, the workers fill the tensors' regions.
+// A combination an engine would compute wrongly is refused with the reason and what to use instead.
+
+import { UnsupportedError } from '../../errors.js';
+import { GGML_TYPES, kv, layoutGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
+import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
+import { BLOCK_ROLES, LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
+import { f32ToF16 } from '../../quant/floats.js';
+import { readCost } from '../../stream/weights.js';
+import type { FormatOptions, Job, OutputFormat } from '../types.js';
+import { ggufVocab } from './vocab.js';
+
+type Arch = 'bitnet' | 'bitnet-b1.58';
+type TernaryType = 'i2_s' | 'tq2_0' | 'tq1_0' | 'f16';
+
+/** Which engine computes which architecture, and with which tensor types (gguf.md section 1). */
+const ARCHS: Record<Arch, { engine: string; act: string; types: readonly TernaryType[]; defaultType: TernaryType }> = {
+  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', types: ['tq2_0', 'tq1_0', 'f16'], defaultType: 'tq2_0' },
+  'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', types: ['i2_s', 'f16'], defaultType: 'i2_s' },
+};
+
+/** Ternary tensor types: the ggml type, general.file_type, and the packing kernel. */
+const TYPES: Record<TernaryType, { ggml: GgmlTypeName; fileType: number }> = {
+  i2_s: { ggml: 'I2_S', fileType: 40 }, // bitnet.cpp's LLAMA_FTYPE_MOSTLY_I2_S
+  tq2_0: { ggml: 'TQ2_0', fileType: 37 },
+  tq1_0: { ggml: 'TQ1_0', fileType: 36 },
+  f16: { ggml: 'F16', fileType: 1 },
+};
+
+/** Role -> GGUF tensor name inside `blk.<i>.` (llama.cpp's TENSOR_NAMES for MODEL_ARCH.BITNET). */
+const BLOCK_TENSOR: Record<BlockRole, string> = {
+  attn_norm: 'attn_norm', attn_q: 'attn_q', attn_k: 'attn_k', attn_v: 'attn_v', attn_o: 'attn_output', attn_sub_norm: 'attn_sub_norm',
+  ffn_norm: 'ffn_norm', ffn_gate: 'ffn_gate', ffn_up: 'ffn_up', ffn_down: 'ffn_down', ffn_sub_norm: 'ffn_sub_norm',
+};
+
+interface Item {
+  name: string;
+  weight: Weight;
+  /** F16 / F32 for float tensors; the ternary type for ternary ones. */
+  type: GgmlTypeName;
+  at: number;
+  bytes: number;
+}
+
+/** The architecture and type for this model, or a refusal that says why and what to use instead. */
+function choose(model: ModelPlan, o: FormatOptions): { arch: Arch; type: TernaryType } {
+  const act = model.config.hiddenAct ?? '';
+  const byAct = (Object.keys(ARCHS) as Arch[]).find((a) => ARCHS[a].act === act);
+  const arch = o.gguf.arch === 'auto' ? byAct : o.gguf.arch;
+  if (!arch) {
+    throw new UnsupportedError({}, `hidden_act ${Object.values(ARCHS).map((a) => a.act).join(' or ')} (the FFNs GGUF engines compute)`, JSON.stringify(act));
+  }
+  if (ARCHS[arch].act !== act) {
+    const instead = byAct ? `; use --gguf-arch ${byAct} (${ARCHS[byAct].engine})` : '';
+    throw new UnsupportedError({}, `a ${ARCHS[arch].act} model for --gguf-arch ${arch}: ${ARCHS[arch].engine} computes ${ARCHS[arch].act} for it`, `hidden_act ${act}, which it would compute wrongly${instead}`);
+  }
+  const type = o.gguf.type === 'auto' ? ARCHS[arch].defaultType : o.gguf.type;
+  if (!ARCHS[arch].types.includes(type)) {
+    const other = (Object.keys(ARCHS) as Arch[]).find((a) => ARCHS[a].types.includes(type));
+    throw new UnsupportedError(
+      {},
+      `a --gguf-type that ${ARCHS[arch].engine} computes for --gguf-arch ${arch} (${ARCHS[arch].types.join(', ')})`,
+      `${type}${other ? ` (only ${ARCHS[other].engine}, arch ${other}, reads it)` : ''}`,
+    );
+  }
+  return { arch, type };
+}
+
+export const gguf: OutputFormat = {
+  id: 'gguf',
+  about: 'one .gguf for bitnet.cpp (arch bitnet-b1.58, I2_S) or llama.cpp (arch bitnet, TQ2_0/TQ1_0), chosen from hidden_act',
+
+  plan(model, o, input) {
+    const { arch, type } = choose(model, o);
+    if (!model.hasSubNorms) throw new UnsupportedError({}, 'a model with attn_sub_norm and ffn_sub_norm (both engines compute them)', `a ${model.layout} checkpoint without them`);
+    if (!model.outputTied) {
+      throw new UnsupportedError({ tensor: 'lm_head.weight' }, 'a tied head (both engines take the output head from token_embd)', 'an untied lm_head.weight');
+    }
+    if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (one scale per tensor)', 'row');
+    const c = model.config;
+    const ternaryType = TYPES[type].ggml;
+    const items: Omit<Item, 'at' | 'bytes'>[][] = [];
+    const float = (name: string, w: FloatWeight, t: 'F16' | 'F32') => ({ name, weight: w, type: t });
+    items.push([float('token_embd.weight', model.tokenEmbd, 'F16')], [float('output_norm.weight', model.outputNorm, 'F32')]);
+    for (const b of model.blocks) {
+      items.push(
+        BLOCK_ROLES.map((role) => {
+          const name = `blk.${b.index}.${BLOCK_TENSOR[role]}.weight`;
+          if ((LINEAR_ROLES as readonly string[]).includes(role)) {
+            const w = b[role as (typeof LINEAR_ROLES)[number]];
+            const { cols } = ternaryShape(w);
+            const block = GGML_TYPES[ternaryType].blockValues * (ternaryType === 'I2_S' ? 32 : 1); // I2_S: rows of whole 128-value groups
+            if (cols % block !== 0) {
+              throw new UnsupportedError({ tensor: name }, `rows of a multiple of ${block} values for ${type} (the engine would read garbage otherwise)`, `rows of ${cols}`);
+            }
+            return { name, weight: w as Weight, type: ternaryType };
+          }
+          return float(name, b[role as Exclude<BlockRole, (typeof LINEAR_ROLES)[number]>]!, 'F32');
+        }),
+      );
+    }
+    const ne = (w: Weight) => (w.kind === 'float' ? (w.tensor.storedShape.length === 1 ? [w.tensor.shape[1]] : [w.tensor.shape[1], w.tensor.shape[0]]) : [ternaryShape(w).cols, ternaryShape(w).rows]);
+    const flat = items.flat();
+    const infos: GgufTensorInfo[] = flat.map((i) => ({ name: i.name, ne: ne(i.weight), type: i.type }));
+    const A = arch;
+    const kvs: GgufKv[] = [
+      kv.str('general.architecture', A),
+      kv.str('general.name', o.modelName),
+      kv.u32('general.file_type', TYPES[type].fileType),
+      kv.u32('general.quantization_version', 2),
+      kv.u32('general.alignment', 32),
+      kv.u32(`${A}.context_length`, c.maxPositionEmbeddings),
+      kv.u32(`${A}.embedding_length`, c.hiddenSize),
+      kv.u32(`${A}.block_count`, c.numLayers),
+      kv.u32(`${A}.feed_forward_length`, c.intermediateSize),
+      kv.u32(`${A}.attention.head_count`, c.numHeads),
+      kv.u32(`${A}.attention.head_count_kv`, c.numKvHeads),
+      kv.f32(`${A}.attention.layer_norm_rms_epsilon`, c.rmsNormEps),
+      kv.f32(`${A}.rope.freq_base`, c.ropeTheta),
+      kv.u32(`${A}.rope.dimension_count`, c.headDim),
+      kv.u32(`${A}.vocab_size`, c.vocabSize),
+      ...ggufVocab(input, c),
+    ];
+    const layout = layoutGguf(kvs, infos);
+    const placed = new Map(flat.map((i, k) => [i.name, { at: layout.offsets[k], bytes: layout.sizes[k] }]));
+    const file = `${o.modelName.replace(/[^A-Za-z0-9._-]+/g, '-')}-${type}.gguf`;
+    const jobs: Job[] = items.map((g) => {
+      const part: Item[] = g.map((i) => ({ ...i, ...placed.get(i.name)! }));
+      return {
+        format: 'gguf',
+        file,
+        cost: { bytes: g.reduce((n, i) => n + readCost(i.weight, o), 0), tensors: g.length },
+        part,
+        regions: part.map((i) => ({ offset: i.at, bytes: i.bytes })),
+      };
+    });
+    return { jobs, containers: [{ file, head: layout.head, bytes: layout.fileBytes }] };
+  },
+
+  write(j, s, out) {
+    const k = s.kernels;
+    for (const item of j.part as Item[]) {
+      const sink = out.sink(item.at);
+      if (item.weight.kind === 'float') {
+        s.floats(item.weight.tensor, item.type as 'F16' | 'F32', (bytes) => sink.write(bytes));
+        continue;
+      }
+      const { cols } = ternaryShape(item.weight);
+      const t = s.ternary(item.weight as TernaryWeight, { packed: rowBytes(item.type, cols) });
+      const d = f32ToF16(t.scaleAs('F16'));
+      for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
+        const n = Math.min(t.rowsPerChunk, t.rows - r);
+        t.i8(r, n, t.i8Buffer);
+        const dst = t.buffers.packed;
+        if (item.type === 'TQ2_0') k.exports.packTq2_0(t.i8Buffer, n, cols, d, dst);
+        else if (item.type === 'TQ1_0') k.exports.packTq1_0(t.i8Buffer, n, cols, d, dst);
+        else if (item.type === 'I2_S') k.exports.packI2s(t.i8Buffer, n, cols, dst);
+        else ternaryAsF16(k.i8(t.i8Buffer, n * cols), k.u16(dst, n * cols), d);
+        sink.write(k.u8(dst, n * rowBytes(item.type, cols)));
+      }
+      if (item.type === 'I2_S') {
+        // the tail: the f32 scale (multiplied), then 28 zero bytes
+        const tail = new Uint8Array(32);
+        new DataView(tail.buffer).setFloat32(0, t.scaleAs('F32'), true);
+        sink.write(tail);
+      }
+      t.done();
+    }
+  },
+
+  finish() {
+    return [];
+  },
+
+  describe(model, o) {
+    const { arch, type } = choose(model, o);
+    return { gguf_arch: arch, gguf_type: type, engine: ARCHS[arch].engine };
+  },
+};
+
+/** Bytes one row of `cols` ternary values takes in a type (without I2_S's tail). */
+function rowBytes(type: GgmlTypeName, cols: number): number {
+  const t = GGML_TYPES[type];
+  return (cols / t.blockValues) * t.blockBytes;
+}
+
+/** --gguf-type f16: each ternary value times the scale, as f16 bits (three possible values). */
+function ternaryAsF16(q: Int8Array, dst: Uint16Array, d: number): void {
+  const neg = d | 0x8000;
+  for (let i = 0; i < q.length; i++) dst[i] = q[i] > 0 ? d : q[i] < 0 ? neg : 0;
+}
+

@@ -1,0 +1,216 @@
+// GGUF output: the container read back by an independent reader (@huggingface/gguf) and by ours,
+// every ternary tensor unpacked by the literal references of test/reference/packings-ref.ts and
+// compared with the reference rule on the source, scales and floats checked, vocabularies, and every
+// combination an engine would compute wrongly refused with nothing written.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gguf as hfGguf } from '@huggingface/gguf';
+import { convert, type ConvertOptions } from '../build/js/run/convert.js';
+import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
+import { parseGguf, layoutGguf, kv, GGML_TYPES } from '../build/js/formats/gguf.js';
+import { UnsupportedError, InvalidConfigError } from '../build/js/errors.js';
+import { readCheckpointTensors } from './helpers/read-safetensors.js';
+import { decodeValues, referenceTernary, toF16, type Dt } from './reference/ternary-ref.js';
+import { i2s, tq1_0, tq2_0, type RefPacking } from './reference/packings-ref.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'bitnet-gguf-'));
+let n = 0;
+const fresh = (name: string) => join(tmp, `${name}-${n++}`);
+
+/** Rows of 256: every ternary type can hold them (TQ needs multiples of 256, I2_S of 128). */
+const SHAPE = { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512 };
+
+function synth(o: Partial<SynthOptions>): string {
+  const outDir = fresh('in');
+  generateCheckpoint({ outDir, shape: SHAPE, ...o });
+  return outDir;
+}
+
+async function run(input: string, extra: Partial<ConvertOptions> = {}): Promise<{ dir: string; file: string }> {
+  const dir = fresh('out');
+  await convert({ inputDir: input, outputDir: dir, format: 'gguf', threads: 2, timestamp: 1, chunkBytes: 1 << 14, ...extra });
+  const files = readdirSync(dir).filter((f) => f.endsWith('.gguf'));
+  assert.is(files.length, 1, 'one .gguf');
+  return { dir, file: join(dir, files[0]) };
+}
+
+const REF: Record<string, RefPacking> = { I2_S: i2s, TQ2_0: tq2_0, TQ1_0: tq1_0 };
+const PROJ: Record<string, string> = {
+  attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj', attn_output: 'self_attn.o_proj',
+  ffn_gate: 'mlp.gate_proj', ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj',
+};
+
+const f16Bits = (x: number) => {
+  const v = toF16(x);
+  const a = Math.abs(v);
+  if (a === 0) return 0;
+  const e = Math.floor(Math.log2(a));
+  return (v < 0 ? 0x8000 : 0) | (a < 2 ** -14 ? a / 2 ** -24 : ((e + 15) << 10) | ((a / 2 ** e - 1) * 1024));
+};
+
+/** Checks every tensor of a written GGUF against the source checkpoint with the reference rule. */
+function checkTensors(file: string, input: string): void {
+  const bytes = new Uint8Array(readFileSync(file));
+  const g = parseGguf(bytes, file);
+  const src = readCheckpointTensors(input);
+  const data = (name: string) => {
+    const t = g.tensors.find((x) => x.name === name)!;
+    return bytes.subarray(t.offset, t.offset + t.bytes);
+  };
+  for (const t of g.tensors) {
+    const m = /^blk\.(\d+)\.(\w+)\.weight$/.exec(t.name);
+    if (m && PROJ[m[2]]) {
+      const s = src.get(`model.layers.${m[1]}.${PROJ[m[2]]}.weight`)!;
+      const want = referenceTernary(decodeValues(s.bytes, s.dtype as Dt), s.dtype as Dt);
+      const [cols, rows] = t.ne;
+      const d = data(t.name);
+      const ref = REF[t.type];
+      const got = ref ? ref.unpack(d, rows, cols) : Int8Array.from(decodeValues(d.subarray(0, rows * cols * 2), 'F16'), (v) => Math.sign(v));
+      const bad = got.findIndex((v, i) => v !== want.q[i]);
+      assert.is(bad, -1, `${t.name}: value ${bad}`);
+      if (t.type === 'I2_S') {
+        const tail = d.subarray((rows * cols) / 4);
+        assert.is(new DataView(tail.buffer, tail.byteOffset).getFloat32(0, true), Math.fround(want.scale), `${t.name} scale`);
+        assert.ok(tail.subarray(4).every((b) => b === 0), `${t.name} tail zero`);
+      } else if (t.type === 'F16') {
+        const values = decodeValues(d, 'F16');
+        assert.ok(values.every((v, i) => v === want.q[i] * toF16(want.scale)), `${t.name}: values are the ternary times the scale in f16`);
+      } else {
+        const blockBytes = GGML_TYPES[t.type].blockBytes;
+        for (let b = 0; b < d.length / blockBytes; b++) {
+          assert.is(d[b * blockBytes + blockBytes - 2] | (d[b * blockBytes + blockBytes - 1] << 8), f16Bits(want.scale), `${t.name} block ${b} d`);
+        }
+      }
+      continue;
+    }
+    const source =
+      t.name === 'token_embd.weight' ? 'model.embed_tokens.weight'
+      : t.name === 'output_norm.weight' ? 'model.norm.weight'
+      : `model.layers.${m![1]}.${{ attn_norm: 'input_layernorm', ffn_norm: 'post_attention_layernorm', attn_sub_norm: 'self_attn.attn_sub_norm', ffn_sub_norm: 'mlp.ffn_sub_norm' }[m![2]]}.weight`;
+    const s = src.get(source) ?? src.get(source.replace('self_attn.attn_sub_norm', 'self_attn.inner_attn_ln').replace('mlp.ffn_sub_norm', 'mlp.ffn_layernorm'))!;
+    assert.ok(s, `source of ${t.name}`);
+    const want = decodeValues(s.bytes, s.dtype as Dt);
+    const got = decodeValues(data(t.name), t.type as Dt);
+    const expected = t.type === 'F16' ? want.map(toF16) : want.map(Math.fround);
+    assert.is(got.findIndex((v, i) => v !== expected[i]), -1, `${t.name} values`);
+  }
+}
+
+const write = suite('GGUF output');
+
+write('2B-4T style (relu2) -> auto: bitnet-b1.58 + I2_S, every tensor as the reference says, read by @huggingface/gguf', async () => {
+  const input = synth({ layout: 'master', seed: 2 });
+  const { file } = await run(input);
+  assert.match(file, /-i2_s\.gguf$/);
+  const { metadata, tensorInfos } = await hfGguf(file, { allowLocalFile: true });
+  assert.is(metadata['general.architecture'], 'bitnet-b1.58');
+  assert.is(metadata['bitnet-b1.58.block_count' as keyof typeof metadata], 2);
+  assert.is(metadata['bitnet-b1.58.rope.freq_base' as keyof typeof metadata], 500000);
+  assert.is(metadata['general.file_type' as keyof typeof metadata], 40);
+  assert.is(metadata['tokenizer.ggml.model' as keyof typeof metadata], 'gpt2');
+  assert.is((metadata['tokenizer.ggml.tokens' as keyof typeof metadata] as unknown as string[]).length, 512);
+  const ours = parseGguf(new Uint8Array(readFileSync(file)), file);
+  assert.equal(
+    tensorInfos.map((t) => [t.name, t.shape.map(Number), Number(t.dtype), Number(t.offset)]),
+    ours.tensors.map((t) => [t.name, t.ne, GGML_TYPES[t.type].id, t.offset - ours.dataStart]),
+  );
+  assert.is(ours.tensors.length, 2 + 2 * 11);
+  checkTensors(file, input);
+});
+
+for (const type of ['tq2_0', 'tq1_0', 'f16'] as const) {
+  write(`1bitLLM style (SiLU, F32 latent) -> bitnet + ${type}`, async () => {
+    const input = synth({ layout: '1bitllm', seed: 3 });
+    const { file } = await run(input, type === 'tq2_0' ? {} : { ggufType: type });
+    const g = parseGguf(new Uint8Array(readFileSync(file)), file);
+    assert.is((g.kvs.get('general.architecture')!.value as string), 'bitnet');
+    assert.is(g.kvs.get('tokenizer.ggml.model')!.value, 'llama');
+    const types = g.kvs.get('tokenizer.ggml.token_type')!.value as number[];
+    assert.is(types.filter((t) => t === 6).length, 256, 'the 256 byte tokens');
+    assert.is((g.kvs.get('tokenizer.ggml.scores')!.value as number[]).length, 512);
+    checkTensors(file, input);
+  });
+}
+
+write('packed input (2B-4T packed) gives the same GGUF as its master would through hf-packed', async () => {
+  const master = synth({ layout: 'master', seed: 4 });
+  const packedDir = fresh('packed');
+  await convert({ inputDir: master, outputDir: packedDir, format: 'hf-packed', threads: 0, timestamp: 1 });
+  const a = await run(master);
+  const b = await run(packedDir);
+  // the general.name differs (the folder name); compare tensor data
+  const ga = parseGguf(new Uint8Array(readFileSync(a.file)), a.file);
+  const gb = parseGguf(new Uint8Array(readFileSync(b.file)), b.file);
+  const bytesA = readFileSync(a.file);
+  const bytesB = readFileSync(b.file);
+  ga.tensors.forEach((t, i) => {
+    const u = gb.tensors[i];
+    assert.ok(bytesA.subarray(t.offset, t.offset + t.bytes).equals(bytesB.subarray(u.offset, u.offset + u.bytes)), t.name);
+  });
+});
+
+write('the same bytes with 0 or 2 threads, any chunk size', async () => {
+  const input = synth({ layout: 'master', seed: 5 });
+  const a = await run(input, { threads: 0 });
+  const b = await run(input, { threads: 2, chunkBytes: 300, holdBytes: 0 });
+  assert.ok(readFileSync(a.file).equals(readFileSync(b.file)));
+});
+
+write('our head layout round-trips through our reader and the independent one', async () => {
+  const kvs = [kv.str('general.architecture', 'bitnet'), kv.u32('bitnet.block_count', 1), kv.f32('x.f', 0.5), kv.strings('s', ['a', 'é', '']), kv.i32s('i', [-1, 2])];
+  const layout = layoutGguf(kvs, [{ name: 't', ne: [256, 2], type: 'TQ2_0' }, { name: 'u', ne: [3], type: 'F32' }]);
+  assert.is(layout.offsets[0] % 32, 0);
+  assert.is(layout.offsets[1], layout.offsets[0] + 160); // 2 x 66 bytes padded to 32
+  const file = new Uint8Array(layout.fileBytes);
+  file.set(layout.head);
+  const g = parseGguf(file, 'mem');
+  assert.equal([...g.kvs.keys()], ['general.architecture', 'bitnet.block_count', 'x.f', 's', 'i']);
+  assert.equal(g.kvs.get('s')!.value, ['a', 'é', '']);
+  assert.equal(g.tensors.map((t) => [t.name, t.ne, t.type, t.offset]), [['t', [256, 2], 'TQ2_0', layout.offsets[0]], ['u', [3], 'F32', layout.offsets[1]]]);
+});
+
+write.run();
+
+const refuse = suite('GGUF refusals');
+
+async function refused(input: string, extra: Partial<ConvertOptions>, cls: typeof UnsupportedError | typeof InvalidConfigError, ...patterns: RegExp[]) {
+  const out = fresh('refused');
+  try {
+    await convert({ inputDir: input, outputDir: out, format: 'gguf', threads: 0, ...extra });
+    assert.unreachable('should refuse');
+  } catch (e) {
+    assert.instance(e, cls);
+    assert.not.match((e as Error).message, /\n/);
+    for (const p of patterns) assert.match((e as Error).message, p);
+  }
+  assert.not.ok(existsSync(out), 'nothing written');
+}
+
+refuse('a relu2 model into arch bitnet (llama.cpp computes SiLU), saying what to use', async () =>
+  refused(synth({ layout: 'master', seed: 6 }), { ggufArch: 'bitnet' }, UnsupportedError, /computes silu/, /relu2/, /--gguf-arch bitnet-b1\.58/));
+
+refuse('a SiLU model into arch bitnet-b1.58 (bitnet.cpp computes relu2)', async () =>
+  refused(synth({ layout: '1bitllm', seed: 7 }), { ggufArch: 'bitnet-b1.58' }, UnsupportedError, /computes relu2/, /--gguf-arch bitnet\b/));
+
+refuse('I2_S for arch bitnet, TQ2_0 for bitnet-b1.58', async () => {
+  await refused(synth({ layout: '1bitllm', seed: 8 }), { ggufType: 'i2_s' }, UnsupportedError, /i2_s/, /bitnet-b1\.58/);
+  await refused(synth({ layout: 'master', seed: 8 }), { ggufType: 'tq2_0' }, UnsupportedError, /tq2_0/, /llama\.cpp/);
+});
+
+refuse('rows a type cannot hold, naming the tensor', async () =>
+  refused(synth({ layout: 'master', seed: 9, shape: undefined, preset: 'tiny' }), {}, UnsupportedError, /blk\.0\.attn_q\.weight/, /multiple of 128/, /rows of 64/));
+
+refuse('an untied head, a model without sub-norms, a folder without a tokenizer', async () => {
+  await refused(synth({ layout: 'master', seed: 10, untied: true }), {}, UnsupportedError, /tied head/);
+  await refused(synth({ layout: 'llama-packed', seed: 10 }), {}, UnsupportedError, /sub_norm/);
+  const bare = synth({ layout: 'master', seed: 10 });
+  for (const f of readdirSync(bare)) if (f.startsWith('tokenizer')) rmSync(join(bare, f));
+  await refused(bare, {}, InvalidConfigError, /tokenizer/);
+});
+
+refuse.after(() => rmSync(tmp, { recursive: true, force: true }));
+refuse.run();
