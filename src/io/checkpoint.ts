@@ -14,7 +14,7 @@ import {
   type SkippedTensor,
   type TensorInfo,
 } from '../formats/safetensors.js';
-import { fsErrorText, readFullySync } from './read.js';
+import { fsErrorText, readFullySync, statOrUndefined } from './read.js';
 import { clip, isPlainObject } from '../formats/json-text.js';
 
 export const CONFIG_FILE = 'config.json';
@@ -49,14 +49,6 @@ function kindOf(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'string') return `the string ${clip(JSON.stringify(v), 60)}`;
   return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
-}
-
-function statOrUndefined(p: string): fs.Stats | undefined {
-  try {
-    return fs.statSync(p);
-  } catch {
-    return undefined;
-  }
 }
 
 /**

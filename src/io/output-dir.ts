@@ -9,6 +9,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { basename, dirname, join, resolve } from 'node:path';
 import { OutputError } from '../errors.js';
 import { guard, outputError } from './file-sink.js';
+import { statOrUndefined } from './read.js';
 
 const PARTIAL = '.partial-';
 const OLD = '.old-';
@@ -141,13 +142,6 @@ function takeLock(lockPath: string, target: string): void {
   throw new OutputError({ file: lockPath }, 'could not take the lock file: another run keeps taking it');
 }
 
-function statOrUndefined(path: string) {
-  try {
-    return statSync(path);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Cleans up after runs whose process is gone: their temporary folders are removed; a previous

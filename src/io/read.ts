@@ -7,6 +7,15 @@ import { CorruptFileError } from '../errors.js';
 /** The most bytes asked of one readSync call (Node caps a single read below 2 GiB). */
 const MAX_CHUNK = 1 << 30;
 
+/** fs.statSync, or undefined when the path cannot be stat'ed (missing, no permission). */
+export function statOrUndefined(path: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Describes a Node system error (ENOENT, EACCES, ...) for a message. */
 export function fsErrorText(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;

@@ -9,7 +9,7 @@
 //   - checkAgainst: a written file compared with such an expectation tensor by tensor.
 
 import type { RawTensor } from '../helpers/read-safetensors.js';
-import { bitnetRs } from './packings-ref.js';
+import { bitnetRs, hfU8, msInt2 } from './packings-ref.js';
 import { decodeValues, referenceTernary, toBf16, toF16, unpackRows, type Dt, type Rule } from './ternary-ref.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -111,22 +111,16 @@ export function decodeHfU8(bytes: Uint8Array, rows: number, cols: number): Int8A
   return out;
 }
 
-/** The inverse of decodeHfU8, written from the same sentence in the forward direction. */
+/** The inverse of decodeHfU8: the literal packer of packings-ref, refusing non-ternary values. */
 export function packHfU8(q: Int8Array, rows: number, cols: number): Uint8Array {
   if (rows % 4 !== 0) throw new Error(`hf U8: ${rows} rows is not a multiple of 4`);
-  const R = rows / 4;
-  const out = new Uint8Array(R * cols);
-  for (let w = 0; w < rows; w++) {
-    const i = Math.floor(w / R);
-    const r = w % R;
-    for (let c = 0; c < cols; c++) out[r * cols + c] |= (checkTernary(q[w * cols + c], w, c) + 1) << (2 * i);
-  }
-  return out;
+  return strict('hf U8', hfU8.pack(q, rows, cols));
 }
 
-function checkTernary(v: number, row: number, col: number): number {
-  if (v !== -1 && v !== 0 && v !== 1) throw new Error(`value ${v} at [${row}, ${col}] is not ternary`);
-  return v;
+/** A reference packer's bytes, or an error when it met values outside {-1, 0, 1}. */
+function strict(label: string, p: { bytes: Uint8Array; bad: number }): Uint8Array {
+  if (p.bad !== 0) throw new Error(`${label}: ${p.bad} values are not ternary`);
+  return p.bytes;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,9 +135,7 @@ export function decodeBitnetRsWords(words: Uint32Array, rows: number, cols: numb
 }
 
 export function packBitnetRsWords(q: Int8Array, rows: number, cols: number): Uint32Array {
-  const { bytes, bad } = bitnetRs.pack(q, rows, cols);
-  if (bad !== 0) throw new Error(`bitnet-rs: ${bad} values are not ternary`);
-  return u32sFromBytes(bytes);
+  return u32sFromBytes(strict('bitnet-rs', bitnetRs.pack(q, rows, cols)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,38 +179,10 @@ export function decodeMsInt2(bytes: Uint8Array, N: number, K: number): Int8Array
   return out;
 }
 
-/** Microsoft's pack, step by step as formats.md section 5 tells it: tile, 4 codes a byte, u32 interleave. */
+/** Microsoft's pack (tile, 4 codes a byte, u32 interleave): the literal packer of packings-ref, refusing non-ternary values. */
 export function packMsInt2(q: Int8Array, N: number, K: number): Uint8Array {
   checkMsShape(N, K);
-  const blocksPerRow = K / 32;
-  // codes c = q + 2 in tile order [N/16][K/32][16][32]
-  const tiles = new Uint8Array(N * K);
-  for (let bn = 0; bn < N / 16; bn++) {
-    for (let bk = 0; bk < blocksPerRow; bk++) {
-      for (let i = 0; i < 16; i++) {
-        for (let j = 0; j < 32; j++) {
-          const t = 2 * i + Math.floor(j / 16);
-          const r = Math.floor(t / 16) * 8 + (t % 8);
-          const c = (j % 16) + 16 * Math.floor((t % 16) / 8);
-          const row = bn * 16 + r;
-          const col = bk * 32 + c;
-          tiles[((bn * blocksPerRow + bk) * 16 + i) * 32 + j] = checkTernary(q[row * K + col], row, col) + 2;
-        }
-      }
-    }
-  }
-  // 4 codes a byte, code k at bits 2k
-  const packed = new Uint8Array((N * K) / 4);
-  for (let p = 0; p < packed.length; p++) for (let k = 0; k < 4; k++) packed[p] |= tiles[4 * p + k] << (2 * k);
-  // each 4 bytes a u32 of 16 codes; code o moves to bit (o%4)*8 + (o//4)*2
-  const words = u32sFromBytes(packed);
-  const moved = new Uint32Array(words.length);
-  for (let w = 0; w < words.length; w++) {
-    let v = 0;
-    for (let o = 0; o < 16; o++) v += ((words[w] >>> (2 * o)) & 3) * 2 ** ((o % 4) * 8 + Math.floor(o / 4) * 2);
-    moved[w] = v;
-  }
-  return bytesFromU32s(moved);
+  return strict('ms int2', msInt2.pack(q, N, K));
 }
 
 /** How the rows of a [rows, cols] matrix split into heads for '(h l d) i' with l = 2. */
