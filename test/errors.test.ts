@@ -19,6 +19,7 @@ import {
 } from '../build/js/errors.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { makeTmpDir, writeSafetensors, type TensorSpec } from './helpers/safetensors-file.js';
+import { conversionFails } from './helpers/common.js';
 import type { DType } from '../build/js/formats/safetensors.js';
 import { readConvertedModel } from '../build/js/io/converted.js';
 import { bf16ToNumber, decodeValues, referenceTernary, unpackRows } from './reference/ternary-ref.js';
@@ -41,21 +42,9 @@ function model(edit: (t: Map<string, RawTensor>) => void = () => {}, config: Rec
 }
 
 /** Converts and expects an error of `cls` whose message matches every pattern; checks nothing was written. */
-async function fails(dir: string, cls: abstract new (...a: never[]) => ConversionError, ...patterns: RegExp[]) {
+function fails(dir: string, cls: abstract new (...a: never[]) => ConversionError, ...patterns: RegExp[]) {
   const out = join(root, `out-${readdirSync(root).length}`);
-  let caught: unknown;
-  try {
-    await convert({ inputDir: dir, outputDir: out, threads: 0 });
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof cls, `expected ${cls.name}, got ${caught}`);
-  const msg = (caught as Error).message;
-  assert.not.match(msg, /\n/, 'one line');
-  for (const p of patterns) assert.match(msg, p);
-  assert.not.ok(existsSync(out), 'no output folder');
-  assert.equal(readdirSync(root).filter((f) => f.includes('.partial-') || f.endsWith('.lock')), [], 'no temporary folder or lock left');
-  return msg;
+  return conversionFails(() => convert({ inputDir: dir, outputDir: out, threads: 0 }), out, root, cls, patterns);
 }
 
 test('missing tensor names the tensor and the file searched', async () => {

@@ -18,14 +18,9 @@ import {
 import { kernelWasmUrl as kernelWasmUrlFromSource } from '../src/kernels/index.js';
 import * as ref from './reference/kernels-ref.js';
 import { bitnetRs } from './reference/packings-ref.js';
+import { BUILDS, scalar, simd } from './helpers/kernels.js';
 import { mulberry32 as rng } from './helpers/common.js';
 
-const simd = await instantiateKernels((await compileKernels('simd')).module);
-const scalar = await instantiateKernels((await compileKernels('scalar')).module);
-const BUILDS: ReadonlyArray<readonly [string, Kernels]> = [
-  ['simd', simd],
-  ['scalar', scalar],
-];
 
 const DTYPES = [
   ['F32', DType.F32],

@@ -3,7 +3,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convert } from '../build/js/run/convert.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
@@ -11,6 +11,7 @@ import { ConversionError, InvalidConfigError, InvalidShapeError, InvalidTernaryW
 import type { DType } from '../build/js/formats/safetensors.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { makeTmpDir, writeSafetensors } from './helpers/safetensors-file.js';
+import { conversionFails } from './helpers/common.js';
 
 const root = makeTmpDir('bitnet-layouts-');
 let count = 0;
@@ -32,19 +33,9 @@ function variant(edit: (t: Map<string, RawTensor>) => void = () => {}, config: R
   return dir;
 }
 
-async function fails(dir: string, cls: abstract new (...a: never[]) => ConversionError, ...patterns: RegExp[]): Promise<void> {
+function fails(dir: string, cls: abstract new (...a: never[]) => ConversionError, ...patterns: RegExp[]) {
   const out = fresh('out');
-  let caught: unknown;
-  try {
-    await convert({ inputDir: dir, outputDir: out, threads: 0 });
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof cls, `expected ${cls.name}, got ${caught}`);
-  const msg = (caught as Error).message;
-  assert.not.match(msg, /\n/, 'one line');
-  for (const p of patterns) assert.match(msg, p);
-  assert.not.ok(existsSync(out), 'no output folder');
+  return conversionFails(() => convert({ inputDir: dir, outputDir: out, threads: 0 }), out, root, cls, patterns);
 }
 
 const detect = suite('layout detection');

@@ -16,14 +16,9 @@ import {
 } from '../build/js/kernels/index.js';
 import { REF_PACKINGS, hfU8, i2sTail, msInt2, type Packed } from './reference/packings-ref.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
+import { BUILDS, scalar, simd } from './helpers/kernels.js';
 import { mulberry32 as rng, type Rng } from './helpers/common.js';
 
-const simd = await instantiateKernels((await compileKernels('simd')).module);
-const scalar = await instantiateKernels((await compileKernels('scalar')).module);
-const BUILDS: ReadonlyArray<readonly [string, Kernels]> = [
-  ['simd', simd],
-  ['scalar', scalar],
-];
 const IDS = Object.keys(PACKINGS) as PackingId[];
 const INVALID = [2, -2, 3, 127, -128, 64];
 const D_ONE = 0x3c00; // fp16 1.0

@@ -1,6 +1,7 @@
 // Small helpers shared by the test suites.
 
 import * as assert from 'uvu/assert';
+import { existsSync, readdirSync } from 'node:fs';
 import type { ConversionError } from '../../build/js/errors.js';
 
 /** Asserts fn throws an instance of cls with a one-line message containing every part. */
@@ -32,4 +33,24 @@ export function mulberry32(seed: number): Rng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Runs a conversion that must fail with an error of `cls` whose one-line message matches every
+ * pattern, and checks nothing was written: no output folder, and no temporary folder or lock in `root`.
+ */
+export async function conversionFails(run: () => Promise<unknown>, out: string, root: string, cls: abstract new (...a: never[]) => ConversionError, patterns: RegExp[]): Promise<string> {
+  let caught: unknown;
+  try {
+    await run();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof cls, `expected ${cls.name}, got ${caught}`);
+  const msg = (caught as Error).message;
+  assert.not.match(msg, /\n/, 'one line');
+  for (const p of patterns) assert.match(msg, p);
+  assert.not.ok(existsSync(out), 'no output folder');
+  assert.equal(readdirSync(root).filter((f) => f.includes('.partial-') || f.endsWith('.lock')), [], 'no temporary folder or lock left');
+  return msg;
 }
