@@ -147,45 +147,37 @@ test(`token_embd in F16 (as gguf.md 3 writes it) still agrees: correlation >= ${
   cs.forEach((c, i) => assert.ok(c >= THRESHOLD, `position ${i}: correlation ${c}`));
 });
 
-test('a file the engine refuses: runLlama names the stage and llama.cpp reason (missing sub-norm tensor)', async () => {
-  requireEngine();
-  const path = fixture(referenceModel(), { omitTensors: ['blk.1.attn_sub_norm.weight'] });
+/** The EngineError runLlama rejects with for this file. */
+async function engineError(path: string, timeoutMs = 60_000): Promise<EngineError> {
   try {
-    await runLlama(path, [1, 2], { timeoutMs: 60_000 });
-    assert.unreachable('should fail');
+    await runLlama(path, [1, 2], { timeoutMs });
   } catch (e) {
     assert.instance(e, EngineError);
-    const err = e as EngineError;
-    assert.is(err.detail.stage, 'loadModel');
-    assert.ok(err.message.includes("missing tensor 'blk.1.attn_sub_norm.weight'"), err.message);
+    return e as EngineError;
   }
+  throw new Error(`${path}: expected runLlama to fail`);
+}
+
+test('a file the engine refuses: runLlama names the stage and llama.cpp reason (missing sub-norm tensor)', async () => {
+  requireEngine();
+  const err = await engineError(fixture(referenceModel(), { omitTensors: ['blk.1.attn_sub_norm.weight'] }));
+  assert.is(err.detail.stage, 'loadModel');
+  assert.ok(err.message.includes("missing tensor 'blk.1.attn_sub_norm.weight'"), err.message);
 });
 
 test('a native abort: runLlama reports the signal and llama.cpp assertion (duplicate vocabulary piece)', async () => {
   requireEngine();
   const vocab = minimalSpmVocabulary(ENGINE_SHAPE.vocab_size);
   vocab[299] = { ...vocab[298] };
-  const path = fixture(referenceModel(), { vocabulary: vocab });
-  try {
-    await runLlama(path, [1, 2], { timeoutMs: 60_000 });
-    assert.unreachable('should fail');
-  } catch (e) {
-    assert.instance(e, EngineError);
-    const err = e as EngineError;
-    assert.is(err.detail.signal, 'SIGABRT');
-    assert.ok(err.message.includes('native abort') && err.message.includes('GGML_ASSERT(id_to_token.size() == token_to_id.size())'), err.message);
-  }
+  const err = await engineError(fixture(referenceModel(), { vocabulary: vocab }));
+  assert.is(err.detail.signal, 'SIGABRT');
+  assert.ok(err.message.includes('native abort') && err.message.includes('GGML_ASSERT(id_to_token.size() == token_to_id.size())'), err.message);
 });
 
 test('the timeout kills the child and says so', async () => {
   requireEngine();
-  try {
-    await runLlama(join(root, 'f0.gguf'), [1], { timeoutMs: 50 });
-    assert.unreachable('should time out');
-  } catch (e) {
-    assert.instance(e, EngineError);
-    assert.ok((e as EngineError).message.includes('timed out after 50 ms'), (e as Error).message);
-  }
+  const err = await engineError(join(root, 'f0.gguf'), 50);
+  assert.ok(err.message.includes('timed out after 50 ms'), err.message);
 });
 
 engine.run();
