@@ -18,12 +18,16 @@ const INPUTS = {
   'master-2b-4t': ['--layout', 'master', '--preset', '2b-4t'],
   'packed-2b-4t': ['--layout', 'packed', '--preset', '2b-4t'],
   'llama-packed-8b': ['--layout', 'llama-packed', '--preset', 'llama3-8b', '--shards', '4'],
+  // 2B-4T's shapes with a SiLU FFN (the 1bitLLM family), for llama.cpp's arch bitnet (TQ2_0)
+  'silu-2b-4t': ['--layout', '1bitllm', '--preset', '2b-4t', '--dtype', 'BF16'],
 };
 const DEFAULT_CASES = [
   'master-2b-4t:bitnet-rs',
   'master-2b-4t:bitnet-rs-safetensors',
   'master-2b-4t:hf-packed',
   'master-2b-4t:ms-gpu',
+  'master-2b-4t:gguf', // bitnet-b1.58 + I2_S
+  'silu-2b-4t:gguf', // bitnet + TQ2_0
   'packed-2b-4t:bitnet-rs',
   'llama-packed-8b:bitnet-rs',
 ];

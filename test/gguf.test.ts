@@ -5,7 +5,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf as hfGguf } from '@huggingface/gguf';
@@ -14,6 +14,11 @@ import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generat
 import { parseGguf, layoutGguf, kv, GGML_TYPES } from '../build/js/formats/gguf.js';
 import { UnsupportedError, InvalidConfigError } from '../build/js/errors.js';
 import { readCheckpointTensors } from './helpers/read-safetensors.js';
+import { tokenizerFiles } from '../build/js/synth/tokenizer.js';
+import { LAYOUT_SPECS } from '../build/js/synth/layouts.js';
+import { PRESETS } from '../build/js/synth/presets.js';
+import { parseModelConfig } from '../build/js/model/config.js';
+import { ggufVocab } from '../build/js/outputs/gguf/vocab.js';
 import { decodeValues, referenceTernary, toF16, type Dt } from './reference/ternary-ref.js';
 import { i2s, tq1_0, tq2_0, type RefPacking } from './reference/packings-ref.js';
 
@@ -171,6 +176,26 @@ write('our head layout round-trips through our reader and the independent one', 
   assert.equal([...g.kvs.keys()], ['general.architecture', 'bitnet.block_count', 'x.f', 's', 'i']);
   assert.equal(g.kvs.get('s')!.value, ['a', 'é', '']);
   assert.equal(g.tensors.map((t) => [t.name, t.ne, t.type, t.offset]), [['t', [256, 2], 'TQ2_0', layout.offsets[0]], ['u', [3], 'F32', layout.offsets[1]]]);
+});
+
+write('the real Llama 3 vocabulary (128256 tokens, 280,147 merges; synth --preset 2b-4t) as GGUF KVs, read back by @huggingface/gguf', async () => {
+  const files = tokenizerFiles('master', 128256);
+  const input = { readSide: (name: string) => (files.has(name) ? new TextEncoder().encode(files.get(name) as string) : undefined) };
+  const config = parseModelConfig(JSON.parse(LAYOUT_SPECS.master.config(PRESETS['2b-4t'], 'BF16', false)), 'config.json');
+  const kvs = ggufVocab(input, config);
+  const layout = layoutGguf([kv.str('general.architecture', 'bitnet-b1.58'), ...kvs], []);
+  const path = join(tmp, 'vocab.gguf');
+  writeFileSync(path, layout.head);
+  const { metadata } = await hfGguf(path, { allowLocalFile: true });
+  const m = metadata as unknown as Record<string, unknown>;
+  assert.is((m['tokenizer.ggml.tokens'] as string[]).length, 128256);
+  assert.is((m['tokenizer.ggml.merges'] as string[]).length, 280147);
+  assert.is((m['tokenizer.ggml.tokens'] as string[])[128000], '<|begin_of_text|>');
+  assert.is(m['tokenizer.ggml.bos_token_id'], 128000);
+  assert.is(m['tokenizer.ggml.eos_token_id'], 128001);
+  assert.is((m['tokenizer.ggml.token_type'] as number[])[128000], 3, 'special tokens are control tokens');
+  assert.is(m['tokenizer.ggml.pre'], 'llama-bpe');
+  assert.type(m['tokenizer.chat_template'], 'string');
 });
 
 write.run();

@@ -115,6 +115,14 @@ export function llama3SpecialCount(vocab: number): number {
   return vocab >= 128256 ? 256 : Math.min(10, vocab);
 }
 
+/**
+ * Where the master layout's special tokens start: 0 (its frozen config says bos 0, eos 1), except at
+ * the real vocabulary size, where they sit where 2B-4T has them (128000, 128001).
+ */
+export function masterSpecialBase(vocab: number): number {
+  return vocab >= 128256 ? llama3SpecialBase(vocab) : 0;
+}
+
 /** Offsets of the Llama 3 special tokens used in configs, inside the special block. */
 export const LLAMA3 = { begin: 0, end: 1, startHeader: 6, endHeader: 7, eot: 9 } as const;
 
@@ -134,7 +142,10 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
     dtype: 'BF16',
     tensors: (s, dtype, untied) =>
       layerTensors(s, dtype, untied, { subNorms: BITNET_SUBNORMS, widths: { embed: MASTER_WIDTH, qk: MASTER_WIDTH, proj: MASTER_WIDTH }, packed: false }),
-    config: (preset, dtype, untied) => JSON.stringify(bitnetConfig(preset, dtype, !untied), null, 2) + '\n',
+    config: (preset, dtype, untied) => {
+      const base = masterSpecialBase(shapeOf(preset).vocab_size);
+      return JSON.stringify(bitnetConfig(preset, dtype, !untied, { bos: base + LLAMA3.begin, eos: base + LLAMA3.end }), null, 2) + '\n';
+    },
   },
   packed: {
     dtype: 'BF16',

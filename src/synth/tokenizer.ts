@@ -11,14 +11,15 @@
 // most common characters, breadth first ("ab", "ac", .., "abc", ..), until the vocabulary is full.
 
 import type { Layout } from './layouts.js';
-import { LLAMA3, llama3SpecialBase, llama3SpecialCount, spmSpecialIds } from './layouts.js';
+import { createRequire } from 'node:module';
+import { LLAMA3, llama3SpecialBase, llama3SpecialCount, masterSpecialBase, spmSpecialIds } from './layouts.js';
 
 export type TokenizerFiles = Map<string, string | Uint8Array>;
 
 export function tokenizerFiles(layout: Layout, vocab: number): TokenizerFiles {
   switch (layout) {
-    case 'master': // config.json of the master layout says bos 0, eos 1
-      return llama3Files(vocab, 0, LLAMA3.end, 'role', {});
+    case 'master': // config.json of the master layout says bos 0, eos 1 (below the real vocabulary size)
+      return llama3Files(vocab, masterSpecialBase(vocab), LLAMA3.end, 'role', {});
     case 'packed':
       return llama3Files(vocab, llama3SpecialBase(vocab), LLAMA3.end, 'role', {});
     case 'llama-packed':
@@ -156,7 +157,29 @@ export interface Llama3Vocabulary {
   merges: Array<[string, string]>;
 }
 
+/**
+ * The real Llama 3 vocabulary (128256 tokens, 280,147 merges) from the npm package llama3-tokenizer-js
+ * (a development dependency, loaded only for the real vocabulary size), or undefined when it is not
+ * installed; then a made-up vocabulary of the same size is written.
+ */
+function realLlama3(): Llama3Vocabulary | undefined {
+  let t: { vocabById: string[]; merges: Map<string, number> } | undefined;
+  try {
+    const mod = createRequire(import.meta.url)('llama3-tokenizer-js/bundle/commonjs-llama3-tokenizer-with-baked-data.cjs');
+    t = mod.llama3Tokenizer ?? mod.default;
+  } catch {
+    return undefined;
+  }
+  if (!t?.vocabById || !t.merges) return undefined;
+  const merges = [...t.merges.entries()].sort((a, b) => a[1] - b[1]).map(([m]) => m.split(' ') as [string, string]);
+  return { tokens: t.vocabById.slice(), specialBase: 128000, specialCount: 256, merges };
+}
+
 export function llama3Vocabulary(vocab: number, specialBase: number): Llama3Vocabulary {
+  if (vocab === 128256 && specialBase === 128000) {
+    const real = realLlama3();
+    if (real) return real;
+  }
   const specialCount = llama3SpecialCount(vocab);
   const regular = vocab - specialCount;
   const chars = byteLevelChars();
