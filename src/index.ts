@@ -5,7 +5,7 @@ export { convert, type ConvertOptions, type ConvertSummary, type OutputFile, typ
 export { LAYOUTS, detectLayout, planCheckpoint, type InputLayout } from './layouts/index.js';
 export { FORMATS, FORMAT_IDS, type OutputFormat } from './outputs/index.js';
 export { DEFAULTS } from './defaults.js';
-export { readConvertedModel, readManifest, verifyManifest, type Manifest } from './io/converted.js';
+export { readConvertedModel, readManifest, readOutput, outputFolder, verifyManifest, type Manifest } from './io/converted.js';
 export { openCheckpoint, type Checkpoint } from './io/checkpoint.js';
 export { generateCheckpoint, type SynthOptions } from './synth/generate.js';
 export { PRESETS } from './synth/presets.js';
@@ -13,4 +13,5 @@ export { absmeanScale, rowScale, QUANT_RULES, type FloatDType, type QuantRule, t
 export * from './outputs/bitnet-rs/records.js';
 export { BincodeReader, BincodeWriter, type BincodeFlavor } from './formats/bincode.js';
 export { parseHeader, readHeaderLength, encodeSafetensorsHeader, type TensorInfo, type DType } from './formats/safetensors.js';
+export { parseGguf, layoutGguf, GGML_TYPES, kv as ggufKv, type GgufFile, type GgufKv, type GgufTensorInfo } from './formats/gguf.js';
 export * from './errors.js';

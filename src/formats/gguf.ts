@@ -112,12 +112,12 @@ class Out {
   u8(v: number) { this.room(1); this.view.setUint8(this.length, v); this.length += 1; }
   u32(v: number) { this.room(4); this.view.setUint32(this.length, v, true); this.length += 4; }
   u64(v: number | bigint) { this.room(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
+  /** u64 byte length, then UTF-8, encoded in place (a vocabulary is 400k strings: no copy each). */
   string(s: string) {
-    const b = Out.utf8.encode(s);
-    this.u64(b.length);
-    this.room(b.length);
-    this.buf.set(b, this.length);
-    this.length += b.length;
+    this.room(8 + 3 * s.length); // UTF-8 takes at most 3 bytes per UTF-16 unit
+    const { written } = Out.utf8.encodeInto(s, this.buf.subarray(this.length + 8));
+    this.u64(written);
+    this.length += written;
   }
   scalar(type: GgufValueType, v: number | bigint | boolean | string) {
     switch (type) {

@@ -2,12 +2,14 @@
 // then the format's own reader.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BincodeFlavor } from '../formats/bincode.js';
 import type { ModelRecord } from '../outputs/bitnet-rs/records.js';
 import { readBitnetRs } from '../outputs/bitnet-rs/read.js';
 import { CorruptFileError } from '../errors.js';
+import { formatById, type ReadTensor } from '../outputs/index.js';
+import type { OutputFolder } from '../outputs/types.js';
 
 export interface Manifest {
   format: string;
@@ -36,4 +38,22 @@ export function readConvertedModel(dir: string): ModelRecord {
   const manifest = readManifest(dir);
   verifyManifest(dir, manifest);
   return readBitnetRs((name) => readFileSync(join(dir, name)), manifest.options.bincode ?? 'standard', (name) => join(dir, name));
+}
+
+/** An output folder through Node file access (whole files: for checks, not for streaming 2B models). */
+export function outputFolder(dir: string): OutputFolder {
+  return {
+    read: (name) => {
+      const p = join(dir, name);
+      return existsSync(p) && statSync(p).isFile() ? new Uint8Array(readFileSync(p)) : undefined;
+    },
+    list: () => readdirSync(dir),
+  };
+}
+
+/** Any format's output read back after checking its manifest: every tensor, ternary ones decoded. */
+export function readOutput(dir: string): { format: string; tensors: ReadTensor[] } {
+  const manifest = readManifest(dir);
+  verifyManifest(dir, manifest);
+  return { format: manifest.format, tensors: formatById(manifest.format).read(outputFolder(dir)) };
 }

@@ -62,6 +62,24 @@ export interface InputFolder {
   readSide(name: string): Uint8Array | undefined;
 }
 
+/** An output folder's files, for reading an output back (Node: readFileSync; a browser: Blobs). */
+export interface OutputFolder {
+  /** The bytes of a file, or undefined when there is none. */
+  read(name: string): Uint8Array | undefined;
+  /** The names of the files. */
+  list(): string[];
+}
+
+/** One tensor of an output as its format's reader decodes it. */
+export interface ReadTensor {
+  /** The name in the file (for a per-file format: `<file>:<field>`). */
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** For ternary weights: the values (-1, 0, +1) row-major, and the scale of each row. */
+  ternary?: { rows: number; cols: number; q: Int8Array; rowScales: Float32Array };
+}
+
 export interface OutputFormat {
   id: string;
   about: string;
@@ -73,4 +91,6 @@ export interface OutputFormat {
   finish(model: ModelPlan, o: FormatOptions, input: InputFolder): SmallFile[];
   /** Format-specific lines for manifest.json. */
   describe(model: ModelPlan, o: FormatOptions): Record<string, unknown>;
+  /** Reads an output folder back: every tensor, ternary ones decoded (tests, inspect, verify). Throws CorruptFileError. */
+  read(folder: OutputFolder): ReadTensor[];
 }

@@ -3,7 +3,7 @@
 // (metadata, config, manifest) and move the folder into place.
 
 import { availableParallelism } from 'node:os';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { BincodeFlavor } from '../formats/bincode.js';
 import { jsonBytes } from '../formats/json-text.js';
@@ -21,6 +21,7 @@ import { DEFAULTS } from '../defaults.js';
 import { manifestOf, type OutputFile } from './manifest.js';
 export type { OutputFile } from './manifest.js';
 import { runJobs } from './pool.js';
+import { inputFolder, planInWorker } from './plan-worker.js';
 import { ProgressCounter, type ProgressSnapshot } from './progress-counter.js';
 import type { RunnableJob } from './run-job.js';
 
@@ -104,13 +105,10 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const files = checkpoint.files.map((f) => f.file);
   const model = planCheckpoint({ config, tensors: checkpoint.tensors, files, configPath: checkpoint.configPath });
   if (model.unused.length) warn(`${model.unused.length} tensors are not part of the layout and were not converted: ${model.unused.join(', ')}`);
-  const side = {
-    readSide: (name: string) => {
-      const p = join(checkpoint.dir, name);
-      return existsSync(p) && statSync(p).isFile() ? new Uint8Array(readFileSync(p)) : undefined;
-    },
-  };
-  const plan = format.plan(model, options, side);
+  const plan =
+    threads === 0
+      ? format.plan(model, options, inputFolder(checkpoint.dir))
+      : await planInWorker({ format: format.id, model, options, inputDir: checkpoint.dir });
 
   refuseOutputOverInput(checkpoint.dir, opts.outputDir);
   const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
@@ -142,7 +140,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     const written: OutputFile[] = [];
     for (const r of results) if (r.written) written.push({ name: r.file, ...r.written });
     for (const c of plan.containers) written.push({ name: c.file, ...hashers.get(c.file)!.finish() });
-    for (const f of format.finish(model, options, side)) written.push(writeSmall(out.tempDir, f.name, f.bytes));
+    for (const f of format.finish(model, options, inputFolder(checkpoint.dir))) written.push(writeSmall(out.tempDir, f.name, f.bytes));
     const inputBytes = checkpoint.files.reduce((s, f) => s + f.fileSize, 0);
     const manifest = manifestOf(format, model, options, written, {
       folder: basename(checkpoint.dir),

@@ -7,6 +7,8 @@ import { ternaryShape } from '../../model/plan.js';
 import type { FloatDType } from '../../quant/rule.js';
 import { roundBf16, roundF16 } from '../../quant/floats.js';
 import type { WeightStream } from '../../stream/weights.js';
+import { CorruptFileError } from '../../errors.js';
+import { badCode } from '../read-helpers.js';
 
 export const wordsPerRow = (cols: number): number => Math.ceil(cols / 16);
 
@@ -42,4 +44,25 @@ export function packBitnetRsRows(
     t.done();
   }
   return scales;
+}
+
+/** The inverse of the packing: rows x cols values from rows * wordsPerRow(cols) words; code 11 and non-zero padding are refused. */
+export function unpackBitnetRsWords(words: Uint32Array, rows: number, cols: number, file: string, tensor: string): Int8Array {
+  const wpr = wordsPerRow(cols);
+  if (words.length !== rows * wpr) throw new CorruptFileError({ file, tensor }, `${rows * wpr} packed words for [${rows}, ${cols}]`, `${words.length}`);
+  const q = new Int8Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let w = 0; w < wpr; w++) {
+      const word = words[r * wpr + w];
+      for (let i = 0; i < 16; i++) {
+        const code = (word >>> (2 * i)) & 3;
+        const c = w * 16 + i;
+        if (c >= cols) {
+          if (code !== 0) badCode(file, tensor, r * cols + c, code); // row padding must be zero
+        } else if (code === 3) badCode(file, tensor, r * cols + c, code);
+        else q[r * cols + c] = code === 1 ? 1 : code === 2 ? -1 : 0;
+      }
+    }
+  }
+  return q;
 }

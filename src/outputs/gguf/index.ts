@@ -4,13 +4,14 @@
 // the main thread writes the head into a preallocated file, the workers fill the tensors' regions.
 // A combination an engine would compute wrongly is refused with the reason and what to use instead.
 
-import { UnsupportedError } from '../../errors.js';
-import { GGML_TYPES, kv, layoutGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
+import { CorruptFileError, UnsupportedError } from '../../errors.js';
+import { GGML_TYPES, kv, layoutGguf, parseGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
 import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
 import { BLOCK_ROLES, LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
-import { f32ToF16 } from '../../quant/floats.js';
+import { f16ToF32, f32ToF16 } from '../../quant/floats.js';
+import { badCode, need } from '../read-helpers.js';
 import { readCost } from '../../stream/weights.js';
-import type { FormatOptions, Job, OutputFormat } from '../types.js';
+import type { FormatOptions, Job, OutputFormat, ReadTensor } from '../types.js';
 import { ggufVocab } from './vocab.js';
 
 type Arch = 'bitnet' | 'bitnet-b1.58';
@@ -179,7 +180,59 @@ export const gguf: OutputFormat = {
     const { arch, type } = choose(model, o);
     return { gguf_arch: arch, gguf_type: type, engine: ARCHS[arch].engine };
   },
+
+  read(folder) {
+    const file = folder.list().find((f) => f.endsWith('.gguf'));
+    if (!file) throw new CorruptFileError({ file: 'output folder' }, 'a .gguf file', 'none');
+    const bytes = need(folder, file);
+    return parseGguf(bytes, file).tensors.map((t): ReadTensor => {
+      const base = { name: t.name, dtype: t.type, shape: t.ne };
+      const data = bytes.subarray(t.offset, t.offset + t.bytes);
+      const ternary = /\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(t.name);
+      if (!ternary) return base;
+      const [cols, rows] = t.ne;
+      return { ...base, ternary: { rows, cols, ...unpackGguf(t.type, data, rows, cols, file, t.name) } };
+    });
+  },
 };
+
+/** Decodes a ternary tensor of any of the types written here, with each row's scale. */
+function unpackGguf(type: GgmlTypeName, data: Uint8Array, rows: number, cols: number, file: string, tensor: string): { q: Int8Array; rowScales: Float32Array } {
+  const q = new Int8Array(rows * cols);
+  const rowScales = new Float32Array(rows);
+  const put = (i: number, code: number) => (code > 2 ? badCode(file, tensor, i, code) : (q[i] = code - 1));
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (type === 'I2_S') {
+    // byte 32*(i/128) + i%32 holds value i at bits 6 - 2*((i%128)/32); the tail's first 4 bytes: the f32 scale
+    for (let i = 0; i < rows * cols; i++) put(i, (data[32 * Math.floor(i / 128) + (i % 32)] >> (6 - 2 * ((i % 128) >> 5))) & 3);
+    rowScales.fill(view.getFloat32((rows * cols) / 4, true));
+  } else if (type === 'TQ2_0' || type === 'TQ1_0') {
+    const blockBytes = GGML_TYPES[type].blockBytes;
+    for (let b = 0; b < (rows * cols) / 256; b++) {
+      const block = data.subarray(b * blockBytes, (b + 1) * blockBytes);
+      const at = b * 256;
+      if (type === 'TQ2_0') {
+        // value 128h + 32n + m at bits 2n of qs[32h + m]
+        for (let j = 0; j < 256; j++) put(at + j, (block[32 * (j >> 7) + (j & 31)] >> (2 * ((j >> 5) & 3))) & 3);
+      } else {
+        // base-3 bytes, first trit most significant: trit n of byte x is ((uint8)(x * 3^n) * 3) >> 8
+        const trit = (x: number, n: number) => (((x * 3 ** n) & 255) * 3) >> 8;
+        for (let m = 0; m < 32; m++) for (let n = 0; n < 5; n++) put(at + m + 32 * n, trit(block[m], n));
+        for (let m = 0; m < 16; m++) for (let n = 0; n < 5; n++) put(at + 160 + m + 16 * n, trit(block[32 + m], n));
+        for (let j = 0; j < 4; j++) for (let n = 0; n < 4; n++) put(at + 240 + j + 4 * n, trit(block[48 + j], n));
+      }
+      if (at % cols === 0) rowScales[at / cols] = f16ToF32(view.getUint16(b * blockBytes + blockBytes - 2, true));
+    }
+  } else {
+    // F16: each value is -d, 0 or +d
+    for (let i = 0; i < rows * cols; i++) {
+      const v = f16ToF32(view.getUint16(2 * i, true));
+      q[i] = Math.sign(v);
+      if (v !== 0) rowScales[Math.floor(i / cols)] = Math.abs(v);
+    }
+  }
+  return { q, rowScales };
+}
 
 /** Bytes one row of `cols` ternary values takes in a type (without I2_S's tail). */
 function rowBytes(type: GgmlTypeName, cols: number): number {

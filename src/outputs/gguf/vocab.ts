@@ -30,13 +30,13 @@ function json(input: InputFolder, name: string): Record<string, unknown> | undef
 }
 
 /** A token id from config.json (a number, or the first of a list) or, failing that, tokenizer_config's token text. */
-function specialId(config: ModelConfig, key: 'bos' | 'eos' | 'pad', tokConfig: Record<string, unknown> | undefined, byText: Map<string, number>): number | undefined {
+function specialId(config: ModelConfig, key: 'bos' | 'eos' | 'pad', tokConfig: Record<string, unknown> | undefined, idOf: IdOf): number | undefined {
   const v = config.raw[`${key}_token_id`];
   if (typeof v === 'number') return v;
   if (Array.isArray(v) && typeof v[0] === 'number') return v[0];
   const t = tokConfig?.[`${key}_token`];
   const text = typeof t === 'string' ? t : isPlainObject(t) && typeof t.content === 'string' ? t.content : undefined;
-  return text === undefined ? undefined : byText.get(text);
+  return text === undefined ? undefined : idOf(text);
 }
 
 function chatTemplate(tokConfig: Record<string, unknown> | undefined): string | undefined {
@@ -55,7 +55,7 @@ export function ggufVocab(input: InputFolder, config: ModelConfig): GgufKv[] {
   const tokJson = json(input, 'tokenizer.json');
   const byteFallback = isPlainObject(tokJson?.model) && tokJson.model.byte_fallback === true;
   let kvs: GgufKv[];
-  let byText: Map<string, number>;
+  let byText: IdOf;
   if (spm && (!tokJson || byteFallback)) ({ kvs, byText } = spmVocab(spm, input, config));
   else if (tokJson) ({ kvs, byText } = bpeVocab(tokJson, config));
   else {
@@ -90,28 +90,39 @@ function padded(tokens: (string | undefined)[], types: number[], vocabSize: numb
   }
 }
 
-function bpeVocab(tok: Record<string, unknown>, config: ModelConfig): { kvs: GgufKv[]; byText: Map<string, number> } {
+type IdOf = (text: string) => number | undefined;
+
+/** Token text -> id, for tokenizer_config's special tokens given as text (a few look-ups: no index built). */
+function textToId(tokens: readonly (string | undefined)[]): IdOf {
+  return (text) => {
+    const i = tokens.indexOf(text);
+    return i < 0 ? undefined : i;
+  };
+}
+
+function bpeVocab(tok: Record<string, unknown>, config: ModelConfig): { kvs: GgufKv[]; byText: IdOf } {
   const model = tok.model;
   if (!isPlainObject(model) || model.type !== 'BPE' || !isPlainObject(model.vocab)) {
     throw new UnsupportedError({ file: 'tokenizer.json' }, 'a BPE model (byte-level, as Llama 3) or a SentencePiece tokenizer.model', isPlainObject(model) ? String(model.type) : 'no model');
   }
-  const tokens: (string | undefined)[] = [];
-  const types: number[] = [];
-  const byText = new Map<string, number>();
+  const tokens: (string | undefined)[] = new Array(config.vocabSize);
+  const types: number[] = new Array(config.vocabSize);
   const put = (text: string, id: unknown, type: number) => {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
       throw new InvalidConfigError({ file: 'tokenizer.json' }, `token ${JSON.stringify(text)} to have an id below vocab_size (${config.vocabSize})`, String(id));
     }
     tokens[id] = text;
     types[id] = type;
-    byText.set(text, id);
   };
-  for (const [text, id] of Object.entries(model.vocab)) put(text, id, TOKEN_TYPE.normal);
+  const vocab = model.vocab;
+  for (const text in vocab) put(text, vocab[text], TOKEN_TYPE.normal);
   for (const a of Array.isArray(tok.added_tokens) ? tok.added_tokens : []) {
     if (isPlainObject(a) && typeof a.content === 'string') put(a.content, a.id, a.special === true ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined);
   }
   padded(tokens, types, config.vocabSize, 'tokenizer.json');
-  const merges = (Array.isArray(model.merges) ? model.merges : []).map((m) => (Array.isArray(m) ? m.join(' ') : String(m)));
+  const raw = Array.isArray(model.merges) ? model.merges : [];
+  const merges = raw.every((m) => typeof m === 'string') ? (raw as string[]) : raw.map((m) => (Array.isArray(m) ? m.join(' ') : String(m)));
+  const byText = textToId(tokens);
   return {
     kvs: [
       kv.str('tokenizer.ggml.model', 'gpt2'),
@@ -124,12 +135,12 @@ function bpeVocab(tok: Record<string, unknown>, config: ModelConfig): { kvs: Ggu
   };
 }
 
-function spmVocab(model: Uint8Array, input: InputFolder, config: ModelConfig): { kvs: GgufKv[]; byText: Map<string, number> } {
+function spmVocab(model: Uint8Array, input: InputFolder, config: ModelConfig): { kvs: GgufKv[]; byText: IdOf } {
   const pieces = parseSentencePieceModel(model, 'tokenizer.model');
   const tokens: (string | undefined)[] = pieces.map((p) => p.piece);
   const scores = pieces.map((p) => p.score);
   const types = pieces.map((p) => p.type);
-  const byText = new Map(pieces.map((p, i) => [p.piece, i]));
+  const byText = textToId(tokens);
   const bytePieces = pieces.filter((p) => p.type === PieceType.BYTE).length;
   if (bytePieces < 256) {
     throw new UnsupportedError(
@@ -146,7 +157,6 @@ function spmVocab(model: Uint8Array, input: InputFolder, config: ModelConfig): {
     tokens[id] = text;
     scores[id] = 0;
     types[id] = TOKEN_TYPE.userDefined;
-    byText.set(text, id);
   }
   padded(tokens, types, config.vocabSize, 'tokenizer.model');
   for (let i = 0; i < config.vocabSize; i++) scores[i] ??= -1000;

@@ -5,14 +5,15 @@
 // generation files copied. How a user who fine-tuned the BF16 master gets the small form back.
 
 import { jsonBytes } from '../../formats/json-text.js';
-import { UnsupportedError } from '../../errors.js';
+import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
 import { BLOCK_NAMES, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layouts/names.js';
 import type { FloatDType } from '../../quant/rule.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
-import type { FormatOptions, OutputFormat } from '../types.js';
+import { badCode, floatValues, need, safetensorsTensors } from '../read-helpers.js';
+import type { FormatOptions, OutputFormat, ReadTensor } from '../types.js';
 
 const FILE = 'model.safetensors';
 
@@ -104,4 +105,37 @@ export const hfPacked: OutputFormat = {
   describe() {
     return {};
   },
+
+  read(folder) {
+    const tensors = safetensorsTensors(need(folder, FILE), FILE);
+    const byName = new Map(tensors.map((t) => [t.info.name, t]));
+    return tensors
+      .filter((t) => !t.info.name.endsWith('_scale'))
+      .map(({ info, data }): ReadTensor => {
+        const base = { name: info.name, dtype: info.dtype, shape: info.storedShape };
+        if (info.dtype !== 'U8') return base;
+        const s = byName.get(scaleNameOf(info.name));
+        if (!s || s.info.elements !== 1) throw new CorruptFileError({ file: FILE, tensor: scaleNameOf(info.name) }, 'one scale value', s ? `${s.info.elements}` : 'none');
+        const [quarter, cols] = info.storedShape;
+        const q = unpackHfU8(data, quarter, cols, FILE, info.name);
+        return { ...base, ternary: { rows: 4 * quarter, cols, q, rowScales: new Float32Array(4 * quarter).fill(floatValues(s.data, s.info.dtype, FILE, s.info.name)[0]) } };
+      });
+  },
 };
+
+/** transformers' unpack_weights: bits 2i..2i+1 of byte [r, c] hold W[i*R + r, c] + 1; code 3 is refused. */
+function unpackHfU8(data: Uint8Array, quarter: number, cols: number, file: string, tensor: string): Int8Array {
+  const q = new Int8Array(4 * quarter * cols);
+  for (let r = 0; r < quarter; r++) {
+    for (let c = 0; c < cols; c++) {
+      const byte = data[r * cols + c];
+      for (let i = 0; i < 4; i++) {
+        const code = (byte >> (2 * i)) & 3;
+        const at = (i * quarter + r) * cols + c;
+        if (code === 3) badCode(file, tensor, at, code);
+        q[at] = code - 1;
+      }
+    }
+  }
+  return q;
+}

@@ -5,11 +5,13 @@
 // `weight_scale` BF16 [4] (one scale per stacked projection, zero-filled), float tensors copied as they are.
 // Tensors are laid out by name, as in the golden file Microsoft's scripts produced.
 
-import { UnsupportedError } from '../../errors.js';
+import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { ternaryShape } from '../../model/plan.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
-import type { OutputFormat } from '../types.js';
+import type { OutputFormat, ReadTensor } from '../types.js';
+import { badCode, floatValues, need, safetensorsTensors } from '../read-helpers.js';
+import { jsonBytes } from '../../formats/json-text.js';
 
 const FILE = 'model_state_int2.safetensors';
 
@@ -107,11 +109,68 @@ export const msGpu: OutputFormat = {
     }
   },
 
-  finish() {
-    return [];
+  finish(model) {
+    // Microsoft's scripts take the shapes from their own model args; the config lets a reader split
+    // wqkv and w13 into their projections (and so their scales)
+    return [{ name: 'config.json', bytes: jsonBytes(model.config.raw) }];
   },
 
   describe() {
     return {};
   },
+
+  read(folder) {
+    const config = JSON.parse(new TextDecoder().decode(need(folder, 'config.json'))) as Record<string, number>;
+    const heads = config.num_attention_heads;
+    const headDim = config.head_dim ?? config.hidden_size / heads;
+    const q = heads * headDim;
+    const kv = (config.num_key_value_heads ?? heads) * headDim;
+    const parts: Record<string, number[]> = { 'attention.wqkv': [q, kv, kv], 'feed_forward.w13': [config.intermediate_size, config.intermediate_size] };
+    const tensors = safetensorsTensors(need(folder, FILE), FILE);
+    const byName = new Map(tensors.map((t) => [t.info.name, t]));
+    return tensors
+      .filter((t) => !t.info.name.endsWith('_scale'))
+      .map(({ info, data }): ReadTensor => {
+        const base = { name: info.name, dtype: info.dtype, shape: info.storedShape };
+        if (info.dtype !== 'I8') return base;
+        const [rows, quarterCols] = info.storedShape;
+        const s = byName.get(info.name + '_scale');
+        if (!s || s.info.elements !== 4) throw new CorruptFileError({ file: FILE, tensor: info.name + '_scale' }, '4 scales', s ? `${s.info.elements}` : 'none');
+        const scales = floatValues(s.data, s.info.dtype, FILE, s.info.name);
+        const split = Object.entries(parts).find(([k]) => info.name.includes(k))?.[1] ?? [rows];
+        if (split.reduce((a, b) => a + b, 0) !== rows) throw new CorruptFileError({ file: FILE, tensor: info.name }, `${split.join(' + ')} rows from config.json`, `${rows}`);
+        const rowScales = new Float32Array(rows);
+        split.reduce((row0, n, i) => (rowScales.fill(scales[i], row0, row0 + n), row0 + n), 0);
+        // rows as stored: q and k in Microsoft's interleaved order
+        return { ...base, ternary: { rows, cols: quarterCols * 4, q: unpackMsInt2(data, rows, quarterCols * 4, FILE, info.name), rowScales } };
+      });
+  },
 };
+
+/**
+ * The inverse of pack_weight.py: bytes in tile order [N/16][K/32][16 rows][8 bytes]; in each 4-byte
+ * word code o of 16 sits at byte o % 4, bits 2 * (o / 4) (the interleave); the word holds tile
+ * elements j = 16 w + o of tile row i, which come from block row (t/16)*8 + t%8 and column
+ * j%16 + 16*((t%16)/8), t = 2i + j/16; value = code - 2 (code 0 is refused).
+ */
+function unpackMsInt2(data: Uint8Array, rows: number, cols: number, file: string, tensor: string): Int8Array {
+  const q = new Int8Array(rows * cols);
+  const tilesPerRow = cols / 32;
+  for (let f = 0; f < data.length; f++) {
+    const tile = Math.floor(f / 128);
+    const m = f % 128;
+    const i = m >> 3;
+    const w = (m & 7) >> 2;
+    const b = m & 3;
+    for (let k = 0; k < 4; k++) {
+      const code = (data[f] >> (2 * k)) & 3;
+      const j = 16 * w + b + 4 * k;
+      const t = 2 * i + (j >> 4);
+      const row = Math.floor(tile / tilesPerRow) * 16 + (t >> 4) * 8 + (t % 8);
+      const col = (tile % tilesPerRow) * 32 + (j % 16) + 16 * ((t % 16) >> 3);
+      if (code === 0) badCode(file, tensor, row * cols + col, code);
+      q[row * cols + col] = code - 2;
+    }
+  }
+  return q;
+}
