@@ -11,6 +11,16 @@ export function need(folder: OutputFolder, name: string): Uint8Array {
   return bytes;
 }
 
+/** A JSON file of the output folder, parsed (a typed error when it is not JSON). */
+export function jsonFile<T>(folder: OutputFolder, name: string): T {
+  try {
+    return JSON.parse(new TextDecoder().decode(need(folder, name))) as T;
+  } catch (e) {
+    if (e instanceof CorruptFileError) throw e;
+    throw new CorruptFileError({ file: name }, 'JSON', `unreadable JSON (${(e as Error).message})`);
+  }
+}
+
 /** A whole safetensors file in memory: its tensors (stored shapes) and their bytes. */
 export function safetensorsTensors(bytes: Uint8Array, file: string): { info: TensorInfo; data: Uint8Array }[] {
   const n = readHeaderLength(bytes.subarray(0, 8), bytes.length, file);

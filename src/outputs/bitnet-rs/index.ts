@@ -12,7 +12,7 @@ import { describeRule } from '../../quant/rule.js';
 import type { FormatOptions, Job, OutputFormat, ReadTensor, SmallFile } from '../types.js';
 import { encode, writeMetadata, type BitLinearRecord } from './records.js';
 import { readBitnetRs } from './read.js';
-import { need } from '../read-helpers.js';
+import { jsonFile, need } from '../read-helpers.js';
 import { packBitnetRsRows, unpackBitnetRsWords, wordsPerRow } from './packing.js';
 
 /** One record field: a BitLinearRecord of stacked projections, or a weight+shape record of a float tensor. */
@@ -93,7 +93,7 @@ export const bitnetRs: OutputFormat = {
   },
 
   read(folder) {
-    const manifest = JSON.parse(new TextDecoder().decode(need(folder, 'manifest.json'))) as { options?: { bincode?: BincodeFlavor } };
+    const manifest = jsonFile<{ options?: { bincode?: BincodeFlavor } }>(folder, 'manifest.json');
     const m = readBitnetRs((name) => need(folder, name), manifest.options?.bincode ?? 'standard');
     const out: ReadTensor[] = [];
     const floats = (name: string, r: { weight: Float32Array; shape: number[] }) => out.push({ name, dtype: 'F32', shape: r.shape });

@@ -10,7 +10,7 @@ import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { ternaryShape } from '../../model/plan.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import type { OutputFormat, ReadTensor } from '../types.js';
-import { badCode, floatValues, need, safetensorsTensors } from '../read-helpers.js';
+import { badCode, floatValues, jsonFile, need, safetensorsTensors } from '../read-helpers.js';
 import { jsonBytes } from '../../formats/json-text.js';
 
 const FILE = 'model_state_int2.safetensors';
@@ -120,7 +120,7 @@ export const msGpu: OutputFormat = {
   },
 
   read(folder) {
-    const config = JSON.parse(new TextDecoder().decode(need(folder, 'config.json'))) as Record<string, number>;
+    const config = jsonFile<Record<string, number>>(folder, 'config.json');
     const heads = config.num_attention_heads;
     const headDim = config.head_dim ?? config.hidden_size / heads;
     const q = heads * headDim;
