@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { convert } from '../build/js/run/convert.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { parseGguf } from '../build/js/formats/gguf.js';
-import { ENGINE_SHAPE, ENGINE_TOKENS, engineProblem, engineTestsEnabled, requireEngine, runLlama, type LlamaRun } from './helpers/engine.js';
-import { forwardReference, loadReferenceModel, pearson } from './reference/forward-ref.js';
+import { ENGINE_SHAPE, ENGINE_TOKENS, correlations, engineProblem, engineTestsEnabled, requireEngine, runLlama, type LlamaRun } from './helpers/engine.js';
+import { forwardReference, loadReferenceModel } from './reference/forward-ref.js';
 
 const enabled = engineTestsEnabled();
 const engine = suite('our GGUF in node-llama-cpp against the reference');
@@ -39,20 +39,7 @@ function ours(type: 'tq2_0' | 'tq1_0'): Promise<string> {
   return converted.get(type)!;
 }
 
-/** Per-position correlation over the tokens whose engine probability did not underflow. */
-function correlations(run: LlamaRun): number[] {
-  return run.logprobs.map((row, i) => {
-    const a: number[] = [];
-    const b: number[] = [];
-    row.forEach((x, t) => {
-      if (Number.isFinite(x)) {
-        a.push(x);
-        b.push(reference[i][t]);
-      }
-    });
-    return pearson(a, b);
-  });
-}
+const correlationsOf = (run: LlamaRun) => correlations(run, reference);
 
 const fmt = (cs: number[]) => `min ${Math.min(...cs).toFixed(6)} over ${cs.length} positions`;
 
@@ -72,7 +59,7 @@ for (const type of ['tq2_0', 'tq1_0'] as const) {
     const file = await ours(type);
     const run = await runLlama(file, ENGINE_TOKENS, { timeoutMs: 60_000 });
     assert.is(run.vocabSize, ENGINE_SHAPE.vocab_size);
-    const cs = correlations(run);
+    const cs = correlationsOf(run);
     assert.ok(Math.min(...cs) >= THRESHOLD, `${type}: ${fmt(cs)}`);
     console.log(`  ${type}: ${fmt(cs)}`);
   });
@@ -89,7 +76,7 @@ test('negative controls: a flipped scale or a dropped sub-norm in our file fails
     for (let i = 0; i < d.length / 4; i++) v.setFloat32(4 * i, 1, true); // the norm's weights removed
   });
   for (const [label, path] of [['flipped scale', flipped], ['dropped sub-norm', dropped]]) {
-    const cs = correlations(await runLlama(path, ENGINE_TOKENS, { timeoutMs: 60_000 }));
+    const cs = correlationsOf(await runLlama(path, ENGINE_TOKENS, { timeoutMs: 60_000 }));
     assert.ok(Math.min(...cs) < THRESHOLD, `${label} should fail the check: ${fmt(cs)}`);
     console.log(`  ${label}: ${fmt(cs)}`);
   }

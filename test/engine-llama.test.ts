@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { spmVocabulary } from '../build/js/synth/tokenizer.js';
-import { ENGINE_SHAPE, ENGINE_TOKENS, EngineError, PINNED, engineProblem, engineTestsEnabled, requireEngine, runLlama, type LlamaRun } from './helpers/engine.js';
+import { ENGINE_SHAPE, ENGINE_TOKENS, EngineError, PINNED, correlations, engineProblem, engineTestsEnabled, requireEngine, runLlama, type LlamaRun } from './helpers/engine.js';
 import { TOKEN_TYPE, bitnetF32Gguf, minimalSpmVocabulary, writeGguf, type BitnetGgufOptions, type SpmToken } from './helpers/gguf-literal.js';
-import { forwardReference, loadReferenceModel, pearson, type RefModel, type Variant } from './reference/forward-ref.js';
+import { forwardReference, loadReferenceModel, type RefModel, type Variant } from './reference/forward-ref.js';
 
 const enabled = engineTestsEnabled();
 const engine = suite('node-llama-cpp against the reference');
@@ -50,20 +50,6 @@ function fixture(m: RefModel, o: BitnetGgufOptions = {}): string {
   return path;
 }
 
-/** Per-position correlation over the tokens whose engine probability did not underflow. */
-function correlations(engineRun: LlamaRun, reference: Float64Array[]): number[] {
-  return engineRun.logprobs.map((row, i) => {
-    const a: number[] = [];
-    const b: number[] = [];
-    row.forEach((x, t) => {
-      if (Number.isFinite(x)) {
-        a.push(x);
-        b.push(reference[i][t]);
-      }
-    });
-    return pearson(a, b);
-  });
-}
 
 const fmt = (cs: number[]) => `min ${Math.min(...cs).toFixed(7)} (per position ${cs.map((c) => c.toFixed(5)).join(' ')})`;
 

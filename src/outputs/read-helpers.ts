@@ -3,7 +3,7 @@
 import { CorruptFileError } from '../errors.js';
 import { parseHeader, readHeaderLength, type TensorInfo } from '../formats/safetensors.js';
 import { bf16ToF32, f16ToF32 } from '../quant/floats.js';
-import type { OutputFolder } from './types.js';
+import type { OutputFolder, ReadTensor } from './types.js';
 
 export function need(folder: OutputFolder, name: string): Uint8Array {
   const bytes = folder.read(name);
@@ -26,6 +26,34 @@ export function safetensorsTensors(bytes: Uint8Array, file: string): { info: Ten
   const n = readHeaderLength(bytes.subarray(0, 8), bytes.length, file);
   const h = parseHeader(bytes.subarray(8, 8 + n), n, bytes.length, file);
   return h.tensors.map((info) => ({ info, data: bytes.subarray(info.offset, info.offset + info.byteLength) }));
+}
+
+type StTensor = { info: TensorInfo; data: Uint8Array };
+
+/**
+ * The tensors of a safetensors output file, without their `_scale` companions: `ternary` decodes a
+ * packed tensor given its scale tensor (checked to hold `scaleCount(info)` values), or returns
+ * undefined for a float tensor.
+ */
+export function readWithScales(
+  folder: OutputFolder,
+  file: string,
+  isPacked: (info: TensorInfo) => boolean,
+  scaleCount: (info: TensorInfo) => number,
+  ternary: (t: StTensor, scales: Float32Array) => ReadTensor['ternary'],
+): ReadTensor[] {
+  const tensors = safetensorsTensors(need(folder, file), file);
+  const byName = new Map(tensors.map((t) => [t.info.name, t]));
+  return tensors
+    .filter((t) => !t.info.name.endsWith('_scale'))
+    .map((t): ReadTensor => {
+      const base = { name: t.info.name, dtype: t.info.dtype, shape: t.info.storedShape };
+      if (!isPacked(t.info)) return base;
+      const name = t.info.name + '_scale';
+      const s = byName.get(name);
+      if (!s || s.info.elements !== scaleCount(t.info)) throw new CorruptFileError({ file, tensor: name }, `${scaleCount(t.info)} scale values`, s ? `${s.info.elements}` : 'none');
+      return { ...base, ternary: ternary(t, floatValues(s.data, s.info.dtype, file, name)) };
+    });
 }
 
 /** The values of a little-endian float tensor as numbers. */

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pearson } from '../reference/forward-ref.js';
 
 const ENGINES = fileURLToPath(new URL('../engines/', import.meta.url));
 const SCRIPT = join(ENGINES, 'llama-logprobs.mjs');
@@ -154,5 +155,20 @@ export function runLlama(ggufPath: string, tokens: readonly number[], opts: { ti
       const logprobs = (result.logprobs as Array<Array<number | null>>).map((row) => Float64Array.from(row, (x) => (x === null ? -Infinity : x)));
       resolve({ ...result, logprobs, wallMs, stderr });
     });
+  });
+}
+
+/** Per-position correlation of an engine run's log-probs with a reference, over the tokens whose engine probability did not underflow. */
+export function correlations(engineRun: LlamaRun, reference: Float64Array[]): number[] {
+  return engineRun.logprobs.map((row, i) => {
+    const a: number[] = [];
+    const b: number[] = [];
+    row.forEach((x, t) => {
+      if (Number.isFinite(x)) {
+        a.push(x);
+        b.push(reference[i][t]);
+      }
+    });
+    return pearson(a, b);
   });
 }

@@ -16,10 +16,9 @@ import { describeRule } from '../../quant/rule.js';
 import { VERSION } from '../../version.js';
 import { floatEntry, planContainer, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
-import type { OutputFormat, ReadTensor } from '../types.js';
+import type { OutputFormat } from '../types.js';
 import { packBitnetRsRows, unpackBitnetRsWords, wordsPerRow } from './packing.js';
-import { floatValues, need, safetensorsTensors } from '../read-helpers.js';
-import { CorruptFileError } from '../../errors.js';
+import { readWithScales } from '../read-helpers.js';
 
 const FILE = 'model.safetensors';
 
@@ -112,19 +111,10 @@ export const bitnetRsSafetensors: OutputFormat = {
   },
 
   read(folder) {
-    const tensors = safetensorsTensors(need(folder, FILE), FILE);
-    const byName = new Map(tensors.map((t) => [t.info.name, t]));
-    return tensors
-      .filter((t) => !t.info.name.endsWith('_scale'))
-      .map(({ info, data }): ReadTensor => {
-        const base = { name: info.name, dtype: info.dtype, shape: info.storedShape };
-        if (info.dtype !== 'U32') return base;
-        // the loader's view: in_features = words per row * 16
-        const [rows, words] = info.storedShape;
-        const q = unpackBitnetRsWords(new Uint32Array(data.slice().buffer), rows, words * 16, FILE, info.name);
-        const s = byName.get(info.name + '_scale');
-        if (!s || s.info.elements !== rows) throw new CorruptFileError({ file: FILE, tensor: info.name + '_scale' }, `${rows} scales`, s ? `${s.info.elements}` : 'none');
-        return { ...base, ternary: { rows, cols: words * 16, q, rowScales: floatValues(s.data, s.info.dtype, FILE, s.info.name) } };
-      });
+    // the loader's view: in_features = words per row * 16
+    return readWithScales(folder, FILE, (t) => t.dtype === 'U32', (t) => t.storedShape[0], ({ info, data }, scales) => {
+      const [rows, words] = info.storedShape;
+      return { rows, cols: words * 16, q: unpackBitnetRsWords(new Uint32Array(data.slice().buffer), rows, words * 16, FILE, info.name), rowScales: scales };
+    });
   },
 };

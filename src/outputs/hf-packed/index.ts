@@ -5,15 +5,15 @@
 // generation files copied. How a user who fine-tuned the BF16 master gets the small form back.
 
 import { jsonBytes } from '../../formats/json-text.js';
-import { CorruptFileError, UnsupportedError } from '../../errors.js';
+import { UnsupportedError } from '../../errors.js';
 import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
 import { BLOCK_NAMES, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layouts/names.js';
 import type { FloatDType } from '../../quant/rule.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
-import { badCode, floatValues, need, safetensorsTensors } from '../read-helpers.js';
-import type { FormatOptions, OutputFormat, ReadTensor } from '../types.js';
+import { badCode, readWithScales } from '../read-helpers.js';
+import type { FormatOptions, OutputFormat } from '../types.js';
 
 const FILE = 'model.safetensors';
 
@@ -107,19 +107,10 @@ export const hfPacked: OutputFormat = {
   },
 
   read(folder) {
-    const tensors = safetensorsTensors(need(folder, FILE), FILE);
-    const byName = new Map(tensors.map((t) => [t.info.name, t]));
-    return tensors
-      .filter((t) => !t.info.name.endsWith('_scale'))
-      .map(({ info, data }): ReadTensor => {
-        const base = { name: info.name, dtype: info.dtype, shape: info.storedShape };
-        if (info.dtype !== 'U8') return base;
-        const s = byName.get(scaleNameOf(info.name));
-        if (!s || s.info.elements !== 1) throw new CorruptFileError({ file: FILE, tensor: scaleNameOf(info.name) }, 'one scale value', s ? `${s.info.elements}` : 'none');
-        const [quarter, cols] = info.storedShape;
-        const q = unpackHfU8(data, quarter, cols, FILE, info.name);
-        return { ...base, ternary: { rows: 4 * quarter, cols, q, rowScales: new Float32Array(4 * quarter).fill(floatValues(s.data, s.info.dtype, FILE, s.info.name)[0]) } };
-      });
+    return readWithScales(folder, FILE, (t) => t.dtype === 'U8', () => 1, ({ info, data }, scales) => {
+      const [quarter, cols] = info.storedShape;
+      return { rows: 4 * quarter, cols, q: unpackHfU8(data, quarter, cols, FILE, info.name), rowScales: new Float32Array(4 * quarter).fill(scales[0]) };
+    });
   },
 };
 

@@ -9,8 +9,8 @@ import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { ternaryShape } from '../../model/plan.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
-import type { OutputFormat, ReadTensor } from '../types.js';
-import { badCode, floatValues, jsonFile, need, safetensorsTensors } from '../read-helpers.js';
+import type { OutputFormat } from '../types.js';
+import { badCode, jsonFile, readWithScales } from '../read-helpers.js';
 import { jsonBytes } from '../../formats/json-text.js';
 
 const FILE = 'model_state_int2.safetensors';
@@ -126,24 +126,15 @@ export const msGpu: OutputFormat = {
     const q = heads * headDim;
     const kv = (config.num_key_value_heads ?? heads) * headDim;
     const parts: Record<string, number[]> = { 'attention.wqkv': [q, kv, kv], 'feed_forward.w13': [config.intermediate_size, config.intermediate_size] };
-    const tensors = safetensorsTensors(need(folder, FILE), FILE);
-    const byName = new Map(tensors.map((t) => [t.info.name, t]));
-    return tensors
-      .filter((t) => !t.info.name.endsWith('_scale'))
-      .map(({ info, data }): ReadTensor => {
-        const base = { name: info.name, dtype: info.dtype, shape: info.storedShape };
-        if (info.dtype !== 'I8') return base;
-        const [rows, quarterCols] = info.storedShape;
-        const s = byName.get(info.name + '_scale');
-        if (!s || s.info.elements !== 4) throw new CorruptFileError({ file: FILE, tensor: info.name + '_scale' }, '4 scales', s ? `${s.info.elements}` : 'none');
-        const scales = floatValues(s.data, s.info.dtype, FILE, s.info.name);
-        const split = Object.entries(parts).find(([k]) => info.name.includes(k))?.[1] ?? [rows];
-        if (split.reduce((a, b) => a + b, 0) !== rows) throw new CorruptFileError({ file: FILE, tensor: info.name }, `${split.join(' + ')} rows from config.json`, `${rows}`);
-        const rowScales = new Float32Array(rows);
-        split.reduce((row0, n, i) => (rowScales.fill(scales[i], row0, row0 + n), row0 + n), 0);
-        // rows as stored: q and k in Microsoft's interleaved order
-        return { ...base, ternary: { rows, cols: quarterCols * 4, q: unpackMsInt2(data, rows, quarterCols * 4, FILE, info.name), rowScales } };
-      });
+    return readWithScales(folder, FILE, (t) => t.dtype === 'I8', () => 4, ({ info, data }, scales) => {
+      const [rows, quarterCols] = info.storedShape;
+      const split = Object.entries(parts).find(([k]) => info.name.includes(k))?.[1] ?? [rows];
+      if (split.reduce((a, b) => a + b, 0) !== rows) throw new CorruptFileError({ file: FILE, tensor: info.name }, `${split.join(' + ')} rows from config.json`, `${rows}`);
+      const rowScales = new Float32Array(rows);
+      split.reduce((row0, n, i) => (rowScales.fill(scales[i], row0, row0 + n), row0 + n), 0);
+      // rows as stored: q and k in Microsoft's interleaved order
+      return { rows, cols: quarterCols * 4, q: unpackMsInt2(data, rows, quarterCols * 4, FILE, info.name), rowScales };
+    });
   },
 };
 
