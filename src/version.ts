@@ -1,4 +1,3 @@
-// The package version, read once from package.json (two levels above build/js/).
-import { readFileSync } from 'node:fs';
-
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+// The package version, as a constant so that no platform API is needed to know it (browsers, Deno);
+// test/platform.test.ts keeps it equal to package.json's.
+export const VERSION = '0.1.0';
