@@ -16,6 +16,8 @@ import { VERSION } from '../version.js';
 import { DEFAULTS } from '../defaults.js';
 import { FORMATS, FORMAT_IDS } from '../outputs/index.js';
 import { createProgress, gb } from './progress.js';
+import { inspect } from '../run/inspect.js';
+import { inspectionText } from './inspect-text.js';
 import { RunLog } from './log.js';
 
 const MODEL = 'microsoft/bitnet-b1.58-2B-4T-bf16';
@@ -164,6 +166,17 @@ export function buildProgram(): Command {
     .action((o: { preset: string; layout: Layout; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
       const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
       process.stderr.write(`wrote ${o.preset} ${o.layout} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
+    });
+
+  program
+    .command('inspect')
+    .description('what a model folder holds: an input checkpoint (layout, tensors, ternary statistics under --rule) or a converted output (format, tensors decoded by its reader), or a .gguf file')
+    .argument('<path>', 'a model folder, an output folder, or a .gguf file')
+    .option('--json', 'one JSON document instead of text')
+    .addOption(new Option('--rule <rule>', 'the rule for master weights\' statistics').choices(QUANT_RULES).default(DEFAULTS.rule))
+    .action(async (path: string, o: { json?: boolean; rule: QuantRule }) => {
+      const result = await inspect(path, { rule: o.rule });
+      process.stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : inspectionText(result));
     });
 
   const demo = program

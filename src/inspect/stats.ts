@@ -1,0 +1,60 @@
+// Statistics of ternary tensors for `inspect`: the share of -1/0/+1, the scales, per-row extremes.
+// Platform neutral.
+
+export interface TernaryStats {
+  rows: number;
+  cols: number;
+  /** Fractions of -1, 0 and +1 over the whole tensor. */
+  fractions: { minus: number; zero: number; plus: number };
+  /** The distinct scales (usually one per projection), at most 8 listed. */
+  scales: number[];
+  /** Per-row extremes: the smallest and largest fraction of zeros in a row, and of the row scale. */
+  rowZeroFraction: { min: number; max: number };
+  rowScale: { min: number; max: number };
+}
+
+/** Accumulates counts over row chunks, so a tensor never needs to be held whole. */
+export class TernaryCounter {
+  private counts = [0, 0, 0];
+  private zeroMin = Infinity;
+  private zeroMax = -Infinity;
+  private scaleMin = Infinity;
+  private scaleMax = -Infinity;
+  private readonly distinct = new Set<number>();
+
+  constructor(
+    private readonly rows: number,
+    private readonly cols: number,
+  ) {}
+
+  /** Adds `n` rows of values (row-major) with their scales. */
+  add(q: Int8Array, n: number, rowScales: ArrayLike<number>): void {
+    for (let r = 0; r < n; r++) {
+      let zeros = 0;
+      for (let c = 0; c < this.cols; c++) {
+        const v = q[r * this.cols + c];
+        this.counts[v + 1]++;
+        if (v === 0) zeros++;
+      }
+      const z = zeros / this.cols;
+      this.zeroMin = Math.min(this.zeroMin, z);
+      this.zeroMax = Math.max(this.zeroMax, z);
+      const s = rowScales[r];
+      this.scaleMin = Math.min(this.scaleMin, s);
+      this.scaleMax = Math.max(this.scaleMax, s);
+      if (this.distinct.size < 8) this.distinct.add(s);
+    }
+  }
+
+  result(): TernaryStats {
+    const total = this.counts[0] + this.counts[1] + this.counts[2] || 1;
+    return {
+      rows: this.rows,
+      cols: this.cols,
+      fractions: { minus: this.counts[0] / total, zero: this.counts[1] / total, plus: this.counts[2] / total },
+      scales: [...this.distinct],
+      rowZeroFraction: { min: this.zeroMin, max: this.zeroMax },
+      rowScale: { min: this.scaleMin, max: this.scaleMax },
+    };
+  }
+}
