@@ -17,6 +17,7 @@ import { DEFAULTS } from '../defaults.js';
 import { FORMATS, FORMAT_IDS } from '../outputs/index.js';
 import { createProgress, gb } from './progress.js';
 import { inspect } from '../run/inspect.js';
+import { verify } from '../run/verify.js';
 import { inspectionText } from './inspect-text.js';
 import { RunLog } from './log.js';
 
@@ -179,6 +180,19 @@ export function buildProgram(): Command {
       process.stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : inspectionText(result));
     });
 
+  program
+    .command('verify')
+    .description('prove an output folder right: manifest sizes and sha256, every tensor decodable with codes and scales in range; with --against, every value re-derived from the source')
+    .argument('<output>', 'an output folder (with manifest.json)')
+    .option('--against <source>', 'the model folder it was converted from: re-derive it with the recorded options and compare')
+    .action(async (output: string, o: { against?: string }) => {
+      const v = await verify(output, o.against);
+      const what = `${v.checked.files} files, ${v.checked.tensors} tensors, ${v.checked.ternaryValues} ternary values${v.checked.against ? `, against ${v.checked.against}` : ''}`;
+      process.stdout.write(`${v.ok ? 'verified' : `FAILED (${v.problems.length} problems)`}: ${output}: ${what}\n`);
+      for (const p of v.problems) process.stdout.write(`  ${p}\n`);
+      if (!v.ok) process.exitCode = 1;
+    });
+
   const demo = program
     .command('demo')
     .description('generate a synthetic model (no download) and convert it: models/Synthetic/<preset> -> models/Converted/synthetic-<preset>')
@@ -208,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0; // a command's own verdict (verify)
   } catch (e) {
     if (interrupted) return new Promise<number>(() => {}); // the signal handler reports and exits
     const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -1,0 +1,111 @@
+// verify: a correct output passes, with and without the source; each injected fault (a flipped code,
+// a changed scale, a truncated file, a missing block, a manifest hash mismatch) fails and names the file,
+// the tensor and the index where there is one.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { convert } from '../build/js/run/convert.js';
+import { verify } from '../build/js/run/verify.js';
+import { parseHeader, readHeaderLength } from '../build/js/formats/safetensors.js';
+
+const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
+const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'bitnet-verify-test-'));
+let n = 0;
+
+const made = new Map<string, string>();
+async function output(format: string): Promise<string> {
+  if (!made.has(format)) {
+    const dir = join(tmp, `${format}-original`);
+    await convert({ inputDir: GOLDEN, outputDir: dir, format, threads: 0, timestamp: 7 });
+    made.set(format, dir);
+  }
+  const copy = join(tmp, `${format}-${n++}`);
+  cpSync(made.get(format)!, copy, { recursive: true });
+  return copy;
+}
+
+/** The byte range of a tensor in a safetensors file. */
+function tensorRange(file: string, name: string): [number, number] {
+  const bytes = new Uint8Array(readFileSync(file));
+  const len = readHeaderLength(bytes.subarray(0, 8), bytes.length, file);
+  const t = parseHeader(bytes.subarray(8, 8 + len), len, bytes.length, file).tensors.find((x) => x.name === name)!;
+  return [t.offset, t.offset + t.byteLength];
+}
+
+function edit(file: string, at: number, fn: (b: number) => number): void {
+  const bytes = readFileSync(file);
+  bytes[at] = fn(bytes[at]);
+  writeFileSync(file, bytes);
+}
+
+test('a correct output of every format passes, and against its source', async () => {
+  for (const format of ['bitnet-rs', 'bitnet-rs-safetensors', 'hf-packed', 'ms-gpu']) {
+    const dir = await output(format);
+    const alone = await verify(dir);
+    assert.equal(alone.problems, [], format);
+    const v = await verify(dir, GOLDEN, { threads: 0 });
+    assert.ok(v.ok, `${format}: ${v.problems.join('; ')}`);
+    assert.ok(v.checked.ternaryValues > 0);
+  }
+});
+
+test('a flipped code: named by tensor, index and values', async () => {
+  const dir = await output('hf-packed');
+  const file = join(dir, 'model.safetensors');
+  const name = 'model.layers.1.mlp.down_proj.weight';
+  const [begin] = tensorRange(file, name);
+  edit(file, begin + 5, (b) => (b & ~3) | ((b & 3) === 0 ? 2 : 0)); // value [5, 5] of the first quarter: -1 <-> +1 or 0 -> -1
+  const v = await verify(dir, GOLDEN, { threads: 0 });
+  assert.not.ok(v.ok);
+  assert.ok(v.problems.some((p) => p.startsWith('model.safetensors: expected sha256')), v.problems.join('\n'));
+  assert.ok(v.problems.some((p) => p.startsWith(`${name}: value 5 [0, 5]: expected`)), v.problems.join('\n'));
+});
+
+test('a changed scale: named by tensor and row', async () => {
+  const dir = await output('bitnet-rs-safetensors');
+  const file = join(dir, 'model.safetensors');
+  const [begin] = tensorRange(file, 'layers.0.attention.wo.weight_scale');
+  edit(file, begin + 2 * 3, (b) => b ^ 1); // the 4th row's bf16 scale, lowest bit
+  const v = await verify(dir, GOLDEN, { threads: 0 });
+  assert.ok(v.problems.some((p) => p.startsWith('layers.0.attention.wo.weight: scale of row 3: expected')), v.problems.join('\n'));
+});
+
+test('a truncated file, a missing block, a manifest hash mismatch', async () => {
+  const truncated = await output('hf-packed');
+  truncateSync(join(truncated, 'model.safetensors'), 5000);
+  let v = await verify(truncated);
+  assert.ok(v.problems.some((p) => /^model\.safetensors: expected \d+ bytes \(manifest\.json\), found 5000$/.test(p)), v.problems.join('\n'));
+  assert.ok(v.problems.some((p) => p.includes('corrupt file')), 'the reader refuses it too');
+
+  const missing = await output('bitnet-rs');
+  rmSync(join(missing, 'block_1.bin'));
+  v = await verify(missing);
+  assert.ok(v.problems.some((p) => p.startsWith('block_1.bin: missing')), v.problems.join('\n'));
+
+  const hash = await output('ms-gpu');
+  const m = JSON.parse(readFileSync(join(hash, 'manifest.json'), 'utf8'));
+  m.files[0].sha256 = '0'.repeat(64);
+  writeFileSync(join(hash, 'manifest.json'), JSON.stringify(m));
+  v = await verify(hash);
+  assert.ok(v.problems.some((p) => p.startsWith(`${m.files[0].name}: expected sha256 ${'0'.repeat(64)} (manifest.json), found`)), v.problems.join('\n'));
+});
+
+test('the CLI: a verdict line, one line per problem, exit 0 only when everything holds', async () => {
+  const good = spawnSync(process.execPath, [CLI, 'verify', await output('bitnet-rs'), '--against', GOLDEN], { encoding: 'utf8' });
+  assert.is(good.status, 0, good.stdout + good.stderr);
+  assert.match(good.stdout, /^verified: .*: 7 files, 19 tensors, \d+ ternary values, against /);
+  const dir = await output('bitnet-rs');
+  rmSync(join(dir, 'block_0.bin'));
+  const bad = spawnSync(process.execPath, [CLI, 'verify', dir], { encoding: 'utf8' });
+  assert.is(bad.status, 1);
+  assert.match(bad.stdout, /^FAILED \(\d+ problems\): /);
+  assert.match(bad.stdout, /\n  block_0\.bin: missing/);
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
