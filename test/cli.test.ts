@@ -59,6 +59,20 @@ test('convert, then refuse an existing output without --force, replace it with -
   assert.is(readFileSync(join(out, 'manifest.json'), 'utf8'), before, 'same bytes with the same SOURCE_DATE_EPOCH');
 });
 
+test('--json-summary writes the run\'s summary for scripts: times, bytes, memory, files with sha256', () => {
+  const out = join(root, 'summary-out');
+  const file = join(root, 'summary.json');
+  const r = cli(['--input-dir', GOLDEN, '--output-dir', out, '--quiet', '--format', 'hf-packed', '--json-summary', file]);
+  assert.is(r.code, 0, r.err);
+  const s = JSON.parse(readFileSync(file, 'utf8'));
+  assert.is(s.output.format, 'hf-packed');
+  assert.is(s.input.layout, 'hf-bitnet');
+  assert.ok(s.seconds > 0 && s.input_gb_per_second > 0 && s.peak_rss_bytes > 1e6);
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  const model = s.output.files.find((f: { name: string }) => f.name === 'model.safetensors');
+  assert.is(model.sha256, manifest.files.find((f: { name: string }) => f.name === 'model.safetensors').sha256);
+});
+
 test('a failing conversion leaves an existing output intact, even with --force', () => {
   const bad = join(root, 'bad-input');
   cpSync(GOLDEN, bad, { recursive: true });

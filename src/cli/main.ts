@@ -3,7 +3,7 @@
 // and demo (synth + convert, no download needed).
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { convert, type ConvertSummary } from '../run/convert.js';
 import { generateCheckpoint, LAYOUTS, type Layout, type SynthDType } from '../synth/generate.js';
@@ -42,6 +42,7 @@ interface ConvertFlags {
   quiet?: boolean;
   verbose?: boolean;
   logDir: string;
+  jsonSummary?: string;
 }
 
 function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -85,7 +86,8 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     .option('--chunk-mib <n>', 'input MiB read into wasm memory per step, 1 to 256 (memory per thread: about 6x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1, 256), DEFAULTS.chunkBytes / 2 ** 20)
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print stack traces with errors')
-    .option('--log-dir <dir>', 'folder for the run log bitnet-converter-<timestamp>.txt', 'logs');
+    .option('--log-dir <dir>', 'folder for the run log bitnet-converter-<timestamp>.txt', 'logs')
+    .option('--json-summary <file>', 'also write the run\'s summary as JSON (wall time, bytes, GB/s, peak memory, files with sha256) for scripts and CI');
 }
 
 async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise<ConvertSummary> {
@@ -134,6 +136,21 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         `${summary.layout} -> ${summary.format}; ${summary.kernels} kernels, ${summary.threads} threads${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
     );
     for (const f of summary.files) log.line(`  ${f.name} ${f.bytes} bytes sha256 ${f.sha256}`);
+    if (flags.jsonSummary) {
+      const doc = {
+        converter: { name: 'bitnet-converter', version: VERSION },
+        input: { dir: resolve(flags.inputDir), layout: summary.layout, bytes: summary.inputBytes },
+        output: { dir: summary.outputDir, format: summary.format, bytes: written, files: summary.files },
+        seconds: summary.seconds,
+        input_gb_per_second: summary.inputBytes / 1e9 / summary.seconds,
+        bytes_read: summary.bytesRead,
+        peak_rss_bytes: peak,
+        threads: summary.threads,
+        kernels: summary.kernels,
+        warnings: summary.warnings,
+      };
+      writeFileSync(flags.jsonSummary, JSON.stringify(doc, null, 2) + '\n');
+    }
     return summary;
   } catch (e) {
     log.line(`error: ${(e as Error).stack ?? e}`);
