@@ -19,8 +19,6 @@ export interface StLayout {
   container: Container;
   /** Absolute offset of a tensor's data in the file. */
   at(name: string): number;
-  /** Data bytes of a tensor. */
-  bytesOf(name: string): number;
   /** The byte ranges of the named tensors, for a job's `regions`. */
   regions(names: string[]): { offset: number; bytes: number }[];
 }
@@ -43,7 +41,6 @@ export function layoutSafetensors(file: string, tensors: StTensor[], order: 'wri
   return {
     container: { file, head: header.bytes, bytes: header.bytes.length + header.dataLength },
     at: (name) => get(offsets, name),
-    bytesOf: (name) => get(sizes, name),
     regions: (names) => names.map((name) => ({ offset: get(offsets, name), bytes: get(sizes, name) })),
   };
 }

@@ -171,8 +171,6 @@ export abstract class OpenTernary {
   readonly buffers: Record<string, number>;
   /** The multiply scale as exactly as it is known (a double; see scaleAs). */
   protected scale = NaN;
-  /** The dtype the scale is exact in: the rule's arithmetic for master weights, the stored scale's for packed ones (a divided scale is not exact in any). */
-  exactScaleDtype: FloatDType = 'F32';
   /** Per-row scales with `--scale-granularity row` (master weights only), filled as rows are taken. */
   rowScales?: Float32Array;
 
@@ -247,7 +245,6 @@ class MasterTernary extends OpenTernary {
     }
     const sum = this.held !== undefined ? s.checkedAbsSum(t, this.held, 0, t.elements) : this.absSumByChunks();
     const r = absmeanScale(sum, t.elements, t.dtype, o.rule);
-    this.exactScaleDtype = o.rule === 'offline' ? t.dtype : 'F32';
     this.scale = r.scale;
     this.inverse = r.inverse;
     this.rounding = r.rounding;
@@ -318,7 +315,6 @@ class PackedTernary extends OpenTernary {
     this.w = w;
     this.quarter = w.rows / 4;
     this.scale = this.readScale();
-    this.exactScaleDtype = w.scale.dtype;
     if (hold) {
       this.held = this.ptrs.held;
       s.read(w.tensor, this.held, 0, w.tensor.byteLength);
