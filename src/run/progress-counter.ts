@@ -1,10 +1,7 @@
 // Progress shared by the worker threads and the main thread: input bytes read and tensors
 // done, in a SharedArrayBuffer so that workers never have to message the main thread.
 
-export interface ProgressSnapshot {
-  bytesRead: number;
-  tensorsDone: number;
-}
+import type { ProgressSnapshot } from '../pipeline/conversion.js';
 
 export class ProgressCounter {
   private readonly cells: BigInt64Array;
