@@ -16,6 +16,7 @@ import { VERSION } from '../version.js';
 import { DEFAULTS } from '../defaults.js';
 import { FORMATS, FORMAT_IDS } from '../outputs/index.js';
 import { createProgress, gb } from './progress.js';
+import { servePage } from './serve.js';
 import { inspect } from '../run/inspect.js';
 import { verify } from '../run/verify.js';
 import { inspectionText } from './inspect-text.js';
@@ -208,6 +209,16 @@ export function buildProgram(): Command {
       process.stdout.write(`${v.ok ? 'verified' : `FAILED (${v.problems.length} problems)`}: ${output}: ${what}\n`);
       for (const p of v.problems) process.stdout.write(`  ${p}\n`);
       if (!v.ok) process.exitCode = 1;
+    });
+
+  program
+    .command('serve')
+    .description('serve the browser page that converts a model folder in the browser (nothing is uploaded) on http://127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', wholeNumber('--port', 0, 65535), 8640)
+    .option('--host <address>', 'address to listen on (the page needs no other machine)', '127.0.0.1')
+    .action(async (o: { port: number; host: string }) => {
+      const { url } = await servePage(o.port, o.host);
+      process.stdout.write(`serving the bitnet-converter page at ${url} (Ctrl-C to stop)\n`);
     });
 
   const demo = program

@@ -1,0 +1,54 @@
+// `bitnet-converter serve`: the browser page and the files it loads (the package's build/ folder) over
+// http on 127.0.0.1. A static server only: the conversion runs in the browser, nothing is uploaded.
+
+import { createServer, type Server } from 'node:http';
+import { createReadStream, statSync } from 'node:fs';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package's build/ folder (this file is build/js/cli/serve.js). */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const PAGE = '/js/web/page/index.html';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css; charset=utf-8',
+};
+
+export function servePage(port: number, host: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    if (path === '/') {
+      res.writeHead(302, { location: PAGE }).end();
+      return;
+    }
+    const file = normalize(join(ROOT, path));
+    const type = TYPES[extname(file)];
+    let size = -1;
+    try {
+      const st = statSync(file);
+      if (st.isFile()) size = st.size;
+    } catch {
+      // not found below
+    }
+    if (!file.startsWith(ROOT.endsWith(sep) ? ROOT : ROOT + sep) || !type || size < 0 || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': type, 'content-length': size, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const a = server.address();
+      const actual = typeof a === 'object' && a ? a.port : port;
+      resolve({ server, url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}/` });
+    });
+  });
+}

@@ -1,0 +1,116 @@
+// The model folder as a browser gives it: File objects (a picked or dropped folder, or single files).
+// The main thread reads ahead, asynchronously, all the opener needs (config.json, the index, each
+// weight file's header) and the small side files (tokenizer...); the workers read tensor data
+// synchronously with FileReaderSync, which only workers have.
+
+import { CorruptFileError } from '../errors.js';
+import { MAX_HEADER_BYTES, PREFIX_BYTES } from '../formats/safetensors.js';
+import { CONFIG_FILE, INDEX_FILE, MAX_CONFIG_BYTES, type CheckpointFolder } from '../model/checkpoint.js';
+import type { InputFolder } from '../outputs/types.js';
+import type { TensorSource } from '../stream/ports.js';
+
+/** Side files above this size are not read ahead (the largest real one, tokenizer.json, is ~9 MB). */
+const MAX_SIDE_BYTES = 64 << 20;
+
+/** The folder's files by plain name; `dir` is the folder's name (from the picked folder, else "model"). */
+export interface FileSet {
+  dir: string;
+  files: Map<string, File>;
+}
+
+/** Names the files: a folder picked with webkitdirectory gives "folder/name" paths; only the top level counts. */
+export function fileSet(files: Iterable<File>, dir?: string): FileSet {
+  const map = new Map<string, File>();
+  let folder = dir;
+  for (const f of files) {
+    const rel = (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
+    const parts = rel.split('/');
+    if (parts.length > 2) continue; // a subfolder (e.g. .cache/, original/): not part of the checkpoint
+    if (parts.length === 2) folder ??= parts[0];
+    map.set(parts[parts.length - 1], f);
+  }
+  return { dir: folder ?? 'model', files: map };
+}
+
+/** The key a file's tensors are read by (and named by in messages): "<folder>/<name>". */
+export function pathOf(set: FileSet, name: string): string {
+  return `${set.dir}/${name}`;
+}
+
+async function bytesOf(blob: Blob): Promise<Uint8Array> {
+  return new Uint8Array(await blob.arrayBuffer());
+}
+
+/**
+ * Reads ahead what opening the checkpoint needs and returns the opener's port over it. Reads outside
+ * what was read ahead are a bug, reported as such.
+ */
+export async function readAhead(set: FileSet): Promise<{ folder: CheckpointFolder; side: InputFolder }> {
+  const cache = new Map<string, { at: number; bytes: Uint8Array }[]>();
+  const texts = new Map<string, string>();
+  const keep = (name: string, at: number, bytes: Uint8Array) => cache.set(name, [...(cache.get(name) ?? []), { at, bytes }]);
+  const side = new Map<string, Uint8Array>();
+  for (const [name, file] of set.files) {
+    if (name.endsWith('.safetensors')) {
+      if (file.size < PREFIX_BYTES) continue; // the opener reports the size
+      const prefix = await bytesOf(file.slice(0, PREFIX_BYTES));
+      keep(name, 0, prefix);
+      const n = new DataView(prefix.buffer).getBigUint64(0, true);
+      const len = Number(n < BigInt(MAX_HEADER_BYTES) ? n : BigInt(MAX_HEADER_BYTES));
+      if (len <= file.size - PREFIX_BYTES) keep(name, PREFIX_BYTES, await bytesOf(file.slice(PREFIX_BYTES, PREFIX_BYTES + len)));
+    } else if ((name === CONFIG_FILE && file.size <= MAX_CONFIG_BYTES) || (name === INDEX_FILE && file.size <= MAX_HEADER_BYTES)) {
+      texts.set(name, await file.text());
+    } else if (file.size <= MAX_SIDE_BYTES) {
+      side.set(name, await bytesOf(file));
+    }
+  }
+  const folder: CheckpointFolder = {
+    dir: set.dir,
+    path: (name) => pathOf(set, name),
+    stat: (name) => set.files.get(name)?.size,
+    read(name, position, length) {
+      for (const c of cache.get(name) ?? []) {
+        if (c.at === position && c.bytes.length >= length) return c.bytes.subarray(0, length);
+      }
+      throw new CorruptFileError({ file: pathOf(set, name) }, `${length} bytes at offset ${position} read ahead`, 'a read the browser input did not prepare');
+    },
+    readText(name) {
+      const t = texts.get(name);
+      if (t === undefined) throw new Error('too large to be this file');
+      return t;
+    },
+    list: () => [...set.files.keys()],
+  };
+  return { folder, side: { readSide: (name) => side.get(name) } };
+}
+
+interface FileReaderSyncLike {
+  readAsArrayBuffer(blob: Blob): ArrayBuffer;
+}
+
+/** Tensor bytes from File objects in a worker (FileReaderSync: synchronous, only in workers). */
+export class BlobSource implements TensorSource {
+  private readonly reader: FileReaderSyncLike;
+
+  constructor(private readonly files: Map<string, File>) {
+    const Reader = (globalThis as unknown as { FileReaderSync?: new () => FileReaderSyncLike }).FileReaderSync;
+    if (!Reader) throw new Error('FileReaderSync is missing: tensor data can only be read in a worker');
+    this.reader = new Reader();
+  }
+
+  readExactly(file: string, dst: Uint8Array, position: number): void {
+    const blob = this.files.get(file);
+    if (!blob) throw new CorruptFileError({ file }, 'a file of the model folder', 'no such file');
+    const end = position + dst.length;
+    if (end > blob.size) {
+      throw new CorruptFileError({ file }, `${dst.length} bytes at offset ${position}`, `truncated: the file ends at ${blob.size}`);
+    }
+    let bytes: ArrayBuffer;
+    try {
+      bytes = this.reader.readAsArrayBuffer(blob.slice(position, end));
+    } catch (e) {
+      throw new CorruptFileError({ file }, `${dst.length} readable bytes at offset ${position}`, `a read error (${e instanceof Error ? e.message : String(e)}; was the file changed after it was picked?)`);
+    }
+    dst.set(new Uint8Array(bytes));
+  }
+}

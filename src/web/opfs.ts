@@ -1,0 +1,149 @@
+// Output files in the origin private file system (OPFS), the browser's counterpart of the temporary
+// output folder: workers write with synchronous access handles (straight from wasm memory, no copy of a
+// whole file in memory), the main thread delivers the finished folder (left in OPFS, copied into a
+// folder the user picked, or read into Blobs) and removes it on failure.
+
+import { OutputError } from '../errors.js';
+import { Sha256 } from '../formats/sha256.js';
+import type { ByteSink } from '../stream/ports.js';
+
+/** The parts of FileSystemSyncAccessHandle used here (a worker-only API the DOM typings lack). */
+export interface SyncHandle {
+  write(buffer: Uint8Array, options?: { at?: number }): number;
+  read(buffer: Uint8Array, options?: { at?: number }): number;
+  truncate(size: number): void;
+  getSize(): number;
+  flush(): void;
+  close(): void;
+}
+
+type SyncMode = 'readwrite' | 'readwrite-unsafe';
+type SyncFileHandle = FileSystemFileHandle & { createSyncAccessHandle(o?: { mode?: SyncMode }): Promise<SyncHandle> };
+
+/** Where outputs are written in OPFS: one folder per run, removed on failure or once delivered elsewhere. */
+export const RUNS = 'bitnet-converter';
+
+export async function stagingFolder(run: string, create = false): Promise<FileSystemDirectoryHandle> {
+  const root = await navigator.storage.getDirectory();
+  const runs = await root.getDirectoryHandle(RUNS, { create });
+  return runs.getDirectoryHandle(run, { create });
+}
+
+export async function removeRun(run: string): Promise<void> {
+  const root = await navigator.storage.getDirectory();
+  const runs = await root.getDirectoryHandle(RUNS, { create: true });
+  await runs.removeEntry(run, { recursive: true }).catch(() => undefined);
+}
+
+/** A file handle by a name that may hold folders ("a/b.bin"). */
+export async function fileIn(dir: FileSystemDirectoryHandle, name: string, create: boolean): Promise<FileSystemFileHandle> {
+  const parts = name.split('/');
+  for (const p of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(p, { create });
+  return dir.getFileHandle(parts[parts.length - 1]!, { create });
+}
+
+/**
+ * Opens a synchronous handle. Regions of one container are written by several workers at once: that
+ * needs the shared 'readwrite-unsafe' mode; a browser without it gets the exclusive mode, waiting for
+ * the handle while another worker holds it (correct, only slower).
+ */
+export async function openSync(file: FileSystemFileHandle, shared: boolean): Promise<SyncHandle> {
+  const h = file as SyncFileHandle;
+  if (shared) {
+    try {
+      return await h.createSyncAccessHandle({ mode: 'readwrite-unsafe' });
+    } catch (e) {
+      if ((e as Error).name !== 'TypeError' && (e as Error).name !== 'NotSupportedError') throw e;
+    }
+  }
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      return await h.createSyncAccessHandle();
+    } catch (e) {
+      if ((e as Error).name !== 'NoModificationAllowedError') throw e;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+function writeAll(handle: SyncHandle, file: string, bytes: Uint8Array, at: number): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = handle.write(bytes.subarray(done), { at: at + done });
+    if (n <= 0) throw new OutputError({ file }, `cannot write: the browser wrote ${done} of ${bytes.length} bytes (is the storage quota used up?)`);
+    done += n;
+  }
+}
+
+const STAGE_BYTES = 1 << 20;
+
+/** Writes front to back from `at` through a 1 MiB stage (small writes are many), optionally hashing. */
+export class HandleSink implements ByteSink {
+  private readonly stage = new Uint8Array(STAGE_BYTES);
+  private staged = 0;
+  private hash?: Sha256;
+  bytes = 0;
+
+  constructor(
+    private readonly handle: SyncHandle,
+    private readonly file: string,
+    private at: number,
+    hashed: boolean,
+  ) {
+    if (hashed) this.hash = new Sha256();
+  }
+
+  write(bytes: Uint8Array): void {
+    if (bytes.length < STAGE_BYTES / 4) {
+      if (this.staged + bytes.length > STAGE_BYTES) this.flush();
+      this.stage.set(bytes, this.staged);
+      this.staged += bytes.length;
+      return;
+    }
+    this.flush();
+    this.put(bytes);
+  }
+
+  private put(bytes: Uint8Array): void {
+    this.hash?.update(bytes);
+    writeAll(this.handle, this.file, bytes, this.at);
+    this.at += bytes.length;
+    this.bytes += bytes.length;
+  }
+
+  flush(): void {
+    if (this.staged === 0) return;
+    this.put(this.stage.subarray(0, this.staged));
+    this.staged = 0;
+  }
+
+  /** Flushes and returns the size and sha256 of what was written (for a hashed sink). */
+  finish(): { bytes: number; sha256: string } {
+    this.flush();
+    return { bytes: this.bytes, sha256: this.hash?.hex() ?? '' };
+  }
+}
+
+/** Writes a container's head and sets its final size. */
+export function createContainer(handle: SyncHandle, file: string, head: Uint8Array, bytes: number): void {
+  handle.truncate(0);
+  writeAll(handle, file, head, 0);
+  handle.truncate(bytes);
+  handle.flush();
+}
+
+const HASH_CHUNK = 8 << 20;
+
+/** The sha256 of a whole file, read back in chunks. */
+export function hashFile(handle: SyncHandle): { bytes: number; sha256: string } {
+  const size = handle.getSize();
+  const buf = new Uint8Array(Math.min(HASH_CHUNK, Math.max(size, 1)));
+  const hash = new Sha256();
+  for (let at = 0; at < size; ) {
+    const n = handle.read(buf.subarray(0, Math.min(buf.length, size - at)), { at });
+    if (n <= 0) throw new OutputError({}, `cannot read back an output file at ${at} of ${size} bytes`);
+    hash.update(buf.subarray(0, n));
+    at += n;
+  }
+  return { bytes: size, sha256: hash.hex() };
+}

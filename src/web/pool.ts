@@ -1,0 +1,87 @@
+// Module workers for the browser conversion: a fixed set started once, each given the kernel module and
+// the input files; tasks go to whichever worker is free, in the order given (largest jobs first).
+
+import { reviveError } from '../errors.js';
+import type { FromWorker, Task, ToWorker } from './worker.js';
+
+type Written = { bytes: number; sha256: string } | undefined;
+
+export class WebPool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly waiting: (() => void)[] = [];
+  private readonly calls = new Map<number, { resolve: (w: Written) => void; reject: (e: Error) => void }>();
+  private next = 0;
+  private failed?: Error;
+
+  private constructor(private readonly onProgress: (bytes: number, tensors: number) => void) {}
+
+  static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type'>, onProgress: (bytes: number, tensors: number) => void): Promise<WebPool> {
+    const pool = new WebPool(onProgress);
+    await Promise.all(
+      Array.from({ length: n }, () => {
+        const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+        pool.workers.push(w);
+        return new Promise<void>((resolve, reject) => {
+          w.onmessage = (e: MessageEvent<FromWorker>) => {
+            if (e.data.type === 'ready') {
+              w.onmessage = (ev: MessageEvent<FromWorker>) => pool.receive(w, ev.data);
+              pool.idle.push(w);
+              resolve();
+            } else if (e.data.type === 'error') reject(reviveError(e.data.error));
+          };
+          w.onerror = (ev) => reject(new Error(`a conversion worker failed to start: ${ev.message || 'unknown error'}`));
+          w.postMessage({ type: 'init', ...init } satisfies ToWorker);
+        });
+      }),
+    ).catch((e) => {
+      pool.stop();
+      throw e;
+    });
+    return pool;
+  }
+
+  private receive(w: Worker, m: FromWorker): void {
+    if (m.type === 'progress') return this.onProgress(m.bytes, m.tensors);
+    if (m.type === 'ready') return;
+    const call = this.calls.get(m.id)!;
+    this.calls.delete(m.id);
+    this.idle.push(w);
+    this.waiting.shift()?.();
+    if (m.type === 'done') call.resolve(m.written);
+    else call.reject(reviveError(m.error));
+  }
+
+  /** Runs one task on the next free worker. */
+  async run(task: Task, transfer: Transferable[] = []): Promise<Written> {
+    while (!this.idle.length) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.failed) throw this.failed;
+    const w = this.idle.pop()!;
+    const id = this.next++;
+    return new Promise<Written>((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      w.postMessage({ type: 'task', id, task } satisfies ToWorker, transfer);
+    });
+  }
+
+  /** Runs every task; the first failure stops the rest from starting and is thrown. */
+  async all(tasks: Task[], onDone?: (i: number) => void): Promise<Written[]> {
+    return Promise.all(
+      tasks.map((t, i) =>
+        this.run(t).then(
+          (w) => (onDone?.(i), w),
+          (e: Error) => {
+            this.failed ??= e;
+            throw e;
+          },
+        ),
+      ),
+    );
+  }
+
+  stop(): void {
+    for (const w of this.workers) w.terminate();
+    for (const c of this.calls.values()) c.reject(new Error('the conversion was stopped'));
+    this.calls.clear();
+  }
+}

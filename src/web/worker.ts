@@ -1,0 +1,116 @@
+// A module worker of the browser conversion: instantiates the kernels once, then runs tasks from the
+// main thread: create a container, fill a job (tensors read with FileReaderSync, bytes written with a
+// synchronous OPFS handle), hash a file, write a small file. Errors come back as data.
+
+import { instantiateKernels, type Kernels } from '../kernels/index.js';
+import { serializeError } from '../errors.js';
+import { FORMATS, type FormatOptions, type Job } from '../outputs/index.js';
+import { WeightStream } from '../stream/weights.js';
+import { BlobSource } from './input.js';
+import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
+
+export type Task =
+  | { type: 'create'; file: string; head: Uint8Array; bytes: number }
+  | { type: 'job'; job: Job; options: FormatOptions }
+  | { type: 'hash'; file: string }
+  | { type: 'small'; file: string; bytes: Uint8Array };
+
+export type ToWorker = { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string } | { type: 'task'; id: number; task: Task };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'done'; id: number; written?: { bytes: number; sha256: string } }
+  | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
+  | { type: 'progress'; bytes: number; tensors: number };
+
+const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
+
+let kernels: Kernels;
+let source: BlobSource;
+let dir: FileSystemDirectoryHandle;
+
+/** Progress goes to the main thread at most every 100 ms (and at the end of each job). */
+const pending = { bytes: 0, tensors: 0, last: 0 };
+function progress(bytes: number, tensors: number, force = false): void {
+  pending.bytes += bytes;
+  pending.tensors += tensors;
+  const now = performance.now();
+  if (!force && now - pending.last < 100) return;
+  if (pending.bytes || pending.tensors) post({ type: 'progress', bytes: pending.bytes, tensors: pending.tensors });
+  pending.bytes = pending.tensors = 0;
+  pending.last = now;
+}
+
+async function withHandle<T>(file: string, shared: boolean, create: boolean, use: (h: SyncHandle) => T): Promise<T> {
+  const h = await openSync(await fileIn(dir, file, create), shared);
+  try {
+    return use(h);
+  } finally {
+    h.close();
+  }
+}
+
+async function run(task: Task): Promise<{ bytes: number; sha256: string } | undefined> {
+  switch (task.type) {
+    case 'create':
+      return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes));
+    case 'hash':
+      return withHandle(task.file, false, false, hashFile);
+    case 'small':
+      return withHandle(task.file, false, true, (h) => {
+        h.truncate(0);
+        const sink = new HandleSink(h, task.file, 0, true);
+        sink.write(task.bytes);
+        const w = sink.finish();
+        h.flush();
+        return w;
+      });
+    case 'job': {
+      const { job, options } = task;
+      // A job fills its own file (hashed as written) or regions of a container (hashed after all jobs).
+      const inContainer = job.regions !== undefined;
+      return withHandle(job.file, inContainer, !inContainer, (h) => {
+        if (!inContainer) h.truncate(0);
+        const sinks: HandleSink[] = [];
+        const stream = new WeightStream({
+          kernels,
+          source,
+          options,
+          onBytesRead: (n) => progress(n, 0),
+          onTensorDone: () => progress(0, 1),
+        });
+        FORMATS[job.format].write(job, stream, {
+          sink(offset?: number) {
+            const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined);
+            sinks.push(s);
+            return s;
+          },
+        }, options);
+        const written = sinks.map((s) => s.finish());
+        h.flush();
+        progress(0, 0, true);
+        return inContainer ? undefined : written[0];
+      });
+    }
+  }
+}
+
+self.onmessage = async (e: MessageEvent<ToWorker>) => {
+  const m = e.data;
+  if (m.type === 'init') {
+    try {
+      kernels = await instantiateKernels(m.module);
+      source = new BlobSource(new Map(m.files));
+      dir = await stagingFolder(m.run);
+      post({ type: 'ready' });
+    } catch (err) {
+      post({ type: 'error', id: -1, error: serializeError(err) });
+    }
+    return;
+  }
+  try {
+    post({ type: 'done', id: m.id, written: await run(m.task) });
+  } catch (err) {
+    post({ type: 'error', id: m.id, error: serializeError(err) });
+  }
+};
