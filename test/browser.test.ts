@@ -1,0 +1,164 @@
+// The page, as a user drives it, in Debian's headless Chromium: pick a model folder (file input),
+// choose the format, convert, download every file; each download must equal the CLI's output byte for
+// byte (same --timestamp). Also: the SIMD and scalar kernels agree on the page, a corrupt file is
+// reported in words, the page logs nothing, and a screenshot of the finished page is saved and checked.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { servePage } from '../build/js/cli/serve.js';
+import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { launchBrowser, type Browser, type Page } from './helpers/browser.js';
+
+const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
+const SHOTS = new URL('../build/screenshots/', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browser-'));
+let browser: Browser;
+let url: string;
+let close: () => void;
+const noise: string[] = [];
+
+function cli(...args: string[]): void {
+  execFileSync(process.execPath, [CLI, ...args], { stdio: 'pipe' });
+}
+
+test.before(async () => {
+  const s = await servePage(0, '127.0.0.1');
+  url = s.url;
+  close = () => s.server.close();
+  browser = await launchBrowser();
+});
+
+test.after(async () => {
+  await browser?.close();
+  close?.();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function openPage(): Promise<Page> {
+  const page = await browser.newPage({ acceptDownloads: true });
+  page.on('console', (m) => noise.push(`console.${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => noise.push(`page error: ${e.message}`));
+  await page.goto(url);
+  return page;
+}
+
+/** Converts `input` through the page's controls; returns the page once it shows a result or an error. */
+async function convertInPage(page: Page, input: string, o: { format: string; kernels?: string; ggufType?: string }): Promise<void> {
+  await page.setInputFiles('#folder', input);
+  await page.selectOption('#format', o.format);
+  if (o.ggufType) await page.selectOption('#gguf-type', o.ggufType);
+  await page.selectOption('#kernels', o.kernels ?? 'auto');
+  await page.selectOption('#destination', 'download');
+  await page.fill('#timestamp', '0');
+  await page.click('#convert');
+  await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
+}
+
+/** Clicks every download link; returns the folder the files were saved to. */
+async function downloadAll(page: Page, into: string): Promise<string[]> {
+  mkdirSync(into, { recursive: true });
+  const names: string[] = [];
+  for (const link of await page.$$('#files a[download]')) {
+    const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    await d.saveAs(join(into, d.suggestedFilename()));
+    names.push(d.suggestedFilename());
+  }
+  return names;
+}
+
+function sameFiles(cliDir: string, pageDir: string): void {
+  const want = readdirSync(cliDir).sort();
+  assert.equal(readdirSync(pageDir).sort(), want, 'the same files');
+  for (const f of want) assert.ok(readFileSync(join(cliDir, f)).equals(readFileSync(join(pageDir, f))), `${f}: byte-identical to the CLI's`);
+}
+
+async function check(name: string, input: string, format: string, extra: string[] = [], o: { ggufType?: string; kernels?: string } = {}) {
+  const cliOut = join(tmp, `${name}-cli`);
+  cli('--input-dir', input, '--output-dir', cliOut, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra);
+  const page = await openPage();
+  try {
+    await convertInPage(page, input, { format, ...o });
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    const got = join(tmp, `${name}-page`);
+    await downloadAll(page, got);
+    sameFiles(cliOut, got);
+    return page;
+  } catch (e) {
+    await page.close();
+    throw e;
+  }
+}
+
+test('tiny model, every format with its own files or a container: the page writes the CLI\'s bytes', async () => {
+  const input = join(tmp, 'tiny-model');
+  cli('synth', '--out', input, '--preset', 'tiny');
+  for (const format of ['bitnet-rs', 'hf-packed']) await (await check(`tiny-${format}`, input, format)).close();
+});
+
+test('a sharded model into GGUF (regions of one file written by several workers) equals the CLI\'s, SIMD and scalar alike', async () => {
+  const input = join(tmp, 'sharded-model');
+  // rows of 256: TQ2_0 holds them (the CLI refuses other row lengths for it)
+  generateCheckpoint({ outDir: input, layout: '1bitllm', shards: 3, seed: 5, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
+  assert.ok(readdirSync(input).includes('model.safetensors.index.json'));
+  await (await check('sharded-gguf-simd', input, 'gguf', ['--gguf-type', 'tq2_0'], { ggufType: 'tq2_0', kernels: 'simd' })).close();
+  await (await check('sharded-gguf-scalar', input, 'gguf', ['--gguf-type', 'tq2_0'], { ggufType: 'tq2_0', kernels: 'scalar' })).close();
+  await (await check('sharded-bitnet-rs-scalar', input, 'bitnet-rs', [], { kernels: 'scalar' })).close();
+});
+
+test('the finished page: screenshot saved, the result shown in words', async () => {
+  const input = join(tmp, 'tiny-model');
+  const page = await check('tiny-shot', input, 'hf-packed');
+  try {
+    const shot = join(tmp, 'page.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(readFileSync(shot).subarray(1, 4).toString() === 'PNG');
+    assert.match((await page.textContent('#result-state')) ?? '', /^Done: tiny-model-hf-packed$/);
+    assert.match((await page.textContent('#summary')) ?? '', /hf-bitnet → hf-packed: 6 files/);
+    assert.is(await page.$$eval('#files tr', (rows) => rows.length), 6);
+    assert.is(await page.$eval('#bar', (b) => (b as HTMLProgressElement).value), 1);
+    assert.match((await page.textContent('#version')) ?? '', /^0\.1\.0 · wasm SIMD$/);
+    const box = await page.locator('#result').boundingBox();
+    assert.ok(box && box.height > 100, 'the result is laid out');
+    // kept for people to look at (build/ is not committed)
+    mkdirSync(SHOTS, { recursive: true });
+    cpSync(shot, join(SHOTS, 'browser-page.png'));
+  } finally {
+    await page.close();
+  }
+});
+
+test('a truncated weight file is reported in words, naming the file; nothing is offered for download', async () => {
+  const input = join(tmp, 'broken-model');
+  cli('synth', '--out', input, '--preset', 'tiny');
+  const file = join(input, 'model.safetensors');
+  truncateSync(file, readFileSync(file).length - 1000);
+  const page = await openPage();
+  try {
+    await convertInPage(page, input, { format: 'bitnet-rs' });
+    const text = (await page.textContent('#error')) ?? '';
+    assert.match(text, /^The conversion failed: broken-model\/model\.safetensors: tensor \S+: corrupt file: expected .* found .*truncated/);
+    assert.is(await page.isHidden('#result'), true);
+    assert.is(await page.$$eval('#files a', (a) => a.length), 0);
+    // the failed run left nothing in the browser's storage
+    const left = await page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const runs = await root.getDirectoryHandle('bitnet-converter', { create: true });
+      const names: string[] = [];
+      for await (const [name] of (runs as unknown as { entries(): AsyncIterable<[string, unknown]> }).entries()) names.push(name);
+      return names;
+    });
+    assert.ok(!left.some((n) => n.startsWith('broken-model')), `left in OPFS: ${left.join(', ')}`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('the page logged nothing (no console messages, no page errors)', () => {
+  assert.equal(noise, []);
+});
+
+test.run();

@@ -1,0 +1,36 @@
+// The platform-free SHA-256 the browser path hashes its outputs with, against node:crypto: every length
+// around the padding boundaries, fed in random pieces.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { Sha256 } from '../build/js/formats/sha256.js';
+
+function pseudoRandom(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+test('equals node:crypto for lengths around the 55/56/64-byte padding edges and beyond, in any pieces', () => {
+  for (const n of [0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 65_537]) {
+    const bytes = pseudoRandom(n, n + 7);
+    const want = createHash('sha256').update(bytes).digest('hex');
+    assert.is(new Sha256().update(bytes).hex(), want, `${n} bytes at once`);
+    const h = new Sha256();
+    for (let i = 0, step = 1; i < n; i += step, step = (step * 7 + 3) % 97 || 1) h.update(bytes.subarray(i, Math.min(n, i + step)));
+    assert.is(h.hex(), want, `${n} bytes in pieces`);
+  }
+});
+
+test('the known answer for "abc" (FIPS 180-4)', () => {
+  assert.is(new Sha256().update(new TextEncoder().encode('abc')).hex(), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+});
+
+test.run();
