@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +153,53 @@ test('a truncated weight file is reported in words, naming the file; nothing is 
       return names;
     });
     assert.ok(!left.some((n) => n.startsWith('broken-model')), `left in OPFS: ${left.join(', ')}`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('bitnet-converter/web: convertFiles into a directory handle and into Blobs, the CLI\'s hashes; an existing folder refused without force', async () => {
+  const input = join(tmp, 'tiny-model');
+  const cliOut = join(tmp, 'api-cli');
+  cli('--input-dir', input, '--output-dir', cliOut, '--format', 'bitnet-rs-safetensors', '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'));
+  const want = Object.fromEntries(readdirSync(cliOut).map((f) => [f, createHash('sha256').update(readFileSync(join(cliOut, f))).digest('hex')]));
+  const page = await openPage();
+  try {
+    await page.setInputFiles('#folder', input);
+    // plain JavaScript run in the page (a function would be rewritten by the test's TypeScript loader)
+    const got = (await page.evaluate(`(async () => {
+      const web = await import('/js/web/index.js');
+      const files = [...(document.getElementById('folder')).files];
+      const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', await b.arrayBuffer()))].map((x) => x.toString(16).padStart(2, '0')).join('');
+      const root = await navigator.storage.getDirectory();
+      const picked = await root.getDirectoryHandle('picked-by-user', { create: true });
+      const o = { format: 'bitnet-rs-safetensors', timestamp: 0 };
+      const r = await web.convertFiles(files, { ...o, output: { kind: 'directory', handle: picked } });
+      const inFolder = {};
+      const folder = await picked.getDirectoryHandle(r.outputName);
+      for (const f of r.files) inFolder[f.name] = await hex(await (await folder.getFileHandle(f.name)).getFile());
+      let refused = '';
+      try {
+        await web.convertFiles(files, { ...o, output: { kind: 'directory', handle: picked } });
+      } catch (e) {
+        refused = e.message;
+      }
+      const forced = await web.convertFiles(files, { ...o, output: { kind: 'directory', handle: picked }, force: true });
+      const b = await web.convertFiles(files, { ...o, output: { kind: 'blobs' } });
+      const blobs = {};
+      for (const x of b.outputs) blobs[x.name] = await hex(x.blob);
+      const runs = await root.getDirectoryHandle('bitnet-converter', { create: true });
+      const left = [];
+      for await (const [name] of runs.entries()) left.push(name);
+      return { name: r.outputName, listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])), inFolder, refused, forced: forced.files.length, blobs, left };
+    })()`)) as { name: string; listed: object; inFolder: object; blobs: object; refused: string; forced: number; left: string[] };
+    assert.is(got.name, 'tiny-model-bitnet-rs-safetensors');
+    assert.equal(got.listed, want, 'the hashes convertFiles reports are those of the CLI\'s files');
+    assert.equal(got.inFolder, want, 'the files in the picked folder');
+    assert.equal(got.blobs, want, 'the Blobs');
+    assert.match(got.refused, /tiny-model-bitnet-rs-safetensors: the output folder already exists/);
+    assert.is(got.forced, Object.keys(want).length);
+    assert.equal(got.left, [], 'nothing left in OPFS once delivered');
   } finally {
     await page.close();
   }
