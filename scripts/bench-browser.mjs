@@ -1,0 +1,79 @@
+// The browser conversion beside the CLI's on this machine: the same synthetic checkpoint converted by
+// `bitnet-converter` (Node) and by the page in Debian's headless Chromium (picked with the file input,
+// written to OPFS), medians of N rounds each, as input GB/s. Needs test/tools (playwright-core) and
+// /usr/bin/chromium, as the browser tests do.
+// Usage: node scripts/bench-browser.mjs [--preset small] [--format bitnet-rs] [--runs 3]
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: args } = parseArgs({
+  options: { preset: { type: 'string', default: 'small' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
+});
+const root = new URL('..', import.meta.url).pathname;
+const cli = join(root, 'build/js/cli/main.js');
+const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bitnet-converter', 'bench');
+const input = join(cache, `browser-${args.preset}`);
+const output = join(cache, `browser-${args.preset}-cli-${args.format}`);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+if (!existsSync(join(input, '.complete'))) {
+  rmSync(input, { recursive: true, force: true });
+  execFileSync(process.execPath, [cli, 'synth', '--preset', args.preset, '--out', input], { stdio: 'inherit' });
+  writeFileSync(join(input, '.complete'), '');
+}
+const bytes = readdirSync(input).filter((f) => f.endsWith('.safetensors')).reduce((s, f) => s + statSync(join(input, f)).size, 0);
+const runs = Number(args.runs);
+
+const cliSecs = [];
+for (let i = 0; i < runs; i++) {
+  rmSync(output, { recursive: true, force: true });
+  const t = performance.now();
+  const r = spawnSync(process.execPath, [cli, '--input-dir', input, '--output-dir', output, '--format', args.format, '--timestamp', '0', '-q', '--log-dir', join(cache, 'logs')]);
+  if (r.status !== 0) throw new Error(`CLI conversion failed: ${r.stderr}`);
+  cliSecs.push((performance.now() - t) / 1000);
+}
+
+const { chromium } = createRequire(join(root, 'test/tools/package.json'))('playwright-core');
+const { servePage } = await import(join(root, 'build/js/cli/serve.js'));
+const { server, url } = await servePage(0, '127.0.0.1');
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const pageSecs = [];
+const reported = [];
+try {
+  for (let i = 0; i < runs; i++) {
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.setInputFiles('#folder', input);
+    await page.selectOption('#format', args.format);
+    await page.selectOption('#destination', 'download');
+    await page.fill('#timestamp', '0');
+    const t = performance.now();
+    await page.click('#convert');
+    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 600_000 });
+    pageSecs.push((performance.now() - t) / 1000);
+    if (!(await page.isHidden('#error'))) throw new Error(`the page failed: ${await page.textContent('#error')}`);
+    reported.push(Number(/written in ([\d.]+) s/.exec(await page.textContent('#summary'))?.[1]));
+    await page.close();
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+
+const rate = (s) => (bytes / s / 1e9).toFixed(2);
+const c = median(cliSecs);
+const p = median(pageSecs);
+console.log(`input: synth --preset ${args.preset} (${(bytes / 1e6).toFixed(1)} MB of safetensors), --format ${args.format}, ${runs} rounds, medians`);
+console.log(`| run | seconds | input GB/s |`);
+console.log(`|---|---|---|`);
+console.log(`| CLI (node, process start included) | ${c.toFixed(2)} | ${rate(c)} |`);
+console.log(`| page in Chromium (click to result, workers and wasm compile included) | ${p.toFixed(2)} | ${rate(p)} |`);
+console.log(`| page, convertFiles' own time | ${median(reported).toFixed(2)} | ${rate(median(reported))} |`);
