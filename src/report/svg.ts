@@ -114,7 +114,7 @@ export function histogramChart(c: HistogramSpec): string {
   const pw = W - M.left - 30;
   const ph = H - top0 - M.bottom;
   const barW = pw / n;
-  const top = Math.max(1, ...c.counts);
+  const top = Math.max(1, ...c.counts) * 1.08; // headroom above the tallest bar
   const Y = (v: number) => top0 + ph - (v / top) * ph;
   const X = (x: number) => M.left + (x / c.binWidth) * barW;
   const out: string[] = [];
