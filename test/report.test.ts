@@ -3,7 +3,7 @@
 // scales are the output reader's, the histogram's counts add up to the projection's element count and
 // its share of zeros is the reference rule's); what is not available is said in words; a failing
 // verify or convert writes its failure; headless Chromium shows the title, the charts, the legend and
-// the verdict (a PNG is saved in test/out/).
+// the verdict (a PNG is saved in build/test-out/).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,7 +17,8 @@ import { decodeValues, referenceTernary } from './reference/ternary-ref.js';
 import { browserMissing, launchBrowser } from './helpers/browser.js';
 
 const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
-const OUT = new URL('./out/', import.meta.url).pathname;
+// outside test/, where uvu would take a .png for a test file; build/ is ignored by git
+const OUT = new URL('../build/test-out/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-report-'));
 
 function cli(args: string[]): { code: number; stdout: string; stderr: string } {

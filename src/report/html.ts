@@ -42,6 +42,9 @@ details{margin:6px 0}
 summary{cursor:pointer;color:#333}
 `;
 
+const decimals = (step: number) => Math.max(0, Math.ceil(-Math.log10(step) - 1e-9));
+const pctTick = (y: number, step: number) => `${(100 * y).toFixed(decimals(100 * step))}%`;
+const numTick = (y: number, step: number) => y.toFixed(decimals(step));
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const sci = (x: number) => (Math.abs(x) >= 0.01 && Math.abs(x) < 1000 ? x.toPrecision(4) : x.toExponential(3));
 
@@ -86,8 +89,8 @@ function layersSection(l: Maybe<LayerStats>): string {
   return [
     `<p class="note">From ${esc(l.source)}. One line per projection; x is the block index.</p>`,
     ...l.notes.map((n) => `<p class="note">${esc(n)}</p>`),
-    lineChart({ id: 'chart-scale', title: 'Scale (mean |w|) per block', xLabel: 'block', yLabel: 'scale', series: toLine('scale'), formatY: sci }),
-    lineChart({ id: 'chart-zero', title: 'Share of zeros per block', xLabel: 'block', yLabel: 'zeros', series: toLine('zero'), formatY: pct }),
+    lineChart({ id: 'chart-scale', title: 'Scale (mean |w|) per block', xLabel: 'block', yLabel: 'scale', series: toLine('scale'), formatY: sci, formatTick: numTick }),
+    lineChart({ id: 'chart-zero', title: 'Share of zeros per block', xLabel: 'block', yLabel: 'zeros', series: toLine('zero'), formatY: pct, formatTick: pctTick }),
   ].join('\n');
 }
 

@@ -33,6 +33,8 @@ export interface LineChartSpec {
   yLabel: string;
   series: LineSeries[];
   formatY: (y: number) => string;
+  /** A tick's label, given the step between ticks (enough decimals to tell ticks apart). */
+  formatTick: (y: number, step: number) => string;
   /** Force the y axis to include 0. */
   fromZero?: boolean;
 }
@@ -59,9 +61,11 @@ export function lineChart(c: LineChartSpec): string {
   const out: string[] = [];
   out.push(`<svg id="${esc(c.id)}" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(c.title)}">`);
   out.push(`<text class="ctitle" x="${M.left}" y="20">${esc(c.title)}</text>`);
-  for (const t of ticks(yLo, yHi)) {
+  const yt = ticks(yLo, yHi);
+  const step = yt.length > 1 ? yt[1] - yt[0] : Math.abs(yt[0]) || 1;
+  for (const t of yt) {
     out.push(`<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${f(Y(t))}" y2="${f(Y(t))}"/>`);
-    out.push(`<text class="tick" x="${M.left - 6}" y="${f(Y(t) + 4)}" text-anchor="end">${esc(c.formatY(t))}</text>`);
+    out.push(`<text class="tick" x="${M.left - 6}" y="${f(Y(t) + 4)}" text-anchor="end">${esc(c.formatTick(t, step))}</text>`);
   }
   const xt = ticks(xLo, xHi, Math.min(10, xHi - xLo)).filter((t) => Number.isInteger(t));
   for (const t of xt) out.push(`<text class="tick" x="${f(X(t))}" y="${H - M.bottom + 16}" text-anchor="middle">${t}</text>`);
