@@ -21,6 +21,7 @@ import { inspect } from '../run/inspect.js';
 import { verify } from '../run/verify.js';
 import { inspectionText } from './inspect-text.js';
 import { RunLog } from './log.js';
+import { convertReportData, inspectReportData, verifyReportData, writeReport } from './report.js';
 
 const MODEL = 'microsoft/bitnet-b1.58-2B-4T-bf16';
 const DEFAULT_INPUT = `models/Original/${MODEL}`;
@@ -44,6 +45,8 @@ interface ConvertFlags {
   verbose?: boolean;
   logDir: string;
   jsonSummary?: string;
+  report?: string;
+  reportTensor?: string;
 }
 
 function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -88,8 +91,13 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print stack traces with errors')
     .option('--log-dir <dir>', 'folder for the run log bitnet-converter-<timestamp>.txt', 'logs')
-    .option('--json-summary <file>', 'also write the run\'s summary as JSON (wall time, bytes, GB/s, peak memory, files with sha256) for scripts and CI');
+    .option('--json-summary <file>', 'also write the run\'s summary as JSON (wall time, bytes, GB/s, peak memory, files with sha256) for scripts and CI')
+    .option(...REPORT_OPTION)
+    .option(...REPORT_TENSOR_OPTION);
 }
+
+const REPORT_OPTION = ['--report <file.html>', 'also write a self-contained HTML report: model summary, per-layer scale and zero charts, a source histogram, timings and the verdict'] as const;
+const REPORT_TENSOR_OPTION = ['--report-tensor <name>', 'the projection whose source |w|/mean|w| the report\'s histogram shows: a tensor name or a role such as blk.3.ffn_down (default blk.0.attn_q)'] as const;
 
 async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise<ConvertSummary> {
   const log = new RunLog(flags.logDir);
@@ -98,6 +106,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
     log.line(m);
     if (!flags.quiet) process.stderr.write(m + '\n');
   };
+  const started = performance.now();
   try {
     if (!existsSync(flags.inputDir)) {
       const hint = isDefaultInput
@@ -137,26 +146,53 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         `${summary.layout} -> ${summary.format}; ${summary.kernels} kernels, ${summary.threads} threads${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
     );
     for (const f of summary.files) log.line(`  ${f.name} ${f.bytes} bytes sha256 ${f.sha256}`);
-    if (flags.jsonSummary) {
-      const doc = {
-        converter: { name: 'bitnet-converter', version: VERSION },
-        input: { dir: resolve(flags.inputDir), layout: summary.layout, bytes: summary.inputBytes },
-        output: { dir: summary.outputDir, format: summary.format, bytes: written, files: summary.files },
-        seconds: summary.seconds,
-        input_gb_per_second: summary.inputBytes / 1e9 / summary.seconds,
-        bytes_read: summary.bytesRead,
-        peak_rss_bytes: peak,
-        threads: summary.threads,
-        kernels: summary.kernels,
-        warnings: summary.warnings,
-      };
-      writeFileSync(flags.jsonSummary, JSON.stringify(doc, null, 2) + '\n');
+    const doc = {
+      converter: { name: 'bitnet-converter', version: VERSION },
+      input: { dir: resolve(flags.inputDir), layout: summary.layout, bytes: summary.inputBytes },
+      output: { dir: summary.outputDir, format: summary.format, bytes: written, files: summary.files },
+      seconds: summary.seconds,
+      input_gb_per_second: summary.inputBytes / 1e9 / summary.seconds,
+      bytes_read: summary.bytesRead,
+      peak_rss_bytes: peak,
+      threads: summary.threads,
+      kernels: summary.kernels,
+      warnings: summary.warnings,
+    };
+    if (flags.jsonSummary) writeFileSync(flags.jsonSummary, JSON.stringify(doc, null, 2) + '\n');
+    if (flags.report) {
+      writeReport(flags.report, await convertReportData(reportOptions(flags), { summary, doc }));
+      say(`report written to ${flags.report}`);
     }
     return summary;
   } catch (e) {
     log.line(`error: ${(e as Error).stack ?? e}`);
+    if (flags.report && existsSync(flags.inputDir)) {
+      try {
+        writeReport(flags.report, await convertReportData(reportOptions(flags), { error: e, seconds: (performance.now() - started) / 1000 }));
+      } catch (r) {
+        log.line(`the failure report could not be written: ${(r as Error).message}`); // the conversion's error is the one to report
+      }
+    }
     throw e;
   }
+}
+
+/**
+ * A subcommand's options. The program's own options (convert's, for the default command) are also
+ * recognised after a subcommand and then land on the program: a subcommand option of the same name
+ * (--rule, --report, --report-tensor) given on the command line is taken from there.
+ */
+function ownOptions<T>(cmd: Command): T {
+  const own = { ...cmd.opts() };
+  const parent = cmd.parent;
+  for (const name of Object.keys(cmd.opts()).concat(cmd.options.map((x) => x.attributeName()))) {
+    if (parent && cmd.getOptionValueSource(name) !== 'cli' && parent.getOptionValueSource(name) === 'cli') own[name] = parent.opts()[name];
+  }
+  return own as T;
+}
+
+function reportOptions(flags: ConvertFlags) {
+  return { inputDir: flags.inputDir, outputDir: flags.outputDir, format: flags.format, rule: flags.rule, granularity: flags.scaleGranularity, tensor: flags.reportTensor };
 }
 
 export function buildProgram(): Command {
@@ -193,9 +229,14 @@ export function buildProgram(): Command {
     .argument('<path>', 'a model folder, an output folder, or a .gguf file')
     .option('--json', 'one JSON document instead of text')
     .addOption(new Option('--rule <rule>', 'the rule for master weights\' statistics').choices(QUANT_RULES).default(DEFAULTS.rule))
-    .action(async (path: string, o: { json?: boolean; rule: QuantRule }) => {
+    .option(...REPORT_OPTION)
+    .option(...REPORT_TENSOR_OPTION)
+    .action(async (path: string, _o: unknown, cmd: Command) => {
+      const o = ownOptions<{ json?: boolean; rule: QuantRule; report?: string; reportTensor?: string }>(cmd);
+      const started = performance.now();
       const result = await inspect(path, { rule: o.rule });
       process.stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : inspectionText(result));
+      if (o.report) writeReport(o.report, await inspectReportData(path, result, { rule: o.rule, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
     });
 
   program
@@ -203,8 +244,21 @@ export function buildProgram(): Command {
     .description('prove an output folder right: manifest sizes and sha256, every tensor decodable with codes and scales in range; with --against, every value re-derived from the source')
     .argument('<output>', 'an output folder (with manifest.json)')
     .option('--against <source>', 'the model folder it was converted from: re-derive it with the recorded options and compare')
-    .action(async (output: string, o: { against?: string }) => {
-      const v = await verify(output, o.against);
+    .option(...REPORT_OPTION)
+    .option(...REPORT_TENSOR_OPTION)
+    .action(async (output: string, _o: unknown, cmd: Command) => {
+      const o = ownOptions<{ against?: string; report?: string; reportTensor?: string }>(cmd);
+      const started = performance.now();
+      const report = async (v: Parameters<typeof verifyReportData>[2]) =>
+        o.report && writeReport(o.report, await verifyReportData(output, o.against, v, { tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
+      let v;
+      try {
+        v = await verify(output, o.against);
+      } catch (e) {
+        await report({ error: e });
+        throw e;
+      }
+      await report(v);
       const what = `${v.checked.files} files, ${v.checked.tensors} tensors, ${v.checked.ternaryValues} ternary values${v.checked.against ? `, against ${v.checked.against}` : ''}`;
       process.stdout.write(`${v.ok ? 'verified' : `FAILED (${v.problems.length} problems)`}: ${output}: ${what}\n`);
       for (const p of v.problems) process.stdout.write(`  ${p}\n`);
