@@ -2,7 +2,7 @@
 // `bitnet-converter` (Node) and by the page in Debian's headless Chromium (picked with the file input,
 // written to OPFS), medians of N rounds each, as input GB/s. Needs test/tools (playwright-core) and
 // /usr/bin/chromium, as the browser tests do.
-// Usage: node scripts/bench-browser.mjs [--preset small] [--format bitnet-rs] [--runs 3]
+// Usage: node scripts/bench-browser.mjs [--preset small | --input DIR] [--format bitnet-rs] [--runs 3]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,16 +12,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
-  options: { preset: { type: 'string', default: 'small' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
+  options: { preset: { type: 'string', default: 'small' }, input: { type: 'string' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
 });
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'build/js/cli/main.js');
 const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bitnet-converter', 'bench');
-const input = join(cache, `browser-${args.preset}`);
+const input = args.input ?? join(cache, `browser-${args.preset}`);
 const output = join(cache, `browser-${args.preset}-cli-${args.format}`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
-if (!existsSync(join(input, '.complete'))) {
+if (!args.input && !existsSync(join(input, '.complete'))) {
   rmSync(input, { recursive: true, force: true });
   execFileSync(process.execPath, [cli, 'synth', '--preset', args.preset, '--out', input], { stdio: 'inherit' });
   writeFileSync(join(input, '.complete'), '');
@@ -71,7 +71,7 @@ try {
 const rate = (s) => (bytes / s / 1e9).toFixed(2);
 const c = median(cliSecs);
 const p = median(pageSecs);
-console.log(`input: synth --preset ${args.preset} (${(bytes / 1e6).toFixed(1)} MB of safetensors), --format ${args.format}, ${runs} rounds, medians`);
+console.log(`input: ${args.input ?? `synth --preset ${args.preset}`} (${(bytes / 1e6).toFixed(1)} MB of safetensors), --format ${args.format}, ${runs} rounds, medians`);
 console.log(`| run | seconds | input GB/s |`);
 console.log(`|---|---|---|`);
 console.log(`| CLI (node, process start included) | ${c.toFixed(2)} | ${rate(c)} |`);
