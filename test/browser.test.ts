@@ -5,7 +5,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -202,6 +202,36 @@ test('bitnet-converter/web: convertFiles into a directory handle and into Blobs,
     assert.equal(got.left, [], 'nothing left in OPFS once delivered');
   } finally {
     await page.close();
+  }
+});
+
+test('bitnet-converter serve: the page, its modules and the wasm on 127.0.0.1; nothing outside build/', async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d;
+        if (out.includes('\n')) resolve(out);
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    const base = /serving the bitnet-converter page at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1];
+    assert.ok(base, line);
+    const root = await fetch(base, { redirect: 'manual' });
+    assert.is(root.status, 302);
+    const pageUrl = new URL(root.headers.get('location')!, base);
+    const page = await fetch(pageUrl);
+    assert.is(page.status, 200);
+    assert.match(await page.text(), /<title>bitnet-converter<\/title>/);
+    const wasm = await fetch(new URL('/kernels.simd.wasm', base));
+    assert.is(wasm.headers.get('content-type'), 'application/wasm');
+    assert.ok(WebAssembly.validate(new Uint8Array(await wasm.arrayBuffer())));
+    for (const bad of ['/../package.json', '/%2e%2e/package.json', '/js/../../package.json', '/nothing.js']) {
+      assert.is((await fetch(new URL(bad, base))).status, 404, bad);
+    }
+  } finally {
+    child.kill();
   }
 });
 
