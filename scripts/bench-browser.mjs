@@ -5,9 +5,9 @@
 // Usage: node scripts/bench-browser.mjs [--preset small | --input DIR] [--format bitnet-rs] [--runs 3]
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -41,8 +41,12 @@ for (let i = 0; i < runs; i++) {
 const { chromium } = createRequire(join(root, 'test/tools/package.json'))('playwright-core');
 const { servePage } = await import(join(root, 'build/js/cli/serve.js'));
 const { server, url } = await servePage(0, '127.0.0.1');
-const browser = await chromium.launch({
+// A persistent profile: a fresh context is like private browsing, whose storage (OPFS) is in memory with a
+// small quota; a user's browser keeps OPFS on disk.
+const profile = mkdtempSync(join(tmpdir(), 'bitnet-bench-chromium-'));
+const browser = await chromium.launchPersistentContext(profile, {
   executablePath: '/usr/bin/chromium',
+  acceptDownloads: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const pageSecs = [];
@@ -66,6 +70,7 @@ try {
 } finally {
   await browser.close();
   server.close();
+  rmSync(profile, { recursive: true, force: true });
 }
 
 const rate = (s) => (bytes / s / 1e9).toFixed(2);

@@ -66,10 +66,30 @@ export async function openSync(file: FileSystemFileHandle, shared: boolean): Pro
   }
 }
 
+/** A failed write or resize, in words: the usual cause is the storage quota of the page's origin. */
+function storageError(file: string, e: unknown): OutputError {
+  const quota = (e as Error)?.name === 'QuotaExceededError';
+  return new OutputError(
+    { file },
+    quota
+      ? "cannot write: the browser's storage quota for this page is used up (the output is written to the page's private storage first; free disk space, or leave private browsing, whose quota is small)"
+      : `cannot write: ${e instanceof Error ? e.message : String(e)}`,
+  );
+}
+
+/** Runs a write or resize, turning the browser's exception into an OutputError naming the file. */
+function guarded<T>(file: string, op: () => T): T {
+  try {
+    return op();
+  } catch (e) {
+    throw storageError(file, e);
+  }
+}
+
 function writeAll(handle: SyncHandle, file: string, bytes: Uint8Array, at: number): void {
   let done = 0;
   while (done < bytes.length) {
-    const n = handle.write(bytes.subarray(done), { at: at + done });
+    const n = guarded(file, () => handle.write(bytes.subarray(done), { at: at + done }));
     if (n <= 0) throw new OutputError({ file }, `cannot write: the browser wrote ${done} of ${bytes.length} bytes (is the storage quota used up?)`);
     done += n;
   }
@@ -126,10 +146,10 @@ export class HandleSink implements ByteSink {
 
 /** Writes a container's head and sets its final size. */
 export function createContainer(handle: SyncHandle, file: string, head: Uint8Array, bytes: number): void {
-  handle.truncate(0);
+  guarded(file, () => handle.truncate(0));
   writeAll(handle, file, head, 0);
-  handle.truncate(bytes);
-  handle.flush();
+  guarded(file, () => handle.truncate(bytes));
+  guarded(file, () => handle.flush());
 }
 
 const HASH_CHUNK = 8 << 20;

@@ -10,6 +10,8 @@ const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 let files: File[] = [];
 let folderName: string | undefined;
 let busy = false;
+/** The last result kept in the browser's storage for its download links; replaced by the next one. */
+let previous: WebConvertResult | undefined;
 
 function showError(message: string): void {
   const box = $('error');
@@ -102,6 +104,8 @@ async function convert(): Promise<void> {
   }
   busy = true;
   $<HTMLButtonElement>('convert').disabled = true;
+  await previous?.remove();
+  previous = undefined;
   $('error').hidden = true;
   $('result').hidden = true;
   $('progress-box').hidden = false;
@@ -124,6 +128,7 @@ async function convert(): Promise<void> {
         $('status').textContent = `${mib(p.bytesRead)} of ${mib(p.bytesTotal)} read, ${p.tensorsDone} of ${p.tensorsTotal} tensors, ${rate(p.bytesRead, s)}`;
       },
     });
+    previous = r;
     bar.value = 1;
     $('status').textContent = 'Finished.';
     showResult(r, destination);
