@@ -1,15 +1,19 @@
-// Installs the test-only inference engines of test/engines (node-llama-cpp, pinned exactly, with
-// only its linux-x64 CPU prebuilt) from the npm registry, before `npm test` (.ci/run calls it).
-// Idempotent: nothing happens when the pinned versions are already installed from the same lock.
+// Installs the test-only folders from the npm registry, before `npm test` (pretest; .ci/run calls it):
+//   test/engines  the inference engine node-llama-cpp, pinned exactly, with only its linux-x64 CPU prebuilt
+//   test/tools    verdaccio (a local registry), deno and playwright-core, pinned exactly
+// Neither is a dependency of the package. Idempotent per folder: nothing happens when the pinned
+// versions are already installed from the same lock (a stamp in node_modules holds the lock's hash).
 //
-//   node scripts/install-engines.mjs           install when needed
-//   node scripts/install-engines.mjs --check   exit 0 when installed, 1 when not (installs nothing)
+//   node scripts/install-engines.mjs           install what is needed
+//   node scripts/install-engines.mjs --check   exit 0 when both are installed, 1 when not (installs nothing)
 //
-// How the ~730 MB of CUDA/Vulkan/other-platform prebuilts are avoided: they are optional
+// How the engines' ~730 MB of CUDA/Vulkan/other-platform prebuilts are avoided: they are optional
 // dependencies of node-llama-cpp, so `npm ci --omit=optional` skips them, while
 // @node-llama-cpp/linux-x64 is a direct (non-optional) dependency of test/engines/package.json.
 // Nothing is downloaded or built after the install: --ignore-scripts skips node-llama-cpp's
 // postinstall, and NODE_LLAMA_CPP_SKIP_DOWNLOAD=true would make it a no-op anyway.
+// The tools need no install script either: deno's postinstall only links its platform binary
+// (@deno/<platform>, an optional dependency npm picks for this machine) over the bin.cjs launcher.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -17,37 +21,53 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const dir = fileURLToPath(new URL('../test/engines/', import.meta.url));
-const STAMP = join(dir, 'node_modules', '.bitnet-engines-stamp');
-const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-const pinned = pkg.dependencies;
+const FOLDERS = [
+  {
+    name: 'engines',
+    dir: fileURLToPath(new URL('../test/engines/', import.meta.url)),
+    what: (pinned) => `node-llama-cpp ${pinned['node-llama-cpp']} (linux-x64 CPU prebuilt only)`,
+    linuxX64Only: true,
+    args: ['--omit=optional', '--ignore-scripts'],
+    env: { NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true', NODE_LLAMA_CPP_POSTINSTALL: 'skip' },
+    required: ['node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/llama-addon.node'],
+  },
+  {
+    name: 'tools',
+    dir: fileURLToPath(new URL('../test/tools/', import.meta.url)),
+    what: (pinned) => Object.entries(pinned).map(([n, v]) => `${n} ${v}`).join(', '),
+    linuxX64Only: false,
+    args: ['--ignore-scripts'],
+    env: {},
+    required: ['node_modules/verdaccio/bin/verdaccio'],
+  },
+];
 
-function lockHash() {
-  return createHash('sha256').update(readFileSync(join(dir, 'package-lock.json'))).digest('hex');
-}
+const lockHash = (f) => createHash('sha256').update(readFileSync(join(f.dir, 'package-lock.json'))).digest('hex');
+const stampPath = (f) => join(f.dir, 'node_modules', `.bitnet-${f.name}-stamp`);
+const pinnedOf = (f) => JSON.parse(readFileSync(join(f.dir, 'package.json'), 'utf8')).dependencies;
 
-function installedVersion(name) {
+function installedVersion(f, name) {
   try {
-    return JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
+    return JSON.parse(readFileSync(join(f.dir, 'node_modules', name, 'package.json'), 'utf8')).version;
   } catch {
     return undefined;
   }
 }
 
-/** Why the install is not usable, or undefined when it is. */
-function problem() {
-  for (const [name, version] of Object.entries(pinned)) {
-    const found = installedVersion(name);
+/** Why the folder's install is not usable, or undefined when it is. */
+function problem(f) {
+  for (const [name, version] of Object.entries(pinnedOf(f))) {
+    const found = installedVersion(f, name);
     if (found !== version) return `${name}: expected ${version}, found ${found ?? 'nothing'}`;
   }
-  if (!existsSync(join(dir, 'node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/llama-addon.node'))) return 'the linux-x64 prebuilt binary is missing';
+  for (const r of f.required) if (!existsSync(join(f.dir, r))) return `${r} is missing`;
   let stamp;
   try {
-    stamp = readFileSync(STAMP, 'utf8').trim();
+    stamp = readFileSync(stampPath(f), 'utf8').trim();
   } catch {
     return 'not installed by this script';
   }
-  if (stamp !== lockHash()) return 'test/engines/package-lock.json changed since the install';
+  if (stamp !== lockHash(f)) return `test/${f.name}/package-lock.json changed since the install`;
   return undefined;
 }
 
@@ -59,37 +79,45 @@ function sizeOf(path) {
   return total;
 }
 
-const check = process.argv.includes('--check');
-const before = problem();
-if (!before) {
-  console.log(`engines: node-llama-cpp ${pinned['node-llama-cpp']} already installed in test/engines`);
-  process.exit(0);
-}
-if (check) {
-  console.log(`engines: not installed (${before}); run node scripts/install-engines.mjs`);
-  process.exit(1);
-}
-if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.log(`engines: only linux-x64 is provided (this is ${process.platform}-${process.arch}); the engine tests will be skipped`);
-  process.exit(0);
+/** Installs one folder when needed; returns false on failure. */
+function ensure(f, check) {
+  const what = f.what(pinnedOf(f));
+  const before = problem(f);
+  if (!before) {
+    console.log(`${f.name}: ${what} already installed in test/${f.name}`);
+    return true;
+  }
+  if (check) {
+    console.log(`${f.name}: not installed (${before}); run node scripts/install-engines.mjs`);
+    return false;
+  }
+  if (f.linuxX64Only && (process.platform !== 'linux' || process.arch !== 'x64')) {
+    console.log(`${f.name}: only linux-x64 is provided (this is ${process.platform}-${process.arch}); its tests will be skipped`);
+    return true;
+  }
+  const t0 = Date.now();
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const res = spawnSync(npm, ['ci', ...f.args, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: f.dir,
+    stdio: 'inherit',
+    env: { ...process.env, ...f.env },
+  });
+  if (res.status !== 0) {
+    console.error(`${f.name}: npm ci in test/${f.name} failed (${res.error?.message ?? `exit status ${res.status}`})`);
+    return false;
+  }
+  writeFileSync(stampPath(f), lockHash(f) + '\n');
+  const after = problem(f);
+  if (after) {
+    console.error(`${f.name}: installed, but ${after}`);
+    return false;
+  }
+  const mb = (sizeOf(join(f.dir, 'node_modules')) / 1e6).toFixed(0);
+  console.log(`${f.name}: ${what} installed in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${mb} MB in test/${f.name}/node_modules`);
+  return true;
 }
 
-const t0 = Date.now();
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const res = spawnSync(npm, ['ci', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
-  cwd: dir,
-  stdio: 'inherit',
-  env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true', NODE_LLAMA_CPP_POSTINSTALL: 'skip' },
-});
-if (res.status !== 0) {
-  console.error(`engines: npm ci in test/engines failed (${res.error?.message ?? `exit status ${res.status}`})`);
-  process.exit(1);
-}
-writeFileSync(STAMP, lockHash() + '\n');
-const after = problem();
-if (after) {
-  console.error(`engines: installed, but ${after}`);
-  process.exit(1);
-}
-const mb = (sizeOf(join(dir, 'node_modules')) / 1e6).toFixed(0);
-console.log(`engines: node-llama-cpp ${pinned['node-llama-cpp']} (linux-x64 CPU prebuilt only) installed in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${mb} MB in test/engines/node_modules`);
+const check = process.argv.includes('--check');
+let ok = true;
+for (const f of FOLDERS) ok = ensure(f, check) && ok;
+process.exit(ok ? 0 : 1);
