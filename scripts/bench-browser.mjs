@@ -51,6 +51,7 @@ const browser = await chromium.launchPersistentContext(profile, {
 });
 const pageSecs = [];
 const reported = [];
+const phases = [];
 try {
   for (let i = 0; i < runs; i++) {
     const page = await browser.newPage();
@@ -65,6 +66,7 @@ try {
     pageSecs.push((performance.now() - t) / 1000);
     if (!(await page.isHidden('#error'))) throw new Error(`the page failed: ${await page.textContent('#error')}`);
     reported.push(Number(/written in ([\d.]+) s/.exec(await page.textContent('#summary'))?.[1]));
+    phases.push(await page.evaluate(() => document.getElementById('summary').dataset.phases));
     await page.close();
   }
 } finally {
@@ -82,3 +84,4 @@ console.log(`|---|---|---|`);
 console.log(`| CLI (node, process start included) | ${c.toFixed(2)} | ${rate(c)} |`);
 console.log(`| page in Chromium (click to result, workers and wasm compile included) | ${p.toFixed(2)} | ${rate(p)} |`);
 console.log(`| page, convertFiles' own time | ${median(reported).toFixed(2)} | ${rate(median(reported))} |`);
+console.log(`page phases (s), last round: ${phases.at(-1)}`);

@@ -63,6 +63,8 @@ export interface WebConvertResult {
   bytesRead: number;
   inputBytes: number;
   seconds: number;
+  /** Where the seconds went: reading headers and planning, starting the workers (module load, wasm instantiation), the jobs, hashing containers and writing the small files, delivery. */
+  phases: { plan: number; workers: number; jobs: number; finish: number; deliver: number };
   kernels: 'simd' | 'scalar';
   threads: number;
   warnings: string[];
@@ -74,6 +76,8 @@ function defaultThreads(): number {
 
 export async function convertFiles(files: Iterable<File>, o: WebConvertOptions = {}): Promise<WebConvertResult> {
   const started = performance.now();
+  const marks = [started];
+  const mark = () => marks.push(performance.now());
   const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   const format = formatById(o.format ?? DEFAULTS.format);
   const set = fileSet(files, o.folderName);
@@ -102,10 +106,12 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
   const done = { bytesRead: 0, tensorsDone: 0 };
   const report = () => o.onProgress?.({ ...done, bytesTotal, tensorsTotal });
   const inputs = [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]);
+  mark();
   const pool = await WebPool.start(Math.min(threads, Math.max(1, plan.jobs.length)), { module, files: inputs, run }, (bytes, tensors) => {
     done.bytesRead += bytes;
     done.tensorsDone += tensors;
   });
+  mark();
   const timer = o.onProgress ? setInterval(report, 200) : undefined;
   try {
     await pool.all(plan.containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
@@ -113,6 +119,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
     const results = await pool.all(order.map((i): Task => ({ type: 'job', job: plan.jobs[i], options })));
     if (timer) clearInterval(timer);
     report();
+    mark();
 
     // In the plan's job order, as the CLI lists them.
     const byJob: (typeof results)[number][] = [];
@@ -129,8 +136,10 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
     const [m] = await pool.all([{ type: 'small', file: 'manifest.json', bytes: manifest }]);
     written.push({ name: 'manifest.json', ...m! });
     pool.stop();
-
+    mark();
     const outputs = await deliver(run, outputName, output, written, o.force ?? false);
+    mark();
+    const [plan_, workers, jobs, finish, deliver_] = marks.slice(1).map((t, i) => (t - marks[i]) / 1000);
     return {
       format: format.id,
       layout: model.layout,
@@ -141,6 +150,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
       bytesRead: done.bytesRead,
       inputBytes: source.bytes,
       seconds: (performance.now() - started) / 1000,
+      phases: { plan: plan_, workers, jobs, finish, deliver: deliver_ },
       kernels: flavor,
       threads,
       warnings,
