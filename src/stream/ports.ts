@@ -3,8 +3,11 @@
 // and file handles. Nothing below this module imports upward.
 
 export interface TensorSource {
-  /** Fills `dst` with the bytes of `file` starting at `position`, or throws. */
-  readExactly(file: string, dst: Uint8Array, position: number): void;
+  /**
+   * Fills `dst` with the bytes of `file` starting at `position`, or throws. `end` is where the tensor
+   * being read ends: a source that reads ahead (a browser's, where each read is costly) stops there.
+   */
+  readExactly(file: string, dst: Uint8Array, position: number, end?: number): void;
 }
 
 export interface ByteSink {

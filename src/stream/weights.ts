@@ -144,7 +144,7 @@ export class WeightStream {
 
   /** @internal A positioned read of `bytes` bytes at `offset` into the tensor's data. */
   read(t: TensorInfo, ptr: number, offset: number, bytes: number): void {
-    this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, bytes), t.offset + offset);
+    this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, bytes), t.offset + offset, t.offset + t.byteLength);
     this.ctx.onBytesRead(bytes);
   }
 

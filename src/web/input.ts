@@ -89,8 +89,9 @@ interface FileReaderSyncLike {
 }
 
 /**
- * Reads are this large at least: each FileReaderSync call crosses to the browser's blob store, and
- * measured in Chromium 156 a read of 4 MiB costs about twice as much per byte as one of 32 MiB.
+ * Reads are this large at least, up to the end of the tensor being read: each FileReaderSync call
+ * crosses to the browser's blob store, and measured in Chromium 156 a read of 4 MiB costs about twice
+ * as much per byte as one of 32 MiB.
  */
 const WINDOW_BYTES = 32 << 20;
 
@@ -106,7 +107,7 @@ export class BlobSource implements TensorSource {
     this.reader = new Reader();
   }
 
-  readExactly(file: string, dst: Uint8Array, position: number): void {
+  readExactly(file: string, dst: Uint8Array, position: number, limit?: number): void {
     const blob = this.files.get(file);
     if (!blob) throw new CorruptFileError({ file }, 'a file of the model folder', 'no such file');
     const end = position + dst.length;
@@ -118,7 +119,7 @@ export class BlobSource implements TensorSource {
       dst.set(w.bytes.subarray(position - w.at, end - w.at));
       return;
     }
-    const until = Math.min(blob.size, Math.max(end, position + WINDOW_BYTES));
+    const until = Math.min(limit ?? blob.size, blob.size, Math.max(end, position + WINDOW_BYTES));
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(this.reader.readAsArrayBuffer(blob.slice(position, until)));
