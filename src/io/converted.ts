@@ -90,8 +90,8 @@ export function outputFolder(dir: string): OutputFolder {
     },
     list: () => readdirSync(dir),
     size: (name) => fileSize(join(dir, name)),
-    readAt: (name, offset, length) => {
-      const out = new Uint8Array(Math.max(0, length));
+    readAt: (name, offset, length, into) => {
+      const out = into && into.length >= length ? into.subarray(0, Math.max(0, length)) : new Uint8Array(Math.max(0, length));
       let fd: number;
       try {
         fd = openSync(join(dir, name), 'r');

@@ -18,9 +18,12 @@ export function sizeOf(folder: OutputFolder, name: string): number {
   return size;
 }
 
-/** Exactly `length` bytes of a file from `offset`, by a positioned read where the folder has one; a short file is a typed error. */
-export function readRange(folder: OutputFolder, name: string, offset: number, length: number): Uint8Array {
-  const bytes = folder.readAt ? folder.readAt(name, offset, length) : need(folder, name).subarray(offset, offset + length);
+/**
+ * Exactly `length` bytes of a file from `offset`, by a positioned read where the folder has one (into
+ * `into` when given and large enough: a view of it); a short file is a typed error.
+ */
+export function readRange(folder: OutputFolder, name: string, offset: number, length: number, into?: Uint8Array): Uint8Array {
+  const bytes = folder.readAt ? folder.readAt(name, offset, length, into) : need(folder, name).subarray(offset, offset + length);
   if (bytes.length !== length) throw new CorruptFileError({ file: name }, `${length} bytes at offset ${offset}`, `truncated: ${bytes.length} of them`);
   return bytes;
 }
@@ -66,7 +69,7 @@ export function storedRows(o: {
   cols: number;
   rowScales: Float32Array;
   multiple?: number;
-  bytesOf: (row: number, count: number) => Uint8Array;
+  bytesOf: (row: number, count: number, into?: Uint8Array) => Uint8Array;
   unpack: (bytes: Uint8Array, row: number, count: number) => Int8Array;
   bad?: (bytes: Uint8Array) => boolean;
 }): TernaryRows {
@@ -78,9 +81,11 @@ export function storedRows(o: {
     rowsPerChunk,
     decode: (row, count) => o.unpack(o.bytesOf(row, count), row, count),
     check() {
+      let buffer: Uint8Array | undefined; // one buffer for the chunks: no garbage per chunk
       for (let r = 0; r < o.rows; r += rowsPerChunk) {
         const n = Math.min(rowsPerChunk, o.rows - r);
-        const bytes = o.bytesOf(r, n);
+        const bytes = o.bytesOf(r, n, buffer);
+        buffer ??= bytes;
         if (!o.bad || o.bad(bytes)) o.unpack(bytes, r, n);
       }
     },
@@ -132,7 +137,7 @@ export function* tensorsWithScales(
   only: ((file: string) => boolean) | undefined,
   isPacked: (info: TensorInfo) => boolean,
   scaleCount: (info: TensorInfo) => number,
-  ternary: (info: TensorInfo, scales: Float32Array, bytes: (offset: number, length: number) => Uint8Array) => TernaryRows,
+  ternary: (info: TensorInfo, scales: Float32Array, bytes: (offset: number, length: number, into?: Uint8Array) => Uint8Array) => TernaryRows,
 ): Generator<LazyTensor> {
   if (only && !only(file)) return;
   const tensors = safetensorsHeader(folder, file);
@@ -148,9 +153,9 @@ export function* tensorsWithScales(
     const s = byName.get(name);
     if (!s || s.elements !== scaleCount(info)) throw new CorruptFileError({ file, tensor: name }, `${scaleCount(info)} scale values`, s ? `${s.elements}` : 'none');
     const scales = floatValues(readRange(folder, file, s.offset, s.byteLength), s.dtype, file, name);
-    const bytes = (offset: number, length: number) => {
+    const bytes = (offset: number, length: number, into?: Uint8Array) => {
       if (offset < 0 || offset + length > info.byteLength) throw new CorruptFileError({ file, tensor: info.name }, `bytes ${offset}..${offset + length} inside the tensor`, `${info.byteLength} bytes`);
-      return readRange(folder, file, info.offset + offset, length);
+      return readRange(folder, file, info.offset + offset, length, into);
     };
     yield { ...base, ternary: ternary(info, scales, bytes) };
   }

@@ -74,8 +74,8 @@ export interface OutputFolder {
   list(): string[];
   /** The size of a file in bytes, or undefined when there is none. */
   size?(name: string): number | undefined;
-  /** Up to `length` bytes of a file from `offset` (fewer only at the end of the file). */
-  readAt?(name: string, offset: number, length: number): Uint8Array;
+  /** Up to `length` bytes of a file from `offset` (fewer only at the end of the file); read into `into` (a view of it returned) when given. */
+  readAt?(name: string, offset: number, length: number, into?: Uint8Array): Uint8Array;
 }
 
 /** One tensor of an output as its format's reader decodes it. */

@@ -36,8 +36,11 @@ class BincodeCursor {
   /** File offset of the next byte. */
   pos: number;
 
+  /** The window's memory, reused by every refill. */
+  private scratch?: Uint8Array;
+
   constructor(
-    private readonly readAt: (offset: number, length: number) => Uint8Array,
+    private readonly readAt: (offset: number, length: number, into?: Uint8Array) => Uint8Array,
     readonly size: number,
     readonly flavor: BincodeFlavor,
     readonly file: string,
@@ -58,8 +61,10 @@ class BincodeCursor {
     if (this.pos + n > this.size) {
       throw new CorruptFileError({ file: this.file }, `${n} more bytes for ${what} at byte ${this.pos}`, `${this.size - this.pos} (truncated bincode)`);
     }
+    const length = Math.min(this.size - this.pos, Math.max(n, this.window));
+    if (!this.scratch || this.scratch.length < length) this.scratch = new Uint8Array(Math.max(length, this.window));
     this.start = this.pos;
-    this.buf = this.readAt(this.pos, Math.min(this.size - this.pos, Math.max(n, this.window)));
+    this.buf = this.readAt(this.pos, length, this.scratch);
     i = 0;
     return i;
   }
@@ -145,6 +150,51 @@ class BincodeCursor {
     return out;
   }
 
+  /**
+   * Walks `n` u32 elements without keeping them: pushes the file offset of every `step`-th (a power of
+   * two) into `steps`, and returns the index of the first holding a 2-bit code 11 (-1 when none).
+   */
+  scanWords(n: number, step: number, steps: number[], what: string): number {
+    const legacy = this.flavor === 'legacy';
+    const mask = step - 1;
+    let firstBad = -1;
+    let k = 0;
+    while (k < n) {
+      const b = this.buf;
+      const end = b.length;
+      let p = this.pos - this.start;
+      // the common case on local variables: whole elements in the window (legacy words; 5-byte varints, or 1-byte ones)
+      if (legacy) {
+        for (; k < n && p + 4 <= end; k++, p += 4) {
+          if ((k & mask) === 0) steps.push(this.start + p);
+          const v = (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+          if (v & (v >>> 1) & 0x55555555 && firstBad < 0) firstBad = k;
+        }
+      } else {
+        for (; k < n && p + 5 <= end; k++) {
+          const mark = b[p];
+          let v: number;
+          if (mark === 0xfc) {
+            v = (b[p + 1] | (b[p + 2] << 8) | (b[p + 3] << 16) | (b[p + 4] << 24)) >>> 0;
+            if (v < 0x10000) break; // non-canonical: the general path names it
+          } else if (mark < 251) v = mark;
+          else break;
+          if ((k & mask) === 0) steps.push(this.start + p);
+          if (v & (v >>> 1) & 0x55555555 && firstBad < 0) firstBad = k;
+          p += mark === 0xfc ? 5 : 1;
+        }
+      }
+      this.pos = this.start + p;
+      if (k >= n) break;
+      // one element the general way: a refill of the window, the u16 form, or an error
+      if ((k & mask) === 0) steps.push(this.pos);
+      const v = this.unsigned(4, what);
+      if (v & (v >>> 1) & 0x55555555 && firstBad < 0) firstBad = k;
+      k++;
+    }
+    return firstBad;
+  }
+
   /** `n` u32 elements into out[0..n): varints in standard, 4 bytes each in legacy. */
   words(out: Uint32Array, n: number, what: string): void {
     const legacy = this.flavor === 'legacy';
@@ -181,17 +231,10 @@ const STEP_WORDS = 1 << 14;
  * A BitLinearRecord at the cursor: packed_weights scanned once (for its end, the offsets of its steps, and
  * the first word holding a code 11), then the scales and features; values decoded later by positioned reads.
  */
-function lazyBitLinear(c: BincodeCursor, readAt: (offset: number, length: number) => Uint8Array, name: string): { rows: TernaryRows; words: number } {
+function lazyBitLinear(c: BincodeCursor, readAt: (offset: number, length: number, into?: Uint8Array) => Uint8Array, name: string): { rows: TernaryRows; words: number } {
   const n = c.length(c.flavor === 'legacy' ? 4 : 1, 'packed_weights');
   const steps: number[] = [];
-  const scratch = new Uint32Array(Math.min(n, STEP_WORDS));
-  let firstBad = -1;
-  for (let k = 0; k < n; k += STEP_WORDS) {
-    steps.push(c.pos);
-    const m = Math.min(STEP_WORDS, n - k);
-    c.words(scratch, m, 'packed_weights');
-    if (firstBad < 0) for (let j = 0; j < m; j++) if (scratch[j] & (scratch[j] >>> 1) & 0x55555555) { firstBad = k + j; break; }
-  }
+  const firstBad = c.scanWords(n, STEP_WORDS, steps, 'packed_weights');
   const rowScales = c.vecF32('weight_scales');
   const cols = c.usize('in_features');
   const rows = c.usize('out_features');
@@ -220,14 +263,14 @@ function lazyBitLinear(c: BincodeCursor, readAt: (offset: number, length: number
 export function* bitnetRsTensors(folder: OutputFolder, flavor: BincodeFlavor, only?: (file: string) => boolean): Generator<LazyTensor> {
   const metadata = decode(readMetadata, need(folder, 'metadata.bin'), flavor, 'metadata.bin');
   const cursor = (name: string) => {
-    const readAt = (offset: number, length: number) => readRange(folder, name, offset, length);
+    const readAt = (offset: number, length: number, into?: Uint8Array) => readRange(folder, name, offset, length, into);
     return { c: new BincodeCursor(readAt, sizeOf(folder, name), flavor, name), readAt };
   };
   const floats = (c: BincodeCursor, name: string): LazyTensor => {
     c.skipVecF32('weight');
     return { name, dtype: 'F32', shape: c.vecUsize('shape') };
   };
-  const linear = (c: BincodeCursor, readAt: (offset: number, length: number) => Uint8Array, name: string): LazyTensor => {
+  const linear = (c: BincodeCursor, readAt: (offset: number, length: number, into?: Uint8Array) => Uint8Array, name: string): LazyTensor => {
     const { rows } = lazyBitLinear(c, readAt, name);
     return { name, dtype: 'U32', shape: [rows.rows, wordsPerRow(rows.cols)], ternary: rows };
   };

@@ -123,7 +123,7 @@ export const bitnetRsSafetensors: OutputFormat = {
         rows,
         cols,
         rowScales,
-        bytesOf: (row, count) => bytes(row * words * 4, count * words * 4),
+        bytesOf: (row, count, into) => bytes(row * words * 4, count * words * 4, into),
         unpack: (data, row, count) => unpackBitnetRsWords(u32Words(data), count, cols, FILE, info.name, row),
         bad: anyCode3,
       });

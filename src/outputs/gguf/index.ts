@@ -197,7 +197,7 @@ export const gguf: OutputFormat = {
         continue;
       }
       const [cols, rows] = t.ne;
-      yield { ...base, ternary: ggufRows(t.type, (offset, length) => readRange(folder, file, t.offset + offset, length), rows, cols, file, t.name) };
+      yield { ...base, ternary: ggufRows(t.type, (offset, length, into) => readRange(folder, file, t.offset + offset, length, into), rows, cols, file, t.name) };
     }
   },
 };
@@ -219,11 +219,12 @@ function ggufHead(folder: OutputFolder, file: string): ReturnType<typeof parseGg
  * (I2_S: 128 values, TQ: 256) are stored in order; otherwise the tensor is one chunk. I2_S has one scale
  * (its tail); the others' row scales come out of the values, so those are decoded (and so checked) once here.
  */
-function ggufRows(type: GgmlTypeName, bytes: (offset: number, length: number) => Uint8Array, rows: number, cols: number, file: string, tensor: string): TernaryRows {
+function ggufRows(type: GgmlTypeName, bytes: (offset: number, length: number, into?: Uint8Array) => Uint8Array, rows: number, cols: number, file: string, tensor: string): TernaryRows {
   const perBlock = type === 'I2_S' ? 128 : type === 'F16' ? 1 : 256;
   const whole = cols % perBlock !== 0;
   const rowBytes = type === 'I2_S' ? cols / 4 : type === 'F16' ? 2 * cols : (cols / 256) * GGML_TYPES[type].blockBytes;
-  const bytesOf = (row: number, count: number) => (whole ? bytes(0, Math.ceil((rows * cols) / perBlock) * (type === 'I2_S' ? 32 : type === 'F16' ? 2 : GGML_TYPES[type].blockBytes)) : bytes(row * rowBytes, count * rowBytes));
+  const bytesOf = (row: number, count: number, into?: Uint8Array) =>
+    whole ? bytes(0, Math.ceil((rows * cols) / perBlock) * (type === 'I2_S' ? 32 : type === 'F16' ? 2 : GGML_TYPES[type].blockBytes), into) : bytes(row * rowBytes, count * rowBytes, into);
   const rowScales = new Float32Array(rows);
   const multiple = whole ? rows : 1;
   const unpack = (data: Uint8Array, row: number, count: number) => unpackGguf(type, data, count, cols, file, tensor, row, rowScales);

@@ -135,9 +135,11 @@ export const hfPacked: OutputFormat = {
         check() {
           // each byte row once; a bad code is named as the whole-tensor decode names it (byte order, then band)
           const byteRows = chunkRows(quarter, cols);
+          let buffer: Uint8Array | undefined;
           for (let r = 0; r < quarter; r += byteRows) {
             const n = Math.min(byteRows, quarter - r);
-            const data = bytes(r * cols, n * cols);
+            const data = bytes(r * cols, n * cols, buffer);
+            buffer ??= data;
             if (!anyCode3(data)) continue;
             for (let k = 0; k < data.length; k++) {
               for (let i = 0; i < 4; i++) if (((data[k] >> (2 * i)) & 3) === 3) badCode(FILE, info.name, (i * quarter + r + Math.floor(k / cols)) * cols + (k % cols), 3);

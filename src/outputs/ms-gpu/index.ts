@@ -145,7 +145,7 @@ export const msGpu: OutputFormat = {
         cols,
         rowScales,
         multiple: 16,
-        bytesOf: (row, count) => bytes((row * cols) / 4, (count * cols) / 4),
+        bytesOf: (row, count, into) => bytes((row * cols) / 4, (count * cols) / 4, into),
         unpack: (data, row, count) => unpackMsInt2(data, count, cols, FILE, info.name, row),
         bad: anyCode0,
       });
