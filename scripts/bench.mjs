@@ -8,7 +8,7 @@
 // Check cases `verify:<input>:<format>` (verify OUTPUT --against INPUT) and `inspect:<input>` (inspect of
 // the input checkpoint) run, in each round after the same floors, the conversion of <input> to <format>
 // (bitnet-rs for inspect), then the command on its output: its time, its ratio to that conversion and
-// its peak RSS (read by a preloaded exit hook, the process's maxRSS).
+// its peak RSS (read by a preloaded exit hook: the process's maxRSS, worker threads included).
 // Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --case verify:master-2b-4t:gguf ...] [-- --threads N] [-- --runs N] [-- --no-kernels]
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -93,7 +93,8 @@ function benchCase(name) {
     let res;
     const secs = seconds(() => (res = spawnSync(node, ['--import', PEAK_HOOK, ...checkArgs], { encoding: 'utf8', maxBuffer: 1 << 26 })));
     if (res.status !== 0) throw new Error(`${check} failed: ${res.stdout.slice(0, 2000)}${res.stderr}`);
-    return { checkSecs: secs, checkPeak: Number(/peak memory (\d+) MiB/.exec(res.stderr)?.[1]) };
+    // the hook runs in the worker threads too (each prints the process's maxRSS so far when it ends): the largest is the last
+    return { checkSecs: secs, checkPeak: Math.max(...[...res.stderr.matchAll(/peak memory (\d+) MiB/g)].map((m) => Number(m[1]))) };
   };
   // Warm-up: fills the page cache with the input and tells the output size.
   catInput();
@@ -144,6 +145,16 @@ for (const r of results) {
   console.log(
     `${r.name.padEnd(38)} ${gb(r.input.bytes).padStart(6)}  ${gb(r.outputBytes).padStart(6)}  ${median(r.rounds.map((x) => x.secs)).toFixed(2).padStart(8)} s  ${floor.toFixed(2).padStart(7)} s  ${median(r.ratios).toFixed(2).padStart(4)}x  ${Math.max(...r.rounds.map((x) => x.peak))} MiB`,
   );
+}
+const checks = results.filter((r) => r.check);
+if (checks.length) {
+  console.log('\nchecks (median of the rounds; ratio: to the conversion of the same round):');
+  console.log('case                                   check time  conversion  ratio  peak RSS');
+  for (const r of checks) {
+    console.log(
+      `${r.name.padEnd(38)} ${median(r.rounds.map((x) => x.checkSecs)).toFixed(2).padStart(8)} s  ${median(r.rounds.map((x) => x.secs)).toFixed(2).padStart(8)} s  ${median(r.rounds.map((x) => x.checkSecs / x.secs)).toFixed(2).padStart(4)}x  ${Math.max(...r.rounds.map((x) => x.checkPeak))} MiB`,
+    );
+  }
 }
 if (!args['no-kernels']) {
   console.log('\nkernel micro-benchmark:');
