@@ -190,8 +190,12 @@ export interface GgufFile {
   dataStart: number;
 }
 
-/** Parses a GGUF head (KVs and tensor infos) from `bytes` (at least the whole head), validating as it goes. */
-export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.length): GgufFile {
+/**
+ * Parses a GGUF head (KVs and tensor infos) from `bytes` (at least the whole head), validating as it goes.
+ * `arrays: 'check'` validates array KVs (a vocabulary) as usual but keeps them empty: for readers that
+ * need only the tensors, so a 128k vocabulary is not held as strings.
+ */
+export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.length, o: { arrays?: 'keep' | 'check' } = {}): GgufFile {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
   const fail = (expected: string, found: string): never => {
@@ -255,7 +259,8 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
       if (itemType === GgufValueType.ARRAY) fail('arrays of scalars or strings', 'an array of arrays');
       if (n > bytes.length) fail('an array that fits the file', `${n} elements`);
       const value = [];
-      for (let k = 0; k < n; k++) value.push(scalar(itemType));
+      if (o.arrays === 'check') for (let k = 0; k < n; k++) scalar(itemType);
+      else for (let k = 0; k < n; k++) value.push(scalar(itemType));
       kvs.set(key, { type: 9, itemType: itemType as Exclude<GgufValueType, 9>, value });
     } else {
       kvs.set(key, { type, value: scalar(type) } as GgufValue);
