@@ -29,10 +29,15 @@ export async function verify(output: string, against?: string, o: { threads?: nu
   const problems: string[] = [];
   const manifest = readManifest(output);
   const tmp = against === undefined ? undefined : mkdtempSync(join(tmpdir(), 'bitnet-verify-'));
-  // started first: the pool converts while this thread reads the output
-  const again = tmp === undefined ? undefined : convert({ inputDir: against!, outputDir: join(tmp, 'out'), threads: o.threads, ...optionsOf(manifest) }).then((s) => s.outputDir);
+  // started first: the pool converts while this thread reads the output, from when the jobs run (the
+  // plan, with a parsed vocabulary, is gone by then: the two peaks do not add up)
+  let jobsRunning = () => {};
+  const running = new Promise<void>((resolve) => (jobsRunning = resolve));
+  const again =
+    tmp === undefined ? undefined : convert({ inputDir: against!, outputDir: join(tmp, 'out'), threads: o.threads, onProgress: () => jobsRunning(), ...optionsOf(manifest) }).then((s) => s.outputDir);
   again?.catch(() => {}); // awaited below; a failure of the checks first must not leave it unhandled
   try {
+    if (again !== undefined) await Promise.race([running, again.catch(() => {})]);
     const found = new Map<string, string>(); // the sha256 of each file as it is
     for (const f of manifest.files) {
       const path = join(output, f.name);
