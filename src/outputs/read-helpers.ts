@@ -59,6 +59,9 @@ export function chunkRows(rows: number, cols: number, multiple = 1): number {
   return Math.min(n, Math.max(rows, 1));
 }
 
+/** The bytes a check reads a chunk into, shared by every tensor's check (nothing keeps them after it): no garbage per chunk. */
+let checkBuffer: Uint8Array | undefined;
+
 /**
  * A ternary tensor whose rows are stored in order: `bytesOf(row, count)` reads the stored bytes of a row
  * range, `unpack` decodes them (throwing on a bad code with its index in the tensor), `bad` tells fast
@@ -81,11 +84,10 @@ export function storedRows(o: {
     rowsPerChunk,
     decode: (row, count) => o.unpack(o.bytesOf(row, count), row, count),
     check() {
-      let buffer: Uint8Array | undefined; // one buffer for the chunks: no garbage per chunk
       for (let r = 0; r < o.rows; r += rowsPerChunk) {
         const n = Math.min(rowsPerChunk, o.rows - r);
-        const bytes = o.bytesOf(r, n, buffer);
-        buffer ??= bytes;
+        const bytes = o.bytesOf(r, n, checkBuffer);
+        if (!checkBuffer || bytes.buffer !== checkBuffer.buffer) checkBuffer = bytes.length >= (checkBuffer?.length ?? 0) ? bytes : checkBuffer;
         if (!o.bad || o.bad(bytes)) o.unpack(bytes, r, n);
       }
     },

@@ -202,10 +202,10 @@ export const gguf: OutputFormat = {
   },
 };
 
-/** The head of a .gguf (KVs and tensor infos) from a prefix of the file, read larger until it holds the head. */
+/** The head of a .gguf (KVs and tensor infos) from a prefix of the file (8 MiB: a 128k vocabulary fits), read larger until it holds the head. */
 function ggufHead(folder: OutputFolder, file: string): ReturnType<typeof parseGguf> {
   const size = sizeOf(folder, file);
-  for (let n = Math.min(size, 1 << 20); ; n = Math.min(size, 2 * n)) {
+  for (let n = Math.min(size, 1 << 23); ; n = Math.min(size, 2 * n)) {
     try {
       return parseGguf(readRange(folder, file, 0, n), file, size, { arrays: 'check' }); // the tensors only: the vocabulary is checked, not kept
     } catch (e) {
