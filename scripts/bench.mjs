@@ -5,7 +5,11 @@
 //      the conversion outputs with dd + fsync (the I/O floor), then the conversion and its peak memory
 //      (from its closing summary), so that floor and conversion meet the same disk;
 // then run the kernel micro-benchmark.
-// Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --threads N] [-- --runs N] [-- --no-kernels]
+// Check cases `verify:<input>:<format>` (verify OUTPUT --against INPUT) and `inspect:<input>` (inspect of
+// the input checkpoint) run, in each round after the same floors, the conversion of <input> to <format>
+// (bitnet-rs for inspect), then the command on its output: its time, its ratio to that conversion and
+// its peak RSS (read by a preloaded exit hook: the process's maxRSS, worker threads included).
+// Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --case verify:master-2b-4t:gguf ...] [-- --threads N] [-- --runs N] [-- --no-kernels]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -30,7 +34,12 @@ const DEFAULT_CASES = [
   'silu-2b-4t:gguf', // bitnet + TQ2_0
   'packed-2b-4t:bitnet-rs',
   'llama-packed-8b:bitnet-rs',
+  'verify:master-2b-4t:bitnet-rs',
+  'verify:master-2b-4t:gguf',
+  'inspect:master-2b-4t',
 ];
+/** Preloaded into a checked command: prints its peak RSS as the conversion's summary does. */
+const PEAK_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('peak memory '+Math.round(process.resourceUsage().maxRSS/1024)+' MiB\\n'))`;
 
 const { values: args } = parseArgs({
   options: { case: { type: 'string', multiple: true }, threads: { type: 'string' }, runs: { type: 'string', default: '3' }, 'no-kernels': { type: 'boolean' } },
@@ -61,7 +70,8 @@ function prepare(id) {
 const dirBytes = (dir) => readdirSync(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
 
 function benchCase(name) {
-  const [inputId, format] = name.split(':');
+  const check = /^(verify|inspect):/.exec(name)?.[1];
+  const [inputId, format = 'bitnet-rs'] = (check ? name.slice(check.length + 1) : name).split(':');
   if (!INPUTS[inputId]) throw new Error(`unknown input ${inputId}: one of ${Object.keys(INPUTS).join(', ')}`);
   const input = prepare(inputId);
   const output = join(cache, `${inputId}-${format}`);
@@ -76,6 +86,16 @@ function benchCase(name) {
     if (res.status !== 0) throw new Error(`conversion failed: ${res.stderr}`);
     return { secs, peak: Number(/peak memory (\d+) MiB/.exec(res.stderr)?.[1]) };
   };
+  const checkArgs = check === 'verify' ? [cli, 'verify', output, '--against', input.dir] : check === 'inspect' ? [cli, 'inspect', input.dir] : undefined;
+  if (checkArgs && args.threads && check === 'verify') checkArgs.push('--threads', args.threads);
+  const checkOnce = () => {
+    execFileSync('sync');
+    let res;
+    const secs = seconds(() => (res = spawnSync(node, ['--import', PEAK_HOOK, ...checkArgs], { encoding: 'utf8', maxBuffer: 1 << 26 })));
+    if (res.status !== 0) throw new Error(`${check} failed: ${res.stdout.slice(0, 2000)}${res.stderr}`);
+    // the hook runs in the worker threads too (each prints the process's maxRSS so far when it ends): the largest is the last
+    return { checkSecs: secs, checkPeak: Math.max(...[...res.stderr.matchAll(/peak memory (\d+) MiB/g)].map((m) => Number(m[1]))) };
+  };
   // Warm-up: fills the page cache with the input and tells the output size.
   catInput();
   convertOnce();
@@ -87,11 +107,13 @@ function benchCase(name) {
     execFileSync('sync');
     const write = seconds(() => execFileSync('dd', ['if=/dev/zero', `of=${ddFile}`, 'bs=1M', `count=${Math.ceil(outputBytes / 2 ** 20)}`, 'conv=fsync'], { stdio: 'ignore' }));
     rmSync(ddFile, { force: true });
-    rounds.push({ read, write, ...convertOnce() });
+    const round = { read, write, ...convertOnce() };
+    rounds.push(checkArgs ? { ...round, ...checkOnce() } : round);
   }
   rmSync(output, { recursive: true, force: true });
   const ratios = rounds.map((r) => r.secs / (r.read + r.write));
-  return { name, input, outputBytes, rounds, ratios, command: `node ${convertArgs.map((a) => a.replace(cache, '$CACHE')).join(' ').replace(cli, 'build/js/cli/main.js')}` };
+  const shown = (a) => `node ${a.map((x) => x.replace(cache, '$CACHE')).join(' ').replace(cli, 'build/js/cli/main.js')}`;
+  return { name, check, input, outputBytes, rounds, ratios, command: shown(convertArgs), checkCommand: checkArgs && shown(checkArgs) };
 }
 
 mkdirSync(cache, { recursive: true });
@@ -109,6 +131,12 @@ for (const name of args.case ?? DEFAULT_CASES) {
     ),
   );
   console.log(`command: ${r.command}`);
+  if (r.check) {
+    console.log(`${r.check} after each round's conversion:`);
+    console.log(`round  ${r.check.padStart(6)}  conversion  ratio to conversion  peak RSS`);
+    r.rounds.forEach((x, i) => console.log(`${String(i + 1).padStart(5)}  ${x.checkSecs.toFixed(2).padStart(6)} s  ${x.secs.toFixed(2).padStart(8)} s  ${(x.checkSecs / x.secs).toFixed(2).padStart(18)}x  ${x.checkPeak} MiB`));
+    console.log(`command: ${r.checkCommand}`);
+  }
 }
 console.log('\nsummary (median of the rounds):');
 console.log('case                                   in GB   out GB  conversion  I/O floor  ratio  peak RSS');
@@ -117,6 +145,16 @@ for (const r of results) {
   console.log(
     `${r.name.padEnd(38)} ${gb(r.input.bytes).padStart(6)}  ${gb(r.outputBytes).padStart(6)}  ${median(r.rounds.map((x) => x.secs)).toFixed(2).padStart(8)} s  ${floor.toFixed(2).padStart(7)} s  ${median(r.ratios).toFixed(2).padStart(4)}x  ${Math.max(...r.rounds.map((x) => x.peak))} MiB`,
   );
+}
+const checks = results.filter((r) => r.check);
+if (checks.length) {
+  console.log('\nchecks (median of the rounds; ratio: to the conversion of the same round):');
+  console.log('case                                   check time  conversion  ratio  peak RSS');
+  for (const r of checks) {
+    console.log(
+      `${r.name.padEnd(38)} ${median(r.rounds.map((x) => x.checkSecs)).toFixed(2).padStart(8)} s  ${median(r.rounds.map((x) => x.secs)).toFixed(2).padStart(8)} s  ${median(r.rounds.map((x) => x.checkSecs / x.secs)).toFixed(2).padStart(4)}x  ${Math.max(...r.rounds.map((x) => x.checkPeak))} MiB`,
+    );
+  }
 }
 if (!args['no-kernels']) {
   console.log('\nkernel micro-benchmark:');

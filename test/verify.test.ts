@@ -75,6 +75,17 @@ test('a changed scale: named by tensor and row', async () => {
   assert.ok(v.problems.some((p) => p.startsWith('layers.0.attention.wo.weight: scale of row 3: expected')), v.problems.join('\n'));
 });
 
+test('a bitnet-rs code 11 (no such ternary value): found by the streamed scan, named by file, tensor and index', async () => {
+  const dir = await output('bitnet-rs');
+  const file = join(dir, 'block_0.bin');
+  const bytes = readFileSync(file);
+  const first = bytes[0] < 251 ? 1 : bytes[0] === 0xfb ? 3 : 5; // past packed_weights' length (a varint)
+  assert.is(bytes[first], 0xfc, 'the first word is a 5-byte varint');
+  edit(file, first + 1, (b) => b | 3); // its lowest code: value 0 of row 0
+  const v = await verify(dir);
+  assert.ok(v.problems.some((p) => p.includes('block_0.bin:attention.wqkv') && p.includes('code 3 at value 0')), v.problems.join('\n'));
+});
+
 test('a truncated file, a missing block, a manifest hash mismatch', async () => {
   const truncated = await output('hf-packed');
   truncateSync(join(truncated, 'model.safetensors'), 5000);

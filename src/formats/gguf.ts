@@ -190,8 +190,32 @@ export interface GgufFile {
   dataStart: number;
 }
 
-/** Parses a GGUF head (KVs and tensor infos) from `bytes` (at least the whole head), validating as it goes. */
-export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.length): GgufFile {
+/** Whether bytes[from..to) are well-formed UTF-8 (what a fatal TextDecoder accepts), without making a string. */
+function isUtf8(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; ) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0 || i + n >= to) return false; // not a lead byte, or the sequence runs past the string
+    // the second byte's range depends on the first (no overlongs, no surrogates, nothing above U+10FFFF)
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (b[i + 1] < lo || b[i + 1] > hi) return false;
+    for (let k = 2; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+/**
+ * Parses a GGUF head (KVs and tensor infos) from `bytes` (at least the whole head), validating as it goes.
+ * `arrays: 'check'` validates array KVs (a vocabulary) as usual but keeps them empty: for readers that
+ * need only the tensors, so a 128k vocabulary is not held as strings.
+ */
+export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.length, o: { arrays?: 'keep' | 'check' } = {}): GgufFile {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
   const fail = (expected: string, found: string): never => {
@@ -209,6 +233,13 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
     return Number(v);
   };
   const utf8 = new TextDecoder('utf-8', { fatal: true });
+  /** A string checked for UTF-8 but not made (array items in 'check' mode). */
+  const skipString = () => {
+    const n = u64();
+    need(n);
+    p += n;
+    if (!isUtf8(bytes, p - n, p)) fail('UTF-8 strings', `invalid UTF-8 at offset ${p - n}`);
+  };
   const string = () => {
     const n = u64();
     need(n);
@@ -255,7 +286,8 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
       if (itemType === GgufValueType.ARRAY) fail('arrays of scalars or strings', 'an array of arrays');
       if (n > bytes.length) fail('an array that fits the file', `${n} elements`);
       const value = [];
-      for (let k = 0; k < n; k++) value.push(scalar(itemType));
+      if (o.arrays === 'check') for (let k = 0; k < n; k++) itemType === GgufValueType.STRING ? skipString() : scalar(itemType);
+      else for (let k = 0; k < n; k++) value.push(scalar(itemType));
       kvs.set(key, { type: 9, itemType: itemType as Exclude<GgufValueType, 9>, value });
     } else {
       kvs.set(key, { type, value: scalar(type) } as GgufValue);

@@ -8,7 +8,7 @@ import { msGpu } from './ms-gpu/index.js';
 import { gguf } from './gguf/index.js';
 import type { OutputFormat } from './types.js';
 
-export type { FormatOptions, Job, JobOutput, OutputFolder, OutputFormat, ReadTensor, SmallFile } from './types.js';
+export type { FormatOptions, Job, JobOutput, LazyTensor, OutputFolder, OutputFormat, ReadTensor, SmallFile, TernaryRows } from './types.js';
 
 export const FORMATS: Readonly<Record<string, OutputFormat>> = {
   'bitnet-rs': bitnetRs,

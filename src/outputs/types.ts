@@ -62,12 +62,20 @@ export interface InputFolder {
   readSide(name: string): Uint8Array | undefined;
 }
 
-/** An output folder's files, for reading an output back (Node: readFileSync; a browser: Blobs). */
+/**
+ * An output folder's files, for reading an output back (Node: file descriptors; a browser: Blobs). A
+ * folder that offers `size` and `readAt` is read a range at a time (memory bounded by the readers'
+ * chunks); one that offers only `read` is read whole, once per range asked (small outputs, tests).
+ */
 export interface OutputFolder {
   /** The bytes of a file, or undefined when there is none. */
   read(name: string): Uint8Array | undefined;
   /** The names of the files. */
   list(): string[];
+  /** The size of a file in bytes, or undefined when there is none. */
+  size?(name: string): number | undefined;
+  /** Up to `length` bytes of a file from `offset` (fewer only at the end of the file); read into `into` (a view of it returned) when given. */
+  readAt?(name: string, offset: number, length: number, into?: Uint8Array): Uint8Array;
 }
 
 /** One tensor of an output as its format's reader decodes it. */
@@ -78,6 +86,30 @@ export interface ReadTensor {
   shape: number[];
   /** For ternary weights: the values (-1, 0, +1) row-major, and the scale of each row. */
   ternary?: { rows: number; cols: number; q: Int8Array; rowScales: Float32Array };
+}
+
+/**
+ * A ternary tensor of an output, decoded on demand a row range at a time: what verify and inspect use
+ * to keep memory bounded on 2B+ models.
+ */
+export interface TernaryRows {
+  rows: number;
+  cols: number;
+  rowScales: Float32Array;
+  /** A row count to decode at a time (a few MB of values); `decode` accepts ranges starting at its multiples. */
+  rowsPerChunk: number;
+  /** The values (-1, 0, +1) of rows [row, row + count), row-major; a bad code throws CorruptFileError naming its index in the tensor. */
+  decode(row: number, count: number): Int8Array;
+  /** Checks every code (range, row padding) without keeping the values; throws what `decode` would. */
+  check(): void;
+}
+
+/** One tensor of an output, its ternary values not yet decoded. */
+export interface LazyTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  ternary?: TernaryRows;
 }
 
 export interface OutputFormat {
@@ -91,6 +123,11 @@ export interface OutputFormat {
   finish(model: ModelPlan, o: FormatOptions, input: InputFolder): SmallFile[];
   /** Format-specific lines for manifest.json. */
   describe(model: ModelPlan, o: FormatOptions): Record<string, unknown>;
-  /** Reads an output folder back: every tensor, ternary ones decoded (tests, inspect, verify). Throws CorruptFileError. */
+  /** Reads an output folder back: every tensor, ternary ones decoded whole (tests, small outputs). Throws CorruptFileError. */
   read(folder: OutputFolder): ReadTensor[];
+  /**
+   * The same tensors in the same order, one at a time, ternary values decoded only when asked (verify,
+   * inspect); only the tensors of the files `only` accepts when given. Throws CorruptFileError while iterating.
+   */
+  tensors(folder: OutputFolder, only?: (file: string) => boolean): Iterable<LazyTensor>;
 }

@@ -1,5 +1,5 @@
 // `inspect PATH`: what a model folder holds. An output folder (manifest.json) is read back with its
-// format's reader; an input checkpoint is planned by its layout and its ternary weights are streamed
+// format's reader, a tensor and a row range at a time; an input checkpoint is planned by its layout and its ternary weights are streamed
 // through the weight stream (the reference rule for master weights, decoded codes for packed ones),
 // one weight at a time, so memory stays bounded. A .gguf file is read with the GGUF reader.
 
@@ -7,12 +7,12 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { compileKernels, instantiateKernels } from '../kernels/index.js';
 import { openCheckpoint } from '../io/checkpoint.js';
-import { outputFolder, readManifest, readOutput, verifyManifest } from '../io/converted.js';
+import { outputFolder, readManifest, verifyManifest } from '../io/converted.js';
 import { PositionedReader } from '../io/read.js';
 import { planCheckpoint } from '../layouts/index.js';
 import { parseModelConfig } from '../model/config.js';
 import { BLOCK_ROLES, type Weight } from '../model/plan.js';
-import { formatById } from '../outputs/index.js';
+import { formatById, type LazyTensor } from '../outputs/index.js';
 import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
 import { WeightStream } from '../stream/weights.js';
 import { DEFAULTS } from '../defaults.js';
@@ -42,22 +42,28 @@ export async function inspect(path: string, o: { rule?: QuantRule } = {}): Promi
   const isFile = existsSync(path) && statSync(path).isFile();
   if (isFile && path.endsWith('.gguf')) {
     const dir = dirname(path);
-    const tensors = formatById('gguf').read({ ...outputFolder(dir), list: () => [basename(path)] });
-    return { path, kind: 'output', format: 'gguf', tensors: tensors.map(described) };
+    const tensors = formatById('gguf').tensors({ ...outputFolder(dir), list: () => [basename(path)] });
+    return { path, kind: 'output', format: 'gguf', tensors: [...tensors].map(described) };
   }
   if (existsSync(join(path, 'manifest.json'))) {
     const manifest = readManifest(path);
     verifyManifest(path, manifest);
-    const { format, tensors } = readOutput(path);
-    return { path, kind: 'output', format, tensors: tensors.map(described) };
+    // one tensor at a time, its values a row range at a time: memory bounded on 2B+ outputs
+    const tensors: InspectedTensor[] = [];
+    for (const t of formatById(manifest.format).tensors(outputFolder(path))) tensors.push(described(t));
+    return { path, kind: 'output', format: manifest.format, tensors };
   }
   return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule);
 }
 
-function described(t: { name: string; dtype: string; shape: number[]; ternary?: { rows: number; cols: number; q: Int8Array; rowScales: Float32Array } }): InspectedTensor {
+function described(t: LazyTensor): InspectedTensor {
   if (!t.ternary) return { name: t.name, dtype: t.dtype, shape: t.shape };
-  const c = new TernaryCounter(t.ternary.rows, t.ternary.cols);
-  c.add(t.ternary.q, t.ternary.rows, t.ternary.rowScales);
+  const { rows, rowsPerChunk, rowScales } = t.ternary;
+  const c = new TernaryCounter(rows, t.ternary.cols);
+  for (let r = 0; r < rows; r += rowsPerChunk) {
+    const n = Math.min(rowsPerChunk, rows - r);
+    c.add(t.ternary.decode(r, n), n, rowScales.subarray(r, r + n));
+  }
   return { name: t.name, dtype: t.dtype, shape: t.shape, ternary: c.result() };
 }
 

@@ -1,17 +1,20 @@
 // `verify OUTPUT [--against SOURCE]`: proves an output folder right. Without a source: every file of
 // manifest.json present with its size and sha256, every tensor decodable by the format's reader
 // (codes in range, row padding zero), scales finite and above 0. With the source: the output is
-// re-derived from it with the options manifest.json records, and every ternary tensor is compared value
-// by value (the first difference named by file, tensor, index, expected and found), every file byte
-// for byte.
+// re-derived from it with the options manifest.json records, every file compared by its sha256, and in
+// each file that differs every ternary tensor compared value by value (the first difference named by
+// file, tensor, index, expected and found). A file equal to its re-derivation holds the same tensors
+// (the conversion is deterministic), so it is not decoded twice.
+// Memory stays bounded: files are hashed a chunk at a time and tensors decoded a row range at a time;
+// the re-derivation runs on the worker pool while this thread hashes and checks the output.
 
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isConversionError } from '../errors.js';
-import { outputFolder, readManifest, type Manifest } from '../io/converted.js';
-import { formatById, type ReadTensor } from '../outputs/index.js';
+import { hashFileAsync, outputFolder, readManifest, type Manifest } from '../io/converted.js';
+import { formatById, type LazyTensor } from '../outputs/index.js';
 import { convert, type ConvertOptions } from './convert.js';
 
 export interface Verdict {
@@ -25,55 +28,84 @@ export interface Verdict {
 export async function verify(output: string, against?: string, o: { threads?: number } = {}): Promise<Verdict> {
   const problems: string[] = [];
   const manifest = readManifest(output);
-  for (const f of manifest.files) {
-    const path = join(output, f.name);
-    if (!existsSync(path)) {
-      problems.push(`${f.name}: missing (manifest.json lists ${f.bytes} bytes)`);
-      continue;
-    }
-    const bytes = readFileSync(path);
-    if (bytes.length !== f.bytes) problems.push(`${f.name}: expected ${f.bytes} bytes (manifest.json), found ${bytes.length}`);
-    else {
-      const sha = createHash('sha256').update(bytes).digest('hex');
-      if (sha !== f.sha256) problems.push(`${f.name}: expected sha256 ${f.sha256} (manifest.json), found ${sha}`);
-    }
-  }
-  const tensors = readTensors(output, manifest.format, problems);
-  let ternaryValues = 0;
-  for (const t of tensors) {
-    if (!t.ternary) continue;
-    ternaryValues += t.ternary.q.length;
-    const bad = t.ternary.rowScales.findIndex((s) => !Number.isFinite(s) || s <= 0);
-    if (bad >= 0) problems.push(`${t.name}: row ${bad}: expected a finite scale above 0, found ${t.ternary.rowScales[bad]}`);
-  }
-  const checked: Verdict['checked'] = { files: manifest.files.length, tensors: tensors.length, ternaryValues };
-  if (against !== undefined) {
-    checked.against = against;
-    const tmp = mkdtempSync(join(tmpdir(), 'bitnet-verify-'));
-    try {
-      const again = join(tmp, 'out');
-      await convert({ inputDir: against, outputDir: again, threads: o.threads, ...optionsOf(manifest) });
-      compare(readTensors(again, manifest.format, problems), tensors, problems);
-      const want = readManifest(again);
-      for (const f of want.files) {
-        const found = manifest.files.find((x) => x.name === f.name);
-        if (!found) problems.push(`${f.name}: expected in the output (re-derived from ${against}), found no such file in manifest.json`);
-        else if (found.sha256 !== f.sha256 && f.name !== 'manifest.json') problems.push(`${f.name}: expected sha256 ${f.sha256} (re-derived from ${against}), found ${found.sha256}`);
+  const tmp = against === undefined ? undefined : mkdtempSync(join(tmpdir(), 'bitnet-verify-'));
+  // started first: the pool converts while this thread reads the output, from when the jobs run (the
+  // plan, with a parsed vocabulary, is gone by then: the two peaks do not add up)
+  let jobsRunning = () => {};
+  const running = new Promise<void>((resolve) => (jobsRunning = resolve));
+  const again =
+    tmp === undefined ? undefined : convert({ inputDir: against!, outputDir: join(tmp, 'out'), threads: o.threads, onProgress: () => jobsRunning(), ...optionsOf(manifest) }).then((s) => s.outputDir);
+  again?.catch(() => {}); // awaited below; a failure of the checks first must not leave it unhandled
+  try {
+    if (again !== undefined) await Promise.race([running, again.catch(() => {})]);
+    const found = new Map<string, string>(); // the sha256 of each file as it is
+    for (const f of manifest.files) {
+      const path = join(output, f.name);
+      if (!existsSync(path)) {
+        problems.push(`${f.name}: missing (manifest.json lists ${f.bytes} bytes)`);
+        continue;
       }
-    } finally {
+      const { bytes, sha256 } = await hashFileAsync(path);
+      found.set(f.name, sha256);
+      if (bytes !== f.bytes) problems.push(`${f.name}: expected ${f.bytes} bytes (manifest.json), found ${bytes}`);
+      else if (sha256 !== f.sha256) problems.push(`${f.name}: expected sha256 ${f.sha256} (manifest.json), found ${sha256}`);
+    }
+    let tensors = 0;
+    let ternaryValues = 0;
+    for await (const t of lazily(output, manifest.format, problems)) {
+      tensors++;
+      if (!t.ternary) continue;
+      ternaryValues += t.ternary.rows * t.ternary.cols;
+      const scales = t.ternary.rowScales;
+      const bad = scales.findIndex((s) => !Number.isFinite(s) || s <= 0);
+      if (bad >= 0) problems.push(`${t.name}: row ${bad}: expected a finite scale above 0, found ${scales[bad]}`);
+      if (!guard(problems, () => t.ternary!.check())) break; // the reader stops at a corrupt tensor, as a whole read does
+    }
+    const checked: Verdict['checked'] = { files: manifest.files.length, tensors, ternaryValues };
+    if (again !== undefined) {
+      checked.against = against;
+      const dir = await again;
+      const want = readManifest(dir);
+      const differing = new Set<string>();
+      for (const f of want.files) {
+        const listed = manifest.files.find((x) => x.name === f.name);
+        if (!listed) problems.push(`${f.name}: expected in the output (re-derived from ${against}), found no such file in manifest.json`);
+        else if (listed.sha256 !== f.sha256 && f.name !== 'manifest.json') problems.push(`${f.name}: expected sha256 ${f.sha256} (re-derived from ${against}), found ${listed.sha256}`);
+        if (f.name !== 'manifest.json' && found.get(f.name) !== f.sha256) differing.add(f.name);
+      }
+      if (differing.size > 0) await compare(dir, output, manifest.format, (file) => differing.has(file), problems);
+    }
+    const unique = [...new Set(problems)];
+    return { ok: unique.length === 0, problems: unique, checked };
+  } finally {
+    if (tmp !== undefined) {
+      await again?.catch(() => {});
       rmSync(tmp, { recursive: true, force: true });
     }
   }
-  return { ok: problems.length === 0, problems, checked };
 }
 
-function readTensors(dir: string, format: string, problems: string[]): ReadTensor[] {
+/** Runs `fn`; a typed error becomes a problem line (false), any other is rethrown. */
+function guard(problems: string[], fn: () => void): boolean {
   try {
-    return formatById(format).read(outputFolder(dir));
+    fn();
+    return true;
   } catch (e) {
     if (!isConversionError(e)) throw e;
     problems.push(e.message);
-    return [];
+    return false;
+  }
+}
+
+/** The format's tensors of a folder one at a time (a corrupt file ends them with a problem line), yielding to the event loop between them. */
+async function* lazily(dir: string, format: string, problems: string[], only?: (file: string) => boolean): AsyncGenerator<LazyTensor> {
+  let it: Iterator<LazyTensor> | undefined;
+  for (;;) {
+    let next: IteratorResult<LazyTensor> | undefined;
+    if (!guard(problems, () => (next = (it ??= formatById(format).tensors(outputFolder(dir), only)[Symbol.iterator]()).next()))) return;
+    if (next!.done) return;
+    yield next!.value;
+    await yieldToEventLoop();
   }
 }
 
@@ -91,20 +123,51 @@ function optionsOf(m: Manifest): Partial<ConvertOptions> {
   };
 }
 
-/** Every ternary tensor of `found` against the re-derived `want`: values, then row scales. */
-function compare(want: ReadTensor[], found: ReadTensor[], problems: string[]): void {
-  const byName = new Map(found.map((t) => [t.name, t]));
-  for (const w of want) {
-    const f = byName.get(w.name);
+/**
+ * Every ternary tensor of the files `only` accepts, of `output` against the re-derived `wantDir`: values
+ * (a row range at a time), then row scales.
+ */
+async function compare(wantDir: string, output: string, format: string, only: (file: string) => boolean, problems: string[]): Promise<void> {
+  const found = lazily(output, format, problems, only);
+  const pending = new Map<string, LazyTensor>(); // read from the output ahead of the tensor looked for
+  let foundDone = false;
+  const lookup = async (name: string): Promise<LazyTensor | undefined> => {
+    while (!pending.has(name) && !foundDone) {
+      const r = await found.next();
+      if (r.done) foundDone = true;
+      else pending.set(r.value.name, r.value);
+    }
+    const t = pending.get(name);
+    pending.delete(name);
+    return t;
+  };
+  for await (const w of lazily(wantDir, format, problems, only)) {
+    const f = await lookup(w.name);
     if (!f) {
       problems.push(`${w.name}: expected (re-derived from the source), found no such tensor`);
       continue;
     }
     if (!w.ternary || !f.ternary) continue;
-    const cols = w.ternary.cols;
-    const i = w.ternary.q.findIndex((v, k) => v !== f.ternary!.q[k]);
-    if (i >= 0) problems.push(`${w.name}: value ${i} [${Math.floor(i / cols)}, ${i % cols}]: expected ${w.ternary.q[i]}, found ${f.ternary.q[i]}`);
-    const r = w.ternary.rowScales.findIndex((v, k) => !Object.is(v, f.ternary!.rowScales[k]));
-    if (r >= 0) problems.push(`${w.name}: scale of row ${r}: expected ${w.ternary.rowScales[r]}, found ${f.ternary.rowScales[r]}`);
+    const [a, b] = [w.ternary, f.ternary];
+    if (a.rows !== b.rows || a.cols !== b.cols) {
+      problems.push(`${w.name}: expected [${a.rows}, ${a.cols}] values, found [${b.rows}, ${b.cols}]`);
+      continue;
+    }
+    guard(problems, () => {
+      for (let r = 0; r < a.rows; r += a.rowsPerChunk) {
+        const n = Math.min(a.rowsPerChunk, a.rows - r);
+        const x = a.decode(r, n);
+        const y = b.decode(r, n);
+        let k = 0;
+        while (k < x.length && x[k] === y[k]) k++;
+        if (k < x.length) {
+          const i = r * a.cols + k;
+          problems.push(`${w.name}: value ${i} [${Math.floor(i / a.cols)}, ${i % a.cols}]: expected ${x[k]}, found ${y[k]}`);
+          break;
+        }
+      }
+    });
+    const s = a.rowScales.findIndex((v, k) => !Object.is(v, b.rowScales[k]));
+    if (s >= 0) problems.push(`${w.name}: scale of row ${s}: expected ${a.rowScales[s]}, found ${b.rowScales[s]}`);
   }
 }

@@ -9,11 +9,11 @@ import type { ByteSink } from '../../stream/ports.js';
 import { readCost, type StreamOptions, type WeightStream } from '../../stream/weights.js';
 import { VERSION } from '../../version.js';
 import { describeRule } from '../../quant/rule.js';
-import type { FormatOptions, Job, OutputFormat, ReadTensor, SmallFile } from '../types.js';
-import { encode, writeMetadata, type BitLinearRecord } from './records.js';
-import { readBitnetRs } from './read.js';
-import { jsonFile, need } from '../read-helpers.js';
-import { packBitnetRsRows, unpackBitnetRsWords, wordsPerRow } from './packing.js';
+import type { FormatOptions, Job, OutputFormat, SmallFile } from '../types.js';
+import { encode, writeMetadata } from './records.js';
+import { bitnetRsTensors } from './read.js';
+import { jsonFile, readAll } from '../read-helpers.js';
+import { packBitnetRsRows, wordsPerRow } from './packing.js';
 
 /** One record field: a BitLinearRecord of stacked projections, or a weight+shape record of a float tensor. */
 type Field = { kind: 'linear'; parts: TernaryWeight[] } | { kind: 'floats'; weight: FloatWeight };
@@ -93,30 +93,12 @@ export const bitnetRs: OutputFormat = {
   },
 
   read(folder) {
+    return readAll(bitnetRs.tensors(folder));
+  },
+
+  tensors(folder, only) {
     const manifest = jsonFile<{ options?: { bincode?: BincodeFlavor } }>(folder, 'manifest.json');
-    const m = readBitnetRs((name) => need(folder, name), manifest.options?.bincode ?? 'standard');
-    const out: ReadTensor[] = [];
-    const floats = (name: string, r: { weight: Float32Array; shape: number[] }) => out.push({ name, dtype: 'F32', shape: r.shape });
-    const linear = (name: string, r: BitLinearRecord) => {
-      const file = name.split(':')[0];
-      const q = unpackBitnetRsWords(r.packedWeights, r.outFeatures, r.inFeatures, file, name);
-      out.push({ name, dtype: 'U32', shape: [r.outFeatures, wordsPerRow(r.inFeatures)], ternary: { rows: r.outFeatures, cols: r.inFeatures, q, rowScales: r.weightScales } });
-    };
-    floats('embedding.bin:weight', m.embedding);
-    floats('norm.bin:weight', m.norm);
-    linear('lm_head.bin:weight', m.lmHead);
-    m.blocks.forEach((b, i) => {
-      const f = `block_${i}.bin:`;
-      linear(f + 'attention.wqkv', b.attention.wqkv);
-      linear(f + 'attention.o_proj', b.attention.oProj);
-      linear(f + 'feed_forward.w13', b.feedForward.w13);
-      linear(f + 'feed_forward.w2', b.feedForward.w2);
-      floats(f + 'attention_norm', b.attentionNorm);
-      floats(f + 'ffn_norm', b.ffnNorm);
-      if (b.attnSubNorm) floats(f + 'attn_sub_norm', b.attnSubNorm);
-      if (b.ffnSubNorm) floats(f + 'ffn_sub_norm', b.ffnSubNorm);
-    });
-    return out;
+    return bitnetRsTensors(folder, manifest.options?.bincode ?? 'standard', only);
   },
 };
 

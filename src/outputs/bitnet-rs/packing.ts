@@ -46,8 +46,11 @@ export function packBitnetRsRows(
   return scales;
 }
 
-/** The inverse of the packing: rows x cols values from rows * wordsPerRow(cols) words; code 11 and non-zero padding are refused. */
-export function unpackBitnetRsWords(words: Uint32Array, rows: number, cols: number, file: string, tensor: string): Int8Array {
+/**
+ * The inverse of the packing: rows x cols values from rows * wordsPerRow(cols) words; code 11 and
+ * non-zero padding are refused (the index counted from row `row0` of the tensor).
+ */
+export function unpackBitnetRsWords(words: Uint32Array, rows: number, cols: number, file: string, tensor: string, row0 = 0): Int8Array {
   const wpr = wordsPerRow(cols);
   if (words.length !== rows * wpr) throw new CorruptFileError({ file, tensor }, `${rows * wpr} packed words for [${rows}, ${cols}]`, `${words.length}`);
   const q = new Int8Array(rows * cols);
@@ -58,8 +61,8 @@ export function unpackBitnetRsWords(words: Uint32Array, rows: number, cols: numb
         const code = (word >>> (2 * i)) & 3;
         const c = w * 16 + i;
         if (c >= cols) {
-          if (code !== 0) badCode(file, tensor, r * cols + c, code); // row padding must be zero
-        } else if (code === 3) badCode(file, tensor, r * cols + c, code);
+          if (code !== 0) badCode(file, tensor, (row0 + r) * cols + c, code); // row padding must be zero
+        } else if (code === 3) badCode(file, tensor, (row0 + r) * cols + c, code);
         else q[r * cols + c] = code === 1 ? 1 : code === 2 ? -1 : 0;
       }
     }

@@ -18,7 +18,7 @@ import { floatEntry, planContainer, writeFloatEntry, type Entry, type FloatEntry
 import { copySideFiles } from '../side-files.js';
 import type { OutputFormat } from '../types.js';
 import { packBitnetRsRows, unpackBitnetRsWords, wordsPerRow } from './packing.js';
-import { readWithScales } from '../read-helpers.js';
+import { anyCode3, readAll, storedRows, tensorsWithScales, u32Words } from '../read-helpers.js';
 
 const FILE = 'model.safetensors';
 
@@ -111,10 +111,22 @@ export const bitnetRsSafetensors: OutputFormat = {
   },
 
   read(folder) {
+    return readAll(bitnetRsSafetensors.tensors(folder));
+  },
+
+  tensors(folder, only) {
     // the loader's view: in_features = words per row * 16
-    return readWithScales(folder, FILE, (t) => t.dtype === 'U32', (t) => t.storedShape[0], ({ info, data }, scales) => {
+    return tensorsWithScales(folder, FILE, only, (t) => t.dtype === 'U32', (t) => t.storedShape[0], (info, rowScales, bytes) => {
       const [rows, words] = info.storedShape;
-      return { rows, cols: words * 16, q: unpackBitnetRsWords(new Uint32Array(data.slice().buffer), rows, words * 16, FILE, info.name), rowScales: scales };
+      const cols = words * 16;
+      return storedRows({
+        rows,
+        cols,
+        rowScales,
+        bytesOf: (row, count, into) => bytes(row * words * 4, count * words * 4, into),
+        unpack: (data, row, count) => unpackBitnetRsWords(u32Words(data), count, cols, FILE, info.name, row),
+        bad: anyCode3,
+      });
     });
   },
 };

@@ -9,9 +9,9 @@ import { GGML_TYPES, kv, layoutGguf, parseGguf, type GgmlTypeName, type GgufKv, 
 import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
 import { BLOCK_ROLES, LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
 import { f16ToF32, f32ToF16 } from '../../quant/floats.js';
-import { badCode, need } from '../read-helpers.js';
+import { anyCode3, badCode, readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
 import { readCost } from '../../stream/weights.js';
-import type { FormatOptions, Job, OutputFormat, ReadTensor } from '../types.js';
+import type { FormatOptions, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
 import { ggufVocab } from './vocab.js';
 
 type Arch = 'bitnet' | 'bitnet-b1.58';
@@ -182,30 +182,71 @@ export const gguf: OutputFormat = {
   },
 
   read(folder) {
+    return readAll(gguf.tensors(folder));
+  },
+
+  *tensors(folder, only): Generator<LazyTensor> {
     const file = folder.list().find((f) => f.endsWith('.gguf'));
     if (!file) throw new CorruptFileError({ file: 'output folder' }, 'a .gguf file', 'none');
-    const bytes = need(folder, file);
-    return parseGguf(bytes, file).tensors.map((t): ReadTensor => {
+    if (only && !only(file)) return;
+    for (const t of ggufHead(folder, file).tensors) {
       const base = { name: t.name, dtype: t.type, shape: t.ne };
-      const data = bytes.subarray(t.offset, t.offset + t.bytes);
       const ternary = /\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(t.name);
-      if (!ternary) return base;
+      if (!ternary) {
+        yield base;
+        continue;
+      }
       const [cols, rows] = t.ne;
-      return { ...base, ternary: { rows, cols, ...unpackGguf(t.type, data, rows, cols, file, t.name) } };
-    });
+      yield { ...base, ternary: ggufRows(t.type, (offset, length, into) => readRange(folder, file, t.offset + offset, length, into), rows, cols, file, t.name) };
+    }
   },
 };
 
-/** Decodes a ternary tensor of any of the types written here, with each row's scale. */
-function unpackGguf(type: GgmlTypeName, data: Uint8Array, rows: number, cols: number, file: string, tensor: string): { q: Int8Array; rowScales: Float32Array } {
-  const q = new Int8Array(rows * cols);
+/** The head of a .gguf (KVs and tensor infos) from a prefix of the file (8 MiB: a 128k vocabulary fits), read larger until it holds the head. */
+function ggufHead(folder: OutputFolder, file: string): ReturnType<typeof parseGguf> {
+  const size = sizeOf(folder, file);
+  for (let n = Math.min(size, 1 << 23); ; n = Math.min(size, 2 * n)) {
+    try {
+      return parseGguf(readRange(folder, file, 0, n), file, size, { arrays: 'check' }); // the tensors only: the vocabulary is checked, not kept
+    } catch (e) {
+      if (n >= size || n >= 1 << 28 || !(e instanceof CorruptFileError)) throw e;
+    }
+  }
+}
+
+/**
+ * A ternary tensor of any of the types written here, decoded a row range at a time. Rows of whole blocks
+ * (I2_S: 128 values, TQ: 256) are stored in order; otherwise the tensor is one chunk. I2_S has one scale
+ * (its tail); the others' row scales come out of the values, so those are decoded (and so checked) once here.
+ */
+function ggufRows(type: GgmlTypeName, bytes: (offset: number, length: number, into?: Uint8Array) => Uint8Array, rows: number, cols: number, file: string, tensor: string): TernaryRows {
+  const perBlock = type === 'I2_S' ? 128 : type === 'F16' ? 1 : 256;
+  const whole = cols % perBlock !== 0;
+  const rowBytes = type === 'I2_S' ? cols / 4 : type === 'F16' ? 2 * cols : (cols / 256) * GGML_TYPES[type].blockBytes;
+  const bytesOf = (row: number, count: number, into?: Uint8Array) =>
+    whole ? bytes(0, Math.ceil((rows * cols) / perBlock) * (type === 'I2_S' ? 32 : type === 'F16' ? 2 : GGML_TYPES[type].blockBytes), into) : bytes(row * rowBytes, count * rowBytes, into);
   const rowScales = new Float32Array(rows);
-  const put = (i: number, code: number) => (code > 2 ? badCode(file, tensor, i, code) : (q[i] = code - 1));
+  const multiple = whole ? rows : 1;
+  const unpack = (data: Uint8Array, row: number, count: number) => unpackGguf(type, data, count, cols, file, tensor, row, rowScales);
+  if (type === 'I2_S') {
+    const tail = bytes(Math.floor((rows * cols) / 4), 4);
+    rowScales.fill(new DataView(tail.buffer, tail.byteOffset, 4).getFloat32(0, true));
+    return storedRows({ rows, cols, rowScales, multiple, bytesOf, unpack, bad: anyCode3 });
+  }
+  const t = storedRows({ rows, cols, rowScales, multiple, bytesOf, unpack });
+  t.check(); // fills rowScales
+  return { ...t, check: () => {} };
+}
+
+/** Decodes `rows` rows of a ternary tensor (from row `row0`) of any of the types written here, setting their row scales. */
+function unpackGguf(type: GgmlTypeName, data: Uint8Array, rows: number, cols: number, file: string, tensor: string, row0: number, rowScales: Float32Array): Int8Array {
+  const q = new Int8Array(rows * cols);
+  const base = row0 * cols;
+  const put = (i: number, code: number) => (code > 2 ? badCode(file, tensor, base + i, code) : (q[i] = code - 1));
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (type === 'I2_S') {
-    // byte 32*(i/128) + i%32 holds value i at bits 6 - 2*((i%128)/32); the tail's first 4 bytes: the f32 scale
+    // byte 32*(i/128) + i%32 holds value i at bits 6 - 2*((i%128)/32); the scale is the tail's (set by the caller)
     for (let i = 0; i < rows * cols; i++) put(i, (data[32 * Math.floor(i / 128) + (i % 32)] >> (6 - 2 * ((i % 128) >> 5))) & 3);
-    rowScales.fill(view.getFloat32((rows * cols) / 4, true));
   } else if (type === 'TQ2_0' || type === 'TQ1_0') {
     const blockBytes = GGML_TYPES[type].blockBytes;
     for (let b = 0; b < (rows * cols) / 256; b++) {
@@ -221,17 +262,17 @@ function unpackGguf(type: GgmlTypeName, data: Uint8Array, rows: number, cols: nu
         for (let m = 0; m < 16; m++) for (let n = 0; n < 5; n++) put(at + 160 + m + 16 * n, trit(block[32 + m], n));
         for (let j = 0; j < 4; j++) for (let n = 0; n < 4; n++) put(at + 240 + j + 4 * n, trit(block[48 + j], n));
       }
-      if (at % cols === 0) rowScales[at / cols] = f16ToF32(view.getUint16(b * blockBytes + blockBytes - 2, true));
+      if (at % cols === 0) rowScales[row0 + at / cols] = f16ToF32(view.getUint16(b * blockBytes + blockBytes - 2, true));
     }
   } else {
     // F16: each value is -d, 0 or +d
     for (let i = 0; i < rows * cols; i++) {
       const v = f16ToF32(view.getUint16(2 * i, true));
       q[i] = Math.sign(v);
-      if (v !== 0) rowScales[Math.floor(i / cols)] = Math.abs(v);
+      if (v !== 0) rowScales[row0 + Math.floor(i / cols)] = Math.abs(v);
     }
   }
-  return { q, rowScales };
+  return q;
 }
 
 /** Bytes one row of `cols` ternary values takes in a type (without I2_S's tail). */

@@ -12,7 +12,7 @@ import { BLOCK_NAMES, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layout
 import type { FloatDType } from '../../quant/rule.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
-import { badCode, readWithScales } from '../read-helpers.js';
+import { anyCode3, badCode, chunkRows, readAll, tensorsWithScales } from '../read-helpers.js';
 import type { FormatOptions, OutputFormat } from '../types.js';
 
 const FILE = 'model.safetensors';
@@ -107,26 +107,56 @@ export const hfPacked: OutputFormat = {
   },
 
   read(folder) {
-    return readWithScales(folder, FILE, (t) => t.dtype === 'U8', () => 1, ({ info, data }, scales) => {
+    return readAll(hfPacked.tensors(folder));
+  },
+
+  tensors(folder, only) {
+    return tensorsWithScales(folder, FILE, only, (t) => t.dtype === 'U8', () => 1, (info, scales, bytes) => {
       const [quarter, cols] = info.storedShape;
-      return { rows: 4 * quarter, cols, q: unpackHfU8(data, quarter, cols, FILE, info.name), rowScales: new Float32Array(4 * quarter).fill(scales[0]) };
+      const rows = 4 * quarter;
+      const rowsPerChunk = chunkRows(rows, cols);
+      return {
+        rows,
+        cols,
+        rowScales: new Float32Array(rows).fill(scales[0]),
+        rowsPerChunk,
+        decode(row, count) {
+          // rows of band i (W[i*quarter + r]) sit in bits 2i..2i+1 of byte row r
+          const q = new Int8Array(count * cols);
+          for (let i = 0; i < 4; i++) {
+            const from = Math.max(row, i * quarter);
+            const to = Math.min(row + count, (i + 1) * quarter);
+            if (from >= to) continue;
+            const data = bytes((from - i * quarter) * cols, (to - from) * cols);
+            unpackHfBand(data, i, from, to - from, cols, q, (from - row) * cols, info.name);
+          }
+          return q;
+        },
+        check() {
+          // each byte row once; a bad code is named as the whole-tensor decode names it (byte order, then band)
+          const byteRows = chunkRows(quarter, cols);
+          let buffer: Uint8Array | undefined;
+          for (let r = 0; r < quarter; r += byteRows) {
+            const n = Math.min(byteRows, quarter - r);
+            const data = bytes(r * cols, n * cols, buffer);
+            buffer ??= data;
+            if (!anyCode3(data)) continue;
+            for (let k = 0; k < data.length; k++) {
+              for (let i = 0; i < 4; i++) if (((data[k] >> (2 * i)) & 3) === 3) badCode(FILE, info.name, (i * quarter + r + Math.floor(k / cols)) * cols + (k % cols), 3);
+            }
+          }
+        },
+      };
     });
   },
 };
 
-/** transformers' unpack_weights: bits 2i..2i+1 of byte [r, c] hold W[i*R + r, c] + 1; code 3 is refused. */
-function unpackHfU8(data: Uint8Array, quarter: number, cols: number, file: string, tensor: string): Int8Array {
-  const q = new Int8Array(4 * quarter * cols);
-  for (let r = 0; r < quarter; r++) {
-    for (let c = 0; c < cols; c++) {
-      const byte = data[r * cols + c];
-      for (let i = 0; i < 4; i++) {
-        const code = (byte >> (2 * i)) & 3;
-        const at = (i * quarter + r) * cols + c;
-        if (code === 3) badCode(file, tensor, at, code);
-        q[at] = code - 1;
-      }
-    }
+/** transformers' unpack_weights for band i: bits 2i..2i+1 of byte [r, c] hold W[i*R + r, c] + 1 (rows from `row`); code 3 is refused. */
+function unpackHfBand(data: Uint8Array, band: number, row: number, count: number, cols: number, q: Int8Array, at: number, tensor: string): void {
+  const shift = 2 * band;
+  for (let k = 0; k < count * cols; k++) {
+    const code = (data[k] >> shift) & 3;
+    if (code === 3) badCode(FILE, tensor, row * cols + k, code);
+    q[at + k] = code - 1;
   }
-  return q;
 }

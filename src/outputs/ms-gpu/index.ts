@@ -10,7 +10,7 @@ import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { ternaryShape } from '../../model/plan.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import type { OutputFormat } from '../types.js';
-import { badCode, jsonFile, readWithScales } from '../read-helpers.js';
+import { anyCode0, badCode, jsonFile, readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
 import { jsonBytes } from '../../formats/json-text.js';
 
 const FILE = 'model_state_int2.safetensors';
@@ -120,20 +120,35 @@ export const msGpu: OutputFormat = {
   },
 
   read(folder) {
+    return readAll(msGpu.tensors(folder));
+  },
+
+  *tensors(folder, only) {
+    if (only && !only(FILE)) return;
     const config = jsonFile<Record<string, number>>(folder, 'config.json');
     const heads = config.num_attention_heads;
     const headDim = config.head_dim ?? config.hidden_size / heads;
     const q = heads * headDim;
     const kv = (config.num_key_value_heads ?? heads) * headDim;
     const parts: Record<string, number[]> = { 'attention.wqkv': [q, kv, kv], 'feed_forward.w13': [config.intermediate_size, config.intermediate_size] };
-    return readWithScales(folder, FILE, (t) => t.dtype === 'I8', () => 4, ({ info, data }, scales) => {
+    yield* tensorsWithScales(folder, FILE, only, (t) => t.dtype === 'I8', () => 4, (info, scales, bytes) => {
       const [rows, quarterCols] = info.storedShape;
+      const cols = quarterCols * 4;
       const split = Object.entries(parts).find(([k]) => info.name.includes(k))?.[1] ?? [rows];
       if (split.reduce((a, b) => a + b, 0) !== rows) throw new CorruptFileError({ file: FILE, tensor: info.name }, `${split.join(' + ')} rows from config.json`, `${rows}`);
+      if (rows % 16 !== 0 || cols % 32 !== 0) throw new CorruptFileError({ file: FILE, tensor: info.name }, 'whole 16x32 tiles', `[${rows}, ${cols}]`);
       const rowScales = new Float32Array(rows);
       split.reduce((row0, n, i) => (rowScales.fill(scales[i], row0, row0 + n), row0 + n), 0);
-      // rows as stored: q and k in Microsoft's interleaved order
-      return { rows, cols: quarterCols * 4, q: unpackMsInt2(data, rows, quarterCols * 4, FILE, info.name), rowScales };
+      // rows as stored: q and k in Microsoft's interleaved order; tiles of 16 rows stored in order
+      return storedRows({
+        rows,
+        cols,
+        rowScales,
+        multiple: 16,
+        bytesOf: (row, count, into) => bytes((row * cols) / 4, (count * cols) / 4, into),
+        unpack: (data, row, count) => unpackMsInt2(data, count, cols, FILE, info.name, row),
+        bad: anyCode0,
+      });
     });
   },
 };
@@ -142,9 +157,9 @@ export const msGpu: OutputFormat = {
  * The inverse of pack_weight.py: bytes in tile order [N/16][K/32][16 rows][8 bytes]; in each 4-byte
  * word code o of 16 sits at byte o % 4, bits 2 * (o / 4) (the interleave); the word holds tile
  * elements j = 16 w + o of tile row i, which come from block row (t/16)*8 + t%8 and column
- * j%16 + 16*((t%16)/8), t = 2i + j/16; value = code - 2 (code 0 is refused).
+ * j%16 + 16*((t%16)/8), t = 2i + j/16; value = code - 2 (code 0 is refused, named by its index from row `row0`).
  */
-function unpackMsInt2(data: Uint8Array, rows: number, cols: number, file: string, tensor: string): Int8Array {
+function unpackMsInt2(data: Uint8Array, rows: number, cols: number, file: string, tensor: string, row0 = 0): Int8Array {
   const q = new Int8Array(rows * cols);
   const tilesPerRow = cols / 32;
   for (let f = 0; f < data.length; f++) {
@@ -159,7 +174,7 @@ function unpackMsInt2(data: Uint8Array, rows: number, cols: number, file: string
       const t = 2 * i + (j >> 4);
       const row = Math.floor(tile / tilesPerRow) * 16 + (t >> 4) * 8 + (t % 8);
       const col = (tile % tilesPerRow) * 32 + (j % 16) + 16 * ((t % 16) >> 3);
-      if (code === 0) badCode(file, tensor, row * cols + col, code);
+      if (code === 0) badCode(file, tensor, (row0 + row) * cols + col, code);
       q[row * cols + col] = code - 2;
     }
   }
