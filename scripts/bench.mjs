@@ -9,7 +9,7 @@
 // the input checkpoint) run, in each round after the same floors, the conversion of <input> to <format>
 // (bitnet-rs for inspect), then the command on its output: its time, its ratio to that conversion and
 // its peak RSS (read by a preloaded exit hook: the process's maxRSS, worker threads included).
-// Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --case verify:master-2b-4t:gguf ...] [-- --threads N] [-- --runs N] [-- --no-kernels]
+// Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --case verify:master-2b-4t:gguf ...] [-- --threads N] [-- --runs N] [-- --no-kernels] [-- --no-browser]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ const DEFAULT_CASES = [
 const PEAK_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('peak memory '+Math.round(process.resourceUsage().maxRSS/1024)+' MiB\\n'))`;
 
 const { values: args } = parseArgs({
-  options: { case: { type: 'string', multiple: true }, threads: { type: 'string' }, runs: { type: 'string', default: '3' }, 'no-kernels': { type: 'boolean' } },
+  options: { case: { type: 'string', multiple: true }, threads: { type: 'string' }, runs: { type: 'string', default: '3' }, 'no-kernels': { type: 'boolean' }, 'no-browser': { type: 'boolean' } },
 });
 const cli = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bitnet-converter', 'bench');
@@ -155,6 +155,13 @@ if (checks.length) {
       `${r.name.padEnd(38)} ${median(r.rounds.map((x) => x.checkSecs)).toFixed(2).padStart(8)} s  ${median(r.rounds.map((x) => x.secs)).toFixed(2).padStart(8)} s  ${median(r.rounds.map((x) => x.checkSecs / x.secs)).toFixed(2).padStart(4)}x  ${Math.max(...r.rounds.map((x) => x.checkPeak))} MiB`,
     );
   }
+}
+if (!args['no-browser']) {
+  // the page in headless Chromium beside the CLI, on the small preset (issue 10) and the 2B-4T input
+  console.log('\nbrowser (the page in Debian\'s headless Chromium, scripts/bench-browser.mjs):');
+  const script = new URL('./bench-browser.mjs', import.meta.url).pathname;
+  execFileSync(node, [script, '--preset', 'small', '--runs', args.runs], { stdio: 'inherit' });
+  execFileSync(node, [script, '--input', prepare('master-2b-4t').dir, '--runs', '1'], { stdio: 'inherit' });
 }
 if (!args['no-kernels']) {
   console.log('\nkernel micro-benchmark:');
