@@ -235,6 +235,33 @@ test('bitnet-converter serve: the page, its modules and the wasm on 127.0.0.1; n
   }
 });
 
+test('removeLeftovers: folders of runs no tab holds are deleted, a running one (its Web Lock held) is kept', async () => {
+  const page = await openPage();
+  try {
+    const got = (await page.evaluate(`(async () => {
+      const web = await import('/js/web/index.js');
+      const root = await navigator.storage.getDirectory();
+      const runs = await root.getDirectoryHandle('bitnet-converter', { create: true });
+      for (const name of ['left-by-a-closed-tab', 'running-elsewhere']) {
+        const d = await runs.getDirectoryHandle(name, { create: true });
+        await d.getFileHandle('block_0.bin', { create: true });
+      }
+      let release;
+      const held = new Promise((acquired) => navigator.locks.request('bitnet-converter/running-elsewhere', () => { acquired(); return new Promise((r) => (release = r)); }));
+      await held;
+      const removed = await web.removeLeftovers();
+      const left = [];
+      for await (const name of runs.keys()) left.push(name);
+      release();
+      return { removed, left };
+    })()`)) as { removed: string[]; left: string[] };
+    assert.equal(got.removed, ['left-by-a-closed-tab']);
+    assert.equal(got.left, ['running-elsewhere']);
+  } finally {
+    await page.close();
+  }
+});
+
 test('the page logged nothing (no console messages, no page errors)', () => {
   assert.equal(noise, []);
 });

@@ -68,11 +68,14 @@ abstract class StagedSink implements ByteSink {
   }
 }
 
-/** A new file, written front to back, hashed on the way, fsynced on close. */
+/** A new file, written front to back, hashed on the way, fsynced on close (unless not `durable`). */
 export class FileSink extends StagedSink {
   private readonly hash: Hash = createHash('sha256');
 
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly durable = true,
+  ) {
     super(path, 'wx');
   }
 
@@ -88,7 +91,7 @@ export class FileSink extends StagedSink {
   close(): WrittenFile {
     try {
       this.flush();
-      guard(this.path, 'fsync', () => fsyncSync(this.fd));
+      if (this.durable) guard(this.path, 'fsync', () => fsyncSync(this.fd));
     } finally {
       closeSync(this.fd);
     }

@@ -38,6 +38,11 @@ export interface ConvertOptions extends ConversionOptions {
   force?: boolean;
   /** Worker threads; 0 runs everything on the calling thread. Default: available parallelism. */
   threads?: number;
+  /**
+   * fsync every file before the folder is moved into place (default). Off only for an output that is
+   * thrown away (verify's re-derivation): the fsyncs are most of its write time.
+   */
+  durable?: boolean;
 }
 
 export interface ConvertSummary {
@@ -90,7 +95,8 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
       for (const r of j.regions ?? []) hashers.get(j.file)!.written(r.offset, r.bytes);
     };
     const counter = new ProgressCounter();
-    const jobs = plan.jobs.map((job): RunnableJob => ({ job, dir: out.tempDir, options, progress: counter.buffer }));
+    const durable = opts.durable ?? true;
+    const jobs = plan.jobs.map((job): RunnableJob => ({ job, dir: out.tempDir, options, progress: counter.buffer, durable }));
     const { bytesTotal, tensorsTotal } = jobTotals(plan);
     const report = () => opts.onProgress?.({ ...counter.read(), bytesTotal, tensorsTotal });
     const timer = opts.onProgress ? setInterval(report, 200) : undefined;
@@ -104,7 +110,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
 
     const written: OutputFile[] = [];
     for (const r of results) if (r.written) written.push({ name: r.file, ...r.written });
-    for (const c of plan.containers) written.push({ name: c.file, ...hashers.get(c.file)!.finish() });
+    for (const c of plan.containers) written.push({ name: c.file, ...hashers.get(c.file)!.finish(durable) });
     for (const f of format.finish(model, options, inputFolder(checkpoint.dir))) written.push(writeSmall(out.tempDir, f.name, f.bytes));
     const source = describeSource(checkpoint, basename(checkpoint.dir), (f) => relative(checkpoint.dir, f));
     const manifestFile = writeSmall(out.tempDir, 'manifest.json', manifestBytes(format, model, options, written, source));

@@ -17,6 +17,8 @@ export interface RunnableJob {
   options: FormatOptions;
   /** The buffer of a ProgressCounter shared with the main thread, or none. */
   progress?: SharedArrayBuffer;
+  /** fsync what is written (false for a throw-away output, such as verify's re-derivation). */
+  durable: boolean;
 }
 
 /** What a job wrote: its own file (size and sha256), or regions of a container (hashed by the main thread). */
@@ -41,7 +43,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
     });
     const out = {
       sink(offset?: number) {
-        if (offset === undefined) return (own ??= new FileSink(path));
+        if (offset === undefined) return (own ??= new FileSink(path, r.durable));
         const s = new RegionSink(path, offset);
         regions.push(s);
         return s;
@@ -49,7 +51,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
     };
     FORMATS[r.job.format].write(r.job, stream, out, r.options);
     for (const s of regions) s.close();
-    if (regions.length) flushContainer(path); // in the workers, overlapping other jobs' work
+    if (regions.length && r.durable) flushContainer(path); // in the workers, overlapping other jobs' work
     return { file: r.job.file, written: own?.close() };
   } catch (e) {
     own?.abandon();

@@ -34,7 +34,7 @@ export async function verify(output: string, against?: string, o: { threads?: nu
   let jobsRunning = () => {};
   const running = new Promise<void>((resolve) => (jobsRunning = resolve));
   const again =
-    tmp === undefined ? undefined : convert({ inputDir: against!, outputDir: join(tmp, 'out'), threads: o.threads, onProgress: () => jobsRunning(), ...optionsOf(manifest) }).then((s) => s.outputDir);
+    tmp === undefined ? undefined : convert({ inputDir: against!, outputDir: join(tmp, 'out'), threads: o.threads, durable: false, onProgress: () => jobsRunning(), ...optionsOf(manifest) }).then((s) => s.outputDir);
   again?.catch(() => {}); // awaited below; a failure of the checks first must not leave it unhandled
   try {
     if (again !== undefined) await Promise.race([running, again.catch(() => {})]);

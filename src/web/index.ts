@@ -19,7 +19,8 @@ import {
   type OutputFile,
 } from '../pipeline/conversion.js';
 import { fileSet, readAhead } from './input.js';
-import { fileIn, removeRun, stagingFolder } from './opfs.js';
+import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
+export { removeLeftovers } from './opfs.js';
 import { WebPool } from './pool.js';
 import type { Task } from './worker.js';
 
@@ -100,20 +101,24 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
   }
 
   const run = `${outputName}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  // held while the run writes, so that removeLeftovers() in another tab leaves this folder alone
+  const unlock = await lockRun(run);
   await stagingFolder(run, true);
-  const { module, flavor } = await compileKernels(o.kernels ?? DEFAULTS.kernels);
   const { bytesTotal, tensorsTotal } = jobTotals(plan);
   const done = { bytesRead: 0, tensorsDone: 0 };
   const report = () => o.onProgress?.({ ...done, bytesTotal, tensorsTotal });
   const inputs = [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]);
-  mark();
-  const pool = await WebPool.start(Math.min(threads, Math.max(1, plan.jobs.length)), { module, files: inputs, run }, (bytes, tensors) => {
-    done.bytesRead += bytes;
-    done.tensorsDone += tensors;
-  });
-  mark();
-  const timer = o.onProgress ? setInterval(report, 200) : undefined;
+  let pool: WebPool | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
   try {
+    const { module, flavor } = await compileKernels(o.kernels ?? DEFAULTS.kernels);
+    mark();
+    pool = await WebPool.start(Math.min(threads, Math.max(1, plan.jobs.length)), { module, files: inputs, run }, (bytes, tensors) => {
+      done.bytesRead += bytes;
+      done.tensorsDone += tensors;
+    });
+    mark();
+    timer = o.onProgress ? setInterval(report, 200) : undefined;
     await pool.all(plan.containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
     const order = plan.jobs.map((_, i) => i).sort((a, b) => plan.jobs[b].cost.bytes - plan.jobs[a].cost.bytes);
     const results = await pool.all(order.map((i): Task => ({ type: 'job', job: plan.jobs[i], options })));
@@ -156,11 +161,12 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
       warnings,
     };
   } catch (e) {
-    pool.stop();
+    pool?.stop();
     await removeRun(run);
     throw e;
   } finally {
     if (timer) clearInterval(timer);
+    unlock();
   }
 }
 

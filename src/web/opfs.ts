@@ -35,6 +35,45 @@ export async function removeRun(run: string): Promise<void> {
   await runs.removeEntry(run, { recursive: true }).catch(() => undefined);
 }
 
+interface LockManagerLike {
+  request(name: string, callback: () => Promise<void>): Promise<void>;
+  query(): Promise<{ held?: { name?: string }[] }>;
+}
+const locks = () => (globalThis.navigator as { locks?: LockManagerLike } | undefined)?.locks;
+const lockName = (run: string) => `${RUNS}/${run}`;
+
+/** Holds a Web Lock named after the run until the returned function is called (nothing where there are no Web Locks). */
+export async function lockRun(run: string): Promise<() => void> {
+  const manager = locks();
+  if (!manager) return () => {};
+  let release!: () => void;
+  await new Promise<void>((acquired) => {
+    void manager.request(lockName(run), () => {
+      acquired();
+      return new Promise<void>((r) => (release = r));
+    });
+  });
+  return release;
+}
+
+/**
+ * Deletes the run folders no conversion holds (in any tab of this origin): what a closed tab or a crash
+ * left, and finished `opfs` outputs. Returns their names. Does nothing without Web Locks (it cannot
+ * tell a running conversion from a leftover then).
+ */
+export async function removeLeftovers(): Promise<string[]> {
+  const manager = locks();
+  if (!manager) return [];
+  const held = new Set(((await manager.query()).held ?? []).map((l) => l.name));
+  const root = await navigator.storage.getDirectory();
+  const runs = await root.getDirectoryHandle(RUNS, { create: true });
+  const names: string[] = [];
+  for await (const name of (runs as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+  const removed = names.filter((n) => !held.has(lockName(n)));
+  for (const name of removed) await runs.removeEntry(name, { recursive: true }).catch(() => undefined);
+  return removed;
+}
+
 /** A file handle by a name that may hold folders ("a/b.bin"). */
 export async function fileIn(dir: FileSystemDirectoryHandle, name: string, create: boolean): Promise<FileSystemFileHandle> {
   const parts = name.split('/');
