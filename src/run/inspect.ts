@@ -1,22 +1,25 @@
 // `inspect PATH`: what a model folder holds. An output folder (manifest.json) is read back with its
-// format's reader, a tensor and a row range at a time; an input checkpoint is planned by its layout and its ternary weights are streamed
-// through the weight stream (the reference rule for master weights, decoded codes for packed ones),
-// one weight at a time, so memory stays bounded. A .gguf file is read with the GGUF reader.
+// format's reader, a tensor and a row range at a time; an input checkpoint is planned by its layout
+// and its ternary weights are streamed through the weight stream on worker threads (the reference rule
+// for master weights, decoded codes for packed ones), one weight at a time per thread, so memory stays
+// bounded. A .gguf file is read with the GGUF reader.
 
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { compileKernels, instantiateKernels } from '../kernels/index.js';
+import { availableParallelism } from 'node:os';
+import { compileKernels } from '../kernels/index.js';
+import { ternaryStatsOf } from './stats-worker.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { outputFolder, readManifest, verifyManifest } from '../io/converted.js';
-import { PositionedReader } from '../io/read.js';
 import { planCheckpoint } from '../layouts/index.js';
 import { parseModelConfig } from '../model/config.js';
 import { BLOCK_ROLES, type Weight } from '../model/plan.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
 import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
-import { WeightStream } from '../stream/weights.js';
 import { DEFAULTS } from '../defaults.js';
 import type { QuantRule } from '../quant/rule.js';
+
+type TernaryWeight = Exclude<Weight, { kind: 'float' }>;
 
 export interface InspectedTensor {
   name: string;
@@ -38,7 +41,7 @@ export interface Inspection {
   tensors: InspectedTensor[];
 }
 
-export async function inspect(path: string, o: { rule?: QuantRule } = {}): Promise<Inspection> {
+export async function inspect(path: string, o: { rule?: QuantRule; threads?: number } = {}): Promise<Inspection> {
   const isFile = existsSync(path) && statSync(path).isFile();
   if (isFile && path.endsWith('.gguf')) {
     const dir = dirname(path);
@@ -53,7 +56,7 @@ export async function inspect(path: string, o: { rule?: QuantRule } = {}): Promi
     for (const t of formatById(manifest.format).tensors(outputFolder(path))) tensors.push(described(t));
     return { path, kind: 'output', format: manifest.format, tensors };
   }
-  return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule);
+  return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule, o.threads);
 }
 
 function described(t: LazyTensor): InspectedTensor {
@@ -67,7 +70,7 @@ function described(t: LazyTensor): InspectedTensor {
   return { name: t.name, dtype: t.dtype, shape: t.shape, ternary: c.result() };
 }
 
-async function inspectCheckpoint(dir: string, rule: QuantRule): Promise<Inspection> {
+async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number): Promise<Inspection> {
   const ck = openCheckpoint(dir);
   const config = parseModelConfig(ck.config, ck.configPath);
   const plan = planCheckpoint({ config, tensors: ck.tensors, files: ck.files.map((f) => f.file), configPath: ck.configPath });
@@ -77,43 +80,20 @@ async function inspectCheckpoint(dir: string, rule: QuantRule): Promise<Inspecti
   add('output_norm', plan.outputNorm);
   add('output', plan.output);
   for (const b of plan.blocks) for (const r of BLOCK_ROLES) add(`blk.${b.index}.${r}`, b[r]);
-  const kernels = await instantiateKernels((await compileKernels(DEFAULTS.kernels)).module);
-  const reader = new PositionedReader();
-  try {
-    const stream = new WeightStream({
-      kernels,
-      source: reader,
-      options: { rule, granularity: 'projection', chunkBytes: DEFAULTS.chunkBytes, holdBytes: DEFAULTS.holdBytes },
-      onBytesRead: () => {},
-      onTensorDone: () => {},
-    });
-    const tensors: InspectedTensor[] = [];
-    for (const [name, t] of ck.tensors) {
-      const r = roles.get(name);
-      const out: InspectedTensor = { name, role: r?.role, dtype: t.dtype, shape: t.storedShape, bytes: t.byteLength };
-      if (r && r.weight.kind !== 'float') out.ternary = ternaryStats(stream, r.weight);
-      tensors.push(out);
-    }
-    if (plan.outputTied) {
-      // the tied head is the embedding ternarized with the same rule
-      const t = plan.tokenEmbd.tensor;
-      tensors.push({ name: `${t.name} (tied output head)`, role: 'output', dtype: t.dtype, shape: t.storedShape, ternary: ternaryStats(stream, plan.output as Exclude<Weight, { kind: 'float' }>) });
-    }
-    return { path: dir, kind: 'input', layout: plan.layout, config: ck.config, tensors };
-  } finally {
-    reader.close();
+  const { module } = await compileKernels(DEFAULTS.kernels);
+  const ternary = [...ck.tensors.keys()].filter((name) => roles.get(name) && roles.get(name)!.weight.kind !== 'float');
+  const weights = ternary.map((name) => roles.get(name)!.weight as TernaryWeight);
+  if (plan.outputTied) weights.push(plan.output as TernaryWeight); // the tied head: the embedding ternarized with the same rule
+  const stats = await ternaryStatsOf(weights, { module, rule, threads: threads ?? availableParallelism() });
+  const byName = new Map(ternary.map((name, i) => [name, stats[i]]));
+  const tensors: InspectedTensor[] = [];
+  for (const [name, t] of ck.tensors) {
+    const r = roles.get(name);
+    tensors.push({ name, role: r?.role, dtype: t.dtype, shape: t.storedShape, bytes: t.byteLength, ternary: byName.get(name) });
   }
-}
-
-function ternaryStats(stream: WeightStream, w: Exclude<Weight, { kind: 'float' }>): TernaryStats {
-  const t = stream.ternary(w);
-  const c = new TernaryCounter(t.rows, t.cols);
-  const scale = new Float32Array(t.rowsPerChunk).fill(t.scaleAs('F32'));
-  for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
-    const n = Math.min(t.rowsPerChunk, t.rows - r);
-    t.i8(r, n, t.i8Buffer);
-    c.add(stream.kernels.i8(t.i8Buffer, n * t.cols), n, scale);
+  if (plan.outputTied) {
+    const t = plan.tokenEmbd.tensor;
+    tensors.push({ name: `${t.name} (tied output head)`, role: 'output', dtype: t.dtype, shape: t.storedShape, ternary: stats[stats.length - 1] });
   }
-  t.done();
-  return c.result();
+  return { path: dir, kind: 'input', layout: plan.layout, config: ck.config, tensors };
 }

@@ -1,0 +1,95 @@
+// Ternary statistics of an input checkpoint's weights for `inspect`, on worker threads: each thread
+// takes a share of the weights (balanced by bytes), streams them one at a time through the weight
+// stream with the rule's kernels, and returns their statistics. threads = 0 runs on the calling thread.
+
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { instantiateKernels, type Kernels } from '../kernels/index.js';
+import { PositionedReader } from '../io/read.js';
+import type { Weight } from '../model/plan.js';
+import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
+import { WeightStream } from '../stream/weights.js';
+import { DEFAULTS } from '../defaults.js';
+import type { QuantRule } from '../quant/rule.js';
+import { reviveError, serializeError, type SerializedError } from '../errors.js';
+
+type TernaryWeight = Exclude<Weight, { kind: 'float' }>;
+
+interface StatsRequest {
+  stats: true;
+  module: WebAssembly.Module;
+  rule: QuantRule;
+  weights: TernaryWeight[];
+}
+
+type StatsReply = { ok: TernaryStats[] } | { error: SerializedError };
+
+function ternaryStats(stream: WeightStream, w: TernaryWeight): TernaryStats {
+  const t = stream.ternary(w);
+  const c = new TernaryCounter(t.rows, t.cols);
+  const scale = new Float32Array(t.rowsPerChunk).fill(t.scaleAs('F32'));
+  for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
+    const n = Math.min(t.rowsPerChunk, t.rows - r);
+    t.i8(r, n, t.i8Buffer);
+    c.add(stream.kernels.i8(t.i8Buffer, n * t.cols), n, scale);
+  }
+  t.done();
+  return c.result();
+}
+
+function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[]): TernaryStats[] {
+  const reader = new PositionedReader();
+  try {
+    const stream = new WeightStream({
+      kernels,
+      source: reader,
+      options: { rule, granularity: 'projection', chunkBytes: DEFAULTS.chunkBytes, holdBytes: DEFAULTS.holdBytes },
+      onBytesRead: () => {},
+      onTensorDone: () => {},
+    });
+    return weights.map((w) => ternaryStats(stream, w));
+  } finally {
+    reader.close();
+  }
+}
+
+/** The statistics of each weight, in the order given. */
+export async function ternaryStatsOf(weights: TernaryWeight[], o: { module: WebAssembly.Module; rule: QuantRule; threads: number }): Promise<TernaryStats[]> {
+  if (o.threads === 0 || weights.length < 2) return statsOf(await instantiateKernels(o.module), o.rule, weights);
+  // largest first onto the least loaded thread
+  const shares = Array.from({ length: Math.min(o.threads, weights.length) }, () => ({ bytes: 0, items: [] as number[] }));
+  const order = weights.map((_, i) => i).sort((a, b) => weights[b].tensor.byteLength - weights[a].tensor.byteLength);
+  for (const i of order) {
+    const s = shares.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    s.items.push(i);
+    s.bytes += weights[i].tensor.byteLength;
+  }
+  const out: TernaryStats[] = new Array(weights.length);
+  await Promise.all(
+    shares.map(
+      (s) =>
+        new Promise<void>((resolve, reject) => {
+          const request: StatsRequest = { stats: true, module: o.module, rule: o.rule, weights: s.items.map((i) => weights[i]) };
+          const worker = new Worker(new URL(import.meta.url), { workerData: request });
+          worker.once('message', (reply: StatsReply) => {
+            if ('error' in reply) return reject(reviveError(reply.error));
+            reply.ok.forEach((st, k) => (out[s.items[k]] = st));
+            resolve();
+          });
+          worker.once('error', reject);
+          worker.once('exit', (code) => code !== 0 && reject(new Error(`a statistics thread exited with ${code}`)));
+        }),
+    ),
+  );
+  return out;
+}
+
+if (!isMainThread && parentPort && (workerData as StatsRequest | undefined)?.stats) {
+  const r = workerData as StatsRequest;
+  let reply: StatsReply;
+  try {
+    reply = { ok: statsOf(await instantiateKernels(r.module), r.rule, r.weights) };
+  } catch (e) {
+    reply = { error: serializeError(e) };
+  }
+  parentPort.postMessage(reply);
+}
