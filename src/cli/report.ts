@@ -7,14 +7,13 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, s
 import { basename, dirname, join, resolve } from 'node:path';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { readManifest } from '../io/converted.js';
-import { PositionedReader } from '../io/read.js';
+import { withWeightStream } from '../run/stats-worker.js';
 import { compileKernels, DType, instantiateKernels } from '../kernels/index.js';
 import { planCheckpoint } from '../layouts/index.js';
 import { parseModelConfig } from '../model/config.js';
 import { BLOCK_ROLES, type Weight } from '../model/plan.js';
 import { roundBf16, roundF16 } from '../quant/floats.js';
 import { absmeanScale, type QuantRule } from '../quant/rule.js';
-import { WeightStream } from '../stream/weights.js';
 import { DEFAULTS } from '../defaults.js';
 import { VERSION } from '../version.js';
 import { inspect, type Inspection } from '../run/inspect.js';
@@ -133,29 +132,21 @@ export async function sourceHistogram(dir: string, name: string | undefined, rul
   if (w.kind === 'float') return { unavailable: `${w.tensor.name} (${role}) is kept as floats, not ternarized: pick a projection such as blk.0.attn_q.` };
   const t = w.tensor;
   const kernels = await instantiateKernels((await compileKernels(DEFAULTS.kernels)).module);
-  const reader = new PositionedReader();
   try {
-    const stream = new WeightStream({
-      kernels,
-      source: reader,
-      options: { rule, granularity: 'projection', chunkBytes: DEFAULTS.chunkBytes, holdBytes: DEFAULTS.holdBytes },
-      onBytesRead: () => {},
-      onTensorDone: () => {},
+    return withWeightStream(kernels, rule, (stream) => {
+      const code = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 }[t.dtype];
+      let sum = 0;
+      stream.floats(t, 'source', (bytes, _first, rows) => {
+        sum += kernels.exports.absSum(code, bytes.byteOffset, rows * t.shape[1]);
+      });
+      const s = absmeanScale(sum, t.elements, t.dtype, rule);
+      const counter = new HistogramCounter(s.inverse, ROUND[rule === 'offline' ? t.dtype : 'F32']);
+      stream.floats(t, 'F32', (bytes) => counter.add(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)));
+      const label = t.name === role ? t.name : `${t.name} (${role})`;
+      return counter.result({ tensor: label, dtype: t.dtype, rule, rows: t.shape[0], cols: t.shape[1], scale: s.scale });
     });
-    const code = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 }[t.dtype];
-    let sum = 0;
-    stream.floats(t, 'source', (bytes, _first, rows) => {
-      sum += kernels.exports.absSum(code, bytes.byteOffset, rows * t.shape[1]);
-    });
-    const s = absmeanScale(sum, t.elements, t.dtype, rule);
-    const counter = new HistogramCounter(s.inverse, ROUND[rule === 'offline' ? t.dtype : 'F32']);
-    stream.floats(t, 'F32', (bytes) => counter.add(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)));
-    const label = t.name === role ? t.name : `${t.name} (${role})`;
-    return counter.result({ tensor: label, dtype: t.dtype, rule, rows: t.shape[0], cols: t.shape[1], scale: s.scale });
   } catch (e) {
     return { unavailable: `The histogram of ${t.name} could not be computed: ${message(e)}` };
-  } finally {
-    reader.close();
   }
 }
 

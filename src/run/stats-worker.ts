@@ -36,7 +36,8 @@ function ternaryStats(stream: WeightStream, w: TernaryWeight): TernaryStats {
   return c.result();
 }
 
-function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[]): TernaryStats[] {
+/** A weight stream over a checkpoint on disk with the default chunking and the given rule, closed after `use`. */
+export function withWeightStream<T>(kernels: Kernels, rule: QuantRule, use: (stream: WeightStream) => T): T {
   const reader = new PositionedReader();
   try {
     const stream = new WeightStream({
@@ -46,10 +47,14 @@ function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[]): T
       onBytesRead: () => {},
       onTensorDone: () => {},
     });
-    return weights.map((w) => ternaryStats(stream, w));
+    return use(stream);
   } finally {
     reader.close();
   }
+}
+
+function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[]): TernaryStats[] {
+  return withWeightStream(kernels, rule, (stream) => weights.map((w) => ternaryStats(stream, w)));
 }
 
 /** The statistics of each weight, in the order given. */
