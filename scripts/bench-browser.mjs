@@ -5,7 +5,7 @@
 // Usage: node scripts/bench-browser.mjs [--preset small | --input DIR] [--format bitnet-rs] [--runs 3]
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,11 +30,13 @@ const bytes = readdirSync(input).filter((f) => f.endsWith('.safetensors')).reduc
 const runs = Number(args.runs);
 
 const cliSecs = [];
+const cliPeaks = [];
 for (let i = 0; i < runs; i++) {
   rmSync(output, { recursive: true, force: true });
   const t = performance.now();
-  const r = spawnSync(process.execPath, [cli, '--input-dir', input, '--output-dir', output, '--format', args.format, '--timestamp', '0', '-q', '--log-dir', join(cache, 'logs')]);
+  const r = spawnSync(process.execPath, [cli, '--input-dir', input, '--output-dir', output, '--format', args.format, '--timestamp', '0', '--log-dir', join(cache, 'logs')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`CLI conversion failed: ${r.stderr}`);
+  cliPeaks.push(Number(/peak memory (\d+) MiB/.exec(r.stderr)?.[1]));
   cliSecs.push((performance.now() - t) / 1000);
 }
 
@@ -49,7 +51,24 @@ const browser = await chromium.launchPersistentContext(profile, {
   acceptDownloads: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
+/** The largest resident set of a Chromium renderer process (the page and its workers live there), sampled every 100 ms. */
+function sampleRenderers() {
+  let peak = 0;
+  const timer = setInterval(() => {
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+        peak = Math.max(peak, kb * 1024);
+      } catch {
+        // the process ended between listing and reading
+      }
+    }
+  }, 100);
+  return () => (clearInterval(timer), peak);
+}
 const pageSecs = [];
+const peaks = [];
 const reported = [];
 const phases = [];
 try {
@@ -60,10 +79,12 @@ try {
     await page.selectOption('#format', args.format);
     await page.selectOption('#destination', 'download');
     await page.fill('#timestamp', '0');
+    const stop = sampleRenderers();
     const t = performance.now();
     await page.click('#convert');
     await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 600_000 });
     pageSecs.push((performance.now() - t) / 1000);
+    peaks.push(stop());
     if (!(await page.isHidden('#error'))) throw new Error(`the page failed: ${await page.textContent('#error')}`);
     reported.push(Number(/written in ([\d.]+) s/.exec(await page.textContent('#summary'))?.[1]));
     phases.push(await page.evaluate(() => document.getElementById('summary').dataset.phases));
@@ -85,3 +106,5 @@ console.log(`| CLI (node, process start included) | ${c.toFixed(2)} | ${rate(c)}
 console.log(`| page in Chromium (click to result, workers and wasm compile included) | ${p.toFixed(2)} | ${rate(p)} |`);
 console.log(`| page, convertFiles' own time | ${median(reported).toFixed(2)} | ${rate(median(reported))} |`);
 console.log(`page phases (s), last round: ${phases.at(-1)}`);
+console.log(`peak RSS of the CLI: ${Math.max(...cliPeaks)} MiB`);
+console.log(`peak RSS of Chromium's renderer process (the page and its workers) during the conversion: ${Math.round(Math.max(...peaks) / 2 ** 20)} MiB`);

@@ -262,6 +262,31 @@ test('removeLeftovers: folders of runs no tab holds are deleted, a running one (
   }
 });
 
+test('offline once loaded: with the server stopped, the page still converts (the CLI\'s bytes)', async () => {
+  const input = join(tmp, 'tiny-model');
+  const own = await servePage(0, '127.0.0.1');
+  const page = await browser.newPage({ acceptDownloads: true });
+  page.on('console', (m) => noise.push(`console.${m.type()}: ${m.text()}`));
+  try {
+    await page.goto(own.url);
+    await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
+    await new Promise<void>((r) => {
+      own.server.close(() => r());
+      own.server.closeAllConnections();
+    });
+    assert.is((await fetch(own.url).catch(() => undefined)) === undefined, true, 'the server is gone');
+    await convertInPage(page, input, { format: 'bitnet-rs' });
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    const got = join(tmp, 'offline-page');
+    await downloadAll(page, got);
+    const cliOut = join(tmp, 'offline-cli');
+    cli('--input-dir', input, '--output-dir', cliOut, '--format', 'bitnet-rs', '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'));
+    sameFiles(cliOut, got);
+  } finally {
+    await page.close();
+  }
+});
+
 test('the page logged nothing (no console messages, no page errors)', () => {
   assert.equal(noise, []);
 });

@@ -39,7 +39,8 @@ export function servePage(port: number, host: string): Promise<{ server: Server;
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    res.writeHead(200, { 'content-type': type, 'content-length': size, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+    res.writeHead(200, { 'content-type': type, 'content-length': size, 'cache-control': 'max-age=86400', // the page works offline once loaded (the package's files do not change while served)
+       'x-content-type-options': 'nosniff' });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });

@@ -3,6 +3,6 @@
 export { DType, KernelDType, Rounding } from './codes.js';
 export type { KernelExports, KernelFlavor } from './types.js';
 export { Kernels } from './kernels.js';
-export { simdSupported, kernelWasmUrl, compileKernels, instantiateKernels } from './loader.js';
+export { simdSupported, kernelWasmUrl, bindingsUrl, compileKernels, instantiateKernels } from './loader.js';
 export { PACKINGS, packedTensorBytes } from './packings.js';
 export type { Packing, PackingId, PackKernel } from './packings.js';

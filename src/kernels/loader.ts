@@ -26,7 +26,7 @@ export function kernelWasmUrl(flavor: KernelFlavor): URL {
 }
 
 /** URL of the compiler-generated bindings (identical for both flavors, which export the same API). */
-function bindingsUrl(): URL {
+export function bindingsUrl(): URL {
   return new URL(`${BUILD_DIR}kernels.simd.js`, import.meta.url);
 }
 
@@ -35,7 +35,9 @@ async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer>> {
     const { readFile } = await import('node:fs/promises');
     return new Uint8Array(await readFile(url));
   }
-  const res = await fetch(url);
+  const res = await fetch(url).catch((e: Error) => {
+    throw new Error(`cannot load ${url.href}: ${e.message} (is the server that served this page still running?)`);
+  });
   if (!res.ok) throw new Error(`cannot load ${url.href}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
 }

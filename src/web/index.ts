@@ -5,7 +5,7 @@
 
 import { DEFAULTS } from '../defaults.js';
 import { OutputError } from '../errors.js';
-import { compileKernels } from '../kernels/index.js';
+import { bindingsUrl, compileKernels, kernelWasmUrl } from '../kernels/index.js';
 import { openCheckpointFolder, type Checkpoint } from '../model/checkpoint.js';
 import { formatById } from '../outputs/index.js';
 import {
@@ -22,7 +22,7 @@ import { fileSet, readAhead } from './input.js';
 import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
 export { removeLeftovers } from './opfs.js';
 import { WebPool } from './pool.js';
-import type { Task } from './worker.js';
+import type { Task, ToWorker } from './worker.js';
 
 export { FORMATS, FORMAT_IDS } from '../outputs/index.js';
 export { DEFAULTS } from '../defaults.js';
@@ -167,6 +167,25 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
   } finally {
     if (timer) clearInterval(timer);
     unlock();
+  }
+}
+
+/**
+ * Loads everything a conversion will fetch (the worker's modules, both kernel builds) so that the HTTP
+ * cache holds it: after this, a page works offline (the server that served it may be gone).
+ */
+export async function warmUp(): Promise<void> {
+  const urls = [kernelWasmUrl('simd'), kernelWasmUrl('scalar'), bindingsUrl()];
+  await Promise.all(urls.map(async (u) => (await fetch(u)).arrayBuffer()));
+  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      w.onmessage = () => resolve();
+      w.onerror = (e) => reject(new Error(`the conversion worker cannot load: ${e.message || 'unknown error'}`));
+      w.postMessage({ type: 'ping' } satisfies ToWorker);
+    });
+  } finally {
+    w.terminate();
   }
 }
 

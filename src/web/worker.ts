@@ -15,7 +15,10 @@ export type Task =
   | { type: 'hash'; file: string }
   | { type: 'small'; file: string; bytes: Uint8Array };
 
-export type ToWorker = { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string } | { type: 'task'; id: number; task: Task };
+export type ToWorker =
+  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string }
+  | { type: 'task'; id: number; task: Task }
+  | { type: 'ping' };
 
 export type FromWorker =
   | { type: 'ready' }
@@ -97,6 +100,7 @@ async function run(task: Task): Promise<{ bytes: number; sha256: string } | unde
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const m = e.data;
+  if (m.type === 'ping') return post({ type: 'ready' }); // this module and its imports are loaded
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);

@@ -1,7 +1,7 @@
 // The page: pick or drop a model folder, choose the format, convert in workers, then save the output
 // into a picked folder or download it. States are shown in words; nothing is logged to the console.
 
-import { convertFiles, removeLeftovers, DEFAULTS, FORMATS, FORMAT_IDS, simdSupported, type WebConvertResult, type WebOutput } from '../index.js';
+import { convertFiles, removeLeftovers, warmUp, DEFAULTS, FORMATS, FORMAT_IDS, simdSupported, type WebConvertResult, type WebOutput } from '../index.js';
 import { VERSION } from '../../version.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -164,6 +164,11 @@ function init(): void {
   $('convert').addEventListener('click', () => void convert());
   // outputs of earlier visits are unreachable now (their download links died with the page): free the space
   void removeLeftovers().catch(() => undefined);
+  // fetch now what a conversion needs, so that it works offline from here on
+  warmUp().then(
+    () => (document.body.dataset.ready = 'offline'),
+    (e) => showError(`The page could not load its converter: ${e instanceof Error ? e.message : String(e)}`),
+  );
 }
 
 init();
