@@ -119,6 +119,8 @@ test('the finished page: screenshot saved, the result shown in words', async () 
     assert.ok(readFileSync(shot).subarray(1, 4).toString() === 'PNG');
     assert.match((await page.textContent('#result-state')) ?? '', /^Done: tiny-model-hf-packed$/);
     assert.match((await page.textContent('#summary')) ?? '', /hf-bitnet → hf-packed: 6 files/);
+    // serve makes the page cross-origin isolated: the workers read through the reader worker
+    assert.match((await page.textContent('#summary')) ?? '', /reads through shared memory/);
     assert.is(await page.$$eval('#files tr', (rows) => rows.length), 6);
     assert.is(await page.$eval('#bar', (b) => (b as HTMLProgressElement).value), 1);
     assert.match((await page.textContent('#version')) ?? '', /^0\.1\.0 · wasm SIMD$/);
@@ -284,6 +286,26 @@ test('offline once loaded: with the server stopped, the page still converts (the
     sameFiles(cliOut, got);
   } finally {
     await page.close();
+  }
+});
+
+test('served without cross-origin isolation (a plain static host), the workers read with FileReaderSync: the same bytes', async () => {
+  const input = join(tmp, 'sharded-model');
+  const plain = await servePage(0, '127.0.0.1', { isolate: false });
+  const page = await browser.newPage({ acceptDownloads: true });
+  page.on('console', (m) => noise.push(`console.${m.type()}: ${m.text()}`));
+  try {
+    await page.goto(plain.url);
+    assert.is(await page.evaluate(() => crossOriginIsolated), false);
+    await convertInPage(page, input, { format: 'gguf', ggufType: 'tq2_0' });
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    assert.match((await page.textContent('#summary')) ?? '', /reads with FileReaderSync/);
+    const got = join(tmp, 'plain-page');
+    await downloadAll(page, got);
+    sameFiles(join(tmp, 'sharded-gguf-simd-cli'), got);
+  } finally {
+    await page.close();
+    plain.server.close();
   }
 });
 

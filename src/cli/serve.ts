@@ -10,6 +10,13 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const PAGE = '/js/web/page/index.html';
 
+/**
+ * Cross-origin isolation: the page gets SharedArrayBuffer, so its workers read the input through a
+ * reader worker into shared memory (web/shared-read.ts) instead of FileReaderSync. A host without these
+ * headers still works, with FileReaderSync.
+ */
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -19,7 +26,9 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
-export function servePage(port: number, host: string): Promise<{ server: Server; url: string }> {
+/** `isolate: false` leaves out the isolation headers (as a plain static host would): the FileReaderSync path. */
+export function servePage(port: number, host: string, o: { isolate?: boolean } = {}): Promise<{ server: Server; url: string }> {
+  const isolation = o.isolate === false ? {} : ISOLATION;
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path === '/') {
@@ -40,7 +49,7 @@ export function servePage(port: number, host: string): Promise<{ server: Server;
       return;
     }
     res.writeHead(200, { 'content-type': type, 'content-length': size, 'cache-control': 'max-age=86400', // the page works offline once loaded (the package's files do not change while served)
-       'x-content-type-options': 'nosniff' });
+       'x-content-type-options': 'nosniff', ...isolation });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });

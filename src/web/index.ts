@@ -22,7 +22,7 @@ import { fileSet, readAhead } from './input.js';
 import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
 export { removeLeftovers } from './opfs.js';
 import { WebPool } from './pool.js';
-import type { Task, ToWorker } from './worker.js';
+import type { Reads, Task, ToWorker } from './worker.js';
 
 export { FORMATS, FORMAT_IDS } from '../outputs/index.js';
 export { DEFAULTS } from '../defaults.js';
@@ -68,6 +68,8 @@ export interface WebConvertResult {
   phases: { plan: number; workers: number; jobs: number; finish: number; deliver: number };
   kernels: 'simd' | 'scalar';
   threads: number;
+  /** How the workers read the input: through a reader worker and shared memory (a cross-origin-isolated page), or FileReaderSync. */
+  reads: Reads;
   warnings: string[];
 }
 
@@ -158,6 +160,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
       phases: { plan: plan_, workers, jobs, finish, deliver: deliver_ },
       kernels: flavor,
       threads,
+      reads: pool.reads,
       warnings,
     };
   } catch (e) {
@@ -177,15 +180,17 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
 export async function warmUp(): Promise<void> {
   const urls = [kernelWasmUrl('simd'), kernelWasmUrl('scalar'), bindingsUrl()];
   await Promise.all(urls.map(async (u) => (await fetch(u)).arrayBuffer()));
-  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      w.onmessage = () => resolve();
-      w.onerror = (e) => reject(new Error(`the conversion worker cannot load: ${e.message || 'unknown error'}`));
-      w.postMessage({ type: 'ping' } satisfies ToWorker);
-    });
-  } finally {
-    w.terminate();
+  for (const script of ['./worker.js', './reader.js']) {
+    const w = new Worker(new URL(script, import.meta.url), { type: 'module' });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        w.onmessage = () => resolve();
+        w.onerror = (e) => reject(new Error(`the conversion worker cannot load: ${e.message || 'unknown error'}`));
+        w.postMessage({ type: 'ping' } satisfies ToWorker);
+      });
+    } finally {
+      w.terminate();
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 // the input files; tasks go to whichever worker is free, in the order given (largest jobs first).
 
 import { reviveError } from '../errors.js';
-import type { FromWorker, Task, ToWorker } from './worker.js';
+import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
 
 type Written = { bytes: number; sha256: string } | undefined;
 
@@ -13,6 +13,8 @@ export class WebPool {
   private readonly calls = new Map<number, { resolve: (w: Written) => void; reject: (e: Error) => void }>();
   private next = 0;
   private failed?: Error;
+  /** How the workers read tensor data (they all run in the same page, so they agree). */
+  reads: Reads = 'FileReaderSync';
 
   private constructor(private readonly onProgress: (bytes: number, tensors: number) => void) {}
 
@@ -25,6 +27,7 @@ export class WebPool {
         return new Promise<void>((resolve, reject) => {
           w.onmessage = (e: MessageEvent<FromWorker>) => {
             if (e.data.type === 'ready') {
+              if (e.data.reads) pool.reads = e.data.reads;
               w.onmessage = (ev: MessageEvent<FromWorker>) => pool.receive(w, ev.data);
               pool.idle.push(w);
               resolve();

@@ -7,6 +7,8 @@ import { serializeError } from '../errors.js';
 import { FORMATS, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
 import { BlobSource } from './input.js';
+import { newChannel, SharedSource, sharedReadsAvailable } from './shared-read.js';
+import type { TensorSource } from '../stream/ports.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
 
 export type Task =
@@ -21,15 +23,31 @@ export type ToWorker =
   | { type: 'ping' };
 
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; reads?: Reads }
   | { type: 'done'; id: number; written?: { bytes: number; sha256: string } }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
   | { type: 'progress'; bytes: number; tensors: number };
 
+/** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync. */
+export type Reads = 'shared' | 'FileReaderSync';
+
+/** Starts the reader worker of shared-read.ts and waits until it serves. */
+async function sharedSource(files: [string, File][]): Promise<SharedSource> {
+  const channel = newChannel();
+  const reader = new Worker(new URL('./reader.js', import.meta.url), { type: 'module' });
+  await new Promise<void>((resolve, reject) => {
+    reader.onmessage = () => resolve();
+    reader.onerror = (e) => reject(new Error(`the reader worker failed to start: ${e.message || 'unknown error'}`));
+    reader.postMessage({ type: 'init', channel, files: files.map(([, f]) => f) });
+  });
+  return new SharedSource(channel, new Map(files));
+}
+
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 
 let kernels: Kernels;
-let source: BlobSource;
+let source: TensorSource;
+let reads: Reads;
 let dir: FileSystemDirectoryHandle;
 
 /** Progress goes to the main thread at most every 100 ms (and at the end of each job). */
@@ -104,9 +122,10 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);
-      source = new BlobSource(new Map(m.files));
+      reads = sharedReadsAvailable() ? 'shared' : 'FileReaderSync';
+      source = reads === 'shared' ? await sharedSource(m.files) : new BlobSource(new Map(m.files));
       dir = await stagingFolder(m.run);
-      post({ type: 'ready' });
+      post({ type: 'ready', reads });
     } catch (err) {
       post({ type: 'error', id: -1, error: serializeError(err) });
     }
