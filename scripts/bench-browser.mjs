@@ -6,7 +6,6 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,16 +39,16 @@ for (let i = 0; i < runs; i++) {
   cliSecs.push((performance.now() - t) / 1000);
 }
 
-const { chromium } = createRequire(join(root, 'test/tools/package.json'))('playwright-core');
+const { LAUNCH, playwrightChromium } = await import(join(root, 'test/helpers/chromium.mjs'));
+const chromium = playwrightChromium();
 const { servePage } = await import(join(root, 'build/js/cli/serve.js'));
 const { server, url } = await servePage(0, '127.0.0.1');
 // A persistent profile: a fresh context is like private browsing, whose storage (OPFS) is in memory with a
 // small quota; a user's browser keeps OPFS on disk.
 const profile = mkdtempSync(join(tmpdir(), 'bitnet-bench-chromium-'));
 const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
+  ...LAUNCH,
   acceptDownloads: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 /** The largest resident set of a Chromium renderer process (the page and its workers live there), sampled every 100 ms. */
 function sampleRenderers() {

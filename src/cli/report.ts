@@ -9,9 +9,8 @@ import { openCheckpoint } from '../io/checkpoint.js';
 import { readManifest } from '../io/converted.js';
 import { withWeightStream } from '../run/stats-worker.js';
 import { compileKernels, DType, instantiateKernels } from '../kernels/index.js';
-import { planCheckpoint } from '../layouts/index.js';
-import { parseModelConfig } from '../model/config.js';
-import { BLOCK_ROLES, type Weight } from '../model/plan.js';
+import { roleWeights } from '../model/plan.js';
+import { planModel } from '../pipeline/conversion.js';
 import { roundBf16, roundF16 } from '../quant/floats.js';
 import { absmeanScale, type QuantRule } from '../quant/rule.js';
 import { DEFAULTS } from '../defaults.js';
@@ -114,12 +113,11 @@ export async function sourceHistogram(dir: string, name: string | undefined, rul
   let plan;
   try {
     ck = openCheckpoint(dir);
-    plan = planCheckpoint({ config: parseModelConfig(ck.config, ck.configPath), tensors: ck.tensors, files: ck.files.map((f) => f.file), configPath: ck.configPath });
+    plan = planModel(ck, () => {});
   } catch (e) {
     return { unavailable: `The source could not be read for the histogram: ${message(e)}` };
   }
-  const roles: [string, Weight][] = [['token_embd', plan.tokenEmbd], ['output', plan.output]];
-  for (const b of plan.blocks) for (const r of BLOCK_ROLES) if (b[r]) roles.push([`blk.${b.index}.${r}`, b[r]!]);
+  const roles = roleWeights(plan);
   const want = name ?? 'blk.0.attn_q';
   const found = roles.find(([role, w]) => role === want || w.tensor.name === want);
   if (!found) {

@@ -5,7 +5,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type { ByteSink } from '../stream/ports.js';
+import { StagedSink } from '../stream/staged-sink.js';
 import { OutputError } from '../errors.js';
 
 export interface WrittenFile {
@@ -13,17 +13,12 @@ export interface WrittenFile {
   sha256: string;
 }
 
-const STAGE_BYTES = 1 << 20;
-
-abstract class StagedSink implements ByteSink {
+abstract class FdSink extends StagedSink {
   protected readonly fd: number;
-  private readonly stage: Uint8Array;
-  private staged = 0;
-  protected written = 0;
 
-  constructor(readonly path: string, flags: string, stageBytes = STAGE_BYTES) {
+  constructor(readonly path: string, flags: string, stageBytes?: number) {
+    super(stageBytes);
     this.fd = guard(path, flags === 'wx' ? 'create' : 'open', () => openSync(path, flags));
-    this.stage = new Uint8Array(stageBytes);
   }
 
   /** Where the next byte goes (null: the current file position). */
@@ -31,31 +26,13 @@ abstract class StagedSink implements ByteSink {
 
   protected onWrite(_bytes: Uint8Array): void {}
 
-  write(bytes: Uint8Array): void {
-    if (bytes.length < this.stage.length / 4) {
-      if (this.staged + bytes.length > this.stage.length) this.flush();
-      this.stage.set(bytes, this.staged);
-      this.staged += bytes.length;
-      return;
-    }
-    this.flush();
-    this.writeAll(bytes);
-  }
-
-  protected flush(): void {
-    if (this.staged === 0) return;
-    this.writeAll(this.stage.subarray(0, this.staged));
-    this.staged = 0;
-  }
-
-  private writeAll(bytes: Uint8Array): void {
+  protected put(bytes: Uint8Array): void {
     this.onWrite(bytes);
     let done = 0;
     while (done < bytes.length) {
       const at = this.position();
       done += guard(this.path, 'write', () => writeSync(this.fd, bytes, done, bytes.length - done, at === null ? null : at + done));
     }
-    this.written += bytes.length;
   }
 
   /** Closes without flushing, after a failure. */
@@ -69,7 +46,7 @@ abstract class StagedSink implements ByteSink {
 }
 
 /** A new file, written front to back, hashed on the way, fsynced on close (unless not `durable`). */
-export class FileSink extends StagedSink {
+export class FileSink extends FdSink {
   private readonly hash: Hash = createHash('sha256');
 
   constructor(
@@ -100,7 +77,7 @@ export class FileSink extends StagedSink {
 }
 
 /** Bytes written from `offset` on into an existing file (a container region). */
-export class RegionSink extends StagedSink {
+export class RegionSink extends FdSink {
   constructor(
     path: string,
     private readonly offset: number,

@@ -68,3 +68,10 @@ export function ternaryShape(w: TernaryWeight): { rows: number; cols: number } {
 export function blockWeights(b: BlockPlan): Weight[] {
   return BLOCK_ROLES.map((r) => b[r]).filter((w): w is Weight => w !== undefined);
 }
+
+/** Every weight with its role's name (token_embd, output_norm, output, blk.<i>.<role>), in that order. */
+export function roleWeights(plan: ModelPlan): [string, Weight][] {
+  const out: [string, Weight][] = [['token_embd', plan.tokenEmbd], ['output_norm', plan.outputNorm], ['output', plan.output]];
+  for (const b of plan.blocks) for (const r of BLOCK_ROLES) if (b[r]) out.push([`blk.${b.index}.${r}`, b[r]!]);
+  return out;
+}

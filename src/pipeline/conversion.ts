@@ -59,15 +59,15 @@ export function checkThreads(threads: number): number {
   return threads;
 }
 
-/** What a format sees of the options, every default filled in. */
-export function formatOptions(o: ConversionOptions, modelName: string, timestamp: number): FormatOptions {
+/** What a format sees of the options, every default filled in (the host's for the timestamp). */
+export function formatOptions(o: ConversionOptions, modelName: string, defaultTimestamp: () => number): FormatOptions {
   return {
     bincode: o.bincode ?? DEFAULTS.bincode,
     granularity: o.granularity ?? DEFAULTS.granularity,
     rule: o.rule ?? DEFAULTS.rule,
     chunkBytes: o.chunkBytes ?? DEFAULTS.chunkBytes,
     holdBytes: o.holdBytes ?? DEFAULTS.holdBytes,
-    timestamp: o.timestamp ?? timestamp,
+    timestamp: o.timestamp ?? defaultTimestamp(),
     modelName,
     gguf: { type: o.ggufType ?? DEFAULTS.ggufType, arch: o.ggufArch ?? DEFAULTS.ggufArch },
   };

@@ -11,15 +11,12 @@ import { compileKernels } from '../kernels/index.js';
 import { ternaryStatsOf } from './stats-worker.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { outputFolder, readManifest, verifyManifest } from '../io/converted.js';
-import { planCheckpoint } from '../layouts/index.js';
-import { parseModelConfig } from '../model/config.js';
-import { BLOCK_ROLES, type Weight } from '../model/plan.js';
+import { roleWeights, type TernaryWeight, type Weight } from '../model/plan.js';
+import { planModel } from '../pipeline/conversion.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
 import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
 import { DEFAULTS } from '../defaults.js';
 import type { QuantRule } from '../quant/rule.js';
-
-type TernaryWeight = Exclude<Weight, { kind: 'float' }>;
 
 export interface InspectedTensor {
   name: string;
@@ -72,14 +69,9 @@ function described(t: LazyTensor): InspectedTensor {
 
 async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number): Promise<Inspection> {
   const ck = openCheckpoint(dir);
-  const config = parseModelConfig(ck.config, ck.configPath);
-  const plan = planCheckpoint({ config, tensors: ck.tensors, files: ck.files.map((f) => f.file), configPath: ck.configPath });
+  const plan = planModel(ck, () => {}); // what inspect shows includes what a conversion would warn about
   const roles = new Map<string, { role: string; weight: Weight }>();
-  const add = (role: string, w: Weight | undefined) => w && !roles.has(w.tensor.name) && roles.set(w.tensor.name, { role, weight: w });
-  add('token_embd', plan.tokenEmbd);
-  add('output_norm', plan.outputNorm);
-  add('output', plan.output);
-  for (const b of plan.blocks) for (const r of BLOCK_ROLES) add(`blk.${b.index}.${r}`, b[r]);
+  for (const [role, weight] of roleWeights(plan)) if (!roles.has(weight.tensor.name)) roles.set(weight.tensor.name, { role, weight });
   const { module } = await compileKernels(DEFAULTS.kernels);
   const ternary = [...ck.tensors.keys()].filter((name) => roles.get(name) && roles.get(name)!.weight.kind !== 'float');
   const weights = ternary.map((name) => roles.get(name)!.weight as TernaryWeight);

@@ -3,22 +3,20 @@
 // built here, all of it goes when the thread ends, instead of staying in the main thread's heap
 // while the conversion workers run (the peak memory would add up otherwise).
 
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelPlan } from '../model/plan.js';
 import { formatById, type FormatOptions } from '../outputs/index.js';
 import type { FormatPlan, InputFolder } from '../outputs/types.js';
-import { reviveError, serializeError, type SerializedError } from '../errors.js';
+import { answer, inThread } from './thread.js';
 
 interface PlanRequest {
+  task: 'plan';
   format: string;
   model: ModelPlan;
   options: FormatOptions;
   inputDir: string;
 }
-
-type PlanReply = { ok: FormatPlan } | { error: SerializedError };
 
 /** The input folder's side files (tokenizer, generation config) through Node file access. */
 export function inputFolder(dir: string): InputFolder {
@@ -30,25 +28,12 @@ export function inputFolder(dir: string): InputFolder {
   };
 }
 
-export function planInWorker(request: PlanRequest): Promise<FormatPlan> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: request });
-    worker.once('message', (reply: PlanReply) => ('error' in reply ? reject(reviveError(reply.error)) : resolve(reply.ok)));
-    worker.once('error', reject);
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`the planning thread exited with ${code}`)));
-  });
+export function planInWorker(request: Omit<PlanRequest, 'task'>): Promise<FormatPlan> {
+  return inThread<FormatPlan>(new URL(import.meta.url), { task: 'plan', ...request }, 'planning');
 }
 
-if (!isMainThread && parentPort && (workerData as PlanRequest | undefined)?.format) {
-  const r = workerData as PlanRequest;
-  let reply: PlanReply;
-  let transfer: ArrayBuffer[] = [];
-  try {
-    const plan = formatById(r.format).plan(r.model, r.options, inputFolder(r.inputDir));
-    transfer = plan.containers.map((c) => c.head.buffer as ArrayBuffer);
-    reply = { ok: plan };
-  } catch (e) {
-    reply = { error: serializeError(e) };
-  }
-  parentPort.postMessage(reply, transfer);
-}
+await answer<PlanRequest, FormatPlan>(
+  'plan',
+  (r) => formatById(r.format).plan(r.model, r.options, inputFolder(r.inputDir)),
+  (plan) => plan.containers.map((c) => c.head.buffer as ArrayBuffer),
+);

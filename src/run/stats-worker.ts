@@ -2,26 +2,21 @@
 // takes a share of the weights (balanced by bytes), streams them one at a time through the weight
 // stream with the rule's kernels, and returns their statistics. threads = 0 runs on the calling thread.
 
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { PositionedReader } from '../io/read.js';
-import type { Weight } from '../model/plan.js';
+import type { TernaryWeight } from '../model/plan.js';
 import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
 import { WeightStream } from '../stream/weights.js';
 import { DEFAULTS } from '../defaults.js';
 import type { QuantRule } from '../quant/rule.js';
-import { reviveError, serializeError, type SerializedError } from '../errors.js';
-
-type TernaryWeight = Exclude<Weight, { kind: 'float' }>;
+import { answer, inThread } from './thread.js';
 
 interface StatsRequest {
-  stats: true;
+  task: 'stats';
   module: WebAssembly.Module;
   rule: QuantRule;
   weights: TernaryWeight[];
 }
-
-type StatsReply = { ok: TernaryStats[] } | { error: SerializedError };
 
 function ternaryStats(stream: WeightStream, w: TernaryWeight): TernaryStats {
   const t = stream.ternary(w);
@@ -70,31 +65,13 @@ export async function ternaryStatsOf(weights: TernaryWeight[], o: { module: WebA
   }
   const out: TernaryStats[] = new Array(weights.length);
   await Promise.all(
-    shares.map(
-      (s) =>
-        new Promise<void>((resolve, reject) => {
-          const request: StatsRequest = { stats: true, module: o.module, rule: o.rule, weights: s.items.map((i) => weights[i]) };
-          const worker = new Worker(new URL(import.meta.url), { workerData: request });
-          worker.once('message', (reply: StatsReply) => {
-            if ('error' in reply) return reject(reviveError(reply.error));
-            reply.ok.forEach((st, k) => (out[s.items[k]] = st));
-            resolve();
-          });
-          worker.once('error', reject);
-          worker.once('exit', (code) => code !== 0 && reject(new Error(`a statistics thread exited with ${code}`)));
-        }),
-    ),
+    shares.map(async (s) => {
+      const request: StatsRequest = { task: 'stats', module: o.module, rule: o.rule, weights: s.items.map((i) => weights[i]) };
+      const stats = await inThread<TernaryStats[]>(new URL(import.meta.url), request, 'statistics');
+      stats.forEach((st, k) => (out[s.items[k]] = st));
+    }),
   );
   return out;
 }
 
-if (!isMainThread && parentPort && (workerData as StatsRequest | undefined)?.stats) {
-  const r = workerData as StatsRequest;
-  let reply: StatsReply;
-  try {
-    reply = { ok: statsOf(await instantiateKernels(r.module), r.rule, r.weights) };
-  } catch (e) {
-    reply = { error: serializeError(e) };
-  }
-  parentPort.postMessage(reply);
-}
+await answer<StatsRequest, TernaryStats[]>('stats', async (r) => statsOf(await instantiateKernels(r.module), r.rule, r.weights));

@@ -21,7 +21,7 @@ import {
 import { fileSet, readAhead } from './input.js';
 import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
 export { removeLeftovers } from './opfs.js';
-import { WebPool } from './pool.js';
+import { READER, startWorker, WebPool, WORKER } from './pool.js';
 import type { Reads, Task, ToWorker } from './worker.js';
 
 export { FORMATS, FORMAT_IDS } from '../outputs/index.js';
@@ -84,7 +84,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
   const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   const format = formatById(o.format ?? DEFAULTS.format);
   const set = fileSet(files, o.folderName);
-  const options = formatOptions(o, set.dir, Math.floor(Date.now() / 1000));
+  const options = formatOptions(o, set.dir, () => Math.floor(Date.now() / 1000));
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
@@ -180,17 +180,9 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
 export async function warmUp(): Promise<void> {
   const urls = [kernelWasmUrl('simd'), kernelWasmUrl('scalar'), bindingsUrl()];
   await Promise.all(urls.map(async (u) => (await fetch(u)).arrayBuffer()));
-  for (const script of ['./worker.js', './reader.js']) {
-    const w = new Worker(new URL(script, import.meta.url), { type: 'module' });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        w.onmessage = () => resolve();
-        w.onerror = (e) => reject(new Error(`the conversion worker cannot load: ${e.message || 'unknown error'}`));
-        w.postMessage({ type: 'ping' } satisfies ToWorker);
-      });
-    } finally {
-      w.terminate();
-    }
+  for (const script of [WORKER, READER]) {
+    const { worker, reply } = startWorker(script, { type: 'ping' } satisfies ToWorker, 'the conversion worker');
+    await reply.finally(() => worker.terminate());
   }
 }
 

@@ -84,52 +84,65 @@ export async function readAhead(set: FileSet): Promise<{ folder: CheckpointFolde
   return { folder, side: { readSide: (name) => side.get(name) } };
 }
 
-interface FileReaderSyncLike {
-  readAsArrayBuffer(blob: Blob): ArrayBuffer;
-}
+/**
+ * Reads are this large at least, up to the end of the tensor being read: each read crosses to the
+ * browser's blob store, and measured in Chromium 156 a read of 4 MiB costs about twice as much per byte
+ * as one of 32 MiB.
+ */
+export const WINDOW_BYTES = 32 << 20;
+
+/** Reads exactly `length` bytes of `blob` at `at` (at most WINDOW_BYTES); throws an Error saying why not. */
+export type WindowRead = (blob: File, at: number, length: number) => Uint8Array;
 
 /**
- * Reads are this large at least, up to the end of the tensor being read: each FileReaderSync call
- * crosses to the browser's blob store, and measured in Chromium 156 a read of 4 MiB costs about twice
- * as much per byte as one of 32 MiB.
+ * Tensor bytes from File objects in a worker, a window at a time: the last window read serves the
+ * stream's next reads (they go forward through a tensor). How a window is read is the caller's.
  */
-const WINDOW_BYTES = 32 << 20;
-
-/** Tensor bytes from File objects in a worker (FileReaderSync: synchronous, only in workers). */
-export class BlobSource implements TensorSource {
-  private readonly reader: FileReaderSyncLike;
-  /** The last window read, served to the stream's next reads (they go forward through a tensor). */
+export class WindowSource implements TensorSource {
   private window?: { file: string; at: number; bytes: Uint8Array };
 
-  constructor(private readonly files: Map<string, File>) {
-    const Reader = (globalThis as unknown as { FileReaderSync?: new () => FileReaderSyncLike }).FileReaderSync;
-    if (!Reader) throw new Error('FileReaderSync is missing: tensor data can only be read in a worker');
-    this.reader = new Reader();
-  }
+  constructor(
+    private readonly files: Map<string, File>,
+    private readonly read: WindowRead,
+  ) {}
 
   readExactly(file: string, dst: Uint8Array, position: number, limit?: number): void {
     const blob = this.files.get(file);
     if (!blob) throw new CorruptFileError({ file }, 'a file of the model folder', 'no such file');
     const end = position + dst.length;
-    if (end > blob.size) {
-      throw new CorruptFileError({ file }, `${dst.length} bytes at offset ${position}`, `truncated: the file ends at ${blob.size}`);
+    if (end > blob.size) throw new CorruptFileError({ file }, `${dst.length} bytes at offset ${position}`, `truncated: the file ends at ${blob.size}`);
+    for (let at = position; at < end; ) {
+      const w = this.window;
+      if (!(w && w.file === file && at >= w.at && at < w.at + w.bytes.length)) {
+        const length = Math.min(limit ?? blob.size, blob.size, at + WINDOW_BYTES) - at;
+        this.window = undefined; // a failed read leaves no stale window
+        try {
+          this.window = { file, at, bytes: this.read(blob, at, length) };
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          throw new CorruptFileError({ file }, `${length} readable bytes at offset ${at}`, `a read error (${why}; was the file changed after it was picked?)`);
+        }
+        continue;
+      }
+      const n = Math.min(end, w.at + w.bytes.length) - at;
+      dst.set(w.bytes.subarray(at - w.at, at - w.at + n), at - position);
+      at += n;
     }
-    const w = this.window;
-    if (w && w.file === file && position >= w.at && end <= w.at + w.bytes.length) {
-      dst.set(w.bytes.subarray(position - w.at, end - w.at));
-      return;
-    }
-    const until = Math.min(limit ?? blob.size, blob.size, Math.max(end, position + WINDOW_BYTES));
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(this.reader.readAsArrayBuffer(blob.slice(position, until)));
-    } catch (e) {
-      throw new CorruptFileError({ file }, `${dst.length} readable bytes at offset ${position}`, `a read error (${e instanceof Error ? e.message : String(e)}; was the file changed after it was picked?)`);
-    }
-    if (bytes.length !== until - position) {
-      throw new CorruptFileError({ file }, `${until - position} bytes at offset ${position}`, `${bytes.length} (was the file changed after it was picked?)`);
-    }
-    dst.set(bytes.subarray(0, dst.length));
-    this.window = { file, at: position, bytes };
   }
+}
+
+interface FileReaderSyncLike {
+  readAsArrayBuffer(blob: Blob): ArrayBuffer;
+}
+
+/** Windows read with FileReaderSync (synchronous, only in workers): the fallback where there is no shared memory. */
+export function fileReaderSource(files: Map<string, File>): WindowSource {
+  const Reader = (globalThis as unknown as { FileReaderSync?: new () => FileReaderSyncLike }).FileReaderSync;
+  if (!Reader) throw new Error('FileReaderSync is missing: tensor data can only be read in a worker');
+  const reader = new Reader();
+  return new WindowSource(files, (blob, at, length) => {
+    const bytes = new Uint8Array(reader.readAsArrayBuffer(blob.slice(at, at + length)));
+    if (bytes.length !== length) throw new Error(`${bytes.length} of ${length} bytes could be read`);
+    return bytes;
+  });
 }

@@ -5,7 +5,7 @@
 
 import { OutputError } from '../errors.js';
 import { Sha256 } from '../formats/sha256.js';
-import type { ByteSink } from '../stream/ports.js';
+import { StagedSink } from '../stream/staged-sink.js';
 
 /** The parts of FileSystemSyncAccessHandle used here (a worker-only API the DOM typings lack). */
 export interface SyncHandle {
@@ -134,52 +134,29 @@ function writeAll(handle: SyncHandle, file: string, bytes: Uint8Array, at: numbe
   }
 }
 
-const STAGE_BYTES = 1 << 20;
-
-/** Writes front to back from `at` through a 1 MiB stage (small writes are many), optionally hashing. */
-export class HandleSink implements ByteSink {
-  private readonly stage = new Uint8Array(STAGE_BYTES);
-  private staged = 0;
-  private hash?: Sha256;
-  bytes = 0;
+/** Writes front to back from `at` through the stage (small writes are many), optionally hashing. */
+export class HandleSink extends StagedSink {
+  private readonly hash?: Sha256;
 
   constructor(
     private readonly handle: SyncHandle,
     private readonly file: string,
-    private at: number,
+    private readonly at: number,
     hashed: boolean,
   ) {
+    super();
     if (hashed) this.hash = new Sha256();
   }
 
-  write(bytes: Uint8Array): void {
-    if (bytes.length < STAGE_BYTES / 4) {
-      if (this.staged + bytes.length > STAGE_BYTES) this.flush();
-      this.stage.set(bytes, this.staged);
-      this.staged += bytes.length;
-      return;
-    }
-    this.flush();
-    this.put(bytes);
-  }
-
-  private put(bytes: Uint8Array): void {
+  protected put(bytes: Uint8Array): void {
     this.hash?.update(bytes);
-    writeAll(this.handle, this.file, bytes, this.at);
-    this.at += bytes.length;
-    this.bytes += bytes.length;
-  }
-
-  flush(): void {
-    if (this.staged === 0) return;
-    this.put(this.stage.subarray(0, this.staged));
-    this.staged = 0;
+    writeAll(this.handle, this.file, bytes, this.at + this.written);
   }
 
   /** Flushes and returns the size and sha256 of what was written (for a hashed sink). */
   finish(): { bytes: number; sha256: string } {
     this.flush();
-    return { bytes: this.bytes, sha256: this.hash?.hex() ?? '' };
+    return { bytes: this.written, sha256: this.hash?.hex() ?? '' };
   }
 }
 

@@ -6,6 +6,20 @@ import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
 
 type Written = { bytes: number; sha256: string } | undefined;
 
+/** Starts a module worker and posts `message`; `reply` is its first answer (rejected if it fails to load). */
+export function startWorker<R>(script: URL, message: unknown, what: string): { worker: Worker; reply: Promise<R> } {
+  const worker = new Worker(script, { type: 'module' });
+  const reply = new Promise<R>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<R>) => resolve(e.data);
+    worker.onerror = (e) => reject(new Error(`${what} failed to start: ${e.message || 'unknown error'}`));
+  });
+  worker.postMessage(message);
+  return { worker, reply };
+}
+
+export const WORKER = new URL('./worker.js', import.meta.url);
+export const READER = new URL('./reader.js', import.meta.url);
+
 export class WebPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
@@ -21,21 +35,15 @@ export class WebPool {
   static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type'>, onProgress: (bytes: number, tensors: number) => void): Promise<WebPool> {
     const pool = new WebPool(onProgress);
     await Promise.all(
-      Array.from({ length: n }, () => {
-        const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-        pool.workers.push(w);
-        return new Promise<void>((resolve, reject) => {
-          w.onmessage = (e: MessageEvent<FromWorker>) => {
-            if (e.data.type === 'ready') {
-              if (e.data.reads) pool.reads = e.data.reads;
-              w.onmessage = (ev: MessageEvent<FromWorker>) => pool.receive(w, ev.data);
-              pool.idle.push(w);
-              resolve();
-            } else if (e.data.type === 'error') reject(reviveError(e.data.error));
-          };
-          w.onerror = (ev) => reject(new Error(`a conversion worker failed to start: ${ev.message || 'unknown error'}`));
-          w.postMessage({ type: 'init', ...init } satisfies ToWorker);
-        });
+      Array.from({ length: n }, async () => {
+        const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init } satisfies ToWorker, 'a conversion worker');
+        const w = started.worker;
+        pool.workers.push(w); // before waiting: a failure elsewhere stops it too
+        const reply = await started.reply;
+        if (reply.type === 'error') throw reviveError(reply.error);
+        if (reply.type === 'ready' && reply.reads) pool.reads = reply.reads;
+        w.onmessage = (ev: MessageEvent<FromWorker>) => pool.receive(w, ev.data);
+        pool.idle.push(w);
       }),
     ).catch((e) => {
       pool.stop();

@@ -4,11 +4,7 @@
 // in Chromium 156 against FileReaderSync (whose every read is a new ArrayBuffer freed late): 376 vs 185
 // MiB/s, and a 4 GiB read peaking at 465 vs 1538 MiB. Needs a cross-origin-isolated page (SharedArrayBuffer).
 
-import { CorruptFileError } from '../errors.js';
-import type { TensorSource } from '../stream/ports.js';
-
-/** The shared window: reads are this large at least, up to the end of the tensor being read. */
-export const WINDOW_BYTES = 32 << 20;
+import { WINDOW_BYTES, WindowSource } from './input.js';
 
 // ctrl cells
 const REQUEST = 0; // sequence number of the last request
@@ -37,58 +33,28 @@ export function newChannel(): Channel {
   };
 }
 
-/** The converting worker's side: a TensorSource whose reads block until the reader worker answers. */
-export class SharedSource implements TensorSource {
-  private readonly ctrl: Int32Array;
-  private readonly position: Float64Array;
-  private readonly data: Uint8Array;
-  private readonly index: Map<string, number>;
-  private window?: { file: string; at: number; length: number };
-  private seq = 0;
-
-  constructor(
-    private readonly channel: Channel,
-    private readonly files: Map<string, File>,
-  ) {
-    this.ctrl = new Int32Array(channel.ctrl);
-    this.position = new Float64Array(channel.position);
-    this.data = new Uint8Array(channel.data);
-    this.index = new Map([...files.keys()].map((k, i) => [k, i]));
-  }
-
-  readExactly(file: string, dst: Uint8Array, position: number, limit?: number): void {
-    const blob = this.files.get(file);
-    if (!blob) throw new CorruptFileError({ file }, 'a file of the model folder', 'no such file');
-    const end = position + dst.length;
-    if (end > blob.size) throw new CorruptFileError({ file }, `${dst.length} bytes at offset ${position}`, `truncated: the file ends at ${blob.size}`);
-    for (let at = position; at < end; ) {
-      const w = this.window;
-      if (!(w && w.file === file && at >= w.at && at < w.at + w.length)) {
-        this.fill(file, at, Math.min(limit ?? blob.size, blob.size, at + WINDOW_BYTES) - at);
-        continue;
-      }
-      const n = Math.min(end, w.at + w.length) - at;
-      dst.set(this.data.subarray(at - w.at, at - w.at + n), at - position);
-      at += n;
+/** The converting worker's side: windows whose reads block until the reader worker answers. */
+export function sharedSource(channel: Channel, files: Map<string, File>): WindowSource {
+  const ctrl = new Int32Array(channel.ctrl);
+  const position = new Float64Array(channel.position);
+  const data = new Uint8Array(channel.data);
+  const index = new Map([...files.values()].map((f, i) => [f, i]));
+  let seq = 0;
+  return new WindowSource(files, (blob, at, length) => {
+    Atomics.store(ctrl, FILE, index.get(blob)!);
+    Atomics.store(ctrl, LENGTH, length);
+    position[0] = at;
+    const mine = ++seq;
+    Atomics.store(ctrl, REQUEST, mine);
+    Atomics.notify(ctrl, REQUEST);
+    while (Atomics.load(ctrl, DONE) !== mine) Atomics.wait(ctrl, DONE, mine - 1);
+    if (Atomics.load(ctrl, FAILED)) {
+      const bytes = new Uint8Array(channel.error);
+      const nul = bytes.indexOf(0);
+      throw new Error(new TextDecoder().decode(bytes.slice(0, nul < 0 ? bytes.length : nul)));
     }
-  }
-
-  private fill(file: string, at: number, length: number): void {
-    this.window = undefined;
-    Atomics.store(this.ctrl, FILE, this.index.get(file)!);
-    Atomics.store(this.ctrl, LENGTH, length);
-    this.position[0] = at;
-    const seq = ++this.seq;
-    Atomics.store(this.ctrl, REQUEST, seq);
-    Atomics.notify(this.ctrl, REQUEST);
-    while (Atomics.load(this.ctrl, DONE) !== seq) Atomics.wait(this.ctrl, DONE, seq - 1);
-    if (Atomics.load(this.ctrl, FAILED)) {
-      const bytes = new Uint8Array(this.channel.error);
-      const text = new TextDecoder().decode(bytes.slice(0, bytes.indexOf(0) < 0 ? bytes.length : bytes.indexOf(0)));
-      throw new CorruptFileError({ file }, `${length} readable bytes at offset ${at}`, `a read error (${text}; was the file changed after it was picked?)`);
-    }
-    this.window = { file, at, length };
-  }
+    return data.subarray(0, length); // valid until the next read, which replaces the window
+  });
 }
 
 /** The reader worker's side: answers requests until the worker is terminated. */

@@ -6,8 +6,9 @@ import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { serializeError } from '../errors.js';
 import { FORMATS, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
-import { BlobSource } from './input.js';
-import { newChannel, SharedSource, sharedReadsAvailable } from './shared-read.js';
+import { fileReaderSource } from './input.js';
+import { READER, startWorker } from './pool.js';
+import { newChannel, sharedSource, sharedReadsAvailable } from './shared-read.js';
 import type { TensorSource } from '../stream/ports.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
 
@@ -32,15 +33,10 @@ export type FromWorker =
 export type Reads = 'shared' | 'FileReaderSync';
 
 /** Starts the reader worker of shared-read.ts and waits until it serves. */
-async function sharedSource(files: [string, File][]): Promise<SharedSource> {
+async function startReader(files: [string, File][]): Promise<TensorSource> {
   const channel = newChannel();
-  const reader = new Worker(new URL('./reader.js', import.meta.url), { type: 'module' });
-  await new Promise<void>((resolve, reject) => {
-    reader.onmessage = () => resolve();
-    reader.onerror = (e) => reject(new Error(`the reader worker failed to start: ${e.message || 'unknown error'}`));
-    reader.postMessage({ type: 'init', channel, files: files.map(([, f]) => f) });
-  });
-  return new SharedSource(channel, new Map(files));
+  await startWorker(READER, { type: 'init', channel, files: files.map(([, f]) => f) }, 'the reader worker').reply;
+  return sharedSource(channel, new Map(files));
 }
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
@@ -123,7 +119,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     try {
       kernels = await instantiateKernels(m.module);
       reads = sharedReadsAvailable() ? 'shared' : 'FileReaderSync';
-      source = reads === 'shared' ? await sharedSource(m.files) : new BlobSource(new Map(m.files));
+      source = reads === 'shared' ? await startReader(m.files) : fileReaderSource(new Map(m.files));
       dir = await stagingFolder(m.run);
       post({ type: 'ready', reads });
     } catch (err) {

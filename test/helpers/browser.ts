@@ -1,14 +1,10 @@
-// Headless Chromium for the page and report tests: Debian's /usr/bin/chromium driven by the
-// playwright-core of test/tools (installed by scripts/install-engines.mjs; never a browser download).
-// The flags keep Chromium off the network this machine does not have.
+// Headless Chromium for the page and report tests (chromium.mjs: which browser, which driver, which flags).
 
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CHROMIUM, LAUNCH, TOOLS, playwrightChromium } from './chromium.mjs';
 
-const TOOLS = fileURLToPath(new URL('../tools/', import.meta.url));
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export { CHROMIUM };
 
 /** Why the browser tests cannot run here, or undefined when they can. CI installs both (.ci/run). */
 export function browserMissing(): string | undefined {
@@ -25,19 +21,5 @@ export type Page = Awaited<ReturnType<Browser['newPage']>>;
 export async function launchBrowser(): Promise<Browser> {
   const missing = browserMissing();
   if (missing) throw new Error(`cannot run the browser tests: ${missing}`);
-  const require = createRequire(join(TOOLS, 'package.json'));
-  const { chromium } = require('playwright-core') as Playwright;
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  return (playwrightChromium() as Playwright['chromium']).launch(LAUNCH);
 }
