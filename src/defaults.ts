@@ -1,16 +1,13 @@
-// The defaults of every option, in one place, for the CLI, convert() and the browser API alike.
+// The defaults of the options every format shares, in one place, for the CLI, convert() and the
+// browser API alike; a format's own options carry their defaults in its schema (outputs/types.ts FormatOption).
 
-import type { BincodeFlavor } from './formats/bincode.js';
 import type { QuantRule, ScaleGranularity } from './quant/rule.js';
 
 export const DEFAULTS = {
   /** The origin document's output, so its command line is unchanged. */
   format: 'bitnet-rs',
-  bincode: 'standard' as BincodeFlavor,
   granularity: 'projection' as ScaleGranularity,
   rule: 'offline' as QuantRule,
-  ggufType: 'auto' as 'auto' | 'i2_s' | 'tq2_0' | 'tq1_0' | 'f16',
-  ggufArch: 'auto' as 'auto' | 'bitnet' | 'bitnet-b1.58',
   kernels: 'auto' as 'auto' | 'simd' | 'scalar',
   /** Input bytes read into wasm memory per step (`--chunk-mib 4`). */
   chunkBytes: 4 << 20,

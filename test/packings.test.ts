@@ -141,7 +141,7 @@ test('table: one row per packing, each with a reference, a kernel in both builds
   for (const id of IDS) {
     const p = PACKINGS[id];
     for (const [name, k] of BUILDS) {
-      for (const fn of [p.kernel, 'unpack' in p ? p.unpack : undefined, 'fused' in p ? p.fused : undefined]) {
+      for (const fn of [p.kernel, 'unpackKernel' in p ? p.unpackKernel : undefined, 'fused' in p ? p.fused : undefined]) {
         if (fn) assert.type((k.exports as unknown as Record<string, unknown>)[fn], 'function', `${name} ${id} ${fn}`);
       }
     }
@@ -154,12 +154,53 @@ test('table: one row per packing, each with a reference, a kernel in both builds
     }
   }
   assert.is(packedTensorBytes(PACKINGS.i2_s, 2, 256), 160, 'i2_s: the second example is 160 bytes with its tail');
+  // the GGUF ids of ggml's type_traits / llama.cpp's llama_ftype, written here once more as literals
+  assert.equal(
+    IDS.flatMap((id) => { const g = (PACKINGS[id] as { ggml?: { name: string; id: number; fileType: number } }).ggml; return g ? [[id, g.name, g.id, g.fileType]] : []; }),
+    [['tq2_0', 'TQ2_0', 35, 37], ['tq1_0', 'TQ1_0', 34, 36], ['i2_s', 'I2_S', 36, 40]],
+  );
   assert.is(packedTensorBytes(PACKINGS.tq2_0, 1, 256), 66);
   assert.is(packedTensorBytes(PACKINGS.tq1_0, 1, 256), 54);
 });
 
 // ---------------------------------------------------------------------------------------------
 // every packing: kernels == reference, round trips
+
+test("every packing: the table's TypeScript unpack inverts the reference pack, whole and in row chunks; a bad code is named by its index", () => {
+  const r = rng(33);
+  for (const id of IDS) {
+    const p = PACKINGS[id];
+    const place = (row0: number, tensorRows: number) => ({ file: 'f', tensor: 't', row0, tensorRows });
+    for (const [rows, cols] of shapesOf(id)) {
+      const w = randomTernary(r, rows, cols);
+      const bytes = REF_PACKINGS[id].pack(w, rows, cols, D_ONE).bytes;
+      assert.equal(p.unpack(bytes, rows, cols, place(0, rows)), w, `${id} ${rows}x${cols}: whole`);
+      // a chunk of `step` rows (quarter-bands: byte rows, each holding 4 bands)
+      const bands = p.rowAccess === 'quarter-bands';
+      const unit = bands ? 1 : p.rowMultiple;
+      const units = bands ? rows / 4 : rows;
+      for (let u = unit; u < units; u += 2 * unit) {
+        const n = Math.min(unit, units - u);
+        const at = p.bytes(bands ? 4 * u : u, cols);
+        const got = p.unpack(bytes.subarray(at, at + p.bytes(bands ? 4 * n : n, cols)), bands ? 4 * n : n, cols, place(u, rows));
+        const want = bands
+          ? Int8Array.from({ length: 4 * n * cols }, (_, i) => w[(Math.floor(i / (n * cols)) * (rows / 4) + u) * cols + (i % (n * cols))])
+          : w.subarray(u * cols, (u + n) * cols);
+        assert.equal(got, want, `${id} ${rows}x${cols}: rows from ${u}`);
+      }
+      if (p.badCode2 === undefined) continue; // tq1_0: every byte decodes to trits 0..2
+      // one 2-bit field set to the code that is no value: the reference and the table name the same value
+      const bad = bytes.slice();
+      const byte = randInt(r, 0, p.bytes(rows, cols) - 1);
+      const shift = 2 * randInt(r, 0, 3);
+      bad[byte] = (bad[byte] & ~(3 << shift)) | (p.badCode2 << shift);
+      const ref = REF_PACKINGS[id].unpack(bad, rows, cols);
+      const index = ref.findIndex((v) => v < -1 || v > 1);
+      if (index < 0) continue; // the field was row padding the reference does not decode
+      assert.throws(() => p.unpack(bad, rows, cols, place(0, rows)), (e: Error) => e.message.includes(`at value ${index}`), `${id} ${rows}x${cols}: bad code at value ${index}`);
+    }
+  }
+});
 
 test('every packing: simd == scalar == reference on random ternaries, whole and in row chunks', () => {
   const r = rng(21);

@@ -14,7 +14,7 @@ import { isConversionError, UsageError } from '../errors.js';
 import { QUANT_RULES, type QuantRule } from '../quant/rule.js';
 import { VERSION } from '../version.js';
 import { DEFAULTS } from '../defaults.js';
-import { FORMATS, FORMAT_IDS } from '../outputs/index.js';
+import { FORMATS, FORMAT_IDS, FORMAT_OPTIONS, optionFlag } from '../outputs/index.js';
 import { createProgress, gb } from './progress.js';
 import { servePage } from './serve.js';
 import { inspect } from '../run/inspect.js';
@@ -31,11 +31,8 @@ interface ConvertFlags {
   inputDir: string;
   outputDir: string;
   format: string;
-  ggufType: typeof DEFAULTS.ggufType;
-  ggufArch: typeof DEFAULTS.ggufArch;
   force?: boolean;
   threads?: number;
-  bincode: 'standard' | 'legacy';
   scaleGranularity: 'projection' | 'row';
   rule: QuantRule;
   timestamp?: number;
@@ -47,6 +44,8 @@ interface ConvertFlags {
   jsonSummary?: string;
   report?: string;
   reportTensor?: string;
+  /** Every format's own options, by key (FORMAT_OPTIONS). */
+  [formatOption: string]: unknown;
 }
 
 function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -60,21 +59,16 @@ function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 }
 
 function addConvertOptions(cmd: Command, defaults: { input: string; output: string }): Command {
+  // each format's own options, from its schema: --gguf-type, --gguf-arch, --bincode, ...
+  for (const { format, option } of FORMAT_OPTIONS) {
+    cmd.addOption(new Option(`--${optionFlag(option.key)} <value>`, `${format}: ${option.help}`).choices(option.values).default(option.default));
+  }
   return cmd
     .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
     .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
     .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
-    .addOption(
-      new Option('--gguf-type <type>', 'gguf: the ternary tensor type (auto: i2_s for bitnet-b1.58, tq2_0 for bitnet)').choices(['auto', 'i2_s', 'tq2_0', 'tq1_0', 'f16']).default(DEFAULTS.ggufType),
-    )
-    .addOption(
-      new Option('--gguf-arch <arch>', 'gguf: bitnet-b1.58 (bitnet.cpp, relu2 models such as 2B-4T) or bitnet (llama.cpp, SiLU models such as 1bitLLM); auto: from hidden_act')
-        .choices(['auto', 'bitnet', 'bitnet-b1.58'])
-        .default(DEFAULTS.ggufArch),
-    )
     .option('-f, --force', 'replace an existing output folder (only after the new one is complete)')
     .option('-t, --threads <n>', 'worker threads (default: the available parallelism; 0 = no workers)', wholeNumber('--threads', 0))
-    .addOption(new Option('--bincode <flavor>', 'serializer: bincode 2 config::standard() (varint) or bincode 1 / legacy() (fixed-width)').choices(['standard', 'legacy']).default(DEFAULTS.bincode))
     .addOption(
       new Option('--scale-granularity <g>', 'projection: the reference absmean rule, one scale per q/k/v/o/gate/up/down; row: the seed\'s per-row mean|row| (does not match the reference)')
         .choices(['projection', 'row'])
@@ -121,12 +115,10 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
       summary = await convert({
         inputDir: flags.inputDir,
         outputDir: flags.outputDir,
+        ...Object.fromEntries(FORMAT_OPTIONS.map(({ option }) => [option.key, flags[option.key]])),
         format: flags.format,
-        ggufType: flags.ggufType,
-        ggufArch: flags.ggufArch,
         force: flags.force,
         threads: flags.threads,
-        bincode: flags.bincode,
         granularity: flags.scaleGranularity,
         rule: flags.rule,
         timestamp: flags.timestamp,

@@ -9,6 +9,7 @@
 // No Node imports.
 
 import { CorruptFileError, UnsupportedError } from '../errors.js';
+import { PACKING_ROWS, type PACKINGS, type PackingId } from '../kernels/packings.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_VERSION = 3;
@@ -45,32 +46,49 @@ export const kv = {
   i32s: (key: string, value: readonly number[]): GgufKv => ({ key, v: { type: GgufValueType.ARRAY, itemType: GgufValueType.INT32, value } }),
 };
 
-/**
- * ggml tensor types this project writes or reads: id, values per block, bytes per block (ggml.c
- * type_traits; gguf-py constants.py GGML_QUANT_SIZES). I2_S exists only in microsoft/BitNet's
- * llama.cpp fork (upstream rejects id 36, where it has no type): one tensor is rows*cols/4 code bytes
- * plus a 32-byte tail holding the f32 scale (gguf.md section 4).
- */
-export const GGML_TYPES = {
-  F32: { id: 0, blockValues: 1, blockBytes: 4 },
-  F16: { id: 1, blockValues: 1, blockBytes: 2 },
-  BF16: { id: 30, blockValues: 1, blockBytes: 2 },
-  TQ1_0: { id: 34, blockValues: 256, blockBytes: 2 + 4 * 13 },
-  TQ2_0: { id: 35, blockValues: 256, blockBytes: 2 + 64 },
-  I2_S: { id: 36, blockValues: 4, blockBytes: 1, tailBytes: 32, forkOnly: true },
-} as const satisfies Record<string, { id: number; blockValues: number; blockBytes: number; tailBytes?: number; forkOnly?: boolean }>;
-export type GgmlTypeName = keyof typeof GGML_TYPES;
+/** A ggml tensor type: its id, values per block, bytes per block, bytes after the last block. */
+export interface GgmlType {
+  id: number;
+  blockValues: number;
+  blockBytes: number;
+  tailBytes: number;
+  /** The packing that writes and reads it (ternary types). */
+  packing?: PackingId;
+  /** Only microsoft/BitNet's llama.cpp fork knows it (upstream rejects the id). */
+  forkOnly?: boolean;
+}
 
-const TYPE_BY_ID = new Map(Object.entries(GGML_TYPES).map(([name, t]) => [t.id as number, name as GgmlTypeName]));
+/** The float types (ggml.c type_traits); the ternary types are the rows of PACKINGS that are GGUF types. */
+const FLOAT_TYPES = {
+  F32: { id: 0, blockValues: 1, blockBytes: 4, tailBytes: 0 },
+  F16: { id: 1, blockValues: 1, blockBytes: 2, tailBytes: 0 },
+  BF16: { id: 30, blockValues: 1, blockBytes: 2, tailBytes: 0 },
+} as const satisfies Record<string, GgmlType>;
+
+type TernaryGgmlName = { [K in PackingId]: (typeof PACKINGS)[K] extends { ggml: { name: infer N } } ? N : never }[PackingId];
+export type GgmlTypeName = keyof typeof FLOAT_TYPES | TernaryGgmlName;
+
+/** ggml tensor types this project writes or reads (docs/gguf.md 4). */
+export const GGML_TYPES = {
+  ...FLOAT_TYPES,
+  ...Object.fromEntries(
+    (Object.keys(PACKING_ROWS) as PackingId[]).flatMap((id) => {
+      const p = PACKING_ROWS[id];
+      return p.ggml ? [[p.ggml.name, { id: p.ggml.id, blockValues: p.block.cols, blockBytes: p.block.bytes, tailBytes: p.tailBytes, packing: id, forkOnly: p.ggml.forkOnly }]] : [];
+    }),
+  ),
+} as Record<GgmlTypeName, GgmlType>;
+
+const TYPE_BY_ID = new Map((Object.keys(GGML_TYPES) as GgmlTypeName[]).map((name) => [GGML_TYPES[name].id, name]));
 
 /** Bytes of a tensor's data (before alignment padding). */
 export function ggmlTensorBytes(type: GgmlTypeName, ne: readonly number[]): number {
-  const t: { blockValues: number; blockBytes: number; tailBytes?: number } = GGML_TYPES[type];
+  const t = GGML_TYPES[type];
   const n = ne.reduce((a, b) => a * b, 1);
   if (ne[0] % t.blockValues !== 0) {
     throw new UnsupportedError({}, `a row length that is a multiple of ${t.blockValues} for ${type}`, `${ne[0]}`);
   }
-  return (n / t.blockValues) * t.blockBytes + (t.tailBytes ?? 0);
+  return (n / t.blockValues) * t.blockBytes + t.tailBytes;
 }
 
 export interface GgufTensorInfo {

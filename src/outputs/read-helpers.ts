@@ -28,28 +28,6 @@ export function readRange(folder: OutputFolder, name: string, offset: number, le
   return bytes;
 }
 
-/** Whole u32 words over bytes (copied when not 4-byte aligned). */
-export function u32Words(bytes: Uint8Array): Uint32Array {
-  const b = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-  return new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
-}
-
-/** True when some 2-bit code of the bytes is 3 (11): a fast scan for the formats where 3 is not a value. */
-export function anyCode3(bytes: Uint8Array): boolean {
-  const words = u32Words(bytes);
-  for (let i = 0; i < words.length; i++) if (words[i] & (words[i] >>> 1) & 0x55555555) return true;
-  for (let i = words.length * 4; i < bytes.length; i++) if (bytes[i] & (bytes[i] >> 1) & 0x55) return true;
-  return false;
-}
-
-/** True when some 2-bit code of the bytes is 0 (00). */
-export function anyCode0(bytes: Uint8Array): boolean {
-  const words = u32Words(bytes);
-  for (let i = 0; i < words.length; i++) if (~(words[i] | (words[i] >>> 1)) & 0x55555555) return true;
-  for (let i = words.length * 4; i < bytes.length; i++) if (~(bytes[i] | (bytes[i] >> 1)) & 0x55) return true;
-  return false;
-}
-
 /** About this many values are decoded at a time. */
 const CHUNK_VALUES = 1 << 22;
 
@@ -174,9 +152,4 @@ export function floatValues(data: Uint8Array, dtype: string, file: string, tenso
     else throw new CorruptFileError({ file, tensor }, 'a float tensor (F32, BF16, F16)', dtype);
   }
   return out;
-}
-
-/** Refuses a decoded code that is not a ternary value (named by tensor and index). */
-export function badCode(file: string, tensor: string, index: number, code: number): never {
-  throw new CorruptFileError({ file, tensor }, 'ternary codes only', `code ${code} at value ${index}`);
 }

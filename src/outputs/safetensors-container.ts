@@ -65,7 +65,7 @@ export interface Entry {
 export type Placed<E extends Entry> = E & { at: number[] };
 
 /** Lays out the container and makes one job per group of entries (its cost, its regions for hashing). */
-export function planContainer(format: string, file: string, groups: Entry[][], order: 'writer' | 'name', o: StreamOptions, metadata?: Record<string, string>): FormatPlan {
+export function planContainer<E extends Entry>(format: string, file: string, groups: E[][], order: 'writer' | 'name', o: StreamOptions, metadata?: Record<string, string>): FormatPlan<Placed<E>[]> {
   const st = layoutSafetensors(file, groups.flat().flatMap((e) => e.tensors), order, metadata);
   const jobs = groups.map((g) => {
     const weights = g.flatMap((e) => e.weights);

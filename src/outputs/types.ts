@@ -2,23 +2,41 @@
 // the main thread (reading no tensor data), fills one job on a worker from the weight stream, adds
 // its descriptive files at the end, and reads its own output back (tests, inspect, verify).
 
-import type { BincodeFlavor } from '../formats/bincode.js';
 import type { ModelPlan } from '../model/plan.js';
 import type { ByteSink } from '../stream/ports.js';
 import type { StreamOptions, WeightStream } from '../stream/weights.js';
 
-export interface FormatOptions extends StreamOptions {
-  bincode: BincodeFlavor;
+/**
+ * An option a format owns (its schema): the values and the default. Everything else is derived from it:
+ * the CLI flag (`--` + the key in kebab-case), the API key (ConversionOptions[key]), the manifest entry
+ * (the key in snake_case, holding the value the format resolved), verify's read-back and the page's control.
+ */
+export interface FormatOption<K extends string = string, V extends string = string> {
+  key: K;
+  values: readonly V[];
+  default: V;
+  /** One line for --help and the page. */
+  help: string;
+  /** The page's label. */
+  label: string;
+}
+
+/** The values of a format's own options, by key. */
+export type OwnOptions<O extends readonly FormatOption[]> = { [E in O[number] as E['key']]: E['values'][number] };
+
+/** The options every format sees. */
+export interface BaseFormatOptions extends StreamOptions {
   /** Seconds since 1970, recorded where the format has a place for it. */
   timestamp: number;
   /** The model's name (the input folder's), for formats that record one or name their file after it. */
   modelName: string;
-  /** GGUF: the tensor type of the ternary weights and the architecture (auto: from hidden_act). */
-  gguf: { type: 'auto' | 'i2_s' | 'tq2_0' | 'tq1_0' | 'f16'; arch: 'auto' | 'bitnet' | 'bitnet-b1.58' };
 }
 
+/** What a format sees: the shared options and its own (FormatOption), every default filled in. */
+export type FormatOptions<Own = Record<string, unknown>> = BaseFormatOptions & Own;
+
 /** One unit of work for a worker: fills a whole file, or regions of a preallocated container. */
-export interface Job {
+export interface Job<Part = unknown> {
   /** The format that planned the job (the worker looks it up in FORMATS). */
   format: string;
   /** The output file it writes (created by the job, or a container created by the main thread). */
@@ -26,7 +44,7 @@ export interface Job {
   /** Input bytes and tensors it streams, for progress and for starting the largest first. */
   cost: { bytes: number; tensors: number };
   /** Format-specific, structured-clonable. */
-  part: unknown;
+  part: Part;
   /** For a job that fills regions of a container: the byte ranges it writes (hashed as soon as the job ends). */
   regions?: { offset: number; bytes: number }[];
 }
@@ -40,8 +58,8 @@ export interface Container {
   bytes: number;
 }
 
-export interface FormatPlan {
-  jobs: Job[];
+export interface FormatPlan<Part = unknown> {
+  jobs: Job<Part>[];
   containers: Container[];
 }
 
@@ -112,17 +130,24 @@ export interface LazyTensor {
   ternary?: TernaryRows;
 }
 
-export interface OutputFormat {
+export interface OutputFormat<Part = unknown, Own = {}> {
   id: string;
   about: string;
+  /** The options this format owns (none: an empty list). */
+  options: readonly FormatOption[];
   /** Checks the model fits the format (a one-line typed error otherwise) and plans the jobs. */
-  plan(model: ModelPlan, o: FormatOptions, input: InputFolder): FormatPlan;
+  plan(model: ModelPlan, o: FormatOptions<Own>, input: InputFolder): FormatPlan<Part>;
   /** Worker side: fills one job. */
-  write(job: Job, stream: WeightStream, out: JobOutput, o: FormatOptions): void;
+  write(job: Job<Part>, stream: WeightStream, out: JobOutput, o: FormatOptions<Own>): void;
   /** Main thread, after the jobs: the descriptive files (config.json, metadata, copied tokenizer files). */
-  finish(model: ModelPlan, o: FormatOptions, input: InputFolder): SmallFile[];
-  /** Format-specific lines for manifest.json. */
-  describe(model: ModelPlan, o: FormatOptions): Record<string, unknown>;
+  finish(model: ModelPlan, o: FormatOptions<Own>, input: InputFolder): SmallFile[];
+  /**
+   * The format's own options as this model uses them (an `auto` resolved), for manifest.json; the
+   * options as given when there is nothing to resolve.
+   */
+  resolve?(model: ModelPlan, o: FormatOptions<Own>): Own;
+  /** Format-specific lines for manifest.json besides its options. */
+  describe(model: ModelPlan, o: FormatOptions<Own>): Record<string, unknown>;
   /** Reads an output folder back: every tensor, ternary ones decoded whole (tests, small outputs). Throws CorruptFileError. */
   read(folder: OutputFolder): ReadTensor[];
   /**
@@ -131,3 +156,8 @@ export interface OutputFormat {
    */
   tensors(folder: OutputFolder, only?: (file: string) => boolean): Iterable<LazyTensor>;
 }
+
+/** kebab-case of an option key: the CLI flag's name and the page control's id (ggufType -> gguf-type). */
+export const optionFlag = (key: string): string => key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+/** snake_case of an option key: its manifest.json entry (ggufType -> gguf_type). */
+export const optionManifestKey = (key: string): string => key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());

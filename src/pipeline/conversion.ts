@@ -4,25 +4,24 @@
 
 import { DEFAULTS } from '../defaults.js';
 import { UsageError } from '../errors.js';
-import type { BincodeFlavor } from '../formats/bincode.js';
 import { jsonBytes } from '../formats/json-text.js';
 import { planCheckpoint } from '../layouts/index.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import { parseModelConfig } from '../model/config.js';
 import type { ModelPlan } from '../model/plan.js';
-import type { FormatOptions, FormatPlan, OutputFormat } from '../outputs/types.js';
+import type { AnyFormat, FormatOwnOptions } from '../outputs/index.js';
+import { optionFlag, optionManifestKey, type FormatOptions, type FormatPlan } from '../outputs/types.js';
 import { describeRule, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
 import { VERSION } from '../version.js';
 
-/** The options of a conversion that do not depend on where it runs. */
-export interface ConversionOptions {
+/**
+ * The options of a conversion that do not depend on where it runs, and every format's own options by
+ * their keys (ggufType, ggufArch, bincode: each format's `options` schema).
+ */
+export interface ConversionOptions extends Partial<FormatOwnOptions> {
   /** The output format (outputs/index.ts); default bitnet-rs. */
   format?: string;
-  bincode?: BincodeFlavor;
   granularity?: ScaleGranularity;
-  /** GGUF: the ternary tensor type and the architecture (default auto: from hidden_act). */
-  ggufType?: FormatOptions['gguf']['type'];
-  ggufArch?: FormatOptions['gguf']['arch'];
   /** offline (default): the reference rule in the tensor's dtype; online: transformers' WeightQuant in f32. */
   rule?: QuantRule;
   /** Input bytes per chunk read into wasm memory. */
@@ -59,18 +58,42 @@ export function checkThreads(threads: number): number {
   return threads;
 }
 
-/** What a format sees of the options, every default filled in (the host's for the timestamp). */
-export function formatOptions(o: ConversionOptions, modelName: string, defaultTimestamp: () => number): FormatOptions {
+/** What a format sees of the options, every default filled in (the host's for the timestamp); a value outside a format option's schema is a UsageError. */
+export function formatOptions(format: AnyFormat, o: ConversionOptions, modelName: string, defaultTimestamp: () => number): FormatOptions {
+  const given = o as Record<string, unknown>;
+  const own: Record<string, string> = {};
+  for (const opt of format.options) {
+    const v = given[opt.key] ?? opt.default;
+    if (typeof v !== 'string' || !opt.values.includes(v)) {
+      throw new UsageError(`--${optionFlag(opt.key)}: expected one of ${opt.values.join(', ')}, found ${JSON.stringify(v)}`);
+    }
+    own[opt.key] = v;
+  }
   return {
-    bincode: o.bincode ?? DEFAULTS.bincode,
+    ...own,
     granularity: o.granularity ?? DEFAULTS.granularity,
     rule: o.rule ?? DEFAULTS.rule,
     chunkBytes: o.chunkBytes ?? DEFAULTS.chunkBytes,
     holdBytes: o.holdBytes ?? DEFAULTS.holdBytes,
     timestamp: o.timestamp ?? defaultTimestamp(),
     modelName,
-    gguf: { type: o.ggufType ?? DEFAULTS.ggufType, arch: o.ggufArch ?? DEFAULTS.ggufArch },
   };
+}
+
+/** A format's own options as this model uses them ("auto" resolved), by manifest key: what manifest.json records. */
+export function resolvedOptions(format: AnyFormat, model: ModelPlan, o: FormatOptions): Record<string, unknown> {
+  const own = format.resolve ? format.resolve(model, o) : o;
+  return Object.fromEntries(format.options.map((opt) => [optionManifestKey(opt.key), own[opt.key]]));
+}
+
+/** The options a manifest records, as ConversionOptions (verify re-derives an output with them); a value outside the schema is left out. */
+export function optionsFromManifest(format: AnyFormat, recorded: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const opt of format.options) {
+    const v = recorded[optionManifestKey(opt.key)];
+    if (typeof v === 'string' && opt.values.includes(v)) out[opt.key] = v;
+  }
+  return out;
 }
 
 /** The opened checkpoint as a format-neutral plan; what is skipped or unused becomes a warning. */
@@ -106,12 +129,12 @@ export function describeSource(checkpoint: Checkpoint, folder: string, relative:
 }
 
 /** manifest.json: what was written (every file with size and sha256), by which converter, how, from what. */
-export function manifestBytes(format: OutputFormat, model: ModelPlan, o: FormatOptions, files: OutputFile[], source: SourceDescription): Uint8Array {
+export function manifestBytes(format: AnyFormat, model: ModelPlan, o: FormatOptions, files: OutputFile[], source: SourceDescription): Uint8Array {
   return jsonBytes({
     converter: { name: 'bitnet-converter', version: VERSION },
     format: format.id,
     conversion_timestamp: o.timestamp,
-    options: { ...format.describe(model, o), scale_granularity: o.granularity, rule: o.rule },
+    options: { ...resolvedOptions(format, model, o), ...format.describe(model, o), scale_granularity: o.granularity, rule: o.rule },
     source: { folder: source.folder, layout: model.layout, files: source.files.map((name) => ({ name })), bytes: source.bytes },
     ternarization: describeRule(o.granularity, o.rule),
     lm_head: model.outputTied ? 'tied: model.embed_tokens.weight' : 'lm_head.weight',

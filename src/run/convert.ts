@@ -66,7 +66,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   const started = performance.now();
   const threads = checkThreads(opts.threads ?? availableParallelism());
   const format = formatById(opts.format ?? DEFAULTS.format);
-  const options = formatOptions(opts, basename(resolve(opts.inputDir)), defaultTimestamp);
+  const options = formatOptions(format, opts, basename(resolve(opts.inputDir)), defaultTimestamp);
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);

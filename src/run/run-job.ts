@@ -6,7 +6,7 @@ import type { Kernels } from '../kernels/index.js';
 import { FileSink, RegionSink, type WrittenFile } from '../io/file-sink.js';
 import { PositionedReader } from '../io/read.js';
 import { flushContainer } from '../io/container.js';
-import { FORMATS, type FormatOptions, type Job } from '../outputs/index.js';
+import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
 import { ProgressCounter } from './progress-counter.js';
 
@@ -49,7 +49,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
         return s;
       },
     };
-    FORMATS[r.job.format].write(r.job, stream, out, r.options);
+    formatById(r.job.format).write(r.job, stream, out, r.options);
     for (const s of regions) s.close();
     if (regions.length && r.durable) flushContainer(path); // in the workers, overlapping other jobs' work
     return { file: r.job.file, written: own?.close() };

@@ -16,6 +16,7 @@ import { isConversionError } from '../errors.js';
 import { hashFileAsync, outputFolder, readManifest, type Manifest } from '../io/converted.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
 import { convert, type ConvertOptions } from './convert.js';
+import { optionsFromManifest } from '../pipeline/conversion.js';
 
 export interface Verdict {
   ok: boolean;
@@ -117,9 +118,7 @@ function optionsOf(m: Manifest): Partial<ConvertOptions> {
     timestamp: m.conversion_timestamp,
     rule: o.rule as ConvertOptions['rule'],
     granularity: o.scale_granularity as ConvertOptions['granularity'],
-    bincode: o.bincode as ConvertOptions['bincode'],
-    ggufType: o.gguf_type as ConvertOptions['ggufType'],
-    ggufArch: o.gguf_arch as ConvertOptions['ggufArch'],
+    ...optionsFromManifest(formatById(m.format), o),
   };
 }
 

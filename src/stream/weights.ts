@@ -9,7 +9,7 @@
 // `holdBytes` are held too, so rows can be taken in any order from one read.
 
 import { DTYPE_SIZE, type TensorInfo } from '../formats/safetensors.js';
-import { DType, type Kernels } from '../kernels/index.js';
+import { DType, PACKINGS, type Kernels, type Packing } from '../kernels/index.js';
 import type { FloatTensor, TernaryWeight, Weight } from '../model/plan.js';
 import { ternaryShape } from '../model/plan.js';
 import { absmeanScale, rowScale, type FloatDType, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
@@ -203,12 +203,13 @@ export abstract class OpenTernary {
   abstract i8(start: number, count: number, dst: number): void;
 
   /**
-   * Rows [start, start + count) packed 16 to a u32 in the bitnet-rs layout at dst. Master weights use the
-   * fused quantize+pack kernel (the converter's hot path); packed weights go through i8.
+   * Rows [start, start + count) packed by `p` (a packing of consecutive rows) at dst, `d` the scale as
+   * fp16 bits for packings whose blocks carry it. Master weights use the packing's fused quantize+pack
+   * kernel where it has one (the converter's hot path); others go through i8.
    */
-  bitnetRsWords(start: number, count: number, dst: number): void {
+  packed(p: Packing, start: number, count: number, dst: number, d = 0): void {
     this.i8(start, count, this.ptrs.i8);
-    this.s.kernels.exports.packRows(this.ptrs.i8, count, this.cols, dst);
+    p.pack(this.s.kernels.exports, this.ptrs.i8, count, this.cols, dst, d);
   }
 
   /** The i8 buffer (rowsPerChunk x cols), free for the caller between calls. */
@@ -294,12 +295,12 @@ class MasterTernary extends OpenTernary {
     });
   }
 
-  override bitnetRsWords(start: number, count: number, dst: number): void {
-    if (this.rowScales) return super.bitnetRsWords(start, count, dst);
+  override packed(p: Packing, start: number, count: number, dst: number, d = 0): void {
+    if (this.rowScales || !p.fused) return super.packed(p, start, count, dst, d);
     const k = this.s.kernels.exports;
-    const words = Math.ceil(this.cols / 16);
+    const fused = k[p.fused];
     this.pieces(start, count, (src, _first, n, done) => {
-      k.quantizePackRows(DTYPE_CODE[this.t.dtype], this.rounding, src, n, this.cols, this.inverse, dst + done * words * 4);
+      fused(DTYPE_CODE[this.t.dtype], this.rounding, src, n, this.cols, this.inverse, dst + p.bytes(done, this.cols));
     });
   }
 }
@@ -349,7 +350,7 @@ class PackedTernary extends OpenTernary {
         src = this.ptrs.input;
         this.s.read(this.w.tensor, src, r * cols, n * cols);
       }
-      const bad = k.unpackHfU8(src, n, cols, q, dst + done * cols);
+      const bad = k[PACKINGS['hf-u8'].unpackKernel](src, n, cols, q, dst + done * cols);
       if (bad >= 0) {
         const at = (r + Math.floor(bad / cols)) * cols + (bad % cols);
         throw new InvalidTernaryWeightError(

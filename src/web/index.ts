@@ -24,7 +24,7 @@ export { removeLeftovers } from './opfs.js';
 import { READER, startWorker, WebPool, WORKER } from './pool.js';
 import type { Reads, Task, ToWorker } from './worker.js';
 
-export { FORMATS, FORMAT_IDS } from '../outputs/index.js';
+export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
 export { DEFAULTS } from '../defaults.js';
 export type { ConversionOptions, OutputFile, Progress } from '../pipeline/conversion.js';
 export { simdSupported } from '../kernels/index.js';
@@ -84,7 +84,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
   const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   const format = formatById(o.format ?? DEFAULTS.format);
   const set = fileSet(files, o.folderName);
-  const options = formatOptions(o, set.dir, () => Math.floor(Date.now() / 1000));
+  const options = formatOptions(format, o, set.dir, () => Math.floor(Date.now() / 1000));
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);

@@ -4,7 +4,7 @@
 
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { serializeError } from '../errors.js';
-import { FORMATS, type FormatOptions, type Job } from '../outputs/index.js';
+import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
 import { fileReaderSource } from './input.js';
 import { READER, startWorker } from './pool.js';
@@ -96,7 +96,7 @@ async function run(task: Task): Promise<{ bytes: number; sha256: string } | unde
           onBytesRead: (n) => progress(n, 0),
           onTensorDone: () => progress(0, 1),
         });
-        FORMATS[job.format].write(job, stream, {
+        formatById(job.format).write(job, stream, {
           sink(offset?: number) {
             const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined);
             sinks.push(s);

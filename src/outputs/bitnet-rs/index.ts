@@ -9,7 +9,7 @@ import type { ByteSink } from '../../stream/ports.js';
 import { readCost, type StreamOptions, type WeightStream } from '../../stream/weights.js';
 import { VERSION } from '../../version.js';
 import { describeRule } from '../../quant/rule.js';
-import type { FormatOptions, Job, OutputFormat, SmallFile } from '../types.js';
+import type { FormatOption, FormatOptions, Job, OutputFormat, OwnOptions, SmallFile } from '../types.js';
 import { encode, writeMetadata } from './records.js';
 import { bitnetRsTensors } from './read.js';
 import { jsonFile, readAll } from '../read-helpers.js';
@@ -39,23 +39,35 @@ function blockFields(b: BlockPlan): Field[] {
   ];
 }
 
-interface Part {
+export interface Part {
   fields: Field[];
 }
 
-function job(file: string, fields: Field[], o: StreamOptions): Job {
+function job(file: string, fields: Field[], o: StreamOptions): Job<Part> {
   const weights: Weight[] = fields.flatMap((f): Weight[] => (f.kind === 'linear' ? f.parts : [f.weight]));
   return {
     format: 'bitnet-rs',
     file,
     cost: { bytes: weights.reduce((s, w) => s + readCost(w, o), 0), tensors: weights.length },
-    part: { fields } satisfies Part,
+    part: { fields },
   };
 }
 
-export const bitnetRs: OutputFormat = {
+/** The format's own option: the bincode flavor (docs/formats.md 3). */
+const OPTIONS = [
+  {
+    key: 'bincode',
+    values: ['standard', 'legacy'],
+    default: 'standard',
+    help: 'serializer: bincode 2 config::standard() (varint) or bincode 1 / legacy() (fixed-width)',
+    label: 'Bincode',
+  },
+] as const satisfies readonly FormatOption[];
+
+export const bitnetRs: OutputFormat<Part, OwnOptions<typeof OPTIONS>> = {
   id: 'bitnet-rs',
   about: 'bitnet-rs per-block bincode files (embedding.bin, block_<i>.bin, lm_head.bin, norm.bin, metadata.bin)',
+  options: OPTIONS,
 
   plan(model, o) {
     const jobs = [
@@ -69,7 +81,7 @@ export const bitnetRs: OutputFormat = {
 
   write(j, stream, out, o) {
     const sink = out.sink();
-    for (const f of (j.part as Part).fields) {
+    for (const f of j.part.fields) {
       if (f.kind === 'linear') writeBitLinear(stream, sink, f.parts, o.bincode);
       else writeWeightShape(stream, sink, f.weight, o.bincode);
     }
@@ -88,8 +100,8 @@ export const bitnetRs: OutputFormat = {
     ];
   },
 
-  describe(_model, o) {
-    return { bincode: o.bincode };
+  describe() {
+    return {};
   },
 
   read(folder) {
@@ -133,7 +145,7 @@ function writeWeightShape(s: WeightStream, sink: ByteSink, w: FloatWeight, flavo
 }
 
 /** The input config, marked as packed, with a description of the files for loaders. */
-function outputConfig(model: ModelPlan, o: FormatOptions): Record<string, unknown> {
+function outputConfig(model: ModelPlan, o: FormatOptions<{ bincode: BincodeFlavor }>): Record<string, unknown> {
   return {
     ...model.config.raw,
     bitnet_packed: true,

@@ -8,9 +8,10 @@ import type { FloatDType } from '../../quant/rule.js';
 import { roundBf16, roundF16 } from '../../quant/floats.js';
 import type { WeightStream } from '../../stream/weights.js';
 import { CorruptFileError } from '../../errors.js';
-import { badCode } from '../read-helpers.js';
+import { PACKINGS } from '../../kernels/packings.js';
 
-export const wordsPerRow = (cols: number): number => Math.ceil(cols / 16);
+/** u32 words a row of `cols` values takes. */
+export const wordsPerRow = (cols: number): number => PACKINGS['bitnet-rs'].bytes(1, cols) / 4;
 
 const roundRowScale: Record<FloatDType, (x: number) => number> = { F32: Math.fround, BF16: roundBf16, F16: roundF16 };
 
@@ -34,7 +35,7 @@ export function packBitnetRsRows(
     const t = s.ternary(part, { words: wpr * 4, extra: extraBytesPerRow });
     for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
       const n = Math.min(t.rowsPerChunk, t.rows - r);
-      t.bitnetRsWords(r, n, t.buffers.words);
+      t.packed(PACKINGS['bitnet-rs'], r, n, t.buffers.words);
       onWords(t.buffers.words, n * wpr, t.buffers.extra);
     }
     // per-row (seed) scales are f32 values: rounding them to the dtype is one rounding
@@ -53,19 +54,5 @@ export function packBitnetRsRows(
 export function unpackBitnetRsWords(words: Uint32Array, rows: number, cols: number, file: string, tensor: string, row0 = 0): Int8Array {
   const wpr = wordsPerRow(cols);
   if (words.length !== rows * wpr) throw new CorruptFileError({ file, tensor }, `${rows * wpr} packed words for [${rows}, ${cols}]`, `${words.length}`);
-  const q = new Int8Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let w = 0; w < wpr; w++) {
-      const word = words[r * wpr + w];
-      for (let i = 0; i < 16; i++) {
-        const code = (word >>> (2 * i)) & 3;
-        const c = w * 16 + i;
-        if (c >= cols) {
-          if (code !== 0) badCode(file, tensor, (row0 + r) * cols + c, code); // row padding must be zero
-        } else if (code === 3) badCode(file, tensor, (row0 + r) * cols + c, code);
-        else q[r * cols + c] = code === 1 ? 1 : code === 2 ? -1 : 0;
-      }
-    }
-  }
-  return q;
+  return PACKINGS['bitnet-rs'].unpack(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), rows, cols, { file, tensor, row0, tensorRows: row0 + rows });
 }

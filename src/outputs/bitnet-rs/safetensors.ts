@@ -17,8 +17,9 @@ import { VERSION } from '../../version.js';
 import { floatEntry, planContainer, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
 import type { OutputFormat } from '../types.js';
-import { packBitnetRsRows, unpackBitnetRsWords, wordsPerRow } from './packing.js';
-import { anyCode3, readAll, storedRows, tensorsWithScales, u32Words } from '../read-helpers.js';
+import { packBitnetRsRows, wordsPerRow } from './packing.js';
+import { PACKINGS, anyCode } from '../../kernels/packings.js';
+import { readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
 
 const FILE = 'model.safetensors';
 
@@ -62,9 +63,10 @@ function entryGroups(model: ModelPlan): (LinearEntry | FloatEntry)[][] {
   ];
 }
 
-export const bitnetRsSafetensors: OutputFormat = {
+export const bitnetRsSafetensors: OutputFormat<Placed<LinearEntry | FloatEntry>[]> = {
   id: 'bitnet-rs-safetensors',
   about: 'one model.safetensors as the bitnet.rs engine loads it at its current HEAD (U32 packed rows + BF16 scales)',
+  options: [],
 
   plan(model, o) {
     return planContainer('bitnet-rs-safetensors', FILE, entryGroups(model), 'writer', o);
@@ -72,7 +74,7 @@ export const bitnetRsSafetensors: OutputFormat = {
 
   write(j, s, out) {
     const k = s.kernels;
-    for (const e of j.part as Placed<LinearEntry | FloatEntry>[]) {
+    for (const e of j.part) {
       if (e.kind === 'floats') {
         writeFloatEntry(s, out, e);
         continue;
@@ -124,8 +126,8 @@ export const bitnetRsSafetensors: OutputFormat = {
         cols,
         rowScales,
         bytesOf: (row, count, into) => bytes(row * words * 4, count * words * 4, into),
-        unpack: (data, row, count) => unpackBitnetRsWords(u32Words(data), count, cols, FILE, info.name, row),
-        bad: anyCode3,
+        unpack: (data, row, count) => PACKINGS['bitnet-rs'].unpack(data, count, cols, { file: FILE, tensor: info.name, row0: row, tensorRows: rows }),
+        bad: (data) => anyCode(data, 3),
       });
     });
   },

@@ -9,27 +9,45 @@ import { GGML_TYPES, kv, layoutGguf, parseGguf, type GgmlTypeName, type GgufKv, 
 import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
 import { BLOCK_ROLES, LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
 import { f16ToF32, f32ToF16 } from '../../quant/floats.js';
-import { anyCode3, badCode, readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
+import { readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
+import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
 import { readCost } from '../../stream/weights.js';
-import type { FormatOptions, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
+import type { FormatOption, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
 import { ggufVocab } from './vocab.js';
 
 type Arch = 'bitnet' | 'bitnet-b1.58';
-type TernaryType = 'i2_s' | 'tq2_0' | 'tq1_0' | 'f16';
+/** A --gguf-type: a packing that is a GGUF type (its PACKINGS row has the ggml ids), or `f16`, the values times the scale as F16. */
+type TernaryType = GgufPackingId | 'f16';
+const TERNARY_TYPES: readonly TernaryType[] = [...GGUF_PACKINGS, 'f16'];
 
-/** Which engine computes which architecture, and with which tensor types (gguf.md section 1). */
+/** Which engine computes which architecture, and with which tensor types (docs/gguf.md section 1). */
 const ARCHS: Record<Arch, { engine: string; act: string; types: readonly TernaryType[]; defaultType: TernaryType }> = {
   bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', types: ['tq2_0', 'tq1_0', 'f16'], defaultType: 'tq2_0' },
   'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', types: ['i2_s', 'f16'], defaultType: 'i2_s' },
 };
 
-/** Ternary tensor types: the ggml type, general.file_type, and the packing kernel. */
-const TYPES: Record<TernaryType, { ggml: GgmlTypeName; fileType: number }> = {
-  i2_s: { ggml: 'I2_S', fileType: 40 }, // bitnet.cpp's LLAMA_FTYPE_MOSTLY_I2_S
-  tq2_0: { ggml: 'TQ2_0', fileType: 37 },
-  tq1_0: { ggml: 'TQ1_0', fileType: 36 },
-  f16: { ggml: 'F16', fileType: 1 },
-};
+/** The format's own options; `auto` is resolved from the model (choose), and the manifest records the result. */
+const OPTIONS = [
+  {
+    key: 'ggufArch',
+    values: ['auto', ...(Object.keys(ARCHS) as Arch[])],
+    default: 'auto',
+    help: 'bitnet-b1.58 (bitnet.cpp, relu2 models such as 2B-4T) or bitnet (llama.cpp, SiLU models such as 1bitLLM); auto: from hidden_act',
+    label: 'GGUF architecture',
+  },
+  {
+    key: 'ggufType',
+    values: ['auto', ...TERNARY_TYPES],
+    default: 'auto',
+    help: 'the ternary tensor type (auto: i2_s for bitnet-b1.58, tq2_0 for bitnet)',
+    label: 'GGUF type',
+  },
+] as const satisfies readonly FormatOption[];
+type Own = { ggufArch: Arch | 'auto'; ggufType: TernaryType | 'auto' };
+
+/** The ggml type and LLAMA_FTYPE of a --gguf-type (MOSTLY_F16 = 1). */
+const ggmlOf = (type: TernaryType): { name: GgmlTypeName; fileType: number; packing?: PackingId } =>
+  type === 'f16' ? { name: 'F16', fileType: 1 } : { name: PACKINGS[type].ggml.name, fileType: PACKINGS[type].ggml.fileType, packing: type };
 
 /** Role -> GGUF tensor name inside `blk.<i>.` (llama.cpp's TENSOR_NAMES for MODEL_ARCH.BITNET). */
 const BLOCK_TENSOR: Record<BlockRole, string> = {
@@ -37,20 +55,22 @@ const BLOCK_TENSOR: Record<BlockRole, string> = {
   ffn_norm: 'ffn_norm', ffn_gate: 'ffn_gate', ffn_up: 'ffn_up', ffn_down: 'ffn_down', ffn_sub_norm: 'ffn_sub_norm',
 };
 
-interface Item {
+export interface Item {
   name: string;
   weight: Weight;
   /** F16 / F32 for float tensors; the ternary type for ternary ones. */
   type: GgmlTypeName;
+  /** The packing of a ternary tensor (none: F16 values). */
+  packing?: PackingId;
   at: number;
   bytes: number;
 }
 
 /** The architecture and type for this model, or a refusal that says why and what to use instead. */
-function choose(model: ModelPlan, o: FormatOptions): { arch: Arch; type: TernaryType } {
+function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryType } {
   const act = model.config.hiddenAct ?? '';
   const byAct = (Object.keys(ARCHS) as Arch[]).find((a) => ARCHS[a].act === act);
-  const arch = o.gguf.arch === 'auto' ? byAct : o.gguf.arch;
+  const arch = o.ggufArch === 'auto' ? byAct : o.ggufArch;
   if (!arch) {
     throw new UnsupportedError({}, `hidden_act ${Object.values(ARCHS).map((a) => a.act).join(' or ')} (the FFNs GGUF engines compute)`, JSON.stringify(act));
   }
@@ -58,7 +78,7 @@ function choose(model: ModelPlan, o: FormatOptions): { arch: Arch; type: Ternary
     const instead = byAct ? `; use --gguf-arch ${byAct} (${ARCHS[byAct].engine})` : '';
     throw new UnsupportedError({}, `a ${ARCHS[arch].act} model for --gguf-arch ${arch}: ${ARCHS[arch].engine} computes ${ARCHS[arch].act} for it`, `hidden_act ${act}, which it would compute wrongly${instead}`);
   }
-  const type = o.gguf.type === 'auto' ? ARCHS[arch].defaultType : o.gguf.type;
+  const type = o.ggufType === 'auto' ? ARCHS[arch].defaultType : o.ggufType;
   if (!ARCHS[arch].types.includes(type)) {
     const other = (Object.keys(ARCHS) as Arch[]).find((a) => ARCHS[a].types.includes(type));
     throw new UnsupportedError(
@@ -67,22 +87,23 @@ function choose(model: ModelPlan, o: FormatOptions): { arch: Arch; type: Ternary
       `${type}${other ? ` (only ${ARCHS[other].engine}, arch ${other}, reads it)` : ''}`,
     );
   }
-  return { arch, type };
+  return { ggufArch: arch, ggufType: type };
 }
 
-export const gguf: OutputFormat = {
+export const gguf: OutputFormat<Item[], Own> = {
   id: 'gguf',
   about: 'one .gguf for bitnet.cpp (arch bitnet-b1.58, I2_S) or llama.cpp (arch bitnet, TQ2_0/TQ1_0), chosen from hidden_act',
+  options: OPTIONS,
 
   plan(model, o, input) {
-    const { arch, type } = choose(model, o);
+    const { ggufArch: arch, ggufType: type } = choose(model, o);
     if (!model.hasSubNorms) throw new UnsupportedError({}, 'a model with attn_sub_norm and ffn_sub_norm (both engines compute them)', `a ${model.layout} checkpoint without them`);
     if (!model.outputTied) {
       throw new UnsupportedError({ tensor: 'lm_head.weight' }, 'a tied head (both engines take the output head from token_embd)', 'an untied lm_head.weight');
     }
     if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (one scale per tensor)', 'row');
     const c = model.config;
-    const ternaryType = TYPES[type].ggml;
+    const { name: ternaryType, packing } = ggmlOf(type);
     const items: Omit<Item, 'at' | 'bytes'>[][] = [];
     const float = (name: string, w: FloatWeight, t: 'F16' | 'F32') => ({ name, weight: w, type: t });
     items.push([float('token_embd.weight', model.tokenEmbd, 'F16')], [float('output_norm.weight', model.outputNorm, 'F32')]);
@@ -92,12 +113,10 @@ export const gguf: OutputFormat = {
           const name = `blk.${b.index}.${BLOCK_TENSOR[role]}.weight`;
           if ((LINEAR_ROLES as readonly string[]).includes(role)) {
             const w = b[role as (typeof LINEAR_ROLES)[number]];
-            const { cols } = ternaryShape(w);
-            const block = GGML_TYPES[ternaryType].blockValues * (ternaryType === 'I2_S' ? 32 : 1); // I2_S: rows of whole 128-value groups
-            if (cols % block !== 0) {
-              throw new UnsupportedError({ tensor: name }, `rows of a multiple of ${block} values for ${type} (the engine would read garbage otherwise)`, `rows of ${cols}`);
-            }
-            return { name, weight: w as Weight, type: ternaryType };
+            const { rows, cols } = ternaryShape(w);
+            const problem = packing && shapeProblem(PACKINGS[packing], rows, cols);
+            if (problem) throw new UnsupportedError({ tensor: name }, `${problem} for ${type} (the engine would read garbage otherwise)`, `rows of ${cols}`);
+            return { name, weight: w as Weight, type: ternaryType, packing };
           }
           return float(name, b[role as Exclude<BlockRole, (typeof LINEAR_ROLES)[number]>]!, 'F32');
         }),
@@ -110,7 +129,7 @@ export const gguf: OutputFormat = {
     const kvs: GgufKv[] = [
       kv.str('general.architecture', A),
       kv.str('general.name', o.modelName),
-      kv.u32('general.file_type', TYPES[type].fileType),
+      kv.u32('general.file_type', ggmlOf(type).fileType),
       kv.u32('general.quantization_version', 2),
       kv.u32('general.alignment', 32),
       kv.u32(`${A}.context_length`, c.maxPositionEmbeddings),
@@ -128,7 +147,7 @@ export const gguf: OutputFormat = {
     const layout = layoutGguf(kvs, infos);
     const placed = new Map(flat.map((i, k) => [i.name, { at: layout.offsets[k], bytes: layout.sizes[k] }]));
     const file = `${o.modelName.replace(/[^A-Za-z0-9._-]+/g, '-')}-${type}.gguf`;
-    const jobs: Job[] = items.map((g) => {
+    const jobs: Job<Item[]>[] = items.map((g) => {
       const part: Item[] = g.map((i) => ({ ...i, ...placed.get(i.name)! }));
       return {
         format: 'gguf',
@@ -143,28 +162,30 @@ export const gguf: OutputFormat = {
 
   write(j, s, out) {
     const k = s.kernels;
-    for (const item of j.part as Item[]) {
+    for (const item of j.part) {
       const sink = out.sink(item.at);
       if (item.weight.kind === 'float') {
         s.floats(item.weight.tensor, item.type as 'F16' | 'F32', (bytes) => sink.write(bytes));
         continue;
       }
+      const p = item.packing && PACKINGS[item.packing];
       const { cols } = ternaryShape(item.weight);
-      const t = s.ternary(item.weight as TernaryWeight, { packed: rowBytes(item.type, cols) });
+      const rowBytes = p ? p.bytes(1, cols) : 2 * cols;
+      const t = s.ternary(item.weight, { packed: rowBytes });
       const d = f32ToF16(t.scaleAs('F16'));
       for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
         const n = Math.min(t.rowsPerChunk, t.rows - r);
-        t.i8(r, n, t.i8Buffer);
-        const dst = t.buffers.packed;
-        if (item.type === 'TQ2_0') k.exports.packTq2_0(t.i8Buffer, n, cols, d, dst);
-        else if (item.type === 'TQ1_0') k.exports.packTq1_0(t.i8Buffer, n, cols, d, dst);
-        else if (item.type === 'I2_S') k.exports.packI2s(t.i8Buffer, n, cols, dst);
-        else ternaryAsF16(k.i8(t.i8Buffer, n * cols), k.u16(dst, n * cols), d);
-        sink.write(k.u8(dst, n * rowBytes(item.type, cols)));
+        if (p) {
+          t.packed(p, r, n, t.buffers.packed, d);
+        } else {
+          t.i8(r, n, t.i8Buffer);
+          ternaryAsF16(k.i8(t.i8Buffer, n * cols), k.u16(t.buffers.packed, n * cols), d);
+        }
+        sink.write(k.u8(t.buffers.packed, n * rowBytes));
       }
-      if (item.type === 'I2_S') {
-        // the tail: the f32 scale (multiplied), then 28 zero bytes
-        const tail = new Uint8Array(32);
+      if (p?.scale === 'tail-f32') {
+        // the tail: the f32 scale (multiplied), then zero bytes
+        const tail = new Uint8Array(p.tailBytes);
         new DataView(tail.buffer).setFloat32(0, t.scaleAs('F32'), true);
         sink.write(tail);
       }
@@ -176,9 +197,10 @@ export const gguf: OutputFormat = {
     return [];
   },
 
+  resolve: choose,
+
   describe(model, o) {
-    const { arch, type } = choose(model, o);
-    return { gguf_arch: arch, gguf_type: type, engine: ARCHS[arch].engine };
+    return { engine: ARCHS[choose(model, o).ggufArch].engine };
   },
 
   read(folder) {
@@ -215,70 +237,46 @@ function ggufHead(folder: OutputFolder, file: string): ReturnType<typeof parseGg
 }
 
 /**
- * A ternary tensor of any of the types written here, decoded a row range at a time. Rows of whole blocks
- * (I2_S: 128 values, TQ: 256) are stored in order; otherwise the tensor is one chunk. I2_S has one scale
- * (its tail); the others' row scales come out of the values, so those are decoded (and so checked) once here.
+ * A ternary tensor of any of the types written here, decoded a row range at a time (rows are whole
+ * blocks: the head's parser checks it). I2_S has one scale (its tail); the others' row scales come out
+ * of the blocks (or the F16 values), so those are decoded (and so checked) once here.
  */
 function ggufRows(type: GgmlTypeName, bytes: (offset: number, length: number, into?: Uint8Array) => Uint8Array, rows: number, cols: number, file: string, tensor: string): TernaryRows {
-  const perBlock = type === 'I2_S' ? 128 : type === 'F16' ? 1 : 256;
-  const whole = cols % perBlock !== 0;
-  const rowBytes = type === 'I2_S' ? cols / 4 : type === 'F16' ? 2 * cols : (cols / 256) * GGML_TYPES[type].blockBytes;
-  const bytesOf = (row: number, count: number, into?: Uint8Array) =>
-    whole ? bytes(0, Math.ceil((rows * cols) / perBlock) * (type === 'I2_S' ? 32 : type === 'F16' ? 2 : GGML_TYPES[type].blockBytes), into) : bytes(row * rowBytes, count * rowBytes, into);
+  const id = GGML_TYPES[type].packing;
+  const p = id && PACKING_ROWS[id];
+  const rowBytes = p ? p.bytes(1, cols) : 2 * cols;
+  const bytesOf = (row: number, count: number, into?: Uint8Array) => bytes(row * rowBytes, count * rowBytes, into);
   const rowScales = new Float32Array(rows);
-  const multiple = whole ? rows : 1;
-  const unpack = (data: Uint8Array, row: number, count: number) => unpackGguf(type, data, count, cols, file, tensor, row, rowScales);
-  if (type === 'I2_S') {
-    const tail = bytes(Math.floor((rows * cols) / 4), 4);
+  const unpack = (data: Uint8Array, row: number, count: number) => {
+    if (!p) return ternaryFromF16(data, count, cols, row, rowScales);
+    const q = p.unpack(data, count, cols, { file, tensor, row0: row, tensorRows: rows });
+    if (p.blockScales) {
+      const d = p.blockScales(data, count, cols);
+      const perRow = cols / p.block.cols;
+      for (let r = 0; r < count; r++) rowScales[row + r] = d[r * perRow];
+    }
+    return q;
+  };
+  if (p?.scale === 'tail-f32') {
+    const tail = bytes(p.bytes(rows, cols), 4);
     rowScales.fill(new DataView(tail.buffer, tail.byteOffset, 4).getFloat32(0, true));
-    return storedRows({ rows, cols, rowScales, multiple, bytesOf, unpack, bad: anyCode3 });
+    return storedRows({ rows, cols, rowScales, bytesOf, unpack, bad: p.badCode2 === undefined ? undefined : (b) => anyCode(b, p.badCode2!) });
   }
-  const t = storedRows({ rows, cols, rowScales, multiple, bytesOf, unpack });
+  const t = storedRows({ rows, cols, rowScales, bytesOf, unpack });
   t.check(); // fills rowScales
   return { ...t, check: () => {} };
 }
 
-/** Decodes `rows` rows of a ternary tensor (from row `row0`) of any of the types written here, setting their row scales. */
-function unpackGguf(type: GgmlTypeName, data: Uint8Array, rows: number, cols: number, file: string, tensor: string, row0: number, rowScales: Float32Array): Int8Array {
+/** A ternary tensor stored as F16 values: each is -d, 0 or +d; sets the rows' scales. */
+function ternaryFromF16(data: Uint8Array, rows: number, cols: number, row0: number, rowScales: Float32Array): Int8Array {
   const q = new Int8Array(rows * cols);
-  const base = row0 * cols;
-  const put = (i: number, code: number) => (code > 2 ? badCode(file, tensor, base + i, code) : (q[i] = code - 1));
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (type === 'I2_S') {
-    // byte 32*(i/128) + i%32 holds value i at bits 6 - 2*((i%128)/32); the scale is the tail's (set by the caller)
-    for (let i = 0; i < rows * cols; i++) put(i, (data[32 * Math.floor(i / 128) + (i % 32)] >> (6 - 2 * ((i % 128) >> 5))) & 3);
-  } else if (type === 'TQ2_0' || type === 'TQ1_0') {
-    const blockBytes = GGML_TYPES[type].blockBytes;
-    for (let b = 0; b < (rows * cols) / 256; b++) {
-      const block = data.subarray(b * blockBytes, (b + 1) * blockBytes);
-      const at = b * 256;
-      if (type === 'TQ2_0') {
-        // value 128h + 32n + m at bits 2n of qs[32h + m]
-        for (let j = 0; j < 256; j++) put(at + j, (block[32 * (j >> 7) + (j & 31)] >> (2 * ((j >> 5) & 3))) & 3);
-      } else {
-        // base-3 bytes, first trit most significant: trit n of byte x is ((uint8)(x * 3^n) * 3) >> 8
-        const trit = (x: number, n: number) => (((x * 3 ** n) & 255) * 3) >> 8;
-        for (let m = 0; m < 32; m++) for (let n = 0; n < 5; n++) put(at + m + 32 * n, trit(block[m], n));
-        for (let m = 0; m < 16; m++) for (let n = 0; n < 5; n++) put(at + 160 + m + 16 * n, trit(block[32 + m], n));
-        for (let j = 0; j < 4; j++) for (let n = 0; n < 4; n++) put(at + 240 + j + 4 * n, trit(block[48 + j], n));
-      }
-      if (at % cols === 0) rowScales[row0 + at / cols] = f16ToF32(view.getUint16(b * blockBytes + blockBytes - 2, true));
-    }
-  } else {
-    // F16: each value is -d, 0 or +d
-    for (let i = 0; i < rows * cols; i++) {
-      const v = f16ToF32(view.getUint16(2 * i, true));
-      q[i] = Math.sign(v);
-      if (v !== 0) rowScales[row0 + Math.floor(i / cols)] = Math.abs(v);
-    }
+  for (let i = 0; i < rows * cols; i++) {
+    const v = f16ToF32(view.getUint16(2 * i, true));
+    q[i] = Math.sign(v);
+    if (v !== 0) rowScales[row0 + Math.floor(i / cols)] = Math.abs(v);
   }
   return q;
-}
-
-/** Bytes one row of `cols` ternary values takes in a type (without I2_S's tail). */
-function rowBytes(type: GgmlTypeName, cols: number): number {
-  const t = GGML_TYPES[type];
-  return (cols / t.blockValues) * t.blockBytes;
 }
 
 /** --gguf-type f16: each ternary value times the scale, as f16 bits (three possible values). */

@@ -12,8 +12,11 @@ import { BLOCK_NAMES, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layout
 import type { FloatDType } from '../../quant/rule.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
-import { anyCode3, badCode, chunkRows, readAll, tensorsWithScales } from '../read-helpers.js';
-import type { FormatOptions, OutputFormat } from '../types.js';
+import { chunkRows, readAll, tensorsWithScales } from '../read-helpers.js';
+import { PACKINGS, anyCode, shapeProblem } from '../../kernels/packings.js';
+
+const U8 = PACKINGS['hf-u8'];
+import type { BaseFormatOptions, OutputFormat } from '../types.js';
 
 const FILE = 'model.safetensors';
 
@@ -28,14 +31,15 @@ const copied = (name: string, w: FloatWeight): FloatEntry => floatEntry(name, w,
  * lossless (the rule's arithmetic dtype; a packed input's own scale dtype, to which a divided scale's
  * exact inverse is rounded once).
  */
-function scaleDtypeOf(w: TernaryWeight, o: FormatOptions): FloatDType {
+function scaleDtypeOf(w: TernaryWeight, o: BaseFormatOptions): FloatDType {
   if (w.kind === 'packed') return w.scale.dtype;
   return o.rule === 'offline' ? w.tensor.dtype : 'F32';
 }
 
-export const hfPacked: OutputFormat = {
+export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
   id: 'hf-packed',
   about: 'the packed checkpoint transformers loads (BitNetForCausalLM, U8 + weight_scale, autobitlinear offline)',
+  options: [],
 
   plan(model, o) {
     if (!model.hasSubNorms) {
@@ -44,7 +48,7 @@ export const hfPacked: OutputFormat = {
     if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (weight_scale is one value per projection)', 'row');
     const u8 = (name: string, weight: TernaryWeight): U8Entry => {
       const { rows, cols } = ternaryShape(weight);
-      if (rows % 4 !== 0) throw new UnsupportedError({ tensor: name }, 'a row count divisible by 4 (U8 [out/4, in])', `${rows} rows`);
+      if (shapeProblem(U8, rows, cols)) throw new UnsupportedError({ tensor: name }, `a row count divisible by ${U8.rowMultiple} (U8 [out/4, in])`, `${rows} rows`);
       const scaleDtype = scaleDtypeOf(weight, o);
       const tensors = [{ name, dtype: 'U8' as const, shape: [rows / 4, cols] }, { name: scaleNameOf(name), dtype: scaleDtype, shape: [1] }];
       return { kind: 'u8', tensors, weights: [weight], scaleDtype };
@@ -67,7 +71,7 @@ export const hfPacked: OutputFormat = {
 
   write(j, s, out) {
     const k = s.kernels;
-    for (const e of j.part as Placed<U8Entry | FloatEntry>[]) {
+    for (const e of j.part) {
       if (e.kind === 'floats') {
         writeFloatEntry(s, out, e);
         continue;
@@ -75,13 +79,13 @@ export const hfPacked: OutputFormat = {
       const sink = out.sink(e.at[0]);
       const { cols } = ternaryShape(e.weights[0]);
       // a byte holds the same row of the 4 row quarters: take the 4 bands of each chunk, then pack
-      const t = s.ternary(e.weights[0], { bands: 4 * cols, packed: cols });
+      const t = s.ternary(e.weights[0], { bands: 4 * cols, packed: U8.bytes(4, cols) });
       const quarter = t.rows / 4;
       for (let r = 0; r < quarter; r += t.rowsPerChunk) {
         const n = Math.min(t.rowsPerChunk, quarter - r);
         for (let q = 0; q < 4; q++) t.i8(q * quarter + r, n, t.buffers.bands + q * n * cols);
-        k.exports.packHfU8(t.buffers.bands, n, cols, t.buffers.packed);
-        sink.write(k.u8(t.buffers.packed, n * cols));
+        U8.pack(k.exports, t.buffers.bands, 4 * n, cols, t.buffers.packed);
+        sink.write(k.u8(t.buffers.packed, U8.bytes(4 * n, cols)));
       }
       out.sink(e.at[1]).write(scaleBytes(t.scaleAs(e.scaleDtype), e.scaleDtype));
       t.done();
@@ -121,42 +125,30 @@ export const hfPacked: OutputFormat = {
         rowScales: new Float32Array(rows).fill(scales[0]),
         rowsPerChunk,
         decode(row, count) {
-          // rows of band i (W[i*quarter + r]) sit in bits 2i..2i+1 of byte row r
+          // rows of band i (W[i*quarter + r]) sit in bits 2i..2i+1 of byte row r: decode each band's part of the range
           const q = new Int8Array(count * cols);
-          for (let i = 0; i < 4; i++) {
-            const from = Math.max(row, i * quarter);
-            const to = Math.min(row + count, (i + 1) * quarter);
+          for (let band = 0; band < 4; band++) {
+            const from = Math.max(row, band * quarter);
+            const to = Math.min(row + count, (band + 1) * quarter);
             if (from >= to) continue;
-            const data = bytes((from - i * quarter) * cols, (to - from) * cols);
-            unpackHfBand(data, i, from, to - from, cols, q, (from - row) * cols, info.name);
+            const r0 = from - band * quarter;
+            const data = bytes(U8.bytes(4 * r0, cols), U8.bytes(4 * (to - from), cols));
+            q.set(U8.unpack(data, 4 * (to - from), cols, { file: FILE, tensor: info.name, row0: r0, tensorRows: rows, band }), (from - row) * cols);
           }
           return q;
         },
         check() {
-          // each byte row once; a bad code is named as the whole-tensor decode names it (byte order, then band)
+          // each byte row once, all four bands; a bad code is named as the whole-tensor decode names it (band order)
           const byteRows = chunkRows(quarter, cols);
           let buffer: Uint8Array | undefined;
           for (let r = 0; r < quarter; r += byteRows) {
             const n = Math.min(byteRows, quarter - r);
-            const data = bytes(r * cols, n * cols, buffer);
+            const data = bytes(U8.bytes(4 * r, cols), U8.bytes(4 * n, cols), buffer);
             buffer ??= data;
-            if (!anyCode3(data)) continue;
-            for (let k = 0; k < data.length; k++) {
-              for (let i = 0; i < 4; i++) if (((data[k] >> (2 * i)) & 3) === 3) badCode(FILE, info.name, (i * quarter + r + Math.floor(k / cols)) * cols + (k % cols), 3);
-            }
+            if (anyCode(data, U8.badCode2)) U8.unpack(data, 4 * n, cols, { file: FILE, tensor: info.name, row0: r, tensorRows: rows });
           }
         },
       };
     });
   },
 };
-
-/** transformers' unpack_weights for band i: bits 2i..2i+1 of byte [r, c] hold W[i*R + r, c] + 1 (rows from `row`); code 3 is refused. */
-function unpackHfBand(data: Uint8Array, band: number, row: number, count: number, cols: number, q: Int8Array, at: number, tensor: string): void {
-  const shift = 2 * band;
-  for (let k = 0; k < count * cols; k++) {
-    const code = (data[k] >> shift) & 3;
-    if (code === 3) badCode(FILE, tensor, row * cols + k, code);
-    q[at + k] = code - 1;
-  }
-}

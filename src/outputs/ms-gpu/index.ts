@@ -10,7 +10,10 @@ import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { ternaryShape } from '../../model/plan.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import type { OutputFormat } from '../types.js';
-import { anyCode0, badCode, jsonFile, readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
+import { jsonFile, readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
+import { PACKINGS, anyCode, shapeProblem } from '../../kernels/packings.js';
+
+const INT2 = PACKINGS['ms-int2'];
 import { jsonBytes } from '../../formats/json-text.js';
 
 const FILE = 'model_state_int2.safetensors';
@@ -31,9 +34,10 @@ export function unpermutedSource(t: number, headRows: number): number {
   return h * headRows + (r & 1) * half + (r >> 1);
 }
 
-export const msGpu: OutputFormat = {
+export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
   id: 'ms-gpu',
   about: "Microsoft BitNet's GPU int2 layout (model_state_int2 as safetensors: wqkv/w13 with 16x32 tile permutation and int32 interleave)",
+  options: [],
 
   plan(model, o) {
     if (!model.hasSubNorms) throw new UnsupportedError({}, 'a model with attn_sub_norm and ffn_sub_norm (the GPU kernels compute them)', `a ${model.layout} checkpoint without them`);
@@ -43,8 +47,8 @@ export const msGpu: OutputFormat = {
       const cols = ternaryShape(parts[0][0]).cols;
       for (const [w] of parts) {
         const rows = ternaryShape(w).rows;
-        if (rows % 16 !== 0 || cols % 32 !== 0) {
-          throw new UnsupportedError({ tensor: name }, 'projections of a multiple of 16 rows and 32 columns (16x32 tiles)', `[${rows}, ${cols}]`);
+        if (shapeProblem(INT2, rows, cols)) {
+          throw new UnsupportedError({ tensor: name }, `projections of a multiple of ${INT2.rowMultiple} rows and ${INT2.colMultiple} columns (16x32 tiles)`, `[${rows}, ${cols}]`);
         }
       }
       if (headDim % 2 !== 0) throw new UnsupportedError({ tensor: name }, 'an even head_dim (rotate-half pairs)', String(headDim));
@@ -52,7 +56,7 @@ export const msGpu: OutputFormat = {
       return {
         kind: 'int2',
         tensors: [
-          { name, dtype: 'I8', shape: [rows, cols / 4] },
+          { name, dtype: 'I8', shape: [rows, INT2.bytes(1, cols)] },
           { name: name + '_scale', dtype: 'BF16', shape: [4] },
         ],
         weights: parts.map(([w]) => w),
@@ -83,7 +87,7 @@ export const msGpu: OutputFormat = {
 
   write(j, s, out) {
     const k = s.kernels;
-    for (const e of j.part as Placed<Int2Entry | FloatEntry>[]) {
+    for (const e of j.part) {
       if (e.kind === 'floats') {
         writeFloatEntry(s, out, e);
         continue;
@@ -93,14 +97,14 @@ export const msGpu: OutputFormat = {
       (e.weights as TernaryWeight[]).forEach((w, i) => {
         const { cols } = ternaryShape(w);
         const heads = e.heads[i];
-        const t = s.ternary(w, { packed: cols / 4 }, { rowMultiple: 16 });
+        const t = s.ternary(w, { packed: INT2.bytes(1, cols) }, { rowMultiple: INT2.rowMultiple });
         const headRows = heads ? t.rows / heads : 0;
         for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
           const n = Math.min(t.rowsPerChunk, t.rows - r);
           if (!heads) t.i8(r, n, t.i8Buffer);
           else for (let x = 0; x < n; x++) t.i8(unpermutedSource(r + x, headRows), 1, t.i8Buffer + x * cols);
-          k.exports.packMsInt2(t.i8Buffer, n, cols, t.buffers.packed);
-          sink.write(k.u8(t.buffers.packed, (n * cols) / 4));
+          INT2.pack(k.exports, t.i8Buffer, n, cols, t.buffers.packed);
+          sink.write(k.u8(t.buffers.packed, INT2.bytes(n, cols)));
         }
         scales.set(scaleBytes(t.scaleAs('BF16'), 'BF16'), 2 * i);
         t.done();
@@ -136,7 +140,7 @@ export const msGpu: OutputFormat = {
       const cols = quarterCols * 4;
       const split = Object.entries(parts).find(([k]) => info.name.includes(k))?.[1] ?? [rows];
       if (split.reduce((a, b) => a + b, 0) !== rows) throw new CorruptFileError({ file: FILE, tensor: info.name }, `${split.join(' + ')} rows from config.json`, `${rows}`);
-      if (rows % 16 !== 0 || cols % 32 !== 0) throw new CorruptFileError({ file: FILE, tensor: info.name }, 'whole 16x32 tiles', `[${rows}, ${cols}]`);
+      if (shapeProblem(INT2, rows, cols)) throw new CorruptFileError({ file: FILE, tensor: info.name }, 'whole 16x32 tiles', `[${rows}, ${cols}]`);
       const rowScales = new Float32Array(rows);
       split.reduce((row0, n, i) => (rowScales.fill(scales[i], row0, row0 + n), row0 + n), 0);
       // rows as stored: q and k in Microsoft's interleaved order; tiles of 16 rows stored in order
@@ -144,39 +148,11 @@ export const msGpu: OutputFormat = {
         rows,
         cols,
         rowScales,
-        multiple: 16,
-        bytesOf: (row, count, into) => bytes((row * cols) / 4, (count * cols) / 4, into),
-        unpack: (data, row, count) => unpackMsInt2(data, count, cols, FILE, info.name, row),
-        bad: anyCode0,
+        multiple: INT2.rowMultiple,
+        bytesOf: (row, count, into) => bytes(INT2.bytes(row, cols), INT2.bytes(count, cols), into),
+        unpack: (data, row, count) => INT2.unpack(data, count, cols, { file: FILE, tensor: info.name, row0: row, tensorRows: rows }),
+        bad: (data) => anyCode(data, INT2.badCode2),
       });
     });
   },
 };
-
-/**
- * The inverse of pack_weight.py: bytes in tile order [N/16][K/32][16 rows][8 bytes]; in each 4-byte
- * word code o of 16 sits at byte o % 4, bits 2 * (o / 4) (the interleave); the word holds tile
- * elements j = 16 w + o of tile row i, which come from block row (t/16)*8 + t%8 and column
- * j%16 + 16*((t%16)/8), t = 2i + j/16; value = code - 2 (code 0 is refused, named by its index from row `row0`).
- */
-function unpackMsInt2(data: Uint8Array, rows: number, cols: number, file: string, tensor: string, row0 = 0): Int8Array {
-  const q = new Int8Array(rows * cols);
-  const tilesPerRow = cols / 32;
-  for (let f = 0; f < data.length; f++) {
-    const tile = Math.floor(f / 128);
-    const m = f % 128;
-    const i = m >> 3;
-    const w = (m & 7) >> 2;
-    const b = m & 3;
-    for (let k = 0; k < 4; k++) {
-      const code = (data[f] >> (2 * k)) & 3;
-      const j = 16 * w + b + 4 * k;
-      const t = 2 * i + (j >> 4);
-      const row = Math.floor(tile / tilesPerRow) * 16 + (t >> 4) * 8 + (t % 8);
-      const col = (tile % tilesPerRow) * 32 + (j % 16) + 16 * ((t % 16) >> 3);
-      if (code === 0) badCode(file, tensor, (row0 + row) * cols + col, code);
-      q[row * cols + col] = code - 2;
-    }
-  }
-  return q;
-}

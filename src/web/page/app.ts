@@ -1,7 +1,7 @@
 // The page: pick or drop a model folder, choose the format, convert in workers, then save the output
 // into a picked folder or download it. States are shown in words; nothing is logged to the console.
 
-import { convertFiles, removeLeftovers, warmUp, DEFAULTS, FORMATS, FORMAT_IDS, simdSupported, type WebConvertResult, type WebOutput } from '../index.js';
+import { convertFiles, removeLeftovers, warmUp, DEFAULTS, FORMAT_IDS, formatById, optionFlag, simdSupported, type WebConvertResult, type WebOutput } from '../index.js';
 import { VERSION } from '../../version.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -51,10 +51,31 @@ async function droppedFiles(e: DragEvent): Promise<{ files: File[]; name?: strin
   return { files: out, name: entry.name };
 }
 
+/** The chosen format's own options (its schema): one labelled select each, id = the CLI flag's name. */
 function showFormat(): void {
-  const id = $<HTMLSelectElement>('format').value;
-  $('format-about').textContent = FORMATS[id]?.about ?? '';
-  $('gguf-type-box').hidden = id !== 'gguf';
+  const format = formatById($<HTMLSelectElement>('format').value);
+  $('format-about').textContent = format.about;
+  const box = $('format-options');
+  box.replaceChildren(
+    ...format.options.map((opt) => {
+      const div = document.createElement('div');
+      const label = document.createElement('label');
+      label.htmlFor = optionFlag(opt.key);
+      label.textContent = opt.label;
+      const select = document.createElement('select');
+      select.id = optionFlag(opt.key);
+      select.title = opt.help;
+      for (const v of opt.values) select.append(new Option(v, v, v === opt.default, v === opt.default));
+      div.append(label, select);
+      return div;
+    }),
+  );
+}
+
+/** The chosen format's own options, by API key. */
+function formatChoices(): Record<string, string> {
+  const format = formatById($<HTMLSelectElement>('format').value);
+  return Object.fromEntries(format.options.map((opt) => [opt.key, $<HTMLSelectElement>(optionFlag(opt.key)).value]));
 }
 
 function rate(bytes: number, seconds: number): string {
@@ -118,7 +139,7 @@ async function convert(): Promise<void> {
   try {
     const r = await convertFiles(files, {
       format: $<HTMLSelectElement>('format').value,
-      ggufType: $<HTMLSelectElement>('gguf-type').value as typeof DEFAULTS.ggufType,
+      ...formatChoices(),
       kernels: $<HTMLSelectElement>('kernels').value as typeof DEFAULTS.kernels,
       timestamp: stamp === '' ? undefined : Number(stamp),
       folderName,
