@@ -49,7 +49,7 @@ export const kv = {
  * ggml tensor types this project writes or reads: id, values per block, bytes per block (ggml.c
  * type_traits; gguf-py constants.py GGML_QUANT_SIZES). I2_S exists only in microsoft/BitNet's
  * llama.cpp fork (upstream rejects id 36, where it has no type): one tensor is rows*cols/4 code bytes
- * plus a 32-byte tail holding the f32 scale (gguf.md section 4).
+ * plus a 32-byte tail holding the f32 scale (docs/gguf.md section 4).
  */
 export const GGML_TYPES = {
   F32: { id: 0, blockValues: 1, blockBytes: 4 },

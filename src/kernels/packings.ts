@@ -1,4 +1,4 @@
-// The packed ternary layouts: one row each, in the style of ggml's type_traits (design.md 3.5).
+// The packed ternary layouts: one row each, in the style of ggml's type_traits (docs/architecture.md 3.5).
 // A row names the kernel that writes the layout, the block it is made of, the shapes it needs and
 // its size. `satisfies Record<PackingId, Packing>` makes a missing row a compile error; each row
 // has a slow literal pack and unpack in test/reference/packings-ref.ts, and test/packings.test.ts
@@ -48,7 +48,7 @@ export const PACKINGS = {
     rowAccess: 'consecutive',
     bytes: (rows, cols) => rows * 4 * Math.ceil(cols / 16),
     tailBytes: 0,
-    note: '16 codes a u32, value i at bits 2i (+1 01, -1 10), rows padded to a word (bitnet.rs packer.rs; formats.md 4)',
+    note: '16 codes a u32, value i at bits 2i (+1 01, -1 10), rows padded to a word (bitnet.rs packer.rs; docs/formats.md 4)',
   },
   'hf-u8': {
     kernel: 'packHfU8',
@@ -59,7 +59,7 @@ export const PACKINGS = {
     rowAccess: 'quarter-bands',
     bytes: (rows, cols) => (rows / 4) * cols,
     tailBytes: 0,
-    note: 'U8 [out/4, in], W[q*R + r, c] + 1 at bits 2q of byte [r, c] (transformers integrations/bitnet.py pack_weights; formats.md 1)',
+    note: 'U8 [out/4, in], W[q*R + r, c] + 1 at bits 2q of byte [r, c] (transformers integrations/bitnet.py pack_weights; docs/formats.md 1)',
   },
   'ms-int2': {
     kernel: 'packMsInt2',
@@ -69,7 +69,7 @@ export const PACKINGS = {
     rowAccess: 'consecutive',
     bytes: (rows, cols) => (rows * cols) / 4,
     tailBytes: 0,
-    note: '16x32 tiles, codes q + 2 permuted and interleaved in u32s (microsoft/BitNet gpu/pack_weight.py; formats.md 5)',
+    note: '16x32 tiles, codes q + 2 permuted and interleaved in u32s (microsoft/BitNet gpu/pack_weight.py; docs/formats.md 5)',
   },
   tq2_0: {
     kernel: 'packTq2_0',
@@ -79,7 +79,7 @@ export const PACKINGS = {
     rowAccess: 'consecutive',
     bytes: (rows, cols) => rows * (cols / 256) * (64 + 2),
     tailBytes: 0,
-    note: 'GGUF type 35: qs[64] (2 bits, low first) + fp16 d per 256 values (ggml block_tq2_0; gguf.md 4)',
+    note: 'GGUF type 35: qs[64] (2 bits, low first) + fp16 d per 256 values (ggml block_tq2_0; docs/gguf.md 4)',
   },
   tq1_0: {
     kernel: 'packTq1_0',
@@ -89,7 +89,7 @@ export const PACKINGS = {
     rowAccess: 'consecutive',
     bytes: (rows, cols) => rows * (cols / 256) * (48 + 4 + 2),
     tailBytes: 0,
-    note: 'GGUF type 34: qs[48] + qh[4] (5 trits a byte) + fp16 d per 256 values (ggml block_tq1_0; gguf.md 4)',
+    note: 'GGUF type 34: qs[48] + qh[4] (5 trits a byte) + fp16 d per 256 values (ggml block_tq1_0; docs/gguf.md 4)',
   },
   i2_s: {
     kernel: 'packI2s',
@@ -99,7 +99,7 @@ export const PACKINGS = {
     rowAccess: 'consecutive',
     bytes: (rows, cols) => (rows * cols) / 4,
     tailBytes: 32,
-    note: 'bitnet.cpp type 36 (fork only): 32 bytes per 128 values, high bits first, then a 32-byte f32 scale tail (gguf.md 4)',
+    note: 'bitnet.cpp type 36 (fork only): 32 bytes per 128 values, high bits first, then a 32-byte f32 scale tail (docs/gguf.md 4)',
   },
 } as const satisfies Record<PackingId, Packing>;
 

@@ -1,4 +1,4 @@
-// GGUF for the engines people run BitNet b1.58 with (gguf.md): llama.cpp's arch `bitnet` (SiLU FFN;
+// GGUF for the engines people run BitNet b1.58 with (docs/gguf.md): llama.cpp's arch `bitnet` (SiLU FFN;
 // TQ1_0/TQ2_0) and bitnet.cpp's `bitnet-b1.58` (relu^2 FFN; I2_S, its fork's type 36). One .gguf
 // whose head (KVs with the vocabulary, tensor infos) and every tensor offset follow from the shapes:
 // the main thread writes the head into a preallocated file, the workers fill the tensors' regions.
@@ -17,7 +17,7 @@ import { ggufVocab } from './vocab.js';
 type Arch = 'bitnet' | 'bitnet-b1.58';
 type TernaryType = 'i2_s' | 'tq2_0' | 'tq1_0' | 'f16';
 
-/** Which engine computes which architecture, and with which tensor types (gguf.md section 1). */
+/** Which engine computes which architecture, and with which tensor types (docs/gguf.md section 1). */
 const ARCHS: Record<Arch, { engine: string; act: string; types: readonly TernaryType[]; defaultType: TernaryType }> = {
   bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', types: ['tq2_0', 'tq1_0', 'f16'], defaultType: 'tq2_0' },
   'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', types: ['i2_s', 'f16'], defaultType: 'i2_s' },
