@@ -25,11 +25,11 @@ const example: BitLinearRecord = {
   outFeatures: 2,
 };
 
-test('formats.md worked example: 17 bytes in standard()', () => {
+test('docs/formats.md worked example: 17 bytes in standard()', () => {
   assert.is(hex(encode(writeBitLinear, example)), '03 05 FB 2C 01 FC 70 11 01 00 01 00 00 80 3F 02 02');
 });
 
-test('formats.md worked example: 48 bytes in legacy()', () => {
+test('docs/formats.md worked example: 48 bytes in legacy()', () => {
   const b = encode(writeBitLinear, example, 'legacy');
   assert.is(b.length, 48);
   assert.is(

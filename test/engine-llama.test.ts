@@ -124,7 +124,7 @@ test(`negative control: a file whose layer-0 v_proj scale has the wrong sign fal
   assert.ok(Math.min(...cs) < THRESHOLD);
 });
 
-test(`token_embd in F16 (as gguf.md 3 writes it) still agrees: correlation >= ${THRESHOLD}`, async () => {
+test(`token_embd in F16 (as docs/gguf.md 3 writes it) still agrees: correlation >= ${THRESHOLD}`, async () => {
   requireEngine();
   const m = referenceModel();
   const run = await runLlama(fixture(m, { embeddingType: 'F16' }), ENGINE_TOKENS, { timeoutMs: 60_000 });

@@ -1,7 +1,7 @@
 // The float64 reference forward pass (test/reference/forward-ref.ts) checked against facts that
 // need no engine and no GGUF writer: a model computed by hand, causal masking, RoPE properties,
 // log-softmax, the ternarization of every input layout, and the "let the blocks matter"
-// statistics of shared/reference/gguf.md section 5 for the synthetic checkpoints. Also the
+// statistics of docs/gguf.md section 5 for the synthetic checkpoints. Also the
 // test-only GGUF writer (test/helpers/gguf-literal.ts) against the container layout byte by byte.
 
 import { suite } from 'uvu';
@@ -278,7 +278,7 @@ const MISTAKES: Array<[string, Variant]> = [
   ['scale ignored', { ignoreScale: true }],
 ];
 
-test('the blocks matter in the 1bitllm and packed synth models (gguf.md 5): weight stds 0.25 / 0.05 / 0.03 and every mistake below 0.999', () => {
+test('the blocks matter in the 1bitllm and packed synth models (docs/gguf.md 5): weight stds 0.25 / 0.05 / 0.03 and every mistake below 0.999', () => {
   for (const layout of ['1bitllm', 'packed'] as const) {
     const dir = synth(layout);
     const tensors = readCheckpointTensors(dir);
@@ -381,7 +381,7 @@ test('gguf-literal: header, key/values, tensor infos and 32-byte aligned data, b
   assert.is(bytes.length, data + 64); // the last tensor is padded too
 });
 
-test('gguf-literal: a bitnet fixture has the key/values and the tensor set llama.cpp expects (gguf.md 2-3)', () => {
+test('gguf-literal: a bitnet fixture has the key/values and the tensor set llama.cpp expects (docs/gguf.md 2-3)', () => {
   const m = load('1bitllm');
   const f = bitnetF32Gguf(m);
   const keys = new Map(f.kv.map((k) => [k[0], k]));

@@ -1,6 +1,6 @@
 // Proves the independent format references (test/reference/formats-ref.ts) against facts: Microsoft's
 // own GPU conversion of the golden model, the reference ternaries, worked examples derived by hand
-// from formats.md, and round trips on seeded random data. Nothing here runs the converter.
+// from docs/formats.md, and round trips on seeded random data. Nothing here runs the converter.
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -65,7 +65,7 @@ const shapes = (e: ExpectedFile) => Object.fromEntries([...e.tensors].map(([n, t
 // ---------------------------------------------------------------------------------------------
 const packings = suite('format references: packings');
 
-packings('hf U8: a worked example from formats.md (quarter blocks of rows, code = value + 1)', () => {
+packings('hf U8: a worked example from docs/formats.md (quarter blocks of rows, code = value + 1)', () => {
   // rows 8, 1 column: R = 2; byte r holds W[r], W[2 + r], W[4 + r], W[6 + r] at bits 0, 2, 4, 6
   const w = Int8Array.from([1, 0, -1, 1, 0, 0, -1, -1]);
   const bytes = Uint8Array.from([0b00_01_00_10, 0b00_01_10_01]);
@@ -109,7 +109,7 @@ packings('bitnet-rs u32: a worked example and round trips with padded rows', () 
   assert.throws(() => decodeBitnetRsWords(padded, 2, 17), /padding at row 1/);
 });
 
-packings('ms int2: worked examples derived by hand from formats.md section 5', () => {
+packings('ms int2: worked examples derived by hand from docs/formats.md section 5', () => {
   // one 16x32 tile of zeros (code 2 everywhere: bytes 0b10101010) except one +1 (code 3)
   const at = (row: number, col: number) => {
     const q = new Int8Array(16 * 32);
@@ -271,7 +271,7 @@ golden.run();
 // ---------------------------------------------------------------------------------------------
 const builders = suite('format references: expected-output builders');
 
-builders('bitnet-rs safetensors of the golden model: the tensor list of formats.md 4b with the sub-norms', () => {
+builders('bitnet-rs safetensors of the golden model: the tensor list of docs/formats.md 4b with the sub-norms', () => {
   const e = expectedBitnetRsSafetensors(goldenModel, goldenConfig);
   const want: Record<string, string> = {
     'tok_embeddings.weight': 'BF16 [256,64]',

@@ -753,7 +753,7 @@ test('quantizePackRows: the bf16 hot path on a realistic tensor (64 x 2560, the 
     bits[i] = ref.f32Bits(ref.roundSignificand(Math.fround(g), 7)) >>> 16;
     sum += Math.abs(ref.f32FromBits(bits[i] * 65536));
   }
-  // formats.md section 2: mean rounded to bf16, s = bf16(1 / mean)
+  // docs/formats.md section 2: mean rounded to bf16, s = bf16(1 / mean)
   const mean = ref.roundSignificand(Math.fround(sum / bits.length), 7);
   const s = ref.roundSignificand(Math.fround(1 / mean), 7);
   const bytes = bytesOfU16(bits);

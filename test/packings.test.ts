@@ -1,7 +1,7 @@
 // The packing kernels, driven by the table src/kernels/packings.ts: both builds (SIMD and scalar)
 // against the literal references in test/reference/packings-ref.ts on random ternaries of several
 // shapes, cut into row chunks as a host would; round trips through the reference unpack; the
-// worked examples of gguf.md section 4 as literal bytes; and ms-int2 against the output of
+// worked examples of docs/gguf.md section 4 as literal bytes; and ms-int2 against the output of
 // Microsoft's own scripts (test/fixtures/golden-tiny/ms-gpu-int2.safetensors).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -326,7 +326,7 @@ test('unpackHfU8 inverts packHfU8 (kernels both ways)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// worked examples (gguf.md section 4)
+// worked examples (docs/gguf.md section 4)
 
 /** Both builds and the reference produce exactly `expected` for W (1 or 2 rows). */
 function assertExample(id: PackingId, w: Int8Array, rows: number, cols: number, expected: Uint8Array, label: string, d = D_ONE): void {

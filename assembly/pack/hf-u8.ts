@@ -1,5 +1,5 @@
 // packHfU8: Hugging Face packed BitNet weights (transformers integrations/bitnet.py pack_weights;
-// formats.md section 1). A weight W [out, in] is stored as U8 [out/4, in]: with R = out/4, bits
+// docs/formats.md section 1). A weight W [out, in] is stored as U8 [out/4, in]: with R = out/4, bits
 // 2q..2q+1 of packed[r, c] hold W[q*R + r, c] + 1 (quarter q of the rows, not adjacent rows).
 //
 // Chunk contract: the host gathers packed rows r0..r0+rows-1 as four bands of rows*cols i8 each,

@@ -1,5 +1,5 @@
 // packI2s: the code bytes of bitnet.cpp's I2_S (ggml type 36 in microsoft/BitNet's llama.cpp fork,
-// x86 layout; gguf.md section 4). cols % 128 == 0; with i = row*cols + col counted from src, the
+// x86 layout; docs/gguf.md section 4). cols % 128 == 0; with i = row*cols + col counted from src, the
 // code q + 1 goes to byte 32*(i/128) + i%32 at bits 6 - 2*((i%128)/32): each group of 128 values
 // is 32 bytes, its first 32 values in the HIGH bits (the opposite of TQ2_0). Writes rows*cols/4
 // bytes; the host writes the tensor's 32-byte tail (f32 scale, then 28 zero bytes) after the last

@@ -1,5 +1,5 @@
 // packMsInt2: the int2 weight layout of microsoft/BitNet's GPU kernels (gpu/pack_weight.py;
-// formats.md section 5), only the packing: the Q/K row un-permutation and the scales are the host's.
+// docs/formats.md section 5), only the packing: the Q/K row un-permutation and the scales are the host's.
 // src is i8 [rows, cols] with rows % 16 == 0 and cols % 32 == 0; dst gets rows*cols/4 bytes.
 //
 // The reference builds it in three steps on codes c = q + 2 (1, 2, 3):

@@ -1,4 +1,4 @@
-// packTq1_0: GGUF TQ1_0 (ggml type 34; gguf.md section 4). Rows of cols % 256 == 0 values; each
+// packTq1_0: GGUF TQ1_0 (ggml type 34; docs/gguf.md section 4). Rows of cols % 256 == 0 values; each
 // block of 256 values along a row is 54 bytes: qs[48], qh[4], then the fp16 scale d (its 16 bits
 // are passed in and written in every block). Codes are trits t = q + 1, five to a byte, first trit
 // most significant (v = 81 t0 + 27 t1 + 9 t2 + 3 t3 + t4, at most 242), stored as

@@ -1,4 +1,4 @@
-// packTq2_0: GGUF TQ2_0 (ggml type 35; gguf.md section 4). Rows of cols % 256 == 0 values; each
+// packTq2_0: GGUF TQ2_0 (ggml type 35; docs/gguf.md section 4). Rows of cols % 256 == 0 values; each
 // block of 256 values along a row is 66 bytes: qs[64], then the fp16 scale d (its 16 bits are
 // passed in and written in every block). Element j = 128h + 32n + m (h 0..1, n 0..3, m 0..31) of a
 // block goes to qs[32h + m] at bits 2n (first group in the LOW bits), as code q + 1.

@@ -1,5 +1,5 @@
 // unpackHfU8: one quarter of a Hugging Face packed BitNet weight back to i8 ternary values
-// (the inverse of pack/hf-u8.ts; formats.md section 1). Packed rows r0..r0+rows-1 (rows x cols
+// (the inverse of pack/hf-u8.ts; docs/formats.md section 1). Packed rows r0..r0+rows-1 (rows x cols
 // bytes at src) give, for quarter q, the rows q*R + r0 .. of W: dst[i] = ((src[i] >> 2q) & 3) - 1.
 //
 // Code 3 is invalid (it would be +2): it is written as 2, and the index of the first one (within

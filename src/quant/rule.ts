@@ -1,4 +1,4 @@
-// The absmean rule (formats.md section 2):
+// The absmean rule (docs/formats.md section 2):
 //   m = mean(|W|); s = 1 / max(m, 1e-5); q = clamp(round_half_even(W * s), -1, 1); scale = 1 / s
 // in one of two arithmetics:
 // - `offline` (the reference, microsoft/BitNet quant_weight_int8 on torch >= 2.1): evaluated in the

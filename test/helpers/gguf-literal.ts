@@ -1,6 +1,6 @@
 // A minimal, obvious GGUF v3 writer for test fixtures (NOT the converter's writer: it shares no code
 // with src/). Header, key/values of any GGUF type, tensor infos, alignment padding, F32/F16 tensors.
-// Written from ggml's gguf.h comment of the format and shared/reference/gguf.md:
+// Written from ggml's gguf.h comment of the format and docs/gguf.md:
 //
 //   "GGUF" | u32 version 3 | u64 tensor count | u64 kv count
 //   kv:     string key | u32 type | value      (array value: u32 item type | u64 count | items)
@@ -170,7 +170,7 @@ export function writeGguf(path: string, file: GgufFile): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A llama.cpp arch `bitnet` model from effective float weights (gguf.md sections 2-3)
+// A llama.cpp arch `bitnet` model from effective float weights (docs/gguf.md sections 2-3)
 
 /** SentencePiece token types, as llama.cpp reads tokenizer.ggml.token_type. */
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
@@ -182,7 +182,7 @@ export interface SpmToken {
 }
 
 /**
- * The smallest SentencePiece vocabulary llama.cpp accepts (gguf.md section 2): <unk>, <s>, </s>, the
+ * The smallest SentencePiece vocabulary llama.cpp accepts (docs/gguf.md section 2): <unk>, <s>, </s>, the
  * 256 byte tokens <0x00>..<0xFF>, then `vocab - 259` normal pieces ("t259", ... : any unique strings).
  */
 export function minimalSpmVocabulary(vocab: number): SpmToken[] {

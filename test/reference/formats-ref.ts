@@ -1,5 +1,5 @@
 // Independent test-side statements of the three single-file output formats, written from
-// shared/reference/formats.md (sections 1, 2, 4, 4b, 5) only, without looking at the writers in
+// docs/formats.md (sections 1, 2, 4, 4b, 5) only, without looking at the writers in
 // src/outputs/ or src/stream/. Plain, slow and literal on purpose. It shares no code with src/.
 //
 //   - decoders (and, for round trips and whole-file comparisons, literal packers) of the three
@@ -87,7 +87,7 @@ const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 // ---------------------------------------------------------------------------------------------
-// 1. transformers' packed U8 [rows/4, cols] (formats.md section 1)
+// 1. transformers' packed U8 [rows/4, cols] (docs/formats.md section 1)
 
 /**
  * transformers' pack_weights layout: with R = rows/4, bits 2i..2i+1 of byte [r, c] hold
@@ -124,7 +124,7 @@ function strict(label: string, p: { bytes: Uint8Array; bad: number }): Uint8Arra
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. bitnet-rs u32 rows (formats.md section 4)
+// 2. bitnet-rs u32 rows (docs/formats.md section 4)
 
 /**
  * 16 values a u32, value i at bits 2i (+1 = 01, -1 = 10, 0 = 00), every row ceil(cols/16) words,
@@ -139,7 +139,7 @@ export function packBitnetRsWords(q: Int8Array, rows: number, cols: number): Uin
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Microsoft's GPU int2 layout (formats.md section 5)
+// 3. Microsoft's GPU int2 layout (docs/formats.md section 5)
 
 function checkMsShape(N: number, K: number): void {
   if (N % 16 !== 0 || K % 32 !== 0) throw new Error(`ms int2: [${N}, ${K}] needs N % 16 == 0 and K % 32 == 0`);
@@ -383,7 +383,7 @@ const SCALE_REL_TOL = 1e-6;
 const scaleTol = (parts: Projection[]) => (parts.some((p) => p.f32Scale) ? SCALE_REL_TOL : 0);
 
 /**
- * formats.md section 4b: the bitnet-rs `model.safetensors`. Float tensors BF16 (1-D promoted to
+ * docs/formats.md section 4b: the bitnet-rs `model.safetensors`. Float tensors BF16 (1-D promoted to
  * [1, n]); every linear U32 [rows, ceil(in/16)] plus `.weight_scale` BF16 [rows] (each projection's
  * own scale repeated over its rows); the head is the embedding ternarized when tied, else lm_head;
  * sub-norms added when the source has them. No __metadata__; U32 data first, then BF16, by name.
@@ -416,7 +416,7 @@ export function expectedBitnetRsSafetensors(tensors: Tensors, config: Record<str
 }
 
 /**
- * formats.md section 1 (the packed microsoft/bitnet-b1.58-2B-4T layout): BitNet names, every
+ * docs/formats.md section 1 (the packed microsoft/bitnet-b1.58-2B-4T layout): BitNet names, every
  * projection U8 [out/4, in] + `<name>_scale` [1] (the multiplying absmean scale, in the dtype in
  * which it is exact), floats copied byte for byte in their dtype and stored shape, sub-norms under
  * the BitNet names, lm_head only when untied, `__metadata__ {format: pt}`.
@@ -468,7 +468,7 @@ export function checkHfPackedConfig(source: Record<string, unknown>, written: Re
 }
 
 /**
- * formats.md section 5: Microsoft's GPU checkpoint. wqkv = q|k|v (q and k rows un-permuted per head
+ * docs/formats.md section 5: Microsoft's GPU checkpoint. wqkv = q|k|v (q and k rows un-permuted per head
  * first), w13 = gate|up, each I8 [N, K/4] plus `.weight_scale` BF16 [4] holding the projections'
  * scales zero-filled; floats copied as stored; output.weight = the embedding (tied) else lm_head;
  * no __metadata__; data sorted by name.

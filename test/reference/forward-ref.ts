@@ -2,7 +2,7 @@
 // real engines compute from the converter's output. Written from transformers' modeling_bitnet.py
 // (BitNetForCausalLM; 1bitLLM's BitnetForCausalLM is the same computation with SiLU and its
 // sub-norms named self_attn.inner_attn_ln / mlp.ffn_layernorm; Llama-style packed checkpoints have
-// no sub-norms) and shared/reference/gguf.md. It shares no code with src/.
+// no sub-norms) and docs/gguf.md. It shares no code with src/.
 //
 // Per layer:  h = x + o_proj(attn_sub_norm(attention(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))))
 //             with n = input_layernorm(x);
@@ -11,10 +11,10 @@
 //
 // - Projections use their effective ternary weights W = q * scale: master weights are ternarized by
 //   the absmean rule (referenceTernary, in the weights' dtype); packed U8 checkpoints are decoded
-//   (transformers' layout, formats.md section 1) and multiplied by weight_scale (autobitlinear) or
+//   (transformers' layout, docs/formats.md section 1) and multiplied by weight_scale (autobitlinear) or
 //   divided by it (bitlinear: Llama-style packed checkpoints).
 // - Activations are NOT quantized (the engines' int8 activations make them differ from this by a
-//   log-prob correlation of about 0.9996-0.9998, gguf.md section 5).
+//   log-prob correlation of about 0.9996-0.9998, docs/gguf.md section 5).
 // - The head is the float embedding when the checkpoint is tied (as llama.cpp always does: its
 //   output is token_embd), else lm_head.weight as float; it is never ternarized.
 // - RoPE is the rotate-half (NEOX) kind: element i of a head pairs with element i + head_dim/2,

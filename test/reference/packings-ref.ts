@@ -1,5 +1,5 @@
 // Slow, literal pack and unpack of every packed ternary layout, written from the spec text
-// (/work/shared/reference/formats.md sections 1, 4, 5 and gguf.md section 4), sharing no code with
+// (docs/formats.md sections 1, 4, 5 and docs/gguf.md section 4), sharing no code with
 // src/ or assembly/. Like gguf-py's quants.py quantize_blocks / dequantize_blocks: each layout's
 // pack and its inverse side by side, element by element, with no bit tricks beyond what the text
 // states. Values are i8; pack writes a value outside {-1, 0, 1} as 0 and counts it; unpack decodes
@@ -32,7 +32,7 @@ class Ternaries {
 /** Bit field `width` bits wide at bit `shift` of x (x < 2^32). */
 const field = (x: number, shift: number, width = 2) => Math.floor(x / 2 ** shift) % 2 ** width;
 
-// ---- bitnet-rs (formats.md 4): 16 codes a u32, value i of a group at bits 2i, +1 -> 01, -1 -> 10,
+// ---- bitnet-rs (docs/formats.md 4): 16 codes a u32, value i of a group at bits 2i, +1 -> 01, -1 -> 10,
 // 0 -> 00; each row starts on a fresh word, the unused tail of its last word is zero.
 const BITNET_CODE: Record<number, number> = { 0: 0b00, 1: 0b01, [-1]: 0b10 };
 const BITNET_VALUE: Record<number, number> = { 0b00: 0, 0b01: 1, 0b10: -1, 0b11: 2 };
@@ -58,7 +58,7 @@ export const bitnetRs: RefPacking = {
   },
 };
 
-// ---- hf-u8 (formats.md 1): U8 [out/4, in]; with R = out/4, bits 2i..2i+1 of packed[r, c] hold
+// ---- hf-u8 (docs/formats.md 1): U8 [out/4, in]; with R = out/4, bits 2i..2i+1 of packed[r, c] hold
 // W[i*R + r, c] + 1 for i = 0..3. Codes 0 -> -1, 1 -> 0, 2 -> +1 (3 is invalid).
 export const hfU8: RefPacking = {
   pack(w, rows, cols) {
@@ -86,7 +86,7 @@ export const hfU8: RefPacking = {
   },
 };
 
-// ---- ms-int2 (formats.md 5, microsoft/BitNet gpu/pack_weight.py): codes c = q + 2; tiles
+// ---- ms-int2 (docs/formats.md 5, microsoft/BitNet gpu/pack_weight.py): codes c = q + 2; tiles
 // [N/16, K/32, 16, 32] where tile element (i, j) comes from row (t//16)*8 + t%8 and column
 // j%16 + 16*((t%16)//8) of the block, t = 2i + j//16; 4 codes a byte, code k at bits 2k; each 4
 // bytes as a u32 of 16 codes (code o at bits 2o), code o moved to bit (o%4)*8 + (o//4)*2; bytes in
@@ -146,7 +146,7 @@ export const msInt2: RefPacking = {
   },
 };
 
-// ---- GGUF TQ types (gguf.md 4): rows cut into blocks of 256 values; each block is its code bytes
+// ---- GGUF TQ types (docs/gguf.md 4): rows cut into blocks of 256 values; each block is its code bytes
 // followed by the fp16 d (little endian), and codes are q + 1 (value = (code - 1) * d).
 
 /** Packs every block of 256 values: `codes(get)` gives the block's code bytes, get(j) being element j's code. */
@@ -207,7 +207,7 @@ export const tq1_0: RefPacking = {
   }),
 };
 
-// ---- I2_S (gguf.md 4, bitnet.cpp x86 layout): rows*cols/4 code bytes, then a 32-byte tail (f32
+// ---- I2_S (docs/gguf.md 4, bitnet.cpp x86 layout): rows*cols/4 code bytes, then a 32-byte tail (f32
 // scale, 28 zero bytes). With i = row*cols + col: byte[32*(i/128) + i%32] |= code << (6 - 2*((i%128)/32)).
 export const i2s: RefPacking = {
   pack(w, rows, cols) {

@@ -1,4 +1,4 @@
-// bitnet-rs per-block bincode files (formats.md section 4): embedding.bin, norm.bin, lm_head.bin,
+// bitnet-rs per-block bincode files (docs/formats.md section 4): embedding.bin, norm.bin, lm_head.bin,
 // block_<i>.bin, metadata.bin. One job per file: varint sizes are only known once written.
 
 import { BincodeWriter, type BincodeFlavor } from '../../formats/bincode.js';

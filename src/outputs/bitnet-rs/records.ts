@@ -1,4 +1,4 @@
-// The bitnet-rs engine records (formats.md section 4). Field order is wire order.
+// The bitnet-rs engine records (docs/formats.md section 4). Field order is wire order.
 // These whole-value encoders are used for small files and by the tests; the large
 // vectors of real models are streamed by the pipeline with the same byte layout.
 

@@ -1,4 +1,4 @@
-// The single model.safetensors the bitnet.rs engine loads at its current HEAD (formats.md section 4b;
+// The single model.safetensors the bitnet.rs engine loads at its current HEAD (docs/formats.md section 4b;
 // VerifiedAnon/bitnet.rs packer.rs export_quantized_to_safetensors and the loader in bitnet-core's
 // model.rs): U32 packed rows [rows, ceil(in/16)] with a BF16 scale per row, BF16 embedding and norms
 // ([1, n]), laid out as the safetensors crate writes (U32 first, then BF16, each by name: every tensor

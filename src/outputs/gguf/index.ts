@@ -1,4 +1,4 @@
-// GGUF for the engines people run BitNet b1.58 with (gguf.md): llama.cpp's arch `bitnet` (SiLU FFN;
+// GGUF for the engines people run BitNet b1.58 with (docs/gguf.md): llama.cpp's arch `bitnet` (SiLU FFN;
 // TQ1_0/TQ2_0) and bitnet.cpp's `bitnet-b1.58` (relu^2 FFN; I2_S, its fork's type 36). One .gguf
 // whose head (KVs with the vocabulary, tensor infos) and every tensor offset follow from the shapes:
 // the main thread writes the head into a preallocated file, the workers fill the tensors' regions.

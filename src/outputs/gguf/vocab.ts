@@ -1,4 +1,4 @@
-// The model folder's tokenizer as GGUF vocabulary KVs (gguf.md section 2), as llama.cpp's converter
+// The model folder's tokenizer as GGUF vocabulary KVs (docs/gguf.md section 2), as llama.cpp's converter
 // writes them:
 // - a byte-level BPE tokenizer.json (Llama 3, 2B-4T): tokenizer.ggml.model "gpt2", pre "llama-bpe",
 //   tokens (vocab_size of them: ids the tokenizer lacks become "[PAD<id>]", type unused), token_type

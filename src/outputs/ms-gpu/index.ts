@@ -1,4 +1,4 @@
-// Microsoft's BitNet GPU int2 layout (formats.md section 5; microsoft/BitNet gpu/convert_safetensors.py,
+// Microsoft's BitNet GPU int2 layout (docs/formats.md section 5; microsoft/BitNet gpu/convert_safetensors.py,
 // convert_checkpoint.py, pack_weight.py): one .safetensors with Microsoft's names, wqkv = q|k|v with q
 // and k rows un-permuted from Hugging Face's rotate-half order, w13 = gate|up, each projection
 // ternarized on its own and packed by the 16x32 tile permutation + int32 interleave kernel (I8 [N, K/4]),
