@@ -1,11 +1,15 @@
-// Installs the test-only folders from the npm registry, before `npm test` (pretest; .ci/run calls it):
+// Installs the test-only tools, before `npm test` (pretest; .ci/run runs npm test):
 //   test/engines  the inference engine node-llama-cpp, pinned exactly, with only its linux-x64 CPU prebuilt
 //   test/tools    verdaccio (a local registry), deno and playwright-core, pinned exactly
-// Neither is a dependency of the package. Idempotent per folder: nothing happens when the pinned
+//   chromium      Debian's chromium package (for the browser tests, driven by playwright-core), when
+//                 /usr/bin/chromium is missing: `apt-get install chromium`, as root only
+// None is a dependency of the package. Idempotent per folder: nothing happens when the pinned
 // versions are already installed from the same lock (a stamp in node_modules holds the lock's hash).
+// Chromium cannot always be installed (not root, no apt-get, no network): then one line says why and
+// the script carries on; the browser tests fail, naming what is missing, and the other tests still run.
 //
 //   node scripts/install-engines.mjs           install what is needed
-//   node scripts/install-engines.mjs --check   exit 0 when both are installed, 1 when not (installs nothing)
+//   node scripts/install-engines.mjs --check   exit 0 when all three are installed, 1 when not (installs nothing)
 //
 // How the engines' ~730 MB of CUDA/Vulkan/other-platform prebuilts are avoided: they are optional
 // dependencies of node-llama-cpp, so `npm ci --omit=optional` skips them, while
@@ -20,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM } from '../test/helpers/chromium.mjs';
 
 const FOLDERS = [
   {
@@ -117,7 +122,48 @@ function ensure(f, check) {
   return true;
 }
 
+const quiet = (cmd, args, env = {}) =>
+  spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+
+/** Why Debian's chromium cannot be installed here, or undefined when it was installed. */
+function installChromium() {
+  if (process.env.CHROMIUM_PATH) return `CHROMIUM_PATH is set to ${CHROMIUM}, which does not exist`;
+  if (process.platform !== 'linux') return `${process.platform} is not Debian; install Chromium and set CHROMIUM_PATH`;
+  if (quiet('apt-get', ['--version']).status !== 0) return 'no apt-get here; install Chromium and set CHROMIUM_PATH';
+  if (process.getuid?.() !== 0) return 'not root; as root: apt-get install -y chromium';
+  console.log("chromium: installing Debian's chromium (apt-get update && apt-get install -y chromium)");
+  // wait for another apt run to finish rather than fail on its lock
+  const opts = ['-qq', '-o', 'DPkg::Lock::Timeout=300'];
+  for (const args of [['update', ...opts], ['install', '-y', ...opts, 'chromium']]) {
+    const res = quiet('apt-get', args, { DEBIAN_FRONTEND: 'noninteractive' });
+    if (res.status !== 0) {
+      const last = `${res.stderr ?? ''}`.trim().split('\n').pop() || res.error?.message || `exit status ${res.status}`;
+      return `apt-get ${args[0]} failed: ${last}`;
+    }
+  }
+  return existsSync(CHROMIUM) ? undefined : `apt-get installed chromium, but there is no ${CHROMIUM}`;
+}
+
+/** Debian's chromium for the browser tests. Never fails the install: only --check reports it missing. */
+function ensureChromium(check) {
+  const version = () => quiet('dpkg-query', ['-W', '-f=${Version}', 'chromium']).stdout?.trim() || 'unknown version';
+  if (existsSync(CHROMIUM)) {
+    console.log(`chromium: ${CHROMIUM} already installed${process.env.CHROMIUM_PATH ? '' : ` (Debian's chromium ${version()})`}`);
+    return true;
+  }
+  if (check) {
+    console.log(`chromium: no ${CHROMIUM}; run node scripts/install-engines.mjs as root (it runs apt-get install chromium)`);
+    return false;
+  }
+  const t0 = Date.now();
+  const why = installChromium();
+  if (why) console.log(`chromium: not installed (${why}); the browser tests will fail`);
+  else console.log(`chromium: Debian's chromium ${version()} installed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return true;
+}
+
 const check = process.argv.includes('--check');
 let ok = true;
 for (const f of FOLDERS) ok = ensure(f, check) && ok;
+ok = ensureChromium(check) && ok;
 process.exit(ok ? 0 : 1);

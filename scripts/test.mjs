@@ -1,4 +1,5 @@
-// Runs the uvu suites and ends with the one line CI reads: "N passed, N failed".
+// Runs the uvu suites (through scripts/uvu-run.mjs, which reports a file or suite that cannot start as
+// failed, with its reason) and ends with the one line CI reads: "N passed, N failed".
 // uvu's own summary (Total/Passed/Skipped) is parsed, not trusted to be read.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +8,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
 const res = spawnSync(
   process.execPath,
-  ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', pattern, '--no-color'],
+  ['--import', 'tsx', 'scripts/uvu-run.mjs', pattern],
   { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, FORCE_COLOR: '0' } },
 );
 process.stdout.write(res.stdout ?? '');

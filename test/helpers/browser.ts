@@ -6,9 +6,9 @@ import { CHROMIUM, LAUNCH, TOOLS, playwrightChromium } from './chromium.mjs';
 
 export { CHROMIUM };
 
-/** Why the browser tests cannot run here, or undefined when they can. CI installs both (.ci/run). */
+/** Why the browser tests cannot run here, or undefined when they can. npm test's pretest installs both (scripts/install-engines.mjs; Chromium only as root). */
 export function browserMissing(): string | undefined {
-  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`;
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (as root: apt-get install -y chromium; npm test does it when run as root)`;
   if (!existsSync(join(TOOLS, 'node_modules/playwright-core/package.json'))) return 'playwright-core is not installed in test/tools (node scripts/install-engines.mjs)';
   return undefined;
 }
