@@ -126,6 +126,15 @@ export const MODEL: Struct = {
 
 const isStruct = (t: WireType): t is Struct => typeof t === 'object' && 'fields' in t;
 
+/** The records that hold one tensor each: a BitLinearRecord (ternary) and a weight+shape record (floats). */
+export const isTensorRecord = (s: Struct): boolean => s === BIT_LINEAR || s === WEIGHT_SHAPE;
+
+/** The paths (field names joined by dots) of the tensor records of a struct, in wire order. */
+export function tensorPaths(s: Struct, path = ''): string[] {
+  if (isTensorRecord(s)) return [path];
+  return s.fields.flatMap((f) => (isStruct(f.type) ? tensorPaths(f.type, path ? `${path}.${f.name}` : f.name) : []));
+}
+
 // ---- writing ------------------------------------------------------------------
 
 /** A struct's values by key. For a streamed write a value may also be a function giving it when its turn comes (after the fields before it are written: the scales of streamed rows), or a StreamedVec. */
