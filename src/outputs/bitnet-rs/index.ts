@@ -25,7 +25,7 @@ import {
   type Values,
 } from './records.js';
 import { bitnetRsTensors } from './read.js';
-import { jsonFile, readAll } from '../read-helpers.js';
+import { readAll } from '../read-helpers.js';
 import { packBitnetRsRows, wordsPerRow } from './packing.js';
 
 /** Where a tensor record's values come from: stacked projections (a BitLinearRecord) or a float tensor (a weight+shape record). */
@@ -116,8 +116,7 @@ export const bitnetRs: OutputFormat = {
   },
 
   tensors(folder, only) {
-    const manifest = jsonFile<{ options?: { bincode?: BincodeFlavor } }>(folder, 'manifest.json');
-    return bitnetRsTensors(folder, manifest.options?.bincode ?? 'standard', only);
+    return bitnetRsTensors(folder, only);
   },
 };
 

@@ -1,10 +1,10 @@
-// Reads a bitnet-rs output back: every per-part file decoded and reassembled into the full model
-// record (files through `readFile`), or tensor by tensor with positioned reads (bitnetRsTensors).
+// Reads a bitnet-rs output folder back: every per-part file decoded and reassembled into the full model
+// record (readBitnetRsModel), or tensor by tensor with positioned reads (bitnetRsTensors).
 // Platform neutral.
 
 import { BincodeReader, type BincodeFlavor, type ByteRange } from '../../formats/bincode.js';
 import { CorruptFileError } from '../../errors.js';
-import { chunkRows, need, readRange, sizeOf } from '../read-helpers.js';
+import { chunkRows, jsonFile, need, readRange, sizeOf } from '../read-helpers.js';
 import type { LazyTensor, OutputFolder, TernaryRows } from '../types.js';
 import { unpackBitnetRsWords, wordsPerRow } from './packing.js';
 import {
@@ -23,9 +23,18 @@ import {
   type Values,
 } from './records.js';
 
-/** Decodes all parts into one ModelRecord. Reads whole files: meant for checks, not for 2B models. */
-export function readBitnetRs(readFile: (name: string) => Uint8Array, flavor: BincodeFlavor, label = (name: string) => name): ModelRecord {
-  const part = <T>(name: string, read: (r: BincodeReader) => T): T => decode(read, readFile(name), flavor, label(name));
+/** The bincode flavor manifest.json records (standard when it names none). */
+export function bincodeFlavor(folder: OutputFolder): BincodeFlavor {
+  return jsonFile<{ options?: { bincode?: BincodeFlavor } }>(folder, 'manifest.json').options?.bincode ?? 'standard';
+}
+
+/**
+ * Decodes a bitnet-rs output folder into one ModelRecord; `label` names a file in errors. Reads whole
+ * files: meant for checks, not for 2B models.
+ */
+export function readBitnetRsModel(folder: OutputFolder, label = (name: string) => name): ModelRecord {
+  const flavor = bincodeFlavor(folder);
+  const part = <T>(name: string, read: (r: BincodeReader) => T): T => decode(read, need(folder, name), flavor, label(name));
   const metadata = part('metadata.bin', readMetadata);
   const blocks = [];
   for (let i = 0; i < metadata.numLayers; i++) blocks.push(part(`block_${i}.bin`, readBlock));
@@ -113,7 +122,8 @@ function lazyTensors(c: BincodeReader, record: Struct, file: string): LazyTensor
 }
 
 /** The tensors of a bitnet-rs output one at a time (the same names and order as `read`), records walked by positioned reads. */
-export function* bitnetRsTensors(folder: OutputFolder, flavor: BincodeFlavor, only?: (file: string) => boolean): Generator<LazyTensor> {
+export function* bitnetRsTensors(folder: OutputFolder, only?: (file: string) => boolean): Generator<LazyTensor> {
+  const flavor = bincodeFlavor(folder);
   const metadata = decode(readMetadata, need(folder, 'metadata.bin'), flavor, 'metadata.bin');
   const files: [string, Struct][] = [['embedding.bin', WEIGHT_SHAPE], ['norm.bin', WEIGHT_SHAPE], ['lm_head.bin', BIT_LINEAR]];
   for (let i = 0; i < metadata.numLayers; i++) files.push([`block_${i}.bin`, BLOCK]);
