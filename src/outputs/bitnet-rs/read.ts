@@ -24,7 +24,7 @@ import {
 } from './records.js';
 
 /** The bincode flavor manifest.json records (standard when it names none). */
-export function bincodeFlavor(folder: OutputFolder): BincodeFlavor {
+function bincodeFlavor(folder: OutputFolder): BincodeFlavor {
   return jsonFile<{ options?: { bincode?: BincodeFlavor } }>(folder, 'manifest.json').options?.bincode ?? 'standard';
 }
 

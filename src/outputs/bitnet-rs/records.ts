@@ -62,8 +62,6 @@ export interface ModelRecord {
   metadata: ModelMetadata;
 }
 
-// ---- encoders -------------------------------------------------------------
-
 // ---- the records as data ----------------------------------------------------
 // Every writer and reader of these files walks this description: the whole-value encode and decode
 // below, the worker's streamed write (index.ts) and the lazy read (read.ts).
