@@ -5,7 +5,8 @@ export { convert, type ConvertOptions, type ConvertSummary, type OutputFile, typ
 export { LAYOUTS, detectLayout, planCheckpoint, type InputLayout } from './layouts/index.js';
 export { FORMATS, FORMAT_IDS, type OutputFormat } from './outputs/index.js';
 export { DEFAULTS } from './defaults.js';
-export { readConvertedModel, readManifest, readOutput, outputFolder, verifyManifest, type Manifest } from './io/converted.js';
+export { readManifest, readOutput, outputFolder, verifyManifest, type Manifest } from './io/converted.js';
+export { readBitnetRsModel } from './outputs/bitnet-rs/read.js';
 export { openCheckpoint, type Checkpoint } from './io/checkpoint.js';
 export { generateCheckpoint, type SynthOptions } from './synth/generate.js';
 export { PRESETS } from './synth/presets.js';

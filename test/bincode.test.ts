@@ -124,6 +124,26 @@ test('a decoder of the seed block struct reads a block with sub-norms', () => {
   assert.equal(decoded.ffnNorm, b.ffnNorm);
 });
 
+test('a reader over a byte range, a few bytes at a time, reads what the reader over bytes in memory does', () => {
+  for (const flavor of ['standard', 'legacy'] as const) {
+    const bytes = encode(writeModel, model(), flavor);
+    const range = (b: Uint8Array) => ({ size: b.length, read: (offset: number, length: number) => b.slice(offset, offset + length) });
+    assert.equal(readModel(new BincodeReader(range(bytes), flavor, 'm.bin', 0, 7)), decode(readModel, bytes, flavor), flavor);
+    const cut = bytes.subarray(0, bytes.length - 10);
+    const message = (read: () => unknown) => {
+      try {
+        read();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    const windowed = message(() => readModel(new BincodeReader(range(cut), flavor, 'm.bin', 0, 7)));
+    assert.match(windowed, /m\.bin: corrupt file/);
+    assert.is(windowed, message(() => decode(readModel, cut, flavor, 'm.bin')));
+  }
+});
+
 test('truncated record names the file', () => {
   const bytes = encode(writeBitLinear, example);
   assert.throws(() => decode(readBitLinear, bytes.subarray(0, 10), 'standard', 'lm_head.bin'), /lm_head\.bin.*truncated/);

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
-import { readConvertedModel } from '../build/js/io/converted.js';
+import { readConvertedModel } from './helpers/common.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
 import { UnsupportedError } from '../build/js/errors.js';
 import { readCheckpointTensors } from './helpers/read-safetensors.js';

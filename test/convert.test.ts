@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
-import { readConvertedModel } from '../build/js/io/converted.js';
+import { readConvertedModel } from './helpers/common.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
 import { decode, encode, readModel, writeBlock, writeModel, type BitLinearRecord, type ModelRecord } from '../build/js/outputs/bitnet-rs/records.js';
 import { readCheckpointTensors, readSafetensors, type RawTensor } from './helpers/read-safetensors.js';

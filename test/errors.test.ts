@@ -19,9 +19,8 @@ import {
 } from '../build/js/errors.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { makeTmpDir, writeSafetensors, type TensorSpec } from './helpers/safetensors-file.js';
-import { conversionFails } from './helpers/common.js';
+import { conversionFails, readConvertedModel } from './helpers/common.js';
 import type { DType } from '../build/js/formats/safetensors.js';
-import { readConvertedModel } from '../build/js/io/converted.js';
 import { bf16ToNumber, decodeValues, referenceTernary, unpackRows } from './reference/ternary-ref.js';
 
 const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;

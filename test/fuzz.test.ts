@@ -11,13 +11,13 @@ import { ConversionError } from '../build/js/errors.js';
 import { DTYPE_SIZE, parseHeader, readHeaderLength, type SafetensorsHeader } from '../build/js/formats/safetensors.js';
 import { openCheckpoint, readSafetensorsHeader } from '../build/js/io/checkpoint.js';
 import { convert } from '../build/js/run/convert.js';
-import { readConvertedModel, verifyManifest } from '../build/js/io/converted.js';
+import { verifyManifest } from '../build/js/io/converted.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { FORMAT_IDS } from '../build/js/outputs/index.js';
 import type { DType } from '../build/js/formats/safetensors.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { writeSafetensors } from './helpers/safetensors-file.js';
-import { mulberry32 } from './helpers/common.js';
+import { mulberry32, readConvertedModel } from './helpers/common.js';
 import { FUZZ_FAMILIES, fuzzCase, fuzzCases, referenceVerdict, syntheticBases, type FuzzCase } from './helpers/safetensors-fuzz.js';
 import { makeTmpDir, removeTmpDir, TINY_CONFIG, writeConfig } from './helpers/safetensors-file.js';
 

@@ -6,8 +6,6 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BincodeFlavor } from '../formats/bincode.js';
-import type { ModelRecord } from '../outputs/bitnet-rs/records.js';
-import { readBitnetRs } from '../outputs/bitnet-rs/read.js';
 import { CorruptFileError } from '../errors.js';
 import { formatById, type ReadTensor } from '../outputs/index.js';
 import type { OutputFolder } from '../outputs/types.js';
@@ -62,13 +60,6 @@ export function verifyManifest(dir: string, manifest = readManifest(dir)): void 
     const { sha256 } = hashFile(path);
     if (sha256 !== f.sha256) throw new CorruptFileError({ file: path }, `sha256 ${f.sha256} (manifest.json)`, sha256);
   }
-}
-
-/** Decodes a bitnet-rs output folder into one ModelRecord after checking the manifest. Reads whole files: meant for checks. */
-export function readConvertedModel(dir: string): ModelRecord {
-  const manifest = readManifest(dir);
-  verifyManifest(dir, manifest);
-  return readBitnetRs((name) => readFileSync(join(dir, name)), manifest.options.bincode ?? 'standard', (name) => join(dir, name));
 }
 
 /** The size of a regular file, or undefined. */

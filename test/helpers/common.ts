@@ -2,7 +2,11 @@
 
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ConversionError } from '../../build/js/errors.js';
+import { outputFolder, verifyManifest } from '../../build/js/io/converted.js';
+import { readBitnetRsModel } from '../../build/js/outputs/bitnet-rs/read.js';
+import type { ModelRecord } from '../../build/js/outputs/bitnet-rs/records.js';
 
 /** Asserts fn throws an instance of cls with a one-line message containing every part. */
 export function throwsTyped(fn: () => unknown, cls: abstract new (...args: never[]) => ConversionError, parts: string[]): ConversionError {
@@ -19,6 +23,12 @@ export function throwsTyped(fn: () => unknown, cls: abstract new (...args: never
   }
   assert.unreachable(`expected ${cls.name}`);
   throw new Error('unreachable');
+}
+
+/** A bitnet-rs output folder decoded into one ModelRecord after checking its manifest (errors name the file's path). */
+export function readConvertedModel(dir: string): ModelRecord {
+  verifyManifest(dir);
+  return readBitnetRsModel(outputFolder(dir), (name) => join(dir, name));
 }
 
 export type Rng = () => number;

@@ -1,56 +1,78 @@
 // bitnet-rs per-block bincode files (docs/formats.md section 4): embedding.bin, norm.bin, lm_head.bin,
 // block_<i>.bin, metadata.bin. One job per file: varint sizes are only known once written.
 
-import { BincodeWriter, type BincodeFlavor } from '../../formats/bincode.js';
+import type { BincodeFlavor } from '../../formats/bincode.js';
 import { jsonBytes } from '../../formats/json-text.js';
 import type { BlockPlan, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
 import { ternaryShape } from '../../model/plan.js';
-import type { ByteSink } from '../../stream/ports.js';
 import { readCost, type StreamOptions, type WeightStream } from '../../stream/weights.js';
 import { VERSION } from '../../version.js';
 import { describeRule } from '../../quant/rule.js';
 import type { FormatOption, FormatOptions, Job, OutputFormat, OwnOptions, SmallFile } from '../types.js';
-import { encode, writeMetadata } from './records.js';
+import {
+  BIT_LINEAR,
+  BLOCK,
+  encode,
+  isTensorRecord,
+  StreamedVec,
+  tensorPaths,
+  WEIGHT_SHAPE,
+  writeMetadata,
+  writeStreamed,
+  type BitLinearRecord,
+  type RmsNormRecord,
+  type Struct,
+  type Values,
+} from './records.js';
 import { bitnetRsTensors } from './read.js';
-import { jsonFile, readAll } from '../read-helpers.js';
+import { readAll } from '../read-helpers.js';
 import { packBitnetRsRows, wordsPerRow } from './packing.js';
 
-/** One record field: a BitLinearRecord of stacked projections, or a weight+shape record of a float tensor. */
-type Field = { kind: 'linear'; parts: TernaryWeight[] } | { kind: 'floats'; weight: FloatWeight };
+/** Where a tensor record's values come from: stacked projections (a BitLinearRecord) or a float tensor (a weight+shape record). */
+type Source = { kind: 'linear'; parts: TernaryWeight[] } | { kind: 'floats'; weight: FloatWeight };
+
+const linear = (...parts: TernaryWeight[]): Source => ({ kind: 'linear', parts });
+const floats = (weight: FloatWeight | undefined): Source | undefined => (weight ? { kind: 'floats', weight } : undefined);
 
 /**
- * The record of each file as data, in wire order: TransformerBlockRecord { attention { wqkv, o_proj },
- * feed_forward { w13, w2 }, attention_norm, ffn_norm } and the two sub-norms appended after the seed's
- * four fields (a decoder of the seed's struct ignores trailing bytes). A model without sub-norms gets
- * exactly the seed's record.
+ * What each tensor record of a block holds, by its path in BLOCK (whose order is the wire order): q|k|v
+ * and gate|up stacked. A model without sub-norms has none, and gets exactly the seed's record.
  */
-function blockFields(b: BlockPlan): Field[] {
-  const linear = (...parts: TernaryWeight[]): Field => ({ kind: 'linear', parts });
-  const floats = (weight: FloatWeight | undefined): Field[] => (weight ? [{ kind: 'floats', weight }] : []);
-  return [
-    linear(b.attn_q, b.attn_k, b.attn_v),
-    linear(b.attn_o),
-    linear(b.ffn_gate, b.ffn_up),
-    linear(b.ffn_down),
-    ...floats(b.attn_norm),
-    ...floats(b.ffn_norm),
-    ...floats(b.attn_sub_norm),
-    ...floats(b.ffn_sub_norm),
-  ];
-}
+const BLOCK_SOURCES: Record<string, (b: BlockPlan) => Source | undefined> = {
+  'attention.wqkv': (b) => linear(b.attn_q, b.attn_k, b.attn_v),
+  'attention.o_proj': (b) => linear(b.attn_o),
+  'feed_forward.w13': (b) => linear(b.ffn_gate, b.ffn_up),
+  'feed_forward.w2': (b) => linear(b.ffn_down),
+  attention_norm: (b) => floats(b.attn_norm),
+  ffn_norm: (b) => floats(b.ffn_norm),
+  attn_sub_norm: (b) => floats(b.attn_sub_norm),
+  ffn_sub_norm: (b) => floats(b.ffn_sub_norm),
+};
 
+/** A file's record and the source of each of its tensor records by path ('' for a file that is one). */
 export interface Part {
-  fields: Field[];
+  record: string;
+  sources: Record<string, Source | undefined>;
 }
 
-function job(file: string, fields: Field[], o: StreamOptions): Job<Part> {
-  const weights: Weight[] = fields.flatMap((f): Weight[] => (f.kind === 'linear' ? f.parts : [f.weight]));
+/** The records of the files the workers write. */
+const RECORDS: Record<string, Struct> = Object.fromEntries([BIT_LINEAR, WEIGHT_SHAPE, BLOCK].map((s) => [s.name, s]));
+
+function job(file: string, record: Struct, sources: Part['sources'], o: StreamOptions): Job<Part> {
+  const weights = Object.values(sources).flatMap((f): Weight[] => (!f ? [] : f.kind === 'linear' ? f.parts : [f.weight]));
   return {
     format: 'bitnet-rs',
     file,
     cost: { bytes: weights.reduce((s, w) => s + readCost(w, o), 0), tensors: weights.length },
-    part: { fields },
+    part: { record: record.name, sources },
   };
+}
+
+function blockSources(b: BlockPlan): Part['sources'] {
+  const paths = tensorPaths(BLOCK);
+  const missing = paths.filter((p) => !BLOCK_SOURCES[p]);
+  if (missing.length) throw new Error(`bitnet-rs: no source for the block's ${missing.join(', ')}`);
+  return Object.fromEntries(paths.map((p) => [p, BLOCK_SOURCES[p](b)]));
 }
 
 /** The format's own option: the bincode flavor (docs/formats.md 3). */
@@ -71,20 +93,17 @@ export const bitnetRs: OutputFormat<Part, OwnOptions<typeof OPTIONS>> = {
 
   plan(model, o) {
     const jobs = [
-      job('embedding.bin', [{ kind: 'floats', weight: model.tokenEmbd }], o),
-      job('lm_head.bin', [{ kind: 'linear', parts: [model.output] }], o),
-      job('norm.bin', [{ kind: 'floats', weight: model.outputNorm }], o),
-      ...model.blocks.map((b) => job(`block_${b.index}.bin`, blockFields(b), o)),
+      job('embedding.bin', WEIGHT_SHAPE, { '': floats(model.tokenEmbd) }, o),
+      job('lm_head.bin', BIT_LINEAR, { '': linear(model.output) }, o),
+      job('norm.bin', WEIGHT_SHAPE, { '': floats(model.outputNorm) }, o),
+      ...model.blocks.map((b) => job(`block_${b.index}.bin`, BLOCK, blockSources(b), o)),
     ];
     return { jobs, containers: [] };
   },
 
   write(j, stream, out, o) {
-    const sink = out.sink();
-    for (const f of j.part.fields) {
-      if (f.kind === 'linear') writeBitLinear(stream, sink, f.parts, o.bincode);
-      else writeWeightShape(stream, sink, f.weight, o.bincode);
-    }
+    const { record, sources } = j.part;
+    writeStreamed(out.sink(), o.bincode, RECORDS[record], streamedValues(stream, RECORDS[record], sources, o.bincode) ?? {});
   },
 
   finish(model, o): SmallFile[] {
@@ -109,39 +128,48 @@ export const bitnetRs: OutputFormat<Part, OwnOptions<typeof OPTIONS>> = {
   },
 
   tensors(folder, only) {
-    const manifest = jsonFile<{ options?: { bincode?: BincodeFlavor } }>(folder, 'manifest.json');
-    return bitnetRsTensors(folder, manifest.options?.bincode ?? 'standard', only);
+    return bitnetRsTensors(folder, only);
   },
 };
 
-function small(sink: ByteSink, flavor: BincodeFlavor, fill: (w: BincodeWriter) => void): void {
-  const w = new BincodeWriter(flavor, 64);
-  fill(w);
-  sink.write(w.bytes());
+/** A record's values for writeStreamed, walked in its shape: the large Vecs of its tensor records streamed from their sources. */
+function streamedValues(s: WeightStream, record: Struct, sources: Part['sources'], flavor: BincodeFlavor, path = ''): Values | undefined {
+  if (isTensorRecord(record)) {
+    const source = sources[path];
+    return !source ? undefined : source.kind === 'linear' ? bitLinearValues(s, source.parts, flavor) : weightShapeValues(s, source.weight);
+  }
+  return Object.fromEntries(record.fields.map((f) => [f.key, streamedValues(s, f.type as Struct, sources, flavor, path ? `${path}.${f.name}` : f.name)]));
 }
 
-/** A BitLinearRecord streamed: packed_weights (rows stacked), weight_scales (f32 per row), in_features, out_features. */
-function writeBitLinear(s: WeightStream, sink: ByteSink, parts: TernaryWeight[], flavor: BincodeFlavor): void {
+/** A BitLinearRecord's values: the rows stacked and packed as they stream, the scales known after them. */
+function bitLinearValues(s: WeightStream, parts: TernaryWeight[], flavor: BincodeFlavor): Values {
   const cols = ternaryShape(parts[0]).cols;
   const outFeatures = parts.reduce((n, p) => n + ternaryShape(p).rows, 0);
   const k = s.kernels;
-  small(sink, flavor, (w) => w.usize(outFeatures * wordsPerRow(cols)));
-  // packed u32 words: varints in standard (at most 5 bytes a word), raw little-endian u32 in legacy
-  const scales = packBitnetRsRows(
-    s,
-    parts,
-    'F32',
-    (words, count, varints) => sink.write(flavor === 'legacy' ? k.u8(words, count * 4) : k.u8(varints, k.exports.varintEncodeU32(words, count, varints))),
-    flavor === 'legacy' ? 0 : wordsPerRow(cols) * 5,
-  );
-  small(sink, flavor, (w) => w.vecF32(scales).usize(cols).usize(outFeatures));
+  let scales: Float32Array | undefined;
+  return {
+    // packed u32 words: varints in standard (at most 5 bytes a word), raw little-endian u32 in legacy
+    packedWeights: new StreamedVec(outFeatures * wordsPerRow(cols), (sink) => {
+      scales = packBitnetRsRows(
+        s,
+        parts,
+        'F32',
+        (words, count, varints) => sink.write(flavor === 'legacy' ? k.u8(words, count * 4) : k.u8(varints, k.exports.varintEncodeU32(words, count, varints))),
+        flavor === 'legacy' ? 0 : wordsPerRow(cols) * 5,
+      );
+    }),
+    weightScales: () => scales,
+    inFeatures: cols,
+    outFeatures,
+  } satisfies Record<keyof BitLinearRecord, unknown>;
 }
 
 /** RmsNormRecord / EmbeddingRecord: the weights widened to f32, then the (promoted) shape. */
-function writeWeightShape(s: WeightStream, sink: ByteSink, w: FloatWeight, flavor: BincodeFlavor): void {
-  small(sink, flavor, (b) => b.usize(w.tensor.elements));
-  s.floats(w.tensor, 'F32', (bytes) => sink.write(bytes));
-  small(sink, flavor, (b) => b.vecUsize(w.tensor.shape));
+function weightShapeValues(s: WeightStream, w: FloatWeight): Values {
+  return {
+    weight: new StreamedVec(w.tensor.elements, (sink) => s.floats(w.tensor, 'F32', (bytes) => sink.write(bytes))),
+    shape: w.tensor.shape,
+  } satisfies Record<keyof RmsNormRecord, unknown>;
 }
 
 /** The input config, marked as packed, with a description of the files for loaders. */
