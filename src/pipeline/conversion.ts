@@ -1,6 +1,7 @@
-// The steps of a conversion that every host shares (Node's convert(), the browser's convertFiles()):
-// the options a format sees, the model plan with its warnings, the job totals for progress, and the
-// manifest. The hosts differ only in where bytes come from and go to, and how jobs are scheduled.
+// The conversion every host runs (Node's convert(), the browser's convertFiles()): runConversion is the
+// one sequence, with the options a format sees, the model plan with its warnings, the job totals for
+// progress, and the manifest. A host (ConversionHost) supplies only where bytes come from and go to,
+// how jobs are scheduled, and how the output is committed.
 
 import { DEFAULTS } from '../defaults.js';
 import { UsageError } from '../errors.js';
@@ -9,8 +10,8 @@ import { planCheckpoint } from '../layouts/index.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import { parseModelConfig } from '../model/config.js';
 import type { ModelPlan } from '../model/plan.js';
-import type { AnyFormat, FormatOwnOptions } from '../outputs/index.js';
-import { optionFlag, optionManifestKey, type FormatOptions, type FormatPlan } from '../outputs/types.js';
+import { formatById, type AnyFormat, type FormatOwnOptions } from '../outputs/index.js';
+import { optionFlag, optionManifestKey, type FormatOptions, type FormatPlan, type InputFolder } from '../outputs/types.js';
 import { describeRule, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
 import { VERSION } from '../version.js';
 
@@ -140,4 +141,145 @@ export function manifestBytes(format: AnyFormat, model: ModelPlan, o: FormatOpti
     lm_head: model.outputTied ? 'tied: model.embed_tokens.weight' : 'lm_head.weight',
     files,
   });
+}
+
+/** What a host wrote of one file: its size and sha256. */
+export interface Written {
+  bytes: number;
+  sha256: string;
+}
+
+/** The input as a host opened it: the checkpoint's headers, its name, its side files. */
+export interface HostInput {
+  checkpoint: Checkpoint;
+  /** The side files (tokenizer, generation config) formats copy. */
+  side: InputFolder;
+  /** A path of the checkpoint relative to the input folder, for the manifest. */
+  relative(path: string): string;
+}
+
+/**
+ * One output being written, as a host does it: Node with worker threads into a temporary folder renamed
+ * into place, the browser with module workers into OPFS then delivered. Every method may throw a
+ * ConversionError; after one, `abort` is called.
+ */
+export interface HostRun<Delivered> {
+  /** Starts the workers (or not, on the calling thread) for these jobs. */
+  start(plan: FormatPlan, module: WebAssembly.Module, options: FormatOptions): Promise<void>;
+  /** Creates the single-file containers, their heads written and their size set. */
+  createContainers(containers: FormatPlan['containers']): Promise<void>;
+  /** Runs the jobs, largest first; what each job wrote of its own file (none for container regions), in job order. */
+  runJobs(): Promise<(Written | undefined)[]>;
+  /** Input bytes and tensors done so far (read about 5 times a second while the jobs run). */
+  progress(): ProgressSnapshot;
+  /** The containers' size and sha256, once every region is written. */
+  finishContainers(containers: FormatPlan['containers']): Promise<Written[]>;
+  writeSmall(name: string, bytes: Uint8Array): Promise<Written>;
+  /** Puts the complete output where it was asked for. */
+  commit(files: OutputFile[]): Promise<Delivered>;
+  abort(): Promise<void>;
+  /** The workers used, for the summary. */
+  threads: number;
+}
+
+/** What a host supplies: file access, planning, threads, the output transaction (HostRun). */
+export interface ConversionHost<Delivered> {
+  /** The input folder's name (the model's name in outputs and the manifest). */
+  inputName: string;
+  /** Opens the input: config, index, headers, side files; reads no tensor data. */
+  openInput(): Promise<HostInput>;
+  /** The timestamp when none is given (Node: SOURCE_DATE_EPOCH, else now). */
+  defaultTimestamp(): number;
+  /** Plans the format's jobs (Node: on a worker thread, so the main thread stays free). */
+  plan(format: AnyFormat, model: ModelPlan, options: FormatOptions, input: HostInput): Promise<FormatPlan>;
+  /** Checks the output can be written (exists, locked, inside the input) and begins it. */
+  begin(format: AnyFormat, input: HostInput): Promise<HostRun<Delivered>>;
+  /** Compiles the kernels (cached by the host's loader). */
+  kernels(build: 'auto' | 'simd' | 'scalar'): Promise<{ module: WebAssembly.Module; flavor: 'simd' | 'scalar' }>;
+}
+
+export interface ConversionResult<Delivered> {
+  format: string;
+  layout: string;
+  /** Every output file with its size and sha256: the jobs' own files, the containers, the small files, manifest.json last. */
+  files: OutputFile[];
+  delivered: Delivered;
+  bytesRead: number;
+  inputBytes: number;
+  seconds: number;
+  /** Where the seconds went: reading headers and planning, starting the workers, the jobs, hashing and writing the small files, delivery. */
+  phases: { plan: number; workers: number; jobs: number; finish: number; deliver: number };
+  kernels: 'simd' | 'scalar';
+  threads: number;
+  tiedLmHead: boolean;
+  warnings: string[];
+}
+
+/**
+ * The conversion, start to end, for every host: open and check the input, plan (everything that can be
+ * checked is checked before the output is touched), run the jobs, hash the containers, write the
+ * format's small files and the manifest, commit. A failure aborts the run: nothing is left behind.
+ */
+export async function runConversion<Delivered>(host: ConversionHost<Delivered>, o: ConversionOptions): Promise<ConversionResult<Delivered>> {
+  const started = performance.now();
+  const marks = [started];
+  const mark = () => marks.push(performance.now());
+  const format = formatById(o.format ?? DEFAULTS.format);
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    o.onWarning?.(m);
+  };
+  const options = formatOptions(format, o, host.inputName, () => host.defaultTimestamp());
+  const input = await host.openInput();
+  const model = planModel(input.checkpoint, warn);
+  const plan = await host.plan(format, model, options, input);
+  const run = await host.begin(format, input);
+  let timer: ReturnType<typeof setInterval> | undefined;
+  try {
+    const { module, flavor } = await host.kernels(o.kernels ?? DEFAULTS.kernels);
+    mark();
+    await run.start(plan, module, options);
+    await run.createContainers(plan.containers);
+    mark();
+    const { bytesTotal, tensorsTotal } = jobTotals(plan);
+    const report = () => o.onProgress?.({ ...run.progress(), bytesTotal, tensorsTotal });
+    timer = o.onProgress ? setInterval(report, 200) : undefined;
+    const own = await run.runJobs();
+    clearInterval(timer);
+    report();
+    mark();
+
+    // the files in the order the manifest lists them: the jobs' own, the containers, the small files
+    const files: OutputFile[] = [];
+    plan.jobs.forEach((j, i) => own[i] && files.push({ name: j.file, ...own[i]! }));
+    const hashed = await run.finishContainers(plan.containers);
+    plan.containers.forEach((c, i) => files.push({ name: c.file, ...hashed[i] }));
+    for (const f of format.finish(model, options, input.side)) files.push({ name: f.name, ...(await run.writeSmall(f.name, f.bytes)) });
+    const source = describeSource(input.checkpoint, host.inputName, input.relative);
+    files.push({ name: 'manifest.json', ...(await run.writeSmall('manifest.json', manifestBytes(format, model, options, files, source))) });
+    mark();
+    const delivered = await run.commit(files);
+    mark();
+    const [planning, workers, jobs, finish, deliver] = marks.slice(1).map((t, i) => (t - marks[i]) / 1000);
+    return {
+      format: format.id,
+      layout: model.layout,
+      files,
+      delivered,
+      bytesRead: run.progress().bytesRead,
+      inputBytes: source.bytes,
+      seconds: (performance.now() - started) / 1000,
+      phases: { plan: planning, workers, jobs, finish, deliver },
+      kernels: flavor,
+      threads: run.threads,
+      tiedLmHead: model.outputTied,
+      warnings,
+    };
+  } catch (e) {
+    await run.abort();
+    throw e;
+  } finally {
+    clearInterval(timer);
+  }
 }

@@ -1,6 +1,5 @@
-// The conversion, start to end: open and check the checkpoint, plan one job per output
-// file, run the jobs on the worker pool into a temporary folder, add the small files
-// (metadata, config, manifest) and move the folder into place.
+// The conversion on Node: the shared sequence (pipeline/conversion.ts runConversion) with Node's host:
+// the checkpoint on disk, jobs on worker threads (or inline), a temporary folder moved into place.
 
 import { availableParallelism } from 'node:os';
 import { existsSync, realpathSync } from 'node:fs';
@@ -10,20 +9,8 @@ import { openCheckpoint } from '../io/checkpoint.js';
 import { FileSink } from '../io/file-sink.js';
 import { ContainerHasher, createContainer } from '../io/container.js';
 import { OutputTransaction } from '../io/output-dir.js';
-import { formatById } from '../outputs/index.js';
 import { OutputError, UsageError } from '../errors.js';
-import { DEFAULTS } from '../defaults.js';
-import {
-  checkThreads,
-  describeSource,
-  formatOptions,
-  jobTotals,
-  manifestBytes,
-  planModel,
-  type ConversionOptions,
-  type OutputFile,
-  type Progress,
-} from '../pipeline/conversion.js';
+import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type OutputFile, type Written } from '../pipeline/conversion.js';
 import { runJobs } from './pool.js';
 import { inputFolder, planInWorker } from './plan-worker.js';
 import { ProgressCounter } from './progress-counter.js';
@@ -63,81 +50,87 @@ export interface ConvertSummary {
 }
 
 export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
-  const started = performance.now();
-  const threads = checkThreads(opts.threads ?? availableParallelism());
-  const format = formatById(opts.format ?? DEFAULTS.format);
-  const options = formatOptions(format, opts, basename(resolve(opts.inputDir)), defaultTimestamp);
-  const warnings: string[] = [];
-  const warn = (m: string) => {
-    warnings.push(m);
-    opts.onWarning?.(m);
+  const r = await runConversion(nodeHost(opts), opts);
+  return {
+    outputDir: r.delivered,
+    format: r.format,
+    layout: r.layout,
+    files: r.files,
+    bytesRead: r.bytesRead,
+    inputBytes: r.inputBytes,
+    seconds: r.seconds,
+    kernels: r.kernels,
+    threads: r.threads,
+    tiedLmHead: r.tiedLmHead,
+    warnings: r.warnings,
   };
-
-  // Everything that can be checked is checked before the output folder is touched.
-  const checkpoint = openCheckpoint(opts.inputDir);
-  const model = planModel(checkpoint, warn);
-  const plan =
-    threads === 0
-      ? format.plan(model, options, inputFolder(checkpoint.dir))
-      : await planInWorker({ format: format.id, model, options, inputDir: checkpoint.dir });
-
-  refuseOutputOverInput(checkpoint.dir, opts.outputDir);
-  const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
-  try {
-    const { module, flavor } = await compileKernels(opts.kernels ?? DEFAULTS.kernels);
-    const hashers = new Map<string, ContainerHasher>();
-    for (const c of plan.containers) {
-      createContainer(join(out.tempDir, c.file), c.head, c.bytes);
-      hashers.set(c.file, new ContainerHasher(join(out.tempDir, c.file), c.bytes, c.head.length));
-    }
-    const onDone = (i: number) => {
-      const j = plan.jobs[i];
-      for (const r of j.regions ?? []) hashers.get(j.file)!.written(r.offset, r.bytes);
-    };
-    const counter = new ProgressCounter();
-    const durable = opts.durable ?? true;
-    const jobs = plan.jobs.map((job): RunnableJob => ({ job, dir: out.tempDir, options, progress: counter.buffer, durable }));
-    const { bytesTotal, tensorsTotal } = jobTotals(plan);
-    const report = () => opts.onProgress?.({ ...counter.read(), bytesTotal, tensorsTotal });
-    const timer = opts.onProgress ? setInterval(report, 200) : undefined;
-    let results;
-    try {
-      results = await runJobs(jobs, { threads, module, weight: (j) => j.job.cost.bytes, onDone });
-    } finally {
-      if (timer) clearInterval(timer);
-    }
-    report();
-
-    const written: OutputFile[] = [];
-    for (const r of results) if (r.written) written.push({ name: r.file, ...r.written });
-    for (const c of plan.containers) written.push({ name: c.file, ...hashers.get(c.file)!.finish(durable) });
-    for (const f of format.finish(model, options, inputFolder(checkpoint.dir))) written.push(writeSmall(out.tempDir, f.name, f.bytes));
-    const source = describeSource(checkpoint, basename(checkpoint.dir), (f) => relative(checkpoint.dir, f));
-    const manifestFile = writeSmall(out.tempDir, 'manifest.json', manifestBytes(format, model, options, written, source));
-    out.commit();
-    return {
-      outputDir: out.target,
-      format: format.id,
-      layout: model.layout,
-      files: [...written, manifestFile],
-      bytesRead: counter.read().bytesRead,
-      inputBytes: source.bytes,
-      seconds: (performance.now() - started) / 1000,
-      kernels: flavor,
-      threads,
-      tiedLmHead: model.outputTied,
-      warnings,
-    };
-  } catch (e) {
-    out.abort();
-    throw e;
-  }
 }
 
-function writeSmall(dir: string, name: string, bytes: Uint8Array): OutputFile {
+/** Node's side of the conversion: files on disk, worker threads, a temporary folder renamed into place (delivers its path). */
+function nodeHost(opts: ConvertOptions): ConversionHost<string> {
+  const threads = checkThreads(opts.threads ?? availableParallelism());
+  const durable = opts.durable ?? true;
+  return {
+    inputName: basename(resolve(opts.inputDir)),
+    async openInput() {
+      const checkpoint = openCheckpoint(opts.inputDir);
+      const dir = checkpoint.dir;
+      return { checkpoint, side: inputFolder(dir), relative: (f) => relative(dir, f) };
+    },
+    defaultTimestamp,
+    plan: (format, model, options, input) =>
+      threads === 0 ? Promise.resolve(format.plan(model, options, input.side)) : planInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir }),
+    kernels: compileKernels,
+    async begin(_format, input) {
+      refuseOutputOverInput(input.checkpoint.dir, opts.outputDir);
+      const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
+      const counter = new ProgressCounter();
+      const hashers = new Map<string, ContainerHasher>();
+      let jobs: RunnableJob[] = [];
+      let module: WebAssembly.Module | undefined;
+      return {
+        threads,
+        async start(plan, m, options) {
+          module = m;
+          jobs = plan.jobs.map((job): RunnableJob => ({ job, dir: out.tempDir, options, progress: counter.buffer, durable }));
+        },
+        async createContainers(containers) {
+          for (const c of containers) {
+            createContainer(join(out.tempDir, c.file), c.head, c.bytes);
+            hashers.set(c.file, new ContainerHasher(join(out.tempDir, c.file), c.bytes, c.head.length));
+          }
+        },
+        async runJobs() {
+          // a container is hashed as its regions land, on this thread, which is idle while the workers write
+          const onDone = (i: number) => {
+            for (const r of jobs[i].job.regions ?? []) hashers.get(jobs[i].job.file)!.written(r.offset, r.bytes);
+          };
+          const results = await runJobs(jobs, { threads, module: module!, weight: (j) => j.job.cost.bytes, onDone });
+          return results.map((r) => r.written);
+        },
+        progress: () => counter.read(),
+        async finishContainers(containers) {
+          return containers.map((c) => hashers.get(c.file)!.finish(durable));
+        },
+        async writeSmall(name, bytes) {
+          return writeSmall(out.tempDir, name, bytes);
+        },
+        async commit() {
+          out.commit();
+          return out.target;
+        },
+        async abort() {
+          out.abort();
+        },
+      };
+    },
+  };
+}
+
+function writeSmall(dir: string, name: string, bytes: Uint8Array): Written {
   const sink = new FileSink(join(dir, name));
   sink.write(bytes);
-  return { name, ...sink.close() };
+  return sink.close();
 }
 
 /** Replacing the output must never delete the input: refuse an output that is or holds the input. */

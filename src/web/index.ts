@@ -3,21 +3,11 @@
 // workers; outputs are written to the origin private file system (OPFS) as they are produced, so a
 // multi-GB model never sits in memory, then delivered where the caller asked.
 
-import { DEFAULTS } from '../defaults.js';
 import { OutputError } from '../errors.js';
 import { bindingsUrl, compileKernels, kernelWasmUrl } from '../kernels/index.js';
-import { openCheckpointFolder, type Checkpoint } from '../model/checkpoint.js';
-import { formatById } from '../outputs/index.js';
-import {
-  checkThreads,
-  describeSource,
-  formatOptions,
-  jobTotals,
-  manifestBytes,
-  planModel,
-  type ConversionOptions,
-  type OutputFile,
-} from '../pipeline/conversion.js';
+import { openCheckpointFolder } from '../model/checkpoint.js';
+import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type OutputFile, type Written } from '../pipeline/conversion.js';
+import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
 import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
 export { removeLeftovers } from './opfs.js';
@@ -78,99 +68,97 @@ function defaultThreads(): number {
 }
 
 export async function convertFiles(files: Iterable<File>, o: WebConvertOptions = {}): Promise<WebConvertResult> {
-  const started = performance.now();
-  const marks = [started];
-  const mark = () => marks.push(performance.now());
   const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
-  const format = formatById(o.format ?? DEFAULTS.format);
   const set = fileSet(files, o.folderName);
-  const options = formatOptions(format, o, set.dir, () => Math.floor(Date.now() / 1000));
-  const warnings: string[] = [];
-  const warn = (m: string) => {
-    warnings.push(m);
-    o.onWarning?.(m);
+  let outputName = '';
+  let run = '';
+  let reads: Reads = 'FileReaderSync';
+  const host: ConversionHost<{ name: string; blob: Blob }[]> = {
+    inputName: set.dir,
+    async openInput() {
+      const { folder, side } = await readAhead(set);
+      inputs = [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]);
+      return { checkpoint: openCheckpointFolder(folder), side, relative: (p) => p.slice(set.dir.length + 1) };
+    },
+    defaultTimestamp: () => Math.floor(Date.now() / 1000),
+    plan: async (format, model, options, input) => format.plan(model, options, input.side),
+    kernels: compileKernels,
+    async begin(format) {
+      outputName = o.outputName ?? `${set.dir}-${format.id}`;
+      const output = o.output ?? { kind: 'opfs' };
+      if (output.kind === 'directory' && !o.force && (await exists(output.handle, outputName))) {
+        throw new OutputError({ file: outputName }, 'the output folder already exists in the chosen folder; pick another folder, or convert with force to replace it');
+      }
+      run = `${outputName}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+      // held while the run writes, so that removeLeftovers() in another tab leaves this folder alone
+      const unlock = await lockRun(run);
+      await stagingFolder(run, true);
+      const done = { bytesRead: 0, tensorsDone: 0 };
+      let pool: WebPool | undefined;
+      let plan: FormatPlan | undefined;
+      let options: FormatOptions | undefined;
+      const end = () => {
+        pool?.stop();
+        unlock();
+      };
+      return {
+        threads,
+        async start(p, module, opts) {
+          plan = p;
+          options = opts;
+          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run }, (bytes, tensors) => {
+            done.bytesRead += bytes;
+            done.tensorsDone += tensors;
+          });
+          reads = pool.reads;
+        },
+        async createContainers(containers) {
+          await pool!.all(containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
+        },
+        async runJobs() {
+          const order = plan!.jobs.map((_, i) => i).sort((a, b) => plan!.jobs[b].cost.bytes - plan!.jobs[a].cost.bytes);
+          const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options! })));
+          const byJob: (Written | undefined)[] = [];
+          order.forEach((i, k) => (byJob[i] = results[k] ?? undefined));
+          return byJob;
+        },
+        progress: () => done,
+        async finishContainers(containers) {
+          return (await pool!.all(containers.map((c): Task => ({ type: 'hash', file: c.file })))).map((w) => w!);
+        },
+        async writeSmall(name, bytes) {
+          const [w] = await pool!.all([{ type: 'small', file: name, bytes }]);
+          return w!;
+        },
+        async commit(written) {
+          end();
+          return deliver(run, outputName, output, written, o.force ?? false);
+        },
+        async abort() {
+          end();
+          await removeRun(run);
+        },
+      };
+    },
   };
-
-  // Everything that can be checked is checked before anything is written.
-  const { folder, side } = await readAhead(set);
-  const checkpoint: Checkpoint = openCheckpointFolder(folder);
-  const model = planModel(checkpoint, warn);
-  const plan = format.plan(model, options, side);
-  const outputName = o.outputName ?? `${set.dir}-${format.id}`;
-  const output = o.output ?? { kind: 'opfs' };
-  if (output.kind === 'directory' && !o.force && (await exists(output.handle, outputName))) {
-    throw new OutputError({ file: outputName }, 'the output folder already exists in the chosen folder; pick another folder, or convert with force to replace it');
-  }
-
-  const run = `${outputName}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  // held while the run writes, so that removeLeftovers() in another tab leaves this folder alone
-  const unlock = await lockRun(run);
-  await stagingFolder(run, true);
-  const { bytesTotal, tensorsTotal } = jobTotals(plan);
-  const done = { bytesRead: 0, tensorsDone: 0 };
-  const report = () => o.onProgress?.({ ...done, bytesTotal, tensorsTotal });
-  const inputs = [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]);
-  let pool: WebPool | undefined;
-  let timer: ReturnType<typeof setInterval> | undefined;
-  try {
-    const { module, flavor } = await compileKernels(o.kernels ?? DEFAULTS.kernels);
-    mark();
-    pool = await WebPool.start(Math.min(threads, Math.max(1, plan.jobs.length)), { module, files: inputs, run }, (bytes, tensors) => {
-      done.bytesRead += bytes;
-      done.tensorsDone += tensors;
-    });
-    mark();
-    timer = o.onProgress ? setInterval(report, 200) : undefined;
-    await pool.all(plan.containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
-    const order = plan.jobs.map((_, i) => i).sort((a, b) => plan.jobs[b].cost.bytes - plan.jobs[a].cost.bytes);
-    const results = await pool.all(order.map((i): Task => ({ type: 'job', job: plan.jobs[i], options })));
-    if (timer) clearInterval(timer);
-    report();
-    mark();
-
-    // In the plan's job order, as the CLI lists them.
-    const byJob: (typeof results)[number][] = [];
-    order.forEach((i, k) => (byJob[i] = results[k]));
-    const written: OutputFile[] = [];
-    plan.jobs.forEach((j, i) => byJob[i] && written.push({ name: j.file, ...byJob[i]! }));
-    const hashed = await pool.all(plan.containers.map((c): Task => ({ type: 'hash', file: c.file })));
-    plan.containers.forEach((c, i) => written.push({ name: c.file, ...hashed[i]! }));
-    const small = format.finish(model, options, side);
-    const smallWritten = await pool.all(small.map((f): Task => ({ type: 'small', file: f.name, bytes: f.bytes })));
-    small.forEach((f, i) => written.push({ name: f.name, ...smallWritten[i]! }));
-    const source = describeSource(checkpoint, set.dir, (p) => p.slice(set.dir.length + 1));
-    const manifest = manifestBytes(format, model, options, written, source);
-    const [m] = await pool.all([{ type: 'small', file: 'manifest.json', bytes: manifest }]);
-    written.push({ name: 'manifest.json', ...m! });
-    pool.stop();
-    mark();
-    const outputs = await deliver(run, outputName, output, written, o.force ?? false);
-    mark();
-    const [plan_, workers, jobs, finish, deliver_] = marks.slice(1).map((t, i) => (t - marks[i]) / 1000);
-    return {
-      format: format.id,
-      layout: model.layout,
-      outputName,
-      files: written,
-      outputs,
-      remove: () => removeRun(run),
-      bytesRead: done.bytesRead,
-      inputBytes: source.bytes,
-      seconds: (performance.now() - started) / 1000,
-      phases: { plan: plan_, workers, jobs, finish, deliver: deliver_ },
-      kernels: flavor,
-      threads,
-      reads: pool.reads,
-      warnings,
-    };
-  } catch (e) {
-    pool?.stop();
-    await removeRun(run);
-    throw e;
-  } finally {
-    if (timer) clearInterval(timer);
-    unlock();
-  }
+  let inputs: [string, File][] = [];
+  const r = await runConversion(host, o);
+  return {
+    format: r.format,
+    layout: r.layout,
+    outputName,
+    files: r.files,
+    outputs: r.delivered,
+    remove: () => removeRun(run),
+    bytesRead: r.bytesRead,
+    inputBytes: r.inputBytes,
+    seconds: r.seconds,
+    phases: r.phases,
+    kernels: r.kernels,
+    threads: r.threads,
+    reads,
+    warnings: r.warnings,
+  };
 }
 
 /**
