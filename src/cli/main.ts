@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The command line: convert (the default command), synth (write a synthetic checkpoint)
-// and demo (synth + convert, no download needed).
+// The command line: convert (the default command: a BitNet b1.58 checkpoint into any output format),
+// synth (write a synthetic checkpoint), demo (synth + convert, no download needed), inspect, verify
+// and serve (the browser page). Each format's own flags come from its option schema.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -59,14 +60,15 @@ function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 }
 
 function addConvertOptions(cmd: Command, defaults: { input: string; output: string }): Command {
-  // each format's own options, from its schema: --gguf-type, --gguf-arch, --bincode, ...
+  cmd
+    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
+    .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
+    .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format));
+  // each format's own options, from its schema: --gguf-arch, --gguf-type, --bincode, ...
   for (const { format, option } of FORMAT_OPTIONS) {
     cmd.addOption(new Option(`--${optionFlag(option.key)} <value>`, `${format}: ${option.help}`).choices(option.values).default(option.default));
   }
   return cmd
-    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
-    .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
-    .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
     .option('-f, --force', 'replace an existing output folder (only after the new one is complete)')
     .option('-t, --threads <n>', 'worker threads (default: the available parallelism; 0 = no workers)', wholeNumber('--threads', 0))
     .addOption(
@@ -189,7 +191,7 @@ function reportOptions(flags: ConvertFlags) {
 
 export function buildProgram(): Command {
   const program = new Command('bitnet-converter')
-    .description('Convert BitNet b1.58 safetensors checkpoints into the packed ternary bincode files of the bitnet-rs engine.')
+    .description("Convert BitNet b1.58 checkpoints (Hugging Face master weights, packed U8, 1bitLLM, Llama-style packed) into the packed ternary files engines load: GGUF for bitnet.cpp and llama.cpp, transformers' packed checkpoint, Microsoft's GPU layout, bitnet-rs; bit-exact to the reference rule, streamed, on every core.")
     .version(VERSION)
     .showHelpAfterError();
   addConvertOptions(program, { input: DEFAULT_INPUT, output: DEFAULT_OUTPUT }).action(async (flags: ConvertFlags, cmd: Command) => {

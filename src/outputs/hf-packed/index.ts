@@ -6,9 +6,8 @@
 
 import { jsonBytes } from '../../formats/json-text.js';
 import { UnsupportedError } from '../../errors.js';
-import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
+import type { BlockRole, FloatWeight, TernaryWeight } from '../../model/plan.js';
 import { LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
-import { BLOCK_NAMES, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layouts/names.js';
 import type { FloatDType } from '../../quant/rule.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
@@ -19,6 +18,25 @@ const U8 = PACKINGS['hf-u8'];
 import type { BaseFormatOptions, OutputFormat } from '../types.js';
 
 const FILE = 'model.safetensors';
+/** The transformers class that loads this format, and its tensor names (its modeling_bitnet.py) by role. */
+const TRANSFORMERS_CLASS = 'BitNetForCausalLM';
+const MODEL_NAMES = { token_embd: 'model.embed_tokens.weight', output_norm: 'model.norm.weight', output: 'lm_head.weight' } as const;
+const BLOCK_NAMES: Record<BlockRole, string> = {
+  attn_norm: 'input_layernorm.weight',
+  attn_q: 'self_attn.q_proj.weight',
+  attn_k: 'self_attn.k_proj.weight',
+  attn_v: 'self_attn.v_proj.weight',
+  attn_o: 'self_attn.o_proj.weight',
+  attn_sub_norm: 'self_attn.attn_sub_norm.weight',
+  ffn_norm: 'post_attention_layernorm.weight',
+  ffn_gate: 'mlp.gate_proj.weight',
+  ffn_up: 'mlp.up_proj.weight',
+  ffn_down: 'mlp.down_proj.weight',
+  ffn_sub_norm: 'mlp.ffn_sub_norm.weight',
+};
+const blockName = (i: number, role: BlockRole) => `model.layers.${i}.${BLOCK_NAMES[role]}`;
+/** A packed projection's scale (AutoBitLinear's weight_scale). */
+const scaleNameOf = (weightName: string) => `${weightName}_scale`;
 
 /** A projection as U8 [out/4, in] + its weight_scale [1]. */
 type U8Entry = Entry & { kind: 'u8'; weights: [TernaryWeight]; scaleDtype: FloatDType };
@@ -43,7 +61,7 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
 
   plan(model, o) {
     if (!model.hasSubNorms) {
-      throw new UnsupportedError({ tensor: blockPrefix(0) + BLOCK_NAMES.attn_sub_norm[0] }, 'a model with attn_sub_norm and ffn_sub_norm (BitNetForCausalLM computes them)', `a ${model.layout} checkpoint without sub-norms; choose --format bitnet-rs`);
+      throw new UnsupportedError({ tensor: blockName(0, 'attn_sub_norm') }, 'a model with attn_sub_norm and ffn_sub_norm (BitNetForCausalLM computes them)', `a ${model.layout} checkpoint without sub-norms; choose --format bitnet-rs`);
     }
     if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (weight_scale is one value per projection)', 'row');
     const u8 = (name: string, weight: TernaryWeight): U8Entry => {
@@ -53,17 +71,16 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
       const tensors = [{ name, dtype: 'U8' as const, shape: [rows / 4, cols] }, { name: scaleNameOf(name), dtype: scaleDtype, shape: [1] }];
       return { kind: 'u8', tensors, weights: [weight], scaleDtype };
     };
-    const groups: (U8Entry | FloatEntry)[][] = [[copied(MODEL_NAMES.token_embd[0], model.tokenEmbd)], [copied(MODEL_NAMES.output_norm[0], model.outputNorm)]];
+    const groups: (U8Entry | FloatEntry)[][] = [[copied(MODEL_NAMES.token_embd, model.tokenEmbd)], [copied(MODEL_NAMES.output_norm, model.outputNorm)]];
     if (!model.outputTied) {
       const head = model.output;
-      if (head.kind !== 'master') throw new UnsupportedError({ tensor: MODEL_NAMES.output[0] }, 'a float lm_head', 'a packed one');
-      groups.push([copied(MODEL_NAMES.output[0], { kind: 'float', tensor: head.tensor })]);
+      if (head.kind !== 'master') throw new UnsupportedError({ tensor: MODEL_NAMES.output }, 'a float lm_head', 'a packed one');
+      groups.push([copied(MODEL_NAMES.output, { kind: 'float', tensor: head.tensor })]);
     }
     for (const b of model.blocks) {
-      const p = blockPrefix(b.index);
       groups.push([
-        ...LINEAR_ROLES.map((r) => u8(p + BLOCK_NAMES[r][0], b[r])),
-        ...(['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm'] as const).map((r) => copied(p + BLOCK_NAMES[r][0], b[r]!)),
+        ...LINEAR_ROLES.map((r) => u8(blockName(b.index, r), b[r])),
+        ...(['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm'] as const).map((r) => copied(blockName(b.index, r), b[r]!)),
       ]);
     }
     return planContainer('hf-packed', FILE, groups, 'writer', o, { format: 'pt' });
@@ -93,10 +110,11 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
   },
 
   finish(model, o, input) {
-    const { auto_map: _remoteCode, ...raw } = model.config.raw; // the remote code of another family does not apply
+    // a config that is already BitNetForCausalLM's is kept whole; another family's remote code does not apply
+    const { auto_map: _remoteCode, ...raw } = model.config.raw;
     const config = {
-      ...(model.layout === 'hf-bitnet' || model.layout === 'hf-bitnet-packed' ? model.config.raw : raw),
-      architectures: ['BitNetForCausalLM'],
+      ...(model.config.architecture === TRANSFORMERS_CLASS ? model.config.raw : raw),
+      architectures: [TRANSFORMERS_CLASS],
       model_type: 'bitnet',
       hidden_act: model.config.hiddenAct,
       num_key_value_heads: model.config.numKvHeads,
