@@ -18,3 +18,4 @@ export { packMsInt2 } from './pack/ms-int2';
 export { packTq2_0 } from './pack/tq2_0';
 export { packTq1_0 } from './pack/tq1_0';
 export { packI2s } from './pack/i2_s';
+export { packQ2_0 } from './pack/q2_0';

@@ -1,5 +1,5 @@
 // Our GGUF writer proven in a real engine: node-llama-cpp (pinned, prebuilt CPU llama.cpp) loads the
-// TQ2_0 and TQ1_0 files the converter writes for a SiLU (1bitLLM-layout) synthetic model, and its
+// TQ2_0, TQ1_0 and Q2_0 files the converter writes for a SiLU (1bitLLM-layout) synthetic model, and its
 // next-token log-probabilities match the independent float64 reference forward pass of the SOURCE
 // checkpoint (test/reference/forward-ref.ts, written from the transformers modelling code, not from
 // our writer) with correlation >= 0.999 at every position. Negative controls in the same test: our
@@ -31,7 +31,7 @@ const reference = forwardReference(loadReferenceModel(input), ENGINE_TOKENS).log
 
 const converted = new Map<string, Promise<string>>();
 /** Our .gguf of the checkpoint in a type (converted once). */
-function ours(type: 'tq2_0' | 'tq1_0'): Promise<string> {
+function ours(type: 'tq2_0' | 'tq1_0' | 'q2_0'): Promise<string> {
   if (!converted.has(type)) {
     const out = join(root, type);
     converted.set(type, convert({ inputDir: input, outputDir: out, format: 'gguf', ggufType: type, threads: 2, timestamp: 1 }).then(() => join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!)));
@@ -53,7 +53,7 @@ function edited(file: string, tensor: string, edit: (data: Uint8Array, type: str
   return path;
 }
 
-for (const type of ['tq2_0', 'tq1_0'] as const) {
+for (const type of ['tq2_0', 'tq1_0', 'q2_0'] as const) {
   test(`${type}: node-llama-cpp computes our file as the reference computes the source (>= ${THRESHOLD} at every position)`, async () => {
     requireEngine();
     const file = await ours(type);
@@ -75,7 +75,11 @@ test('negative controls: a flipped scale or a dropped sub-norm in our file fails
     const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
     for (let i = 0; i < d.length / 4; i++) v.setFloat32(4 * i, 1, true); // the norm's weights removed
   });
-  for (const [label, path] of [['flipped scale', flipped], ['dropped sub-norm', dropped]]) {
+  const q2 = await ours('q2_0');
+  const flippedQ2 = edited(q2, 'blk.0.attn_v.weight', (d) => {
+    for (let b = 0; b < d.length / 18; b++) d[b * 18 + 1] ^= 0x80; // Q2_0: d is the first 2 bytes of every block
+  });
+  for (const [label, path] of [['flipped scale', flipped], ['dropped sub-norm', dropped], ['flipped Q2_0 scale', flippedQ2]]) {
     const cs = correlationsOf(await runLlama(path, ENGINE_TOKENS, { timeoutMs: 60_000 }));
     assert.ok(Math.min(...cs) < THRESHOLD, `${label} should fail the check: ${fmt(cs)}`);
     console.log(`  ${label}: ${fmt(cs)}`);

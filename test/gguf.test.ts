@@ -20,7 +20,7 @@ import { PRESETS } from '../build/js/synth/presets.js';
 import { parseModelConfig } from '../build/js/model/config.js';
 import { ggufVocab } from '../build/js/outputs/gguf/vocab.js';
 import { decodeValues, referenceTernary, toF16, type Dt } from './reference/ternary-ref.js';
-import { i2s, tq1_0, tq2_0, type RefPacking } from './reference/packings-ref.js';
+import { i2s, q2_0, tq1_0, tq2_0, type RefPacking } from './reference/packings-ref.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-gguf-'));
 let n = 0;
@@ -43,7 +43,9 @@ async function run(input: string, extra: Partial<ConvertOptions> = {}): Promise<
   return { dir, file: join(dir, files[0]) };
 }
 
-const REF: Record<string, RefPacking> = { I2_S: i2s, TQ2_0: tq2_0, TQ1_0: tq1_0 };
+const REF: Record<string, RefPacking> = { I2_S: i2s, TQ2_0: tq2_0, TQ1_0: tq1_0, Q2_0: q2_0 };
+/** Where a block's fp16 d sits (docs/gguf.md 4 and 7), and the block's bytes. */
+const D_AT: Record<string, [number, number]> = { TQ2_0: [64, 66], TQ1_0: [52, 54], Q2_0: [0, 18] };
 const PROJ: Record<string, string> = {
   attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj', attn_output: 'self_attn.o_proj',
   ffn_gate: 'mlp.gate_proj', ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj',
@@ -85,9 +87,9 @@ function checkTensors(file: string, input: string): void {
         const values = decodeValues(d, 'F16');
         assert.ok(values.every((v, i) => v === want.q[i] * toF16(want.scale)), `${t.name}: values are the ternary times the scale in f16`);
       } else {
-        const blockBytes = GGML_TYPES[t.type].blockBytes;
+        const [at, blockBytes] = D_AT[t.type];
         for (let b = 0; b < d.length / blockBytes; b++) {
-          assert.is(d[b * blockBytes + blockBytes - 2] | (d[b * blockBytes + blockBytes - 1] << 8), f16Bits(want.scale), `${t.name} block ${b} d`);
+          assert.is(d[b * blockBytes + at] | (d[b * blockBytes + at + 1] << 8), f16Bits(want.scale), `${t.name} block ${b} d`);
         }
       }
       continue;
@@ -127,7 +129,7 @@ write('2B-4T style (relu2) -> auto: bitnet-b1.58 + I2_S, every tensor as the ref
   checkTensors(file, input);
 });
 
-for (const type of ['tq2_0', 'tq1_0', 'f16'] as const) {
+for (const type of ['tq2_0', 'tq1_0', 'q2_0', 'f16'] as const) {
   write(`1bitLLM style (SiLU, F32 latent) -> bitnet + ${type}`, async () => {
     const input = synth({ layout: '1bitllm', seed: 3 });
     const { file } = await run(input, type === 'tq2_0' ? {} : { ggufType: type });

@@ -12,6 +12,7 @@ import {
   instantiateKernels,
   packedTensorBytes,
   type Kernels,
+  type Packing,
   type PackingId,
 } from '../build/js/kernels/index.js';
 import { REF_PACKINGS, hfU8, i2sTail, msInt2, type Packed } from './reference/packings-ref.js';
@@ -87,10 +88,9 @@ function chunkInput(id: PackingId, w: Int8Array, rows: number, cols: number, r0:
 }
 
 /** Calls the packing's kernel (the name from the table) on one chunk; returns the invalid count. */
+/** The table's call of the packing's kernel (its `pack`), as every writer makes it. */
 function callPack(k: Kernels, id: PackingId, src: number, n: number, cols: number, d: number, dst: number): number {
-  const fn = k.exports[PACKINGS[id].kernel] as (...args: number[]) => number;
-  const kernelRows = PACKINGS[id].rowAccess === 'quarter-bands' ? n / 4 : n;
-  return id === 'tq2_0' || id === 'tq1_0' ? fn(src, kernelRows, cols, d, dst) : fn(src, kernelRows, cols, dst);
+  return (PACKINGS[id] as Packing).pack(k.exports, src, n, cols, dst, d);
 }
 
 /** Packs W with the kernel in consecutive chunks of `chunks[i]` rows, as a host would. */
@@ -157,7 +157,7 @@ test('table: one row per packing, each with a reference, a kernel in both builds
   // the GGUF ids of ggml's type_traits / llama.cpp's llama_ftype, written here once more as literals
   assert.equal(
     IDS.flatMap((id) => { const g = (PACKINGS[id] as { ggml?: { name: string; id: number; fileType: number } }).ggml; return g ? [[id, g.name, g.id, g.fileType]] : []; }),
-    [['tq2_0', 'TQ2_0', 35, 37], ['tq1_0', 'TQ1_0', 34, 36], ['i2_s', 'I2_S', 36, 40]],
+    [['tq2_0', 'TQ2_0', 35, 37], ['tq1_0', 'TQ1_0', 34, 36], ['i2_s', 'I2_S', 36, 40], ['q2_0', 'Q2_0', 42, 41]],
   );
   assert.is(packedTensorBytes(PACKINGS.tq2_0, 1, 256), 66);
   assert.is(packedTensorBytes(PACKINGS.tq1_0, 1, 256), 54);
@@ -345,6 +345,28 @@ test('TQ2_0 examples: zero code bytes 0x55, x0=+1 x32=-1 x64=0 x96=+1 -> qs[0] =
   const expected = zeros.slice();
   expected[0] = 0x92;
   assertExample('tq2_0', w, 1, 256, expected, 'qs[0]');
+});
+
+test('Q2_0 examples: d = 1.0 first (00 3C), zero codes 0x55; x0=+1 x1=-1 x3=+1 -> byte 0 = 0x92; x63=-1 -> byte 15 = 0x15', () => {
+  const zeros = new Uint8Array(18).fill(0x55);
+  zeros.set([0x00, 0x3c], 0);
+  assertExample('q2_0', new Int8Array(64), 1, 64, zeros, 'all zero');
+  const w = new Int8Array(64);
+  w[0] = 1;
+  w[1] = -1;
+  w[3] = 1;
+  w[63] = -1;
+  const expected = zeros.slice();
+  expected[2] = 0x92; // codes 2, 0, 1, 2 from the low bits: 10 01 00 10
+  expected[17] = 0x15; // codes 1, 1, 1, 0: 00 01 01 01
+  assertExample('q2_0', w, 1, 64, expected, 'bytes 0 and 15');
+  // two rows of two blocks: each block starts with d (here fp16 0.5 = 0x3800)
+  const w2 = new Int8Array(256);
+  w2[128 + 64 + 5] = 1; // row 1, block 1, value 5: byte 1 of that block, bits 2..3
+  const expected2 = new Uint8Array(72).fill(0x55);
+  for (let b = 0; b < 4; b++) expected2.set([0x00, 0x38], 18 * b);
+  expected2[18 * 3 + 2 + 1] = 0x59; // codes 1, 2, 1, 1: 01 01 10 01
+  assertExample('q2_0', w2, 2, 128, expected2, 'the 2x128 example', 0x3800);
 });
 
 test('TQ1_0 examples: zero qs 0x80, zero qh 0x7F, trits (+1, -1, 0, +1, +1) -> 0xBD', () => {

@@ -10,7 +10,7 @@ import { CorruptFileError } from '../errors.js';
 import { f16ToF32 } from '../quant/floats.js';
 import type { KernelExports } from './types.js';
 
-export type PackingId = 'bitnet-rs' | 'hf-u8' | 'ms-int2' | 'tq2_0' | 'tq1_0' | 'i2_s';
+export type PackingId = 'bitnet-rs' | 'hf-u8' | 'ms-int2' | 'tq2_0' | 'tq1_0' | 'i2_s' | 'q2_0';
 
 /** The pack kernels: the exports named pack*. */
 export type PackKernel = { [K in keyof KernelExports]: K extends `pack${string}` ? K : never }[keyof KernelExports];
@@ -93,11 +93,11 @@ const plusOne = (byteOf: (i: number) => number, shiftOf: (i: number) => number) 
   return q;
 };
 
-/** The fp16 d at the end of every `blockBytes` bytes. */
-const lastF16 = (blockBytes: number) => (bytes: Uint8Array) => {
+/** The fp16 d at byte `at` of every `blockBytes` bytes. */
+const f16At = (blockBytes: number, at: number) => (bytes: Uint8Array) => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(Math.floor(bytes.length / blockBytes));
-  for (let b = 0; b < out.length; b++) out[b] = f16ToF32(view.getUint16(b * blockBytes + blockBytes - 2, true));
+  for (let b = 0; b < out.length; b++) out[b] = f16ToF32(view.getUint16(b * blockBytes + at, true));
   return out;
 };
 
@@ -112,6 +112,7 @@ const trit = (x: number, n: number) => (((x * 3 ** n) & 255) * 3) >> 8;
 
 const TQ1_BLOCK = 48 + 4 + 2;
 const TQ2_BLOCK = 64 + 2;
+const Q2_BLOCK = 2 + 16;
 
 export const PACKINGS = {
   'bitnet-rs': {
@@ -229,7 +230,7 @@ export const PACKINGS = {
       (i) => TQ2_BLOCK * (i >> 8) + 32 * ((i >> 7) & 1) + (i & 31),
       (i) => 2 * ((i >> 5) & 3),
     ),
-    blockScales: lastF16(TQ2_BLOCK),
+    blockScales: f16At(TQ2_BLOCK, TQ2_BLOCK - 2),
     note: 'GGUF type 35: qs[64] (2 bits, low first) + fp16 d per 256 values (ggml block_tq2_0; docs/gguf.md 4)',
   },
   tq1_0: {
@@ -256,7 +257,7 @@ export const PACKINGS = {
       }
       return q;
     },
-    blockScales: lastF16(TQ1_BLOCK),
+    blockScales: f16At(TQ1_BLOCK, TQ1_BLOCK - 2),
     note: 'GGUF type 34: qs[48] + qh[4] (5 trits a byte) + fp16 d per 256 values (ggml block_tq1_0; docs/gguf.md 4)',
   },
   i2_s: {
@@ -277,6 +278,26 @@ export const PACKINGS = {
       (i) => 6 - 2 * ((i % 128) >> 5),
     ),
     note: 'bitnet.cpp type 36 (fork only): 32 bytes per 128 values, high bits first, then a 32-byte f32 scale tail (docs/gguf.md 4)',
+  },
+  q2_0: {
+    kernel: 'packQ2_0',
+    block: { rows: 1, cols: 64, bytes: Q2_BLOCK },
+    rowMultiple: 1,
+    colMultiple: 64,
+    rowAccess: 'consecutive',
+    bytes: (rows, cols) => rows * (cols / 64) * Q2_BLOCK,
+    tailBytes: 0,
+    scale: 'block-f16',
+    badCode2: 3,
+    ggml: { name: 'Q2_0', id: 42, fileType: 41 },
+    pack: (k, src, rows, cols, dst, d) => k.packQ2_0(src, rows, cols, blockScale(d), dst),
+    // value j of a block at bits 2*(j%4) of byte 2 + j/4 (after d)
+    unpack: plusOne(
+      (i) => Q2_BLOCK * (i >> 6) + 2 + ((i & 63) >> 2),
+      (i) => 2 * (i & 3),
+    ),
+    blockScales: f16At(Q2_BLOCK, 0),
+    note: 'GGUF type 42 (upstream llama.cpp, CPU and GPU): fp16 d + 16 bytes per 64 values, value j at bits 2*(j%4) of byte j/4 (docs/gguf.md 7)',
   },
 } as const satisfies Record<PackingId, Packing>;
 

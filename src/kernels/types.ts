@@ -81,4 +81,9 @@ export interface KernelExports {
    * (f32 scale, 28 zero bytes) after the last row.
    */
   packI2s(src: number, rows: number, cols: number, dst: number): number;
+  /**
+   * GGUF Q2_0: cols % 64 == 0; 18 bytes per 64 values of a row: `d` (fp16 bits) first, then 16 bytes,
+   * value j at bits 2*(j%4) of byte j/4 (code q + 1).
+   */
+  packQ2_0(src: number, rows: number, cols: number, d: number, dst: number): number;
 }

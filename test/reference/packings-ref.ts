@@ -235,6 +235,30 @@ export function i2sTail(scale: number): Uint8Array {
   return tail;
 }
 
+// ---- Q2_0 (docs/gguf.md 7, ggml type 42): 18 bytes per 64 values of a row: fp16 d first, then 16
+// bytes; value j of a block at bits 2*(j%4) of byte j/4 (first value in the low bits), code q + 1.
+export const q2_0: RefPacking = {
+  pack(w, rows, cols, d = 0x3c00) {
+    const t = new Ternaries(w, cols);
+    const out: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      for (let b = 0; b < cols / 64; b++) {
+        const qs = new Array<number>(16).fill(0);
+        for (let j = 0; j < 64; j++) qs[Math.floor(j / 4)] += (t.at(r, 64 * b + j) + 1) * 2 ** (2 * (j % 4));
+        out.push(d % 256, Math.floor(d / 256), ...qs);
+      }
+    }
+    return { bytes: Uint8Array.from(out), bad: t.bad };
+  },
+  unpack(bytes, rows, cols) {
+    const w = new Int8Array(rows * cols);
+    for (let b = 0; b < (rows * cols) / 64; b++) {
+      for (let j = 0; j < 64; j++) w[64 * b + j] = field(bytes[18 * b + 2 + Math.floor(j / 4)], 2 * (j % 4)) - 1;
+    }
+    return w;
+  },
+};
+
 /** Every packing by its id (the ids of src/kernels/packings.ts; the test checks they agree). */
 export const REF_PACKINGS: Record<string, RefPacking> = {
   'bitnet-rs': bitnetRs,
@@ -243,6 +267,7 @@ export const REF_PACKINGS: Record<string, RefPacking> = {
   tq2_0,
   tq1_0,
   i2_s: i2s,
+  q2_0,
 };
 
 function wordsToBytes(words: readonly number[]): Uint8Array {

@@ -22,7 +22,7 @@ const TERNARY_TYPES: readonly TernaryType[] = [...GGUF_PACKINGS, 'f16'];
 
 /** Which engine computes which architecture, and with which tensor types (docs/gguf.md section 1). */
 const ARCHS: Record<Arch, { engine: string; act: string; types: readonly TernaryType[]; defaultType: TernaryType }> = {
-  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', types: ['tq2_0', 'tq1_0', 'f16'], defaultType: 'tq2_0' },
+  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', types: ['tq2_0', 'tq1_0', 'q2_0', 'f16'], defaultType: 'tq2_0' },
   'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', types: ['i2_s', 'f16'], defaultType: 'i2_s' },
 };
 
