@@ -21,6 +21,7 @@ import { parseModelConfig } from '../build/js/model/config.js';
 import { ggufVocab } from '../build/js/outputs/gguf/vocab.js';
 import { decodeValues, referenceTernary, toF16, type Dt } from './reference/ternary-ref.js';
 import { i2s, q2_0, tq1_0, tq2_0, type RefPacking } from './reference/packings-ref.js';
+import { decodeHfU8 } from './reference/formats-ref.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-gguf-'));
 let n = 0;
@@ -143,6 +144,58 @@ for (const type of ['tq2_0', 'tq1_0', 'q2_0', 'f16'] as const) {
   });
 }
 
+write('Llama-layout packed (HF1BitLLM style: divide scale, no sub-norms, untied) -> auto: arch llama + Q2_0, q/k rows permuted, d = 1/weight_scale, output.weight F16', async () => {
+  const input = synth({ layout: 'llama-packed', seed: 12 });
+  const { file } = await run(input);
+  assert.match(file, /-q2_0\.gguf$/);
+  const bytes = new Uint8Array(readFileSync(file));
+  const g = parseGguf(bytes, file);
+  const num = (k: string) => g.kvs.get(k)!.value as number;
+  assert.is(g.kvs.get('general.architecture')!.value, 'llama');
+  assert.is(num('general.file_type'), 41);
+  assert.is(num('llama.attention.head_count'), SHAPE.num_attention_heads);
+  assert.is(num('llama.attention.head_count_kv'), SHAPE.num_key_value_heads);
+  assert.is(num('llama.rope.freq_base'), 500000);
+  assert.is(num('llama.rope.dimension_count'), SHAPE.hidden_size / SHAPE.num_attention_heads);
+  assert.not.ok(g.kvs.has('llama.attention.key_length'), 'head_dim is hidden / heads');
+  const src = readCheckpointTensors(input);
+  const data = (name: string) => {
+    const t = g.tensors.find((x) => x.name === name)!;
+    return { t, d: bytes.subarray(t.offset, t.offset + t.bytes) };
+  };
+  const headDim = SHAPE.hidden_size / SHAPE.num_attention_heads;
+  for (let b = 0; b < SHAPE.num_hidden_layers; b++) {
+    for (const [name, proj] of Object.entries(PROJ)) {
+      const { t, d } = data(`blk.${b}.${name}.weight`);
+      assert.is(t.type, 'Q2_0');
+      const [cols, rows] = t.ne;
+      const s = src.get(`model.layers.${b}.${proj}.weight`)!;
+      const want = decodeHfU8(s.bytes, rows, cols);
+      const got = q2_0.unpack(d, rows, cols);
+      // row t of attn_q / attn_k holds Hugging Face row (h, l, i) at (h, i, l): llama.cpp's permute
+      const sourceRow = (r: number) => {
+        if (name !== 'attn_q' && name !== 'attn_k') return r;
+        const h = Math.floor(r / headDim);
+        const k = r % headDim;
+        return h * headDim + (k % 2) * (headDim / 2) + Math.floor(k / 2);
+      };
+      for (let r = 0; r < rows; r++) {
+        const from = sourceRow(r);
+        for (let c = 0; c < cols; c++) if (got[r * cols + c] !== want[from * cols + c]) assert.unreachable(`blk.${b}.${name}: [${r}, ${c}] is ${got[r * cols + c]}, source row ${from} has ${want[from * cols + c]}`);
+      }
+      const scale = decodeValues(src.get(`model.layers.${b}.${proj}.weight_scale`)!.bytes, 'BF16')[0];
+      for (let k = 0; k < d.length; k += 18) assert.is(d[k] | (d[k + 1] << 8), f16Bits(1 / scale), `blk.${b}.${name} d = 1/weight_scale`);
+    }
+    assert.not.ok(g.tensors.some((t) => t.name.startsWith(`blk.${b}.`) && t.name.includes('sub_norm')));
+  }
+  const head = data('output.weight');
+  assert.is(head.t.type, 'F16');
+  const lm = src.get('lm_head.weight')!;
+  const expected = decodeValues(lm.bytes, lm.dtype as Dt).map(toF16);
+  const gotHead = decodeValues(head.d, 'F16');
+  assert.is(gotHead.findIndex((v, i) => v !== expected[i]), -1, 'output.weight is lm_head.weight in F16');
+});
+
 write('packed input (2B-4T packed) gives the same GGUF as its master would through hf-packed', async () => {
   const master = synth({ layout: 'master', seed: 4 });
   const packedDir = fresh('packed');
@@ -223,9 +276,10 @@ refuse('a relu2 model into arch bitnet (llama.cpp computes SiLU), saying what to
 refuse('a SiLU model into arch bitnet-b1.58 (bitnet.cpp computes relu2)', async () =>
   refused(synth({ layout: '1bitllm', seed: 7 }), { ggufArch: 'bitnet-b1.58' }, UnsupportedError, /computes relu2/, /--gguf-arch bitnet\b/));
 
-refuse('I2_S for arch bitnet, TQ2_0 for bitnet-b1.58', async () => {
+refuse('I2_S for arch bitnet, Q2_0 and TQ1_0 for bitnet-b1.58', async () => {
   await refused(synth({ layout: '1bitllm', seed: 8 }), { ggufType: 'i2_s' }, UnsupportedError, /i2_s/, /bitnet-b1\.58/);
-  await refused(synth({ layout: 'master', seed: 8 }), { ggufType: 'tq2_0' }, UnsupportedError, /tq2_0/, /llama\.cpp/);
+  await refused(synth({ layout: 'master', seed: 8 }), { ggufType: 'q2_0' }, UnsupportedError, /q2_0/, /llama\.cpp/);
+  await refused(synth({ layout: 'master', seed: 8 }), { ggufType: 'tq1_0' }, UnsupportedError, /tq1_0/, /llama\.cpp/);
 });
 
 refuse('rows a type cannot hold, naming the tensor', async () =>
@@ -233,10 +287,30 @@ refuse('rows a type cannot hold, naming the tensor', async () =>
 
 refuse('an untied head, a model without sub-norms, a folder without a tokenizer', async () => {
   await refused(synth({ layout: 'master', seed: 10, untied: true }), {}, UnsupportedError, /tied head/);
-  await refused(synth({ layout: 'llama-packed', seed: 10 }), {}, UnsupportedError, /sub_norm/);
+  await refused(synth({ layout: 'llama-packed', seed: 10 }), { ggufArch: 'bitnet' }, UnsupportedError, /sub_norm/, /--gguf-arch llama/);
+  await refused(synth({ layout: '1bitllm', seed: 10 }), { ggufArch: 'llama' }, UnsupportedError, /without sub-norms/, /--gguf-arch bitnet\b/);
   const bare = synth({ layout: 'master', seed: 10 });
   for (const f of readdirSync(bare)) if (f.startsWith('tokenizer')) rmSync(join(bare, f));
   await refused(bare, {}, InvalidConfigError, /tokenizer/);
+});
+
+refuse('arch llama: rope_scaling it cannot carry yet, rows Q2_0 cannot hold (naming the types that can), a scale fp16 cannot hold', async () => {
+  const scaled = synth({ layout: 'llama-packed', seed: 11 });
+  const config = JSON.parse(readFileSync(join(scaled, 'config.json'), 'utf8'));
+  writeFileSync(join(scaled, 'config.json'), JSON.stringify({ ...config, rope_scaling: { rope_type: 'llama3', factor: 8 } }));
+  await refused(scaled, {}, UnsupportedError, /rope_scaling/, /llama3/, /config\.json/);
+  // hidden 72: no GGUF ternary type holds rows of 72 values but f16
+  await refused(synth({ layout: 'llama-packed', seed: 11, shape: undefined, preset: 'odd' }), {}, UnsupportedError, /blk\.0\.attn_q\.weight/, /multiple of 64/, /--gguf-type f16/);
+  // a weight_scale of 1e-6 divides: the multiplying scale 1e6 is past fp16's largest value
+  const huge = synth({ layout: 'llama-packed', seed: 11 });
+  const st = join(huge, readdirSync(huge).find((f) => f.endsWith('.safetensors'))!);
+  const buf = new Uint8Array(readFileSync(st));
+  const n = Number(new DataView(buf.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n)));
+  const at = 8 + n + header['model.layers.0.self_attn.v_proj.weight_scale'].data_offsets[0];
+  new DataView(buf.buffer).setUint16(at, 0x3586, true); // bf16 1e-6
+  writeFileSync(st, buf);
+  await refused(huge, {}, UnsupportedError, /blk\.0\.attn_v\.weight/, /fp16/);
 });
 
 refuse.after(() => rmSync(tmp, { recursive: true, force: true }));

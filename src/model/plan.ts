@@ -59,6 +59,19 @@ export interface ModelPlan {
   unused: string[];
 }
 
+/**
+ * Hugging Face's q/k rows hold each head's rotary pairs half a head apart (rotate_half RoPE); engines
+ * with adjacent-pair RoPE (llama.cpp's `llama`, Microsoft's GPU kernels) want them side by side. Row `t`
+ * of such a head-permuted projection comes from source row: target (h, d, l) <- source (h, l, d), l = 2
+ * (llama.cpp's converter `permute`, Microsoft's `'(h l d) i -> (h d l) i'`). Lossless for ternary rows.
+ */
+export function interleavedRopeSource(t: number, headRows: number): number {
+  const half = headRows / 2;
+  const h = Math.floor(t / headRows);
+  const r = t - h * headRows;
+  return h * headRows + (r & 1) * half + (r >> 1);
+}
+
 /** Rows and row length of a ternary weight as the model sees it ([out, in]). */
 export function ternaryShape(w: TernaryWeight): { rows: number; cols: number } {
   return w.kind === 'master' ? { rows: w.tensor.shape[0], cols: w.tensor.shape[1] } : { rows: w.rows, cols: w.cols };

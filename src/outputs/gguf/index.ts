@@ -1,5 +1,7 @@
-// GGUF for the engines people run BitNet b1.58 with (docs/gguf.md): llama.cpp's arch `bitnet` (SiLU FFN;
-// TQ1_0/TQ2_0) and bitnet.cpp's `bitnet-b1.58` (relu^2 FFN; I2_S, its fork's type 36). One .gguf
+// GGUF for the engines people run BitNet b1.58 with (docs/gguf.md): llama.cpp's arch `bitnet` (SiLU FFN,
+// sub-norms; TQ1_0/TQ2_0/Q2_0), bitnet.cpp's `bitnet-b1.58` (relu^2 FFN; I2_S, its fork's type 36), and
+// `llama` for Llama-layout ternary models (no sub-norms, q/k rows permuted for adjacent-pair RoPE, an
+// untied head; Q2_0/TQ in llama.cpp, I2_S in bitnet.cpp, docs/gguf.md 6). One .gguf
 // whose head (KVs with the vocabulary, tensor infos) and every tensor offset follow from the shapes:
 // the main thread writes the head into a preallocated file, the workers fill the tensors' regions.
 // A combination an engine would compute wrongly is refused with the reason and what to use instead.
@@ -7,7 +9,7 @@
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import { GGML_TYPES, kv, layoutGguf, parseGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
 import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
-import { BLOCK_ROLES, LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
+import { BLOCK_ROLES, LINEAR_ROLES, interleavedRopeSource, ternaryShape } from '../../model/plan.js';
 import { f16ToF32, f32ToF16 } from '../../quant/floats.js';
 import { readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
 import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
@@ -15,15 +17,28 @@ import { readCost } from '../../stream/weights.js';
 import type { FormatOption, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
 import { ggufVocab } from './vocab.js';
 
-type Arch = 'bitnet' | 'bitnet-b1.58';
+type Arch = 'bitnet' | 'bitnet-b1.58' | 'llama';
 /** A --gguf-type: a packing that is a GGUF type (its PACKINGS row has the ggml ids), or `f16`, the values times the scale as F16. */
 type TernaryType = GgufPackingId | 'f16';
 const TERNARY_TYPES: readonly TernaryType[] = [...GGUF_PACKINGS, 'f16'];
 
-/** Which engine computes which architecture, and with which tensor types (docs/gguf.md section 1). */
-const ARCHS: Record<Arch, { engine: string; act: string; types: readonly TernaryType[]; defaultType: TernaryType }> = {
-  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', types: ['tq2_0', 'tq1_0', 'q2_0', 'f16'], defaultType: 'tq2_0' },
-  'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', types: ['i2_s', 'f16'], defaultType: 'i2_s' },
+/**
+ * Which engine computes which architecture, and how (docs/gguf.md sections 1 and 6): the FFN, whether
+ * the blocks have sub-norms, whether an untied head (output.weight) is read, whether q/k rows are
+ * permuted for adjacent-pair RoPE, and the tensor types.
+ */
+const ARCHS: Record<Arch, { engine: string; act: string; subNorms: boolean; untiedHead: boolean; permuteQK: boolean; types: readonly TernaryType[]; defaultType: TernaryType }> = {
+  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', subNorms: true, untiedHead: false, permuteQK: false, types: ['tq2_0', 'tq1_0', 'q2_0', 'f16'], defaultType: 'tq2_0' },
+  'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', subNorms: true, untiedHead: false, permuteQK: false, types: ['i2_s', 'tq2_0', 'f16'], defaultType: 'i2_s' },
+  llama: {
+    engine: 'llama.cpp (upstream; I2_S: bitnet.cpp)',
+    act: 'silu',
+    subNorms: false,
+    untiedHead: true,
+    permuteQK: true,
+    types: ['q2_0', 'tq2_0', 'tq1_0', 'i2_s', 'f16'],
+    defaultType: 'q2_0',
+  },
 };
 
 /** The format's own options; `auto` is resolved from the model (choose), and the manifest records the result. */
@@ -32,14 +47,14 @@ const OPTIONS = [
     key: 'ggufArch',
     values: ['auto', ...(Object.keys(ARCHS) as Arch[])],
     default: 'auto',
-    help: 'bitnet-b1.58 (bitnet.cpp, relu2 models such as 2B-4T) or bitnet (llama.cpp, SiLU models such as 1bitLLM); auto: from hidden_act',
+    help: 'bitnet-b1.58 (bitnet.cpp, relu2 models such as 2B-4T), bitnet (llama.cpp, SiLU models with sub-norms such as 1bitLLM) or llama (Llama-layout ternary models without sub-norms: Falcon3-1.58bit, Llama3-8B-1.58); auto: from hidden_act and the sub-norms',
     label: 'GGUF architecture',
   },
   {
     key: 'ggufType',
     values: ['auto', ...TERNARY_TYPES],
     default: 'auto',
-    help: 'the ternary tensor type (auto: i2_s for bitnet-b1.58, tq2_0 for bitnet)',
+    help: 'the ternary tensor type (auto: i2_s for bitnet-b1.58, tq2_0 for bitnet, q2_0 for llama)',
     label: 'GGUF type',
   },
 ] as const satisfies readonly FormatOption[];
@@ -62,6 +77,8 @@ export interface Item {
   type: GgmlTypeName;
   /** The packing of a ternary tensor (none: F16 values). */
   packing?: PackingId;
+  /** q/k of an arch with adjacent-pair RoPE: the head count whose rows are regrouped (interleavedRopeSource). */
+  heads?: number;
   at: number;
   bytes: number;
 }
@@ -69,14 +86,23 @@ export interface Item {
 /** The architecture and type for this model, or a refusal that says why and what to use instead. */
 function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryType } {
   const act = model.config.hiddenAct ?? '';
-  const byAct = (Object.keys(ARCHS) as Arch[]).find((a) => ARCHS[a].act === act);
-  const arch = o.ggufArch === 'auto' ? byAct : o.ggufArch;
+  const fits = (a: Arch) => ARCHS[a].act === act && ARCHS[a].subNorms === model.hasSubNorms;
+  const byModel = (Object.keys(ARCHS) as Arch[]).find(fits);
+  const arch = o.ggufArch === 'auto' ? byModel : o.ggufArch;
+  const instead = byModel ? `; use --gguf-arch ${byModel} (${ARCHS[byModel].engine})` : '';
   if (!arch) {
-    throw new UnsupportedError({}, `hidden_act ${Object.values(ARCHS).map((a) => a.act).join(' or ')} (the FFNs GGUF engines compute)`, JSON.stringify(act));
+    const known = (Object.keys(ARCHS) as Arch[]).map((a) => `${ARCHS[a].act} ${ARCHS[a].subNorms ? 'with' : 'without'} sub-norms`);
+    throw new UnsupportedError({}, `a model GGUF engines compute (${known.join(', ')})`, `hidden_act ${JSON.stringify(act)} ${model.hasSubNorms ? 'with' : 'without'} sub-norms`);
   }
   if (ARCHS[arch].act !== act) {
-    const instead = byAct ? `; use --gguf-arch ${byAct} (${ARCHS[byAct].engine})` : '';
     throw new UnsupportedError({}, `a ${ARCHS[arch].act} model for --gguf-arch ${arch}: ${ARCHS[arch].engine} computes ${ARCHS[arch].act} for it`, `hidden_act ${act}, which it would compute wrongly${instead}`);
+  }
+  if (ARCHS[arch].subNorms !== model.hasSubNorms) {
+    throw new UnsupportedError(
+      {},
+      ARCHS[arch].subNorms ? `a model with attn_sub_norm and ffn_sub_norm (${ARCHS[arch].engine} computes them for --gguf-arch ${arch})` : `a model without sub-norms for --gguf-arch ${arch} (${ARCHS[arch].engine} computes none)`,
+      `a ${model.layout} checkpoint ${model.hasSubNorms ? 'with' : 'without'} them${instead}`,
+    );
   }
   const type = o.ggufType === 'auto' ? ARCHS[arch].defaultType : o.ggufType;
   if (!ARCHS[arch].types.includes(type)) {
@@ -92,14 +118,19 @@ function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryTy
 
 export const gguf: OutputFormat<Item[], Own> = {
   id: 'gguf',
-  about: 'one .gguf for bitnet.cpp (arch bitnet-b1.58, I2_S) or llama.cpp (arch bitnet, TQ2_0/TQ1_0), chosen from hidden_act',
+  about: 'one .gguf for bitnet.cpp (arch bitnet-b1.58, I2_S) or llama.cpp (arch bitnet, TQ2_0/TQ1_0/Q2_0; arch llama for Llama-layout models, Q2_0), chosen from the model',
   options: OPTIONS,
 
   plan(model, o, input) {
     const { ggufArch: arch, ggufType: type } = choose(model, o);
-    if (!model.hasSubNorms) throw new UnsupportedError({}, 'a model with attn_sub_norm and ffn_sub_norm (both engines compute them)', `a ${model.layout} checkpoint without them`);
-    if (!model.outputTied) {
-      throw new UnsupportedError({ tensor: 'lm_head.weight' }, 'a tied head (both engines take the output head from token_embd)', 'an untied lm_head.weight');
+    const rules = ARCHS[arch];
+    if (!model.outputTied && !rules.untiedHead) {
+      throw new UnsupportedError({ tensor: 'lm_head.weight' }, `a tied head (${rules.engine} takes the output head from token_embd for --gguf-arch ${arch})`, 'an untied lm_head.weight');
+    }
+    if (!model.outputTied && model.output.kind !== 'master') throw new UnsupportedError({ tensor: 'lm_head.weight' }, 'a float lm_head (output.weight is written as F16)', 'a packed one');
+    const scaling = model.config.raw.rope_scaling;
+    if (scaling !== undefined && scaling !== null) {
+      throw new UnsupportedError({ file: 'config.json' }, 'no rope_scaling (its GGUF form, rope_freqs, is not written yet)', `rope_scaling ${JSON.stringify(scaling)}`);
     }
     if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (one scale per tensor)', 'row');
     const c = model.config;
@@ -107,16 +138,24 @@ export const gguf: OutputFormat<Item[], Own> = {
     const items: Omit<Item, 'at' | 'bytes'>[][] = [];
     const float = (name: string, w: FloatWeight, t: 'F16' | 'F32') => ({ name, weight: w, type: t });
     items.push([float('token_embd.weight', model.tokenEmbd, 'F16')], [float('output_norm.weight', model.outputNorm, 'F32')]);
+    if (!model.outputTied && model.output.kind === 'master') items.push([float('output.weight', { kind: 'float', tensor: model.output.tensor }, 'F16')]);
+    // q and k rows in adjacent-pair order for an arch whose RoPE wants it: each head's rows regrouped
+    const heads: Partial<Record<BlockRole, number>> = rules.permuteQK ? { attn_q: c.numHeads, attn_k: c.numKvHeads } : {};
     for (const b of model.blocks) {
       items.push(
-        BLOCK_ROLES.map((role) => {
+        BLOCK_ROLES.filter((role) => b[role] !== undefined).map((role) => {
           const name = `blk.${b.index}.${BLOCK_TENSOR[role]}.weight`;
           if ((LINEAR_ROLES as readonly string[]).includes(role)) {
             const w = b[role as (typeof LINEAR_ROLES)[number]];
             const { rows, cols } = ternaryShape(w);
             const problem = packing && shapeProblem(PACKINGS[packing], rows, cols);
-            if (problem) throw new UnsupportedError({ tensor: name }, `${problem} for ${type} (the engine would read garbage otherwise)`, `rows of ${cols}`);
-            return { name, weight: w as Weight, type: ternaryType, packing };
+            if (problem) {
+              const fit = (rules.types.filter((t) => t !== 'f16' && !shapeProblem(PACKINGS[t as GgufPackingId], rows, cols)) as string[]).concat('f16');
+              throw new UnsupportedError({ tensor: name }, `${problem} for ${type} (the engine would read garbage otherwise)`, `rows of ${cols}; --gguf-type ${fit.join(' or ')} holds them`);
+            }
+            const h = heads[role];
+            if (h && (rows % h !== 0 || (rows / h) % 2 !== 0)) throw new UnsupportedError({ tensor: name }, `${h} heads of an even row count (rotary pairs)`, `${rows} rows`);
+            return { name, weight: w as Weight, type: ternaryType, packing, heads: h };
           }
           return float(name, b[role as Exclude<BlockRole, (typeof LINEAR_ROLES)[number]>]!, 'F32');
         }),
@@ -141,6 +180,8 @@ export const gguf: OutputFormat<Item[], Own> = {
       kv.f32(`${A}.attention.layer_norm_rms_epsilon`, c.rmsNormEps),
       kv.f32(`${A}.rope.freq_base`, c.ropeTheta),
       kv.u32(`${A}.rope.dimension_count`, c.headDim),
+      // a head_dim other than hidden / heads is read from these (llama.cpp defaults to hidden / heads)
+      ...(c.headDim * c.numHeads !== c.hiddenSize ? [kv.u32(`${A}.attention.key_length`, c.headDim), kv.u32(`${A}.attention.value_length`, c.headDim)] : []),
       kv.u32(`${A}.vocab_size`, c.vocabSize),
       ...ggufVocab(input, c),
     ];
@@ -172,15 +213,20 @@ export const gguf: OutputFormat<Item[], Own> = {
       const { cols } = ternaryShape(item.weight);
       const rowBytes = p ? p.bytes(1, cols) : 2 * cols;
       const t = s.ternary(item.weight, { packed: rowBytes });
-      const d = f32ToF16(t.scaleAs('F16'));
+      const d = f16Scale(t.scaleAs('F16'), item.name, p?.scale !== 'tail-f32');
+      const headRows = item.heads ? t.rows / item.heads : 0;
       for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
         const n = Math.min(t.rowsPerChunk, t.rows - r);
-        if (p) {
+        if (headRows) {
+          // rows regrouped one at a time from their source rows, then packed as a chunk
+          for (let x = 0; x < n; x++) t.i8(interleavedRopeSource(r + x, headRows), 1, t.i8Buffer + x * cols);
+          if (p) p.pack(k.exports, t.i8Buffer, n, cols, t.buffers.packed, d);
+        } else if (p) {
           t.packed(p, r, n, t.buffers.packed, d);
         } else {
           t.i8(r, n, t.i8Buffer);
-          ternaryAsF16(k.i8(t.i8Buffer, n * cols), k.u16(t.buffers.packed, n * cols), d);
         }
+        if (!p) ternaryAsF16(k.i8(t.i8Buffer, n * cols), k.u16(t.buffers.packed, n * cols), d);
         sink.write(k.u8(t.buffers.packed, n * rowBytes));
       }
       if (p?.scale === 'tail-f32') {
@@ -277,6 +323,17 @@ function ternaryFromF16(data: Uint8Array, rows: number, cols: number, row0: numb
     if (v !== 0) rowScales[row0 + Math.floor(i / cols)] = Math.abs(v);
   }
   return q;
+}
+
+/**
+ * The scale as fp16 bits for the blocks' `d` (or F16 values), refused where fp16 cannot hold it to its
+ * rounding: above its largest value or below its normal range, where it keeps fewer than 11 bits.
+ */
+function f16Scale(scale: number, tensor: string, needed: boolean): number {
+  if (needed && !(scale >= 2 ** -14 && scale <= 65504)) {
+    throw new UnsupportedError({ tensor }, 'a scale fp16 holds (6.1e-5 to 65504) for the blocks\' d', `${scale}; --gguf-type i2_s keeps it as f32`);
+  }
+  return f32ToF16(scale);
 }
 
 /** --gguf-type f16: each ternary value times the scale, as f16 bits (three possible values). */

@@ -7,7 +7,7 @@
 
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
-import { ternaryShape } from '../../model/plan.js';
+import { interleavedRopeSource, ternaryShape } from '../../model/plan.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import type { OutputFormat } from '../types.js';
 import { jsonFile, readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
@@ -22,17 +22,6 @@ const FILE = 'model_state_int2.safetensors';
 type Int2Entry = Entry & { kind: 'int2'; weights: TernaryWeight[]; heads: (number | undefined)[] };
 
 const copied = (name: string, w: FloatWeight): FloatEntry => floatEntry(name, w, 'source', w.tensor.storedShape);
-
-/**
- * Row `t` of a head-permuted projection comes from source row: Microsoft's
- * `'(h l d) i -> (h d l) i'` with l = 2, i.e. target (h, d, l) <- source (h, l, d).
- */
-export function unpermutedSource(t: number, headRows: number): number {
-  const half = headRows / 2;
-  const h = Math.floor(t / headRows);
-  const r = t - h * headRows;
-  return h * headRows + (r & 1) * half + (r >> 1);
-}
 
 export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
   id: 'ms-gpu',
@@ -102,7 +91,7 @@ export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
         for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
           const n = Math.min(t.rowsPerChunk, t.rows - r);
           if (!heads) t.i8(r, n, t.i8Buffer);
-          else for (let x = 0; x < n; x++) t.i8(unpermutedSource(r + x, headRows), 1, t.i8Buffer + x * cols);
+          else for (let x = 0; x < n; x++) t.i8(interleavedRopeSource(r + x, headRows), 1, t.i8Buffer + x * cols);
           INT2.pack(k.exports, t.i8Buffer, n, cols, t.buffers.packed);
           sink.write(k.u8(t.buffers.packed, INT2.bytes(n, cols)));
         }
