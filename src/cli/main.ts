@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { convert, type ConvertSummary } from '../run/convert.js';
-import { generateCheckpoint, LAYOUTS, type Layout, type SynthDType } from '../synth/generate.js';
+import { generateCheckpoint, LAYOUTS, LAYOUT_ALIASES, layoutOf, type LayoutName, type SynthDType } from '../synth/generate.js';
 import { PRESETS } from '../synth/presets.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
 import { stopWorkers } from '../run/pool.js';
@@ -201,18 +201,21 @@ export function buildProgram(): Command {
     .description('write a synthetic checkpoint in the real Hugging Face layout (for demos, tests and benchmarks)')
     .addOption(new Option('--preset <name>', Object.entries(PRESETS).map(([k, v]) => `${k}: ${v.about}`).join('; ')).choices(Object.keys(PRESETS)).default('tiny'))
     .addOption(
-      new Option('--layout <layout>', 'checkpoint layout: master (2B-4T-bf16 master weights), packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58)')
-        .choices(LAYOUTS)
-        .default('master'),
+      new Option(
+        '--layout <layout>',
+        'checkpoint layout, by the input layout it is read as: hf-bitnet (2B-4T-bf16 master weights), hf-bitnet-packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58); master and packed are older names of the first two',
+      )
+        .choices([...LAYOUTS, ...Object.keys(LAYOUT_ALIASES)])
+        .default('hf-bitnet'),
     )
     .addOption(new Option('--dtype <dtype>', "float weights' dtype (default: the layout's: F32 for 1bitllm, else BF16)").choices(['BF16', 'F16', 'F32']))
     .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
     .option('--untied', 'write lm_head.weight (tie_word_embeddings false)')
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
     .requiredOption('-o, --out <dir>', 'folder to write')
-    .action((o: { preset: string; layout: Layout; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
+    .action((o: { preset: string; layout: LayoutName; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
       const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
-      process.stderr.write(`wrote ${o.preset} ${o.layout} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
+      process.stderr.write(`wrote ${o.preset} ${layoutOf(o.layout)} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
     });
 
   program
