@@ -18,6 +18,7 @@ import { FORMATS, FORMAT_IDS, FORMAT_OPTIONS, optionFlag } from '../outputs/inde
 import { createProgress, gb } from './progress.js';
 import { servePage } from './serve.js';
 import { inspect } from '../run/inspect.js';
+import { roleName } from '../model/plan.js';
 import { verify } from '../run/verify.js';
 import { inspectionText } from './inspect-text.js';
 import { RunLog } from './log.js';
@@ -230,7 +231,9 @@ export function buildProgram(): Command {
       const o = ownOptions<{ json?: boolean; rule: QuantRule; report?: string; reportTensor?: string }>(cmd);
       const started = performance.now();
       const result = await inspect(path, { rule: o.rule });
-      process.stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : inspectionText(result));
+      // --json spells roles as text (blk.3.attn_q), as --report-tensor takes them
+      const json = () => JSON.stringify({ ...result, tensors: result.tensors.map((t) => (t.role === undefined ? t : { ...t, role: roleName(t.role) })) }, null, 2) + '\n';
+      process.stdout.write(o.json ? json() : inspectionText(result));
       if (o.report) writeReport(o.report, await inspectReportData(path, result, { rule: o.rule, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
     });
 

@@ -7,8 +7,9 @@
 import { jsonBytes } from '../../formats/json-text.js';
 import { UnsupportedError } from '../../errors.js';
 import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
-import { LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
-import { BLOCK_NAMES, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layouts/names.js';
+import { BLOCK_ROLES, LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
+import { BLOCK_NAMES, BLOCK_PREFIX, MODEL_NAMES, blockPrefix, scaleNameOf } from '../../layouts/names.js';
+import type { TensorNames } from '../tensor-names.js';
 import type { FloatDType } from '../../quant/rule.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
@@ -19,6 +20,13 @@ const U8 = PACKINGS['hf-u8'];
 import type { BaseFormatOptions, OutputFormat } from '../types.js';
 
 const FILE = 'model.safetensors';
+
+/** The names it writes: the BitNet spelling (the first) of each role in src/layouts/names.ts. */
+const NAMES: TensorNames = {
+  model: { token_embd: MODEL_NAMES.token_embd[0], output_norm: MODEL_NAMES.output_norm[0], output: MODEL_NAMES.output[0] },
+  prefix: BLOCK_PREFIX,
+  block: Object.fromEntries(BLOCK_ROLES.map((r) => [BLOCK_NAMES[r][0], [r]])),
+};
 
 /** A projection as U8 [out/4, in] + its weight_scale [1]. */
 type U8Entry = Entry & { kind: 'u8'; weights: [TernaryWeight]; scaleDtype: FloatDType };
@@ -115,7 +123,7 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
   },
 
   tensors(folder, only) {
-    return tensorsWithScales(folder, FILE, only, (t) => t.dtype === 'U8', () => 1, (info, scales, bytes) => {
+    return tensorsWithScales(folder, FILE, NAMES, only, (t) => t.dtype === 'U8', () => 1, (info, scales, bytes) => {
       const [quarter, cols] = info.storedShape;
       const rows = 4 * quarter;
       const rowsPerChunk = chunkRows(rows, cols);
