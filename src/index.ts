@@ -2,7 +2,7 @@
 // The wasm kernels alone, with no Node API, are the `bitnet-converter/kernels` export.
 
 export { convert, type ConvertOptions, type ConvertSummary, type OutputFile, type Progress } from './run/convert.js';
-export { LAYOUTS, detectLayout, planCheckpoint, type InputLayout } from './layouts/index.js';
+export { LAYOUTS, LAYOUT_IDS, detectLayout, planCheckpoint, type InputLayout, type LayoutId } from './layouts/index.js';
 export { FORMATS, FORMAT_IDS, type OutputFormat } from './outputs/index.js';
 export { DEFAULTS } from './defaults.js';
 export { readManifest, readOutput, outputFolder, verifyManifest, type Manifest } from './io/converted.js';

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateCheckpoint, type Layout } from '../build/js/synth/generate.js';
+import { generateCheckpoint, type LayoutName as Layout } from '../build/js/synth/generate.js';
 import type { ModelShape } from '../build/js/synth/presets.js';
 import { ENGINE_SHAPE, ENGINE_TOKENS as TOKENS } from './helpers/engine.js';
 import { readCheckpointTensors } from './helpers/read-safetensors.js';

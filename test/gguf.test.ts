@@ -234,9 +234,9 @@ write('our head layout round-trips through our reader and the independent one', 
 });
 
 write('the real Llama 3 vocabulary (128256 tokens, 280,147 merges; synth --preset 2b-4t) as GGUF KVs, read back by @huggingface/gguf', async () => {
-  const files = tokenizerFiles('master', 128256);
+  const files = tokenizerFiles('hf-bitnet', 128256);
   const input = { readSide: (name: string) => (files.has(name) ? new TextEncoder().encode(files.get(name) as string) : undefined) };
-  const config = parseModelConfig(JSON.parse(LAYOUT_SPECS.master.config(PRESETS['2b-4t'], 'BF16', false)), 'config.json');
+  const config = parseModelConfig(JSON.parse(LAYOUT_SPECS['hf-bitnet'].config(PRESETS['2b-4t'], 'BF16', false)), 'config.json');
   const kvs = ggufVocab(input, config);
   const layout = layoutGguf([kv.str('general.architecture', 'bitnet-b1.58'), ...kvs], []);
   const path = join(tmp, 'vocab.gguf');

@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convert } from '../build/js/run/convert.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { LAYOUT_IDS } from '../build/js/layouts/index.js';
 import { ConversionError, InvalidConfigError, InvalidShapeError, InvalidTernaryWeightError, MissingTensorError, UnsupportedError } from '../build/js/errors.js';
 import type { DType } from '../build/js/formats/safetensors.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
@@ -40,12 +41,12 @@ function fails(dir: string, cls: abstract new (...a: never[]) => ConversionError
 
 const detect = suite('layout detection');
 
-for (const layout of ['master', 'packed', '1bitllm', 'llama-packed'] as const) {
-  detect(`synth --layout ${layout} is read as its family`, async () => {
+for (const layout of LAYOUT_IDS) {
+  detect(`synth --layout ${layout} is read as that layout`, async () => {
     const input = fresh(layout);
     generateCheckpoint({ outDir: input, layout, preset: 'tiny', seed: 1 });
     const summary = await convert({ inputDir: input, outputDir: fresh('out'), threads: 0 });
-    assert.is(summary.layout, { master: 'hf-bitnet', packed: 'hf-bitnet-packed', '1bitllm': '1bitllm', 'llama-packed': 'llama-packed' }[layout]);
+    assert.is(summary.layout, layout);
   });
 }
 

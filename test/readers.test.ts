@@ -101,6 +101,44 @@ readers('a master checkpoint: the gguf reader gives the reference rule\'s values
   assert.is(q.ternary!.rowScales[0], Math.fround(want.scale));
 });
 
+/** The rows each role holds in SHAPE, spelled out here (not from the plan). */
+function roleRows(role: string): number {
+  const kv = (SHAPE.num_key_value_heads * SHAPE.hidden_size) / SHAPE.num_attention_heads;
+  const rows: Record<string, number> = {
+    attn_q: SHAPE.hidden_size, attn_k: kv, attn_v: kv, attn_o: SHAPE.hidden_size,
+    ffn_gate: SHAPE.intermediate_size, ffn_up: SHAPE.intermediate_size, ffn_down: SHAPE.hidden_size, output: SHAPE.vocab_size,
+  };
+  return rows[role];
+}
+const BLOCK = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_o', 'attn_sub_norm', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down', 'ffn_sub_norm'];
+const PROJECTIONS = ['attn_q', 'attn_k', 'attn_v', 'attn_o', 'ffn_gate', 'ffn_up', 'ffn_down'];
+
+readers('every format\'s reader reports the role each tensor holds: every role of the model once, stacks in order with their rows', async () => {
+  for (const format of Object.keys(FORMATS)) {
+    const seen: string[] = [];
+    for (const t of readOutput(await out(format)).tensors) {
+      const role = t.role;
+      assert.ok(role !== undefined, `${format} ${t.name}: a role`);
+      if (typeof role === 'string') {
+        seen.push(role);
+        assert.ok(['token_embd', 'output_norm', 'output'].includes(role), `${format} ${t.name}: ${role}`);
+        assert.is(t.ternary !== undefined, role === 'output' && t.dtype !== 'F16' && t.dtype !== 'BF16' && t.dtype !== 'F32', `${format} ${t.name}: ternary or not`);
+        if (t.ternary) assert.is(t.ternary.rows, roleRows(role), `${format} ${t.name} rows`);
+        continue;
+      }
+      for (const r of role!.roles) seen.push(`blk.${role!.block}.${r}`);
+      const projections = role!.roles.filter((r) => PROJECTIONS.includes(r));
+      assert.ok(projections.length === 0 || projections.length === role!.roles.length, `${format} ${t.name}: projections or a norm`);
+      assert.is(t.ternary !== undefined, projections.length > 0, `${format} ${t.name}: ternary when it holds projections`);
+      if (t.ternary) assert.is(t.ternary.rows, role!.roles.reduce((n, r) => n + roleRows(r), 0), `${format} ${t.name} rows: its roles' stacked`);
+      assert.equal([...role!.roles], BLOCK.filter((r) => role!.roles.includes(r)), `${format} ${t.name}: stacked in block order`);
+    }
+    // the head may be token_embd itself (hf-packed and gguf of a tied model write no output tensor)
+    const want = ['token_embd', 'output_norm', 'output', ...Array.from({ length: SHAPE.num_hidden_layers }, (_, i) => BLOCK.map((r) => `blk.${i}.${r}`)).flat()];
+    assert.equal([...seen].sort(), want.filter((r) => r !== 'output' || seen.includes('output')).sort(), `${format}: every role once`);
+  }
+});
+
 readers.run();
 
 const fuzz = suite('readers on mutated outputs');

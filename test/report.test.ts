@@ -150,6 +150,19 @@ test('inspect --report: a packed checkpoint and an output folder have no source 
   assert.is(chartPoints(html, 'chart-scale').size, 7);
 });
 
+test('inspect --report on outputs: series by the roles the reader reports (a stack stays one series, said in a note), in block order', () => {
+  const want: Record<string, string[]> = { 'bitnet-rs': ['wqkv', 'o', 'w13', 'down'], 'bitnet-rs-safetensors': ['wqkv', 'o', 'w13', 'down'] };
+  for (const [format, labels] of Object.entries(want)) {
+    const out = join(tmp, `odd-${format}`);
+    assert.is(cli(['--input-dir', odd, '--output-dir', out, '--format', format, '--threads', '0', '-q', '--log-dir', join(tmp, 'logs')]).code, 0);
+    const file = join(tmp, `inspect-${format}.html`);
+    assert.is(cli(['inspect', out, '--report', file]).code, 0);
+    const html = readFileSync(file, 'utf8');
+    assert.equal([...chartPoints(html, 'chart-zero').keys()], labels, format);
+    assert.match(html, /This format stores fused tensors/);
+  }
+});
+
 test('verify --report: a passing verify against the source, and a failing one with its problem lines', () => {
   const out = join(tmp, 'odd-hf');
   const good = join(tmp, 'verify-good.html');

@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../build/js/errors.js';
 import { openCheckpoint } from '../build/js/io/checkpoint.js';
-import { generateCheckpoint, type Layout, type SynthOptions } from '../build/js/synth/generate.js';
+import { generateCheckpoint, LAYOUTS as SYNTH_LAYOUTS, type Layout, type SynthOptions } from '../build/js/synth/generate.js';
+import { LAYOUT_IDS } from '../build/js/layouts/index.js';
 import { PRESETS } from '../build/js/synth/presets.js';
 import { readCheckpointTensors, type RawTensor } from './helpers/read-safetensors.js';
 import { throwsTyped } from './helpers/common.js';
@@ -70,8 +71,8 @@ test('presets: the shapes of the real models', () => {
 });
 
 type Shape = (typeof PRESETS)[string];
-const LAYOUTS: Layout[] = ['master', 'packed', '1bitllm', 'llama-packed'];
-const PACKED: Partial<Record<Layout, 'multiply' | 'divide'>> = { packed: 'multiply', 'llama-packed': 'divide' };
+const LAYOUTS: Layout[] = ['hf-bitnet', 'hf-bitnet-packed', '1bitllm', 'llama-packed'];
+const PACKED: Partial<Record<Layout, 'multiply' | 'divide'>> = { 'hf-bitnet-packed': 'multiply', 'llama-packed': 'divide' };
 
 function readJson(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
@@ -82,7 +83,7 @@ function expectedTensors(layout: Layout, s: Shape, dtype: string, untied: boolea
   const h = s.hidden_size;
   const f = s.intermediate_size;
   const kv = (s.num_key_value_heads * h) / s.num_attention_heads;
-  const packed = layout === 'packed' || layout === 'llama-packed';
+  const packed = layout === 'hf-bitnet-packed' || layout === 'llama-packed';
   const out = new Map<string, { dtype: string; shape: number[] }>();
   const put = (name: string, shape: number[], dt = dtype) => out.set(name, { dtype: dt, shape });
   const proj = (name: string, rows: number, cols: number) => {
@@ -102,7 +103,7 @@ function expectedTensors(layout: Layout, s: Shape, dtype: string, untied: boolea
     proj(p + 'mlp.gate_proj', f, h);
     proj(p + 'mlp.up_proj', f, h);
     proj(p + 'mlp.down_proj', h, f);
-    if (layout === 'master' || layout === 'packed') {
+    if (layout === 'hf-bitnet' || layout === 'hf-bitnet-packed') {
       put(p + 'self_attn.attn_sub_norm.weight', [h]);
       put(p + 'mlp.ffn_sub_norm.weight', [f]);
     } else if (layout === '1bitllm') {
@@ -140,8 +141,8 @@ function scalar(t: RawTensor): number {
 }
 
 const CONFIG_FACTS: Record<Layout, Record<string, unknown>> = {
-  master: { architectures: ['BitNetForCausalLM'], model_type: 'bitnet', hidden_act: 'relu2', rope_theta: 500000, max_position_embeddings: 4096, bos_token_id: 0, eos_token_id: 1 },
-  packed: {
+  'hf-bitnet': { architectures: ['BitNetForCausalLM'], model_type: 'bitnet', hidden_act: 'relu2', rope_theta: 500000, max_position_embeddings: 4096, bos_token_id: 0, eos_token_id: 1 },
+  'hf-bitnet-packed': {
     architectures: ['BitNetForCausalLM'],
     model_type: 'bitnet',
     hidden_act: 'relu2',
@@ -188,7 +189,7 @@ for (const layout of LAYOUTS) {
         assert.is(config[k], shape[k], k);
       }
       if (layout !== 'llama-packed') assert.is(config.tie_word_embeddings, true);
-      if (layout !== 'master') assert.not.ok('about' in config, 'no preset description in config.json');
+      if (layout !== 'hf-bitnet') assert.not.ok('about' in config, 'no preset description in config.json');
       if (layout === 'llama-packed') {
         // the real file names quantization_config twice; the first one also carries modules_to_not_convert
         const text = readFileSync(join(dir, 'config.json'), 'utf8');
@@ -240,7 +241,7 @@ for (const [layout, rule] of Object.entries(PACKED) as [Layout, 'multiply' | 'di
 }
 
 test('packed layouts: untied, F16, shards', () => {
-  const packed = synth({ layout: 'packed', preset: 'odd', untied: true, dtype: 'F16', shards: 3 });
+  const packed = synth({ layout: 'hf-bitnet-packed', preset: 'odd', untied: true, dtype: 'F16', shards: 3 });
   assert.is(readJson(join(packed, 'config.json')).tie_word_embeddings, false);
   const tensors = readCheckpointTensors(packed);
   assert.equal({ dtype: tensors.get('lm_head.weight')!.dtype, shape: tensors.get('lm_head.weight')!.shape }, { dtype: 'F16', shape: [300, 72] });
@@ -280,7 +281,7 @@ test('same seed, same bytes; another seed, other bytes', () => {
 
 test('refusals: packed rows not a multiple of 4, an unknown layout', () => {
   const shape = { ...PRESETS.tiny, intermediate_size: 162 };
-  throwsTyped(() => synth({ layout: 'packed', shape }), UsageError, ['model.layers.0.mlp.gate_proj.weight', '162 rows', 'multiple of 4']);
+  throwsTyped(() => synth({ layout: 'hf-bitnet-packed', shape }), UsageError, ['model.layers.0.mlp.gate_proj.weight', '162 rows', 'multiple of 4']);
   throwsTyped(() => synth({ layout: 'llama-packed', shape: { ...PRESETS.tiny, hidden_size: 66, num_attention_heads: 2, num_key_value_heads: 2 } }), UsageError, [
     'model.layers.0.self_attn.q_proj.weight',
     '66 rows',
@@ -288,8 +289,8 @@ test('refusals: packed rows not a multiple of 4, an unknown layout', () => {
   synth({ layout: '1bitllm', shape }); // float layouts take any row count
   const fiveTokens = { ...PRESETS.tiny, vocab_size: 5 };
   synth({ shape: fiveTokens }); // master writes whatever it wrote before
-  throwsTyped(() => synth({ layout: 'packed', shape: fiveTokens }), UsageError, ['vocab_size 5', 'at least 32']);
-  throwsTyped(() => synth({ layout: 'gguf' as Layout }), UsageError, ['--layout', 'master, packed, 1bitllm, llama-packed', '"gguf"']);
+  throwsTyped(() => synth({ layout: 'hf-bitnet-packed', shape: fiveTokens }), UsageError, ['vocab_size 5', 'at least 32']);
+  throwsTyped(() => synth({ layout: 'gguf' as Layout }), UsageError, ['--layout', 'hf-bitnet, hf-bitnet-packed, 1bitllm, llama-packed', 'master, packed', '"gguf"']);
 });
 
 interface TokenizerJson {
@@ -393,7 +394,7 @@ for (const layout of LAYOUTS) {
         assert.is(new TextDecoder().decode(normalizer.get(1) as Uint8Array), 'identity');
         assert.equal([normalizer.get(3), normalizer.get(4)], [1, 0]);
       } else {
-        const base = layout === 'master' ? 0 : vocabSize - 10;
+        const base = layout === 'hf-bitnet' ? 0 : vocabSize - 10;
         assert.equal([bos, eos], [base, layout === 'llama-packed' ? base + 9 : base + 1]);
         assert.equal([...special.keys()].sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => base + i));
         assert.equal([special.get(base), special.get(base + 1), special.get(base + 9)], ['<|begin_of_text|>', '<|end_of_text|>', '<|eot_id|>']);
@@ -420,7 +421,7 @@ test('tokenizer at the real sizes: Llama 3 specials at 128000.., 1bitLLM <pad> 3
   assert.equal({ ...tok.added_tokens.at(-1), content: '' }, { id: 128255, content: '', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
   assert.match(tok.added_tokens.at(-1)!.content, /^<\|reserved_special_token_\d+\|>$/);
   assert.is(tok.model.merges.length, 280147, 'the real merges');
-  const packed = readJson(join(synth({ layout: 'packed', shape: { ...PRESETS.tiny, vocab_size: 128256 } }), 'config.json'));
+  const packed = readJson(join(synth({ layout: 'hf-bitnet-packed', shape: { ...PRESETS.tiny, vocab_size: 128256 } }), 'config.json'));
   assert.equal([packed.bos_token_id, packed.eos_token_id], [128000, 128001]);
   const oneBit = synth({ layout: '1bitllm', shape: { ...PRESETS.tiny, vocab_size: 32002 } });
   assert.equal(readJson(join(oneBit, 'added_tokens.json')), { '</line>': 32001, '<pad>': 32000 });
@@ -436,7 +437,20 @@ test('the synth command takes --layout', () => {
   assert.is(readCheckpointTensors(out).get('model.layers.0.self_attn.q_proj.weight')!.dtype, 'U8');
   const bad = spawnSync(process.execPath, [main, 'synth', '--layout', 'nope', '--out', join(root, 'cli-bad')], { encoding: 'utf8' });
   assert.is.not(bad.status, 0);
-  assert.match(bad.stderr, /master, packed, 1bitllm, llama-packed|choices/);
+  assert.match(bad.stderr, /hf-bitnet, hf-bitnet-packed, 1bitllm, llama-packed/);
+});
+
+test('synth writes every layout the converter reads, by its ids; the old names master and packed write the same bytes', () => {
+  assert.equal([...SYNTH_LAYOUTS].sort(), [...LAYOUT_IDS].sort());
+  for (const [old, id] of [['master', 'hf-bitnet'], ['packed', 'hf-bitnet-packed']] as const) {
+    const a = synth({ layout: old, preset: 'tiny', seed: 5 });
+    const b = synth({ layout: id, preset: 'tiny', seed: 5 });
+    for (const f of readdirSync(b)) assert.is(sha256(join(a, f)), sha256(join(b, f)), `${old} ${f}`);
+  }
+  const main = fileURLToPath(new URL('../build/js/cli/main.js', import.meta.url));
+  const r = spawnSync(process.execPath, [main, 'synth', '--layout', 'packed', '--out', join(root, 'cli-old-name')], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /wrote tiny hf-bitnet-packed checkpoint/);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -1,6 +1,7 @@
 // `inspect` as text: one line per tensor, ternary statistics after it.
 
 import type { Inspection } from '../run/inspect.js';
+import { roleName } from '../model/plan.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const num = (x: number) => (Math.abs(x) >= 0.01 && Math.abs(x) < 1000 ? x.toFixed(5) : x.toExponential(4));
@@ -16,7 +17,7 @@ export function inspectionText(r: Inspection): string {
   }
   lines.push(`${r.tensors.length} tensors:`);
   for (const t of r.tensors) {
-    let line = `  ${t.name}${t.role ? ` (${t.role})` : ''}  ${t.dtype} [${t.shape.join(', ')}]${t.bytes !== undefined ? `  ${t.bytes} bytes` : ''}`;
+    let line = `  ${t.name}${t.role !== undefined ? ` (${roleName(t.role)})` : ''}  ${t.dtype} [${t.shape.join(', ')}]${t.bytes !== undefined ? `  ${t.bytes} bytes` : ''}`;
     const s = t.ternary;
     if (s) {
       line += `\n      ternary [${s.rows}, ${s.cols}]: -1 ${pct(s.fractions.minus)}, 0 ${pct(s.fractions.zero)}, +1 ${pct(s.fractions.plus)}; scale ${s.scales.map(num).join(', ')}`;

@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { convert, type ConvertSummary } from '../run/convert.js';
-import { generateCheckpoint, LAYOUTS, type Layout, type SynthDType } from '../synth/generate.js';
+import { generateCheckpoint, LAYOUTS, LAYOUT_ALIASES, layoutOf, type LayoutName, type SynthDType } from '../synth/generate.js';
 import { PRESETS } from '../synth/presets.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
 import { stopWorkers } from '../run/pool.js';
@@ -19,6 +19,7 @@ import { FORMATS, FORMAT_IDS, FORMAT_OPTIONS, optionFlag } from '../outputs/inde
 import { createProgress, gb } from './progress.js';
 import { servePage } from './serve.js';
 import { inspect } from '../run/inspect.js';
+import { roleName } from '../model/plan.js';
 import { verify } from '../run/verify.js';
 import { inspectionText } from './inspect-text.js';
 import { RunLog } from './log.js';
@@ -203,18 +204,21 @@ export function buildProgram(): Command {
     .description('write a synthetic checkpoint in the real Hugging Face layout (for demos, tests and benchmarks)')
     .addOption(new Option('--preset <name>', Object.entries(PRESETS).map(([k, v]) => `${k}: ${v.about}`).join('; ')).choices(Object.keys(PRESETS)).default('tiny'))
     .addOption(
-      new Option('--layout <layout>', 'checkpoint layout: master (2B-4T-bf16 master weights), packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58)')
-        .choices(LAYOUTS)
-        .default('master'),
+      new Option(
+        '--layout <layout>',
+        'checkpoint layout, by the input layout it is read as: hf-bitnet (2B-4T-bf16 master weights), hf-bitnet-packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58); master and packed are older names of the first two',
+      )
+        .choices([...LAYOUTS, ...Object.keys(LAYOUT_ALIASES)])
+        .default('hf-bitnet'),
     )
     .addOption(new Option('--dtype <dtype>', "float weights' dtype (default: the layout's: F32 for 1bitllm, else BF16)").choices(['BF16', 'F16', 'F32']))
     .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
     .option('--untied', 'write lm_head.weight (tie_word_embeddings false)')
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
     .requiredOption('-o, --out <dir>', 'folder to write')
-    .action((o: { preset: string; layout: Layout; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
+    .action((o: { preset: string; layout: LayoutName; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
       const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
-      process.stderr.write(`wrote ${o.preset} ${o.layout} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
+      process.stderr.write(`wrote ${o.preset} ${layoutOf(o.layout)} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
     });
 
   program
@@ -229,7 +233,9 @@ export function buildProgram(): Command {
       const o = ownOptions<{ json?: boolean; rule: QuantRule; report?: string; reportTensor?: string }>(cmd);
       const started = performance.now();
       const result = await inspect(path, { rule: o.rule });
-      process.stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : inspectionText(result));
+      // --json spells roles as text (blk.3.attn_q), as --report-tensor takes them
+      const json = () => JSON.stringify({ ...result, tensors: result.tensors.map((t) => (t.role === undefined ? t : { ...t, role: roleName(t.role) })) }, null, 2) + '\n';
+      process.stdout.write(o.json ? json() : inspectionText(result));
       if (o.report) writeReport(o.report, await inspectReportData(path, result, { rule: o.rule, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
     });
 

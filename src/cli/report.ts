@@ -79,11 +79,11 @@ function outputConfig(path: string): Record<string, unknown> | undefined {
 
 /** Per-layer series from an inspection, said in words when there are none. */
 export function layersOf(r: Inspection, source: string, notes: string[] = []): Maybe<LayerStats> {
-  const { series, perRow } = layerSeries(r.tensors);
+  const { series, perRow, fused } = layerSeries(r.tensors);
   if (series.length === 0) return { unavailable: `No per-block ternary tensors were found in ${r.path}.` };
   const all = [...notes];
   if (perRow) all.push('Some tensors hold more than one scale (per-row scales, or fused tensors with one scale per projection): their points show the middle of the range.');
-  if (r.kind === 'output' && series.some((s) => /qkv|13/.test(s.label))) all.push('This format stores fused tensors (e.g. wqkv, w13): their series are the fused tensors, as the reader decodes them.');
+  if (fused) all.push('This format stores fused tensors (e.g. wqkv, w13): their series are the fused tensors, as the reader decodes them.');
   return { source, series, notes: all };
 }
 

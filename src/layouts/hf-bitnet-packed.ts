@@ -5,7 +5,7 @@ import { architectureOf, planFamily, projectionDtype } from './common.js';
 import { packedConvention } from './quantization-config.js';
 import type { InputLayout } from './types.js';
 
-export const hfBitnetPacked: InputLayout = {
+export const hfBitnetPacked: InputLayout<'hf-bitnet-packed'> = {
   id: 'hf-bitnet-packed',
   about: 'BitNetForCausalLM packed U8 + weight_scale (microsoft/bitnet-b1.58-2B-4T)',
   matches: (c) => architectureOf(c) === 'BitNetForCausalLM' && projectionDtype(c) === 'U8',

@@ -3,7 +3,7 @@
 import { architectureOf, planFamily, projectionDtype } from './common.js';
 import type { InputLayout } from './types.js';
 
-export const hfBitnet: InputLayout = {
+export const hfBitnet: InputLayout<'hf-bitnet'> = {
   id: 'hf-bitnet',
   about: 'BitNetForCausalLM master weights, BF16/F16/F32 (microsoft/bitnet-b1.58-2B-4T-bf16)',
   matches: (c) => architectureOf(c) === 'BitNetForCausalLM' && projectionDtype(c) !== 'U8',

@@ -11,9 +11,12 @@ import type { CheckpointView, InputLayout } from './types.js';
 
 export type { CheckpointView, InputLayout } from './types.js';
 
-export const LAYOUTS: readonly InputLayout[] = [hfBitnetPacked, hfBitnet, oneBitLlm, llamaPacked];
+export const LAYOUTS = [hfBitnetPacked, hfBitnet, oneBitLlm, llamaPacked] as const satisfies readonly InputLayout[];
+/** A layout's id: tables keyed by it (synth's specs) must have a row for every layout. */
+export type LayoutId = (typeof LAYOUTS)[number]['id'];
+export const LAYOUT_IDS: readonly LayoutId[] = LAYOUTS.map((l) => l.id);
 
-export function detectLayout(c: CheckpointView): InputLayout {
+export function detectLayout(c: CheckpointView): InputLayout<LayoutId> {
   const layout = LAYOUTS.find((l) => l.matches(c));
   if (layout) return layout;
   const arch = c.config.architecture || 'no "architectures"';

@@ -5,7 +5,7 @@ import { architectureOf, planFamily } from './common.js';
 import { isBitnetQuantized, packedConvention } from './quantization-config.js';
 import type { InputLayout } from './types.js';
 
-export const llamaPacked: InputLayout = {
+export const llamaPacked: InputLayout<'llama-packed'> = {
   id: 'llama-packed',
   about: 'LlamaForCausalLM with quant_method bitnet, packed U8 + weight_scale (HF1BitLLM/Llama3-8B-1.58)',
   matches: (c) => architectureOf(c) === 'LlamaForCausalLM' && isBitnetQuantized(c),

@@ -24,7 +24,8 @@ export const BLOCK_NAMES: Record<BlockRole, readonly string[]> = {
   ],
 };
 
-export const blockPrefix = (i: number): string => `model.layers.${i}.`;
+export const BLOCK_PREFIX = 'model.layers.';
+export const blockPrefix = (i: number): string => `${BLOCK_PREFIX}${i}.`;
 
 export const MODEL_NAMES = {
   token_embd: ['model.embed_tokens.weight'],

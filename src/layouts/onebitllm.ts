@@ -4,7 +4,7 @@
 import { architectureOf, planFamily } from './common.js';
 import type { InputLayout } from './types.js';
 
-export const oneBitLlm: InputLayout = {
+export const oneBitLlm: InputLayout<'1bitllm'> = {
   id: '1bitllm',
   about: 'BitnetForCausalLM latent weights, F32/F16 (1bitLLM/bitnet_b1_58-large, -3B)',
   matches: (c) => architectureOf(c) === 'BitnetForCausalLM',

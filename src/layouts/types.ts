@@ -14,8 +14,8 @@ export interface CheckpointView {
   configPath: string;
 }
 
-export interface InputLayout {
-  id: string;
+export interface InputLayout<Id extends string = string> {
+  id: Id;
   /** One line for `--help`, errors and the README. */
   about: string;
   /** Whether this layout reads the checkpoint (config.json architectures, the dtype of the projections). */

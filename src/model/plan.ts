@@ -20,6 +20,24 @@ export type NormRole = Exclude<BlockRole, LinearRole>;
 /** Norms a BitNet b1.58 block needs but a Llama-style checkpoint does not have. */
 export const SUB_NORM_ROLES = ['attn_sub_norm', 'ffn_sub_norm'] as const;
 
+/** The model's tensors outside the blocks. */
+export const MODEL_ROLES = ['token_embd', 'output_norm', 'output'] as const;
+export type ModelRole = (typeof MODEL_ROLES)[number];
+
+/**
+ * What one tensor of a file holds, as the format that wrote it knows: a model tensor, or roles of one
+ * block stacked in this order (bitnet-rs' wqkv: attn_q, attn_k, attn_v). Readers report it so that
+ * inspect and the report never guess roles from names.
+ */
+export type TensorRole = ModelRole | { block: number; roles: readonly BlockRole[] };
+
+/** A role as text: token_embd, blk.3.attn_q, blk.3.attn_q+attn_k+attn_v (the spelling --report-tensor takes). */
+export function roleName(r: TensorRole): string {
+  return typeof r === 'string' ? r : `blk.${r.block}.${r.roles.join('+')}`;
+}
+
+export const isLinearRole = (r: BlockRole): r is LinearRole => (LINEAR_ROLES as readonly string[]).includes(r);
+
 export type FloatTensor = TensorInfo & { dtype: FloatDType };
 
 /** Multiply: the stored scale is mean|W| (transformers AutoBitLinear); divide: it is 1 / mean|W| (BitLinear). */
@@ -82,9 +100,14 @@ export function blockWeights(b: BlockPlan): Weight[] {
   return BLOCK_ROLES.map((r) => b[r]).filter((w): w is Weight => w !== undefined);
 }
 
+/** Every weight with its role (token_embd, output_norm, output, then each block's in BLOCK_ROLES order). */
+export function planRoles(plan: ModelPlan): [TensorRole, Weight][] {
+  const out: [TensorRole, Weight][] = [['token_embd', plan.tokenEmbd], ['output_norm', plan.outputNorm], ['output', plan.output]];
+  for (const b of plan.blocks) for (const r of BLOCK_ROLES) if (b[r]) out.push([{ block: b.index, roles: [r] }, b[r]!]);
+  return out;
+}
+
 /** Every weight with its role's name (token_embd, output_norm, output, blk.<i>.<role>), in that order. */
 export function roleWeights(plan: ModelPlan): [string, Weight][] {
-  const out: [string, Weight][] = [['token_embd', plan.tokenEmbd], ['output_norm', plan.outputNorm], ['output', plan.output]];
-  for (const b of plan.blocks) for (const r of BLOCK_ROLES) if (b[r]) out.push([`blk.${b.index}.${r}`, b[r]!]);
-  return out;
+  return planRoles(plan).map(([r, w]) => [roleName(r), w]);
 }

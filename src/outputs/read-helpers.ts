@@ -3,6 +3,8 @@
 import { CorruptFileError } from '../errors.js';
 import { parseHeader, readHeaderLength, type TensorInfo } from '../formats/safetensors.js';
 import { bf16ToF32, f16ToF32 } from '../quant/floats.js';
+import type { TensorRole } from '../model/plan.js';
+import { roleOfName, type TensorNames } from './tensor-names.js';
 import type { LazyTensor, OutputFolder, ReadTensor, TernaryRows } from './types.js';
 
 export function need(folder: OutputFolder, name: string): Uint8Array {
@@ -107,24 +109,26 @@ export function safetensorsHeader(folder: OutputFolder, file: string): TensorInf
 }
 
 /**
- * The tensors of a safetensors output file, without their `_scale` companions, lazily: `ternary` makes
- * the rows of a packed tensor given its scale tensor (checked to hold `scaleCount(info)` values) and a
- * reader of its bytes (offset, length within the tensor), or returns undefined for a float tensor.
+ * The tensors of a safetensors output file, without their `_scale` companions, lazily, each with the
+ * role its name holds in `names`: `ternary` makes the rows of a packed tensor given its scale tensor
+ * (checked to hold `scaleCount(info)` values) and a reader of its bytes (offset, length within the
+ * tensor), or returns undefined for a float tensor.
  */
 export function* tensorsWithScales(
   folder: OutputFolder,
   file: string,
+  names: TensorNames,
   only: ((file: string) => boolean) | undefined,
   isPacked: (info: TensorInfo) => boolean,
   scaleCount: (info: TensorInfo) => number,
-  ternary: (info: TensorInfo, scales: Float32Array, bytes: (offset: number, length: number, into?: Uint8Array) => Uint8Array) => TernaryRows,
+  ternary: (info: TensorInfo, scales: Float32Array, bytes: (offset: number, length: number, into?: Uint8Array) => Uint8Array, role: TensorRole | undefined) => TernaryRows,
 ): Generator<LazyTensor> {
   if (only && !only(file)) return;
   const tensors = safetensorsHeader(folder, file);
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const info of tensors) {
     if (info.name.endsWith('_scale')) continue;
-    const base = { name: info.name, dtype: info.dtype, shape: info.storedShape };
+    const base = { name: info.name, role: roleOfName(names, info.name), dtype: info.dtype, shape: info.storedShape };
     if (!isPacked(info)) {
       yield base;
       continue;
@@ -137,7 +141,7 @@ export function* tensorsWithScales(
       if (offset < 0 || offset + length > info.byteLength) throw new CorruptFileError({ file, tensor: info.name }, `bytes ${offset}..${offset + length} inside the tensor`, `${info.byteLength} bytes`);
       return readRange(folder, file, info.offset + offset, length, into);
     };
-    yield { ...base, ternary: ternary(info, scales, bytes) };
+    yield { ...base, ternary: ternary(info, scales, bytes, base.role) };
   }
 }
 

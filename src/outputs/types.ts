@@ -2,7 +2,7 @@
 // the main thread (reading no tensor data), fills one job on a worker from the weight stream, adds
 // its descriptive files at the end, and reads its own output back (tests, inspect, verify).
 
-import type { ModelPlan } from '../model/plan.js';
+import type { ModelPlan, TensorRole } from '../model/plan.js';
 import type { ByteSink } from '../stream/ports.js';
 import type { StreamOptions, WeightStream } from '../stream/weights.js';
 
@@ -100,6 +100,8 @@ export interface OutputFolder {
 export interface ReadTensor {
   /** The name in the file (for a per-file format: `<file>:<field>`). */
   name: string;
+  /** What it holds, as the format knows from its own names; undefined for a tensor the format does not write (a foreign .gguf). */
+  role?: TensorRole;
   dtype: string;
   shape: number[];
   /** For ternary weights: the values (-1, 0, +1) row-major, and the scale of each row. */
@@ -125,6 +127,8 @@ export interface TernaryRows {
 /** One tensor of an output, its ternary values not yet decoded. */
 export interface LazyTensor {
   name: string;
+  /** As ReadTensor's. */
+  role?: TensorRole;
   dtype: string;
   shape: number[];
   ternary?: TernaryRows;

@@ -11,7 +11,7 @@ import { compileKernels } from '../kernels/index.js';
 import { ternaryStatsOf } from './stats-worker.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { outputFolder, readManifest, verifyManifest } from '../io/converted.js';
-import { roleWeights, type TernaryWeight, type Weight } from '../model/plan.js';
+import { planRoles, type TensorRole, type TernaryWeight, type Weight } from '../model/plan.js';
 import { planModel } from '../pipeline/conversion.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
 import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
@@ -20,7 +20,8 @@ import type { QuantRule } from '../quant/rule.js';
 
 export interface InspectedTensor {
   name: string;
-  role?: string;
+  /** What it holds: from the layout's plan (an input) or the format's reader (an output). */
+  role?: TensorRole;
   dtype: string;
   shape: number[];
   bytes?: number;
@@ -57,21 +58,22 @@ export async function inspect(path: string, o: { rule?: QuantRule; threads?: num
 }
 
 function described(t: LazyTensor): InspectedTensor {
-  if (!t.ternary) return { name: t.name, dtype: t.dtype, shape: t.shape };
+  const base = { name: t.name, ...(t.role !== undefined && { role: t.role }), dtype: t.dtype, shape: t.shape };
+  if (!t.ternary) return base;
   const { rows, rowsPerChunk, rowScales } = t.ternary;
   const c = new TernaryCounter(rows, t.ternary.cols);
   for (let r = 0; r < rows; r += rowsPerChunk) {
     const n = Math.min(rowsPerChunk, rows - r);
     c.add(t.ternary.decode(r, n), n, rowScales.subarray(r, r + n));
   }
-  return { name: t.name, dtype: t.dtype, shape: t.shape, ternary: c.result() };
+  return { ...base, ternary: c.result() };
 }
 
 async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number): Promise<Inspection> {
   const ck = openCheckpoint(dir);
   const plan = planModel(ck, () => {}); // what inspect shows includes what a conversion would warn about
-  const roles = new Map<string, { role: string; weight: Weight }>();
-  for (const [role, weight] of roleWeights(plan)) if (!roles.has(weight.tensor.name)) roles.set(weight.tensor.name, { role, weight });
+  const roles = new Map<string, { role: TensorRole; weight: Weight }>();
+  for (const [role, weight] of planRoles(plan)) if (!roles.has(weight.tensor.name)) roles.set(weight.tensor.name, { role, weight });
   const { module } = await compileKernels(DEFAULTS.kernels);
   const ternary = [...ck.tensors.keys()].filter((name) => roles.get(name) && roles.get(name)!.weight.kind !== 'float');
   const weights = ternary.map((name) => roles.get(name)!.weight as TernaryWeight);

@@ -8,20 +8,20 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync, renameSync, r
 import { join } from 'node:path';
 import { DTYPE_SIZE, encodeSafetensorsHeader } from '../formats/safetensors.js';
 import { PRESETS, type ModelShape } from './presets.js';
-import { LAYOUT_SPECS, LAYOUTS, type Layout, type ScaleRule, type SynthDType, type SynthTensor } from './layouts.js';
+import { LAYOUT_SPECS, layoutOf, type LayoutName, type ScaleRule, type SynthDType, type SynthTensor } from './layouts.js';
 import { tokenizerFiles } from './tokenizer.js';
 import { UsageError } from '../errors.js';
 import { f32ToF16 } from '../quant/floats.js';
 
-export type { Layout, SynthDType } from './layouts.js';
-export { LAYOUTS } from './layouts.js';
+export type { Layout, LayoutName, SynthDType } from './layouts.js';
+export { LAYOUTS, LAYOUT_ALIASES, layoutOf } from './layouts.js';
 
 export interface SynthOptions {
   outDir: string;
   preset?: string;
   shape?: ModelShape;
-  /** Which real checkpoint layout to write (default master). */
-  layout?: Layout;
+  /** Which real checkpoint layout to write, by the converter's id (default hf-bitnet); the old names master and packed are taken too. */
+  layout?: LayoutName;
   /** The float tensors' dtype (default: the layout's, BF16 except 1bitllm's F32). */
   dtype?: SynthDType;
   /** 1 writes model.safetensors; more writes model-0000i-of-0000n.safetensors + index. */
@@ -43,12 +43,11 @@ export interface SynthResult {
 export function generateCheckpoint(o: SynthOptions): SynthResult {
   const shape = o.shape ?? PRESETS[o.preset ?? 'tiny'];
   if (!shape) throw new UsageError(`--preset: expected one of ${Object.keys(PRESETS).join(', ')}, found ${JSON.stringify(o.preset)}`);
-  const layout = o.layout ?? 'master';
-  if (!LAYOUTS.includes(layout)) throw new UsageError(`--layout: expected one of ${LAYOUTS.join(', ')}, found ${JSON.stringify(layout)}`);
+  const layout = layoutOf(o.layout ?? 'hf-bitnet');
   const spec = LAYOUT_SPECS[layout];
   const dtype = o.dtype ?? spec.dtype;
   if (!FLOAT_DTYPES.includes(dtype)) throw new UsageError(`--dtype: expected BF16, F16 or F32, found ${JSON.stringify(dtype)}`);
-  if (layout !== 'master' && !(shape.vocab_size >= 32)) {
+  if (layout !== 'hf-bitnet' && !(shape.vocab_size >= 32)) {
     throw new UsageError(`--layout ${layout}: vocab_size ${shape.vocab_size} is too small for its tokenizer's special tokens (at least 32)`);
   }
   const shards = o.shards ?? 1;

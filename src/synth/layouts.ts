@@ -1,22 +1,27 @@
-// The input layouts the converter reads, as the real Hugging Face checkpoints have them: which
-// tensors (names, shapes, dtypes, packed or not) and which config.json. A layout works with any
-// preset shape whose row counts it can hold.
+// The input layouts the converter reads (src/layouts/, by the same ids), as the real Hugging Face
+// checkpoints have them: which tensors (names, shapes, dtypes, packed or not) and which config.json.
+// A layout works with any preset shape whose row counts it can hold.
 //
-//   master        microsoft/bitnet-b1.58-2B-4T-bf16: BitNetForCausalLM master weights
-//   packed        microsoft/bitnet-b1.58-2B-4T: the 7 projections as U8 [out/4, in] + weight_scale
-//                 (autobitlinear: the scale multiplies, about mean|W|)
-//   1bitllm       1bitLLM/bitnet_b1_58-large / -3B: BitnetForCausalLM (model_type llama) latent
-//                 weights, sub-norms self_attn.inner_attn_ln and mlp.ffn_layernorm, SiLU
-//   llama-packed  HF1BitLLM/Llama3-8B-1.58-100B-tokens: LlamaForCausalLM + quantization_config
-//                 bitnet without linear_class (bitlinear: the scale divides, about 1/mean|W|),
-//                 no sub-norms, untied bf16 lm_head
+//   hf-bitnet         microsoft/bitnet-b1.58-2B-4T-bf16: BitNetForCausalLM master weights
+//   hf-bitnet-packed  microsoft/bitnet-b1.58-2B-4T: the 7 projections as U8 [out/4, in] + weight_scale
+//                     (autobitlinear: the scale multiplies, about mean|W|)
+//   1bitllm           1bitLLM/bitnet_b1_58-large / -3B: BitnetForCausalLM (model_type llama) latent
+//                     weights, sub-norms self_attn.inner_attn_ln and mlp.ffn_layernorm, SiLU
+//   llama-packed      HF1BitLLM/Llama3-8B-1.58-100B-tokens: LlamaForCausalLM + quantization_config
+//                     bitnet without linear_class (bitlinear: the scale divides, about 1/mean|W|),
+//                     no sub-norms, untied bf16 lm_head
 
 import type { DType } from '../formats/safetensors.js';
+import type { LayoutId } from '../layouts/index.js';
 import { UsageError } from '../errors.js';
 import { bitnetConfig, shapeOf, type ModelShape } from './presets.js';
 
-export const LAYOUTS = ['master', 'packed', '1bitllm', 'llama-packed'] as const;
-export type Layout = (typeof LAYOUTS)[number];
+/** A layout synth writes: one of the converter's. */
+export type Layout = LayoutId;
+/** The names synth used before it took the converter's ids, still accepted (scripts, docs/performance.md). */
+export const LAYOUT_ALIASES = { master: 'hf-bitnet', packed: 'hf-bitnet-packed' } as const satisfies Record<string, LayoutId>;
+/** What --layout takes: a layout id or an old name. */
+export type LayoutName = Layout | keyof typeof LAYOUT_ALIASES;
 export type SynthDType = 'BF16' | 'F16' | 'F32';
 
 /**
@@ -49,7 +54,7 @@ export interface LayoutSpec {
 /** Distribution widths that "let the blocks matter" (std: embedding 0.25, q/k 0.05, others 0.03). */
 const SQRT6 = Math.sqrt(6);
 const WIDTHS = { embed: 0.25 * SQRT6, qk: 0.05 * SQRT6, proj: 0.03 * SQRT6 };
-/** The master layout's one width for every weight (mean |w| about 0.013, like trained BitNet weights). */
+/** hf-bitnet's one width for every weight (mean |w| about 0.013, like trained BitNet weights). */
 const MASTER_WIDTH = 0.04;
 
 interface Naming {
@@ -116,7 +121,7 @@ export function llama3SpecialCount(vocab: number): number {
 }
 
 /**
- * Where the master layout's special tokens start: 0 (its frozen config says bos 0, eos 1), except at
+ * Where hf-bitnet's special tokens start: 0 (its frozen config says bos 0, eos 1), except at
  * the real vocabulary size, where they sit where 2B-4T has them (128000, 128001).
  */
 export function masterSpecialBase(vocab: number): number {
@@ -137,8 +142,9 @@ export function jsonText(entries: ReadonlyArray<readonly [string, unknown]>): st
   return `{\n${lines.join(',\n')}\n}\n`;
 }
 
+/** One spec per converter layout: a layout added to src/layouts/ without one here does not compile. */
 export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
-  master: {
+  'hf-bitnet': {
     dtype: 'BF16',
     tensors: (s, dtype, untied) =>
       layerTensors(s, dtype, untied, { subNorms: BITNET_SUBNORMS, widths: { embed: MASTER_WIDTH, qk: MASTER_WIDTH, proj: MASTER_WIDTH }, packed: false }),
@@ -147,7 +153,7 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
       return JSON.stringify(bitnetConfig(preset, dtype, !untied, { bos: base + LLAMA3.begin, eos: base + LLAMA3.end }), null, 2) + '\n';
     },
   },
-  packed: {
+  'hf-bitnet-packed': {
     dtype: 'BF16',
     packed: 'multiply',
     tensors: (s, dtype, untied) => layerTensors(s, dtype, untied, { subNorms: BITNET_SUBNORMS, widths: WIDTHS, packed: true }),
@@ -240,3 +246,13 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
     },
   },
 };
+
+/** The layouts synth writes, in the order of LAYOUT_SPECS. */
+export const LAYOUTS = Object.keys(LAYOUT_SPECS) as Layout[];
+
+/** The layout a --layout name stands for (an old name: its converter id). */
+export function layoutOf(name: string): Layout {
+  if (Object.hasOwn(LAYOUT_ALIASES, name)) return LAYOUT_ALIASES[name as keyof typeof LAYOUT_ALIASES];
+  if ((LAYOUTS as string[]).includes(name)) return name as Layout;
+  throw new UsageError(`--layout: expected one of ${LAYOUTS.join(', ')} (or the older ${Object.keys(LAYOUT_ALIASES).join(', ')}), found ${JSON.stringify(name)}`);
+}

@@ -85,7 +85,7 @@ export function shapeOf(s: ModelShape): ModelShape {
 
 /**
  * config.json of a BitNetForCausalLM checkpoint with the given shape, as the 2B-4T model has it.
- * (The master layout passes the preset itself, so its description lands in config.json as
+ * (The hf-bitnet layout passes the preset itself, so its description lands in config.json as
  * "about": kept as it was, because the master output must not change.)
  */
 export function bitnetConfig(shape: ModelShape, dtype: string, tied: boolean, ids = { bos: 0, eos: 1 }): Record<string, unknown> {

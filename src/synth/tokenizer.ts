@@ -1,5 +1,5 @@
 // Tokenizer files for synthetic checkpoints, consistent with config.json (vocab_size, bos, eos):
-//   - Llama 3 style (master, packed, llama-packed): a byte-level BPE tokenizer.json with the
+//   - Llama 3 style (hf-bitnet, hf-bitnet-packed, llama-packed): a byte-level BPE tokenizer.json with the
 //     Llama 3 pre-tokenizer and special tokens, tokenizer_config.json with a chat template;
 //   - SentencePiece style (1bitllm, as 1bitLLM ships it): tokenizer.model (a SentencePiece BPE
 //     model with byte fallback), the tokenizer.json converted from it, tokenizer_config.json,
@@ -18,9 +18,9 @@ export type TokenizerFiles = Map<string, string | Uint8Array>;
 
 export function tokenizerFiles(layout: Layout, vocab: number): TokenizerFiles {
   switch (layout) {
-    case 'master': // config.json of the master layout says bos 0, eos 1 (below the real vocabulary size)
+    case 'hf-bitnet': // its config.json says bos 0, eos 1 (below the real vocabulary size)
       return llama3Files(vocab, masterSpecialBase(vocab), LLAMA3.end, 'role', {});
-    case 'packed':
+    case 'hf-bitnet-packed':
       return llama3Files(vocab, llama3SpecialBase(vocab), LLAMA3.end, 'role', {});
     case 'llama-packed':
       return llama3Files(vocab, llama3SpecialBase(vocab), LLAMA3.eot, 'header', { transformers_version: '4.44.0.dev0' });

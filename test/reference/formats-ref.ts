@@ -1,16 +1,19 @@
-// Independent test-side statements of the three single-file output formats, written from
-// docs/formats.md (sections 1, 2, 4, 4b, 5) only, without looking at the writers in
+// Independent test-side statements of the output formats, written from docs/formats.md (sections 1,
+// 2, 3, 4, 4b, 5) and docs/gguf.md (sections 2, 3, 4) only, without looking at the writers in
 // src/outputs/ or src/stream/. Plain, slow and literal on purpose. It shares no code with src/.
 //
 //   - decoders (and, for round trips and whole-file comparisons, literal packers) of the three
 //     ternary packings: transformers' U8 [out/4, in], bitnet-rs' u32 rows, Microsoft's GPU int2;
 //   - expected-output builders: from a source checkpoint's raw tensors and config.json, the exact
 //     tensor set of a file with each tensor's dtype, shape and decoded content;
-//   - checkAgainst: a written file compared with such an expectation tensor by tensor.
+//   - checkAgainst: a written file compared with such an expectation tensor by tensor;
+//   - the bitnet-rs .bin files decoded literally in either bincode flavor (checkBitnetRsBins), and a
+//     GGUF file's tensors checked against the rule (expectedGguf, checkGguf; the container is parsed
+//     by the caller's independent reader).
 
 import type { RawTensor } from '../helpers/read-safetensors.js';
-import { bitnetRs, hfU8, msInt2 } from './packings-ref.js';
-import { decodeValues, referenceTernary, toBf16, toF16, unpackRows, type Dt, type Rule } from './ternary-ref.js';
+import { bitnetRs, hfU8, i2s, msInt2, q2_0, tq1_0, tq2_0, type RefPacking } from './packings-ref.js';
+import { decodeValues, f16ToNumber, referenceTernary, toBf16, toF16, unpackRows, type Dt, type Rule } from './ternary-ref.js';
 
 // ---------------------------------------------------------------------------------------------
 // Byte helpers
@@ -709,5 +712,321 @@ export function checkAgainst(expected: ExpectedFile, file: Uint8Array): string[]
     if (problems.length === 0) problems.push(...compareContent(name, t, file.subarray(parsed.dataStart + e.begin, parsed.dataStart + e.end)));
     bad.push(...problems);
   }
+  return bad;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bitnet-rs .bin files (docs/formats.md sections 3 and 4)
+
+export type BincodeFlavor = 'standard' | 'legacy';
+
+/** One bincode value read literally: varints (standard) or fixed widths (legacy), little-endian. */
+class BincodeRef {
+  private pos = 0;
+  constructor(private readonly bytes: Uint8Array, private readonly flavor: BincodeFlavor, private readonly file: string) {}
+
+  private fixed(n: number): number {
+    if (this.pos + n > this.bytes.length) throw new Error(`${this.file}: ${n} bytes wanted at ${this.pos}, the file has ${this.bytes.length}`);
+    let v = 0;
+    for (let k = n - 1; k >= 0; k--) v = v * 256 + this.bytes[this.pos + k];
+    this.pos += n;
+    if (!Number.isSafeInteger(v)) throw new Error(`${this.file}: an integer beyond 2^53 at ${this.pos - n}`);
+    return v;
+  }
+
+  /** standard: below 251 one byte, else FB u16, FC u32, FD u64, each only for values the smaller forms cannot hold. */
+  private varint(): number {
+    const at = this.pos;
+    const b = this.fixed(1);
+    if (b < 251) return b;
+    const [size, min] = b === 0xfb ? [2, 251] : b === 0xfc ? [4, 2 ** 16] : b === 0xfd ? [8, 2 ** 32] : [0, 0];
+    if (!size) throw new Error(`${this.file}: varint marker ${b.toString(16)} at ${at}`);
+    const v = this.fixed(size);
+    if (v < min) throw new Error(`${this.file}: non-canonical varint ${v} at ${at}`);
+    return v;
+  }
+
+  usize = (): number => (this.flavor === 'standard' ? this.varint() : this.fixed(8));
+  u32 = (): number => (this.flavor === 'standard' ? this.varint() : this.fixed(4));
+
+  f32(): number {
+    if (this.pos + 4 > this.bytes.length) throw new Error(`${this.file}: truncated f32 at ${this.pos}`);
+    const v = new DataView(this.bytes.buffer, this.bytes.byteOffset + this.pos, 4).getFloat32(0, true);
+    this.pos += 4;
+    return v;
+  }
+
+  /** A Vec: its length, then its items. */
+  vec(item: () => number): number[] {
+    const n = this.usize();
+    if (n > this.bytes.length) throw new Error(`${this.file}: a Vec of ${n} items at ${this.pos}`);
+    return Array.from({ length: n }, item);
+  }
+
+  get atEnd(): boolean {
+    return this.pos === this.bytes.length;
+  }
+
+  end(): void {
+    if (!this.atEnd) throw new Error(`${this.file}: ${this.bytes.length - this.pos} bytes after the value`);
+  }
+}
+
+interface BinLinear {
+  words: Uint32Array;
+  scales: Float32Array;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+interface BinFloats {
+  weight: Float32Array;
+  shape: number[];
+}
+
+const binLinear = (r: BincodeRef): BinLinear => ({
+  words: Uint32Array.from(r.vec(r.u32)),
+  scales: Float32Array.from(r.vec(() => r.f32())),
+  inFeatures: r.usize(),
+  outFeatures: r.usize(),
+});
+const binFloats = (r: BincodeRef): BinFloats => ({ weight: Float32Array.from(r.vec(() => r.f32())), shape: r.vec(r.usize) });
+
+/**
+ * The .bin files of a bitnet-rs output (`read` gives a file's bytes), decoded as docs/formats.md 4
+ * says in the given flavor, compared with the bitnet-rs safetensors expectation (the same stacked
+ * ternaries and scales, in f32) and the source floats widened to f32. Each file must hold exactly
+ * one value. Returns the mismatches.
+ */
+export function checkBitnetRsBins(read: (file: string) => Uint8Array, flavor: BincodeFlavor, tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions = {}): string[] {
+  const want = expectedBitnetRsSafetensors(tensors, config, opts);
+  const m = modelShape(config);
+  const problems: string[] = [];
+  const value = <T>(file: string, decode: (r: BincodeRef) => T): T | undefined => {
+    try {
+      const r = new BincodeRef(read(file), flavor, file);
+      const v = decode(r);
+      r.end();
+      return v;
+    } catch (e) {
+      problems.push((e as Error).message);
+      return undefined;
+    }
+  };
+  const linear = (label: string, name: string, rec: BinLinear) => {
+    const w = want.tensors.get(name)!.content;
+    const s = want.tensors.get(name + '_scale')!.content;
+    if (w.kind !== 'bitnet-rs-u32' || s.kind !== 'scales') throw new Error(`reference shape of ${name}`);
+    if (rec.inFeatures !== w.cols || rec.outFeatures !== w.rows) problems.push(`${label}: [${rec.outFeatures}, ${rec.inFeatures}] instead of [${w.rows}, ${w.cols}]`);
+    if (rec.words.length !== w.rows * Math.ceil(w.cols / 16)) return problems.push(`${label}: ${rec.words.length} words`);
+    const q = decodeBitnetRsWords(rec.words, w.rows, w.cols);
+    const bad = q.findIndex((v, i) => v !== w.ternary[i]);
+    if (bad >= 0) problems.push(`${label}: value ${bad} is ${q[bad]}, expected ${w.ternary[bad]}`);
+    if (rec.scales.length !== w.rows) return problems.push(`${label}: ${rec.scales.length} scales`);
+    rec.scales.forEach((v, i) => {
+      const lo = roundToDtype(s.values[i] * (1 - s.relTol), 'F32');
+      const hi = roundToDtype(s.values[i] * (1 + s.relTol), 'F32');
+      if (!(v >= lo && v <= hi)) problems.push(`${label}: scale ${i} is ${v}, expected ${roundToDtype(s.values[i], 'F32')}`);
+    });
+  };
+  const floats = (label: string, got: BinFloats, source: RawTensor) => {
+    const exp = decodeValues(source.bytes, source.dtype as Dt);
+    const bad = exp.findIndex((v, i) => !Object.is(Math.fround(v), got.weight[i]));
+    if (bad >= 0 || exp.length !== got.weight.length) problems.push(`${label}: element ${bad} differs`);
+    const shape = source.shape.length === 1 ? [1, source.shape[0]] : source.shape;
+    if (JSON.stringify(got.shape) !== JSON.stringify(shape)) problems.push(`${label}: shape [${got.shape}], expected [${shape}]`);
+  };
+  const meta = value('metadata.bin', (r) => ({ numLayers: r.usize(), vocabSize: r.usize(), hiddenSize: r.usize(), timestamp: r.usize() }));
+  if (meta && meta.numLayers !== m.layers) problems.push(`metadata.bin: ${meta.numLayers} layers, expected ${m.layers}`);
+  const embedding = value('embedding.bin', binFloats);
+  if (embedding) floats('embedding.bin', embedding, need(tensors, 'model.embed_tokens.weight'));
+  const norm = value('norm.bin', binFloats);
+  if (norm) floats('norm.bin', norm, need(tensors, 'model.norm.weight'));
+  const head = value('lm_head.bin', binLinear);
+  if (head) linear('lm_head.bin', 'output.weight', head);
+  for (let i = 0; i < m.layers; i++) {
+    const file = `block_${i}.bin`;
+    const norms = layerNorms(tensors, i);
+    const block = value(file, (r) => {
+      const fields = { wqkv: binLinear(r), oProj: binLinear(r), w13: binLinear(r), w2: binLinear(r), attentionNorm: binFloats(r), ffnNorm: binFloats(r) };
+      // the sub-norms are appended only when the source has them (section 4)
+      return { ...fields, subNorms: r.atEnd ? [] : [binFloats(r), binFloats(r)] };
+    });
+    if (!block) continue;
+    const p = `layers.${i}.`;
+    linear(`${file} wqkv`, p + 'attention.wqkv.weight', block.wqkv);
+    linear(`${file} o_proj`, p + 'attention.wo.weight', block.oProj);
+    linear(`${file} w13`, p + 'feed_forward.w13.weight', block.w13);
+    linear(`${file} w2`, p + 'feed_forward.w2.weight', block.w2);
+    const got = [block.attentionNorm, block.ffnNorm, ...block.subNorms];
+    if (got.length !== norms.length) problems.push(`${file}: ${got.length} norms, the source has ${norms.length}`);
+    else norms.forEach((n, k) => floats(`${file} ${n.engine}`, got[k], n.t));
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GGUF (docs/gguf.md sections 2, 3, 4)
+
+/** The ternary types --gguf-type writes, and f16 (each value times the scale). */
+export type GgufTernaryType = 'i2_s' | 'tq2_0' | 'tq1_0' | 'q2_0' | 'f16';
+
+/** ggml type ids (section 3) by name. */
+export const GGML_IDS: Record<string, number> = { F32: 0, F16: 1, BF16: 30, TQ1_0: 34, TQ2_0: 35, I2_S: 36, Q2_0: 42 };
+/** general.file_type of a file of each type (section 2). */
+export const GGUF_FILE_TYPE: Record<GgufTernaryType, number> = { i2_s: 40, tq1_0: 36, tq2_0: 37, q2_0: 41, f16: 1 };
+
+/** A tensor of a GGUF file as the caller's parser lists it (ne innermost first, offset relative to the data). */
+export interface GgufTensorInfo {
+  name: string;
+  ne: number[];
+  type: number;
+  offset: number;
+}
+
+type GgufContent =
+  | { kind: 'float'; type: 'F16' | 'F32'; values: number[] }
+  | { kind: 'ternary'; rows: number; cols: number; q: Int8Array; scale: number; relTol: number };
+
+/** What every tensor of a GGUF file must hold, whatever the ternary type (section 3's table). */
+export type GgufExpectation = Map<string, { ne: number[]; content: GgufContent }>;
+
+const GGUF_PROJECTIONS: Record<string, keyof typeof PROJECTIONS> = {
+  attn_q: 'q', attn_k: 'k', attn_v: 'v', attn_output: 'o', ffn_gate: 'gate', ffn_up: 'up', ffn_down: 'down',
+};
+const GGUF_NORMS: Record<string, string> = {
+  'attention_norm.weight': 'attn_norm', 'ffn_norm.weight': 'ffn_norm', 'attention.attn_sub_norm.weight': 'attn_sub_norm', 'feed_forward.ffn_sub_norm.weight': 'ffn_sub_norm',
+};
+
+/**
+ * Section 3: token_embd F16, norms F32, the seven projections ternary; no output (the head is
+ * token_embd). Arch llama (section 6): q/k rows in adjacent-pair order (llama.cpp's converter `permute`:
+ * row (h, i, l) of the file is Hugging Face's row (h, l, i)), and an untied lm_head as output.weight F16.
+ */
+export function expectedGguf(tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions & { arch?: string } = {}): GgufExpectation {
+  const rule = opts.rule ?? 'offline';
+  const m = modelShape(config);
+  const out: GgufExpectation = new Map();
+  const float = (name: string, t: RawTensor, type: 'F16' | 'F32') => {
+    const values = decodeValues(t.bytes, t.dtype as Dt).map(type === 'F16' ? toF16 : Math.fround);
+    out.set(name, { ne: [...t.shape].reverse(), content: { kind: 'float', type, values } });
+  };
+  float('token_embd.weight', need(tensors, 'model.embed_tokens.weight'), 'F16');
+  float('output_norm.weight', need(tensors, 'model.norm.weight'), 'F32');
+  const llama = opts.arch === 'llama';
+  if (llama && !m.tied) float('output.weight', need(tensors, 'lm_head.weight'), 'F16');
+  const permuted = (q: Int8Array, rows: number, cols: number, heads: number) => {
+    const d = rows / heads;
+    const out = new Int8Array(q.length);
+    for (let r = 0; r < rows; r++) {
+      const h = Math.floor(r / d);
+      const k = r % d;
+      const from = h * d + (k % 2) * (d / 2) + Math.floor(k / 2);
+      out.set(q.subarray(from * cols, (from + 1) * cols), r * cols);
+    }
+    return out;
+  };
+  for (let i = 0; i < m.layers; i++) {
+    const layer = layerProjections(tensors, config, i, rule);
+    for (const [gguf, key] of Object.entries(GGUF_PROJECTIONS)) {
+      const x = layer[key];
+      const heads = llama && gguf === 'attn_q' ? m.heads : llama && gguf === 'attn_k' ? m.kvHeads : 0;
+      const q = heads ? permuted(x.q, x.rows, x.cols, heads) : x.q;
+      out.set(`blk.${i}.${gguf}.weight`, { ne: [x.cols, x.rows], content: { kind: 'ternary', rows: x.rows, cols: x.cols, q, scale: x.scale, relTol: scaleTol([x]) } });
+    }
+    for (const n of layerNorms(tensors, i)) float(`blk.${i}.${GGUF_NORMS[n.engine]}.weight`, n.t, 'F32');
+  }
+  return out;
+}
+
+/** Section 4: the bytes of a [rows, cols] tensor of each ternary type. */
+function ternaryBytes(type: GgufTernaryType, rows: number, cols: number): number {
+  const blocks = (rows * cols) / 256;
+  return { i2_s: (rows * cols) / 4 + 32, tq2_0: blocks * 66, tq1_0: blocks * 54, q2_0: ((rows * cols) / 64) * 18, f16: 2 * rows * cols }[type];
+}
+
+const GGUF_REF: Record<Exclude<GgufTernaryType, 'f16'>, RefPacking> = { i2_s: i2s, tq2_0, tq1_0, q2_0 };
+/** Where each block type keeps its fp16 d, and its block's bytes (sections 4 and 7). */
+const D_AT: Record<'tq2_0' | 'tq1_0' | 'q2_0', [number, number]> = { tq2_0: [64, 66], tq1_0: [52, 54], q2_0: [0, 18] };
+
+/** Whether a stored scale is the expected one rounded to `dtype` (any rounding of a value within relTol of it). */
+const scaleOk = (found: number, want: number, relTol: number, dtype: Dt) => {
+  const a = roundToDtype(want * (1 - relTol), dtype);
+  const b = roundToDtype(want * (1 + relTol), dtype);
+  return found >= Math.min(a, b) && found <= Math.max(a, b);
+};
+
+function checkTernary(name: string, type: GgufTernaryType, c: Extract<GgufContent, { kind: 'ternary' }>, data: Uint8Array): string[] {
+  const { rows, cols } = c;
+  let q: Int8Array;
+  const scales: number[] = [];
+  if (type === 'f16') {
+    const values = decodeValues(data, 'F16');
+    q = Int8Array.from(values, Math.sign);
+    for (const v of values) if (v !== 0 && !scales.includes(Math.abs(v))) scales.push(Math.abs(v));
+  } else {
+    const codes = type === 'i2_s' ? data.subarray(0, (rows * cols) / 4) : data;
+    q = GGUF_REF[type].unpack(codes, rows, cols);
+    if (type === 'i2_s') {
+      const tail = data.subarray((rows * cols) / 4);
+      scales.push(new DataView(tail.buffer, tail.byteOffset, 4).getFloat32(0, true));
+      if (tail.subarray(4).some((b) => b !== 0)) return [`${name}: the I2_S tail is not zero after the scale`];
+    } else {
+      const [at, blockBytes] = D_AT[type];
+      for (let b = 0; b < data.length / blockBytes; b++) {
+        const d = f16ToNumber(data[b * blockBytes + at] | (data[b * blockBytes + at + 1] << 8));
+        if (!scales.includes(d)) scales.push(d);
+      }
+    }
+  }
+  const bad: string[] = [];
+  const first = q.findIndex((v, i) => v !== c.q[i]);
+  if (first >= 0) bad.push(`${name}: ternary value ${first} [${Math.floor(first / cols)}, ${first % cols}] is ${q[first]}, expected ${c.q[first]}`);
+  const dtype: Dt = type === 'i2_s' ? 'F32' : 'F16';
+  if (scales.length > 1 || (scales.length === 1 && !scaleOk(scales[0], c.scale, c.relTol, dtype))) {
+    bad.push(`${name}: scale(s) ${scales.join(', ')}, expected ${roundToDtype(c.scale, dtype)} (${dtype}) in every place`);
+  }
+  return bad;
+}
+
+/**
+ * A GGUF file's tensors (as listed by an independent parser, data from `dataStart`) against an
+ * expectation: the exact tensor set, each ne, type (`type` for the projections) and content, and the
+ * layout of section 3 (each tensor at the sum of the sizes before it, each rounded up to the
+ * alignment; the last padded too, to the end of the file). Returns the mismatches.
+ */
+export function checkGguf(expected: GgufExpectation, type: GgufTernaryType, file: Uint8Array, infos: GgufTensorInfo[], dataStart: number, alignment = 32): string[] {
+  const bad: string[] = [];
+  const names = infos.map((t) => t.name);
+  const missing = [...expected.keys()].filter((n) => !names.includes(n));
+  const extra = names.filter((n) => !expected.has(n));
+  if (missing.length) bad.push(`missing tensors (${missing.length}): ${missing.join(', ')}`);
+  if (extra.length) bad.push(`unexpected tensors (${extra.length}): ${extra.join(', ')}`);
+  const pad = (n: number) => Math.ceil(n / alignment) * alignment;
+  let at = 0;
+  for (const t of infos) {
+    const e = expected.get(t.name);
+    if (!e) continue;
+    const c = e.content;
+    const typeName = c.kind === 'float' ? c.type : type.toUpperCase();
+    const size = c.kind === 'float' ? c.values.length * (c.type === 'F16' ? 2 : 4) : ternaryBytes(type, c.rows, c.cols);
+    if (t.type !== GGML_IDS[typeName]) bad.push(`${t.name}: ggml type ${t.type}, expected ${typeName} (${GGML_IDS[typeName]})`);
+    if (JSON.stringify(t.ne) !== JSON.stringify(e.ne)) bad.push(`${t.name}: ne [${t.ne}], expected [${e.ne}]`);
+    if (t.offset !== at) bad.push(`${t.name}: at data offset ${t.offset}, expected ${at}`);
+    at = t.offset + pad(size);
+    const data = file.subarray(dataStart + t.offset, dataStart + t.offset + size);
+    if (data.length !== size) {
+      bad.push(`${t.name}: ${data.length} bytes in the file, expected ${size}`);
+      continue;
+    }
+    if (c.kind === 'ternary') {
+      bad.push(...checkTernary(t.name, type, c, data));
+    } else {
+      const got = decodeValues(data, c.type);
+      const first = got.findIndex((v, i) => !Object.is(v, c.values[i]));
+      if (first >= 0) bad.push(`${t.name}: element ${first} is ${got[first]}, expected ${c.values[first]}`);
+    }
+  }
+  if (dataStart + at !== file.length) bad.push(`layout: the data ends at ${dataStart + at}, the file at ${file.length}`);
   return bad;
 }

@@ -3,8 +3,8 @@
 
 import type { BincodeFlavor } from '../../formats/bincode.js';
 import { jsonBytes } from '../../formats/json-text.js';
-import type { BlockPlan, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
-import { ternaryShape } from '../../model/plan.js';
+import type { BlockPlan, BlockRole, FloatWeight, LinearRole, ModelPlan, NormRole, TernaryWeight, Weight } from '../../model/plan.js';
+import { isLinearRole, ternaryShape } from '../../model/plan.js';
 import { readCost, type StreamOptions, type WeightStream } from '../../stream/weights.js';
 import { VERSION } from '../../version.js';
 import { describeRule } from '../../quant/rule.js';
@@ -12,6 +12,8 @@ import type { FormatOption, FormatOptions, Job, OutputFormat, OwnOptions, SmallF
 import {
   BIT_LINEAR,
   BLOCK,
+  BLOCK_RECORD_ROLES,
+  MODEL_FILES,
   encode,
   isTensorRecord,
   StreamedVec,
@@ -35,19 +37,12 @@ const linear = (...parts: TernaryWeight[]): Source => ({ kind: 'linear', parts }
 const floats = (weight: FloatWeight | undefined): Source | undefined => (weight ? { kind: 'floats', weight } : undefined);
 
 /**
- * What each tensor record of a block holds, by its path in BLOCK (whose order is the wire order): q|k|v
- * and gate|up stacked. A model without sub-norms has none, and gets exactly the seed's record.
+ * What a tensor record of a block holds (BLOCK_RECORD_ROLES): projections stacked, or a norm. A model
+ * without sub-norms has none, and gets exactly the seed's record.
  */
-const BLOCK_SOURCES: Record<string, (b: BlockPlan) => Source | undefined> = {
-  'attention.wqkv': (b) => linear(b.attn_q, b.attn_k, b.attn_v),
-  'attention.o_proj': (b) => linear(b.attn_o),
-  'feed_forward.w13': (b) => linear(b.ffn_gate, b.ffn_up),
-  'feed_forward.w2': (b) => linear(b.ffn_down),
-  attention_norm: (b) => floats(b.attn_norm),
-  ffn_norm: (b) => floats(b.ffn_norm),
-  attn_sub_norm: (b) => floats(b.attn_sub_norm),
-  ffn_sub_norm: (b) => floats(b.ffn_sub_norm),
-};
+function blockSource(b: BlockPlan, roles: readonly BlockRole[]): Source | undefined {
+  return roles.every(isLinearRole) ? linear(...roles.map((r) => b[r as LinearRole])) : floats(b[roles[0] as NormRole]);
+}
 
 /** A file's record and the source of each of its tensor records by path ('' for a file that is one). */
 export interface Part {
@@ -70,9 +65,9 @@ function job(file: string, record: Struct, sources: Part['sources'], o: StreamOp
 
 function blockSources(b: BlockPlan): Part['sources'] {
   const paths = tensorPaths(BLOCK);
-  const missing = paths.filter((p) => !BLOCK_SOURCES[p]);
+  const missing = paths.filter((p) => !Object.hasOwn(BLOCK_RECORD_ROLES, p));
   if (missing.length) throw new Error(`bitnet-rs: no source for the block's ${missing.join(', ')}`);
-  return Object.fromEntries(paths.map((p) => [p, BLOCK_SOURCES[p](b)]));
+  return Object.fromEntries(paths.map((p) => [p, blockSource(b, BLOCK_RECORD_ROLES[p])]));
 }
 
 /** The format's own option: the bincode flavor (docs/formats.md 3). */
@@ -93,9 +88,9 @@ export const bitnetRs: OutputFormat<Part, OwnOptions<typeof OPTIONS>> = {
 
   plan(model, o) {
     const jobs = [
-      job('embedding.bin', WEIGHT_SHAPE, { '': floats(model.tokenEmbd) }, o),
-      job('lm_head.bin', BIT_LINEAR, { '': linear(model.output) }, o),
-      job('norm.bin', WEIGHT_SHAPE, { '': floats(model.outputNorm) }, o),
+      job(MODEL_FILES.token_embd, WEIGHT_SHAPE, { '': floats(model.tokenEmbd) }, o),
+      job(MODEL_FILES.output, BIT_LINEAR, { '': linear(model.output) }, o),
+      job(MODEL_FILES.output_norm, WEIGHT_SHAPE, { '': floats(model.outputNorm) }, o),
       ...model.blocks.map((b) => job(`block_${b.index}.bin`, BLOCK, blockSources(b), o)),
     ];
     return { jobs, containers: [] };

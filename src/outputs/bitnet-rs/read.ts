@@ -7,9 +7,12 @@ import { CorruptFileError } from '../../errors.js';
 import { chunkRows, jsonFile, need, readRange, sizeOf } from '../read-helpers.js';
 import type { LazyTensor, OutputFolder, TernaryRows } from '../types.js';
 import { unpackBitnetRsWords, wordsPerRow } from './packing.js';
+import type { TensorRole } from '../../model/plan.js';
 import {
   BIT_LINEAR,
   BLOCK,
+  BLOCK_RECORD_ROLES,
+  MODEL_FILES,
   decode,
   readBitLinear,
   readBlock,
@@ -39,10 +42,10 @@ export function readBitnetRsModel(folder: OutputFolder, label = (name: string) =
   const blocks = [];
   for (let i = 0; i < metadata.numLayers; i++) blocks.push(part(`block_${i}.bin`, readBlock));
   return {
-    embedding: part('embedding.bin', readWeightShape),
+    embedding: part(MODEL_FILES.token_embd, readWeightShape),
     blocks,
-    norm: part('norm.bin', readWeightShape),
-    lmHead: part('lm_head.bin', readBitLinear),
+    norm: part(MODEL_FILES.output_norm, readWeightShape),
+    lmHead: part(MODEL_FILES.output, readBitLinear),
     metadata,
   };
 }
@@ -105,16 +108,17 @@ function ternaryRows(c: BincodeReader, v: Values, name: string): TernaryRows {
  * (`weight` for a file that is one). The whole record is read before its tensors are given out, as the
  * whole-file reader does.
  */
-function lazyTensors(c: BincodeReader, record: Struct, file: string): LazyTensor[] {
+function lazyTensors(c: BincodeReader, record: Struct, file: string, roleOf: (path: string) => TensorRole | undefined): LazyTensor[] {
   const tensors: LazyTensor[] = [];
   readStruct(c, record, true, {
     field: lazyField,
     struct(s, v, path) {
       const name = `${file}:${path || 'weight'}`;
+      const role = roleOf(path);
       if (s === BIT_LINEAR) {
         const rows = ternaryRows(c, v, name);
-        tensors.push({ name, dtype: 'U32', shape: [rows.rows, wordsPerRow(rows.cols)], ternary: rows });
-      } else if (s === WEIGHT_SHAPE) tensors.push({ name, dtype: 'F32', shape: v.shape as number[] });
+        tensors.push({ name, role, dtype: 'U32', shape: [rows.rows, wordsPerRow(rows.cols)], ternary: rows });
+      } else if (s === WEIGHT_SHAPE) tensors.push({ name, role, dtype: 'F32', shape: v.shape as number[] });
       return v;
     },
   });
@@ -125,11 +129,17 @@ function lazyTensors(c: BincodeReader, record: Struct, file: string): LazyTensor
 export function* bitnetRsTensors(folder: OutputFolder, only?: (file: string) => boolean): Generator<LazyTensor> {
   const flavor = bincodeFlavor(folder);
   const metadata = decode(readMetadata, need(folder, 'metadata.bin'), flavor, 'metadata.bin');
-  const files: [string, Struct][] = [['embedding.bin', WEIGHT_SHAPE], ['norm.bin', WEIGHT_SHAPE], ['lm_head.bin', BIT_LINEAR]];
-  for (let i = 0; i < metadata.numLayers; i++) files.push([`block_${i}.bin`, BLOCK]);
-  for (const [file, record] of files) {
+  const files: [string, Struct, (path: string) => TensorRole | undefined][] = [
+    [MODEL_FILES.token_embd, WEIGHT_SHAPE, () => 'token_embd'],
+    [MODEL_FILES.output_norm, WEIGHT_SHAPE, () => 'output_norm'],
+    [MODEL_FILES.output, BIT_LINEAR, () => 'output'],
+  ];
+  for (let i = 0; i < metadata.numLayers; i++) {
+    files.push([`block_${i}.bin`, BLOCK, (path) => (Object.hasOwn(BLOCK_RECORD_ROLES, path) ? { block: i, roles: BLOCK_RECORD_ROLES[path] } : undefined)]);
+  }
+  for (const [file, record, roleOf] of files) {
     if (only && !only(file)) continue;
     const range: ByteRange = { size: sizeOf(folder, file), read: (offset, length, into) => readRange(folder, file, offset, length, into) };
-    yield* lazyTensors(new BincodeReader(range, flavor, file), record, file);
+    yield* lazyTensors(new BincodeReader(range, flavor, file), record, file, roleOf);
   }
 }

@@ -5,6 +5,7 @@
 
 import { BincodeReader, BincodeWriter, type BincodeFlavor } from '../../formats/bincode.js';
 import type { ByteSink } from '../../stream/ports.js';
+import type { BlockRole, ModelRole } from '../../model/plan.js';
 
 export interface BitLinearRecord {
   packedWeights: Uint32Array;
@@ -277,3 +278,20 @@ export function readModel(r: BincodeReader): ModelRecord {
 export function decode<T>(read: (r: BincodeReader) => T, bytes: Uint8Array, flavor: BincodeFlavor = 'standard', file?: string): T {
   return read(new BincodeReader(bytes, flavor, file));
 }
+
+// ---- what the tensor records hold -------------------------------------------
+
+/** The file each model tensor is written to, in the order the reader gives them out. */
+export const MODEL_FILES: Record<ModelRole, string> = { token_embd: 'embedding.bin', output_norm: 'norm.bin', output: 'lm_head.bin' };
+
+/** The roles each tensor record of a block holds, by its path in BLOCK (q|k|v and gate|up stacked). */
+export const BLOCK_RECORD_ROLES: Record<string, readonly BlockRole[]> = {
+  'attention.wqkv': ['attn_q', 'attn_k', 'attn_v'],
+  'attention.o_proj': ['attn_o'],
+  'feed_forward.w13': ['ffn_gate', 'ffn_up'],
+  'feed_forward.w2': ['ffn_down'],
+  attention_norm: ['attn_norm'],
+  ffn_norm: ['ffn_norm'],
+  attn_sub_norm: ['attn_sub_norm'],
+  ffn_sub_norm: ['ffn_sub_norm'],
+};

@@ -9,8 +9,8 @@
 // layers.{i}.feed_forward.ffn_sub_norm.weight (its loader does not read them yet).
 
 import { jsonBytes } from '../../formats/json-text.js';
-import type { FloatWeight, ModelPlan, TernaryWeight } from '../../model/plan.js';
-import { ternaryShape } from '../../model/plan.js';
+import type { FloatWeight, LinearRole, ModelPlan, NormRole, TernaryWeight } from '../../model/plan.js';
+import { isLinearRole, ternaryShape } from '../../model/plan.js';
 import { f32ToBf16 } from '../../quant/floats.js';
 import { describeRule } from '../../quant/rule.js';
 import { VERSION } from '../../version.js';
@@ -20,6 +20,7 @@ import type { OutputFormat } from '../types.js';
 import { packBitnetRsRows, wordsPerRow } from './packing.js';
 import { PACKINGS, anyCode } from '../../kernels/packings.js';
 import { readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
+import { ENGINE_NAMES, blockTensorName } from '../tensor-names.js';
 
 const FILE = 'model.safetensors';
 
@@ -43,23 +44,17 @@ const bf16 = (name: string, w: FloatWeight | undefined): FloatEntry[] => (w ? [f
 
 /** Every tensor of the file, by the engine's names, grouped into jobs (embedding, head, final norm, one per block). */
 function entryGroups(model: ModelPlan): (LinearEntry | FloatEntry)[][] {
+  const n = ENGINE_NAMES.model;
   return [
-    bf16('tok_embeddings.weight', model.tokenEmbd),
-    [linear('output.weight', model.output)],
-    bf16('norm.weight', model.outputNorm),
-    ...model.blocks.map((b) => {
-      const p = `layers.${b.index}.`;
-      return [
-        linear(p + 'attention.wqkv.weight', b.attn_q, b.attn_k, b.attn_v),
-        linear(p + 'attention.wo.weight', b.attn_o),
-        linear(p + 'feed_forward.w13.weight', b.ffn_gate, b.ffn_up),
-        linear(p + 'feed_forward.w2.weight', b.ffn_down),
-        ...bf16(p + 'attention_norm.weight', b.attn_norm),
-        ...bf16(p + 'ffn_norm.weight', b.ffn_norm),
-        ...bf16(p + 'attention.attn_sub_norm.weight', b.attn_sub_norm),
-        ...bf16(p + 'feed_forward.ffn_sub_norm.weight', b.ffn_sub_norm),
-      ];
-    }),
+    bf16(n.token_embd!, model.tokenEmbd),
+    [linear(n.output!, model.output)],
+    bf16(n.output_norm!, model.outputNorm),
+    ...model.blocks.map((b) =>
+      Object.entries(ENGINE_NAMES.block).flatMap(([suffix, roles]): (LinearEntry | FloatEntry)[] => {
+        const name = blockTensorName(ENGINE_NAMES, b.index, suffix);
+        return roles.every(isLinearRole) ? [linear(name, ...roles.map((r) => b[r as LinearRole]))] : bf16(name, b[roles[0] as NormRole]);
+      }),
+    ),
   ];
 }
 
@@ -118,7 +113,7 @@ export const bitnetRsSafetensors: OutputFormat<Placed<LinearEntry | FloatEntry>[
 
   tensors(folder, only) {
     // the loader's view: in_features = words per row * 16
-    return tensorsWithScales(folder, FILE, only, (t) => t.dtype === 'U32', (t) => t.storedShape[0], (info, rowScales, bytes) => {
+    return tensorsWithScales(folder, FILE, ENGINE_NAMES, only, (t) => t.dtype === 'U32', (t) => t.storedShape[0], (info, rowScales, bytes) => {
       const [rows, words] = info.storedShape;
       const cols = words * 16;
       return storedRows({

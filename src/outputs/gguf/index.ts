@@ -9,13 +9,14 @@
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import { GGML_TYPES, kv, layoutGguf, parseGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
 import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
-import { BLOCK_ROLES, LINEAR_ROLES, interleavedRopeSource, ternaryShape } from '../../model/plan.js';
+import { BLOCK_ROLES, interleavedRopeSource, isLinearRole, ternaryShape } from '../../model/plan.js';
 import { f16ToF32, f32ToF16 } from '../../quant/floats.js';
 import { readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
 import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
 import { readCost } from '../../stream/weights.js';
 import type { FormatOption, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
 import { ggufVocab } from './vocab.js';
+import { blockTensorName, roleOfName, type TensorNames } from '../tensor-names.js';
 
 type Arch = 'bitnet' | 'bitnet-b1.58' | 'llama';
 /** A --gguf-type: a packing that is a GGUF type (its PACKINGS row has the ggml ids), or `f16`, the values times the scale as F16. */
@@ -68,6 +69,13 @@ const ggmlOf = (type: TernaryType): { name: GgmlTypeName; fileType: number; pack
 const BLOCK_TENSOR: Record<BlockRole, string> = {
   attn_norm: 'attn_norm', attn_q: 'attn_q', attn_k: 'attn_k', attn_v: 'attn_v', attn_o: 'attn_output', attn_sub_norm: 'attn_sub_norm',
   ffn_norm: 'ffn_norm', ffn_gate: 'ffn_gate', ffn_up: 'ffn_up', ffn_down: 'ffn_down', ffn_sub_norm: 'ffn_sub_norm',
+};
+
+/** The names it writes (docs/gguf.md 3); output.weight only for arch llama's untied head (else token_embd is the head). */
+const NAMES: TensorNames = {
+  model: { token_embd: 'token_embd.weight', output_norm: 'output_norm.weight', output: 'output.weight' },
+  prefix: 'blk.',
+  block: Object.fromEntries(BLOCK_ROLES.map((r) => [`${BLOCK_TENSOR[r]}.weight`, [r]])),
 };
 
 export interface Item {
@@ -137,16 +145,16 @@ export const gguf: OutputFormat<Item[], Own> = {
     const { name: ternaryType, packing } = ggmlOf(type);
     const items: Omit<Item, 'at' | 'bytes'>[][] = [];
     const float = (name: string, w: FloatWeight, t: 'F16' | 'F32') => ({ name, weight: w, type: t });
-    items.push([float('token_embd.weight', model.tokenEmbd, 'F16')], [float('output_norm.weight', model.outputNorm, 'F32')]);
-    if (!model.outputTied && model.output.kind === 'master') items.push([float('output.weight', { kind: 'float', tensor: model.output.tensor }, 'F16')]);
+    items.push([float(NAMES.model.token_embd!, model.tokenEmbd, 'F16')], [float(NAMES.model.output_norm!, model.outputNorm, 'F32')]);
+    if (!model.outputTied && model.output.kind === 'master') items.push([float(NAMES.model.output!, { kind: 'float', tensor: model.output.tensor }, 'F16')]);
     // q and k rows in adjacent-pair order for an arch whose RoPE wants it: each head's rows regrouped
     const heads: Partial<Record<BlockRole, number>> = rules.permuteQK ? { attn_q: c.numHeads, attn_k: c.numKvHeads } : {};
     for (const b of model.blocks) {
       items.push(
         BLOCK_ROLES.filter((role) => b[role] !== undefined).map((role) => {
-          const name = `blk.${b.index}.${BLOCK_TENSOR[role]}.weight`;
-          if ((LINEAR_ROLES as readonly string[]).includes(role)) {
-            const w = b[role as (typeof LINEAR_ROLES)[number]];
+          const name = blockTensorName(NAMES, b.index, `${BLOCK_TENSOR[role]}.weight`);
+          if (isLinearRole(role)) {
+            const w = b[role];
             const { rows, cols } = ternaryShape(w);
             const problem = packing && shapeProblem(PACKINGS[packing], rows, cols);
             if (problem) {
@@ -157,7 +165,7 @@ export const gguf: OutputFormat<Item[], Own> = {
             if (h && (rows % h !== 0 || (rows / h) % 2 !== 0)) throw new UnsupportedError({ tensor: name }, `${h} heads of an even row count (rotary pairs)`, `${rows} rows`);
             return { name, weight: w as Weight, type: ternaryType, packing, heads: h };
           }
-          return float(name, b[role as Exclude<BlockRole, (typeof LINEAR_ROLES)[number]>]!, 'F32');
+          return float(name, b[role]!, 'F32');
         }),
       );
     }
@@ -258,9 +266,10 @@ export const gguf: OutputFormat<Item[], Own> = {
     if (!file) throw new CorruptFileError({ file: 'output folder' }, 'a .gguf file', 'none');
     if (only && !only(file)) return;
     for (const t of ggufHead(folder, file).tensors) {
-      const base = { name: t.name, dtype: t.type, shape: t.ne };
-      const ternary = /\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(t.name);
-      if (!ternary) {
+      const role = roleOfName(NAMES, t.name);
+      const base = { name: t.name, role, dtype: t.type, shape: t.ne };
+      // the projections are ternary (whatever their type: F16 holds them as values times the scale)
+      if (typeof role !== 'object' || !role.roles.every(isLinearRole)) {
         yield base;
         continue;
       }

@@ -7,7 +7,8 @@
 import { jsonBytes } from '../../formats/json-text.js';
 import { UnsupportedError } from '../../errors.js';
 import type { BlockRole, FloatWeight, TernaryWeight } from '../../model/plan.js';
-import { LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
+import { BLOCK_ROLES, LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
+import type { TensorNames } from '../tensor-names.js';
 import type { FloatDType } from '../../quant/rule.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
@@ -34,7 +35,10 @@ const BLOCK_NAMES: Record<BlockRole, string> = {
   ffn_down: 'mlp.down_proj.weight',
   ffn_sub_norm: 'mlp.ffn_sub_norm.weight',
 };
-const blockName = (i: number, role: BlockRole) => `model.layers.${i}.${BLOCK_NAMES[role]}`;
+const BLOCK_PREFIX = 'model.layers.';
+const blockName = (i: number, role: BlockRole) => `${BLOCK_PREFIX}${i}.${BLOCK_NAMES[role]}`;
+/** The same names for the reader, which reports each tensor's role. */
+const NAMES: TensorNames = { model: MODEL_NAMES, prefix: BLOCK_PREFIX, block: Object.fromEntries(BLOCK_ROLES.map((r) => [BLOCK_NAMES[r], [r]])) };
 /** A packed projection's scale (AutoBitLinear's weight_scale). */
 const scaleNameOf = (weightName: string) => `${weightName}_scale`;
 
@@ -133,7 +137,7 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
   },
 
   tensors(folder, only) {
-    return tensorsWithScales(folder, FILE, only, (t) => t.dtype === 'U8', () => 1, (info, scales, bytes) => {
+    return tensorsWithScales(folder, FILE, NAMES, only, (t) => t.dtype === 'U8', () => 1, (info, scales, bytes) => {
       const [quarter, cols] = info.storedShape;
       const rows = 4 * quarter;
       const rowsPerChunk = chunkRows(rows, cols);

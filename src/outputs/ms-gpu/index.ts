@@ -6,11 +6,12 @@
 // Tensors are laid out by name, as in the golden file Microsoft's scripts produced.
 
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
-import type { FloatWeight, TernaryWeight } from '../../model/plan.js';
-import { interleavedRopeSource, ternaryShape } from '../../model/plan.js';
+import type { BlockRole, FloatWeight, LinearRole, NormRole, TernaryWeight } from '../../model/plan.js';
+import { interleavedRopeSource, isLinearRole, ternaryShape } from '../../model/plan.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import type { OutputFormat } from '../types.js';
 import { jsonFile, readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
+import { ENGINE_NAMES, blockTensorName } from '../tensor-names.js';
 import { PACKINGS, anyCode, shapeProblem } from '../../kernels/packings.js';
 
 const INT2 = PACKINGS['ms-int2'];
@@ -53,23 +54,19 @@ export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
       };
     };
     const output: FloatWeight = { kind: 'float', tensor: model.output.kind === 'master' ? model.output.tensor : model.tokenEmbd.tensor };
+    // q and k rows are un-permuted per head (rotate-half pairs)
+    const heads: Partial<Record<BlockRole, number>> = { attn_q: numHeads, attn_k: numKvHeads };
+    const n = ENGINE_NAMES.model;
     const groups: (Int2Entry | FloatEntry)[][] = [
-      [copied('tok_embeddings.weight', model.tokenEmbd)],
-      [copied('output.weight', output)],
-      [copied('norm.weight', model.outputNorm)],
-      ...model.blocks.map((b) => {
-        const p = `layers.${b.index}.`;
-        return [
-          int2(p + 'attention.wqkv.weight', [b.attn_q, numHeads], [b.attn_k, numKvHeads], [b.attn_v]),
-          int2(p + 'attention.wo.weight', [b.attn_o]),
-          int2(p + 'feed_forward.w13.weight', [b.ffn_gate], [b.ffn_up]),
-          int2(p + 'feed_forward.w2.weight', [b.ffn_down]),
-          copied(p + 'attention_norm.weight', b.attn_norm!),
-          copied(p + 'ffn_norm.weight', b.ffn_norm!),
-          copied(p + 'attention.attn_sub_norm.weight', b.attn_sub_norm!),
-          copied(p + 'feed_forward.ffn_sub_norm.weight', b.ffn_sub_norm!),
-        ];
-      }),
+      [copied(n.token_embd!, model.tokenEmbd)],
+      [copied(n.output!, output)],
+      [copied(n.output_norm!, model.outputNorm)],
+      ...model.blocks.map((b) =>
+        Object.entries(ENGINE_NAMES.block).map(([suffix, roles]) => {
+          const name = blockTensorName(ENGINE_NAMES, b.index, suffix);
+          return roles.every(isLinearRole) ? int2(name, ...roles.map((r): [TernaryWeight, number?] => [b[r as LinearRole], heads[r]])) : copied(name, b[roles[0] as NormRole]!);
+        }),
+      ),
     ];
     return planContainer('ms-gpu', FILE, groups, 'name', o);
   },
@@ -123,11 +120,12 @@ export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
     const headDim = config.head_dim ?? config.hidden_size / heads;
     const q = heads * headDim;
     const kv = (config.num_key_value_heads ?? heads) * headDim;
-    const parts: Record<string, number[]> = { 'attention.wqkv': [q, kv, kv], 'feed_forward.w13': [config.intermediate_size, config.intermediate_size] };
-    yield* tensorsWithScales(folder, FILE, only, (t) => t.dtype === 'I8', () => 4, (info, scales, bytes) => {
+    // the rows of each stacked projection, by its role
+    const partRows: Partial<Record<BlockRole, number>> = { attn_q: q, attn_k: kv, attn_v: kv, ffn_gate: config.intermediate_size, ffn_up: config.intermediate_size };
+    yield* tensorsWithScales(folder, FILE, ENGINE_NAMES, only, (t) => t.dtype === 'I8', () => 4, (info, scales, bytes, role) => {
       const [rows, quarterCols] = info.storedShape;
       const cols = quarterCols * 4;
-      const split = Object.entries(parts).find(([k]) => info.name.includes(k))?.[1] ?? [rows];
+      const split = typeof role === 'object' && role.roles.length > 1 ? role.roles.map((r) => partRows[r] ?? 0) : [rows];
       if (split.reduce((a, b) => a + b, 0) !== rows) throw new CorruptFileError({ file: FILE, tensor: info.name }, `${split.join(' + ')} rows from config.json`, `${rows}`);
       if (shapeProblem(INT2, rows, cols)) throw new CorruptFileError({ file: FILE, tensor: info.name }, 'whole 16x32 tiles', `[${rows}, ${cols}]`);
       const rowScales = new Float32Array(rows);
