@@ -127,6 +127,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         timestamp: flags.timestamp,
         kernels: flags.kernels,
         chunkBytes: flags.chunkMib * 2 ** 20,
+        stats: flags.report !== undefined, // the report's per-layer statistics, counted in the conversion pass
         onProgress: progress.update,
         onWarning: (m) => say(`warning: ${m}`),
       });

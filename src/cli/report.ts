@@ -15,7 +15,7 @@ import { roundBf16, roundF16 } from '../quant/floats.js';
 import { absmeanScale, type QuantRule } from '../quant/rule.js';
 import { DEFAULTS } from '../defaults.js';
 import { VERSION } from '../version.js';
-import { inspect, type Inspection } from '../run/inspect.js';
+import { checkpointInspection, inspect, type Inspection } from '../run/inspect.js';
 import type { ConvertSummary } from '../run/convert.js';
 import type { Verdict as VerifyVerdict } from '../run/verify.js';
 import { HistogramCounter } from '../report/histogram.js';
@@ -153,8 +153,6 @@ export const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 export const peakRss = () => process.resourceUsage().maxRSS * 1024;
 export const modelName = (path: string) => basename(resolve(path));
 
-const PACKED_LAYOUTS = ['hf-bitnet-packed', 'llama-packed'];
-
 /** What a convert report shows: the run's summary (--json-summary's document), the source's per-layer statistics, a source histogram. */
 export async function convertReportData(
   o: { inputDir: string; outputDir: string; format: string; rule: QuantRule; granularity: string; tensor?: string },
@@ -180,13 +178,15 @@ export async function convertReportData(
   const notes: string[] = [];
   let inspection: Inspection | undefined;
   let layers: Maybe<LayerStats>;
-  const packed = PACKED_LAYOUTS.includes(summary.layout);
   try {
-    inspection = await inspect(o.inputDir, { rule: o.rule });
+    // the statistics the conversion gathered as it streamed (convert --report asks for them); else one more pass
+    const stats = summary.stats;
+    inspection = stats ? await checkpointInspection(o.inputDir, async () => stats) : await inspect(o.inputDir, { rule: o.rule });
+    const packed = inspection.packed === true;
     const source = packed
       ? `the source's packed codes and stored scales (layout ${summary.layout}), which the conversion copies`
       : `the source weights ternarized with the ${o.rule} absmean rule, as the conversion does`;
-    const extra = o.granularity === 'row' && !packed ? ['This run used --scale-granularity row: the output has one scale per row, while these statistics use one scale per projection (the reference rule).'] : [];
+    const extra = o.granularity === 'row' && !packed ? ['This run used --scale-granularity row: the output has one scale per row, and these statistics show those row scales.'] : [];
     layers = layersOf(inspection, source, extra);
   } catch (e) {
     layers = { unavailable: `The per-layer statistics could not be gathered: ${message(e)}` };
@@ -194,7 +194,9 @@ export async function convertReportData(
   const histogram = await sourceHistogram(o.inputDir, o.tensor, o.rule);
   const reportSeconds = (performance.now() - started) / 1000;
   notes.push(
-    `The report's statistics took ${seconds(reportSeconds)} after the conversion: one more streamed pass over the source's ternary weights (one projection in memory at a time) and two over the histogram's projection.`,
+    summary.stats
+      ? `The per-layer statistics were counted as the conversion streamed the weights; the report took ${seconds(reportSeconds)} after it, for the headers and two passes over the histogram's projection.`
+      : `The report's statistics took ${seconds(reportSeconds)} after the conversion: one more streamed pass over the source's ternary weights (one projection in memory at a time) and two over the histogram's projection.`,
   );
   if (summary.warnings.length) notes.push(...summary.warnings.map((w) => `warning: ${w}`));
   const written = summary.files.reduce((s, f) => s + f.bytes, 0);
@@ -230,7 +232,7 @@ export async function convertReportData(
 /** What an inspect report shows: the inspection's per-layer statistics, and a histogram for a checkpoint with float weights. */
 export async function inspectReportData(path: string, r: Inspection, o: { rule: QuantRule; tensor?: string; seconds: number }): Promise<ReportData> {
   const input = r.kind === 'input';
-  const packed = input && PACKED_LAYOUTS.includes(r.layout ?? '');
+  const packed = input && r.packed === true;
   const layers = layersOf(
     r,
     input ? (packed ? `the checkpoint's packed codes and stored scales (layout ${r.layout})` : `the checkpoint's weights ternarized with the ${o.rule} absmean rule`) : `the output as its format's reader (${r.format}) decodes it`,

@@ -13,6 +13,7 @@ import type { ModelPlan } from '../model/plan.js';
 import { formatById, type AnyFormat, type FormatOwnOptions } from '../outputs/index.js';
 import { optionFlag, optionManifestKey, type FormatOptions, type FormatPlan, type InputFolder } from '../outputs/types.js';
 import { describeRule, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
+import type { TernaryStats } from '../inspect/stats.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -29,6 +30,8 @@ export interface ConversionOptions extends Partial<FormatOwnOptions> {
   chunkBytes?: number;
   /** Projections up to this size are read once and held for both passes (default 64 MiB). */
   holdBytes?: number;
+  /** Gather each ternary weight's statistics as the conversion streams it (the report's per-layer charts). */
+  stats?: boolean;
   /** conversion_timestamp in seconds; default SOURCE_DATE_EPOCH (Node), else now. */
   timestamp?: number;
   kernels?: 'auto' | 'simd' | 'scalar';
@@ -76,6 +79,7 @@ export function formatOptions(format: AnyFormat, o: ConversionOptions, modelName
     rule: o.rule ?? DEFAULTS.rule,
     chunkBytes: o.chunkBytes ?? DEFAULTS.chunkBytes,
     holdBytes: o.holdBytes ?? DEFAULTS.holdBytes,
+    stats: o.stats ?? false,
     timestamp: o.timestamp ?? defaultTimestamp(),
     modelName,
   };
@@ -149,6 +153,12 @@ export interface Written {
   sha256: string;
 }
 
+/** What one job gave back. */
+export interface JobOutcome {
+  written?: Written;
+  stats?: [string, TernaryStats][];
+}
+
 /** The input as a host opened it: the checkpoint's headers, its name, its side files. */
 export interface HostInput {
   checkpoint: Checkpoint;
@@ -168,8 +178,8 @@ export interface HostRun<Delivered> {
   start(plan: FormatPlan, module: WebAssembly.Module, options: FormatOptions): Promise<void>;
   /** Creates the single-file containers, their heads written and their size set. */
   createContainers(containers: FormatPlan['containers']): Promise<void>;
-  /** Runs the jobs, largest first; what each job wrote of its own file (none for container regions), in job order. */
-  runJobs(): Promise<(Written | undefined)[]>;
+  /** Runs the jobs, largest first; in job order, what each wrote of its own file (none for container regions) and its weights' statistics (options.stats). */
+  runJobs(): Promise<JobOutcome[]>;
   /** Input bytes and tensors done so far (read about 5 times a second while the jobs run). */
   progress(): ProgressSnapshot;
   /** The containers' size and sha256, once every region is written. */
@@ -213,6 +223,8 @@ export interface ConversionResult<Delivered> {
   threads: number;
   tiedLmHead: boolean;
   warnings: string[];
+  /** With options.stats: every ternary weight's statistics, by tensor name (the tied head under the embedding's). */
+  stats?: Map<string, TernaryStats>;
 }
 
 /**
@@ -252,7 +264,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
 
     // the files in the order the manifest lists them: the jobs' own, the containers, the small files
     const files: OutputFile[] = [];
-    plan.jobs.forEach((j, i) => own[i] && files.push({ name: j.file, ...own[i]! }));
+    plan.jobs.forEach((j, i) => own[i].written && files.push({ name: j.file, ...own[i].written! }));
     const hashed = await run.finishContainers(plan.containers);
     plan.containers.forEach((c, i) => files.push({ name: c.file, ...hashed[i] }));
     for (const f of format.finish(model, options, input.side)) files.push({ name: f.name, ...(await run.writeSmall(f.name, f.bytes)) });
@@ -275,6 +287,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
       threads: run.threads,
       tiedLmHead: model.outputTied,
       warnings,
+      ...(options.stats && { stats: new Map(own.flatMap((r) => r.stats ?? [])) }),
     };
   } catch (e) {
     await run.abort();

@@ -10,6 +10,7 @@ import { FileSink } from '../io/file-sink.js';
 import { ContainerHasher, createContainer } from '../io/container.js';
 import { OutputTransaction } from '../io/output-dir.js';
 import { OutputError, UsageError } from '../errors.js';
+import type { TernaryStats } from '../inspect/stats.js';
 import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type OutputFile, type Written } from '../pipeline/conversion.js';
 import { runJobs } from './pool.js';
 import { inputFolder, planInWorker } from './plan-worker.js';
@@ -47,6 +48,8 @@ export interface ConvertSummary {
   threads: number;
   tiedLmHead: boolean;
   warnings: string[];
+  /** With `stats`: every ternary weight's statistics, by tensor name. */
+  stats?: Map<string, TernaryStats>;
 }
 
 export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
@@ -63,6 +66,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     threads: r.threads,
     tiedLmHead: r.tiedLmHead,
     warnings: r.warnings,
+    stats: r.stats,
   };
 }
 
@@ -106,7 +110,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
             for (const r of jobs[i].job.regions ?? []) hashers.get(jobs[i].job.file)!.written(r.offset, r.bytes);
           };
           const results = await runJobs(jobs, { threads, module: module!, weight: (j) => j.job.cost.bytes, onDone });
-          return results.map((r) => r.written);
+          return results.map((r) => ({ written: r.written, stats: r.stats }));
         },
         progress: () => counter.read(),
         async finishContainers(containers) {

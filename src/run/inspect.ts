@@ -34,6 +34,8 @@ export interface Inspection {
   kind: 'input' | 'output';
   /** The input layout or the output format. */
   layout?: string;
+  /** An input whose projections are stored packed (their codes and scales are copied, not computed). */
+  packed?: boolean;
   format?: string;
   config?: Record<string, unknown>;
   tensors: InspectedTensor[];
@@ -70,24 +72,37 @@ function described(t: LazyTensor): InspectedTensor {
 }
 
 async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number): Promise<Inspection> {
+  const { module } = await compileKernels(DEFAULTS.kernels);
+  return checkpointInspection(dir, async (weights) => {
+    const stats = await ternaryStatsOf(weights, { module, rule, threads: threads ?? availableParallelism() });
+    return new Map(weights.map((w, i) => [w.tensor.name, stats[i]]));
+  });
+}
+
+/**
+ * An input checkpoint's inspection with the ternary statistics `statsOf` gives for its ternary weights
+ * (by tensor name; the tied head, the embedding ternarized, under the embedding's name): inspect computes
+ * them, a conversion with `stats` has them already (the report then costs no second pass).
+ */
+export async function checkpointInspection(dir: string, statsOf: (weights: TernaryWeight[]) => Promise<Map<string, TernaryStats>>): Promise<Inspection> {
   const ck = openCheckpoint(dir);
   const plan = planModel(ck, () => {}); // what inspect shows includes what a conversion would warn about
   const roles = new Map<string, { role: TensorRole; weight: Weight }>();
   for (const [role, weight] of planRoles(plan)) if (!roles.has(weight.tensor.name)) roles.set(weight.tensor.name, { role, weight });
-  const { module } = await compileKernels(DEFAULTS.kernels);
   const ternary = [...ck.tensors.keys()].filter((name) => roles.get(name) && roles.get(name)!.weight.kind !== 'float');
   const weights = ternary.map((name) => roles.get(name)!.weight as TernaryWeight);
   if (plan.outputTied) weights.push(plan.output as TernaryWeight); // the tied head: the embedding ternarized with the same rule
-  const stats = await ternaryStatsOf(weights, { module, rule, threads: threads ?? availableParallelism() });
-  const byName = new Map(ternary.map((name, i) => [name, stats[i]]));
+  const byName = await statsOf(weights);
   const tensors: InspectedTensor[] = [];
   for (const [name, t] of ck.tensors) {
     const r = roles.get(name);
-    tensors.push({ name, role: r?.role, dtype: t.dtype, shape: t.storedShape, bytes: t.byteLength, ternary: byName.get(name) });
+    tensors.push({ name, role: r?.role, dtype: t.dtype, shape: t.storedShape, bytes: t.byteLength, ternary: r?.weight.kind === 'float' ? undefined : byName.get(name) });
   }
-  if (plan.outputTied) {
+  const head = plan.outputTied && byName.get(plan.tokenEmbd.tensor.name);
+  if (head) {
     const t = plan.tokenEmbd.tensor;
-    tensors.push({ name: `${t.name} (tied output head)`, role: 'output', dtype: t.dtype, shape: t.storedShape, ternary: stats[stats.length - 1] });
+    tensors.push({ name: `${t.name} (tied output head)`, role: 'output', dtype: t.dtype, shape: t.storedShape, ternary: head });
   }
-  return { path: dir, kind: 'input', layout: plan.layout, config: ck.config, tensors };
+  const packed = plan.blocks.some((b) => b.attn_q.kind === 'packed');
+  return { path: dir, kind: 'input', layout: plan.layout, packed, config: ck.config, tensors };
 }

@@ -8,6 +8,7 @@ import { PositionedReader } from '../io/read.js';
 import { flushContainer } from '../io/container.js';
 import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
+import type { TernaryStats } from '../inspect/stats.js';
 import { ProgressCounter } from './progress-counter.js';
 
 export interface RunnableJob {
@@ -25,6 +26,8 @@ export interface RunnableJob {
 export interface JobResult {
   file: string;
   written?: WrittenFile;
+  /** With options.stats: each ternary weight's statistics, by tensor name. */
+  stats?: [string, TernaryStats][];
 }
 
 export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
@@ -33,6 +36,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
   const path = join(r.dir, r.job.file);
   let own: FileSink | undefined;
   const regions: RegionSink[] = [];
+  const stats: [string, TernaryStats][] = [];
   try {
     const stream = new WeightStream({
       kernels,
@@ -40,6 +44,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
       options: r.options,
       onBytesRead: (n) => counter?.addBytes(n),
       onTensorDone: () => counter?.addTensor(),
+      onStats: (name, st) => stats.push([name, st]),
     });
     const out = {
       sink(offset?: number) {
@@ -52,7 +57,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
     formatById(r.job.format).write(r.job, stream, out, r.options);
     for (const s of regions) s.close();
     if (regions.length && r.durable) flushContainer(path); // in the workers, overlapping other jobs' work
-    return { file: r.job.file, written: own?.close() };
+    return { file: r.job.file, written: own?.close(), ...(r.options.stats && { stats }) };
   } catch (e) {
     own?.abandon();
     for (const s of regions) s.abandon();

@@ -5,7 +5,7 @@
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { PositionedReader } from '../io/read.js';
 import type { TernaryWeight } from '../model/plan.js';
-import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
+import type { TernaryStats } from '../inspect/stats.js';
 import { WeightStream } from '../stream/weights.js';
 import { DEFAULTS } from '../defaults.js';
 import type { QuantRule } from '../quant/rule.js';
@@ -18,29 +18,17 @@ interface StatsRequest {
   weights: TernaryWeight[];
 }
 
-function ternaryStats(stream: WeightStream, w: TernaryWeight): TernaryStats {
-  const t = stream.ternary(w);
-  const c = new TernaryCounter(t.rows, t.cols);
-  const scale = new Float32Array(t.rowsPerChunk).fill(t.scaleAs('F32'));
-  for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
-    const n = Math.min(t.rowsPerChunk, t.rows - r);
-    t.i8(r, n, t.i8Buffer);
-    c.add(stream.kernels.i8(t.i8Buffer, n * t.cols), n, scale);
-  }
-  t.done();
-  return c.result();
-}
-
-/** A weight stream over a checkpoint on disk with the default chunking and the given rule, closed after `use`. */
-export function withWeightStream<T>(kernels: Kernels, rule: QuantRule, use: (stream: WeightStream) => T): T {
+/** A weight stream over a checkpoint on disk with the default chunking and the given rule, closed after `use`; `onStats` makes it count. */
+export function withWeightStream<T>(kernels: Kernels, rule: QuantRule, use: (stream: WeightStream) => T, onStats?: (name: string, stats: TernaryStats) => void): T {
   const reader = new PositionedReader();
   try {
     const stream = new WeightStream({
       kernels,
       source: reader,
-      options: { rule, granularity: 'projection', chunkBytes: DEFAULTS.chunkBytes, holdBytes: DEFAULTS.holdBytes },
+      options: { rule, granularity: 'projection', chunkBytes: DEFAULTS.chunkBytes, holdBytes: DEFAULTS.holdBytes, stats: onStats !== undefined },
       onBytesRead: () => {},
       onTensorDone: () => {},
+      onStats,
     });
     return use(stream);
   } finally {
@@ -48,8 +36,22 @@ export function withWeightStream<T>(kernels: Kernels, rule: QuantRule, use: (str
   }
 }
 
+/** Each weight's statistics: its rows taken once through the counting stream. */
 function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[]): TernaryStats[] {
-  return withWeightStream(kernels, rule, (stream) => weights.map((w) => ternaryStats(stream, w)));
+  const out: TernaryStats[] = [];
+  withWeightStream(
+    kernels,
+    rule,
+    (stream) => {
+      for (const w of weights) {
+        const t = stream.ternary(w);
+        for (let r = 0; r < t.rows; r += t.rowsPerChunk) t.i8(r, Math.min(t.rowsPerChunk, t.rows - r), t.i8Buffer);
+        t.done();
+      }
+    },
+    (_name, st) => out.push(st),
+  );
+  return out;
 }
 
 /** The statistics of each weight, in the order given. */

@@ -15,6 +15,7 @@ import { ternaryShape } from '../model/plan.js';
 import { absmeanScale, rowScale, type FloatDType, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
 import { bf16ToF32, f16ToF32, roundF64ToBf16, roundF64ToF16 } from '../quant/floats.js';
 import { InvalidTernaryWeightError } from '../errors.js';
+import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
 import type { TensorSource } from './ports.js';
 
 export interface StreamOptions {
@@ -26,6 +27,8 @@ export interface StreamOptions {
   chunkBytes: number;
   /** Weights up to this size are read once and held in memory. */
   holdBytes: number;
+  /** Count every ternary weight's values as its rows stream (the report's statistics, with no second pass). */
+  stats?: boolean;
 }
 
 export interface StreamContext {
@@ -36,6 +39,8 @@ export interface StreamContext {
   onBytesRead(bytes: number): void;
   /** Called when a weight is fully read, for progress. */
   onTensorDone(): void;
+  /** With `options.stats`: a ternary weight's statistics, when all its rows were taken (by its tensor's name). */
+  onStats?(tensor: string, stats: TernaryStats): void;
 }
 
 const DTYPE_CODE: Record<FloatDType, number> = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 };
@@ -165,6 +170,8 @@ export interface Chunking {
 export abstract class OpenTernary {
   readonly rows: number;
   readonly cols: number;
+  /** The weight's tensor name, for its statistics. */
+  readonly name: string;
   /** Rows per chunk the buffers were reserved for. */
   readonly rowsPerChunk: number;
   /** The caller's extra buffers, each `rowsPerChunk * bytesPerRow` bytes. */
@@ -183,6 +190,8 @@ export abstract class OpenTernary {
     own: (rowsPerChunk: number) => Record<string, number>,
   ) {
     ({ rows: this.rows, cols: this.cols } = ternaryShape(w));
+    this.name = w.tensor.name;
+    if (s.ctx.options.stats) this.counter = new TernaryCounter(this.rows, this.cols);
     const m = chunking.rowMultiple ?? 1;
     this.rowsPerChunk = Math.max(m, Math.floor(s.rowsPerChunk(rowInputBytes) / m) * m);
     const want: Record<string, number> = { i8: this.rowsPerChunk * this.cols, ...own(this.rowsPerChunk) };
@@ -200,7 +209,25 @@ export abstract class OpenTernary {
   }
 
   /** The i8 values (-1, 0, +1) of rows [start, start + count) at dst (count <= rowsPerChunk, unless dst is larger). */
-  abstract i8(start: number, count: number, dst: number): void;
+  /** Counts the values taken (options.stats), or nothing. */
+  private readonly counter?: TernaryCounter;
+
+  /** The i8 values (-1, 0, +1) of rows [start, start + count) at dst (count <= rowsPerChunk, unless dst is larger). */
+  i8(start: number, count: number, dst: number): void {
+    this.take(start, count, dst);
+    if (this.counter) {
+      const scales = this.rowScales ? this.rowScales.subarray(start, start + count) : new Float32Array(count).fill(this.scaleAs('F32'));
+      this.counter.add(this.s.kernels.i8(dst, count * this.cols), count, scales);
+    }
+  }
+
+  /** i8 without counting: the layout's own decoding or quantizing. */
+  protected abstract take(start: number, count: number, dst: number): void;
+
+  /** Whether the values must go through i8 (to be counted) rather than a fused kernel. */
+  protected get counting(): boolean {
+    return this.counter !== undefined;
+  }
 
   /**
    * Rows [start, start + count) packed by `p` (a packing of consecutive rows) at dst, `d` the scale as
@@ -218,6 +245,7 @@ export abstract class OpenTernary {
   }
 
   done(): void {
+    if (this.counter) this.s.ctx.onStats?.(this.name, this.counter.result());
     this.s.ctx.onTensorDone();
   }
 }
@@ -278,7 +306,7 @@ class MasterTernary extends OpenTernary {
     }
   }
 
-  i8(start: number, count: number, dst: number): void {
+  protected take(start: number, count: number, dst: number): void {
     const k = this.s.kernels.exports;
     const dt = DTYPE_CODE[this.t.dtype];
     this.pieces(start, count, (src, first, n, done) => {
@@ -296,7 +324,7 @@ class MasterTernary extends OpenTernary {
   }
 
   override packed(p: Packing, start: number, count: number, dst: number, d = 0): void {
-    if (this.rowScales || !p.fused) return super.packed(p, start, count, dst, d);
+    if (this.rowScales || !p.fused || this.counting) return super.packed(p, start, count, dst, d);
     const k = this.s.kernels.exports;
     const fused = k[p.fused];
     this.pieces(start, count, (src, _first, n, done) => {
@@ -334,7 +362,7 @@ class PackedTernary extends OpenTernary {
     return this.w.convention === 'multiply' ? v : 1 / v;
   }
 
-  i8(start: number, count: number, dst: number): void {
+  protected take(start: number, count: number, dst: number): void {
     const k = this.s.kernels.exports;
     const cols = this.cols;
     for (let done = 0; done < count; ) {
