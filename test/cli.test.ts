@@ -170,6 +170,38 @@ test('SIGKILL halfway leaves the previous output intact and the next run succeed
   assert.ok(existsSync(join(out, 'block_3.bin')));
 });
 
+test('a run killed with SIGKILL and not yet reaped (a zombie) holds no lock: the next run takes it over', async () => {
+  const out = join(root, 'zombie');
+  // sh starts the conversion, then becomes `sleep`, which never reaps it: killed, it stays a zombie
+  const parent = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" --input-dir "${big()}" --output-dir "${out}" --threads 1 --chunk-mib 1 --quiet & echo $!; exec sleep 120`], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    const pid = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d)))));
+    const state = () => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.charAt(stat.lastIndexOf(')') + 2);
+    };
+    for (const deadline = Date.now() + 20_000; !readdirSync(root).some((f) => f.startsWith('.zombie.partial-')); ) {
+      if (Date.now() > deadline) throw new Error('the conversion never started writing');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    process.kill(pid, 'SIGKILL');
+    for (const deadline = Date.now() + 5000; state() !== 'Z'; ) {
+      if (Date.now() > deadline) throw new Error(`process ${pid} did not become a zombie`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.is(readFileSync(join(root, '.zombie.lock'), 'utf8').trim(), String(pid), 'the zombie left its lock');
+    process.kill(pid, 0); // what the lock check used to trust: a zombie still takes signals
+    const again = cli(['--input-dir', GOLDEN, '--output-dir', out]);
+    assert.is(again.code, 0, again.err);
+    assert.equal(readdirSync(root).filter((f) => f.startsWith('.zombie')), [], 'lock and temporary folder taken over and removed');
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
 test('Ctrl-C (SIGINT) and SIGTERM remove the temporary folder at once and keep the previous output', async () => {
   const out = join(root, 'interrupted');
   assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out]).code, 0);

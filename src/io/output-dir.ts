@@ -108,13 +108,22 @@ export class OutputTransaction {
   }
 }
 
+/** Whether a process runs. A zombie (killed, not yet reaped by its parent) does not, though kill(pid, 0) succeeds on it. */
 function isAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    // proc(5): "pid (comm) S ...", comm may hold ')' itself: the state follows the last one
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT'; // gone since kill(); unreadable /proc (hidepid): trust kill()
   }
 }
 
