@@ -119,6 +119,41 @@ test('a second run into an output being written is refused by the lock', () => {
   assert.not.ok(existsSync(join(root, '.locked.lock')));
 });
 
+test('a malformed manifest.json: one typed line naming it and what was expected (verify, verify --against, inspect)', () => {
+  const out = join(root, 'manifest-broken');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out, '--quiet']).code, 0);
+  const good = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  const cases: [string, string][] = [
+    ['{"format": "bitnet-rs", "files": [{"name": "bloc', 'expected valid JSON, found invalid JSON (Unterminated string'],
+    ['', 'expected valid JSON, found invalid JSON'],
+    ['null', 'expected a JSON object (the manifest a conversion writes), found null'],
+    ['[1, 2]', 'expected a JSON object (the manifest a conversion writes), found [1, 2]'],
+    [JSON.stringify({ ...good, files: 3 }), 'expected "files" to be a list of {name, bytes, sha256}, found 3'],
+    [JSON.stringify({ ...good, files: undefined }), 'expected "files" to be a list of {name, bytes, sha256}, found nothing'],
+    [JSON.stringify({ ...good, files: [null] }), 'expected files[0] to be an object {name, bytes, sha256}, found null'],
+    [JSON.stringify({ ...good, files: [{ ...good.files[0], sha256: 'abc' }] }), 'expected files[0].sha256 to be 64 lower-case hex digits, found "abc"'],
+    [JSON.stringify({ ...good, files: [{ ...good.files[0], bytes: -1 }] }), 'expected files[0].bytes to be a whole number of bytes, found -1'],
+    [JSON.stringify({ ...good, files: [good.files[0], good.files[0]] }), 'expected files[1].name to be listed once, found "embedding.bin" again'],
+    [JSON.stringify({ ...good, files: [{ ...good.files[0], name: 'manifest.json' }] }), 'expected files[0].name to be a file other than manifest.json'],
+    [JSON.stringify({ ...good, format: 'onnx' }), 'expected "format" to be one of bitnet-rs, bitnet-rs-safetensors, hf-packed, ms-gpu, gguf, found "onnx"'],
+    [JSON.stringify({ ...good, options: 'fast' }), 'expected "options" to be an object, found "fast"'],
+    [JSON.stringify({ ...good, options: { ...good.options, rule: 7 } }), 'expected "options.rule" to be one of offline, online, found 7'],
+    [JSON.stringify({ ...good, options: { ...good.options, bincode: 'json' } }), 'expected "options.bincode" to be one of standard, legacy, found "json"'],
+    [JSON.stringify({ ...good, conversion_timestamp: 'now' }), 'expected "conversion_timestamp" to be a whole number of seconds, found "now"'],
+    [' '.repeat(17 << 20), 'expected a manifest of at most 16777216 bytes, found 17825792 bytes'],
+  ];
+  const manifest = join(out, 'manifest.json');
+  for (const [text, expected] of cases) {
+    writeFileSync(manifest, text);
+    for (const args of [['verify', out], ['verify', out, '--against', GOLDEN], ['inspect', out]]) {
+      const r = cli(args);
+      assert.is(r.code, 1, `${args[0]}: ${r.out}${r.err}`);
+      assert.equal(errorLines(r.err), [`error: ${manifest}: corrupt file: ${errorLines(r.err)[0]?.split(': corrupt file: ')[1]}`], r.err);
+      assert.ok(errorLines(r.err)[0].includes(expected), `${args.join(' ')}: ${r.err}`);
+    }
+  }
+});
+
 test('synth writes a sharded checkpoint that converts', () => {
   const m = join(root, 'synth');
   const s = cli(['synth', '--preset', 'odd', '--dtype', 'F16', '--shards', '2', '--out', m]);

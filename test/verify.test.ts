@@ -4,7 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -116,6 +116,60 @@ test('the CLI: a verdict line, one line per problem, exit 0 only when everything
   assert.is(bad.status, 1);
   assert.match(bad.stdout, /^FAILED \(\d+ problems\): /);
   assert.match(bad.stdout, /\n  block_0\.bin: missing/);
+});
+
+/** Rewrites manifest.json through `fn` (the hashes left as they are unless `fn` changes them). */
+function editManifest(dir: string, fn: (m: { files: { name: string; bytes: number; sha256: string }[] } & Record<string, unknown>) => void): void {
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  fn(m);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+}
+
+/** The CLI on `args`, killed after 60 s: a hang fails the test instead of stalling the suite. */
+function cliBounded(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.signal, null, `${args.join(' ')}: hung (killed after 60 s)`);
+  return { code: r.status, out: r.stdout, err: r.stderr, errors: r.stderr.split('\n').filter((l) => l.startsWith('error:')) };
+}
+
+test('manifest names that leave the folder are refused in one line, with and without --against, and by inspect', async () => {
+  for (const name of ['../../../dev/zero', '/dev/zero', '/etc/passwd', 'sub/../../../dev/zero', '..', '.', '', 'a\\b', 'nul\0']) {
+    const dir = await output('hf-packed');
+    editManifest(dir, (m) => m.files.push({ name, bytes: 1, sha256: '0'.repeat(64) }));
+    for (const args of [['verify', dir], ['verify', dir, '--against', GOLDEN], ['inspect', dir]]) {
+      const r = cliBounded(args);
+      assert.is(r.code, 1, `${name}: ${args[0]}: ${r.out}${r.err}`);
+      assert.equal(r.errors.length, 1, r.err);
+      assert.ok(r.errors[0].startsWith(`error: ${join(dir, 'manifest.json')}: corrupt file: expected files[2].name to be a file name inside the output folder, found `), r.errors[0]);
+    }
+  }
+});
+
+test('a FIFO, a device or a symlink out of the folder in place of a listed file: one problem line, no hang', async () => {
+  const cases: [string, (path: string) => void, RegExp][] = [
+    ['a FIFO', (p) => spawnSync('mkfifo', [p]), /config\.json: corrupt file: expected a regular file, found a FIFO/],
+    ['a symlink to /dev/zero', (p) => symlinkSync('/dev/zero', p), /config\.json: corrupt file: expected a regular file, found a symbolic link/],
+    ['a symlink to a file outside', (p) => symlinkSync(join(GOLDEN, 'config.json'), p), /config\.json: corrupt file: expected a regular file, found a symbolic link/],
+  ];
+  for (const [what, make, line] of cases) {
+    for (const format of ['hf-packed', 'ms-gpu']) {
+      const dir = await output(format);
+      rmSync(join(dir, 'config.json'));
+      make(join(dir, 'config.json'));
+      for (const against of [undefined, GOLDEN]) {
+        const v = await verify(dir, against, { threads: 0 });
+        assert.not.ok(v.ok, what);
+        assert.ok(v.problems.some((p) => line.test(p)), `${what}, ${format}: ${v.problems.join('\n')}`);
+      }
+      const r = cliBounded(['verify', dir, '--against', GOLDEN]);
+      assert.is(r.code, 1, r.err);
+      assert.match(r.out, line);
+      const i = cliBounded(['inspect', dir]);
+      assert.is(i.code, 1, i.err);
+      assert.equal(i.errors.length, 1, i.err);
+      assert.match(i.errors[0], `${join(dir, 'config.json')}: corrupt file: expected a regular file`);
+    }
+  }
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

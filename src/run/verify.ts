@@ -8,12 +8,12 @@
 // Memory stays bounded: files are hashed a chunk at a time and tensors decoded a row range at a time;
 // the re-derivation runs on the worker pool while this thread hashes and checks the output.
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isConversionError } from '../errors.js';
-import { hashFileAsync, outputFolder, readManifest, type Manifest } from '../io/converted.js';
+import { checkFileAsync, outputFolder, readManifest, type FileFound, type Manifest } from '../io/converted.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
 import { convert, type ConvertOptions } from './convert.js';
 import { optionsFromManifest } from '../pipeline/conversion.js';
@@ -41,13 +41,14 @@ export async function verify(output: string, against?: string, o: { threads?: nu
     if (again !== undefined) await Promise.race([running, again.catch(() => {})]);
     const found = new Map<string, string>(); // the sha256 of each file as it is
     for (const f of manifest.files) {
-      const path = join(output, f.name);
-      if (!existsSync(path)) {
+      let is: FileFound | undefined;
+      if (!(await guardAsync(problems, async () => void (is = await checkFileAsync(output, f))))) continue; // not a regular file
+      if ('missing' in is!) {
         problems.push(`${f.name}: missing (manifest.json lists ${f.bytes} bytes)`);
         continue;
       }
-      const { bytes, sha256 } = await hashFileAsync(path);
-      found.set(f.name, sha256);
+      const { bytes, sha256 } = is!;
+      if (sha256 !== undefined) found.set(f.name, sha256);
       if (bytes !== f.bytes) problems.push(`${f.name}: expected ${f.bytes} bytes (manifest.json), found ${bytes}`);
       else if (sha256 !== f.sha256) problems.push(`${f.name}: expected sha256 ${f.sha256} (manifest.json), found ${sha256}`);
     }
@@ -90,6 +91,17 @@ export async function verify(output: string, against?: string, o: { threads?: nu
 function guard(problems: string[], fn: () => void): boolean {
   try {
     fn();
+    return true;
+  } catch (e) {
+    if (!isConversionError(e)) throw e;
+    problems.push(e.message);
+    return false;
+  }
+}
+
+async function guardAsync(problems: string[], fn: () => Promise<void>): Promise<boolean> {
+  try {
+    await fn();
     return true;
   } catch (e) {
     if (!isConversionError(e)) throw e;
