@@ -63,7 +63,7 @@ test('a flipped code: named by tensor, index and values', async () => {
   const v = await verify(dir, GOLDEN, { threads: 0 });
   assert.not.ok(v.ok);
   assert.ok(v.problems.some((p) => p.startsWith('model.safetensors: expected sha256')), v.problems.join('\n'));
-  assert.ok(v.problems.some((p) => p.startsWith(`${name}: value 5 [0, 5]: expected`)), v.problems.join('\n'));
+  assert.ok(v.problems.some((p) => p.startsWith(`model.safetensors: tensor ${name}: value 5 [0, 5]: expected`)), v.problems.join('\n'));
 });
 
 test('a changed scale: named by tensor and row', async () => {
@@ -72,7 +72,7 @@ test('a changed scale: named by tensor and row', async () => {
   const [begin] = tensorRange(file, 'layers.0.attention.wo.weight_scale');
   edit(file, begin + 2 * 3, (b) => b ^ 1); // the 4th row's bf16 scale, lowest bit
   const v = await verify(dir, GOLDEN, { threads: 0 });
-  assert.ok(v.problems.some((p) => p.startsWith('layers.0.attention.wo.weight: scale of row 3: expected')), v.problems.join('\n'));
+  assert.ok(v.problems.some((p) => p.startsWith('model.safetensors: tensor layers.0.attention.wo.weight: scale of row 3: expected')), v.problems.join('\n'));
 });
 
 test('a bitnet-rs code 11 (no such ternary value): found by the streamed scan, named by file, tensor and index', async () => {
@@ -131,6 +131,41 @@ function cliBounded(args: string[]) {
   assert.is(r.signal, null, `${args.join(' ')}: hung (killed after 60 s)`);
   return { code: r.status, out: r.stdout, err: r.stderr, errors: r.stderr.split('\n').filter((l) => l.startsWith('error:')) };
 }
+
+test('every problem line names the file first (the README says so)', async () => {
+  const faults: [string, (dir: string) => void][] = [
+    ['a flipped code', (dir) => edit(join(dir, 'model.safetensors'), tensorRange(join(dir, 'model.safetensors'), 'model.layers.0.self_attn.q_proj.weight')[0], (b) => b ^ 3)],
+    ['a zero scale', (dir) => {
+      const [begin, end] = tensorRange(join(dir, 'model.safetensors'), 'model.layers.0.mlp.up_proj.weight_scale');
+      for (let i = begin; i < end; i++) edit(join(dir, 'model.safetensors'), i, () => 0);
+    }],
+    ['a truncated file', (dir) => truncateSync(join(dir, 'model.safetensors'), 5000)],
+    ['a missing file', (dir) => rmSync(join(dir, 'config.json'))],
+  ];
+  for (const [what, fault] of faults) {
+    const dir = await output('hf-packed');
+    fault(dir);
+    const v = await verify(dir, GOLDEN, { threads: 0 });
+    assert.ok(v.problems.length > 0, what);
+    for (const p of v.problems) assert.ok(/^(model\.safetensors|config\.json): /.test(p), `${what}: ${p}`);
+    assert.ok(v.problems.some((p) => p.includes(': tensor model.layers.0.')) || what.includes('file'), `${what}: ${v.problems.join('\n')}`);
+  }
+});
+
+test('a file the manifest does not list is a problem, with and without --against', async () => {
+  for (const format of ['bitnet-rs', 'hf-packed']) {
+    const dir = await output(format);
+    writeFileSync(join(dir, 'extra.safetensors'), 'not ours');
+    for (const against of [undefined, GOLDEN]) {
+      const v = await verify(dir, against, { threads: 0 });
+      assert.not.ok(v.ok, `${format} ${against ?? ''}`);
+      assert.equal(v.problems, ['extra.safetensors: expected only the files manifest.json lists, found this one too']);
+    }
+  }
+  const r = cliBounded(['verify', join(tmp, `hf-packed-${n - 1}`), '--against', GOLDEN]);
+  assert.is(r.code, 1);
+  assert.match(r.out, /^FAILED \(1 problems\): .*\n  extra\.safetensors: expected only the files manifest\.json lists, found this one too\n$/);
+});
 
 test('manifest names that leave the folder are refused in one line, with and without --against, and by inspect', async () => {
   for (const name of ['../../../dev/zero', '/dev/zero', '/etc/passwd', 'sub/../../../dev/zero', '..', '.', '', 'a\\b', 'nul\0']) {

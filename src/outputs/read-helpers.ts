@@ -83,7 +83,7 @@ export function decodeAll(t: TernaryRows): Int8Array {
 export function readAll(tensors: Iterable<LazyTensor>): ReadTensor[] {
   const out: ReadTensor[] = [];
   for (const t of tensors) {
-    const { ternary, ...base } = t;
+    const { ternary, file: _file, ...base } = t;
     out.push(ternary ? { ...base, ternary: { rows: ternary.rows, cols: ternary.cols, q: decodeAll(ternary), rowScales: ternary.rowScales } } : base);
   }
   return out;
@@ -124,7 +124,7 @@ export function* tensorsWithScales(
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const info of tensors) {
     if (info.name.endsWith('_scale')) continue;
-    const base = { name: info.name, dtype: info.dtype, shape: info.storedShape };
+    const base = { name: info.name, file, dtype: info.dtype, shape: info.storedShape };
     if (!isPacked(info)) {
       yield base;
       continue;

@@ -125,6 +125,8 @@ export interface TernaryRows {
 /** One tensor of an output, its ternary values not yet decoded. */
 export interface LazyTensor {
   name: string;
+  /** The file of the output folder it is in, for messages. */
+  file: string;
   dtype: string;
   shape: number[];
   ternary?: TernaryRows;

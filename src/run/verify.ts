@@ -1,6 +1,7 @@
-// `verify OUTPUT [--against SOURCE]`: proves an output folder right. Without a source: every file of
-// manifest.json present with its size and sha256, every tensor decodable by the format's reader
-// (codes in range, row padding zero), scales finite and above 0. With the source: the output is
+// `verify OUTPUT [--against SOURCE]`: proves an output folder right. Without a source: manifest.json
+// checked (src/io/converted.ts), every file it lists present, a regular file, with its size and sha256,
+// no file it does not list, every tensor decodable by the format's reader (codes in range, row padding
+// zero), scales finite and above 0. Every problem line names the file first, then the tensor. With the source: the output is
 // re-derived from it with the options manifest.json records, every file compared by its sha256, and in
 // each file that differs every ternary tensor compared value by value (the first difference named by
 // file, tensor, index, expected and found). A file equal to its re-derivation holds the same tensors
@@ -8,12 +9,12 @@
 // Memory stays bounded: files are hashed a chunk at a time and tensors decoded a row range at a time;
 // the re-derivation runs on the worker pool while this thread hashes and checks the output.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isConversionError } from '../errors.js';
-import { checkFileAsync, outputFolder, readManifest, type FileFound, type Manifest } from '../io/converted.js';
+import { checkFileAsync, MANIFEST, outputFolder, readManifest, type FileFound, type Manifest } from '../io/converted.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
 import { convert, type ConvertOptions } from './convert.js';
 import { optionsFromManifest } from '../pipeline/conversion.js';
@@ -52,6 +53,9 @@ export async function verify(output: string, against?: string, o: { threads?: nu
       if (bytes !== f.bytes) problems.push(`${f.name}: expected ${f.bytes} bytes (manifest.json), found ${bytes}`);
       else if (sha256 !== f.sha256) problems.push(`${f.name}: expected sha256 ${f.sha256} (manifest.json), found ${sha256}`);
     }
+    // a file the manifest does not list was not written by the conversion (and an engine may load it)
+    const listed = new Set([MANIFEST, ...manifest.files.map((f) => f.name)]);
+    for (const name of readdirSync(output).sort()) if (!listed.has(name)) problems.push(`${name}: expected only the files manifest.json lists, found this one too`);
     let tensors = 0;
     let ternaryValues = 0;
     for await (const t of lazily(output, manifest.format, problems)) {
@@ -60,7 +64,7 @@ export async function verify(output: string, against?: string, o: { threads?: nu
       ternaryValues += t.ternary.rows * t.ternary.cols;
       const scales = t.ternary.rowScales;
       const bad = scales.findIndex((s) => !Number.isFinite(s) || s <= 0);
-      if (bad >= 0) problems.push(`${t.name}: row ${bad}: expected a finite scale above 0, found ${scales[bad]}`);
+      if (bad >= 0) problems.push(`${t.file}: tensor ${t.name}: row ${bad}: expected a finite scale above 0, found ${scales[bad]}`);
       if (!guard(problems, () => t.ternary!.check())) break; // the reader stops at a corrupt tensor, as a whole read does
     }
     const checked: Verdict['checked'] = { files: manifest.files.length, tensors, ternaryValues };
@@ -155,13 +159,13 @@ async function compare(wantDir: string, output: string, format: string, only: (f
   for await (const w of lazily(wantDir, format, problems, only)) {
     const f = await lookup(w.name);
     if (!f) {
-      problems.push(`${w.name}: expected (re-derived from the source), found no such tensor`);
+      problems.push(`${w.file}: tensor ${w.name}: expected (re-derived from the source), found no such tensor`);
       continue;
     }
     if (!w.ternary || !f.ternary) continue;
     const [a, b] = [w.ternary, f.ternary];
     if (a.rows !== b.rows || a.cols !== b.cols) {
-      problems.push(`${w.name}: expected [${a.rows}, ${a.cols}] values, found [${b.rows}, ${b.cols}]`);
+      problems.push(`${f.file}: tensor ${w.name}: expected [${a.rows}, ${a.cols}] values, found [${b.rows}, ${b.cols}]`);
       continue;
     }
     guard(problems, () => {
@@ -173,12 +177,12 @@ async function compare(wantDir: string, output: string, format: string, only: (f
         while (k < x.length && x[k] === y[k]) k++;
         if (k < x.length) {
           const i = r * a.cols + k;
-          problems.push(`${w.name}: value ${i} [${Math.floor(i / a.cols)}, ${i % a.cols}]: expected ${x[k]}, found ${y[k]}`);
+          problems.push(`${f.file}: tensor ${w.name}: value ${i} [${Math.floor(i / a.cols)}, ${i % a.cols}]: expected ${x[k]}, found ${y[k]}`);
           break;
         }
       }
     });
     const s = a.rowScales.findIndex((v, k) => !Object.is(v, b.rowScales[k]));
-    if (s >= 0) problems.push(`${w.name}: scale of row ${s}: expected ${a.rowScales[s]}, found ${b.rowScales[s]}`);
+    if (s >= 0) problems.push(`${f.file}: tensor ${w.name}: scale of row ${s}: expected ${a.rowScales[s]}, found ${b.rowScales[s]}`);
   }
 }

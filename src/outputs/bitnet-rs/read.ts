@@ -113,8 +113,8 @@ function lazyTensors(c: BincodeReader, record: Struct, file: string): LazyTensor
       const name = `${file}:${path || 'weight'}`;
       if (s === BIT_LINEAR) {
         const rows = ternaryRows(c, v, name);
-        tensors.push({ name, dtype: 'U32', shape: [rows.rows, wordsPerRow(rows.cols)], ternary: rows });
-      } else if (s === WEIGHT_SHAPE) tensors.push({ name, dtype: 'F32', shape: v.shape as number[] });
+        tensors.push({ name, file, dtype: 'U32', shape: [rows.rows, wordsPerRow(rows.cols)], ternary: rows });
+      } else if (s === WEIGHT_SHAPE) tensors.push({ name, file, dtype: 'F32', shape: v.shape as number[] });
       return v;
     },
   });

@@ -212,7 +212,7 @@ export const gguf: OutputFormat<Item[], Own> = {
     if (!file) throw new CorruptFileError({ file: 'output folder' }, 'a .gguf file', 'none');
     if (only && !only(file)) return;
     for (const t of ggufHead(folder, file).tensors) {
-      const base = { name: t.name, dtype: t.type, shape: t.ne };
+      const base = { name: t.name, file, dtype: t.type, shape: t.ne };
       const ternary = /\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(t.name);
       if (!ternary) {
         yield base;
