@@ -8,6 +8,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { convert } from '../build/js/run/convert.js';
 import { verify } from '../build/js/run/verify.js';
 import { parseHeader, readHeaderLength } from '../build/js/formats/safetensors.js';
@@ -165,6 +167,94 @@ test('a file the manifest does not list is a problem, with and without --against
   const r = cliBounded(['verify', join(tmp, `hf-packed-${n - 1}`), '--against', GOLDEN]);
   assert.is(r.code, 1);
   assert.match(r.out, /^FAILED \(1 problems\): .*\n  extra\.safetensors: expected only the files manifest\.json lists, found this one too\n$/);
+});
+
+/** Updates manifest.json's size and sha256 of `file` to what it holds now (a fault the manifest agrees with). */
+function rehash(dir: string, file: string): void {
+  const bytes = readFileSync(join(dir, file));
+  editManifest(dir, (m) => Object.assign(m.files.find((f) => f.name === file)!, { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }));
+}
+
+/** Swaps the two dimensions of a tensor in a safetensors header (same byte length), then rehashes. */
+function transposeSafetensors(dir: string, file: string, tensor: string): number[] {
+  const path = join(dir, file);
+  const bytes = readFileSync(path);
+  const n = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+  const shape = header[tensor].shape;
+  header[tensor].shape = [shape[1], shape[0]];
+  const text = Buffer.from(JSON.stringify(header).padEnd(n, ' '));
+  assert.is(text.length, n);
+  text.copy(bytes, 8);
+  writeFileSync(path, bytes);
+  rehash(dir, file);
+  return shape;
+}
+
+/** Swaps ne[0] and ne[1] of a 2-D tensor in a GGUF head, then rehashes. */
+function transposeGguf(dir: string, file: string, tensor: string): number[] {
+  const path = join(dir, file);
+  const bytes = readFileSync(path);
+  const name = Buffer.from(tensor);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(name.length));
+  const at = bytes.indexOf(Buffer.concat([len, name])) + 8 + name.length; // then n_dims (u32), ne[] (u64 each)
+  assert.is(bytes.readUInt32LE(at), 2);
+  const ne = [Number(bytes.readBigUInt64LE(at + 4)), Number(bytes.readBigUInt64LE(at + 12))];
+  bytes.writeBigUInt64LE(BigInt(ne[1]), at + 4);
+  bytes.writeBigUInt64LE(BigInt(ne[0]), at + 12);
+  writeFileSync(path, bytes);
+  rehash(dir, file);
+  return ne;
+}
+
+test('a transposed tensor (header edited, manifest rehashed) is an invalid shape, named by file and tensor, in every format', async () => {
+  const cases: [string, string, string][] = [
+    ['hf-packed', 'model.safetensors', 'model.layers.0.self_attn.o_proj.weight'],
+    ['hf-packed', 'model.safetensors', 'model.embed_tokens.weight'],
+    ['ms-gpu', 'model_state_int2.safetensors', 'layers.0.attention.wo.weight'],
+    ['ms-gpu', 'model_state_int2.safetensors', 'output.weight'],
+    ['bitnet-rs-safetensors', 'model.safetensors', 'tok_embeddings.weight'],
+  ];
+  for (const [format, file, tensor] of cases) {
+    const dir = await output(format);
+    const [a, b] = transposeSafetensors(dir, file, tensor);
+    assert.ok(a !== b, tensor);
+    for (const against of [undefined, GOLDEN]) {
+      const v = await verify(dir, against, { threads: 0 });
+      assert.not.ok(v.ok, `${format} ${tensor}`);
+      assert.ok(v.problems.includes(`${file}: tensor ${tensor}: invalid shape: expected [${a}, ${b}] from config.json, found [${b}, ${a}]`), v.problems.join('\n'));
+    }
+  }
+  // GGUF: the dimensions come from the file's own KVs
+  const model = join(tmp, 'synth-tiny');
+  generateCheckpoint({ outDir: model, preset: 'tiny' });
+  const dir = join(tmp, 'gguf');
+  await convert({ inputDir: model, outputDir: dir, format: 'gguf', ggufType: 'f16', threads: 0, timestamp: 7 });
+  assert.ok((await verify(dir)).ok);
+  const file = 'synth-tiny-f16.gguf';
+  const [ne0, ne1] = transposeGguf(dir, file, 'blk.0.ffn_down.weight');
+  const v = await verify(dir);
+  assert.equal(v.problems, [`${file}: tensor blk.0.ffn_down.weight: invalid shape: expected [${ne0}, ${ne1}] from ${file} (its bitnet-b1.58.* keys), found [${ne1}, ${ne0}]`]);
+});
+
+test('a config.json the tensors do not fit (rehashed): the shapes it changes are named, in every format', async () => {
+  for (const format of ['bitnet-rs', 'bitnet-rs-safetensors', 'hf-packed', 'ms-gpu']) {
+    const dir = await output(format);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, intermediate_size: 128 }));
+    rehash(dir, 'config.json');
+    const v = await verify(dir);
+    assert.not.ok(v.ok, format);
+    assert.ok(v.problems.some((p) => /^[\w.]+: tensor \S*(ffn|feed_forward|mlp)\S*: invalid shape: expected .* from config\.json, found /.test(p)), `${format}: ${v.problems.join('\n')}`);
+  }
+  // a layer the config has and the output lacks: each of its tensors named
+  const dir = await output('bitnet-rs');
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 3 }));
+  rehash(dir, 'config.json');
+  const v = await verify(dir);
+  assert.ok(v.problems.includes('block_2.bin: tensor block_2.bin:attention.wqkv: expected [128, 4] from config.json, found no such tensor'), v.problems.join('\n'));
 });
 
 test('manifest names that leave the folder are refused in one line, with and without --against, and by inspect', async () => {

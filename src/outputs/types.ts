@@ -3,6 +3,7 @@
 // its descriptive files at the end, and reads its own output back (tests, inspect, verify).
 
 import type { ModelPlan } from '../model/plan.js';
+import type { ExpectedTensors } from './expected.js';
 import type { ByteSink } from '../stream/ports.js';
 import type { StreamOptions, WeightStream } from '../stream/weights.js';
 
@@ -157,6 +158,11 @@ export interface OutputFormat<Part = unknown, Own = {}> {
    * inspect); only the tensors of the files `only` accepts when given. Throws CorruptFileError while iterating.
    */
   tensors(folder: OutputFolder, only?: (file: string) => boolean): Iterable<LazyTensor>;
+  /**
+   * Every tensor `tensors` gives, by name, with the shape the output's own config (config.json; a .gguf's
+   * KVs) implies: what verify holds them to. Throws a typed error when that config cannot be read.
+   */
+  expected(folder: OutputFolder): ExpectedTensors;
 }
 
 /** kebab-case of an option key: the CLI flag's name and the page control's id (ggufType -> gguf-type). */

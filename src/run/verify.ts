@@ -1,7 +1,9 @@
 // `verify OUTPUT [--against SOURCE]`: proves an output folder right. Without a source: manifest.json
 // checked (src/io/converted.ts), every file it lists present, a regular file, with its size and sha256,
 // no file it does not list, every tensor decodable by the format's reader (codes in range, row padding
-// zero), scales finite and above 0. Every problem line names the file first, then the tensor. With the source: the output is
+// zero), scales finite and above 0, every tensor in the shape the output's own config implies
+// (OutputFormat.expected: an engine refuses any other), none missing. Every problem line names the file
+// first, then the tensor. With the source: the output is
 // re-derived from it with the options manifest.json records, every file compared by its sha256, and in
 // each file that differs every ternary tensor compared value by value (the first difference named by
 // file, tensor, index, expected and found). A file equal to its re-derivation holds the same tensors
@@ -16,6 +18,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isConversionError } from '../errors.js';
 import { checkFileAsync, MANIFEST, outputFolder, readManifest, type FileFound, type Manifest } from '../io/converted.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
+import { shapeText, type ExpectedTensors } from '../outputs/expected.js';
 import { convert, type ConvertOptions } from './convert.js';
 import { optionsFromManifest } from '../pipeline/conversion.js';
 
@@ -58,14 +61,29 @@ export async function verify(output: string, against?: string, o: { threads?: nu
     for (const name of readdirSync(output).sort()) if (!listed.has(name)) problems.push(`${name}: expected only the files manifest.json lists, found this one too`);
     let tensors = 0;
     let ternaryValues = 0;
-    for await (const t of lazily(output, manifest.format, problems)) {
+    let expected: ExpectedTensors | undefined;
+    guard(problems, () => void (expected = formatById(manifest.format).expected(outputFolder(output))));
+    const seen = new Set<string>();
+    const read = { whole: true };
+    for await (const t of lazily(output, manifest.format, problems, undefined, read)) {
       tensors++;
+      seen.add(t.name);
+      if (expected) shapeProblem(t, expected, manifest.format, problems);
       if (!t.ternary) continue;
       ternaryValues += t.ternary.rows * t.ternary.cols;
       const scales = t.ternary.rowScales;
       const bad = scales.findIndex((s) => !Number.isFinite(s) || s <= 0);
       if (bad >= 0) problems.push(`${t.file}: tensor ${t.name}: row ${bad}: expected a finite scale above 0, found ${scales[bad]}`);
-      if (!guard(problems, () => t.ternary!.check())) break; // the reader stops at a corrupt tensor, as a whole read does
+      if (!guard(problems, () => t.ternary!.check())) {
+        read.whole = false;
+        break; // the reader stops at a corrupt tensor, as a whole read does
+      }
+    }
+    // missing tensors only when the reader got through: a corrupt file already has its line
+    if (expected && read.whole) {
+      for (const [name, e] of expected.tensors) {
+        if (!e.optional && !seen.has(name)) problems.push(`${e.file}: tensor ${name}: expected ${e.shapes.map(shapeText).join(' or ')} from ${expected.from}, found no such tensor`);
+      }
     }
     const checked: Verdict['checked'] = { files: manifest.files.length, tensors, ternaryValues };
     if (again !== undefined) {
@@ -115,14 +133,26 @@ async function guardAsync(problems: string[], fn: () => Promise<void>): Promise<
 }
 
 /** The format's tensors of a folder one at a time (a corrupt file ends them with a problem line), yielding to the event loop between them. */
-async function* lazily(dir: string, format: string, problems: string[], only?: (file: string) => boolean): AsyncGenerator<LazyTensor> {
+async function* lazily(dir: string, format: string, problems: string[], only?: (file: string) => boolean, read = { whole: true }): AsyncGenerator<LazyTensor> {
   let it: Iterator<LazyTensor> | undefined;
   for (;;) {
     let next: IteratorResult<LazyTensor> | undefined;
-    if (!guard(problems, () => (next = (it ??= formatById(format).tensors(outputFolder(dir), only)[Symbol.iterator]()).next()))) return;
+    if (!guard(problems, () => (next = (it ??= formatById(format).tensors(outputFolder(dir), only)[Symbol.iterator]()).next()))) {
+      read.whole = false;
+      return;
+    }
     if (next!.done) return;
     yield next!.value;
     await yieldToEventLoop();
+  }
+}
+
+/** A tensor the output's config has no place for, or holds in another shape: a problem line (an engine would refuse it). */
+function shapeProblem(t: LazyTensor, expected: ExpectedTensors, format: string, problems: string[]): void {
+  const e = expected.tensors.get(t.name);
+  if (!e) problems.push(`${t.file}: tensor ${t.name}: expected only the tensors of a ${format} output of the model ${expected.from} describes, found this one too`);
+  else if (!e.shapes.some((s) => s.length === t.shape.length && s.every((n, i) => n === t.shape[i]))) {
+    problems.push(`${t.file}: tensor ${t.name}: invalid shape: expected ${e.shapes.map(shapeText).join(' or ')} from ${expected.from}, found ${shapeText(t.shape)}`);
   }
 }
 
