@@ -237,6 +237,44 @@ test('a run killed with SIGKILL and not yet reaped (a zombie) holds no lock: the
   }
 });
 
+const hasStrace = spawnSync('strace', ['-V']).status === 0;
+
+test('a kill at the second rename of a --force replace: both outputs complete, named by verify and inspect, the previous one put back by the next run', () => {
+  assert.ok(hasStrace, 'strace is not installed: node scripts/install-engines.mjs installs it as root (apt-get install strace)');
+  const out = join(root, 'swap');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out, '--quiet']).code, 0);
+  const before = readFileSync(join(out, 'manifest.json'));
+  // strace delivers SIGKILL as the converter enters its second rename(2) (x86-64 uses rename, arm64 renameat)
+  const renames = 'rename,renameat,renameat2';
+  const killed = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${renames}`, '-e', `inject=${renames}:signal=SIGKILL:when=2`,
+    process.execPath, CLI, '--input-dir', GOLDEN, '--output-dir', out, '--force', '--format', 'hf-packed', '--threads', '1', '--quiet'], { cwd: root, encoding: 'utf8' });
+  assert.is(killed.signal, 'SIGKILL', killed.stderr);
+  // the one window README "The output folder" documents: no output path, both outputs complete beside it
+  assert.not.ok(existsSync(out), 'killed between the two renames');
+  const left = readdirSync(root).filter((f) => f.startsWith('.swap.')).sort();
+  const old = left.find((f) => f.startsWith('.swap.old-'))!;
+  const partial = left.find((f) => f.startsWith('.swap.partial-'))!;
+  assert.ok(old && partial, left.join(', '));
+  assert.ok(readFileSync(join(root, old, 'manifest.json')).equals(before), 'the previous output, complete');
+  const fresh = cli(['verify', join(root, partial)]);
+  assert.is(fresh.code, 0, fresh.out + fresh.err);
+  assert.match(fresh.out, /^verified: .*: 2 files/, 'the new output, complete');
+  const pid = old.slice('.swap.old-'.length);
+  const named = `error: ${out}: no output folder: process ${pid} ended between the two renames of a --force replace; the previous output is complete at ${join(root, old)} and the new one at ${join(root, partial)}; the next conversion into ${out} puts the previous one back (or move it back yourself: mv ${join(root, old)} ${out})`;
+  for (const args of [['verify', out], ['verify', out, '--against', GOLDEN], ['inspect', out]]) {
+    const r = cli(args);
+    assert.is(r.code, 1, args.join(' '));
+    assert.equal(errorLines(r.err), [named], r.err);
+  }
+  // the next run puts the previous output back and says so, then refuses it without --force
+  const next = cli(['--input-dir', GOLDEN, '--output-dir', out]);
+  assert.is(next.code, 1, next.err);
+  assert.match(next.err, `warning: ${out}: put the previous output back from ${join(root, old)}: process ${pid} ended between the two renames of its replace`);
+  assert.match(next.err, 'the output folder already exists; pass --force');
+  assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'the previous output is back');
+  assert.equal(readdirSync(root).filter((f) => f.startsWith('.swap')), [], 'nothing left beside it');
+});
+
 test('Ctrl-C (SIGINT) and SIGTERM remove the temporary folder at once and keep the previous output', async () => {
   const out = join(root, 'interrupted');
   assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out]).code, 0);

@@ -18,6 +18,7 @@ import { FORMAT_IDS, formatById, optionManifestKey, type ReadTensor } from '../o
 import type { OutputFolder } from '../outputs/types.js';
 import { QUANT_RULES, SCALE_GRANULARITIES } from '../quant/rule.js';
 import { fsErrorText } from './read.js';
+import { interruptedReplace } from './output-dir.js';
 
 export const MANIFEST = 'manifest.json';
 
@@ -140,7 +141,7 @@ function parseManifest(v: unknown, file: string): Manifest {
 
 /**
  * manifest.json of an output folder, its fields checked (CorruptFileError naming manifest.json, the entry,
- * expected and found).
+ * expected and found). A folder that is not there is named as such, with what an interrupted replace left.
  */
 export function readManifest(dir: string): Manifest {
   const file = join(dir, MANIFEST);
@@ -148,6 +149,7 @@ export function readManifest(dir: string): Manifest {
   try {
     st = statSync(dir); // the folder itself may be a symlink: the user named it
   } catch {
+    interruptedReplace(dir); // throws when a replace of this output was interrupted
     throw new CorruptFileError({ file: dir }, 'an output folder with manifest.json', 'no such folder');
   }
   if (!st.isDirectory()) throw new CorruptFileError({ file: dir }, 'an output folder with manifest.json', 'a file, not a folder');

@@ -82,7 +82,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
       : await planInWorker({ format: format.id, model, options, inputDir: checkpoint.dir });
 
   refuseOutputOverInput(checkpoint.dir, opts.outputDir);
-  const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
+  const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false, warn);
   try {
     const { module, flavor } = await compileKernels(opts.kernels ?? DEFAULTS.kernels);
     const hashers = new Map<string, ContainerHasher>();

@@ -11,6 +11,7 @@ import { compileKernels } from '../kernels/index.js';
 import { ternaryStatsOf } from './stats-worker.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { outputFolder, readManifest, verifyManifest } from '../io/converted.js';
+import { interruptedReplace } from '../io/output-dir.js';
 import { roleWeights, type TernaryWeight, type Weight } from '../model/plan.js';
 import { planModel } from '../pipeline/conversion.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
@@ -45,6 +46,7 @@ export async function inspect(path: string, o: { rule?: QuantRule; threads?: num
     const tensors = formatById('gguf').tensors({ ...outputFolder(dirname(file)), list: () => [basename(file)] });
     return { path, kind: 'output', format: 'gguf', tensors: [...tensors].map(described) };
   }
+  if (!existsSync(path)) interruptedReplace(path); // throws when a replace of this output was interrupted
   if (existsSync(join(path, 'manifest.json')) || lstatOrUndefined(join(path, 'manifest.json'))) {
     const manifest = readManifest(path);
     verifyManifest(path, manifest);
