@@ -257,6 +257,13 @@ test('a config.json the tensors do not fit (rehashed): the shapes it changes are
   assert.ok(v.problems.includes('block_2.bin: tensor block_2.bin:attention.wqkv: expected [128, 4] from config.json, found no such tensor'), v.problems.join('\n'));
 });
 
+test('a huge config.json is refused before it is read whole', async () => {
+  const dir = await output('ms-gpu');
+  writeFileSync(join(dir, 'config.json'), ' '.repeat(17 << 20));
+  const v = await verify(dir);
+  assert.ok(v.problems.includes('config.json: corrupt file: expected a JSON file of at most 16777216 bytes, found 17825792 bytes'), v.problems.join('\n'));
+});
+
 test('manifest names that leave the folder are refused in one line, with and without --against, and by inspect', async () => {
   for (const name of ['../../../dev/zero', '/dev/zero', '/etc/passwd', 'sub/../../../dev/zero', '..', '.', '', 'a\\b', 'nul\0']) {
     const dir = await output('hf-packed');

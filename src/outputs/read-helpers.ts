@@ -89,8 +89,13 @@ export function readAll(tensors: Iterable<LazyTensor>): ReadTensor[] {
   return out;
 }
 
+/** config.json and manifest.json are small: a larger file is refused before it is read whole. */
+const MAX_JSON_BYTES = 16 << 20;
+
 /** A JSON file of the output folder, parsed (a typed error when it is not JSON). */
 export function jsonFile<T>(folder: OutputFolder, name: string): T {
+  const size = folder.size?.(name);
+  if (size !== undefined && size > MAX_JSON_BYTES) throw new CorruptFileError({ file: name }, `a JSON file of at most ${MAX_JSON_BYTES} bytes`, `${size} bytes`);
   try {
     return JSON.parse(new TextDecoder().decode(need(folder, name))) as T;
   } catch (e) {
