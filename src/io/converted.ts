@@ -94,6 +94,32 @@ function openInside(dir: string, name: string, label = name): { fd: number; size
   return { fd, size: st.size };
 }
 
+/** fn, a read error (EIO, EACCES) becoming a CorruptFileError naming `label`. */
+async function reading<T>(label: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw e instanceof CorruptFileError ? e : new CorruptFileError({ file: label }, 'a readable file', fsErrorText(e));
+  }
+}
+
+function readingSync<T>(label: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw e instanceof CorruptFileError ? e : new CorruptFileError({ file: label }, 'a readable file', fsErrorText(e));
+  }
+}
+
+/** The names in an output folder (a typed error when it cannot be listed). */
+export function listFolder(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    throw new CorruptFileError({ file: dir }, 'a readable output folder', fsErrorText(e));
+  }
+}
+
 /** Up to `length` bytes at `position` (fewer only at the end of the file). */
 function readUpTo(fd: number, into: Uint8Array, position: number): Uint8Array {
   let done = 0;
@@ -158,7 +184,7 @@ export function readManifest(dir: string): Manifest {
   let text: string;
   try {
     if (h.size > MAX_MANIFEST_BYTES) throw new CorruptFileError({ file }, `a manifest of at most ${MAX_MANIFEST_BYTES} bytes`, `${h.size} bytes`);
-    text = new TextDecoder().decode(readUpTo(h.fd, new Uint8Array(h.size), 0));
+    text = new TextDecoder().decode(readingSync(file, () => readUpTo(h.fd, new Uint8Array(h.size), 0)));
   } finally {
     closeSync(h.fd);
   }
@@ -200,7 +226,7 @@ export function checkFile(dir: string, f: ManifestFile, label = f.name): FileFou
   const h = openInside(dir, f.name, label);
   if (!h) return { missing: true };
   try {
-    return h.size === f.bytes ? hashOf(h.fd, h.size) : { bytes: h.size };
+    return h.size === f.bytes ? readingSync(label, () => hashOf(h.fd, h.size)) : { bytes: h.size };
   } finally {
     closeSync(h.fd);
   }
@@ -211,7 +237,7 @@ export async function checkFileAsync(dir: string, f: ManifestFile): Promise<File
   const h = openInside(dir, f.name);
   if (!h) return { missing: true };
   try {
-    return h.size === f.bytes ? await hashOfAsync(h.fd, h.size) : { bytes: h.size };
+    return h.size === f.bytes ? await reading(f.name, () => hashOfAsync(h.fd, h.size)) : { bytes: h.size };
   } finally {
     closeSync(h.fd);
   }
@@ -239,19 +265,19 @@ export function outputFolder(dir: string): OutputFolder {
       if (!h) return undefined;
       try {
         if (h.size > MAX_WHOLE_READ) throw new CorruptFileError({ file: name }, `a file of at most ${MAX_WHOLE_READ} bytes to read whole`, `${h.size} bytes`);
-        return readUpTo(h.fd, new Uint8Array(h.size), 0);
+        return readingSync(name, () => readUpTo(h.fd, new Uint8Array(h.size), 0));
       } finally {
         closeSync(h.fd);
       }
     },
-    list: () => readdirSync(dir),
+    list: () => listFolder(dir),
     size: (name) => statInside(dir, name, name)?.size,
     readAt: (name, offset, length, into) => {
       const out = into && into.length >= length ? into.subarray(0, Math.max(0, length)) : new Uint8Array(Math.max(0, length));
       const h = openInside(dir, name);
       if (!h) return out.subarray(0, 0); // the reader names the file as missing or short
       try {
-        return readUpTo(h.fd, out.subarray(0, Math.max(0, Math.min(out.length, h.size - offset))), offset);
+        return readingSync(name, () => readUpTo(h.fd, out.subarray(0, Math.max(0, Math.min(out.length, h.size - offset))), offset));
       } finally {
         closeSync(h.fd);
       }

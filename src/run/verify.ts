@@ -11,12 +11,12 @@
 // Memory stays bounded: files are hashed a chunk at a time and tensors decoded a row range at a time;
 // the re-derivation runs on the worker pool while this thread hashes and checks the output.
 
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isConversionError } from '../errors.js';
-import { checkFileAsync, MANIFEST, outputFolder, readManifest, type FileFound, type Manifest } from '../io/converted.js';
+import { checkFileAsync, listFolder, MANIFEST, outputFolder, readManifest, type FileFound, type Manifest } from '../io/converted.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
 import { shapeText, type ExpectedTensors } from '../outputs/expected.js';
 import { convert, type ConvertOptions } from './convert.js';
@@ -58,7 +58,7 @@ export async function verify(output: string, against?: string, o: { threads?: nu
     }
     // a file the manifest does not list was not written by the conversion (and an engine may load it)
     const listed = new Set([MANIFEST, ...manifest.files.map((f) => f.name)]);
-    for (const name of readdirSync(output).sort()) if (!listed.has(name)) problems.push(`${name}: expected only the files manifest.json lists, found this one too`);
+    for (const name of listFolder(output).sort()) if (!listed.has(name)) problems.push(`${name}: expected only the files manifest.json lists, found this one too`);
     let tensors = 0;
     let ternaryValues = 0;
     let expected: ExpectedTensors | undefined;
