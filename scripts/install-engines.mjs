@@ -3,13 +3,16 @@
 //   test/tools    verdaccio (a local registry), deno and playwright-core, pinned exactly
 //   chromium      Debian's chromium package (for the browser tests, driven by playwright-core), when
 //                 /usr/bin/chromium is missing: `apt-get install chromium`, as root only
+//   strace        Debian's strace (test/cli.test.ts kills the converter inside a system call with its
+//                 fault injection), when there is no strace: `apt-get install strace`, as root only
 // None is a dependency of the package. Idempotent per folder: nothing happens when the pinned
 // versions are already installed from the same lock (a stamp in node_modules holds the lock's hash).
-// Chromium cannot always be installed (not root, no apt-get, no network): then one line says why and
-// the script carries on; the browser tests fail, naming what is missing, and the other tests still run.
+// Chromium and strace cannot always be installed (not root, no apt-get, no network): then one line says
+// why and the script carries on; the tests that need them fail, naming what is missing, and the other
+// tests still run.
 //
 //   node scripts/install-engines.mjs           install what is needed
-//   node scripts/install-engines.mjs --check   exit 0 when all three are installed, 1 when not (installs nothing)
+//   node scripts/install-engines.mjs --check   exit 0 when all are installed, 1 when not (installs nothing)
 //
 // How the engines' ~730 MB of CUDA/Vulkan/other-platform prebuilts are avoided: they are optional
 // dependencies of node-llama-cpp, so `npm ci --omit=optional` skips them, while
@@ -131,17 +134,42 @@ function installChromium() {
   if (process.platform !== 'linux') return `${process.platform} is not Debian; install Chromium and set CHROMIUM_PATH`;
   if (quiet('apt-get', ['--version']).status !== 0) return 'no apt-get here; install Chromium and set CHROMIUM_PATH';
   if (process.getuid?.() !== 0) return 'not root; as root: apt-get install -y chromium';
-  console.log("chromium: installing Debian's chromium (apt-get update && apt-get install -y chromium)");
+  return aptInstall('chromium') ?? (existsSync(CHROMIUM) ? undefined : `apt-get installed chromium, but there is no ${CHROMIUM}`);
+}
+
+/** apt-get update, then apt-get install -y `pkg` (as root): why it failed, or undefined. */
+function aptInstall(pkg) {
+  console.log(`${pkg}: installing Debian's ${pkg} (apt-get update && apt-get install -y ${pkg})`);
   // wait for another apt run to finish rather than fail on its lock
   const opts = ['-qq', '-o', 'DPkg::Lock::Timeout=300'];
-  for (const args of [['update', ...opts], ['install', '-y', ...opts, 'chromium']]) {
+  for (const args of [['update', ...opts], ['install', '-y', ...opts, pkg]]) {
     const res = quiet('apt-get', args, { DEBIAN_FRONTEND: 'noninteractive' });
     if (res.status !== 0) {
       const last = `${res.stderr ?? ''}`.trim().split('\n').pop() || res.error?.message || `exit status ${res.status}`;
       return `apt-get ${args[0]} failed: ${last}`;
     }
   }
-  return existsSync(CHROMIUM) ? undefined : `apt-get installed chromium, but there is no ${CHROMIUM}`;
+  return undefined;
+}
+
+/** strace for the test that kills the converter between the two renames of a replace. Never fails the install. */
+function ensureStrace(check) {
+  const version = () => quiet('strace', ['-V']).stdout?.split('\n')[0]?.trim();
+  if (version()) {
+    console.log(`strace: already installed (${version()})`);
+    return true;
+  }
+  if (check) {
+    console.log('strace: not installed; run node scripts/install-engines.mjs as root (it runs apt-get install strace)');
+    return false;
+  }
+  const why =
+    process.platform !== 'linux' ? `${process.platform} has no strace` :
+    quiet('apt-get', ['--version']).status !== 0 ? 'no apt-get here; install strace' :
+    process.getuid?.() !== 0 ? 'not root; as root: apt-get install -y strace' :
+    aptInstall('strace') ?? (version() ? undefined : 'apt-get installed strace, but it does not run');
+  console.log(why ? `strace: not installed (${why}); the kill test in test/cli.test.ts will fail` : `strace: ${version()} installed`);
+  return true;
 }
 
 /** Debian's chromium for the browser tests. Never fails the install: only --check reports it missing. */
@@ -166,4 +194,5 @@ const check = process.argv.includes('--check');
 let ok = true;
 for (const f of FOLDERS) ok = ensure(f, check) && ok;
 ok = ensureChromium(check) && ok;
+ok = ensureStrace(check) && ok;
 process.exit(ok ? 0 : 1);

@@ -119,6 +119,41 @@ test('a second run into an output being written is refused by the lock', () => {
   assert.not.ok(existsSync(join(root, '.locked.lock')));
 });
 
+test('a malformed manifest.json: one typed line naming it and what was expected (verify, verify --against, inspect)', () => {
+  const out = join(root, 'manifest-broken');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out, '--quiet']).code, 0);
+  const good = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  const cases: [string, string][] = [
+    ['{"format": "bitnet-rs", "files": [{"name": "bloc', 'expected valid JSON, found invalid JSON (Unterminated string'],
+    ['', 'expected valid JSON, found invalid JSON'],
+    ['null', 'expected a JSON object (the manifest a conversion writes), found null'],
+    ['[1, 2]', 'expected a JSON object (the manifest a conversion writes), found [1, 2]'],
+    [JSON.stringify({ ...good, files: 3 }), 'expected "files" to be a list of {name, bytes, sha256}, found 3'],
+    [JSON.stringify({ ...good, files: undefined }), 'expected "files" to be a list of {name, bytes, sha256}, found nothing'],
+    [JSON.stringify({ ...good, files: [null] }), 'expected files[0] to be an object {name, bytes, sha256}, found null'],
+    [JSON.stringify({ ...good, files: [{ ...good.files[0], sha256: 'abc' }] }), 'expected files[0].sha256 to be 64 lower-case hex digits, found "abc"'],
+    [JSON.stringify({ ...good, files: [{ ...good.files[0], bytes: -1 }] }), 'expected files[0].bytes to be a whole number of bytes, found -1'],
+    [JSON.stringify({ ...good, files: [good.files[0], good.files[0]] }), 'expected files[1].name to be listed once, found "embedding.bin" again'],
+    [JSON.stringify({ ...good, files: [{ ...good.files[0], name: 'manifest.json' }] }), 'expected files[0].name to be a file other than manifest.json'],
+    [JSON.stringify({ ...good, format: 'onnx' }), 'expected "format" to be one of bitnet-rs, bitnet-rs-safetensors, hf-packed, ms-gpu, gguf, found "onnx"'],
+    [JSON.stringify({ ...good, options: 'fast' }), 'expected "options" to be an object, found "fast"'],
+    [JSON.stringify({ ...good, options: { ...good.options, rule: 7 } }), 'expected "options.rule" to be one of offline, online, found 7'],
+    [JSON.stringify({ ...good, options: { ...good.options, bincode: 'json' } }), 'expected "options.bincode" to be one of standard, legacy, found "json"'],
+    [JSON.stringify({ ...good, conversion_timestamp: 'now' }), 'expected "conversion_timestamp" to be a whole number of seconds, found "now"'],
+    [' '.repeat(17 << 20), 'expected a manifest of at most 16777216 bytes, found 17825792 bytes'],
+  ];
+  const manifest = join(out, 'manifest.json');
+  for (const [text, expected] of cases) {
+    writeFileSync(manifest, text);
+    for (const args of [['verify', out], ['verify', out, '--against', GOLDEN], ['inspect', out]]) {
+      const r = cli(args);
+      assert.is(r.code, 1, `${args[0]}: ${r.out}${r.err}`);
+      assert.equal(errorLines(r.err), [`error: ${manifest}: corrupt file: ${errorLines(r.err)[0]?.split(': corrupt file: ')[1]}`], r.err);
+      assert.ok(errorLines(r.err)[0].includes(expected), `${args.join(' ')}: ${r.err}`);
+    }
+  }
+});
+
 test('synth writes a sharded checkpoint that converts', () => {
   const m = join(root, 'synth');
   const s = cli(['synth', '--preset', 'odd', '--dtype', 'F16', '--shards', '2', '--out', m]);
@@ -168,6 +203,76 @@ test('SIGKILL halfway leaves the previous output intact and the next run succeed
   assert.is(again.code, 0, again.err);
   assert.equal(readdirSync(root).filter((f) => f.startsWith('.victim')), [], 'stale temporary folder and lock removed');
   assert.ok(existsSync(join(out, 'block_3.bin')));
+});
+
+test('a run killed with SIGKILL and not yet reaped (a zombie) holds no lock: the next run takes it over', async () => {
+  const out = join(root, 'zombie');
+  // sh starts the conversion, then becomes `sleep`, which never reaps it: killed, it stays a zombie
+  const parent = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" --input-dir "${big()}" --output-dir "${out}" --threads 1 --chunk-mib 1 --quiet & echo $!; exec sleep 120`], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    const pid = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d)))));
+    const state = () => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.charAt(stat.lastIndexOf(')') + 2);
+    };
+    for (const deadline = Date.now() + 20_000; !readdirSync(root).some((f) => f.startsWith('.zombie.partial-')); ) {
+      if (Date.now() > deadline) throw new Error('the conversion never started writing');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    process.kill(pid, 'SIGKILL');
+    for (const deadline = Date.now() + 5000; state() !== 'Z'; ) {
+      if (Date.now() > deadline) throw new Error(`process ${pid} did not become a zombie`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.is(readFileSync(join(root, '.zombie.lock'), 'utf8').trim(), String(pid), 'the zombie left its lock');
+    process.kill(pid, 0); // what the lock check used to trust: a zombie still takes signals
+    const again = cli(['--input-dir', GOLDEN, '--output-dir', out]);
+    assert.is(again.code, 0, again.err);
+    assert.equal(readdirSync(root).filter((f) => f.startsWith('.zombie')), [], 'lock and temporary folder taken over and removed');
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
+const hasStrace = spawnSync('strace', ['-V']).status === 0;
+
+test('a kill at the second rename of a --force replace: both outputs complete, named by verify and inspect, the previous one put back by the next run', () => {
+  assert.ok(hasStrace, 'strace is not installed: node scripts/install-engines.mjs installs it as root (apt-get install strace)');
+  const out = join(root, 'swap');
+  assert.is(cli(['--input-dir', GOLDEN, '--output-dir', out, '--quiet']).code, 0);
+  const before = readFileSync(join(out, 'manifest.json'));
+  // strace delivers SIGKILL as the converter enters its second rename(2) (x86-64 uses rename, arm64 renameat)
+  const renames = 'rename,renameat,renameat2';
+  const killed = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${renames}`, '-e', `inject=${renames}:signal=SIGKILL:when=2`,
+    process.execPath, CLI, '--input-dir', GOLDEN, '--output-dir', out, '--force', '--format', 'hf-packed', '--threads', '1', '--quiet'], { cwd: root, encoding: 'utf8' });
+  assert.is(killed.signal, 'SIGKILL', killed.stderr);
+  // the one window README "The output folder" documents: no output path, both outputs complete beside it
+  assert.not.ok(existsSync(out), 'killed between the two renames');
+  const left = readdirSync(root).filter((f) => f.startsWith('.swap.')).sort();
+  const old = left.find((f) => f.startsWith('.swap.old-'))!;
+  const partial = left.find((f) => f.startsWith('.swap.partial-'))!;
+  assert.ok(old && partial, left.join(', '));
+  assert.ok(readFileSync(join(root, old, 'manifest.json')).equals(before), 'the previous output, complete');
+  const fresh = cli(['verify', join(root, partial)]);
+  assert.is(fresh.code, 0, fresh.out + fresh.err);
+  assert.match(fresh.out, /^verified: .*: 2 files/, 'the new output, complete');
+  const pid = old.slice('.swap.old-'.length);
+  const named = `error: ${out}: no output folder: process ${pid} ended between the two renames of a --force replace; the previous output is complete at ${join(root, old)} and the new one at ${join(root, partial)}; the next conversion into ${out} puts the previous one back (or move it back yourself: mv ${join(root, old)} ${out})`;
+  for (const args of [['verify', out], ['verify', out, '--against', GOLDEN], ['inspect', out]]) {
+    const r = cli(args);
+    assert.is(r.code, 1, args.join(' '));
+    assert.equal(errorLines(r.err), [named], r.err);
+  }
+  // the next run puts the previous output back and says so, then refuses it without --force
+  const next = cli(['--input-dir', GOLDEN, '--output-dir', out]);
+  assert.is(next.code, 1, next.err);
+  assert.match(next.err, `warning: ${out}: put the previous output back from ${join(root, old)}: process ${pid} ended between the two renames of its replace`);
+  assert.match(next.err, 'the output folder already exists; pass --force');
+  assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'the previous output is back');
+  assert.equal(readdirSync(root).filter((f) => f.startsWith('.swap')), [], 'nothing left beside it');
 });
 
 test('Ctrl-C (SIGINT) and SIGTERM remove the temporary folder at once and keep the previous output', async () => {

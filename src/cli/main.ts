@@ -12,7 +12,7 @@ import { PRESETS } from '../synth/presets.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
 import { stopWorkers } from '../run/pool.js';
 import { isConversionError, UsageError } from '../errors.js';
-import { QUANT_RULES, type QuantRule } from '../quant/rule.js';
+import { QUANT_RULES, SCALE_GRANULARITIES, type QuantRule } from '../quant/rule.js';
 import { VERSION } from '../version.js';
 import { DEFAULTS } from '../defaults.js';
 import { FORMATS, FORMAT_IDS, FORMAT_OPTIONS, optionFlag } from '../outputs/index.js';
@@ -74,7 +74,7 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     .option('-t, --threads <n>', 'worker threads (default: the available parallelism; 0 = no workers)', wholeNumber('--threads', 0))
     .addOption(
       new Option('--scale-granularity <g>', 'projection: the reference absmean rule, one scale per q/k/v/o/gate/up/down; row: the seed\'s per-row mean|row| (does not match the reference)')
-        .choices(['projection', 'row'])
+        .choices(SCALE_GRANULARITIES)
         .default(DEFAULTS.granularity),
     )
     .addOption(

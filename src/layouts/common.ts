@@ -5,7 +5,7 @@
 import type { TensorInfo } from '../formats/safetensors.js';
 import { InvalidConfigError, InvalidShapeError, MissingTensorError, UnsupportedError } from '../errors.js';
 import {
-  BLOCK_ROLES, LINEAR_ROLES, SUB_NORM_ROLES,
+  BLOCK_ROLES, LINEAR_ROLES, SUB_NORM_ROLES, roleShapes,
   type BlockPlan, type BlockRole, type FloatTensor, type FloatWeight, type LinearRole, type ModelPlan, type ScaleConvention, type TernaryWeight,
 } from '../model/plan.js';
 
@@ -82,16 +82,8 @@ export function planFamily(rules: FamilyRules, c: CheckpointView): ModelPlan {
     return { kind: 'packed', tensor: t, packing: 'hf-u8', rows, cols, scale: scale as FloatTensor, convention: p.convention };
   };
 
-  const { hiddenSize: h, intermediateSize: ffn, vocabSize: vocab, headDim } = config;
-  const q = config.numHeads * headDim;
-  const kv = config.numKvHeads * headDim;
-  const linearShape: Record<LinearRole, [number, number]> = {
-    attn_q: [q, h], attn_k: [kv, h], attn_v: [kv, h], attn_o: [h, q],
-    ffn_gate: [ffn, h], ffn_up: [ffn, h], ffn_down: [h, ffn],
-  };
-  const normLength: Record<Exclude<BlockRole, LinearRole>, number> = {
-    attn_norm: h, attn_sub_norm: h, ffn_norm: h, ffn_sub_norm: ffn,
-  };
+  const { hiddenSize: h, vocabSize: vocab } = config;
+  const { linear: linearShape, norm: normLength } = roleShapes(config);
   const isLinear = (r: BlockRole): r is LinearRole => (LINEAR_ROLES as readonly string[]).includes(r);
   const isSubNorm = (r: BlockRole) => (SUB_NORM_ROLES as readonly string[]).includes(r);
 

@@ -95,6 +95,17 @@ export function ternaryShape(w: TernaryWeight): { rows: number; cols: number } {
   return w.kind === 'master' ? { rows: w.tensor.shape[0], cols: w.tensor.shape[1] } : { rows: w.rows, cols: w.cols };
 }
 
+/** Each projection's [rows, cols] ([out, in]) and each norm's length, as config.json implies them. */
+export function roleShapes(c: Pick<ModelConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'headDim'>): { linear: Record<LinearRole, [number, number]>; norm: Record<NormRole, number> } {
+  const { hiddenSize: h, intermediateSize: ffn } = c;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  return {
+    linear: { attn_q: [q, h], attn_k: [kv, h], attn_v: [kv, h], attn_o: [h, q], ffn_gate: [ffn, h], ffn_up: [ffn, h], ffn_down: [h, ffn] },
+    norm: { attn_norm: h, attn_sub_norm: h, ffn_norm: h, ffn_sub_norm: ffn },
+  };
+}
+
 /** Every weight of a block, in BLOCK_ROLES order (sub-norms only when present). */
 export function blockWeights(b: BlockPlan): Weight[] {
   return BLOCK_ROLES.map((r) => b[r]).filter((w): w is Weight => w !== undefined);

@@ -85,14 +85,19 @@ export function decodeAll(t: TernaryRows): Int8Array {
 export function readAll(tensors: Iterable<LazyTensor>): ReadTensor[] {
   const out: ReadTensor[] = [];
   for (const t of tensors) {
-    const { ternary, ...base } = t;
+    const { ternary, file: _file, ...base } = t;
     out.push(ternary ? { ...base, ternary: { rows: ternary.rows, cols: ternary.cols, q: decodeAll(ternary), rowScales: ternary.rowScales } } : base);
   }
   return out;
 }
 
+/** config.json and manifest.json are small: a larger file is refused before it is read whole. */
+const MAX_JSON_BYTES = 16 << 20;
+
 /** A JSON file of the output folder, parsed (a typed error when it is not JSON). */
 export function jsonFile<T>(folder: OutputFolder, name: string): T {
+  const size = folder.size?.(name);
+  if (size !== undefined && size > MAX_JSON_BYTES) throw new CorruptFileError({ file: name }, `a JSON file of at most ${MAX_JSON_BYTES} bytes`, `${size} bytes`);
   try {
     return JSON.parse(new TextDecoder().decode(need(folder, name))) as T;
   } catch (e) {
@@ -128,7 +133,7 @@ export function* tensorsWithScales(
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const info of tensors) {
     if (info.name.endsWith('_scale')) continue;
-    const base = { name: info.name, role: roleOfName(names, info.name), dtype: info.dtype, shape: info.storedShape };
+    const base = { name: info.name, role: roleOfName(names, info.name), file, dtype: info.dtype, shape: info.storedShape };
     if (!isPacked(info)) {
       yield base;
       continue;

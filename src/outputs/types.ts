@@ -3,6 +3,7 @@
 // its descriptive files at the end, and reads its own output back (tests, inspect, verify).
 
 import type { ModelPlan, TensorRole } from '../model/plan.js';
+import type { ExpectedTensors } from './expected.js';
 import type { ByteSink } from '../stream/ports.js';
 import type { StreamOptions, WeightStream } from '../stream/weights.js';
 
@@ -129,6 +130,8 @@ export interface LazyTensor {
   name: string;
   /** As ReadTensor's. */
   role?: TensorRole;
+  /** The file of the output folder it is in, for messages. */
+  file: string;
   dtype: string;
   shape: number[];
   ternary?: TernaryRows;
@@ -159,6 +162,11 @@ export interface OutputFormat<Part = unknown, Own = {}> {
    * inspect); only the tensors of the files `only` accepts when given. Throws CorruptFileError while iterating.
    */
   tensors(folder: OutputFolder, only?: (file: string) => boolean): Iterable<LazyTensor>;
+  /**
+   * Every tensor `tensors` gives, by name, with the shape the output's own config (config.json; a .gguf's
+   * KVs) implies: what verify holds them to. Throws a typed error when that config cannot be read.
+   */
+  expected(folder: OutputFolder): ExpectedTensors;
 }
 
 /** kebab-case of an option key: the CLI flag's name and the page control's id (ggufType -> gguf-type). */

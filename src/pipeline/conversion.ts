@@ -202,8 +202,8 @@ export interface ConversionHost<Delivered> {
   defaultTimestamp(): number;
   /** Plans the format's jobs (Node: on a worker thread, so the main thread stays free). */
   plan(format: AnyFormat, model: ModelPlan, options: FormatOptions, input: HostInput): Promise<FormatPlan>;
-  /** Checks the output can be written (exists, locked, inside the input) and begins it. */
-  begin(format: AnyFormat, input: HostInput): Promise<HostRun<Delivered>>;
+  /** Checks the output can be written (exists, locked, inside the input) and begins it; `warn` tells what it found and mended (an interrupted replace). */
+  begin(format: AnyFormat, input: HostInput, warn: (message: string) => void): Promise<HostRun<Delivered>>;
   /** Compiles the kernels (cached by the host's loader). */
   kernels(build: 'auto' | 'simd' | 'scalar'): Promise<{ module: WebAssembly.Module; flavor: 'simd' | 'scalar' }>;
 }
@@ -246,7 +246,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
   const input = await host.openInput();
   const model = planModel(input.checkpoint, warn);
   const plan = await host.plan(format, model, options, input);
-  const run = await host.begin(format, input);
+  const run = await host.begin(format, input, warn);
   let timer: ReturnType<typeof setInterval> | undefined;
   try {
     const { module, flavor } = await host.kernels(o.kernels ?? DEFAULTS.kernels);

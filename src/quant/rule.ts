@@ -17,6 +17,7 @@ import { roundBf16, roundF16 } from './floats.js';
 export type FloatDType = 'F32' | 'BF16' | 'F16';
 
 export type ScaleGranularity = 'projection' | 'row';
+export const SCALE_GRANULARITIES: readonly ScaleGranularity[] = ['projection', 'row'];
 
 export type QuantRule = 'offline' | 'online';
 export const QUANT_RULES: readonly QuantRule[] = ['offline', 'online'];

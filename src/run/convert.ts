@@ -85,9 +85,9 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
     plan: (format, model, options, input) =>
       threads === 0 ? Promise.resolve(format.plan(model, options, input.side)) : planInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir }),
     kernels: compileKernels,
-    async begin(_format, input) {
+    async begin(_format, input, warn) {
       refuseOutputOverInput(input.checkpoint.dir, opts.outputDir);
-      const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false);
+      const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false, warn);
       const counter = new ProgressCounter();
       const hashers = new Map<string, ContainerHasher>();
       let jobs: RunnableJob[] = [];

@@ -4,14 +4,15 @@
 // for master weights, decoded codes for packed ones), one weight at a time per thread, so memory stays
 // bounded. A .gguf file is read with the GGUF reader.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { compileKernels } from '../kernels/index.js';
 import { ternaryStatsOf } from './stats-worker.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { outputFolder, readManifest, verifyManifest } from '../io/converted.js';
-import { planRoles, type TensorRole, type TernaryWeight, type Weight } from '../model/plan.js';
+import { interruptedReplace } from '../io/output-dir.js';
+import { planRoles, roleWeights, type TensorRole, type TernaryWeight, type Weight } from '../model/plan.js';
 import { planModel } from '../pipeline/conversion.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
 import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
@@ -44,11 +45,12 @@ export interface Inspection {
 export async function inspect(path: string, o: { rule?: QuantRule; threads?: number } = {}): Promise<Inspection> {
   const isFile = existsSync(path) && statSync(path).isFile();
   if (isFile && path.endsWith('.gguf')) {
-    const dir = dirname(path);
-    const tensors = formatById('gguf').tensors({ ...outputFolder(dir), list: () => [basename(path)] });
+    const file = realpathSync(path); // the user named it: a symlink to it is theirs (the output folder's reads follow none)
+    const tensors = formatById('gguf').tensors({ ...outputFolder(dirname(file)), list: () => [basename(file)] });
     return { path, kind: 'output', format: 'gguf', tensors: [...tensors].map(described) };
   }
-  if (existsSync(join(path, 'manifest.json'))) {
+  if (!existsSync(path)) interruptedReplace(path); // throws when a replace of this output was interrupted
+  if (existsSync(join(path, 'manifest.json')) || lstatOrUndefined(join(path, 'manifest.json'))) {
     const manifest = readManifest(path);
     verifyManifest(path, manifest);
     // one tensor at a time, its values a row range at a time: memory bounded on 2B+ outputs
@@ -57,6 +59,14 @@ export async function inspect(path: string, o: { rule?: QuantRule; threads?: num
     return { path, kind: 'output', format: manifest.format, tensors };
   }
   return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule, o.threads);
+}
+
+function lstatOrUndefined(path: string) {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function described(t: LazyTensor): InspectedTensor {

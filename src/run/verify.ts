@@ -1,6 +1,9 @@
-// `verify OUTPUT [--against SOURCE]`: proves an output folder right. Without a source: every file of
-// manifest.json present with its size and sha256, every tensor decodable by the format's reader
-// (codes in range, row padding zero), scales finite and above 0. With the source: the output is
+// `verify OUTPUT [--against SOURCE]`: proves an output folder right. Without a source: manifest.json
+// checked (src/io/converted.ts), every file it lists present, a regular file, with its size and sha256,
+// no file it does not list, every tensor decodable by the format's reader (codes in range, row padding
+// zero), scales finite and above 0, every tensor in the shape the output's own config implies
+// (OutputFormat.expected: an engine refuses any other), none missing. Every problem line names the file
+// first, then the tensor. With the source: the output is
 // re-derived from it with the options manifest.json records, every file compared by its sha256, and in
 // each file that differs every ternary tensor compared value by value (the first difference named by
 // file, tensor, index, expected and found). A file equal to its re-derivation holds the same tensors
@@ -8,13 +11,14 @@
 // Memory stays bounded: files are hashed a chunk at a time and tensors decoded a row range at a time;
 // the re-derivation runs on the worker pool while this thread hashes and checks the output.
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isConversionError } from '../errors.js';
-import { hashFileAsync, outputFolder, readManifest, type Manifest } from '../io/converted.js';
+import { checkFileAsync, listFolder, MANIFEST, outputFolder, readManifest, type FileFound, type Manifest } from '../io/converted.js';
 import { formatById, type LazyTensor } from '../outputs/index.js';
+import { shapeText, type ExpectedTensors } from '../outputs/expected.js';
 import { convert, type ConvertOptions } from './convert.js';
 import { optionsFromManifest } from '../pipeline/conversion.js';
 
@@ -41,26 +45,45 @@ export async function verify(output: string, against?: string, o: { threads?: nu
     if (again !== undefined) await Promise.race([running, again.catch(() => {})]);
     const found = new Map<string, string>(); // the sha256 of each file as it is
     for (const f of manifest.files) {
-      const path = join(output, f.name);
-      if (!existsSync(path)) {
+      let is: FileFound | undefined;
+      if (!(await guardAsync(problems, async () => void (is = await checkFileAsync(output, f))))) continue; // not a regular file
+      if ('missing' in is!) {
         problems.push(`${f.name}: missing (manifest.json lists ${f.bytes} bytes)`);
         continue;
       }
-      const { bytes, sha256 } = await hashFileAsync(path);
-      found.set(f.name, sha256);
+      const { bytes, sha256 } = is!;
+      if (sha256 !== undefined) found.set(f.name, sha256);
       if (bytes !== f.bytes) problems.push(`${f.name}: expected ${f.bytes} bytes (manifest.json), found ${bytes}`);
       else if (sha256 !== f.sha256) problems.push(`${f.name}: expected sha256 ${f.sha256} (manifest.json), found ${sha256}`);
     }
+    // a file the manifest does not list was not written by the conversion (and an engine may load it)
+    const listed = new Set([MANIFEST, ...manifest.files.map((f) => f.name)]);
+    for (const name of listFolder(output).sort()) if (!listed.has(name)) problems.push(`${name}: expected only the files manifest.json lists, found this one too`);
     let tensors = 0;
     let ternaryValues = 0;
-    for await (const t of lazily(output, manifest.format, problems)) {
+    let expected: ExpectedTensors | undefined;
+    guard(problems, () => void (expected = formatById(manifest.format).expected(outputFolder(output))));
+    const seen = new Set<string>();
+    const read = { whole: true };
+    for await (const t of lazily(output, manifest.format, problems, undefined, read)) {
       tensors++;
+      seen.add(t.name);
+      if (expected) shapeProblem(t, expected, manifest.format, problems);
       if (!t.ternary) continue;
       ternaryValues += t.ternary.rows * t.ternary.cols;
       const scales = t.ternary.rowScales;
       const bad = scales.findIndex((s) => !Number.isFinite(s) || s <= 0);
-      if (bad >= 0) problems.push(`${t.name}: row ${bad}: expected a finite scale above 0, found ${scales[bad]}`);
-      if (!guard(problems, () => t.ternary!.check())) break; // the reader stops at a corrupt tensor, as a whole read does
+      if (bad >= 0) problems.push(`${t.file}: tensor ${t.name}: row ${bad}: expected a finite scale above 0, found ${scales[bad]}`);
+      if (!guard(problems, () => t.ternary!.check())) {
+        read.whole = false;
+        break; // the reader stops at a corrupt tensor, as a whole read does
+      }
+    }
+    // missing tensors only when the reader got through: a corrupt file already has its line
+    if (expected && read.whole) {
+      for (const [name, e] of expected.tensors) {
+        if (!e.optional && !seen.has(name)) problems.push(`${e.file}: tensor ${name}: expected ${e.shapes.map(shapeText).join(' or ')} from ${expected.from}, found no such tensor`);
+      }
     }
     const checked: Verdict['checked'] = { files: manifest.files.length, tensors, ternaryValues };
     if (again !== undefined) {
@@ -98,15 +121,38 @@ function guard(problems: string[], fn: () => void): boolean {
   }
 }
 
+async function guardAsync(problems: string[], fn: () => Promise<void>): Promise<boolean> {
+  try {
+    await fn();
+    return true;
+  } catch (e) {
+    if (!isConversionError(e)) throw e;
+    problems.push(e.message);
+    return false;
+  }
+}
+
 /** The format's tensors of a folder one at a time (a corrupt file ends them with a problem line), yielding to the event loop between them. */
-async function* lazily(dir: string, format: string, problems: string[], only?: (file: string) => boolean): AsyncGenerator<LazyTensor> {
+async function* lazily(dir: string, format: string, problems: string[], only?: (file: string) => boolean, read = { whole: true }): AsyncGenerator<LazyTensor> {
   let it: Iterator<LazyTensor> | undefined;
   for (;;) {
     let next: IteratorResult<LazyTensor> | undefined;
-    if (!guard(problems, () => (next = (it ??= formatById(format).tensors(outputFolder(dir), only)[Symbol.iterator]()).next()))) return;
+    if (!guard(problems, () => (next = (it ??= formatById(format).tensors(outputFolder(dir), only)[Symbol.iterator]()).next()))) {
+      read.whole = false;
+      return;
+    }
     if (next!.done) return;
     yield next!.value;
     await yieldToEventLoop();
+  }
+}
+
+/** A tensor the output's config has no place for, or holds in another shape: a problem line (an engine would refuse it). */
+function shapeProblem(t: LazyTensor, expected: ExpectedTensors, format: string, problems: string[]): void {
+  const e = expected.tensors.get(t.name);
+  if (!e) problems.push(`${t.file}: tensor ${t.name}: expected only the tensors of a ${format} output of the model ${expected.from} describes, found this one too`);
+  else if (!e.shapes.some((s) => s.length === t.shape.length && s.every((n, i) => n === t.shape[i]))) {
+    problems.push(`${t.file}: tensor ${t.name}: invalid shape: expected ${e.shapes.map(shapeText).join(' or ')} from ${expected.from}, found ${shapeText(t.shape)}`);
   }
 }
 
@@ -143,13 +189,13 @@ async function compare(wantDir: string, output: string, format: string, only: (f
   for await (const w of lazily(wantDir, format, problems, only)) {
     const f = await lookup(w.name);
     if (!f) {
-      problems.push(`${w.name}: expected (re-derived from the source), found no such tensor`);
+      problems.push(`${w.file}: tensor ${w.name}: expected (re-derived from the source), found no such tensor`);
       continue;
     }
     if (!w.ternary || !f.ternary) continue;
     const [a, b] = [w.ternary, f.ternary];
     if (a.rows !== b.rows || a.cols !== b.cols) {
-      problems.push(`${w.name}: expected [${a.rows}, ${a.cols}] values, found [${b.rows}, ${b.cols}]`);
+      problems.push(`${f.file}: tensor ${w.name}: expected [${a.rows}, ${a.cols}] values, found [${b.rows}, ${b.cols}]`);
       continue;
     }
     guard(problems, () => {
@@ -161,12 +207,12 @@ async function compare(wantDir: string, output: string, format: string, only: (f
         while (k < x.length && x[k] === y[k]) k++;
         if (k < x.length) {
           const i = r * a.cols + k;
-          problems.push(`${w.name}: value ${i} [${Math.floor(i / a.cols)}, ${i % a.cols}]: expected ${x[k]}, found ${y[k]}`);
+          problems.push(`${f.file}: tensor ${w.name}: value ${i} [${Math.floor(i / a.cols)}, ${i % a.cols}]: expected ${x[k]}, found ${y[k]}`);
           break;
         }
       }
     });
     const s = a.rowScales.findIndex((v, k) => !Object.is(v, b.rowScales[k]));
-    if (s >= 0) problems.push(`${w.name}: scale of row ${s}: expected ${a.rowScales[s]}, found ${b.rowScales[s]}`);
+    if (s >= 0) problems.push(`${f.file}: tensor ${w.name}: scale of row ${s}: expected ${a.rowScales[s]}, found ${b.rowScales[s]}`);
   }
 }

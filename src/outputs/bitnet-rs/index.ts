@@ -4,7 +4,8 @@
 import type { BincodeFlavor } from '../../formats/bincode.js';
 import { jsonBytes } from '../../formats/json-text.js';
 import type { BlockPlan, BlockRole, FloatWeight, LinearRole, ModelPlan, NormRole, TernaryWeight, Weight } from '../../model/plan.js';
-import { isLinearRole, ternaryShape } from '../../model/plan.js';
+import { isLinearRole, roleShapes, ternaryShape } from '../../model/plan.js';
+import { configOf, exactly, type ExpectedTensor } from '../expected.js';
 import { readCost, type StreamOptions, type WeightStream } from '../../stream/weights.js';
 import { VERSION } from '../../version.js';
 import { describeRule } from '../../quant/rule.js';
@@ -124,6 +125,30 @@ export const bitnetRs: OutputFormat<Part, OwnOptions<typeof OPTIONS>> = {
 
   tensors(folder, only) {
     return bitnetRsTensors(folder, only);
+  },
+
+  expected(folder) {
+    // the records plan() writes, by the reader's names (<file>:<path>): BitLinearRecord [out, words of in], norms [1, n]
+    const c = configOf(folder);
+    const { linear, norm } = roleShapes(c);
+    const packed = (file: string, rows: number, cols: number) => exactly(file, rows, wordsPerRow(cols));
+    const tensors = new Map<string, ExpectedTensor>([
+      ['embedding.bin:weight', exactly('embedding.bin', c.vocabSize, c.hiddenSize)],
+      ['norm.bin:weight', exactly('norm.bin', 1, c.hiddenSize)],
+      ['lm_head.bin:weight', packed('lm_head.bin', c.vocabSize, c.hiddenSize)],
+    ]);
+    for (let i = 0; i < c.numLayers; i++) {
+      const f = `block_${i}.bin`;
+      tensors.set(`${f}:attention.wqkv`, packed(f, linear.attn_q[0] + linear.attn_k[0] + linear.attn_v[0], c.hiddenSize));
+      tensors.set(`${f}:attention.o_proj`, packed(f, ...linear.attn_o));
+      tensors.set(`${f}:feed_forward.w13`, packed(f, linear.ffn_gate[0] + linear.ffn_up[0], c.hiddenSize));
+      tensors.set(`${f}:feed_forward.w2`, packed(f, ...linear.ffn_down));
+      tensors.set(`${f}:attention_norm`, exactly(f, 1, norm.attn_norm));
+      tensors.set(`${f}:ffn_norm`, exactly(f, 1, norm.ffn_norm));
+      tensors.set(`${f}:attn_sub_norm`, { ...exactly(f, 1, norm.attn_sub_norm), optional: true });
+      tensors.set(`${f}:ffn_sub_norm`, { ...exactly(f, 1, norm.ffn_sub_norm), optional: true });
+    }
+    return { from: 'config.json', tensors };
   },
 };
 

@@ -117,8 +117,8 @@ function lazyTensors(c: BincodeReader, record: Struct, file: string, roleOf: (pa
       const role = roleOf(path);
       if (s === BIT_LINEAR) {
         const rows = ternaryRows(c, v, name);
-        tensors.push({ name, role, dtype: 'U32', shape: [rows.rows, wordsPerRow(rows.cols)], ternary: rows });
-      } else if (s === WEIGHT_SHAPE) tensors.push({ name, role, dtype: 'F32', shape: v.shape as number[] });
+        tensors.push({ name, role, file, dtype: 'U32', shape: [rows.rows, wordsPerRow(rows.cols)], ternary: rows });
+      } else if (s === WEIGHT_SHAPE) tensors.push({ name, role, file, dtype: 'F32', shape: v.shape as number[] });
       return v;
     },
   });

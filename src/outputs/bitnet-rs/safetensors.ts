@@ -10,7 +10,8 @@
 
 import { jsonBytes } from '../../formats/json-text.js';
 import type { FloatWeight, LinearRole, ModelPlan, NormRole, TernaryWeight } from '../../model/plan.js';
-import { isLinearRole, ternaryShape } from '../../model/plan.js';
+import { isLinearRole, roleShapes, ternaryShape } from '../../model/plan.js';
+import { configOf, exactly, type ExpectedTensor } from '../expected.js';
 import { f32ToBf16 } from '../../quant/floats.js';
 import { describeRule } from '../../quant/rule.js';
 import { VERSION } from '../../version.js';
@@ -109,6 +110,30 @@ export const bitnetRsSafetensors: OutputFormat<Placed<LinearEntry | FloatEntry>[
 
   read(folder) {
     return readAll(bitnetRsSafetensors.tensors(folder));
+  },
+
+  expected(folder) {
+    // entryGroups' names and shapes: U32 [rows, words], BF16 norms [1, n]; the sub-norms only when the source had them
+    const c = configOf(folder);
+    const { linear, norm } = roleShapes(c);
+    const packed = (rows: number, cols: number) => exactly(FILE, rows, wordsPerRow(cols));
+    const tensors = new Map<string, ExpectedTensor>([
+      ['tok_embeddings.weight', exactly(FILE, c.vocabSize, c.hiddenSize)],
+      ['output.weight', packed(c.vocabSize, c.hiddenSize)],
+      ['norm.weight', exactly(FILE, 1, c.hiddenSize)],
+    ]);
+    for (let i = 0; i < c.numLayers; i++) {
+      const p = `layers.${i}.`;
+      tensors.set(p + 'attention.wqkv.weight', packed(linear.attn_q[0] + linear.attn_k[0] + linear.attn_v[0], c.hiddenSize));
+      tensors.set(p + 'attention.wo.weight', packed(...linear.attn_o));
+      tensors.set(p + 'feed_forward.w13.weight', packed(linear.ffn_gate[0] + linear.ffn_up[0], c.hiddenSize));
+      tensors.set(p + 'feed_forward.w2.weight', packed(...linear.ffn_down));
+      tensors.set(p + 'attention_norm.weight', exactly(FILE, 1, norm.attn_norm));
+      tensors.set(p + 'ffn_norm.weight', exactly(FILE, 1, norm.ffn_norm));
+      tensors.set(p + 'attention.attn_sub_norm.weight', { ...exactly(FILE, 1, norm.attn_sub_norm), optional: true });
+      tensors.set(p + 'feed_forward.ffn_sub_norm.weight', { ...exactly(FILE, 1, norm.ffn_sub_norm), optional: true });
+    }
+    return { from: 'config.json', tensors };
   },
 
   tensors(folder, only) {

@@ -9,7 +9,9 @@
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import { GGML_TYPES, kv, layoutGguf, parseGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
 import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
-import { BLOCK_ROLES, interleavedRopeSource, isLinearRole, ternaryShape } from '../../model/plan.js';
+import { BLOCK_ROLES, LINEAR_ROLES, interleavedRopeSource, isLinearRole, roleShapes, ternaryShape } from '../../model/plan.js';
+import { describe } from '../../formats/json-text.js';
+import { checkedLayers, exactly, vector, type ExpectedTensor } from '../expected.js';
 import { f16ToF32, f32ToF16 } from '../../quant/floats.js';
 import { readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
 import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
@@ -261,13 +263,46 @@ export const gguf: OutputFormat<Item[], Own> = {
     return readAll(gguf.tensors(folder));
   },
 
+  expected(folder) {
+    // the dimensions from the file's own KVs (an engine reads those, not a config.json); names and ne as plan() writes them
+    const file = ggufFile(folder);
+    const head = ggufHead(folder, file);
+    const kvs = head.kvs;
+    const arch = kvs.get('general.architecture')?.value;
+    if (typeof arch !== 'string') throw new CorruptFileError({ file }, 'general.architecture, a string', describe(arch));
+    const dim = (key: string): number => {
+      const v = kvs.get(`${arch}.${key}`)?.value;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new CorruptFileError({ file }, `${arch}.${key}, a positive integer`, describe(v));
+      return v;
+    };
+    const c = checkedLayers({
+      hiddenSize: dim('embedding_length'), intermediateSize: dim('feed_forward_length'), numLayers: dim('block_count'),
+      numHeads: dim('attention.head_count'), numKvHeads: dim('attention.head_count_kv'), headDim: dim('rope.dimension_count'), vocabSize: dim('vocab_size'),
+    }, file);
+    const { linear, norm } = roleShapes(c);
+    const tensors = new Map<string, ExpectedTensor>([
+      ['token_embd.weight', exactly(file, c.hiddenSize, c.vocabSize)],
+      ['output_norm.weight', vector(file, c.hiddenSize, { reversed: true })],
+    ]);
+    // arch llama: no sub-norms, and output.weight where the model's head is untied (the file says which)
+    const rules = Object.hasOwn(ARCHS, arch) ? ARCHS[arch as Arch] : undefined;
+    if (rules?.untiedHead && head.tensors.some((t) => t.name === NAMES.model.output)) tensors.set(NAMES.model.output!, exactly(file, c.hiddenSize, c.vocabSize));
+    for (let i = 0; i < c.numLayers; i++) {
+      for (const r of LINEAR_ROLES) tensors.set(`blk.${i}.${BLOCK_TENSOR[r]}.weight`, exactly(file, linear[r][1], linear[r][0]));
+      for (const [r, n] of Object.entries(norm)) {
+        if (rules && !rules.subNorms && (r === 'attn_sub_norm' || r === 'ffn_sub_norm')) continue;
+        tensors.set(`blk.${i}.${BLOCK_TENSOR[r as BlockRole]}.weight`, vector(file, n, { reversed: true }));
+      }
+    }
+    return { from: `${file} (its ${arch}.* keys)`, tensors };
+  },
+
   *tensors(folder, only): Generator<LazyTensor> {
-    const file = folder.list().find((f) => f.endsWith('.gguf'));
-    if (!file) throw new CorruptFileError({ file: 'output folder' }, 'a .gguf file', 'none');
+    const file = ggufFile(folder);
     if (only && !only(file)) return;
     for (const t of ggufHead(folder, file).tensors) {
       const role = roleOfName(NAMES, t.name);
-      const base = { name: t.name, role, dtype: t.type, shape: t.ne };
+      const base = { name: t.name, role, file, dtype: t.type, shape: t.ne };
       // the projections are ternary (whatever their type: F16 holds them as values times the scale)
       if (typeof role !== 'object' || !role.roles.every(isLinearRole)) {
         yield base;
@@ -278,6 +313,13 @@ export const gguf: OutputFormat<Item[], Own> = {
     }
   },
 };
+
+/** The .gguf file of an output folder. */
+function ggufFile(folder: OutputFolder): string {
+  const file = folder.list().find((f) => f.endsWith('.gguf'));
+  if (!file) throw new CorruptFileError({ file: 'output folder' }, 'a .gguf file', 'none');
+  return file;
+}
 
 /** The head of a .gguf (KVs and tensor infos) from a prefix of the file (8 MiB: a 128k vocabulary fits), read larger until it holds the head. */
 function ggufHead(folder: OutputFolder, file: string): ReturnType<typeof parseGguf> {

@@ -7,8 +7,9 @@
 import { jsonBytes } from '../../formats/json-text.js';
 import { UnsupportedError } from '../../errors.js';
 import type { BlockRole, FloatWeight, TernaryWeight } from '../../model/plan.js';
-import { BLOCK_ROLES, LINEAR_ROLES, ternaryShape } from '../../model/plan.js';
+import { BLOCK_ROLES, LINEAR_ROLES, roleShapes, ternaryShape } from '../../model/plan.js';
 import type { TensorNames } from '../tensor-names.js';
+import { configOf, exactly, vector, type ExpectedTensor } from '../expected.js';
 import type { FloatDType } from '../../quant/rule.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import { copySideFiles } from '../side-files.js';
@@ -134,6 +135,19 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
 
   read(folder) {
     return readAll(hfPacked.tensors(folder));
+  },
+
+  expected(folder) {
+    // the names and shapes plan() writes: U8 [out/4, in], floats as the source stored them, lm_head only untied
+    const c = configOf(folder);
+    const { linear, norm } = roleShapes(c);
+    const tensors = new Map<string, ExpectedTensor>([[MODEL_NAMES.token_embd, exactly(FILE, c.vocabSize, c.hiddenSize)], [MODEL_NAMES.output_norm, vector(FILE, c.hiddenSize)]]);
+    if (!c.tieWordEmbeddings) tensors.set(MODEL_NAMES.output, exactly(FILE, c.vocabSize, c.hiddenSize));
+    for (let i = 0; i < c.numLayers; i++) {
+      for (const r of LINEAR_ROLES) tensors.set(blockName(i, r), exactly(FILE, linear[r][0] / 4, linear[r][1]));
+      for (const [r, n] of Object.entries(norm)) tensors.set(blockName(i, r as keyof typeof norm), vector(FILE, n));
+    }
+    return { from: 'config.json', tensors };
   },
 
   tensors(folder, only) {

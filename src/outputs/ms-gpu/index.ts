@@ -7,7 +7,8 @@
 
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import type { BlockRole, FloatWeight, LinearRole, NormRole, TernaryWeight } from '../../model/plan.js';
-import { interleavedRopeSource, isLinearRole, ternaryShape } from '../../model/plan.js';
+import { interleavedRopeSource, isLinearRole, roleShapes, ternaryShape } from '../../model/plan.js';
+import { configOf, exactly, vector, type ExpectedTensor } from '../expected.js';
 import { floatEntry, planContainer, scaleBytes, writeFloatEntry, type Entry, type FloatEntry, type Placed } from '../safetensors-container.js';
 import type { OutputFormat } from '../types.js';
 import { jsonFile, readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
@@ -111,6 +112,30 @@ export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
 
   read(folder) {
     return readAll(msGpu.tensors(folder));
+  },
+
+  expected(folder) {
+    // plan()'s names and shapes: I8 [N, K/4] with q|k|v and gate|up stacked, floats as the source stored them
+    const c = configOf(folder);
+    const { linear, norm } = roleShapes(c);
+    const int2 = (rows: number, cols: number) => exactly(FILE, rows, INT2.bytes(1, cols));
+    const tensors = new Map<string, ExpectedTensor>([
+      ['tok_embeddings.weight', exactly(FILE, c.vocabSize, c.hiddenSize)],
+      ['output.weight', exactly(FILE, c.vocabSize, c.hiddenSize)],
+      ['norm.weight', vector(FILE, c.hiddenSize)],
+    ]);
+    for (let i = 0; i < c.numLayers; i++) {
+      const p = `layers.${i}.`;
+      tensors.set(p + 'attention.wqkv.weight', int2(linear.attn_q[0] + linear.attn_k[0] + linear.attn_v[0], c.hiddenSize));
+      tensors.set(p + 'attention.wo.weight', int2(...linear.attn_o));
+      tensors.set(p + 'feed_forward.w13.weight', int2(linear.ffn_gate[0] + linear.ffn_up[0], c.hiddenSize));
+      tensors.set(p + 'feed_forward.w2.weight', int2(...linear.ffn_down));
+      tensors.set(p + 'attention_norm.weight', vector(FILE, norm.attn_norm));
+      tensors.set(p + 'ffn_norm.weight', vector(FILE, norm.ffn_norm));
+      tensors.set(p + 'attention.attn_sub_norm.weight', vector(FILE, norm.attn_sub_norm));
+      tensors.set(p + 'feed_forward.ffn_sub_norm.weight', vector(FILE, norm.ffn_sub_norm));
+    }
+    return { from: 'config.json', tensors };
   },
 
   *tensors(folder, only) {
