@@ -46,15 +46,27 @@ export async function runJobs(jobs: RunnableJob[], opts: PoolOptions): Promise<J
     useAtomics: !isDeno, // tinypool's atomics hang forever under Deno
   });
   activePools.add(pool);
-  try {
-    await Promise.all(
-      order.map(async (i) => {
+  // One job in flight per thread: after a failure no new job starts, and the ones running finish (or fail)
+  // before the pool is destroyed. Terminating a worker inside a failing synchronous fs call aborts the whole
+  // process in Node ("FATAL ERROR: v8::FromJust"), which a full disk made happen.
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < order.length) {
+      const i = order[next++];
+      try {
         const reply = (await pool.run(jobs[i])) as WorkerReply;
         if ('error' in reply) throw reviveError(reply.error);
         results[i] = reply.ok;
         opts.onDone?.(i);
-      }),
-    );
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(opts.threads, jobs.length) }, lane));
+    if (failure) throw failure.error;
     return results;
   } finally {
     activePools.delete(pool);
