@@ -229,7 +229,7 @@ test('builds: both flavors are distinct files with the same exports', () => {
   const names = (k: Kernels) => Object.keys(k.exports).concat(Object.keys(Object.getPrototypeOf(k.exports))).sort();
   assert.equal(names(simd), names(scalar));
   for (const fn of ['widen', 'absSum', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase', 'convertFloats',
-    'packHfU8', 'unpackHfU8', 'packMsInt2', 'packTq2_0', 'packTq1_0', 'packI2s', 'packQ2_0']) {
+    'packHfU8', 'unpackHfU8', 'packMsInt2', 'packTq2_0', 'packTq1_0', 'packI2s', 'packQ2_0', 'countRows']) {
     assert.type((simd.exports as unknown as Record<string, unknown>)[fn], 'function', fn);
   }
   for (const [, k] of BUILDS) {
@@ -998,3 +998,26 @@ test('Kernels: alloc aligns, grows memory, gives fresh views, resets; bad reques
 });
 
 test.run();
+
+test('countRows: zeros and sum of each row, every length around the 16-lane step, any i8: simd == scalar == literal count', () => {
+  const r = rng(77);
+  for (const cols of [1, 7, 15, 16, 17, 31, 32, 33, 100, 2560]) {
+    for (const rows of [1, 3]) {
+      // mostly ternary, with extreme bytes mixed in (the kernel counts whatever it is given)
+      const q = Int8Array.from({ length: rows * cols }, () => (r() < 0.1 ? Math.floor(r() * 256) - 128 : Math.floor(r() * 3) - 1));
+      const want: number[] = [];
+      for (let row = 0; row < rows; row++) {
+        const part = Array.from(q.subarray(row * cols, (row + 1) * cols));
+        want.push(part.filter((v) => v === 0).length, part.reduce((a, b) => a + b, 0));
+      }
+      for (const [name, k] of BUILDS) {
+        k.reset();
+        const src = k.alloc(q.length + 1, 1) + 1; // misaligned on purpose
+        k.i8(src, q.length).set(q);
+        const dst = k.alloc(8 * rows);
+        k.exports.countRows(src, rows, cols, dst);
+        assert.equal(Array.from(new Int32Array(k.memory.buffer, dst, 2 * rows)), want, `${name} ${rows}x${cols}`);
+      }
+    }
+  }
+});

@@ -39,19 +39,28 @@ export class TernaryCounter {
         sum += v;
         zeros += v === 0 ? 1 : 0;
       }
-      // nonzeros = plus + minus and sum = plus - minus
-      const plus = (cols - zeros + sum) / 2;
-      this.counts[0] += cols - zeros - plus;
-      this.counts[1] += zeros;
-      this.counts[2] += plus;
-      const z = zeros / cols;
-      this.zeroMin = Math.min(this.zeroMin, z);
-      this.zeroMax = Math.max(this.zeroMax, z);
-      const s = rowScales[r];
-      this.scaleMin = Math.min(this.scaleMin, s);
-      this.scaleMax = Math.max(this.scaleMax, s);
-      if (this.distinct.size < 8) this.distinct.add(s);
+      this.row(zeros, sum, rowScales[r]);
     }
+  }
+
+  /** Adds `n` rows given as (zeros, sum) pairs, as the countRows kernel writes them. */
+  addCounts(counts: Int32Array, n: number, rowScales: ArrayLike<number>): void {
+    for (let r = 0; r < n; r++) this.row(counts[2 * r], counts[2 * r + 1], rowScales[r]);
+  }
+
+  private row(zeros: number, sum: number, s: number): void {
+    const cols = this.cols;
+    // nonzeros = plus + minus and sum = plus - minus
+    const plus = (cols - zeros + sum) / 2;
+    this.counts[0] += cols - zeros - plus;
+    this.counts[1] += zeros;
+    this.counts[2] += plus;
+    const z = zeros / cols;
+    this.zeroMin = Math.min(this.zeroMin, z);
+    this.zeroMax = Math.max(this.zeroMax, z);
+    this.scaleMin = Math.min(this.scaleMin, s);
+    this.scaleMax = Math.max(this.scaleMax, s);
+    if (this.distinct.size < 8) this.distinct.add(s);
   }
 
   result(): TernaryStats {

@@ -86,4 +86,6 @@ export interface KernelExports {
    * value j at bits 2*(j%4) of byte j/4 (code q + 1).
    */
   packQ2_0(src: number, rows: number, cols: number, d: number, dst: number): number;
+  /** For each of `rows` rows of `cols` i8 ternary values: the count of zeros and the sum, two i32 at dst + 8r. */
+  countRows(src: number, rows: number, cols: number, dst: number): void;
 }

@@ -194,7 +194,7 @@ export abstract class OpenTernary {
     if (s.ctx.options.stats) this.counter = new TernaryCounter(this.rows, this.cols);
     const m = chunking.rowMultiple ?? 1;
     this.rowsPerChunk = Math.max(m, Math.floor(s.rowsPerChunk(rowInputBytes) / m) * m);
-    const want: Record<string, number> = { i8: this.rowsPerChunk * this.cols, ...own(this.rowsPerChunk) };
+    const want: Record<string, number> = { i8: this.rowsPerChunk * this.cols, counts: s.ctx.options.stats ? 8 * this.rowsPerChunk : 0, ...own(this.rowsPerChunk) };
     for (const [name, perRow] of Object.entries(extra)) want[`x:${name}`] = this.rowsPerChunk * perRow;
     const ptrs = s.reserve(want);
     this.ptrs = ptrs;
@@ -216,8 +216,15 @@ export abstract class OpenTernary {
   i8(start: number, count: number, dst: number): void {
     this.take(start, count, dst);
     if (this.counter) {
-      const scales = this.rowScales ? this.rowScales.subarray(start, start + count) : new Float32Array(count).fill(this.scaleAs('F32'));
-      this.counter.add(this.s.kernels.i8(dst, count * this.cols), count, scales);
+      // counted by the kernel, in pieces its buffer holds
+      const k = this.s.kernels;
+      for (let done = 0; done < count; ) {
+        const n = Math.min(this.rowsPerChunk, count - done);
+        k.exports.countRows(dst + done * this.cols, n, this.cols, this.ptrs.counts);
+        const scales = this.rowScales ? this.rowScales.subarray(start + done, start + done + n) : new Float32Array(n).fill(this.scaleAs('F32'));
+        this.counter.addCounts(new Int32Array(k.memory.buffer, this.ptrs.counts, 2 * n), n, scales);
+        done += n;
+      }
     }
   }
 
