@@ -6,7 +6,7 @@
 import { OutputError } from '../errors.js';
 import { bindingsUrl, compileKernels, kernelWasmUrl } from '../kernels/index.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
-import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
+import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
 import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
@@ -41,26 +41,15 @@ export interface WebConvertOptions extends ConversionOptions {
   folderName?: string;
 }
 
-export interface WebConvertResult {
-  format: string;
-  layout: string;
+/** The shared sequence's result (ConversionResult) as the page and callers see it. */
+export interface WebConvertResult extends Omit<ConversionResult<unknown>, 'delivered' | 'stats'> {
   outputName: string;
-  /** Every output file with its size and sha256, manifest.json last (as manifest.json lists them). */
-  files: OutputFile[];
   /** The files themselves (disk-backed for `opfs`, in memory for `blobs`, absent for `directory`). */
   outputs: { name: string; blob: Blob }[];
   /** Deletes the OPFS copy (`opfs` output). */
   remove: () => Promise<void>;
-  bytesRead: number;
-  inputBytes: number;
-  seconds: number;
-  /** Where the seconds went: reading headers and planning, starting the workers (module load, wasm instantiation), the jobs, hashing containers and writing the small files, delivery. */
-  phases: { plan: number; workers: number; jobs: number; finish: number; deliver: number };
-  kernels: 'simd' | 'scalar';
-  threads: number;
   /** How the workers read the input: through a reader worker and shared memory (a cross-origin-isolated page), or FileReaderSync. */
   reads: Reads;
-  warnings: string[];
 }
 
 function defaultThreads(): number {
@@ -142,23 +131,8 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
     },
   };
   let inputs: [string, File][] = [];
-  const r = await runConversion(host, o);
-  return {
-    format: r.format,
-    layout: r.layout,
-    outputName,
-    files: r.files,
-    outputs: r.delivered,
-    remove: () => removeRun(run),
-    bytesRead: r.bytesRead,
-    inputBytes: r.inputBytes,
-    seconds: r.seconds,
-    phases: r.phases,
-    kernels: r.kernels,
-    threads: r.threads,
-    reads,
-    warnings: r.warnings,
-  };
+  const { delivered, stats: _none, ...r } = await runConversion(host, o);
+  return { ...r, outputName, outputs: delivered, remove: () => removeRun(run), reads };
 }
 
 /**
