@@ -1,6 +1,6 @@
 // Hostile inputs inside the documented limits (issue 17): each is refused with one line, or converts,
 // with the CLI's peak memory under its 256 MiB bound. The CLI runs in a child process with an exit hook
-// that prints the process's maxRSS (worker threads included, as in scripts/bench.mjs).
+// that prints the process's peak resident memory (worker threads included, as in scripts/bench.mjs).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,13 +8,18 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_HEADER_BYTES, MAX_TENSORS } from '../build/js/formats/safetensors.js';
+import { GgufHeadTruncated, layoutGguf, kv, MAX_GGUF_ARRAY_ITEMS, MAX_GGUF_HEAD_BYTES, MAX_GGUF_KVS, MAX_GGUF_TENSORS, parseGguf } from '../build/js/formats/gguf.js';
+import { CorruptFileError, UnsupportedError } from '../build/js/errors.js';
 import { MAX_CONFIG_BYTES, MAX_INDEX_BYTES } from '../build/js/model/checkpoint.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { makeTmpDir } from './helpers/safetensors-file.js';
+import { throwsTyped } from './helpers/common.js';
 
 const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const BOUND_MIB = 256;
-const PEAK_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('peak-rss-kib '+process.resourceUsage().maxRSS+'\\n'))`;
+// VmHWM, the peak of this process's own memory: maxRSS would also count the test process's, which a
+// child inherits through fork and exec on Linux
+const PEAK_HOOK = `data:text/javascript,import{readFileSync}from'node:fs';process.on('exit',()=>{let k;try{k=/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status','utf8'))[1]}catch{k=process.resourceUsage().maxRSS}process.stderr.write('peak-rss-kib '+k+'\\n')})`;
 const root = makeTmpDir('bitnet-hostile-');
 const MASTER = join(root, 'tiny-master');
 const SPM = join(root, 'tiny-1bitllm');
@@ -26,7 +31,9 @@ function run(args: string[]): { code: number | null; errors: string[]; peakMiB: 
   const r = spawnSync(process.execPath, ['--import', PEAK_HOOK, CLI, ...args], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
   const peaks = [...r.stderr.matchAll(/peak-rss-kib (\d+)/g)].map((m) => Number(m[1]) / 1024);
   assert.ok(peaks.length > 0, `no peak reported: ${r.stderr.slice(0, 500)}`);
-  return { code: r.status, errors: r.stderr.split('\n').filter((l) => l.startsWith('error:')), peakMiB: Math.max(...peaks) };
+  const peakMiB = Math.max(...peaks);
+  if (process.env['HOSTILE_PEAKS']) console.log(`  ${peakMiB.toFixed(0)} MiB: ${args.map((x) => x.replace(root, '')).join(' ')}`);
+  return { code: r.status, errors: r.stderr.split('\n').filter((l) => l.startsWith('error:')), peakMiB };
 }
 
 /** A copy of a synthetic model to make hostile, under a fresh name. */
@@ -142,6 +149,79 @@ test('an index.json above its limit, or listing more tensors than the config can
   for (let i = 0; JSON.stringify(index).length <= MAX_INDEX_BYTES; i++) index.weight_map[`more.${i}.${'x'.repeat(100)}`] = shard;
   writeFileSync(indexFile, JSON.stringify(index));
   refusedUnderBound(dir, [/index\.json: corrupt file: expected an index of at most 1048576 bytes, found \d+ bytes/], 'index size');
+});
+
+/** A GGUF head: magic, version 3, the counts, then `body` (KVs and tensor infos as the counts say). */
+function ggufHead(tensors: number, kvs: number, body: Buffer): Buffer {
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(0x46554747, 0);
+  head.writeUInt32LE(3, 4);
+  head.writeBigUInt64LE(BigInt(tensors), 8);
+  head.writeBigUInt64LE(BigInt(kvs), 16);
+  return Buffer.concat([head, body]);
+}
+
+/** A KV or tensor name: u64 length and the bytes. */
+const ggufString = (s: string) => {
+  const b = Buffer.alloc(8 + Buffer.byteLength(s));
+  b.writeBigUInt64LE(BigInt(Buffer.byteLength(s)));
+  b.write(s, 8);
+  return b;
+};
+
+test('GGUF heads of 60 MiB (was 729 MiB for 3M KVs, 1.9 GiB for 1.5M tensors): counts refused before anything is built', () => {
+  const MiB = 1 << 20;
+  const kvCount = Math.floor((60 * MiB) / 20);
+  const kvs = Buffer.alloc(kvCount * 20);
+  for (let i = 0, p = 0; i < kvCount; i++, p += 20) {
+    kvs.writeBigUInt64LE(7n, p);
+    kvs.write(i.toString(36).padStart(7, 'k'), p + 8, 'latin1');
+    kvs[p + 19] = 1; // type 0 (u8) and the value 1
+  }
+  const tensorCount = Math.floor((60 * MiB) / 40);
+  const infos = Buffer.alloc(tensorCount * 40);
+  for (let i = 0, p = 0; i < tensorCount; i++, p += 40) {
+    infos.writeBigUInt64LE(4n, p);
+    infos.write(i.toString(36).padStart(4, 't').slice(-4), p + 8, 'latin1');
+    infos.writeUInt32LE(1, p + 12); // 1 dimension of 0, F32, offset 0
+  }
+  const strings = Buffer.concat([ggufString('a'), Buffer.from([9, 0, 0, 0, 8, 0, 0, 0]), Buffer.alloc(8), Buffer.alloc(60 * MiB)]);
+  strings.writeBigUInt64LE(BigInt((60 * MiB) / 8), 9 + 8); // an array of 7.8M empty strings
+  const cases: [string, Buffer, RegExp][] = [
+    ['kvs', ggufHead(0, kvCount, kvs), new RegExp(`expected at most ${MAX_GGUF_KVS} KVs, found ${kvCount}`)],
+    ['tensors', ggufHead(tensorCount, 0, infos), new RegExp(`expected at most ${MAX_GGUF_TENSORS} tensors, found ${tensorCount}`)],
+    ['strings', ggufHead(0, 1, strings), new RegExp(`expected at most ${MAX_GGUF_ARRAY_ITEMS} array items in all`)],
+  ];
+  for (const [name, bytes, pattern] of cases) {
+    const file = join(root, `${name}.gguf`);
+    writeFileSync(file, bytes);
+    const r = run(['inspect', file]);
+    assert.is(r.code, 1, name);
+    assert.is(r.errors.length, 1, r.errors.join(' | '));
+    assert.match(r.errors[0]!, pattern);
+    assert.ok(r.peakMiB < BOUND_MIB, `${name}: ${r.peakMiB.toFixed(0)} MiB`);
+  }
+  // a prefix ending inside the head asks for more; past 64 MiB the head is refused
+  const big = ggufHead(0, 1, Buffer.concat([ggufString('s'), Buffer.from([8, 0, 0, 0]), ggufString('x'.repeat(MAX_GGUF_HEAD_BYTES))]));
+  try {
+    parseGguf(big.subarray(0, 1 << 20), 'big.gguf', big.length, { arrays: 'check' });
+    assert.unreachable('a prefix is not a head');
+  } catch (e) {
+    assert.ok(e instanceof GgufHeadTruncated && e.needed > 1 << 20);
+  }
+  throwsTyped(() => parseGguf(big.subarray(0, MAX_GGUF_HEAD_BYTES), 'big.gguf', big.length, { arrays: 'check' }), CorruptFileError, ['big.gguf', `a head of at most ${MAX_GGUF_HEAD_BYTES} bytes`]);
+  // and the writer never makes a head its reader would refuse
+  throwsTyped(() => layoutGguf([kv.str('s', 'x'.repeat(MAX_GGUF_HEAD_BYTES))], []), UnsupportedError, [`a GGUF head of at most ${MAX_GGUF_HEAD_BYTES} bytes`]);
+});
+
+test('the GGUF head is allocated at its size: UTF-8 of every width, surrogates, lone surrogates', () => {
+  const strings = ['a', 'é', 'Ġ', '€', '😀', '\ud800', 'x\udfff', ''];
+  const layout = layoutGguf([kv.strings('s', strings), kv.str('t', '😀😀'), kv.f32s('f', [1, 2])], [{ name: 'w', ne: [4], type: 'F32' }]);
+  assert.is(layout.head.buffer.byteLength, layout.head.length, 'no slack');
+  const file = new Uint8Array(layout.fileBytes);
+  file.set(layout.head);
+  const g = parseGguf(file, 'mem');
+  assert.equal(g.kvs.get('s')!.value, strings.map((x) => new TextDecoder().decode(new TextEncoder().encode(x))));
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

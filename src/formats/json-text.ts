@@ -1,5 +1,6 @@
-// Helpers for JSON read from files: a type guard, and short one-line renderings of values for
-// error messages. Shared by the safetensors header parser and the checkpoint reader.
+// Helpers for JSON and text read from files: a type guard, short one-line renderings of values for
+// error messages, a count of a document's values before it is parsed, and a UTF-8 check. Shared by the
+// safetensors header parser, the checkpoint reader, the JSON reader and the GGUF reader.
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -87,4 +88,24 @@ export function countJson(b: Uint8Array): JsonCounts {
     }
   }
   return { values, rootKeys, innerKeys };
+}
+
+/** Whether bytes[from..to) are well-formed UTF-8 (what a fatal TextDecoder accepts), without making a string. */
+export function isUtf8(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; ) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0 || i + n >= to) return false; // not a lead byte, or the sequence runs past the string
+    // the second byte's range depends on the first (no overlongs, no surrogates, nothing above U+10FFFF)
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (b[i + 1] < lo || b[i + 1] > hi) return false;
+    for (let k = 2; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return false;
+    i += n + 1;
+  }
+  return true;
 }
