@@ -9,7 +9,11 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_HEADER_BYTES, MAX_TENSORS } from '../build/js/formats/safetensors.js';
 import { GgufHeadTruncated, layoutGguf, kv, MAX_GGUF_ARRAY_ITEMS, MAX_GGUF_HEAD_BYTES, MAX_GGUF_KVS, MAX_GGUF_TENSORS, parseGguf } from '../build/js/formats/gguf.js';
-import { CorruptFileError, UnsupportedError } from '../build/js/errors.js';
+import { CorruptFileError, InvalidConfigError, UnsupportedError } from '../build/js/errors.js';
+import { MAX_MERGES, MAX_SIDE_JSON_BYTES, MAX_TOKENIZER_JSON_BYTES, MAX_TOKENIZER_MODEL_BYTES, MAX_VOCAB, ggufVocab } from '../build/js/outputs/gguf/vocab.js';
+import { parseModelConfig } from '../build/js/model/config.js';
+import { tokenizerFiles } from '../build/js/synth/tokenizer.js';
+import { spmBytes, spmPieces } from './helpers/tokenizer-fuzz.js';
 import { MAX_CONFIG_BYTES, MAX_INDEX_BYTES } from '../build/js/model/checkpoint.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { makeTmpDir } from './helpers/safetensors-file.js';
@@ -222,6 +226,159 @@ test('the GGUF head is allocated at its size: UTF-8 of every width, surrogates, 
   file.set(layout.head);
   const g = parseGguf(file, 'mem');
   assert.equal(g.kvs.get('s')!.value, strings.map((x) => new TextDecoder().decode(new TextEncoder().encode(x))));
+});
+
+// ---- tokenizers
+
+/** A model of vocab_size MAX_VOCAB as small as the layouts allow (its embedding is 16 MB). */
+const BIG_VOCAB = { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 1, num_key_value_heads: 1, vocab_size: MAX_VOCAB };
+
+/** Converts to GGUF (F16: any row length) and returns the run. */
+const toGguf = (dir: string) => run(['--input-dir', dir, '--output-dir', join(root, 'out-gguf'), '--format', 'gguf', '--gguf-type', 'f16', '--force']);
+
+test('a 10 MB tokenizer.model of 5 million empty pieces (was ~580 MiB): counted against vocab_size first', () => {
+  const dir = copyOf(SPM, 'spm-5m');
+  rmSync(join(dir, 'tokenizer.json')); // else tokenizer.json (no byte fallback at this size) is used
+  writeFileSync(join(dir, 'tokenizer.model'), Buffer.alloc(10_000_000).fill(Buffer.from([0x0a, 0x00])));
+  const r = toGguf(dir);
+  assert.is(r.code, 1);
+  assert.equal(r.errors, ['error: tokenizer.model: corrupt file: expected at most vocab_size (256) pieces, found 5000000 pieces']);
+  assert.ok(r.peakMiB < BOUND_MIB, `${r.peakMiB.toFixed(0)} MiB`);
+});
+
+test('a 24 MB tokenizer.json of 2 million merges (was ~400 MiB, and converted): refused by size; at 16 MiB, by count', () => {
+  const dir = copyOf(MASTER, 'merges-2m');
+  const tok = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as { model: { merges: string[] } };
+  const valid = tok.model.merges[0]!.split(' ');
+  const merges = (count: number) => `[${`${JSON.stringify(valid)},`.repeat(count - 1)}${JSON.stringify(valid)}]`;
+  const text = (count: number) => JSON.stringify(tok).replace(/"merges":\[[^\]]*\]/, `"merges":${merges(count)}`);
+  writeFileSync(join(dir, 'tokenizer.json'), text(2_000_000));
+  let r = toGguf(dir);
+  assert.is(r.code, 1);
+  assert.match(r.errors[0]!, /^error: tokenizer\.json: invalid config: expected tokenizer\.json to be at most 16777216 bytes, found 2\d{7} bytes/);
+  assert.ok(r.peakMiB < BOUND_MIB, `${r.peakMiB.toFixed(0)} MiB`);
+  const fits = Math.floor((MAX_TOKENIZER_JSON_BYTES - 20_000) / (Buffer.byteLength(JSON.stringify(valid)) + 1));
+  writeFileSync(join(dir, 'tokenizer.json'), text(fits));
+  r = toGguf(dir);
+  assert.equal(r.errors, ['error: tokenizer.json: invalid config: expected at most 1024 merges (4 per token of vocab_size 256), found merge 1024']);
+  assert.ok(r.peakMiB < BOUND_MIB, `${r.peakMiB.toFixed(0)} MiB`);
+});
+
+test('the largest vocabularies inside the limits convert under the bound: BPE and SentencePiece', () => {
+  const MiB = 1 << 20;
+  // BPE: MAX_VOCAB tokens, MAX_MERGES merges listed before the vocabulary (checked at the end), a 4 MiB chat template
+  const bpe = join(root, 'bpe-max');
+  generateCheckpoint({ outDir: bpe, shape: BIG_VOCAB });
+  const tok = JSON.parse(readFileSync(join(bpe, 'tokenizer.json'), 'utf8')) as Record<string, unknown> & { model: Record<string, unknown> };
+  const text = (i: number) => (i === 0 ? 'a' : i === 1 ? 'b' : i === 2 ? 'ab' : `t${i.toString(36)}`);
+  const vocab = Array.from({ length: MAX_VOCAB }, (_, i) => `${JSON.stringify(text(i))}:${i}`).join(',');
+  const { vocab: _v, merges: _m, continuing_subword_prefix: _c, ...model } = tok.model;
+  const body = JSON.stringify({ ...tok, added_tokens: [], model: { ...model, merges: '@M', vocab: '@V' } });
+  writeFileSync(join(bpe, 'tokenizer.json'), body.replace('"@M"', `[${'"a b",'.repeat(MAX_MERGES - 1)}"a b"]`).replace('"@V"', `{${vocab}}`));
+  const config = JSON.parse(readFileSync(join(bpe, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(bpe, 'tokenizer_config.json'), JSON.stringify({ ...config, chat_template: 'Ġ'.repeat((MAX_SIDE_JSON_BYTES - 80_000) / 2) }));
+  // SentencePiece: a 15.5 MB tokenizer.model of long pieces, 250k added tokens (4 MB), a 16 MiB byte-fallback tokenizer.json to skip
+  const spm = join(root, 'spm-max');
+  generateCheckpoint({ outDir: spm, shape: BIG_VOCAB, layout: '1bitllm' });
+  const added = 250_000;
+  const pieces = spmPieces(MAX_VOCAB - added, (i) => 'Ġ'.repeat(Math.floor((15.5 * MiB) / (MAX_VOCAB - added) / 2) - 8) + i.toString(36));
+  writeFileSync(join(spm, 'tokenizer.model'), spmBytes(pieces));
+  const addedTokens = Object.fromEntries(Array.from({ length: added }, (_, i) => [`a${i}`, MAX_VOCAB - 1 - i]));
+  writeFileSync(join(spm, 'added_tokens.json'), JSON.stringify(addedTokens));
+  writeFileSync(join(spm, 'tokenizer.json'), `{"x":[${'[],'.repeat((MAX_TOKENIZER_JSON_BYTES - 200) / 3 - 1)}[]],"model":{"type":"BPE","byte_fallback":true,"vocab":{},"merges":[]}}`);
+  for (const dir of [bpe, spm]) {
+    for (const f of ['tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'added_tokens.json']) {
+      const size = (() => {
+        try {
+          return readFileSync(join(dir, f)).length;
+        } catch {
+          return 0;
+        }
+      })();
+      assert.ok(size <= (f === 'tokenizer.json' ? MAX_TOKENIZER_JSON_BYTES : f === 'tokenizer.model' ? MAX_TOKENIZER_MODEL_BYTES : MAX_SIDE_JSON_BYTES), `${dir}/${f}: ${size} bytes`);
+    }
+    const r = toGguf(dir);
+    assert.is(r.code, 0, r.errors.join(' | '));
+    assert.ok(r.peakMiB < BOUND_MIB, `${dir}: ${r.peakMiB.toFixed(0)} MiB`);
+  }
+});
+
+/** An in-memory model folder of the synthetic tokenizer files for `layout` at vocabulary `vocab`, some replaced. */
+function vocabOf(layout: 'master' | '1bitllm', vocab: number, replace: Record<string, string | Uint8Array | undefined> = {}) {
+  const files = new Map<string, string | Uint8Array | undefined>(tokenizerFiles(layout, vocab));
+  for (const [k, v] of Object.entries(replace)) files.set(k, v);
+  const input = { readSide: (name: string) => { const f = files.get(name); return f === undefined ? undefined : typeof f === 'string' ? new TextEncoder().encode(f) : f; } };
+  const config = parseModelConfig({ hidden_size: 64, intermediate_size: 160, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: vocab }, 'config.json');
+  return () => ggufVocab(input, config);
+}
+
+test('tokenizer.json merges are ["a", "b"] pairs or "a b" strings of tokens of the vocabulary: anything else is one line naming the merge', () => {
+  const base = JSON.parse(tokenizerFiles('master', 512).get('tokenizer.json') as string) as { model: { merges: string[]; vocab: Record<string, number> } };
+  const withMerge = (m: unknown) => {
+    const t = structuredClone(base);
+    (t.model.merges as unknown[])[3] = m;
+    return JSON.stringify(t);
+  };
+  vocabOf('master', 512)(); // the base is valid
+  assert.ok(vocabOf('master', 512, { 'tokenizer.json': withMerge(base.model.merges[3]!.split(' ')) })().length > 0, 'a pair is valid');
+  for (const [m, found] of [
+    [{ a: 'b' }, 'an object'],
+    [7, '7'],
+    [null, 'null'],
+    [true, 'true'],
+    [['Ġ', 'Ġ', 'Ġ'], 'a list of more than 2 items'],
+    [['Ġ'], '["Ġ"]'],
+    [[], '[]'],
+    [[1, 2], 'a list holding 1'],
+    ['ĠĠ', '"ĠĠ"'],
+    ['Ġ Ġ Ġ', '"Ġ Ġ Ġ"'],
+  ] as const) {
+    throwsTyped(vocabOf('master', 512, { 'tokenizer.json': withMerge(m) }), InvalidConfigError, ['tokenizer.json: invalid config: expected merges as ["a", "b"] pairs of strings or "a b" strings (one space)', `found merge 3: ${found}`]);
+  }
+  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': withMerge('zz qq') }), InvalidConfigError, ['tokenizer.json', 'merge 3 "zz qq": "zz" is not in model.vocab']);
+  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': withMerge(['Ġ', 'zz']) }), InvalidConfigError, ['merge 3 "Ġ zz": "zz" is not in model.vocab']);
+});
+
+test('tokenizer.json ids: integers below vocab_size, each once; added tokens objects with their own ids; JSON errors at their byte', () => {
+  const text = tokenizerFiles('master', 512).get('tokenizer.json') as string;
+  const base = JSON.parse(text) as { added_tokens: { id: number; content: string }[]; model: { vocab: Record<string, number> } };
+  const edit = (f: (t: typeof base) => void) => {
+    const t = structuredClone(base);
+    f(t);
+    return { 'tokenizer.json': JSON.stringify(t) };
+  };
+  const [first, second] = Object.keys(base.model.vocab);
+  throwsTyped(vocabOf('master', 512, edit((t) => (t.model.vocab[first!] = 512))), InvalidConfigError, ['tokenizer.json', 'to have an id below vocab_size (512)', 'found 512']);
+  throwsTyped(vocabOf('master', 512, edit((t) => (t.model.vocab[first!] = 1.5))), InvalidConfigError, ['found 1.5']);
+  throwsTyped(vocabOf('master', 512, edit((t) => (t.model.vocab[first!] = t.model.vocab[second!]!))), InvalidConfigError, ['expected each id once in model.vocab']);
+  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': text.replace(`"${second}":`, `"${first}":`) }), InvalidConfigError, ['expected each token text once in model.vocab', 'twice']);
+  throwsTyped(vocabOf('master', 512, edit((t) => (t.added_tokens[0]!.id = base.model.vocab[first!]!))), InvalidConfigError, ['added_tokens entry 0', 'to have an id of its own']);
+  throwsTyped(vocabOf('master', 512, edit((t) => ((t.added_tokens as unknown[])[1] = 'x'))), InvalidConfigError, ['expected added_tokens entries {"id": <id>, "content": <text>, ...}, found entry 1: "x"']);
+  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': text.slice(0, 5000) }), InvalidConfigError, ['tokenizer.json: invalid config: expected valid JSON', `the end of the file at byte ${Buffer.byteLength(text.slice(0, 5000))}`]);
+  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': `{"x":${'['.repeat(100_000)}` }), InvalidConfigError, ['nesting at most 256 deep']);
+  throwsTyped(vocabOf('master', MAX_VOCAB + 1), InvalidConfigError, ['config.json', `a vocab_size of at most ${MAX_VOCAB}`, String(MAX_VOCAB + 1)]);
+  const huge = { readSide: () => undefined, sideSize: (name: string) => (name === 'tokenizer.json' ? MAX_TOKENIZER_JSON_BYTES + 1 : undefined) };
+  throwsTyped(() => ggufVocab(huge, parseModelConfig({ hidden_size: 64, intermediate_size: 160, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: 512 }, 'config.json')), InvalidConfigError, ['tokenizer.json', `at most ${MAX_TOKENIZER_JSON_BYTES} bytes`, 'found 16777217 bytes']);
+});
+
+test('tokenizer.model pieces: types in the enum (99 and 2^40 refused), finite scores, non-empty and unique; added_tokens.json ids of their own', () => {
+  const pieces = spmPieces(1000, (i) => `p${i}`);
+  const spm = (edit: (p: typeof pieces) => void) => {
+    const p = structuredClone(pieces);
+    edit(p);
+    return { 'tokenizer.model': spmBytes(p), 'tokenizer.json': undefined };
+  };
+  assert.ok(vocabOf('1bitllm', 1024, spm(() => {}))().length > 0);
+  throwsTyped(vocabOf('1bitllm', 1024, spm((p) => (p[300]!.type = 99))), CorruptFileError, ['tokenizer.model: corrupt file: expected piece 300 "p300" to have a type 1-6', 'found type 99']);
+  throwsTyped(vocabOf('1bitllm', 1024, spm((p) => (p[300]!.type = 2 ** 40))), CorruptFileError, ['piece 300', 'found type 1099511627776']);
+  throwsTyped(vocabOf('1bitllm', 1024, spm((p) => (p[300]!.score = NaN))), CorruptFileError, ['piece 300 "p300" to have a finite score', 'found NaN']);
+  throwsTyped(vocabOf('1bitllm', 1024, spm((p) => (p[300]!.score = -Infinity))), CorruptFileError, ['found -Infinity']);
+  throwsTyped(vocabOf('1bitllm', 1024, spm((p) => (p[300]!.piece = ''))), CorruptFileError, ['piece 300 to be a non-empty string']);
+  throwsTyped(vocabOf('1bitllm', 1024, spm((p) => (p[300]!.piece = 'p299'))), CorruptFileError, ['piece 300 "p299" to be unique', 'the same piece as 299']);
+  throwsTyped(vocabOf('1bitllm', 512, spm(() => {})), CorruptFileError, ['expected at most vocab_size (512) pieces, found 1000 pieces']);
+  throwsTyped(vocabOf('1bitllm', 1024, { ...spm(() => {}), 'added_tokens.json': '{"<pad>": 7}' }), InvalidConfigError, ['added_tokens.json', 'token "<pad>" to have an id of its own', 'found id 7, already "<0x04>"']);
+  throwsTyped(vocabOf('1bitllm', 1024, { ...spm(() => {}), 'added_tokens.json': '{"<pad>": 1000, "</line>": 1000}' }), InvalidConfigError, ['found id 1000, already "<pad>"']);
+  throwsTyped(vocabOf('1bitllm', 1024, { ...spm(() => {}), 'added_tokens.json': '{"<pad>": 1024}' }), InvalidConfigError, ['to have an id below vocab_size (1024)', 'found 1024']);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -81,7 +81,7 @@ export async function readAhead(set: FileSet): Promise<{ folder: CheckpointFolde
     },
     list: () => [...set.files.keys()],
   };
-  return { folder, side: { readSide: (name) => side.get(name) } };
+  return { folder, side: { readSide: (name) => side.get(name), sideSize: (name) => set.files.get(name)?.size } };
 }
 
 /**
