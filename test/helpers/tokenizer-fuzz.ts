@@ -32,6 +32,7 @@ export interface TokenizerCase {
 }
 
 const enc = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const MAX_DEPTH = 256;
 
 // ---------------------------------------------------------------- tokenizer.model
@@ -65,28 +66,57 @@ const varint = (n: number): number[] => {
   return out;
 };
 
-/** A field of `wire` type 2 (bytes) or 0 (varint) or 5 (fixed32 float), with its key. */
-function field(no: number, wire: 0 | 2 | 5, value: Uint8Array | number): number[] {
-  const key = varint(no * 8 + wire);
-  if (wire === 0) return [...key, ...varint(value as number)];
-  if (wire === 5) {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, value as number, true);
-    return [...key, ...b];
+/** Bytes appended a field at a time (plain arrays spread per field were the fuzz's slowest part). */
+class Out {
+  private buf: Uint8Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(capacity);
   }
-  const v = value as Uint8Array;
-  return [...key, ...varint(v.length), ...v];
+  bytes(b: ArrayLike<number>): void {
+    if (this.length + b.length > this.buf.length) {
+      const next = new Uint8Array(Math.max(2 * this.buf.length, this.length + b.length));
+      next.set(this.buf.subarray(0, this.length));
+      this.buf = next;
+    }
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  done(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
 }
 
-/** A ModelProto: the pieces (field 1), then `trailer` (other fields, a trainer spec...). */
-export function spmBytes(pieces: readonly SpmPiece[], trailer: number[] = []): Uint8Array {
-  const out: number[] = [];
-  for (const p of pieces) {
-    const body = [...field(1, 2, typeof p.piece === 'string' ? enc.encode(p.piece) : p.piece), ...field(2, 5, p.score), ...field(3, 0, p.type)];
-    out.push(...field(1, 2, new Uint8Array(body)));
+/** Appends a field of `wire` type 2 (bytes), 0 (varint) or 5 (fixed32 float), with its key. */
+function field(o: Out, no: number, wire: 0 | 2 | 5, value: Uint8Array | number): void {
+  o.bytes(varint(no * 8 + wire));
+  if (wire === 0) o.bytes(varint(value as number));
+  else if (wire === 5) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, value as number, true);
+    o.bytes(b);
+  } else {
+    o.bytes(varint((value as Uint8Array).length));
+    o.bytes(value as Uint8Array);
   }
-  out.push(...trailer);
-  return new Uint8Array(out);
+}
+
+/** One piece message's body, with `extra` bytes after its string. */
+function pieceBody(p: SpmPiece, extra: number[] = []): Uint8Array {
+  const o = new Out(32);
+  field(o, 1, 2, typeof p.piece === 'string' ? enc.encode(p.piece) : p.piece);
+  o.bytes(extra);
+  field(o, 2, 5, p.score);
+  field(o, 3, 0, p.type);
+  return o.done();
+}
+
+/** A ModelProto: the pieces (field 1; `extra` bytes inside piece `at`), then `trailer` (other fields). */
+export function spmBytes(pieces: readonly SpmPiece[], trailer: number[] = [], inside?: { at: number; extra: number[] }): Uint8Array {
+  const o = new Out(1 << 14);
+  pieces.forEach((p, i) => field(o, 1, 2, pieceBody(p, i === inside?.at ? inside.extra : undefined)));
+  o.bytes(trailer);
+  return o.done();
 }
 
 /** The reference reading of a ModelProto's pieces, or why it is not one this converter takes for a vocabulary of `vocab`. */
@@ -146,7 +176,7 @@ export function spmReference(b: Uint8Array, vocab: number): { ok: true; pieces: 
     for (const f of fs) {
       if (f.no === 1 && f.wire === 2) {
         try {
-          piece = new TextDecoder('utf-8', { fatal: true }).decode(b.subarray(f.start, f.end));
+          piece = strictUtf8.decode(b.subarray(f.start, f.end));
         } catch {
           return bad('utf-8');
         }
@@ -164,7 +194,7 @@ export function spmReference(b: Uint8Array, vocab: number): { ok: true; pieces: 
   return { ok: true, pieces };
 }
 
-const SPM_FAMILIES: Record<string, (r: R, p: SpmPiece[], vocab: number) => { note: string; trailer?: number[]; bytes?: (b: Uint8Array) => Uint8Array }> = {
+const SPM_FAMILIES: Record<string, (r: R, p: SpmPiece[], vocab: number) => { note: string; trailer?: number[]; inside?: { at: number; extra: number[] }; bytes?: (b: Uint8Array) => Uint8Array }> = {
   type(r, p) {
     const i = r.int(p.length);
     const t = r.pick([0, 1, 2, 3, 4, 5, 6, 7, 99, 2 ** 31, 2 ** 32 + 1, 2 ** 40, 2 ** 63]);
@@ -207,24 +237,19 @@ const SPM_FAMILIES: Record<string, (r: R, p: SpmPiece[], vocab: number) => { not
     const trailer = [...varint(no * 8 + wire), ...body];
     if (r.chance(0.5)) return { note: `top-level field ${no} wire ${wire}`, trailer };
     const i = r.int(p.length);
-    return {
-      note: `field ${no} wire ${wire} in piece ${i}`,
-      bytes: (b) => {
-        // re-encode piece i with the extra field inside it
-        const before = spmBytes(p.slice(0, i));
-        const q = p[i]!;
-        const inner = [...field(1, 2, typeof q.piece === 'string' ? enc.encode(q.piece) : q.piece), ...trailer, ...field(2, 5, q.score), ...field(3, 0, q.type)];
-        const after = spmBytes(p.slice(i + 1));
-        void b;
-        return new Uint8Array([...before, ...field(1, 2, new Uint8Array(inner)), ...after]);
-      },
-    };
+    return { note: `field ${no} wire ${wire} in piece ${i}`, inside: { at: i, extra: trailer } };
   },
   framing(r) {
     const choice = r.int(4);
     if (choice === 0) return { note: 'truncated', bytes: (b) => b.subarray(0, r.int(b.length)) };
-    if (choice === 1) return { note: 'an 11-byte varint key at the end', bytes: (b) => new Uint8Array([...b, ...Array(10).fill(0x80), 1]) };
-    if (choice === 2) return { note: 'a piece whose length runs past the end', bytes: (b) => new Uint8Array([...b, 0x0a, 0x7f, 0x0a]) };
+    const append = (b: Uint8Array, tail: number[]) => {
+      const c = new Uint8Array(b.length + tail.length);
+      c.set(b);
+      c.set(tail, b.length);
+      return c;
+    };
+    if (choice === 1) return { note: 'an 11-byte varint key at the end', bytes: (b) => append(b, [...Array(10).fill(0x80), 1]) };
+    if (choice === 2) return { note: 'a piece whose length runs past the end', bytes: (b) => append(b, [0x0a, 0x7f, 0x0a]) };
     return {
       note: 'bit flips',
       bytes: (b) => {
@@ -243,7 +268,7 @@ export function spmCase(seed: number, index: number, count: number, vocab: numbe
   const names = Object.keys(SPM_FAMILIES);
   const family = r.chance(0.1) ? 'valid' : r.pick(names);
   const m = family === 'valid' ? { note: 'unchanged' } : SPM_FAMILIES[family]!(r, pieces, vocab);
-  const base = spmBytes(pieces, m.trailer);
+  const base = spmBytes(pieces, m.trailer, m.inside);
   const bytes = m.bytes ? m.bytes(base) : base;
   const ref = spmReference(bytes, vocab);
   return { index, family, description: m.note, bytes, verdict: ref.ok ? { ok: true } : ref };
