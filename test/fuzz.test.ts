@@ -1,5 +1,6 @@
-// Seeded, bounded fuzzing of the safetensors reader. Every mutated file must end in a typed
-// error (a ConversionError naming the file) or a correct result; never another exception.
+// Seeded, bounded fuzzing of the safetensors reader and of the tokenizer files (tokenizer.json,
+// tokenizer.model) read for GGUF vocabularies. Every mutated file must end in a typed error (a
+// ConversionError naming the file) or a correct result; never another exception.
 // FUZZ_SEED and FUZZ_CASES override the defaults for longer local runs.
 
 import { test } from 'uvu';
@@ -20,6 +21,11 @@ import { writeSafetensors } from './helpers/safetensors-file.js';
 import { mulberry32, readConvertedModel } from './helpers/common.js';
 import { FUZZ_FAMILIES, fuzzCase, fuzzCases, referenceVerdict, syntheticBases, type FuzzCase } from './helpers/safetensors-fuzz.js';
 import { makeTmpDir, removeTmpDir, TINY_CONFIG, writeConfig } from './helpers/safetensors-file.js';
+import { ggufVocab, MAX_MERGES } from '../build/js/outputs/gguf/vocab.js';
+import { parseModelConfig } from '../build/js/model/config.js';
+import { tokenizerFiles } from '../build/js/synth/tokenizer.js';
+import type { GgufKv } from '../build/js/formats/gguf.js';
+import { bpeCase, spmCase, spmReference, type TokenizerCase } from './helpers/tokenizer-fuzz.js';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5afe7e45);
 const COUNT = Number(process.env['FUZZ_CASES'] ?? 2000);
@@ -305,6 +311,147 @@ test('fuzz: mutated packed checkpoints convert to every format completely or fai
   const refused = [...seen.values()].reduce((a, s) => a + s.refused, 0);
   const converted = [...seen.values()].reduce((a, s) => a + s.converted, 0);
   assert.ok(refused > 0 && converted > 0, `not vacuous: ${converted} converted, ${refused} refused`);
+});
+
+// ---- tokenizer files
+
+const TOKENIZER_VOCAB = 512;
+const SPM_VOCAB = 1024;
+
+/** Runs the GGUF vocabulary over one tokenizer file; a ConversionError is an outcome, anything else a crash (rethrown). */
+function vocabOutcome(name: string, bytes: Uint8Array, vocab: number): { ok: true; kvs: Map<string, GgufKv['v']['value']> } | { ok: false; error: ConversionError } {
+  const input = { readSide: (n: string) => (n === name ? bytes : undefined) };
+  const config = parseModelConfig({ hidden_size: 64, intermediate_size: 160, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: vocab }, 'config.json');
+  try {
+    return { ok: true, kvs: new Map(ggufVocab(input, config).map((k) => [k.key, k.v.value])) };
+  } catch (e) {
+    if (e instanceof ConversionError) return { ok: false, error: e };
+    throw e;
+  }
+}
+
+/**
+ * The cases of one tokenizer file: each ends in a typed one-line error naming the file or a vocabulary
+ * matching the reference reading, and agrees with the reference verdict; every 40th is also converted
+ * to a GGUF (complete, or refused with nothing written).
+ */
+async function fuzzTokenizer(name: string, vocab: number, layout: 'master' | '1bitllm', cases: Iterable<TokenizerCase>, consistent: (c: TokenizerCase, kvs: Map<string, unknown>) => string) {
+  const failures: string[] = [];
+  const families = new Map<string, { ok: number; err: number }>();
+  const dir = makeTmpDir('bitnet-fuzz-tok-');
+  const model = path.join(dir, 'model');
+  generateCheckpoint({ outDir: model, layout, shape: { hidden_size: 64, intermediate_size: 160, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: vocab } });
+  for (const f of ['tokenizer.json', 'tokenizer.model', 'added_tokens.json']) fs.rmSync(path.join(model, f), { force: true });
+  let slowest = 0;
+  let converted = 0;
+  let count = 0;
+  const started = performance.now();
+  try {
+    for (const c of cases) {
+      count++;
+      const label = `seed=${SEED} index=${c.index} family=${c.family}: ${c.description}`;
+      const t0 = performance.now();
+      let result: ReturnType<typeof vocabOutcome>;
+      try {
+        result = vocabOutcome(name, c.bytes, vocab);
+      } catch (e) {
+        failures.push(`CRASH ${label}\n    ${e instanceof Error ? e.stack : String(e)}`);
+        continue;
+      }
+      const ms = performance.now() - t0;
+      slowest = Math.max(slowest, ms);
+      if (ms > SLOW_CASE_MS) failures.push(`SLOW (${ms.toFixed(0)} ms) ${label}`);
+      const stats = families.get(c.family) ?? { ok: 0, err: 0 };
+      families.set(c.family, stats);
+      if (result.ok) {
+        stats.ok++;
+        if (!c.verdict.ok) failures.push(`ACCEPTED an invalid file (reference: ${c.verdict.reason}) ${label}`);
+        else {
+          const problem = consistent(c, result.kvs);
+          if (problem) failures.push(`INCONSISTENT (${problem}) ${label}`);
+        }
+      } else {
+        stats.err++;
+        const msg = result.error.message;
+        if (!msg.startsWith(`${name}: `) && !msg.startsWith('config.json: ')) failures.push(`MESSAGE does not start with the file: ${msg} ${label}`);
+        if (msg.includes('\n')) failures.push(`MESSAGE has a newline ${label}`);
+        if (c.verdict.ok && !c.hidden?.test(msg)) failures.push(`REJECTED a valid file (${msg}) ${label}`);
+      }
+      if (c.index % 40 === 0) {
+        fs.writeFileSync(path.join(model, name), c.bytes);
+        const out = path.join(dir, `out-${c.index}`);
+        try {
+          await convert({ inputDir: model, outputDir: out, format: 'gguf', ggufType: 'f16', threads: 0, timestamp: 0 });
+          if (!result.ok) failures.push(`CONVERTED what the vocabulary refused ${label}`);
+          if (!fs.readdirSync(out).some((f) => f.endsWith('.gguf'))) failures.push(`NO GGUF written ${label}`);
+          converted++;
+        } catch (e) {
+          if (!(e instanceof ConversionError)) failures.push(`CRASH in convert ${label}\n    ${e instanceof Error ? e.stack : String(e)}`);
+          else if (result.ok) failures.push(`REFUSED in convert (${e.message}) what the vocabulary accepted ${label}`);
+          if (fs.existsSync(out)) failures.push(`PARTIAL OUTPUT after ${String(e)} ${label}`);
+        }
+        fs.rmSync(out, { recursive: true, force: true });
+        const leftovers = fs.readdirSync(dir).filter((f) => f.includes('.partial-') || f.endsWith('.lock'));
+        if (leftovers.length) failures.push(`LEFTOVERS ${leftovers.join(', ')} ${label}`);
+      }
+      if (failures.length >= 20) break;
+    }
+  } finally {
+    removeTmpDir(dir);
+  }
+  if (failures.length > 0) assert.unreachable(`${failures.length} fuzz failure(s); replay one by its index:\n  ${failures.join('\n  ')}`);
+  const ok = [...families.values()].reduce((a, s) => a + s.ok, 0);
+  const err = [...families.values()].reduce((a, s) => a + s.err, 0);
+  if (process.env['FUZZ_VERBOSE']) console.log(`  ${name}: ${count} cases in ${((performance.now() - started) / 1000).toFixed(1)} s (${ok} accepted, ${err} refused, ${converted} converted; slowest ${slowest.toFixed(0)} ms)`);
+  if (count >= 1000) {
+    assert.ok(ok >= count * 0.05, `only ${ok} cases accepted`);
+    assert.ok(err >= count * 0.3, `only ${err} cases refused`);
+    assert.ok(converted > 0, 'some conversions succeed');
+  }
+}
+
+test(`fuzz: ${COUNT} mutated tokenizer.json files (seed ${SEED})`, async () => {
+  const text = JSON.stringify(JSON.parse(tokenizerFiles('master', TOKENIZER_VOCAB).get('tokenizer.json') as string)) ;
+  const t = JSON.parse(text) as { model: Record<string, unknown> & { merges: string[] } };
+  const pairs = JSON.stringify({ ...t, model: { ...t.model, merges: t.model.merges.map((m) => m.split(' ')) } });
+  // merges before the vocabulary and no continuing_subword_prefix: checked after the walk
+  const { vocab: v, merges: m, continuing_subword_prefix: _p, ...rest } = t.model;
+  const reordered = JSON.stringify({ ...t, model: { ...rest, merges: m, vocab: v } });
+  const bases = [text, pairs, reordered];
+  const maxMerges = Math.min(MAX_MERGES, 4 * TOKENIZER_VOCAB);
+  function* cases() {
+    for (let i = 0; i < COUNT; i++) yield bpeCase(SEED, i, bases, TOKENIZER_VOCAB, maxMerges);
+  }
+  await fuzzTokenizer('tokenizer.json', TOKENIZER_VOCAB, 'master', cases(), (c, kvs) => {
+    const j = JSON.parse(new TextDecoder().decode(c.bytes)) as { model: { vocab: Record<string, number>; merges?: (string | string[])[] } };
+    const tokens = kvs.get('tokenizer.ggml.tokens') as string[];
+    const merges = kvs.get('tokenizer.ggml.merges') as string[];
+    if (tokens.length !== TOKENIZER_VOCAB) return `${tokens.length} tokens`;
+    for (const [text, id] of Object.entries(j.model.vocab)) if (tokens[id] !== text) return `token ${id}`;
+    const want = (j.model.merges ?? []).map((x) => (Array.isArray(x) ? x.join(' ') : x));
+    if (merges.length !== want.length || merges.some((x, i) => x !== want[i])) return 'merges';
+    return '';
+  });
+});
+
+test(`fuzz: ${COUNT} mutated tokenizer.model files (seed ${SEED})`, async () => {
+  function* cases() {
+    for (let i = 0; i < COUNT; i++) yield spmCase(SEED, i, 600, SPM_VOCAB);
+  }
+  await fuzzTokenizer('tokenizer.model', SPM_VOCAB, '1bitllm', cases(), (c, kvs) => {
+    const ref = spmReference(c.bytes, SPM_VOCAB);
+    if (!ref.ok) return 'reference refused';
+    const tokens = kvs.get('tokenizer.ggml.tokens') as string[];
+    const scores = kvs.get('tokenizer.ggml.scores') as number[];
+    const types = kvs.get('tokenizer.ggml.token_type') as number[];
+    if (tokens.length !== SPM_VOCAB || scores.length !== SPM_VOCAB || types.length !== SPM_VOCAB) return 'lengths';
+    for (const [i, p] of ref.pieces.entries()) {
+      if (tokens[i] !== p.piece) return `piece ${i}`;
+      if (!Object.is(scores[i], p.score)) return `score ${i}`;
+      if (types[i] !== p.type) return `type ${i}`;
+    }
+    return '';
+  });
 });
 
 test.run();

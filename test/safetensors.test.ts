@@ -45,7 +45,7 @@ test('dtypes: the full safetensors list with sizes; own keys only', () => {
   assert.not.ok(isDType('constructor'));
   assert.not.ok(isDType('__proto__'));
   assert.not.ok(isDType('bf16'));
-  assert.is(MAX_HEADER_BYTES, 100_000_000);
+  assert.is(MAX_HEADER_BYTES, 16 * 1024 * 1024); // upstream's 100 MB lowered to what the 256 MiB bound holds
 });
 
 test('round trip: 1-D and 0-D promoted, 2-D kept, 3-D skipped, zero-length tensors, file order', () => {
@@ -184,8 +184,8 @@ test('header length 0, 1, huge, past the end, short file', () => {
   };
   throwsTyped(() => parseBytes(withLength(0n)), CorruptFileError, [FILE, 'header length 0']);
   throwsTyped(() => parseBytes(withLength(1n)), CorruptFileError, [FILE, 'header length 1']);
-  throwsTyped(() => parseBytes(withLength(2n ** 64n - 1n)), CorruptFileError, [FILE, '18446744073709551615', 'at most 100000000']);
-  throwsTyped(() => parseBytes(withLength(BigInt(MAX_HEADER_BYTES + 1))), CorruptFileError, [FILE, '100000001']);
+  throwsTyped(() => parseBytes(withLength(2n ** 64n - 1n)), CorruptFileError, [FILE, '18446744073709551615', 'at most 16777216']);
+  throwsTyped(() => parseBytes(withLength(BigInt(MAX_HEADER_BYTES + 1))), CorruptFileError, [FILE, '16777217']);
   throwsTyped(() => parseBytes(withLength(2n ** 32n)), CorruptFileError, [FILE, '4294967296']);
   throwsTyped(() => parseBytes(withLength(BigInt(good.length - 7))), CorruptFileError, [FILE, 'truncated']);
   throwsTyped(() => readHeaderLength(new Uint8Array(3), 3, FILE), CorruptFileError, [FILE, '3 bytes']);

@@ -10,10 +10,22 @@
 
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import { PACKING_ROWS, type PACKINGS, type PackingId } from '../kernels/packings.js';
+import { isUtf8 } from './json-text.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_VERSION = 3;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
+
+/**
+ * Limits of a head (written and read): 64 MiB (2B-4T's, with its 128k vocabulary, is 7.8 MB; the
+ * largest vocabulary src/outputs/gguf/vocab.ts accepts makes about 35 MB), 65,536 KVs and tensors
+ * (real files: ~40 and ~300), 2^22 array items in all (2B-4T: 540k). Counts are checked as they are
+ * read, before anything is built for them.
+ */
+export const MAX_GGUF_HEAD_BYTES = 64 << 20;
+export const MAX_GGUF_KVS = 65_536;
+export const MAX_GGUF_TENSORS = 65_536;
+export const MAX_GGUF_ARRAY_ITEMS = 1 << 22;
 
 /** KV value types (gguf.h gguf_type). */
 export const GgufValueType = {
@@ -111,12 +123,36 @@ export interface GgufLayout {
 
 const pad = (n: number, align: number) => Math.ceil(n / align) * align;
 
-/** Growable little-endian byte writer for the head. */
+/** The UTF-8 length of a string as TextEncoder writes it (a lone surrogate becomes U+FFFD, 3 bytes). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c < 0xdc00 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a surrogate pair: 4 bytes for its 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
+function valueBytes(type: GgufValueType, v: number | bigint | boolean | string): number {
+  return type === GgufValueType.STRING ? 8 + utf8Length(String(v)) : (VALUE_SIZE[type] ?? 0);
+}
+
+/** Growable little-endian byte writer for the head, sized up front when the caller knows its size. */
 class Out {
-  private buf = new Uint8Array(1 << 16);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   length = 0;
   private static readonly utf8 = new TextEncoder();
+
+  constructor(capacity = 1 << 16) {
+    this.buf = new Uint8Array(capacity);
+    this.view = new DataView(this.buf.buffer);
+  }
 
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
@@ -132,7 +168,8 @@ class Out {
   u64(v: number | bigint) { this.room(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
   /** u64 byte length, then UTF-8, encoded in place (a vocabulary is 400k strings: no copy each). */
   string(s: string) {
-    this.room(8 + 3 * s.length); // UTF-8 takes at most 3 bytes per UTF-16 unit
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; near the end of a buffer sized exactly, count them
+    this.room(this.length + 8 + 3 * s.length <= this.buf.length ? 8 + 3 * s.length : 8 + utf8Length(s));
     const { written } = Out.utf8.encodeInto(s, this.buf.subarray(this.length + 8));
     this.u64(written);
     this.length += written;
@@ -159,12 +196,24 @@ class Out {
     this.buf.fill(0, this.length, this.length + n);
     this.length += n;
   }
-  bytes() { return this.buf.slice(0, this.length); }
+  bytes() { return this.length === this.buf.length ? this.buf : this.buf.slice(0, this.length); }
 }
 
 /** Encodes the head and places every tensor: the straight line of gguf_write_out, without the data. */
 export function layoutGguf(kvs: readonly GgufKv[], tensors: readonly GgufTensorInfo[], alignment = GGUF_DEFAULT_ALIGNMENT): GgufLayout {
-  const o = new Out();
+  // measured first, so a vocabulary's head is allocated once at its size (doubling a buffer held up to 2x)
+  let size = 24;
+  for (const { key, v } of kvs) {
+    size += 8 + utf8Length(key) + 4;
+    if (v.type === GgufValueType.ARRAY) {
+      size += 12;
+      for (const x of v.value) size += valueBytes(v.itemType, x);
+    } else size += valueBytes(v.type, v.value);
+  }
+  for (const t of tensors) size += 8 + utf8Length(t.name) + 4 + 8 * t.ne.length + 12;
+  size = pad(size, alignment);
+  if (size > MAX_GGUF_HEAD_BYTES) throw new UnsupportedError({}, `a GGUF head of at most ${MAX_GGUF_HEAD_BYTES} bytes (what the GGUF reader reads back)`, `${size} bytes`);
+  const o = new Out(size);
   o.u32(GGUF_MAGIC);
   o.u32(GGUF_VERSION);
   o.u64(tensors.length);
@@ -208,28 +257,16 @@ export interface GgufFile {
   dataStart: number;
 }
 
-/** Whether bytes[from..to) are well-formed UTF-8 (what a fatal TextDecoder accepts), without making a string. */
-function isUtf8(b: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; ) {
-    const c = b[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    const n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
-    if (n < 0 || i + n >= to) return false; // not a lead byte, or the sequence runs past the string
-    // the second byte's range depends on the first (no overlongs, no surrogates, nothing above U+10FFFF)
-    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
-    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
-    if (b[i + 1] < lo || b[i + 1] > hi) return false;
-    for (let k = 2; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return false;
-    i += n + 1;
+/** Thrown by parseGguf when `bytes` is a prefix of the file (shorter than fileSize) that ends inside the head: read at least `needed` bytes and parse again. */
+export class GgufHeadTruncated extends Error {
+  constructor(readonly needed: number) {
+    super(`the GGUF head goes on past the bytes read (at least ${needed} needed)`);
   }
-  return true;
 }
 
 /**
- * Parses a GGUF head (KVs and tensor infos) from `bytes` (at least the whole head), validating as it goes.
+ * Parses a GGUF head (KVs and tensor infos) from `bytes` (the file, or a prefix of it: see
+ * GgufHeadTruncated), validating as it goes.
  * `arrays: 'check'` validates array KVs (a vocabulary) as usual but keeps them empty: for readers that
  * need only the tensors, so a 128k vocabulary is not held as strings.
  */
@@ -240,7 +277,12 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
     throw new CorruptFileError({ file }, expected, found);
   };
   const need = (n: number) => {
-    if (p + n > bytes.length) fail(`${n} more header bytes at offset ${p}`, `the end of the ${bytes.length} bytes read`);
+    if (p + n <= bytes.length) return;
+    if (bytes.length < fileSize) {
+      if (bytes.length < MAX_GGUF_HEAD_BYTES) throw new GgufHeadTruncated(p + n);
+      fail(`a head of at most ${MAX_GGUF_HEAD_BYTES} bytes`, `a head running past byte ${bytes.length}`);
+    }
+    fail(`${n} more header bytes at offset ${p}`, `the end of the ${bytes.length} bytes read`);
   };
   const u32 = () => (need(4), (p += 4), view.getUint32(p - 4, true));
   const u64 = () => {
@@ -294,6 +336,9 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
   if (version !== 2 && version !== 3) fail('GGUF version 2 or 3', String(version));
   const nTensors = u64();
   const nKv = u64();
+  if (nTensors > MAX_GGUF_TENSORS) fail(`at most ${MAX_GGUF_TENSORS} tensors`, String(nTensors));
+  if (nKv > MAX_GGUF_KVS) fail(`at most ${MAX_GGUF_KVS} KVs`, String(nKv));
+  let items = 0;
   const kvs = new Map<string, GgufValue>();
   for (let i = 0; i < nKv; i++) {
     const key = string();
@@ -302,7 +347,9 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
       const itemType = u32();
       const n = u64();
       if (itemType === GgufValueType.ARRAY) fail('arrays of scalars or strings', 'an array of arrays');
-      if (n > bytes.length) fail('an array that fits the file', `${n} elements`);
+      if (n > fileSize - p) fail('an array that fits the file', `${n} elements`); // at least a byte each
+      items += n;
+      if (items > MAX_GGUF_ARRAY_ITEMS) fail(`at most ${MAX_GGUF_ARRAY_ITEMS} array items in all`, `${items} by ${key}`);
       const value = [];
       if (o.arrays === 'check') for (let k = 0; k < n; k++) itemType === GgufValueType.STRING ? skipString() : scalar(itemType);
       else for (let k = 0; k < n; k++) value.push(scalar(itemType));

@@ -1,5 +1,6 @@
-// Helpers for JSON read from files: a type guard, and short one-line renderings of values for
-// error messages. Shared by the safetensors header parser and the checkpoint reader.
+// Helpers for JSON and text read from files: a type guard, short one-line renderings of values for
+// error messages, a count of a document's values before it is parsed, and a UTF-8 check. Shared by the
+// safetensors header parser, the checkpoint reader, the JSON reader and the GGUF reader.
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -31,4 +32,80 @@ export function clip(s: string, max: number): string {
 /** A JSON file's bytes: two-space indented, with a final newline. */
 export function jsonBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** What a JSON text would make: its values (keys included) and the keys at depth 1 (the root object) and 2. */
+export interface JsonCounts {
+  values: number;
+  rootKeys: number;
+  innerKeys: number;
+}
+
+const isDelimiter = (c: number) => c === 0x2c || c === 0x3a || c === 0x5b || c === 0x5d || c === 0x7b || c === 0x7d || c === 0x22 || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/**
+ * Counts a JSON document's values and keys from its UTF-8 bytes without building anything, so a
+ * document can be refused before JSON.parse spends memory on it (JSON.parse of 700k small entries
+ * costs ~20x the text). It does not validate: JSON.parse does. On malformed text the counts still bound
+ * what JSON.parse builds before it fails (both read the same tokens up to the error).
+ */
+export function countJson(b: Uint8Array): JsonCounts {
+  let values = 0;
+  let rootKeys = 0;
+  let innerKeys = 0;
+  let depth = 0;
+  // whether the containers at depth 1 and 2 are objects, and whether a key comes next there
+  let object1 = false;
+  let object2 = false;
+  let key1 = false;
+  let key2 = false;
+  const n = b.length;
+  for (let i = 0; i < n; i++) {
+    const c = b[i]!;
+    if (c === 0x22) {
+      values++;
+      if (depth === 1 && key1) {
+        rootKeys++;
+        key1 = false;
+      } else if (depth === 2 && key2) {
+        innerKeys++;
+        key2 = false;
+      }
+      for (i++; i < n && b[i] !== 0x22; i++) if (b[i] === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b) {
+      values++;
+      depth++;
+      if (depth === 1) key1 = object1 = c === 0x7b;
+      else if (depth === 2) key2 = object2 = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c === 0x2c) {
+      if (depth === 1) key1 = object1;
+      else if (depth === 2) key2 = object2;
+    } else if (!isDelimiter(c)) {
+      values++; // a number or literal: one value to its end
+      while (i + 1 < n && !isDelimiter(b[i + 1]!)) i++;
+    }
+  }
+  return { values, rootKeys, innerKeys };
+}
+
+/** Whether bytes[from..to) are well-formed UTF-8 (what a fatal TextDecoder accepts), without making a string. */
+export function isUtf8(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; ) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0 || i + n >= to) return false; // not a lead byte, or the sequence runs past the string
+    // the second byte's range depends on the first (no overlongs, no surrogates, nothing above U+10FFFF)
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (b[i + 1] < lo || b[i + 1] > hi) return false;
+    for (let k = 2; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return false;
+    i += n + 1;
+  }
+  return true;
 }

@@ -8,7 +8,7 @@
 // it can be reused in browsers and Deno; the file I/O lives in src/io/.
 
 import { CorruptFileError, InvalidWeightCountError, UnsupportedError } from '../errors.js';
-import { clip, describe, isPlainObject } from './json-text.js';
+import { clip, countJson, describe, isPlainObject } from './json-text.js';
 
 /** Every dtype of the safetensors format with a whole number of bytes per element. */
 export type DType =
@@ -67,8 +67,21 @@ export function isDType(s: unknown): s is DType {
   return typeof s === 'string' && Object.hasOwn(DTYPE_SIZE, s);
 }
 
-/** The largest header the upstream parser accepts (100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * The largest header read: 16 MiB. The upstream parser accepts 100 MB, but a header is held as bytes,
+ * as text and as parsed JSON at once, which at 100 MB is past the converter's 256 MiB bound; real
+ * headers are 20-300 KB (about 100 bytes per tensor), so 16 MiB is 50x the largest.
+ */
+export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The most tensors a header may list when the caller knows no tighter bound (a checkpoint's own bound
+ * comes from its config, src/model/checkpoint.ts): real files hold at most a few thousand.
+ */
+export const MAX_TENSORS = 16_384;
+
+/** JSON values an entry takes (name, object, dtype, shape and its dimensions, offsets: about 12), with room for extra fields. */
+const VALUES_PER_TENSOR = 32;
 
 /** The byte length of the length prefix. */
 export const PREFIX_BYTES = 8;
@@ -184,11 +197,25 @@ interface RawEntry {
   order: number;
 }
 
+/** How many tensors a header may list, and why (for the message). */
+export interface HeaderLimits {
+  maxTensors: number;
+  /** Why this many, e.g. "64 per layer of config.json's num_hidden_layers 2, plus 64". */
+  why?: string;
+}
+
 /**
  * Parses and validates the JSON header. `json` holds the N header bytes (extra bytes after N are
  * ignored). `fileSize` is the whole file's size, used to check that the data is exactly covered.
+ * The entries are counted before anything is built from them (`limits`, default MAX_TENSORS).
  */
-export function parseHeader(json: Uint8Array, headerLength: number, fileSize: number, file: string): SafetensorsHeader {
+export function parseHeader(
+  json: Uint8Array,
+  headerLength: number,
+  fileSize: number,
+  file: string,
+  limits: HeaderLimits = { maxTensors: MAX_TENSORS },
+): SafetensorsHeader {
   if (!Number.isSafeInteger(headerLength) || headerLength < 2 || headerLength > MAX_HEADER_BYTES) {
     throw new CorruptFileError({ file }, `a header length from 2 to ${MAX_HEADER_BYTES} bytes`, `header length ${headerLength}`);
   }
@@ -204,6 +231,17 @@ export function parseHeader(json: Uint8Array, headerLength: number, fileSize: nu
   }
   const dataStart = PREFIX_BYTES + headerLength;
   const dataLength = fileSize - dataStart;
+
+  // Counted before decoding: JSON.parse of 700k tiny entries costs ~900 MiB.
+  const counts = countJson(json.subarray(0, headerLength));
+  const why = limits.why ? ` (${limits.why})` : '';
+  if (counts.rootKeys > limits.maxTensors + 1) {
+    throw new CorruptFileError({ file }, `a header of at most ${limits.maxTensors} tensors${why}`, `${counts.rootKeys} entries`);
+  }
+  const maxValues = VALUES_PER_TENSOR * (limits.maxTensors + 1) + 1024;
+  if (counts.values > maxValues) {
+    throw new CorruptFileError({ file }, `a header of at most ${maxValues} JSON values (${VALUES_PER_TENSOR} per tensor, for at most ${limits.maxTensors} tensors${why})`, `${counts.values} values`);
+  }
 
   let text: string;
   try {
@@ -231,6 +269,9 @@ export function parseHeader(json: Uint8Array, headerLength: number, fileSize: nu
       continue;
     }
     entries.push(parseEntry(name, value, dataLength, file, order++));
+  }
+  if (entries.length > limits.maxTensors) {
+    throw new CorruptFileError({ file }, `a header of at most ${limits.maxTensors} tensors${why}`, `${entries.length} tensors`);
   }
 
   // The data must be exactly covered: sorted by offsets, each tensor begins where the previous

@@ -3,21 +3,34 @@
 // 3: type enum }); every other field is skipped by its wire type. No Node imports.
 
 import { CorruptFileError } from '../errors.js';
+import { clip } from './json-text.js';
 
 /** SentencePiece piece types (sentencepiece_model.proto); GGUF's token_type uses the same numbers. */
 export const PieceType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
-export interface Piece {
-  piece: string;
-  score: number;
-  type: number;
+/** The pieces by id, as columns (a 256k vocabulary as objects would cost three times as much). */
+export interface Pieces {
+  pieces: string[];
+  scores: number[];
+  types: number[];
 }
 
-export function parseSentencePieceModel(bytes: Uint8Array, file: string): Piece[] {
+const PIECE_TYPES = new Set<number>(Object.values(PieceType));
+
+/**
+ * Reads the pieces, at most `maxPieces` of them (the config's vocab_size): counted in a first pass
+ * over the message framing, before any piece is built. Each piece must be a non-empty UTF-8 string
+ * (SentencePiece refuses empty and repeated pieces when it loads a model), its score finite, its type
+ * one of PieceType.
+ */
+export function parseSentencePieceModel(bytes: Uint8Array, file: string, maxPieces: number): Pieces {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const fail = (at: number, what: string): never => {
     throw new CorruptFileError({ file }, 'a SentencePiece model (protobuf ModelProto)', `${what} at byte ${at}`);
+  };
+  const badPiece = (id: number, expected: string, found: string): never => {
+    throw new CorruptFileError({ file }, `piece ${id} ${expected}`, found);
   };
   const varint = (p: { at: number }, end: number): number => {
     let v = 0;
@@ -50,19 +63,36 @@ export function parseSentencePieceModel(bytes: Uint8Array, file: string): Piece[
       if (p.at > end) fail(p.at, 'a field running past the end');
     }
   };
-  const pieces: Piece[] = [];
-  fields(0, bytes.length, (field, wire, p) => {
-    if (field !== 1 || wire !== 2) return false;
-    const len = varint(p, bytes.length);
-    const end = p.at + len;
-    if (end > bytes.length) fail(p.at, 'a piece running past the end');
-    const piece: Piece = { piece: '', score: 0, type: PieceType.NORMAL };
-    fields(p.at, end, (f, w, q) => {
+  /** Each piece message's extent, in order, through `each`. */
+  const pieceMessages = (each: (start: number, end: number) => void) =>
+    fields(0, bytes.length, (field, wire, p) => {
+      if (field !== 1 || wire !== 2) return false;
+      const len = varint(p, bytes.length);
+      const end = p.at + len;
+      if (end > bytes.length) fail(p.at, 'a piece running past the end');
+      each(p.at, end);
+      p.at = end;
+      return true;
+    });
+  let count = 0;
+  pieceMessages(() => count++);
+  if (count === 0) fail(0, 'no pieces');
+  if (count > maxPieces) {
+    throw new CorruptFileError({ file }, `at most vocab_size (${maxPieces}) pieces`, `${count} pieces`);
+  }
+  const out: Pieces = { pieces: [], scores: [], types: [] };
+  const seen = new Set<string>();
+  pieceMessages((start, end) => {
+    const id = out.pieces.length;
+    let piece = '';
+    let score = 0;
+    let type: number = PieceType.NORMAL;
+    fields(start, end, (f, w, q) => {
       if (f === 1 && w === 2) {
         const n = varint(q, end);
         if (q.at + n > end) fail(q.at, 'a string running past its piece');
         try {
-          piece.piece = utf8.decode(bytes.subarray(q.at, q.at + n));
+          piece = utf8.decode(bytes.subarray(q.at, q.at + n));
         } catch {
           fail(q.at, 'a piece that is not UTF-8');
         }
@@ -71,20 +101,25 @@ export function parseSentencePieceModel(bytes: Uint8Array, file: string): Piece[
       }
       if (f === 2 && w === 5) {
         if (q.at + 4 > end) fail(q.at, 'a score running past its piece');
-        piece.score = view.getFloat32(q.at, true);
+        score = view.getFloat32(q.at, true);
         q.at += 4;
         return true;
       }
       if (f === 3 && w === 0) {
-        piece.type = varint(q, end);
+        type = varint(q, end);
         return true;
       }
       return false;
     });
-    pieces.push(piece);
-    p.at = end;
-    return true;
+    if (piece === '') badPiece(id, 'to be a non-empty string', 'an empty piece');
+    const text = () => clip(JSON.stringify(piece), 60);
+    if (!Number.isFinite(score)) badPiece(id, `${text()} to have a finite score`, String(score));
+    if (!PIECE_TYPES.has(type)) badPiece(id, `${text()} to have a type 1-6 (normal, unknown, control, user-defined, unused, byte)`, `type ${type}`);
+    if (seen.has(piece)) badPiece(id, `${text()} to be unique`, `the same piece as ${out.pieces.indexOf(piece)}`);
+    seen.add(piece);
+    out.pieces.push(piece);
+    out.scores.push(score);
+    out.types.push(type);
   });
-  if (pieces.length === 0) fail(0, 'no pieces');
-  return pieces;
+  return out;
 }

@@ -5,10 +5,11 @@
 
 import { CorruptFileError, InvalidConfigError } from '../errors.js';
 import {
-  MAX_HEADER_BYTES,
+  MAX_TENSORS,
   PREFIX_BYTES,
   parseHeader,
   readHeaderLength,
+  type HeaderLimits,
   type SafetensorsHeader,
   type SkippedTensor,
   type TensorInfo,
@@ -19,8 +20,18 @@ export const CONFIG_FILE = 'config.json';
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
 
-/** config.json is small; anything past this is not a config. */
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/**
+ * config.json is a few KB (2B-4T's: 1 KB); 1 MiB is generous and keeps JSON.parse of the worst 1 MiB
+ * document (and the copies of the config in the plan and outputs) well inside the 256 MiB bound, which a
+ * 16 MB config of 700k keys was not (325 MiB and more).
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** An index lists each tensor once in about 100 bytes (Llama3-8B's: 24 KB for 291 tensors); 1 MiB holds 10,000. */
+export const MAX_INDEX_BYTES = 1024 * 1024;
+
+/** Tensors a checkpoint may list per layer: the layouts name at most 18 (src/layouts/), extra ones (biases, inv_freq) a few more. */
+const TENSORS_PER_LAYER = 64;
 
 /** The folder as the opener sees it. Names are plain file names; `path(name)` is what messages and readers use. */
 export interface CheckpointFolder {
@@ -67,14 +78,14 @@ function kindOf(v: unknown): string {
 }
 
 /** Reads and validates one safetensors file's header: 8 bytes, then the header bytes only. */
-export function readHeader(folder: CheckpointFolder, name: string): SafetensorsHeader {
+export function readHeader(folder: CheckpointFolder, name: string, limits?: HeaderLimits): SafetensorsHeader {
   const file = folder.path(name);
   const size = folder.stat(name);
   if (size === undefined) throw new CorruptFileError({ file }, 'a readable safetensors file', 'no such file');
   if (size === 'not a regular file') throw new CorruptFileError({ file }, 'a safetensors file', 'not a regular file');
   const prefix = size >= PREFIX_BYTES ? folder.read(name, 0, PREFIX_BYTES) : new Uint8Array(PREFIX_BYTES);
   const n = readHeaderLength(prefix, size, file);
-  return parseHeader(folder.read(name, PREFIX_BYTES, n), n, size, file); // n <= MAX_HEADER_BYTES and n <= size - 8, checked above
+  return parseHeader(folder.read(name, PREFIX_BYTES, n), n, size, file, limits); // n <= MAX_HEADER_BYTES and n <= size - 8, checked above
 }
 
 function readConfig(folder: CheckpointFolder): Record<string, unknown> {
@@ -111,14 +122,27 @@ function readConfig(folder: CheckpointFolder): Record<string, unknown> {
   return config;
 }
 
-function readIndex(folder: CheckpointFolder): Map<string, string> {
+/**
+ * How many tensors the checkpoint may list: 64 per layer of config.json's num_hidden_layers, plus 64
+ * (at most MAX_TENSORS). Each header is counted against it before its entries are built, so a header
+ * of 700k tiny tensors is refused before it costs memory.
+ */
+function tensorLimits(config: Record<string, unknown>): HeaderLimits {
+  const layers = config['num_hidden_layers'];
+  if (typeof layers === 'number' && Number.isSafeInteger(layers) && layers > 0 && TENSORS_PER_LAYER * (layers + 1) < MAX_TENSORS) {
+    return { maxTensors: TENSORS_PER_LAYER * (layers + 1), why: `${TENSORS_PER_LAYER} per layer of config.json's num_hidden_layers ${layers}, plus ${TENSORS_PER_LAYER}` };
+  }
+  return { maxTensors: MAX_TENSORS, why: 'the most a checkpoint may hold' };
+}
+
+function readIndex(folder: CheckpointFolder, limits: HeaderLimits): Map<string, string> {
   const indexPath = folder.path(INDEX_FILE);
   const size = folder.stat(INDEX_FILE);
   if (typeof size !== 'number') {
     throw new CorruptFileError({ file: indexPath }, 'a readable index file', size ?? 'no such file');
   }
-  if (size > MAX_HEADER_BYTES) {
-    throw new CorruptFileError({ file: indexPath }, `an index of at most ${MAX_HEADER_BYTES} bytes`, `${size} bytes`);
+  if (size > MAX_INDEX_BYTES) {
+    throw new CorruptFileError({ file: indexPath }, `an index of at most ${MAX_INDEX_BYTES} bytes`, `${size} bytes (is it the right file?)`);
   }
   let root: unknown;
   try {
@@ -133,6 +157,11 @@ function readIndex(folder: CheckpointFolder): Map<string, string> {
   const weightMap = root['weight_map'];
   if (!isPlainObject(weightMap)) {
     throw new CorruptFileError({ file: indexPath }, '"weight_map" to be an object of tensor name -> shard file name', kindOf(weightMap));
+  }
+  let entries = 0;
+  for (const _ in weightMap) entries++;
+  if (entries > limits.maxTensors) {
+    throw new CorruptFileError({ file: indexPath }, `a weight_map of at most ${limits.maxTensors} tensors (${limits.why})`, `${entries} entries`);
   }
   const map = new Map<string, string>();
   for (const [tensor, shard] of Object.entries(weightMap)) {
@@ -187,9 +216,10 @@ export function openCheckpointFolder(folder: CheckpointFolder): Checkpoint {
   const dir = folder.dir;
   const configPath = folder.path(CONFIG_FILE);
   const config = readConfig(folder);
+  const limits = tensorLimits(config);
 
   if (folder.stat(SINGLE_FILE) !== undefined) {
-    const files = [readHeader(folder, SINGLE_FILE)];
+    const files = [readHeader(folder, SINGLE_FILE, limits)];
     return { dir, configPath, config, files, ...collect(files) };
   }
   const indexPath = folder.path(INDEX_FILE);
@@ -207,7 +237,7 @@ export function openCheckpointFolder(folder: CheckpointFolder): Checkpoint {
     throw new CorruptFileError({ file: dir }, `${SINGLE_FILE} or ${INDEX_FILE} with its shards in the checkpoint folder`, what);
   }
 
-  const weightMap = readIndex(folder);
+  const weightMap = readIndex(folder, limits);
   const shards = [...new Set(weightMap.values())].sort();
   const missing = shards.filter((s) => typeof folder.stat(s) !== 'number');
   if (missing.length > 0) {
@@ -217,7 +247,14 @@ export function openCheckpointFolder(folder: CheckpointFolder): Checkpoint {
       `missing ${clip(missing.join(', '), 300)} (download the missing shard${missing.length > 1 ? 's' : ''})`,
     );
   }
-  const files = shards.map((s) => readHeader(folder, s));
+  // the checkpoint's budget is shared by its shards
+  let listed = 0;
+  const files = shards.map((s) => {
+    const left = { maxTensors: limits.maxTensors - listed, why: `${limits.why}${listed ? `, ${listed} of them in earlier shards` : ''}` };
+    const h = readHeader(folder, s, left);
+    listed += h.tensors.length + h.skipped.length;
+    return h;
+  });
   const byShard = new Map<string, Set<string>>();
   shards.forEach((s, i) => {
     const h = files[i]!;

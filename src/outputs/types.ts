@@ -79,6 +79,8 @@ export interface SmallFile {
 export interface InputFolder {
   /** Reads a file of the input folder, or undefined when there is none. */
   readSide(name: string): Uint8Array | undefined;
+  /** A side file's size without reading it, where the host can tell (so a huge file is refused before it is read). */
+  sideSize?(name: string): number | undefined;
 }
 
 /**

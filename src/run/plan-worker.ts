@@ -23,13 +23,22 @@ export function inputFolder(dir: string): InputFolder {
   return {
     readSide: (name) => {
       const p = join(dir, name);
-      return existsSync(p) && statSync(p).isFile() ? new Uint8Array(readFileSync(p)) : undefined;
+      if (!existsSync(p) || !statSync(p).isFile()) return undefined;
+      const b = readFileSync(p);
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // a view: a copy would hold a 16 MiB tokenizer twice
+    },
+    sideSize: (name) => {
+      const p = join(dir, name);
+      return existsSync(p) && statSync(p).isFile() ? statSync(p).size : undefined;
     },
   };
 }
 
 export function planInWorker(request: Omit<PlanRequest, 'task'>): Promise<FormatPlan> {
-  return inThread<FormatPlan>(new URL(import.meta.url), { task: 'plan', ...request }, 'planning');
+  // A young generation of 8 MiB (default up to 48): parsing a vocabulary makes short-lived garbage by
+  // the million, which a large young generation holds as resident memory (measured: 30 MiB less peak on
+  // the largest vocabularies, no slower).
+  return inThread<FormatPlan>(new URL(import.meta.url), { task: 'plan', ...request }, 'planning', { maxYoungGenerationSizeMb: 8 });
 }
 
 await answer<PlanRequest, FormatPlan>(

@@ -5,7 +5,7 @@
 
 import { CorruptFileError } from '../errors.js';
 import { MAX_HEADER_BYTES, PREFIX_BYTES } from '../formats/safetensors.js';
-import { CONFIG_FILE, INDEX_FILE, MAX_CONFIG_BYTES, type CheckpointFolder } from '../model/checkpoint.js';
+import { CONFIG_FILE, INDEX_FILE, MAX_CONFIG_BYTES, MAX_INDEX_BYTES, type CheckpointFolder } from '../model/checkpoint.js';
 import type { InputFolder } from '../outputs/types.js';
 import type { TensorSource } from '../stream/ports.js';
 
@@ -58,7 +58,7 @@ export async function readAhead(set: FileSet): Promise<{ folder: CheckpointFolde
       const n = new DataView(prefix.buffer).getBigUint64(0, true);
       const len = Number(n < BigInt(MAX_HEADER_BYTES) ? n : BigInt(MAX_HEADER_BYTES));
       if (len <= file.size - PREFIX_BYTES) keep(name, PREFIX_BYTES, await bytesOf(file.slice(PREFIX_BYTES, PREFIX_BYTES + len)));
-    } else if ((name === CONFIG_FILE && file.size <= MAX_CONFIG_BYTES) || (name === INDEX_FILE && file.size <= MAX_HEADER_BYTES)) {
+    } else if ((name === CONFIG_FILE && file.size <= MAX_CONFIG_BYTES) || (name === INDEX_FILE && file.size <= MAX_INDEX_BYTES)) {
       texts.set(name, await file.text());
     } else if (file.size <= MAX_SIDE_BYTES) {
       side.set(name, await bytesOf(file));
@@ -81,7 +81,7 @@ export async function readAhead(set: FileSet): Promise<{ folder: CheckpointFolde
     },
     list: () => [...set.files.keys()],
   };
-  return { folder, side: { readSide: (name) => side.get(name) } };
+  return { folder, side: { readSide: (name) => side.get(name), sideSize: (name) => set.files.get(name)?.size } };
 }
 
 /**

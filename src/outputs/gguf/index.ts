@@ -7,7 +7,7 @@
 // A combination an engine would compute wrongly is refused with the reason and what to use instead.
 
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
-import { GGML_TYPES, kv, layoutGguf, parseGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
+import { GGML_TYPES, GgufHeadTruncated, kv, layoutGguf, MAX_GGUF_HEAD_BYTES, parseGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
 import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
 import { BLOCK_ROLES, LINEAR_ROLES, interleavedRopeSource, isLinearRole, roleShapes, ternaryShape } from '../../model/plan.js';
 import { describe } from '../../formats/json-text.js';
@@ -321,14 +321,15 @@ function ggufFile(folder: OutputFolder): string {
   return file;
 }
 
-/** The head of a .gguf (KVs and tensor infos) from a prefix of the file (8 MiB: a 128k vocabulary fits), read larger until it holds the head. */
+/** The head of a .gguf (KVs and tensor infos) from a prefix of the file (8 MiB: a 128k vocabulary fits), read larger only while the head goes on past it. */
 function ggufHead(folder: OutputFolder, file: string): ReturnType<typeof parseGguf> {
   const size = sizeOf(folder, file);
-  for (let n = Math.min(size, 1 << 23); ; n = Math.min(size, 2 * n)) {
+  for (let n = Math.min(size, 1 << 23); ; ) {
     try {
       return parseGguf(readRange(folder, file, 0, n), file, size, { arrays: 'check' }); // the tensors only: the vocabulary is checked, not kept
     } catch (e) {
-      if (n >= size || n >= 1 << 28 || !(e instanceof CorruptFileError)) throw e;
+      if (!(e instanceof GgufHeadTruncated)) throw e;
+      n = Math.min(size, MAX_GGUF_HEAD_BYTES, Math.max(2 * n, e.needed));
     }
   }
 }

@@ -9,24 +9,68 @@
 
 import { InvalidConfigError, UnsupportedError } from '../../errors.js';
 import { kv, type GgufKv } from '../../formats/gguf.js';
-import { isPlainObject } from '../../formats/json-text.js';
+import { JsonReader } from '../../formats/json-reader.js';
+import { clip, describe, isPlainObject } from '../../formats/json-text.js';
 import { parseSentencePieceModel, PieceType } from '../../formats/sentencepiece.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { InputFolder } from '../types.js';
 
-const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
-const utf8 = new TextDecoder();
+// Limits: the whole vocabulary is held while the GGUF head is written (on the plan thread), so each
+// input is bounded to what keeps the worst file inside them under the 256 MiB bound
+// (test/hostile.test.ts). Real vocabularies are far below: Llama 3's tokenizer.json is 9 MB with
+// 128,256 tokens and 280,147 merges; Llama 2's tokenizer.model 0.5 MB; Gemma's 256k tokens the largest.
 
-function json(input: InputFolder, name: string): Record<string, unknown> | undefined {
+/** vocab_size: twice the largest real vocabulary (Gemma's 256k). */
+export const MAX_VOCAB = 1 << 19;
+/** tokenizer.json (read with a pull reader: only the vocabulary and merges are built). */
+export const MAX_TOKENIZER_JSON_BYTES = 16 << 20;
+/** tokenizer.model. */
+export const MAX_TOKENIZER_MODEL_BYTES = 16 << 20;
+/** tokenizer_config.json and added_tokens.json (Gemma 3's tokenizer_config.json, the largest known, is 1.2 MB). */
+export const MAX_SIDE_JSON_BYTES = 4 << 20;
+/** Merges: Llama 3 has 2.2 per token (several merge paths to one token); 4 per token of vocab_size, at most 2^19. */
+const MERGES_PER_TOKEN = 4;
+export const MAX_MERGES = 1 << 19;
+
+const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
+
+/** A side file's bytes, refused above `max` bytes (before reading where the folder tells the size). */
+function side(input: InputFolder, name: string, max: number): Uint8Array | undefined {
+  const tooLarge = (size: number) => new InvalidConfigError({ file: name }, `${name} to be at most ${max} bytes`, `${size} bytes (is it the right file?)`);
+  const size = input.sideSize?.(name);
+  if (size !== undefined && size > max) throw tooLarge(size);
   const bytes = input.readSide(name);
-  if (!bytes) return undefined;
-  try {
-    const v = JSON.parse(utf8.decode(bytes));
-    if (isPlainObject(v)) return v;
-  } catch {
-    // reported below
-  }
-  throw new InvalidConfigError({ file: name }, 'a JSON object', 'unreadable JSON');
+  if (bytes && bytes.length > max) throw tooLarge(bytes.length);
+  return bytes;
+}
+
+function jsonReader(bytes: Uint8Array, file: string): JsonReader {
+  return new JsonReader(bytes, (expected, found) => {
+    throw new InvalidConfigError({ file }, expected, found);
+  });
+}
+
+/** Walks a side JSON file's top-level object (false when there is no such file); `member` reads or skips each key's value. */
+function sideObject(input: InputFolder, name: string, member: (r: JsonReader, key: string) => void): boolean {
+  const bytes = side(input, name, MAX_SIDE_JSON_BYTES);
+  if (!bytes) return false;
+  const r = jsonReader(bytes, name);
+  if (r.peek() !== 'object') throw new InvalidConfigError({ file: name }, 'a JSON object', r.peek() === 'array' ? 'a list' : describe(r.value()));
+  r.object((key) => member(r, key));
+  r.end();
+  return true;
+}
+
+/** What the GGUF takes from tokenizer_config.json (its added_tokens_decoder, up to a whole vocabulary, is skipped). */
+const TOKENIZER_CONFIG_KEYS = new Set(['bos_token', 'eos_token', 'pad_token', 'add_bos_token', 'add_eos_token', 'chat_template']);
+
+function tokenizerConfig(input: InputFolder): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  const found = sideObject(input, 'tokenizer_config.json', (r, key) => {
+    if (TOKENIZER_CONFIG_KEYS.has(key)) out[key] = r.value();
+    else r.skip();
+  });
+  return found ? out : undefined;
 }
 
 /** A token id from config.json (a number, or the first of a list) or, failing that, tokenizer_config's token text. */
@@ -50,14 +94,19 @@ function chatTemplate(tokConfig: Record<string, unknown> | undefined): string | 
 }
 
 export function ggufVocab(input: InputFolder, config: ModelConfig): GgufKv[] {
-  const tokConfig = json(input, 'tokenizer_config.json');
-  const spm = input.readSide('tokenizer.model');
-  const tokJson = json(input, 'tokenizer.json');
-  const byteFallback = isPlainObject(tokJson?.model) && tokJson.model.byte_fallback === true;
+  if (config.vocabSize > MAX_VOCAB) {
+    throw new InvalidConfigError({ file: 'config.json' }, `a vocab_size of at most ${MAX_VOCAB} for a GGUF vocabulary (held in memory while the head is written)`, String(config.vocabSize));
+  }
+  const tokConfig = tokenizerConfig(input);
+  // each file's bytes are read where they are parsed, and dropped after (not held through the other's parse)
+  const spm = () => side(input, 'tokenizer.model', MAX_TOKENIZER_MODEL_BYTES);
+  const tokJson = () => side(input, 'tokenizer.json', MAX_TOKENIZER_JSON_BYTES);
+  const has = (name: string) => (input.sideSize ? input.sideSize(name) : input.readSide(name)?.length) !== undefined;
+  const hasJson = has('tokenizer.json');
   let kvs: GgufKv[];
   let byText: IdOf;
-  if (spm && (!tokJson || byteFallback)) ({ kvs, byText } = spmVocab(spm, input, config));
-  else if (tokJson) ({ kvs, byText } = bpeVocab(tokJson, config));
+  if (has('tokenizer.model') && (!hasJson || byteFallback(tokJson()!))) ({ kvs, byText } = spmVocab(spm, input, config));
+  else if (hasJson) ({ kvs, byText } = bpeVocab(tokJson, config));
   else {
     throw new InvalidConfigError(
       { file: 'tokenizer.json' },
@@ -75,6 +124,23 @@ export function ggufVocab(input: InputFolder, config: ModelConfig): GgufKv[] {
   const template = chatTemplate(tokConfig);
   if (template !== undefined) out.push(kv.str('tokenizer.chat_template', template));
   return out;
+}
+
+const TOKENIZER_JSON = 'tokenizer.json';
+
+/** Whether tokenizer.json's model has byte_fallback (a SentencePiece model converted): the rest is skipped, its syntax checked. */
+function byteFallback(bytes: Uint8Array): boolean {
+  const r = jsonReader(bytes, TOKENIZER_JSON);
+  let found = false;
+  r.object((key) => {
+    if (key !== 'model' || r.peek() !== 'object') return r.skip();
+    r.object((k) => {
+      if (k === 'byte_fallback' && r.peek() === 'literal') found = r.value() === true;
+      else r.skip();
+    });
+  });
+  r.end();
+  return found;
 }
 
 /** Fills ids up to vocab_size: ids the tokenizer lacks become "[PAD<id>]" (unused), as llama.cpp's converter does. */
@@ -100,28 +166,137 @@ function textToId(tokens: readonly (string | undefined)[]): IdOf {
   };
 }
 
-function bpeVocab(tok: Record<string, unknown>, config: ModelConfig): { kvs: GgufKv[]; byText: IdOf } {
-  const model = tok.model;
-  if (!isPlainObject(model) || model.type !== 'BPE' || !isPlainObject(model.vocab)) {
-    throw new UnsupportedError({ file: 'tokenizer.json' }, 'a BPE model (byte-level, as Llama 3) or a SentencePiece tokenizer.model', isPlainObject(model) ? String(model.type) : 'no model');
-  }
-  const tokens: (string | undefined)[] = new Array(config.vocabSize);
-  const types: number[] = new Array(config.vocabSize);
-  const put = (text: string, id: unknown, type: number) => {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
-      throw new InvalidConfigError({ file: 'tokenizer.json' }, `token ${JSON.stringify(text)} to have an id below vocab_size (${config.vocabSize})`, String(id));
-    }
-    tokens[id] = text;
-    types[id] = type;
+/**
+ * A BPE tokenizer.json read with the pull reader: model.vocab, model.merges and added_tokens are built,
+ * everything else is skipped. Checked as strictly as weights (as Hugging Face tokenizers loads it):
+ * token ids integers below vocab_size, each id and each text once; added tokens objects with an id and
+ * a content, an id of the vocabulary only for the same text; merges ["a", "b"] pairs or "a b" strings
+ * (one space) whose parts and join are tokens of model.vocab, at most 4 per token of vocab_size.
+ */
+function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig): { kvs: GgufKv[]; byText: IdOf } {
+  const file = TOKENIZER_JSON;
+  const fail: (expected: string, found: string) => never = (expected, found) => {
+    throw new InvalidConfigError({ file }, expected, found);
   };
-  const vocab = model.vocab;
-  for (const text in vocab) put(text, vocab[text], TOKEN_TYPE.normal);
-  for (const a of Array.isArray(tok.added_tokens) ? tok.added_tokens : []) {
-    if (isPlainObject(a) && typeof a.content === 'string') put(a.content, a.id, a.special === true ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined);
+  const V = config.vocabSize;
+  const maxMerges = Math.min(MAX_MERGES, MERGES_PER_TOKEN * V);
+  const tokens: (string | undefined)[] = new Array(V);
+  const types: number[] = new Array(V);
+  const vocab = new Map<string, number>();
+  /** Merges as GGUF writes them ("a b"); checked as they are read once model.vocab is known, else kept with where they split (a token of a pair may hold a space) and checked at the end. */
+  const merges: string[] = [];
+  const unchecked: number[] = [];
+  const added: { id: number; content: string; special: boolean; entry: number }[] = [];
+  let type: unknown;
+  let prefix = '';
+  let hasModel = false;
+  let hasVocab = false;
+  const once = new Set<string>();
+  const first = (key: string) => {
+    if (once.has(key)) fail(`each of "model", "added_tokens", "vocab", "merges", "continuing_subword_prefix" once`, `${key} twice`);
+    once.add(key);
+  };
+  const badMerge: (i: number, found: string) => never = (i, found) => fail('merges as ["a", "b"] pairs of strings or "a b" strings (one space)', `merge ${i}: ${found}`);
+  const readMerge = (i: number) => {
+    if (i >= maxMerges) fail(`at most ${maxMerges} merges (${maxMerges < MAX_MERGES ? `${MERGES_PER_TOKEN} per token of vocab_size ${V}` : 'the most a GGUF vocabulary may hold'})`, `merge ${i}`);
+    const kind = r.peek();
+    if (kind === 'string') {
+      const m = r.string();
+      const k = m.indexOf(' ');
+      if (k < 0 || m.indexOf(' ', k + 1) >= 0) badMerge(i, clip(JSON.stringify(m), 60));
+      addMerge(m, k);
+    } else if (kind === 'array') {
+      const pair: string[] = [];
+      r.array((j) => {
+        if (j >= 2) badMerge(i, 'a list of more than 2 items');
+        if (r.peek() !== 'string') badMerge(i, `a list holding ${r.peek() === 'object' ? 'an object' : describe(r.value())}`);
+        pair.push(r.string());
+      });
+      if (pair.length !== 2) badMerge(i, describe(pair));
+      addMerge(`${pair[0]} ${pair[1]}`, pair[0]!.length);
+    } else {
+      badMerge(i, kind === 'object' ? 'an object' : describe(r.value()));
+    }
+  };
+  const checkMerge = (i: number, split: number) => {
+    const m = merges[i]!;
+    const a = m.slice(0, split);
+    const b = m.slice(split + 1);
+    const joined = a + b.slice(prefix.length); // Hugging Face drops the continuing-subword prefix of b
+    const missing = !vocab.has(a) ? a : !vocab.has(b) ? b : !vocab.has(joined) ? joined : undefined;
+    if (missing !== undefined) {
+      fail('merges of tokens of model.vocab (both parts and their join)', `merge ${i} ${clip(JSON.stringify(m), 60)}: ${clip(JSON.stringify(missing), 60)} is not in model.vocab`);
+    }
+  };
+  const addMerge = (m: string, split: number) => {
+    merges.push(m);
+    if (hasVocab && once.has('continuing_subword_prefix')) checkMerge(merges.length - 1, split);
+    else unchecked.push(merges.length - 1, split);
+  };
+  const r = jsonReader(bytes()!, TOKENIZER_JSON);
+  r.object((key) => {
+    if (key === 'added_tokens') {
+      first(key);
+      if (r.peek() !== 'array') return r.skip();
+      r.array((i) => {
+        const a = r.peek() === 'object' ? r.value() : undefined;
+        if (!isPlainObject(a) || typeof a.content !== 'string' || typeof a.id !== 'number') {
+          fail('added_tokens entries {"id": <id>, "content": <text>, ...}', `entry ${i}: ${a === undefined ? describe(r.value()) : describe(a)}`);
+        }
+        if (i >= V) fail(`at most vocab_size (${V}) added tokens`, `entry ${i}`);
+        added.push({ id: a.id, content: a.content, special: a.special === true, entry: i });
+      });
+    } else if (key === 'model') {
+      first(key);
+      if (r.peek() !== 'object') return r.skip();
+      hasModel = true;
+      r.object((k) => {
+        if (k === 'type') type = r.value();
+        else if (k === 'continuing_subword_prefix') {
+          first(k);
+          const v = r.value();
+          if (typeof v === 'string') prefix = v;
+        } else if (k === 'vocab') {
+          first(k);
+          if ((type !== undefined && type !== 'BPE') || r.peek() !== 'object') return r.skip();
+          hasVocab = true;
+          r.object((text) => {
+            const id = r.peek() === 'number' ? r.number() : r.value();
+            if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= V) {
+              fail(`token ${clip(JSON.stringify(text), 60)} to have an id below vocab_size (${V})`, describe(id));
+            }
+            if (vocab.has(text)) fail('each token text once in model.vocab', `${clip(JSON.stringify(text), 60)} twice`);
+            if (tokens[id] !== undefined) fail(`each id once in model.vocab`, `id ${id} for ${clip(JSON.stringify(tokens[id]), 60)} and ${clip(JSON.stringify(text), 60)}`);
+            vocab.set(text, id);
+            tokens[id] = text;
+            types[id] = TOKEN_TYPE.normal;
+          });
+        } else if (k === 'merges') {
+          first(k);
+          if (r.peek() !== 'array') fail('"merges" to be a list', r.peek() === 'object' ? 'an object' : describe(r.value()));
+          r.array(readMerge);
+        } else r.skip();
+      });
+    } else r.skip();
+  });
+  r.end();
+  if (type !== 'BPE' || !hasVocab) {
+    throw new UnsupportedError({ file }, 'a BPE model (byte-level, as Llama 3) or a SentencePiece tokenizer.model', hasModel ? String(type) : 'no model');
   }
-  padded(tokens, types, config.vocabSize, 'tokenizer.json');
-  const raw = Array.isArray(model.merges) ? model.merges : [];
-  const merges = raw.every((m) => typeof m === 'string') ? (raw as string[]) : raw.map((m) => (Array.isArray(m) ? m.join(' ') : String(m)));
+  const addedIds = new Set<number>();
+  for (const a of added) {
+    if (!Number.isInteger(a.id) || a.id < 0 || a.id >= V) {
+      fail(`token ${clip(JSON.stringify(a.content), 60)} to have an id below vocab_size (${V})`, `${a.id} (added_tokens entry ${a.entry})`);
+    }
+    if (addedIds.has(a.id) || (tokens[a.id] !== undefined && tokens[a.id] !== a.content)) {
+      fail(`added_tokens entry ${a.entry} (${clip(JSON.stringify(a.content), 60)}) to have an id of its own`, `id ${a.id}, already ${clip(JSON.stringify(tokens[a.id]), 60)}`);
+    }
+    addedIds.add(a.id);
+    tokens[a.id] = a.content;
+    types[a.id] = a.special ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined;
+  }
+  for (let k = 0; k < unchecked.length; k += 2) checkMerge(unchecked[k]!, unchecked[k + 1]!);
+  padded(tokens, types, V, file);
   const byText = textToId(tokens);
   return {
     kvs: [
@@ -135,32 +310,44 @@ function bpeVocab(tok: Record<string, unknown>, config: ModelConfig): { kvs: Ggu
   };
 }
 
-function spmVocab(model: Uint8Array, input: InputFolder, config: ModelConfig): { kvs: GgufKv[]; byText: IdOf } {
-  const pieces = parseSentencePieceModel(model, 'tokenizer.model');
-  const tokens: (string | undefined)[] = pieces.map((p) => p.piece);
-  const scores = pieces.map((p) => p.score);
-  const types = pieces.map((p) => p.type);
+function spmVocab(model: () => Uint8Array | undefined, input: InputFolder, config: ModelConfig): { kvs: GgufKv[]; byText: IdOf } {
+  const file = 'tokenizer.model';
+  const V = config.vocabSize;
+  const { pieces, scores, types } = parseSentencePieceModel(model()!, file, V);
+  const tokens: (string | undefined)[] = pieces;
+  const count = pieces.length;
   const byText = textToId(tokens);
-  const bytePieces = pieces.filter((p) => p.type === PieceType.BYTE).length;
+  const bytePieces = types.filter((t) => t === PieceType.BYTE).length;
   if (bytePieces < 256) {
     throw new UnsupportedError(
-      { file: 'tokenizer.model' },
+      { file },
       'a SentencePiece vocabulary with the 256 byte pieces <0x00>..<0xFF> (llama.cpp cannot load one without them)',
       `${bytePieces} byte pieces`,
     );
   }
-  const added = json(input, 'added_tokens.json') ?? {};
-  for (const [text, id] of Object.entries(added)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
-      throw new InvalidConfigError({ file: 'added_tokens.json' }, `token ${JSON.stringify(text)} to have an id below vocab_size (${config.vocabSize})`, String(id));
+  // a slot for every id now: ids past the pieces filled in any order keep the arrays dense (not dictionaries)
+  for (let i = count; i < V; i++) {
+    tokens.push(undefined);
+    scores.push(-1000);
+    types.push(TOKEN_TYPE.unused);
+  }
+  const addedTexts = new Set<string>();
+  sideObject(input, 'added_tokens.json', (r, text) => {
+    if (addedTexts.has(text)) throw new InvalidConfigError({ file: 'added_tokens.json' }, 'each token once', `${clip(JSON.stringify(text), 60)} twice`);
+    addedTexts.add(text);
+    const id = r.peek() === 'number' ? r.number() : r.value();
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= V) {
+      throw new InvalidConfigError({ file: 'added_tokens.json' }, `token ${clip(JSON.stringify(text), 60)} to have an id below vocab_size (${V})`, describe(id));
+    }
+    if (id < count ? tokens[id] !== text : tokens[id] !== undefined) {
+      throw new InvalidConfigError({ file: 'added_tokens.json' }, `token ${clip(JSON.stringify(text), 60)} to have an id of its own`, `id ${id}, already ${clip(JSON.stringify(tokens[id]), 60)}`);
     }
     tokens[id] = text;
     scores[id] = 0;
     types[id] = TOKEN_TYPE.userDefined;
-  }
-  padded(tokens, types, config.vocabSize, 'tokenizer.model');
-  for (let i = 0; i < config.vocabSize; i++) scores[i] ??= -1000;
-  const unk = pieces.findIndex((p) => p.type === PieceType.UNKNOWN);
+  });
+  padded(tokens, types, V, file);
+  const unk = types.indexOf(PieceType.UNKNOWN);
   return {
     kvs: [
       kv.str('tokenizer.ggml.model', 'llama'),
