@@ -123,6 +123,8 @@ function ggufChoice(input: Input, o: Options): { arch: string; type: GgufTernary
   const type = (o.ggufType === 'auto' ? GGUF_ARCHS[arch].types[0] : o.ggufType) as GgufTernaryType;
   if (!GGUF_ARCHS[arch].types.includes(type)) return { refused: new RegExp(`found ${type}\\b`) };
   if (input.config.tie_word_embeddings === false && !GGUF_ARCHS[arch].untied) return { refused: /tied head/ };
+  // section 7: Q8_0 blocks of 32 along the embedding's rows
+  if (o.ggufEmbdType === 'q8_0' && input.shape.hidden_size % 32 !== 0) return { refused: /^(?=.*token_embd\.weight)(?=.*multiple of 32)(?=.*--gguf-embd-type f16)/ };
   // docs/gguf.md 4 and 7: rows of a multiple of 256 values (TQ), 128 (I2_S) or 64 (Q2_0); the first projection refused is named
   const multiple = { tq2_0: 256, tq1_0: 256, i2_s: 128, q2_0: 64, f16: 1 }[type];
   const first = projections(input.shape).findIndex(([, cols]) => cols % multiple !== 0);
@@ -157,7 +159,7 @@ const FORMAT_CASES: Record<string, FormatCase> = {
     check: safetensorsCheck('model_state_int2.safetensors', (i) => expectedMsGpu(i.tensors, i.config)),
   },
   gguf: {
-    values: { ggufArch: ['auto', 'bitnet', 'bitnet-b1.58', 'llama'], ggufType: ['auto', 'i2_s', 'tq2_0', 'tq1_0', 'q2_0', 'f16'] },
+    values: { ggufArch: ['auto', 'bitnet', 'bitnet-b1.58', 'llama'], ggufType: ['auto', 'i2_s', 'tq2_0', 'tq1_0', 'q2_0', 'f16'], ggufEmbdType: ['f16', 'q8_0'] },
     refuses: (input, o) => {
       const c = ggufChoice(input, o);
       return 'refused' in c ? c.refused : undefined;
@@ -174,7 +176,8 @@ const FORMAT_CASES: Record<string, FormatCase> = {
       const want: Record<string, unknown> = { 'general.architecture': c.arch, 'general.file_type': GGUF_FILE_TYPE[c.type], [`${c.arch}.block_count`]: input.shape.num_hidden_layers };
       for (const [k, v] of Object.entries(want)) if (m[k] !== v) problems.push(`${k}: ${JSON.stringify(m[k])}, expected ${JSON.stringify(v)}`);
       const infos = tensorInfos.map((t) => ({ name: t.name, ne: t.shape.map(Number), type: Number(t.dtype), offset: Number(t.offset) }));
-      const expected = memo<GgufExpectation>(input, `gguf-${c.arch}`, () => expectedGguf(input.tensors, input.config, { arch: c.arch }));
+      const embd = o.ggufEmbdType as 'f16' | 'q8_0';
+      const expected = memo<GgufExpectation>(input, `gguf-${c.arch}-${embd}`, () => expectedGguf(input.tensors, input.config, { arch: c.arch, embd }));
       return [...problems, ...checkGguf(expected, c.type, new Uint8Array(readFileSync(file)), infos, Number(tensorDataOffset))];
     },
   },
