@@ -49,6 +49,8 @@ const SHAPES: Record<string, { shape: Shape; dtype?: SynthOptions['dtype']; shar
 /** A synthetic input, written on first use, with what the cases need to know of it. */
 interface Input {
   layout: string;
+  /** What convert() needs to read it: the layout's id when it is never detected (llama-latent), else nothing. */
+  named: Partial<ConvertOptions>;
   shapeName: string;
   shape: Shape;
   dir: string;
@@ -69,7 +71,8 @@ function inputOf(layout: string, shapeName: string, seed: number): Input {
     const tensors = readCheckpointTensors(dir);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const hasSubNorms = [...tensors.keys()].some((name) => /(attn_sub_norm|inner_attn_ln)\.weight$/.test(name));
-    inputs.set(key, { layout, shapeName, shape, dir, tensors, config, hasSubNorms, memo: new Map() });
+    const named = LAYOUTS.find((l) => l.id === layout && 'named' in l && l.named) ? { layout } : {};
+    inputs.set(key, { layout, named, shapeName, shape, dir, tensors, config, hasSubNorms, memo: new Map() });
   }
   return inputs.get(key)!;
 }
@@ -216,7 +219,7 @@ LAYOUTS.forEach((layout, li) => {
           if (refusal) {
             const out = fresh('refused');
             try {
-              await convert({ inputDir: input.dir, outputDir: out, format, threads: 0, ...options });
+              await convert({ inputDir: input.dir, outputDir: out, format, threads: 0, ...input.named, ...options });
               assert.unreachable(`${format} should refuse ${layout.id} ${shapeName}`);
             } catch (e) {
               assert.instance(e, UnsupportedError);
@@ -226,7 +229,7 @@ LAYOUTS.forEach((layout, li) => {
             assert.not.ok(existsSync(out), 'nothing written');
             return;
           }
-          const out = await run(input.dir, format, options);
+          const out = await run(input.dir, format, { ...input.named, ...options });
           assert.equal(await fc.check(out, input, options), []);
           rmSync(out, { recursive: true, force: true });
         });

@@ -10,6 +10,8 @@
 //   llama-packed      HF1BitLLM/Llama3-8B-1.58-100B-tokens: LlamaForCausalLM + quantization_config
 //                     bitnet without linear_class (bitlinear: the scale divides, about 1/mean|W|),
 //                     no sub-norms, untied bf16 lm_head
+//   llama-latent      Falcon-E's prequantized revision, onebitllms fine-tunes: a plain LlamaForCausalLM
+//                     (no quantization_config) with float latent projections, no sub-norms, tied or not
 
 import type { DType } from '../formats/safetensors.js';
 import type { LayoutId } from '../layouts/index.js';
@@ -245,7 +247,43 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
       ]);
     },
   },
+  'llama-latent': {
+    dtype: 'BF16',
+    tensors: (s, dtype, untied) => layerTensors(s, dtype, untied, { widths: WIDTHS, packed: false }),
+    config: (preset, dtype, untied) => llamaConfig(shapeOf(preset), dtype, !untied),
+  },
 };
+
+/** config.json of a plain LlamaForCausalLM (transformers' LlamaConfig keys), its special tokens those of the Llama 3 tokenizer synth writes. */
+function llamaConfig(s: ModelShape, dtype: SynthDType, tied: boolean): string {
+  const base = llama3SpecialBase(s.vocab_size);
+  return jsonText([
+    ['architectures', ['LlamaForCausalLM']],
+    ['attention_bias', false],
+    ['attention_dropout', 0.0],
+    ['bos_token_id', base + LLAMA3.begin],
+    ['eos_token_id', base + LLAMA3.eot],
+    ['hidden_act', 'silu'],
+    ['hidden_size', s.hidden_size],
+    ['initializer_range', 0.02],
+    ['intermediate_size', s.intermediate_size],
+    ['max_position_embeddings', 8192],
+    ['mlp_bias', false],
+    ['model_type', 'llama'],
+    ['num_attention_heads', s.num_attention_heads],
+    ['num_hidden_layers', s.num_hidden_layers],
+    ['num_key_value_heads', s.num_key_value_heads],
+    ['pretraining_tp', 1],
+    ['rms_norm_eps', 1e-5],
+    ['rope_scaling', null],
+    ['rope_theta', 500000.0],
+    ['tie_word_embeddings', tied],
+    ['torch_dtype', TORCH_DTYPE[dtype]],
+    ['transformers_version', '4.48.0'],
+    ['use_cache', true],
+    ['vocab_size', s.vocab_size],
+  ]);
+}
 
 /** The layouts synth writes, in the order of LAYOUT_SPECS. */
 export const LAYOUTS = Object.keys(LAYOUT_SPECS) as Layout[];
