@@ -5,7 +5,9 @@
 // match the float64 reference forward pass of the SOURCE checkpoint (Hugging Face semantics:
 // rotate-half RoPE on the unpermuted rows, test/reference/forward-ref.ts) with correlation >= 0.999 at
 // every position; so does our Q2_0 file with --gguf-embd-type q8_0 (token_embd and output.weight as
-// Q8_0 blocks, docs/gguf.md 7). Negative controls in the same test, edited copies of our Q2_0 file: q/k rows left
+// Q8_0 blocks, docs/gguf.md 7); and a llama-latent checkpoint (float latent projections ternarized
+// here) whose head_dim (32) is not hidden / heads (64), written with llama.attention.key_length and
+// value_length, which is where converters usually go wrong. Negative controls in the same test, edited copies of our Q2_0 file: q/k rows left
 // in Hugging Face order (no permutation), every block's d inverted (the wrong scale sense), and the
 // untied head replaced by the embedding (a tied head): each falls below the threshold.
 //
@@ -89,6 +91,26 @@ test(`q2_0 with --gguf-embd-type q8_0: token_embd and output.weight as Q8_0, com
   const cs = correlations(run, reference);
   assert.ok(Math.min(...cs) >= THRESHOLD, `q8_0 embeddings: ${fmt(cs)}`);
   console.log(`  llama q2_0 + q8_0 embeddings: ${fmt(cs)}`);
+});
+
+test(`llama-latent with head_dim 32 != hidden / heads: key_length/value_length written, q2_0 computed as the reference computes the source (>= ${THRESHOLD})`, async () => {
+  requireEngine();
+  const latent = join(root, 'latent');
+  generateCheckpoint({ outDir: latent, layout: 'llama-latent', shape: { ...ENGINE_SHAPE, head_dim: 32 }, untied: true, seed: 32 });
+  const cfg = join(latent, 'config.json');
+  writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), rope_theta: 100 }));
+  assert.is(JSON.parse(readFileSync(cfg, 'utf8')).head_dim, 32);
+  const out = join(root, 'latent-q2_0');
+  await convert({ inputDir: latent, outputDir: out, format: 'gguf', layout: 'llama-latent', threads: 2, timestamp: 1 });
+  const file = join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
+  const g = parseGguf(new Uint8Array(readFileSync(file)), file);
+  const num = (k: string) => g.kvs.get(k)?.value;
+  assert.equal([num('llama.attention.key_length'), num('llama.attention.value_length'), num('llama.rope.dimension_count')], [32, 32, 32]);
+  assert.equal(g.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!.ne, [ENGINE_SHAPE.hidden_size, ENGINE_SHAPE.num_attention_heads * 32]);
+  const want = forwardReference(loadReferenceModel(latent), ENGINE_TOKENS).logprobs;
+  const cs = correlations(await runLlama(file, ENGINE_TOKENS, { timeoutMs: 60_000 }), want);
+  assert.ok(Math.min(...cs) >= THRESHOLD, `head_dim 32: ${fmt(cs)}`);
+  console.log(`  llama-latent, head_dim 32: ${fmt(cs)}`);
 });
 
 test('negative controls: no q/k permutation, the inverted scale sense, a tied head on the untied model: each fails the check', async () => {

@@ -218,7 +218,7 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--dtype <dtype>', "float weights' dtype (default: the layout's: F32 for 1bitllm, else BF16)").choices(['BF16', 'F16', 'F32']))
     .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
-    .option('--untied', 'write lm_head.weight (tie_word_embeddings false)')
+    .option('--untied', 'write lm_head.weight (tie_word_embeddings false; the Falcon presets are untied without it)')
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
     .requiredOption('-o, --out <dir>', 'folder to write')
     .action((_o: unknown, cmd: Command) => {
