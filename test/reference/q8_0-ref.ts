@@ -68,16 +68,3 @@ export function refQ8_0(dtype: number, bytes: Uint8Array, n: number): Uint8Array
   }
   return out;
 }
-
-/** Decodes Q8_0 blocks to values (q * fp16 d), for engine-side expectations. */
-export function dequantQ8_0Ref(bytes: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let b = 0; b < bytes.length; b += 34) {
-    const h = bytes[b] | (bytes[b + 1] << 8);
-    const e = (h >> 10) & 31;
-    const m = h & 1023;
-    const d = e === 0 ? m * 2 ** -24 : e === 31 ? Infinity : 2 ** (e - 15) * (1 + m / 1024);
-    for (let j = 0; j < 32; j++) out.push(((bytes[b + 2 + j] << 24) >> 24) * d);
-  }
-  return out;
-}
