@@ -81,7 +81,7 @@ const REBIAS_ROUND: u32 = 0xC8000FFF; // (-112 << 23) + 0xFFF
 }
 
 // @ts-ignore: decorator
-@inline function f16Of(u: u32): u32 {
+@inline export function f16Of(u: u32): u32 {
   let sign = (u >> 16) & 0x8000;
   let a = u & 0x7FFFFFFF;
   if (a >= F16_INF_FROM) return sign | (a > NAN_ABOVE ? 0x7E00 | ((a >> 13) & 0x3FF) : 0x7C00);

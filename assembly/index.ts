@@ -20,3 +20,4 @@ export { packTq1_0 } from './pack/tq1_0';
 export { packI2s } from './pack/i2_s';
 export { packQ2_0 } from './pack/q2_0';
 export { countRows } from './count';
+export { quantizeQ8_0 } from './q8_0';

@@ -49,6 +49,8 @@ const SHAPES: Record<string, { shape: Shape; dtype?: SynthOptions['dtype']; shar
 /** A synthetic input, written on first use, with what the cases need to know of it. */
 interface Input {
   layout: string;
+  /** What convert() needs to read it: the layout's id when it is never detected (llama-latent), else nothing. */
+  named: Partial<ConvertOptions>;
   shapeName: string;
   shape: Shape;
   dir: string;
@@ -69,7 +71,8 @@ function inputOf(layout: string, shapeName: string, seed: number): Input {
     const tensors = readCheckpointTensors(dir);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const hasSubNorms = [...tensors.keys()].some((name) => /(attn_sub_norm|inner_attn_ln)\.weight$/.test(name));
-    inputs.set(key, { layout, shapeName, shape, dir, tensors, config, hasSubNorms, memo: new Map() });
+    const named = LAYOUTS.find((l) => l.id === layout && 'named' in l && l.named) ? { layout } : {};
+    inputs.set(key, { layout, named, shapeName, shape, dir, tensors, config, hasSubNorms, memo: new Map() });
   }
   return inputs.get(key)!;
 }
@@ -123,6 +126,8 @@ function ggufChoice(input: Input, o: Options): { arch: string; type: GgufTernary
   const type = (o.ggufType === 'auto' ? GGUF_ARCHS[arch].types[0] : o.ggufType) as GgufTernaryType;
   if (!GGUF_ARCHS[arch].types.includes(type)) return { refused: new RegExp(`found ${type}\\b`) };
   if (input.config.tie_word_embeddings === false && !GGUF_ARCHS[arch].untied) return { refused: /tied head/ };
+  // section 7: Q8_0 blocks of 32 along the embedding's rows
+  if (o.ggufEmbdType === 'q8_0' && input.shape.hidden_size % 32 !== 0) return { refused: /^(?=.*token_embd\.weight)(?=.*multiple of 32)(?=.*--gguf-embd-type f16)/ };
   // docs/gguf.md 4 and 7: rows of a multiple of 256 values (TQ), 128 (I2_S) or 64 (Q2_0); the first projection refused is named
   const multiple = { tq2_0: 256, tq1_0: 256, i2_s: 128, q2_0: 64, f16: 1 }[type];
   const first = projections(input.shape).findIndex(([, cols]) => cols % multiple !== 0);
@@ -157,7 +162,7 @@ const FORMAT_CASES: Record<string, FormatCase> = {
     check: safetensorsCheck('model_state_int2.safetensors', (i) => expectedMsGpu(i.tensors, i.config)),
   },
   gguf: {
-    values: { ggufArch: ['auto', 'bitnet', 'bitnet-b1.58', 'llama'], ggufType: ['auto', 'i2_s', 'tq2_0', 'tq1_0', 'q2_0', 'f16'] },
+    values: { ggufArch: ['auto', 'bitnet', 'bitnet-b1.58', 'llama'], ggufType: ['auto', 'i2_s', 'tq2_0', 'tq1_0', 'q2_0', 'f16'], ggufEmbdType: ['f16', 'q8_0'] },
     refuses: (input, o) => {
       const c = ggufChoice(input, o);
       return 'refused' in c ? c.refused : undefined;
@@ -174,7 +179,8 @@ const FORMAT_CASES: Record<string, FormatCase> = {
       const want: Record<string, unknown> = { 'general.architecture': c.arch, 'general.file_type': GGUF_FILE_TYPE[c.type], [`${c.arch}.block_count`]: input.shape.num_hidden_layers };
       for (const [k, v] of Object.entries(want)) if (m[k] !== v) problems.push(`${k}: ${JSON.stringify(m[k])}, expected ${JSON.stringify(v)}`);
       const infos = tensorInfos.map((t) => ({ name: t.name, ne: t.shape.map(Number), type: Number(t.dtype), offset: Number(t.offset) }));
-      const expected = memo<GgufExpectation>(input, `gguf-${c.arch}`, () => expectedGguf(input.tensors, input.config, { arch: c.arch }));
+      const embd = o.ggufEmbdType as 'f16' | 'q8_0';
+      const expected = memo<GgufExpectation>(input, `gguf-${c.arch}-${embd}`, () => expectedGguf(input.tensors, input.config, { arch: c.arch, embd }));
       return [...problems, ...checkGguf(expected, c.type, new Uint8Array(readFileSync(file)), infos, Number(tensorDataOffset))];
     },
   },
@@ -213,7 +219,7 @@ LAYOUTS.forEach((layout, li) => {
           if (refusal) {
             const out = fresh('refused');
             try {
-              await convert({ inputDir: input.dir, outputDir: out, format, threads: 0, ...options });
+              await convert({ inputDir: input.dir, outputDir: out, format, threads: 0, ...input.named, ...options });
               assert.unreachable(`${format} should refuse ${layout.id} ${shapeName}`);
             } catch (e) {
               assert.instance(e, UnsupportedError);
@@ -223,7 +229,7 @@ LAYOUTS.forEach((layout, li) => {
             assert.not.ok(existsSync(out), 'nothing written');
             return;
           }
-          const out = await run(input.dir, format, options);
+          const out = await run(input.dir, format, { ...input.named, ...options });
           assert.equal(await fc.check(out, input, options), []);
           rmSync(out, { recursive: true, force: true });
         });

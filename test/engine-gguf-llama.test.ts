@@ -4,7 +4,10 @@
 // (prebuilt CPU llama.cpp) loads our Q2_0, TQ2_0 and TQ1_0 files and its next-token log-probabilities
 // match the float64 reference forward pass of the SOURCE checkpoint (Hugging Face semantics:
 // rotate-half RoPE on the unpermuted rows, test/reference/forward-ref.ts) with correlation >= 0.999 at
-// every position. Negative controls in the same test, edited copies of our Q2_0 file: q/k rows left
+// every position; so does our Q2_0 file with --gguf-embd-type q8_0 (token_embd and output.weight as
+// Q8_0 blocks, docs/gguf.md 7); and a llama-latent checkpoint (float latent projections ternarized
+// here) whose head_dim (32) is not hidden / heads (64), written with llama.attention.key_length and
+// value_length, which is where converters usually go wrong. Negative controls in the same test, edited copies of our Q2_0 file: q/k rows left
 // in Hugging Face order (no permutation), every block's d inverted (the wrong scale sense), and the
 // untied head replaced by the embedding (a tied head): each falls below the threshold.
 //
@@ -39,12 +42,13 @@ const fmt = (cs: number[]) => `min ${Math.min(...cs).toFixed(6)} over ${cs.lengt
 
 const converted = new Map<string, Promise<string>>();
 /** Our .gguf of the checkpoint in a type (arch auto, which must pick llama), converted once. */
-function ours(type: 'q2_0' | 'tq2_0' | 'tq1_0'): Promise<string> {
-  if (!converted.has(type)) {
-    const out = join(root, type);
-    converted.set(type, convert({ inputDir: input, outputDir: out, format: 'gguf', ggufType: type, threads: 2, timestamp: 1 }).then(() => join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!)));
+function ours(type: 'q2_0' | 'tq2_0' | 'tq1_0', embd: 'f16' | 'q8_0' = 'f16'): Promise<string> {
+  const key = `${type}-${embd}`;
+  if (!converted.has(key)) {
+    const out = join(root, key);
+    converted.set(key, convert({ inputDir: input, outputDir: out, format: 'gguf', ggufType: type, ggufEmbdType: embd, threads: 2, timestamp: 1 }).then(() => join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!)));
   }
-  return converted.get(type)!;
+  return converted.get(key)!;
 }
 
 /** A copy of a GGUF file with tensors' bytes edited (given every tensor's bytes by name). */
@@ -76,6 +80,38 @@ for (const type of ['q2_0', 'tq2_0', 'tq1_0'] as const) {
     console.log(`  llama ${type}: ${fmt(cs)}`);
   });
 }
+
+test(`q2_0 with --gguf-embd-type q8_0: token_embd and output.weight as Q8_0, computed as the reference computes the source (>= ${THRESHOLD})`, async () => {
+  requireEngine();
+  const file = await ours('q2_0', 'q8_0');
+  const g = parseGguf(new Uint8Array(readFileSync(file)), file);
+  assert.equal(['token_embd.weight', 'output.weight'].map((n) => g.tensors.find((t) => t.name === n)!.type), ['Q8_0', 'Q8_0']);
+  const run = await runLlama(file, ENGINE_TOKENS, { timeoutMs: 60_000 });
+  assert.equal(run.tensors.filter((t) => t.type === 8).map((t) => t.name).sort(), ['output.weight', 'token_embd.weight'], 'the engine reads them as type 8');
+  const cs = correlations(run, reference);
+  assert.ok(Math.min(...cs) >= THRESHOLD, `q8_0 embeddings: ${fmt(cs)}`);
+  console.log(`  llama q2_0 + q8_0 embeddings: ${fmt(cs)}`);
+});
+
+test(`llama-latent with head_dim 32 != hidden / heads: key_length/value_length written, q2_0 computed as the reference computes the source (>= ${THRESHOLD})`, async () => {
+  requireEngine();
+  const latent = join(root, 'latent');
+  generateCheckpoint({ outDir: latent, layout: 'llama-latent', shape: { ...ENGINE_SHAPE, head_dim: 32 }, untied: true, seed: 32 });
+  const cfg = join(latent, 'config.json');
+  writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), rope_theta: 100 }));
+  assert.is(JSON.parse(readFileSync(cfg, 'utf8')).head_dim, 32);
+  const out = join(root, 'latent-q2_0');
+  await convert({ inputDir: latent, outputDir: out, format: 'gguf', layout: 'llama-latent', threads: 2, timestamp: 1 });
+  const file = join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
+  const g = parseGguf(new Uint8Array(readFileSync(file)), file);
+  const num = (k: string) => g.kvs.get(k)?.value;
+  assert.equal([num('llama.attention.key_length'), num('llama.attention.value_length'), num('llama.rope.dimension_count')], [32, 32, 32]);
+  assert.equal(g.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!.ne, [ENGINE_SHAPE.hidden_size, ENGINE_SHAPE.num_attention_heads * 32]);
+  const want = forwardReference(loadReferenceModel(latent), ENGINE_TOKENS).logprobs;
+  const cs = correlations(await runLlama(file, ENGINE_TOKENS, { timeoutMs: 60_000 }), want);
+  assert.ok(Math.min(...cs) >= THRESHOLD, `head_dim 32: ${fmt(cs)}`);
+  console.log(`  llama-latent, head_dim 32: ${fmt(cs)}`);
+});
 
 test('negative controls: no q/k permutation, the inverted scale sense, a tied head on the untied model: each fails the check', async () => {
   requireEngine();

@@ -22,6 +22,11 @@ import { ggufVocab } from '../build/js/outputs/gguf/vocab.js';
 import { decodeValues, referenceTernary, toF16, type Dt } from './reference/ternary-ref.js';
 import { i2s, q2_0, tq1_0, tq2_0, type RefPacking } from './reference/packings-ref.js';
 import { decodeHfU8 } from './reference/formats-ref.js';
+import { q8_0BlockRef } from './reference/q8_0-ref.js';
+import { inspect } from '../build/js/run/inspect.js';
+import { verify } from '../build/js/run/verify.js';
+import { gguf as ggufFormat } from '../build/js/outputs/gguf/index.js';
+import { outputFolder } from '../build/js/io/converted.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-gguf-'));
 let n = 0;
@@ -196,6 +201,47 @@ write('Llama-layout packed (HF1BitLLM style: divide scale, no sub-norms, untied)
   assert.is(gotHead.findIndex((v, i) => v !== expected[i]), -1, 'output.weight is lm_head.weight in F16');
 });
 
+write('--gguf-embd-type q8_0: token_embd and the untied head as Q8_0 blocks of the source (the literal reference), read back by both readers, inspect and verify --against; the manifest records it', async () => {
+  const input = synth({ layout: 'llama-packed', seed: 13 });
+  const { dir, file } = await run(input, { ggufEmbdType: 'q8_0' });
+  const bytes = new Uint8Array(readFileSync(file));
+  const g = parseGguf(bytes, file);
+  const src = readCheckpointTensors(input);
+  for (const [name, source] of [['token_embd.weight', 'model.embed_tokens.weight'], ['output.weight', 'lm_head.weight']]) {
+    const t = g.tensors.find((x) => x.name === name)!;
+    assert.is(t.type, 'Q8_0', name);
+    assert.equal(t.ne, [SHAPE.hidden_size, SHAPE.vocab_size]);
+    assert.is(t.bytes, (SHAPE.hidden_size / 32) * 34 * SHAPE.vocab_size);
+    const values = decodeValues(src.get(source)!.bytes, 'BF16');
+    const got = bytes.subarray(t.offset, t.offset + t.bytes);
+    for (let b = 0; b < values.length / 32; b++) {
+      const want = q8_0BlockRef(values.slice(32 * b, 32 * b + 32));
+      if (want.some((x, i) => x !== got[34 * b + i])) assert.unreachable(`${name}: block ${b} differs from the reference`);
+    }
+  }
+  // the rest is as with F16 embeddings: the projections byte for byte
+  const f16 = await run(input);
+  const h = parseGguf(new Uint8Array(readFileSync(f16.file)), f16.file);
+  const other = readFileSync(f16.file);
+  for (const t of g.tensors.filter((x) => x.name.startsWith('blk.'))) {
+    const u = h.tensors.find((x) => x.name === t.name)!;
+    assert.ok(Buffer.from(bytes.subarray(t.offset, t.offset + t.bytes)).equals(other.subarray(u.offset, u.offset + u.bytes)), t.name);
+  }
+  const { tensorInfos } = await hfGguf(file, { allowLocalFile: true });
+  assert.is(Number(tensorInfos.find((t) => t.name === 'token_embd.weight')!.dtype), 8);
+  const read = ggufFormat.read(outputFolder(dir));
+  const embd = read.find((t) => t.name === 'token_embd.weight')!;
+  assert.equal([embd.dtype, embd.shape, embd.role, embd.ternary], ['Q8_0', [SHAPE.hidden_size, SHAPE.vocab_size], 'token_embd', undefined]);
+  assert.ok(read.find((t) => t.name === 'blk.0.attn_q.weight')!.ternary, 'the projections still decode as ternary');
+  const seen = await inspect(dir);
+  assert.is(seen.tensors.find((t) => t.name === 'token_embd.weight')!.dtype, 'Q8_0');
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  assert.is(manifest.options.gguf_embd_type, 'q8_0');
+  assert.is(JSON.parse(readFileSync(join(f16.dir, 'manifest.json'), 'utf8')).options.gguf_embd_type, 'f16');
+  const v = await verify(dir, input);
+  assert.ok(v.ok, v.problems.join('; '));
+});
+
 write('packed input (2B-4T packed) gives the same GGUF as its master would through hf-packed', async () => {
   const master = synth({ layout: 'master', seed: 4 });
   const packedDir = fresh('packed');
@@ -312,6 +358,9 @@ refuse('arch llama: rope_scaling it cannot carry yet, rows Q2_0 cannot hold (nam
   writeFileSync(st, buf);
   await refused(huge, {}, UnsupportedError, /blk\.0\.attn_v\.weight/, /fp16/);
 });
+
+refuse('--gguf-embd-type q8_0 with rows of 72 values (not whole blocks of 32), naming token_embd and the type that holds them', async () =>
+  refused(synth({ layout: 'llama-packed', seed: 14, shape: undefined, preset: 'odd' }), { ggufType: 'f16', ggufEmbdType: 'q8_0' }, UnsupportedError, /token_embd\.weight/, /multiple of 32/, /rows of 72/, /--gguf-embd-type f16/));
 
 refuse.after(() => rmSync(tmp, { recursive: true, force: true }));
 refuse.run();

@@ -6,9 +6,10 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convert } from '../build/js/run/convert.js';
+import { verify } from '../build/js/run/verify.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
-import { LAYOUT_IDS } from '../build/js/layouts/index.js';
-import { ConversionError, InvalidConfigError, InvalidShapeError, InvalidTernaryWeightError, MissingTensorError, UnsupportedError } from '../build/js/errors.js';
+import { LAYOUTS } from '../build/js/layouts/index.js';
+import { ConversionError, UsageError, InvalidConfigError, InvalidShapeError, InvalidTernaryWeightError, MissingTensorError, UnsupportedError } from '../build/js/errors.js';
 import type { DType } from '../build/js/formats/safetensors.js';
 import { readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { makeTmpDir, writeSafetensors } from './helpers/safetensors-file.js';
@@ -35,26 +36,66 @@ function variant(edit: (t: Map<string, RawTensor>) => void = () => {}, config: R
 }
 
 function fails(dir: string, cls: abstract new (...a: never[]) => ConversionError, ...patterns: RegExp[]) {
+  return failsWith(dir, undefined, cls, ...patterns);
+}
+
+function failsWith(dir: string, layout: string | undefined, cls: abstract new (...a: never[]) => ConversionError, ...patterns: RegExp[]) {
   const out = fresh('out');
-  return conversionFails(() => convert({ inputDir: dir, outputDir: out, threads: 0 }), out, root, cls, patterns);
+  return conversionFails(() => convert({ inputDir: dir, outputDir: out, threads: 0, layout }), out, root, cls, patterns);
 }
 
 const detect = suite('layout detection');
 
-for (const layout of LAYOUT_IDS) {
-  detect(`synth --layout ${layout} is read as that layout`, async () => {
-    const input = fresh(layout);
-    generateCheckpoint({ outDir: input, layout, preset: 'tiny', seed: 1 });
-    const summary = await convert({ inputDir: input, outputDir: fresh('out'), threads: 0 });
-    assert.is(summary.layout, layout);
+for (const l of LAYOUTS) {
+  const named = 'named' in l && l.named;
+  detect(`synth --layout ${l.id} is read as that layout${named ? ' when named (--layout), and refused without it' : ''}`, async () => {
+    const input = fresh(l.id);
+    generateCheckpoint({ outDir: input, layout: l.id, preset: 'tiny', seed: 1 });
+    if (named) await failsWith(input, undefined, InvalidConfigError, /LlamaForCausalLM with BF16 projections/, new RegExp(`only with --layout ${l.id}`));
+    const summary = await convert({ inputDir: input, outputDir: fresh('out'), threads: 0, layout: named ? l.id : undefined });
+    assert.is(summary.layout, l.id);
   });
 }
+
+detect('--layout names any layout; one that does not read the checkpoint is refused naming both, an unknown id is a usage error', async () => {
+  const master = fresh('master');
+  generateCheckpoint({ outDir: master, layout: 'hf-bitnet', preset: 'tiny', seed: 2 });
+  assert.is((await convert({ inputDir: master, outputDir: fresh('out'), threads: 0, layout: 'hf-bitnet' })).layout, 'hf-bitnet');
+  await failsWith(master, 'llama-latent', InvalidConfigError, /config\.json/, /--layout llama-latent/, /found BitNetForCausalLM/);
+  // a packed Llama checkpoint (quant_method bitnet) is not latent weights
+  const llamaPacked = fresh('llama-packed');
+  generateCheckpoint({ outDir: llamaPacked, layout: 'llama-packed', preset: 'tiny', seed: 2 });
+  await failsWith(llamaPacked, 'llama-latent', InvalidConfigError, /no quantization_config/, /llama-packed/);
+  const out = fresh('out');
+  try {
+    await convert({ inputDir: master, outputDir: out, threads: 0, layout: 'llama' });
+    assert.unreachable('an unknown layout');
+  } catch (e) {
+    assert.instance(e, UsageError);
+    assert.match((e as Error).message, /--layout: expected one of .*llama-latent.*, found "llama"/);
+  }
+});
 
 detect('an unknown architecture names what was found and every layout known', () =>
   fails(variant(undefined, { architectures: ['MistralForCausalLM'] }), InvalidConfigError, /MistralForCausalLM/, /hf-bitnet-packed/, /1bitllm/, /llama-packed/));
 
 detect('a plain Llama checkpoint (no quant_method bitnet) is not taken for a BitNet one', () =>
   fails(variant(undefined, { architectures: ['LlamaForCausalLM'], quantization_config: undefined }), InvalidConfigError, /LlamaForCausalLM/));
+
+detect('a named layout is recorded in manifest.json options; verify --against re-derives the output with it', async () => {
+  const input = fresh('latent');
+  generateCheckpoint({ outDir: input, layout: 'llama-latent', preset: 'tiny', seed: 4, untied: true });
+  const out = fresh('out');
+  await convert({ inputDir: input, outputDir: out, format: 'bitnet-rs', threads: 0, layout: 'llama-latent', timestamp: 1 });
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  assert.equal([manifest.options.layout, manifest.source.layout], ['llama-latent', 'llama-latent']);
+  const v = await verify(out, input);
+  assert.ok(v.ok, v.problems.join('; '));
+  // detected layouts record none (manifests as before)
+  const detected = fresh('out');
+  await convert({ inputDir: packed, outputDir: detected, threads: 0, timestamp: 1 });
+  assert.not.ok('layout' in JSON.parse(readFileSync(join(detected, 'manifest.json'), 'utf8')).options);
+});
 
 detect.run();
 

@@ -14,6 +14,9 @@ import { openCheckpoint } from '../build/js/io/checkpoint.js';
 import { generateCheckpoint, LAYOUTS as SYNTH_LAYOUTS, type Layout, type SynthOptions } from '../build/js/synth/generate.js';
 import { LAYOUT_IDS } from '../build/js/layouts/index.js';
 import { PRESETS } from '../build/js/synth/presets.js';
+import { LAYOUT_SPECS } from '../build/js/synth/layouts.js';
+import { convert } from '../build/js/run/convert.js';
+import { parseGguf } from '../build/js/formats/gguf.js';
 import { readCheckpointTensors, type RawTensor } from './helpers/read-safetensors.js';
 import { throwsTyped } from './helpers/common.js';
 
@@ -68,10 +71,63 @@ test('presets: the shapes of the real models', () => {
   assert.is(Math.round(params('1bitllm-large', false) / 1e6), 729);
   assert.is(Math.round(params('1bitllm-3b', false) / 1e7), 332);
   assert.is(Math.round(params('llama3-8b', true) / 1e7), 803);
+  // Falcon3-1.58bit 1B and 10B (their config.json); head_dim 256 is hidden / heads in both
+  const shape = (k: string) => {
+    const { about: _about, family: _family, ...rest } = PRESETS[k];
+    return rest;
+  };
+  assert.equal(shape('falcon3-1b'), { hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 18, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256, vocab_size: 131072 });
+  assert.equal(shape('falcon3-10b'), { hidden_size: 3072, intermediate_size: 23040, num_hidden_layers: 40, num_attention_heads: 12, num_key_value_heads: 4, head_dim: 256, vocab_size: 131072 });
+  for (const k of ['falcon3-1b', 'falcon3-10b']) assert.is(shape(k).head_dim! * shape(k).num_attention_heads, shape(k).hidden_size, k);
+  assert.is(Math.round(params('falcon3-1b', true) / 1e7), 167);
+  assert.is(Math.round(params('falcon3-10b', true) / 1e8), 103);
+  assert.equal([PRESETS['falcon-e-1b'].num_hidden_layers, PRESETS['falcon-e-1b'].family!.tie_word_embeddings], [24, false]);
+});
+
+test('Falcon presets: llama-packed writes Falcon3-1.58bit\'s config.json (its keys in its order and values), llama-latent the same without quantization', () => {
+  // tiiuae/Falcon3-1B-Instruct-1.58bit config.json, but _name_or_path, and the token ids, which are synth's tokenizer's
+  const real: Record<string, unknown> = {
+    architectures: ['LlamaForCausalLM'], attention_bias: false, attention_dropout: 0.0, head_dim: 256, hidden_act: 'silu', hidden_size: 2048,
+    initializer_range: 0.02, intermediate_size: 8192, is_bitnet_config: true, max_position_embeddings: 8192, mlp_bias: false, model_type: 'llama',
+    num_attention_heads: 8, num_hidden_layers: 18, num_key_value_heads: 4, pretraining_tp: 1,
+    quantization_config: { modules_to_not_convert: ['lm_head'], quant_method: 'bitnet' }, rms_norm_eps: 1e-6, rope_scaling: null, rope_theta: 1000042,
+    tie_word_embeddings: false, torch_dtype: 'bfloat16', transformers_version: '4.48.0.dev0', use_cache: true, vocab_size: 131072,
+  };
+  const config = JSON.parse(LAYOUT_SPECS['llama-packed'].config(PRESETS['falcon3-1b'], 'BF16', true));
+  const { bos_token_id, eos_token_id, ...rest } = config;
+  assert.equal(rest, real);
+  assert.equal(Object.keys(rest), Object.keys(real), 'the real key order');
+  assert.equal([bos_token_id, eos_token_id], [131072 - 256 + 0, 131072 - 256 + 9], 'the ids of synth\'s Llama 3 special tokens');
+  const ten = JSON.parse(LAYOUT_SPECS['llama-packed'].config(PRESETS['falcon3-10b'], 'BF16', true));
+  assert.equal([ten.max_position_embeddings, ten.num_hidden_layers, ten.rope_theta, ten.head_dim], [32768, 40, 1000042, 256]);
+  const latent = JSON.parse(LAYOUT_SPECS['llama-latent'].config(PRESETS['falcon-e-1b'], 'BF16', true));
+  assert.not.ok('quantization_config' in latent || 'is_bitnet_config' in latent, 'latent weights: no quantization');
+  assert.equal([latent.num_hidden_layers, latent.head_dim, latent.tie_word_embeddings], [24, 256, false]);
+});
+
+test('Falcon presets scaled down: untied by default, head_dim sizes q, k, v and o; the converter reads them (GGUF arch llama, key_length where head_dim is not hidden / heads)', async () => {
+  const small = { ...PRESETS.tiny, hidden_size: 128, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 32, family: PRESETS['falcon3-1b'].family };
+  const dir = synth({ layout: 'llama-packed', shape: small, seed: 5 });
+  const tensors = readCheckpointTensors(dir);
+  assert.equal(tensors.get('model.layers.0.self_attn.q_proj.weight')!.shape, [64 / 4, 128]); // 2 heads x 32, packed 4 rows a byte
+  assert.equal(tensors.get('model.layers.0.self_attn.o_proj.weight')!.shape, [128 / 4, 64]);
+  assert.equal(tensors.get('model.layers.0.self_attn.k_proj.weight')!.shape, [32 / 4, 128]);
+  const latent = synth({ layout: 'llama-latent', shape: small, seed: 5 });
+  assert.ok(readCheckpointTensors(latent).has('lm_head.weight'), 'untied as the family is');
+  assert.is(readJson(join(latent, 'config.json')).tie_word_embeddings, false);
+  assert.not.ok(readCheckpointTensors(synth({ layout: 'llama-latent', preset: 'tiny', seed: 5 })).has('lm_head.weight'), 'other presets stay tied');
+  for (const [input, layout] of [[dir, undefined], [latent, 'llama-latent']] as const) {
+    const out = join(root, `falcon-${layout ?? 'packed'}`);
+    const summary = await convert({ inputDir: input, outputDir: out, format: 'gguf', ggufType: 'f16', layout, threads: 0, timestamp: 1 });
+    assert.is(summary.layout, layout ?? 'llama-packed');
+    const file = join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
+    const g = parseGguf(new Uint8Array(readFileSync(file)), file);
+    assert.equal([g.kvs.get('general.architecture')!.value, g.kvs.get('llama.attention.key_length')?.value, g.kvs.get('llama.rope.freq_base')!.value], ['llama', 32, 1000042]);
+  }
 });
 
 type Shape = (typeof PRESETS)[string];
-const LAYOUTS: Layout[] = ['hf-bitnet', 'hf-bitnet-packed', '1bitllm', 'llama-packed'];
+const LAYOUTS: Layout[] = ['hf-bitnet', 'hf-bitnet-packed', '1bitllm', 'llama-packed', 'llama-latent'];
 const PACKED: Partial<Record<Layout, 'multiply' | 'divide'>> = { 'hf-bitnet-packed': 'multiply', 'llama-packed': 'divide' };
 
 function readJson(path: string): Record<string, unknown> {
@@ -174,6 +230,15 @@ const CONFIG_FACTS: Record<Layout, Record<string, unknown>> = {
     rms_norm_eps: 1e-5,
     tie_word_embeddings: false,
     quantization_config: { quant_method: 'bitnet' },
+    torch_dtype: 'bfloat16',
+  },
+  'llama-latent': {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_act: 'silu',
+    rope_theta: 500000,
+    rms_norm_eps: 1e-5,
+    quantization_config: undefined,
     torch_dtype: 'bfloat16',
   },
 };
@@ -395,12 +460,13 @@ for (const layout of LAYOUTS) {
         assert.equal([normalizer.get(3), normalizer.get(4)], [1, 0]);
       } else {
         const base = layout === 'hf-bitnet' ? 0 : vocabSize - 10;
-        assert.equal([bos, eos], [base, layout === 'llama-packed' ? base + 9 : base + 1]);
+        const llama = layout === 'llama-packed' || layout === 'llama-latent';
+        assert.equal([bos, eos], [base, llama ? base + 9 : base + 1]);
         assert.equal([...special.keys()].sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => base + i));
         assert.equal([special.get(base), special.get(base + 1), special.get(base + 9)], ['<|begin_of_text|>', '<|end_of_text|>', '<|eot_id|>']);
         const template = tokConfig.chat_template as string;
         assert.ok(template.includes('<|eot_id|>') && template.includes('bos_token'));
-        if (layout === 'llama-packed') assert.ok(template.includes('<|start_header_id|>'));
+        if (llama) assert.ok(template.includes('<|start_header_id|>'));
         assert.equal([generation.bos_token_id, generation.eos_token_id], [bos, eos]);
         // byte-level alphabet: space is Ġ, newline Ċ
         assert.ok('Ġ' in tok.model.vocab && 'Ċ' in tok.model.vocab && 'a' in tok.model.vocab);

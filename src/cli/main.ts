@@ -16,6 +16,7 @@ import { QUANT_RULES, SCALE_GRANULARITIES, type QuantRule } from '../quant/rule.
 import { VERSION } from '../version.js';
 import { DEFAULTS } from '../defaults.js';
 import { FORMATS, FORMAT_IDS, FORMAT_OPTIONS, optionFlag } from '../outputs/index.js';
+import { LAYOUTS as INPUT_LAYOUTS } from '../layouts/index.js';
 import { createProgress, gb } from './progress.js';
 import { servePage } from './serve.js';
 import { inspect } from '../run/inspect.js';
@@ -33,6 +34,7 @@ interface ConvertFlags {
   inputDir: string;
   outputDir: string;
   format: string;
+  layout?: string;
   force?: boolean;
   threads?: number;
   scaleGranularity: 'projection' | 'row';
@@ -64,7 +66,9 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
   cmd
     .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
     .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
-    .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format));
+    .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
+    // no choices here: synth's --layout (which also takes the older names) is parsed by this option too
+    .option('--layout <layout>', `the input layout, when it cannot be detected (default: detected from config.json and the dtypes): ${INPUT_LAYOUTS.map((l) => l.id).join(', ')}; llama-latent (${INPUT_LAYOUTS.find((l) => l.id === 'llama-latent')!.about}) is read only when named`);
   // each format's own options, from its schema: --gguf-arch, --gguf-type, --bincode, ...
   for (const { format, option } of FORMAT_OPTIONS) {
     cmd.addOption(new Option(`--${optionFlag(option.key)} <value>`, `${format}: ${option.help}`).choices(option.values).default(option.default));
@@ -120,6 +124,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         outputDir: flags.outputDir,
         ...Object.fromEntries(FORMAT_OPTIONS.map(({ option }) => [option.key, flags[option.key]])),
         format: flags.format,
+        layout: flags.layout,
         force: flags.force,
         threads: flags.threads,
         granularity: flags.scaleGranularity,
@@ -207,17 +212,18 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--layout <layout>',
-        'checkpoint layout, by the input layout it is read as: hf-bitnet (2B-4T-bf16 master weights), hf-bitnet-packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58); master and packed are older names of the first two',
+        'checkpoint layout, by the input layout it is read as: hf-bitnet (2B-4T-bf16 master weights), hf-bitnet-packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58, Falcon3-1.58bit), llama-latent (Falcon-E prequantized: convert it with --layout llama-latent); master and packed are older names of the first two',
       )
         .choices([...LAYOUTS, ...Object.keys(LAYOUT_ALIASES)])
         .default('hf-bitnet'),
     )
     .addOption(new Option('--dtype <dtype>', "float weights' dtype (default: the layout's: F32 for 1bitllm, else BF16)").choices(['BF16', 'F16', 'F32']))
     .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
-    .option('--untied', 'write lm_head.weight (tie_word_embeddings false)')
+    .option('--untied', 'write lm_head.weight (tie_word_embeddings false; the Falcon presets are untied without it)')
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
     .requiredOption('-o, --out <dir>', 'folder to write')
-    .action((o: { preset: string; layout: LayoutName; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }) => {
+    .action((_o: unknown, cmd: Command) => {
+      const o = ownOptions<{ preset: string; layout: LayoutName; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }>(cmd);
       const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
       process.stderr.write(`wrote ${o.preset} ${layoutOf(o.layout)} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
     });

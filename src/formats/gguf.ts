@@ -70,11 +70,12 @@ export interface GgmlType {
   forkOnly?: boolean;
 }
 
-/** The float types (ggml.c type_traits); the ternary types are the rows of PACKINGS that are GGUF types. */
+/** The float types (ggml.c type_traits), Q8_0 among them (docs/gguf.md 7); the ternary types are the rows of PACKINGS that are GGUF types. */
 const FLOAT_TYPES = {
   F32: { id: 0, blockValues: 1, blockBytes: 4, tailBytes: 0 },
   F16: { id: 1, blockValues: 1, blockBytes: 2, tailBytes: 0 },
   BF16: { id: 30, blockValues: 1, blockBytes: 2, tailBytes: 0 },
+  Q8_0: { id: 8, blockValues: 32, blockBytes: 34, tailBytes: 0 },
 } as const satisfies Record<string, GgmlType>;
 
 type TernaryGgmlName = { [K in PackingId]: (typeof PACKINGS)[K] extends { ggml: { name: infer N } } ? N : never }[PackingId];

@@ -43,6 +43,12 @@ export interface KernelExports {
    * bits kept).
    */
   convertFloats(srcDtype: number, src: number, n: number, dstDtype: number, dst: number): void;
+  /**
+   * GGUF Q8_0 (docs/gguf.md 7): n elements of `dtype` (n % 32 == 0) -> n / 32 blocks of 34 bytes at
+   * dst: fp16 d = amax / 127 (computed in f32), then 32 i8 roundf(x * id), id = 1 / d from the f32 d,
+   * as ggml's quantize_row_q8_0_ref. Inputs must be finite.
+   */
+  quantizeQ8_0(dtype: number, src: number, n: number, dst: number): void;
 
   // Packers (see packings.ts for the layouts and their sources). Input: i8 ternary values; each
   // returns how many inputs were not in {-1, 0, 1}, which are packed as 0. Every call covers whole

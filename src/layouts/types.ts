@@ -18,6 +18,11 @@ export interface InputLayout<Id extends string = string> {
   id: Id;
   /** One line for `--help`, errors and the README. */
   about: string;
+  /**
+   * Read only when named (`--layout`), never detected: a checkpoint whose config.json and dtypes look
+   * like another kind of model (float Llama weights that are latent BitNet weights).
+   */
+  named?: boolean;
   /** Whether this layout reads the checkpoint (config.json architectures, the dtype of the projections). */
   matches(c: CheckpointView): boolean;
   /** Checks every name, dtype and shape against the config and returns the plan, or throws a typed error. */

@@ -23,6 +23,8 @@ import { VERSION } from '../version.js';
 export interface ConversionOptions extends Partial<FormatOwnOptions> {
   /** The output format (outputs/index.ts); default bitnet-rs. */
   format?: string;
+  /** The input layout by id (layouts/index.ts), for one that is never detected (llama-latent); default: detected. */
+  layout?: string;
   granularity?: ScaleGranularity;
   /** offline (default): the reference rule in the tensor's dtype; online: transformers' WeightQuant in f32. */
   rule?: QuantRule;
@@ -91,9 +93,12 @@ export function resolvedOptions(format: AnyFormat, model: ModelPlan, o: FormatOp
   return Object.fromEntries(format.options.map((opt) => [optionManifestKey(opt.key), own[opt.key]]));
 }
 
-/** The options a manifest records, as ConversionOptions (verify re-derives an output with them); a value outside the schema is left out. */
+/**
+ * The options a manifest records, as ConversionOptions (verify re-derives an output with them): the
+ * format's own, and the input layout when it was named; a value outside the schema is left out.
+ */
 export function optionsFromManifest(format: AnyFormat, recorded: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = typeof recorded.layout === 'string' ? { layout: recorded.layout } : {};
   for (const opt of format.options) {
     const v = recorded[optionManifestKey(opt.key)];
     if (typeof v === 'string' && opt.values.includes(v)) out[opt.key] = v;
@@ -101,12 +106,12 @@ export function optionsFromManifest(format: AnyFormat, recorded: Record<string, 
   return out;
 }
 
-/** The opened checkpoint as a format-neutral plan; what is skipped or unused becomes a warning. */
-export function planModel(checkpoint: Checkpoint, warn: (message: string) => void): ModelPlan {
+/** The opened checkpoint as a format-neutral plan (the layout named, or detected); what is skipped or unused becomes a warning. */
+export function planModel(checkpoint: Checkpoint, warn: (message: string) => void, layout?: string): ModelPlan {
   for (const s of checkpoint.skipped) warn(`${s.file}: skipped tensor ${s.name} with shape [${s.shape}]: ${s.reason}`);
   const config = parseModelConfig(checkpoint.config, checkpoint.configPath);
   const files = checkpoint.files.map((f) => f.file);
-  const model = planCheckpoint({ config, tensors: checkpoint.tensors, files, configPath: checkpoint.configPath });
+  const model = planCheckpoint({ config, tensors: checkpoint.tensors, files, configPath: checkpoint.configPath }, layout);
   if (model.unused.length) warn(`${model.unused.length} tensors are not part of the layout and were not converted: ${model.unused.join(', ')}`);
   return model;
 }
@@ -133,13 +138,16 @@ export function describeSource(checkpoint: Checkpoint, folder: string, relative:
   return { folder, files: paths.map(relative), bytes: checkpoint.files.reduce((s, f) => s + f.fileSize, 0) };
 }
 
-/** manifest.json: what was written (every file with size and sha256), by which converter, how, from what. */
-export function manifestBytes(format: AnyFormat, model: ModelPlan, o: FormatOptions, files: OutputFile[], source: SourceDescription): Uint8Array {
+/**
+ * manifest.json: what was written (every file with size and sha256), by which converter, how, from what;
+ * `named`: the layout the caller named (--layout), recorded with the options so that verify re-derives with it.
+ */
+export function manifestBytes(format: AnyFormat, model: ModelPlan, o: FormatOptions, files: OutputFile[], source: SourceDescription, named?: string): Uint8Array {
   return jsonBytes({
     converter: { name: 'bitnet-converter', version: VERSION },
     format: format.id,
     conversion_timestamp: o.timestamp,
-    options: { ...resolvedOptions(format, model, o), ...format.describe(model, o), scale_granularity: o.granularity, rule: o.rule },
+    options: { ...resolvedOptions(format, model, o), ...format.describe(model, o), scale_granularity: o.granularity, rule: o.rule, ...(named === undefined ? {} : { layout: named }) },
     source: { folder: source.folder, layout: model.layout, files: source.files.map((name) => ({ name })), bytes: source.bytes },
     ternarization: describeRule(o.granularity, o.rule),
     lm_head: model.outputTied ? 'tied: model.embed_tokens.weight' : 'lm_head.weight',
@@ -244,7 +252,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
   };
   const options = formatOptions(format, o, host.inputName, () => host.defaultTimestamp());
   const input = await host.openInput();
-  const model = planModel(input.checkpoint, warn);
+  const model = planModel(input.checkpoint, warn, o.layout);
   const plan = await host.plan(format, model, options, input);
   const run = await host.begin(format, input, warn);
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -269,7 +277,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
     plan.containers.forEach((c, i) => files.push({ name: c.file, ...hashed[i] }));
     for (const f of format.finish(model, options, input.side)) files.push({ name: f.name, ...(await run.writeSmall(f.name, f.bytes)) });
     const source = describeSource(input.checkpoint, host.inputName, input.relative);
-    files.push({ name: 'manifest.json', ...(await run.writeSmall('manifest.json', manifestBytes(format, model, options, files, source))) });
+    files.push({ name: 'manifest.json', ...(await run.writeSmall('manifest.json', manifestBytes(format, model, options, files, source, o.layout))) });
     mark();
     const delivered = await run.commit(files);
     mark();

@@ -104,15 +104,16 @@ export class WeightStream {
   }
 
   /**
-   * Streams a float tensor in chunks of whole rows, as stored (`source`) or converted to another float
-   * dtype (exact when widening, round to nearest even when narrowing), after refusing NaN and
+   * Streams a float tensor in chunks of whole rows, as stored (`source`), converted to another float
+   * dtype (exact when widening, round to nearest even when narrowing) or as GGUF Q8_0 blocks (rows a
+   * multiple of 32 values, which the caller checks; docs/gguf.md 7), after refusing NaN and
    * infinities. `onChunk` gets a view into wasm memory that is reused.
    */
-  floats(t: FloatTensor, as: 'source' | FloatDType, onChunk: (bytes: Uint8Array, firstRow: number, rows: number) => void): void {
+  floats(t: FloatTensor, as: 'source' | FloatDType | 'Q8_0', onChunk: (bytes: Uint8Array, firstRow: number, rows: number) => void): void {
     const k = this.kernels;
     const to = as === 'source' ? t.dtype : as;
     const rowBytes = t.shape[1] * DTYPE_SIZE[t.dtype];
-    const outRowBytes = t.shape[1] * DTYPE_SIZE[to];
+    const outRowBytes = to === 'Q8_0' ? (t.shape[1] / 32) * 34 : t.shape[1] * DTYPE_SIZE[to];
     const per = this.rowsPerChunk(rowBytes);
     const b = this.space.reserve({ input: per * rowBytes, converted: to === t.dtype ? 0 : per * outRowBytes });
     for (let r = 0; r < t.shape[0]; r += per) {
@@ -122,6 +123,9 @@ export class WeightStream {
       this.checkedAbsSum(t, b.input, r * t.shape[1], n); // only to refuse NaN and infinities
       if (to === t.dtype) {
         onChunk(k.u8(b.input, rows * rowBytes), r, rows);
+      } else if (to === 'Q8_0') {
+        k.exports.quantizeQ8_0(DTYPE_CODE[t.dtype], b.input, n, b.converted);
+        onChunk(k.u8(b.converted, rows * outRowBytes), r, rows);
       } else if (to === 'F32') {
         k.exports.widen(DTYPE_CODE[t.dtype], b.input, n, b.converted);
         onChunk(k.u8(b.converted, n * 4), r, rows);

@@ -26,7 +26,7 @@ export interface SynthOptions {
   dtype?: SynthDType;
   /** 1 writes model.safetensors; more writes model-0000i-of-0000n.safetensors + index. */
   shards?: number;
-  /** Write lm_head.weight and tie_word_embeddings: false (llama-packed always has lm_head.weight). */
+  /** Write lm_head.weight and tie_word_embeddings: false (llama-packed always has lm_head.weight); default: tied, or as the preset's model family is (the Falcon presets: untied). */
   untied?: boolean;
   seed?: number;
 }
@@ -51,7 +51,7 @@ export function generateCheckpoint(o: SynthOptions): SynthResult {
     throw new UsageError(`--layout ${layout}: vocab_size ${shape.vocab_size} is too small for its tokenizer's special tokens (at least 32)`);
   }
   const shards = o.shards ?? 1;
-  const untied = o.untied ?? false;
+  const untied = o.untied ?? shape.family?.tie_word_embeddings === false;
   const tensors = spec.tensors(shape, dtype, untied);
   if (!Number.isSafeInteger(shards) || shards < 1 || shards > tensors.length) {
     throw new UsageError(`--shards: expected a whole number from 1 to ${tensors.length}, found ${o.shards}`);

@@ -10,11 +10,13 @@
 //   llama-packed      HF1BitLLM/Llama3-8B-1.58-100B-tokens: LlamaForCausalLM + quantization_config
 //                     bitnet without linear_class (bitlinear: the scale divides, about 1/mean|W|),
 //                     no sub-norms, untied bf16 lm_head
+//   llama-latent      Falcon-E's prequantized revision, onebitllms fine-tunes: a plain LlamaForCausalLM
+//                     (no quantization_config) with float latent projections, no sub-norms, tied or not
 
 import type { DType } from '../formats/safetensors.js';
 import type { LayoutId } from '../layouts/index.js';
 import { UsageError } from '../errors.js';
-import { bitnetConfig, shapeOf, type ModelShape } from './presets.js';
+import { bitnetConfig, headDimOf, shapeOf, type FamilyConfig, type ModelShape } from './presets.js';
 
 /** A layout synth writes: one of the converter's. */
 export type Layout = LayoutId;
@@ -67,7 +69,8 @@ interface Naming {
 /** The tensors of a Llama-family checkpoint, in the order the 2B-4T file has them. */
 function layerTensors(s: ModelShape, dtype: SynthDType, untied: boolean, n: Naming): SynthTensor[] {
   const h = s.hidden_size;
-  const kv = (s.num_key_value_heads * h) / s.num_attention_heads;
+  const q = s.num_attention_heads * headDimOf(s);
+  const kv = s.num_key_value_heads * headDimOf(s);
   const f = s.intermediate_size;
   const norm = (name: string, size: number): SynthTensor => ({ name, dtype, shape: [size], kind: 'norm' });
   const proj = (name: string, rows: number, cols: number, width: number): SynthTensor[] => {
@@ -86,10 +89,10 @@ function layerTensors(s: ModelShape, dtype: SynthDType, untied: boolean, n: Nami
     const p = `model.layers.${i}.`;
     t.push(
       norm(p + 'input_layernorm.weight', h),
-      ...proj(p + 'self_attn.q_proj', h, h, w.qk),
+      ...proj(p + 'self_attn.q_proj', q, h, w.qk),
       ...proj(p + 'self_attn.k_proj', kv, h, w.qk),
       ...proj(p + 'self_attn.v_proj', kv, h, w.proj),
-      ...proj(p + 'self_attn.o_proj', h, h, w.proj),
+      ...proj(p + 'self_attn.o_proj', h, q, w.proj),
     );
     if (n.subNorms) t.push(norm(p + n.subNorms[0], h));
     t.push(
@@ -179,6 +182,7 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
         ['attention_dropout', 0.0],
         ['bos_token_id', ids.bos],
         ['eos_token_id', ids.eos],
+        ...headDimEntry(s),
         ['hidden_act', 'silu'],
         ['hidden_size', s.hidden_size],
         ['initializer_range', 0.02],
@@ -209,8 +213,9 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
     // always untied: the real model has a bf16 lm_head.weight
     tensors: (s, dtype) => layerTensors(s, dtype, true, { widths: WIDTHS, packed: true }),
     // HF1BitLLM/Llama3-8B-1.58-100B-tokens config.json, quantization_config twice as there (a JSON
-    // parser keeps the last one)
+    // parser keeps the last one); a Falcon preset's: Falcon3-1.58bit's
     config: (preset, dtype) => {
+      if (preset.family) return falconConfig(shapeOf(preset), preset.family, dtype, false, true);
       const s = shapeOf(preset);
       const base = llama3SpecialBase(s.vocab_size);
       return jsonText([
@@ -219,6 +224,7 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
         ['attention_dropout', 0.0],
         ['bos_token_id', base + LLAMA3.begin],
         ['eos_token_id', base + LLAMA3.eot],
+        ...headDimEntry(s),
         ['hidden_act', 'silu'],
         ['hidden_size', s.hidden_size],
         ['initializer_range', 0.02],
@@ -245,7 +251,87 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
       ]);
     },
   },
+  'llama-latent': {
+    dtype: 'BF16',
+    tensors: (s, dtype, untied) => layerTensors(s, dtype, untied, { widths: WIDTHS, packed: false }),
+    config: (preset, dtype, untied) => (preset.family ? falconConfig(shapeOf(preset), preset.family, dtype, !untied, false) : llamaConfig(shapeOf(preset), dtype, !untied)),
+  },
 };
+
+/** A head_dim entry for config.json where the shape sets one (none for the older presets, whose configs stay as they were). */
+const headDimEntry = (s: ModelShape): Array<readonly [string, unknown]> => (s.head_dim === undefined ? [] : [['head_dim', s.head_dim]]);
+
+/** config.json of a plain LlamaForCausalLM (transformers' LlamaConfig keys), its special tokens those of the Llama 3 tokenizer synth writes. */
+function llamaConfig(s: ModelShape, dtype: SynthDType, tied: boolean): string {
+  const base = llama3SpecialBase(s.vocab_size);
+  return jsonText([
+    ['architectures', ['LlamaForCausalLM']],
+    ['attention_bias', false],
+    ['attention_dropout', 0.0],
+    ['bos_token_id', base + LLAMA3.begin],
+    ['eos_token_id', base + LLAMA3.eot],
+    ...headDimEntry(s),
+    ['hidden_act', 'silu'],
+    ['hidden_size', s.hidden_size],
+    ['initializer_range', 0.02],
+    ['intermediate_size', s.intermediate_size],
+    ['max_position_embeddings', 8192],
+    ['mlp_bias', false],
+    ['model_type', 'llama'],
+    ['num_attention_heads', s.num_attention_heads],
+    ['num_hidden_layers', s.num_hidden_layers],
+    ['num_key_value_heads', s.num_key_value_heads],
+    ['pretraining_tp', 1],
+    ['rms_norm_eps', 1e-5],
+    ['rope_scaling', null],
+    ['rope_theta', 500000.0],
+    ['tie_word_embeddings', tied],
+    ['torch_dtype', TORCH_DTYPE[dtype]],
+    ['transformers_version', '4.48.0'],
+    ['use_cache', true],
+    ['vocab_size', s.vocab_size],
+  ]);
+}
+
+/**
+ * config.json of a Falcon family model (tiiuae/Falcon3-*-1.58bit's keys, in its order): head_dim and
+ * the family's rope_theta, rms_norm_eps and context; `packed` adds is_bitnet_config and its
+ * quantization_config (bitnet, lm_head not converted, no linear_class: the scale divides), without
+ * them it is the float latent checkpoint (Falcon-E's prequantized revision). The special token ids are
+ * those of the Llama 3 tokenizer synth writes, not Falcon's (its eos is 11).
+ */
+function falconConfig(s: ModelShape, family: FamilyConfig, dtype: SynthDType, tied: boolean, packed: boolean): string {
+  const base = llama3SpecialBase(s.vocab_size);
+  return jsonText([
+    ['architectures', ['LlamaForCausalLM']],
+    ['attention_bias', false],
+    ['attention_dropout', 0.0],
+    ['bos_token_id', base + LLAMA3.begin],
+    ['eos_token_id', base + LLAMA3.eot],
+    ['head_dim', headDimOf(s)],
+    ['hidden_act', 'silu'],
+    ['hidden_size', s.hidden_size],
+    ['initializer_range', 0.02],
+    ['intermediate_size', s.intermediate_size],
+    ...(packed ? [['is_bitnet_config', true] as const] : []),
+    ['max_position_embeddings', family.max_position_embeddings],
+    ['mlp_bias', false],
+    ['model_type', 'llama'],
+    ['num_attention_heads', s.num_attention_heads],
+    ['num_hidden_layers', s.num_hidden_layers],
+    ['num_key_value_heads', s.num_key_value_heads],
+    ['pretraining_tp', 1],
+    ...(packed ? [['quantization_config', { modules_to_not_convert: ['lm_head'], quant_method: 'bitnet' }] as const] : []),
+    ['rms_norm_eps', family.rms_norm_eps],
+    ['rope_scaling', null],
+    ['rope_theta', family.rope_theta],
+    ['tie_word_embeddings', tied],
+    ['torch_dtype', TORCH_DTYPE[dtype]],
+    ['transformers_version', family.transformers_version],
+    ['use_cache', true],
+    ['vocab_size', s.vocab_size],
+  ]);
+}
 
 /** The layouts synth writes, in the order of LAYOUT_SPECS. */
 export const LAYOUTS = Object.keys(LAYOUT_SPECS) as Layout[];

@@ -23,6 +23,7 @@ export function tokenizerFiles(layout: Layout, vocab: number): TokenizerFiles {
     case 'hf-bitnet-packed':
       return llama3Files(vocab, llama3SpecialBase(vocab), LLAMA3.end, 'role', {});
     case 'llama-packed':
+    case 'llama-latent':
       return llama3Files(vocab, llama3SpecialBase(vocab), LLAMA3.eot, 'header', { transformers_version: '4.44.0.dev0' });
     case '1bitllm':
       return spmFiles(vocab);

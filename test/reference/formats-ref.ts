@@ -14,6 +14,7 @@
 import type { RawTensor } from '../helpers/read-safetensors.js';
 import { bitnetRs, hfU8, i2s, msInt2, q2_0, tq1_0, tq2_0, type RefPacking } from './packings-ref.js';
 import { decodeValues, f16ToNumber, referenceTernary, toBf16, toF16, unpackRows, type Dt, type Rule } from './ternary-ref.js';
+import { q8_0BlockRef } from './q8_0-ref.js';
 
 // ---------------------------------------------------------------------------------------------
 // Byte helpers
@@ -872,7 +873,7 @@ export function checkBitnetRsBins(read: (file: string) => Uint8Array, flavor: Bi
 export type GgufTernaryType = 'i2_s' | 'tq2_0' | 'tq1_0' | 'q2_0' | 'f16';
 
 /** ggml type ids (section 3) by name. */
-export const GGML_IDS: Record<string, number> = { F32: 0, F16: 1, BF16: 30, TQ1_0: 34, TQ2_0: 35, I2_S: 36, Q2_0: 42 };
+export const GGML_IDS: Record<string, number> = { F32: 0, F16: 1, Q8_0: 8, BF16: 30, TQ1_0: 34, TQ2_0: 35, I2_S: 36, Q2_0: 42 };
 /** general.file_type of a file of each type (section 2). */
 export const GGUF_FILE_TYPE: Record<GgufTernaryType, number> = { i2_s: 40, tq1_0: 36, tq2_0: 37, q2_0: 41, f16: 1 };
 
@@ -886,6 +887,7 @@ export interface GgufTensorInfo {
 
 type GgufContent =
   | { kind: 'float'; type: 'F16' | 'F32'; values: number[] }
+  | { kind: 'q8_0'; bytes: Uint8Array }
   | { kind: 'ternary'; rows: number; cols: number; q: Int8Array; scale: number; relTol: number };
 
 /** What every tensor of a GGUF file must hold, whatever the ternary type (section 3's table). */
@@ -902,8 +904,9 @@ const GGUF_NORMS: Record<string, string> = {
  * Section 3: token_embd F16, norms F32, the seven projections ternary; no output (the head is
  * token_embd). Arch llama (section 6): q/k rows in adjacent-pair order (llama.cpp's converter `permute`:
  * row (h, i, l) of the file is Hugging Face's row (h, l, i)), and an untied lm_head as output.weight F16.
+ * `embd: 'q8_0'`: token_embd (and output) as Q8_0 blocks of the source values (section 7).
  */
-export function expectedGguf(tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions & { arch?: string } = {}): GgufExpectation {
+export function expectedGguf(tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions & { arch?: string; embd?: 'f16' | 'q8_0' } = {}): GgufExpectation {
   const rule = opts.rule ?? 'offline';
   const m = modelShape(config);
   const out: GgufExpectation = new Map();
@@ -911,10 +914,17 @@ export function expectedGguf(tensors: Tensors, config: Record<string, unknown>, 
     const values = decodeValues(t.bytes, t.dtype as Dt).map(type === 'F16' ? toF16 : Math.fround);
     out.set(name, { ne: [...t.shape].reverse(), content: { kind: 'float', type, values } });
   };
-  float('token_embd.weight', need(tensors, 'model.embed_tokens.weight'), 'F16');
+  const embd = (name: string, t: RawTensor) => {
+    if (opts.embd !== 'q8_0') return float(name, t, 'F16');
+    const values = decodeValues(t.bytes, t.dtype as Dt); // f32, bf16 and f16 values are all f32 values
+    const bytes = new Uint8Array((values.length / 32) * 34);
+    for (let b = 0; b < values.length / 32; b++) bytes.set(q8_0BlockRef(values.slice(32 * b, 32 * b + 32)), 34 * b);
+    out.set(name, { ne: [...t.shape].reverse(), content: { kind: 'q8_0', bytes } });
+  };
+  embd('token_embd.weight', need(tensors, 'model.embed_tokens.weight'));
   float('output_norm.weight', need(tensors, 'model.norm.weight'), 'F32');
   const llama = opts.arch === 'llama';
-  if (llama && !m.tied) float('output.weight', need(tensors, 'lm_head.weight'), 'F16');
+  if (llama && !m.tied) embd('output.weight', need(tensors, 'lm_head.weight'));
   const permuted = (q: Int8Array, rows: number, cols: number, heads: number) => {
     const d = rows / heads;
     const out = new Int8Array(q.length);
@@ -1008,8 +1018,8 @@ export function checkGguf(expected: GgufExpectation, type: GgufTernaryType, file
     const e = expected.get(t.name);
     if (!e) continue;
     const c = e.content;
-    const typeName = c.kind === 'float' ? c.type : type.toUpperCase();
-    const size = c.kind === 'float' ? c.values.length * (c.type === 'F16' ? 2 : 4) : ternaryBytes(type, c.rows, c.cols);
+    const typeName = c.kind === 'float' ? c.type : c.kind === 'q8_0' ? 'Q8_0' : type.toUpperCase();
+    const size = c.kind === 'float' ? c.values.length * (c.type === 'F16' ? 2 : 4) : c.kind === 'q8_0' ? c.bytes.length : ternaryBytes(type, c.rows, c.cols);
     if (t.type !== GGML_IDS[typeName]) bad.push(`${t.name}: ggml type ${t.type}, expected ${typeName} (${GGML_IDS[typeName]})`);
     if (JSON.stringify(t.ne) !== JSON.stringify(e.ne)) bad.push(`${t.name}: ne [${t.ne}], expected [${e.ne}]`);
     if (t.offset !== at) bad.push(`${t.name}: at data offset ${t.offset}, expected ${at}`);
@@ -1021,6 +1031,9 @@ export function checkGguf(expected: GgufExpectation, type: GgufTernaryType, file
     }
     if (c.kind === 'ternary') {
       bad.push(...checkTernary(t.name, type, c, data));
+    } else if (c.kind === 'q8_0') {
+      const first = data.findIndex((b, i) => b !== c.bytes[i]);
+      if (first >= 0) bad.push(`${t.name}: Q8_0 byte ${first} (block ${Math.floor(first / 34)}) is ${data[first]}, expected ${c.bytes[first]}`);
     } else {
       const got = decodeValues(data, c.type);
       const first = got.findIndex((v, i) => !Object.is(v, c.values[i]));

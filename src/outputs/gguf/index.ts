@@ -1,7 +1,8 @@
 // GGUF for the engines people run BitNet b1.58 with (docs/gguf.md): llama.cpp's arch `bitnet` (SiLU FFN,
 // sub-norms; TQ1_0/TQ2_0/Q2_0), bitnet.cpp's `bitnet-b1.58` (relu^2 FFN; I2_S, its fork's type 36), and
 // `llama` for Llama-layout ternary models (no sub-norms, q/k rows permuted for adjacent-pair RoPE, an
-// untied head; Q2_0/TQ in llama.cpp, I2_S in bitnet.cpp, docs/gguf.md 6). One .gguf
+// untied head; Q2_0/TQ in llama.cpp, I2_S in bitnet.cpp, docs/gguf.md 6); embeddings F16 or Q8_0
+// (docs/gguf.md 7). One .gguf
 // whose head (KVs with the vocabulary, tensor infos) and every tensor offset follow from the shapes:
 // the main thread writes the head into a preallocated file, the workers fill the tensors' regions.
 // A combination an engine would compute wrongly is refused with the reason and what to use instead.
@@ -60,8 +61,16 @@ const OPTIONS = [
     help: 'the ternary tensor type (auto: i2_s for bitnet-b1.58, tq2_0 for bitnet, q2_0 for llama)',
     label: 'GGUF type',
   },
+  {
+    key: 'ggufEmbdType',
+    values: ['f16', 'q8_0'],
+    default: 'f16',
+    help: "the type of token_embd and of arch llama's untied head (output.weight): f16, or q8_0 (blocks of 32 values with an fp16 scale, about half the size; rows of a multiple of 32 values)",
+    label: 'GGUF embedding type',
+  },
 ] as const satisfies readonly FormatOption[];
-type Own = { ggufArch: Arch | 'auto'; ggufType: TernaryType | 'auto' };
+type EmbdType = 'f16' | 'q8_0';
+type Own = { ggufArch: Arch | 'auto'; ggufType: TernaryType | 'auto'; ggufEmbdType: EmbdType };
 
 /** The ggml type and LLAMA_FTYPE of a --gguf-type (MOSTLY_F16 = 1). */
 const ggmlOf = (type: TernaryType): { name: GgmlTypeName; fileType: number; packing?: PackingId } =>
@@ -93,8 +102,8 @@ export interface Item {
   bytes: number;
 }
 
-/** The architecture and type for this model, or a refusal that says why and what to use instead. */
-function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryType } {
+/** The architecture and types for this model, or a refusal that says why and what to use instead. */
+function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryType; ggufEmbdType: EmbdType } {
   const act = model.config.hiddenAct ?? '';
   const fits = (a: Arch) => ARCHS[a].act === act && ARCHS[a].subNorms === model.hasSubNorms;
   const byModel = (Object.keys(ARCHS) as Arch[]).find(fits);
@@ -123,7 +132,7 @@ function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryTy
       `${type}${other ? ` (only ${ARCHS[other].engine}, arch ${other}, reads it)` : ''}`,
     );
   }
-  return { ggufArch: arch, ggufType: type };
+  return { ggufArch: arch, ggufType: type, ggufEmbdType: o.ggufEmbdType };
 }
 
 export const gguf: OutputFormat<Item[], Own> = {
@@ -145,10 +154,15 @@ export const gguf: OutputFormat<Item[], Own> = {
     if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (one scale per tensor)', 'row');
     const c = model.config;
     const { name: ternaryType, packing } = ggmlOf(type);
+    // token_embd and the untied head are [vocab, hidden]: Q8_0 blocks of 32 along hidden (docs/gguf.md 7)
+    const embd = o.ggufEmbdType === 'q8_0' ? 'Q8_0' : 'F16';
+    if (embd === 'Q8_0' && c.hiddenSize % 32 !== 0) {
+      throw new UnsupportedError({ tensor: NAMES.model.token_embd }, 'rows of a multiple of 32 values for --gguf-embd-type q8_0 (its blocks)', `rows of ${c.hiddenSize}; --gguf-embd-type f16 holds them`);
+    }
     const items: Omit<Item, 'at' | 'bytes'>[][] = [];
-    const float = (name: string, w: FloatWeight, t: 'F16' | 'F32') => ({ name, weight: w, type: t });
-    items.push([float(NAMES.model.token_embd!, model.tokenEmbd, 'F16')], [float(NAMES.model.output_norm!, model.outputNorm, 'F32')]);
-    if (!model.outputTied && model.output.kind === 'master') items.push([float(NAMES.model.output!, { kind: 'float', tensor: model.output.tensor }, 'F16')]);
+    const float = (name: string, w: FloatWeight, t: 'F16' | 'F32' | 'Q8_0') => ({ name, weight: w, type: t });
+    items.push([float(NAMES.model.token_embd!, model.tokenEmbd, embd)], [float(NAMES.model.output_norm!, model.outputNorm, 'F32')]);
+    if (!model.outputTied && model.output.kind === 'master') items.push([float(NAMES.model.output!, { kind: 'float', tensor: model.output.tensor }, embd)]);
     // q and k rows in adjacent-pair order for an arch whose RoPE wants it: each head's rows regrouped
     const heads: Partial<Record<BlockRole, number>> = rules.permuteQK ? { attn_q: c.numHeads, attn_k: c.numKvHeads } : {};
     for (const b of model.blocks) {
@@ -216,7 +230,7 @@ export const gguf: OutputFormat<Item[], Own> = {
     for (const item of j.part) {
       const sink = out.sink(item.at);
       if (item.weight.kind === 'float') {
-        s.floats(item.weight.tensor, item.type as 'F16' | 'F32', (bytes) => sink.write(bytes));
+        s.floats(item.weight.tensor, item.type as 'F16' | 'F32' | 'Q8_0', (bytes) => sink.write(bytes));
         continue;
       }
       const p = item.packing && PACKINGS[item.packing];
@@ -303,8 +317,9 @@ export const gguf: OutputFormat<Item[], Own> = {
     for (const t of ggufHead(folder, file).tensors) {
       const role = roleOfName(NAMES, t.name);
       const base = { name: t.name, role, file, dtype: t.type, shape: t.ne };
-      // the projections are ternary (whatever their type: F16 holds them as values times the scale)
-      if (typeof role !== 'object' || !role.roles.every(isLinearRole)) {
+      // the projections are ternary (in a ternary type, or F16 holding values times the scale); any
+      // other type (a foreign file's Q8_0 or F32 projections) is listed, not decoded
+      if (typeof role !== 'object' || !role.roles.every(isLinearRole) || (t.type !== 'F16' && !GGML_TYPES[t.type].packing)) {
         yield base;
         continue;
       }
