@@ -304,7 +304,7 @@ test('the largest vocabularies inside the limits convert under the bound: BPE an
 });
 
 /** An in-memory model folder of the synthetic tokenizer files for `layout` at vocabulary `vocab`, some replaced. */
-function vocabOf(layout: 'master' | '1bitllm', vocab: number, replace: Record<string, string | Uint8Array | undefined> = {}) {
+function vocabOf(layout: 'hf-bitnet' | '1bitllm', vocab: number, replace: Record<string, string | Uint8Array | undefined> = {}) {
   const files = new Map<string, string | Uint8Array | undefined>(tokenizerFiles(layout, vocab));
   for (const [k, v] of Object.entries(replace)) files.set(k, v);
   const input = { readSide: (name: string) => { const f = files.get(name); return f === undefined ? undefined : typeof f === 'string' ? new TextEncoder().encode(f) : f; } };
@@ -313,14 +313,14 @@ function vocabOf(layout: 'master' | '1bitllm', vocab: number, replace: Record<st
 }
 
 test('tokenizer.json merges are ["a", "b"] pairs or "a b" strings of tokens of the vocabulary: anything else is one line naming the merge', () => {
-  const base = JSON.parse(tokenizerFiles('master', 512).get('tokenizer.json') as string) as { model: { merges: string[]; vocab: Record<string, number> } };
+  const base = JSON.parse(tokenizerFiles('hf-bitnet', 512).get('tokenizer.json') as string) as { model: { merges: string[]; vocab: Record<string, number> } };
   const withMerge = (m: unknown) => {
     const t = structuredClone(base);
     (t.model.merges as unknown[])[3] = m;
     return JSON.stringify(t);
   };
-  vocabOf('master', 512)(); // the base is valid
-  assert.ok(vocabOf('master', 512, { 'tokenizer.json': withMerge(base.model.merges[3]!.split(' ')) })().length > 0, 'a pair is valid');
+  vocabOf('hf-bitnet', 512)(); // the base is valid
+  assert.ok(vocabOf('hf-bitnet', 512, { 'tokenizer.json': withMerge(base.model.merges[3]!.split(' ')) })().length > 0, 'a pair is valid');
   for (const [m, found] of [
     [{ a: 'b' }, 'an object'],
     [7, '7'],
@@ -333,14 +333,14 @@ test('tokenizer.json merges are ["a", "b"] pairs or "a b" strings of tokens of t
     ['ĠĠ', '"ĠĠ"'],
     ['Ġ Ġ Ġ', '"Ġ Ġ Ġ"'],
   ] as const) {
-    throwsTyped(vocabOf('master', 512, { 'tokenizer.json': withMerge(m) }), InvalidConfigError, ['tokenizer.json: invalid config: expected merges as ["a", "b"] pairs of strings or "a b" strings (one space)', `found merge 3: ${found}`]);
+    throwsTyped(vocabOf('hf-bitnet', 512, { 'tokenizer.json': withMerge(m) }), InvalidConfigError, ['tokenizer.json: invalid config: expected merges as ["a", "b"] pairs of strings or "a b" strings (one space)', `found merge 3: ${found}`]);
   }
-  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': withMerge('zz qq') }), InvalidConfigError, ['tokenizer.json', 'merge 3 "zz qq": "zz" is not in model.vocab']);
-  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': withMerge(['Ġ', 'zz']) }), InvalidConfigError, ['merge 3 "Ġ zz": "zz" is not in model.vocab']);
+  throwsTyped(vocabOf('hf-bitnet', 512, { 'tokenizer.json': withMerge('zz qq') }), InvalidConfigError, ['tokenizer.json', 'merge 3 "zz qq": "zz" is not in model.vocab']);
+  throwsTyped(vocabOf('hf-bitnet', 512, { 'tokenizer.json': withMerge(['Ġ', 'zz']) }), InvalidConfigError, ['merge 3 "Ġ zz": "zz" is not in model.vocab']);
 });
 
 test('tokenizer.json ids: integers below vocab_size, each once; added tokens objects with their own ids; JSON errors at their byte', () => {
-  const text = tokenizerFiles('master', 512).get('tokenizer.json') as string;
+  const text = tokenizerFiles('hf-bitnet', 512).get('tokenizer.json') as string;
   const base = JSON.parse(text) as { added_tokens: { id: number; content: string }[]; model: { vocab: Record<string, number> } };
   const edit = (f: (t: typeof base) => void) => {
     const t = structuredClone(base);
@@ -348,15 +348,15 @@ test('tokenizer.json ids: integers below vocab_size, each once; added tokens obj
     return { 'tokenizer.json': JSON.stringify(t) };
   };
   const [first, second] = Object.keys(base.model.vocab);
-  throwsTyped(vocabOf('master', 512, edit((t) => (t.model.vocab[first!] = 512))), InvalidConfigError, ['tokenizer.json', 'to have an id below vocab_size (512)', 'found 512']);
-  throwsTyped(vocabOf('master', 512, edit((t) => (t.model.vocab[first!] = 1.5))), InvalidConfigError, ['found 1.5']);
-  throwsTyped(vocabOf('master', 512, edit((t) => (t.model.vocab[first!] = t.model.vocab[second!]!))), InvalidConfigError, ['expected each id once in model.vocab']);
-  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': text.replace(`"${second}":`, `"${first}":`) }), InvalidConfigError, ['expected each token text once in model.vocab', 'twice']);
-  throwsTyped(vocabOf('master', 512, edit((t) => (t.added_tokens[0]!.id = base.model.vocab[first!]!))), InvalidConfigError, ['added_tokens entry 0', 'to have an id of its own']);
-  throwsTyped(vocabOf('master', 512, edit((t) => ((t.added_tokens as unknown[])[1] = 'x'))), InvalidConfigError, ['expected added_tokens entries {"id": <id>, "content": <text>, ...}, found entry 1: "x"']);
-  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': text.slice(0, 5000) }), InvalidConfigError, ['tokenizer.json: invalid config: expected valid JSON', `the end of the file at byte ${Buffer.byteLength(text.slice(0, 5000))}`]);
-  throwsTyped(vocabOf('master', 512, { 'tokenizer.json': `{"x":${'['.repeat(100_000)}` }), InvalidConfigError, ['nesting at most 256 deep']);
-  throwsTyped(vocabOf('master', MAX_VOCAB + 1), InvalidConfigError, ['config.json', `a vocab_size of at most ${MAX_VOCAB}`, String(MAX_VOCAB + 1)]);
+  throwsTyped(vocabOf('hf-bitnet', 512, edit((t) => (t.model.vocab[first!] = 512))), InvalidConfigError, ['tokenizer.json', 'to have an id below vocab_size (512)', 'found 512']);
+  throwsTyped(vocabOf('hf-bitnet', 512, edit((t) => (t.model.vocab[first!] = 1.5))), InvalidConfigError, ['found 1.5']);
+  throwsTyped(vocabOf('hf-bitnet', 512, edit((t) => (t.model.vocab[first!] = t.model.vocab[second!]!))), InvalidConfigError, ['expected each id once in model.vocab']);
+  throwsTyped(vocabOf('hf-bitnet', 512, { 'tokenizer.json': text.replace(`"${second}":`, `"${first}":`) }), InvalidConfigError, ['expected each token text once in model.vocab', 'twice']);
+  throwsTyped(vocabOf('hf-bitnet', 512, edit((t) => (t.added_tokens[0]!.id = base.model.vocab[first!]!))), InvalidConfigError, ['added_tokens entry 0', 'to have an id of its own']);
+  throwsTyped(vocabOf('hf-bitnet', 512, edit((t) => ((t.added_tokens as unknown[])[1] = 'x'))), InvalidConfigError, ['expected added_tokens entries {"id": <id>, "content": <text>, ...}, found entry 1: "x"']);
+  throwsTyped(vocabOf('hf-bitnet', 512, { 'tokenizer.json': text.slice(0, 5000) }), InvalidConfigError, ['tokenizer.json: invalid config: expected valid JSON', `the end of the file at byte ${Buffer.byteLength(text.slice(0, 5000))}`]);
+  throwsTyped(vocabOf('hf-bitnet', 512, { 'tokenizer.json': `{"x":${'['.repeat(100_000)}` }), InvalidConfigError, ['nesting at most 256 deep']);
+  throwsTyped(vocabOf('hf-bitnet', MAX_VOCAB + 1), InvalidConfigError, ['config.json', `a vocab_size of at most ${MAX_VOCAB}`, String(MAX_VOCAB + 1)]);
   const huge = { readSide: () => undefined, sideSize: (name: string) => (name === 'tokenizer.json' ? MAX_TOKENIZER_JSON_BYTES + 1 : undefined) };
   throwsTyped(() => ggufVocab(huge, parseModelConfig({ hidden_size: 64, intermediate_size: 160, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: 512 }, 'config.json')), InvalidConfigError, ['tokenizer.json', `at most ${MAX_TOKENIZER_JSON_BYTES} bytes`, 'found 16777217 bytes']);
 });
