@@ -111,7 +111,7 @@ const configOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json
  * untied head, and with which types (the first is --gguf-type auto's).
  */
 const GGUF_ARCHS: Record<string, { act: string; subNorms: boolean; untied: boolean; types: GgufTernaryType[] }> = {
-  bitnet: { act: 'silu', subNorms: true, untied: false, types: ['tq2_0', 'tq1_0', 'q2_0', 'f16'] },
+  bitnet: { act: 'silu', subNorms: true, untied: false, types: ['q2_0', 'tq2_0', 'tq1_0', 'f16'] },
   'bitnet-b1.58': { act: 'relu2', subNorms: true, untied: false, types: ['i2_s', 'tq2_0', 'f16'] },
   llama: { act: 'silu', subNorms: false, untied: true, types: ['q2_0', 'tq2_0', 'tq1_0', 'i2_s', 'f16'] },
 };

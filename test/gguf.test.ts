@@ -138,7 +138,7 @@ write('2B-4T style (relu2) -> auto: bitnet-b1.58 + I2_S, every tensor as the ref
 for (const type of ['tq2_0', 'tq1_0', 'q2_0', 'f16'] as const) {
   write(`1bitLLM style (SiLU, F32 latent) -> bitnet + ${type}`, async () => {
     const input = synth({ layout: '1bitllm', seed: 3 });
-    const { file } = await run(input, type === 'tq2_0' ? {} : { ggufType: type });
+    const { file } = await run(input, type === 'q2_0' ? {} : { ggufType: type });
     const g = parseGguf(new Uint8Array(readFileSync(file)), file);
     assert.is((g.kvs.get('general.architecture')!.value as string), 'bitnet');
     assert.is(g.kvs.get('tokenizer.ggml.model')!.value, 'llama');

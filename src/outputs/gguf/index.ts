@@ -32,7 +32,8 @@ const TERNARY_TYPES: readonly TernaryType[] = [...GGUF_PACKINGS, 'f16'];
  * permuted for adjacent-pair RoPE, and the tensor types.
  */
 const ARCHS: Record<Arch, { engine: string; act: string; subNorms: boolean; untiedHead: boolean; permuteQK: boolean; types: readonly TernaryType[]; defaultType: TernaryType }> = {
-  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', subNorms: true, untiedHead: false, permuteQK: false, types: ['tq2_0', 'tq1_0', 'q2_0', 'f16'], defaultType: 'tq2_0' },
+  // Q2_0 by default for llama.cpp: the one ternary type with kernels on every backend (CUDA included)
+  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', subNorms: true, untiedHead: false, permuteQK: false, types: ['q2_0', 'tq2_0', 'tq1_0', 'f16'], defaultType: 'q2_0' },
   'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', subNorms: true, untiedHead: false, permuteQK: false, types: ['i2_s', 'tq2_0', 'f16'], defaultType: 'i2_s' },
   llama: {
     engine: 'llama.cpp (upstream; I2_S: bitnet.cpp)',
@@ -58,7 +59,7 @@ const OPTIONS = [
     key: 'ggufType',
     values: ['auto', ...TERNARY_TYPES],
     default: 'auto',
-    help: 'the ternary tensor type (auto: i2_s for bitnet-b1.58, tq2_0 for bitnet, q2_0 for llama)',
+    help: 'the ternary tensor type (auto: i2_s for bitnet-b1.58, q2_0 for bitnet and llama)',
     label: 'GGUF type',
   },
   {
