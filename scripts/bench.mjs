@@ -9,7 +9,7 @@
 // the input checkpoint) run, in each round after the same floors, the conversion of <input> to <format>
 // (bitnet-rs for inspect), then the command on its output: its time, its ratio to that conversion and
 // its peak RSS (read by a preloaded exit hook: the process's maxRSS, worker threads included).
-// Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --case verify:master-2b-4t:gguf ...] [-- --threads N] [-- --runs N] [-- --no-kernels] [-- --no-browser]
+// Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --case falcon3-10b-packed:gguf:gguf-type=i2_s ...] [-- --case verify:master-2b-4t:gguf ...] [-- --threads N] [-- --runs N] [-- --no-kernels] [-- --no-browser]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -22,8 +22,10 @@ const INPUTS = {
   'master-2b-4t': ['--layout', 'master', '--preset', '2b-4t'],
   'packed-2b-4t': ['--layout', 'packed', '--preset', '2b-4t'],
   'llama-packed-8b': ['--layout', 'llama-packed', '--preset', 'llama3-8b', '--shards', '4'],
-  // 2B-4T's shapes with a SiLU FFN (the 1bitLLM family), for llama.cpp's arch bitnet (TQ2_0)
+  // 2B-4T's shapes with a SiLU FFN (the 1bitLLM family), for llama.cpp's arch bitnet
   'silu-2b-4t': ['--layout', '1bitllm', '--preset', '2b-4t', '--dtype', 'BF16'],
+  // tiiuae/Falcon3-10B-Base-1.58bit's shapes, packed as its LlamaForCausalLM checkpoint, for GGUF arch llama
+  'falcon3-10b-packed': ['--layout', 'llama-packed', '--preset', 'falcon3-10b', '--shards', '4'],
 };
 const DEFAULT_CASES = [
   'master-2b-4t:bitnet-rs',
@@ -31,7 +33,11 @@ const DEFAULT_CASES = [
   'master-2b-4t:hf-packed',
   'master-2b-4t:ms-gpu',
   'master-2b-4t:gguf', // bitnet-b1.58 + I2_S
-  'silu-2b-4t:gguf', // bitnet + TQ2_0
+  'silu-2b-4t:gguf:gguf-type=tq2_0', // bitnet + TQ2_0
+  'silu-2b-4t:gguf', // bitnet + Q2_0 (auto)
+  'falcon3-10b-packed:gguf', // llama + Q2_0 (auto)
+  'falcon3-10b-packed:gguf:gguf-type=i2_s', // llama + I2_S, for bitnet.cpp
+  'llama-packed-8b:gguf', // llama + Q2_0 (auto)
   'packed-2b-4t:bitnet-rs',
   'llama-packed-8b:bitnet-rs',
   'verify:master-2b-4t:bitnet-rs',
@@ -71,11 +77,12 @@ const dirBytes = (dir) => readdirSync(dir).reduce((s, f) => s + statSync(join(di
 
 function benchCase(name) {
   const check = /^(verify|inspect):/.exec(name)?.[1];
-  const [inputId, format = 'bitnet-rs'] = (check ? name.slice(check.length + 1) : name).split(':');
+  // input:format[:flag=value...], each flag a convert option without its dashes (gguf-type=i2_s)
+  const [inputId, format = 'bitnet-rs', ...flags] = (check ? name.slice(check.length + 1) : name).split(':');
   if (!INPUTS[inputId]) throw new Error(`unknown input ${inputId}: one of ${Object.keys(INPUTS).join(', ')}`);
   const input = prepare(inputId);
-  const output = join(cache, `${inputId}-${format}`);
-  const convertArgs = [cli, '--input-dir', input.dir, '--output-dir', output, '--format', format, '--timestamp', '0'];
+  const output = join(cache, [inputId, format, ...flags].join('-').replace(/[^A-Za-z0-9._-]/g, '_'));
+  const convertArgs = [cli, '--input-dir', input.dir, '--output-dir', output, '--format', format, '--timestamp', '0', ...flags.flatMap((f) => [`--${f.split('=')[0]}`, f.split('=').slice(1).join('=')])];
   if (args.threads) convertArgs.push('--threads', args.threads);
   const catInput = () => execFileSync('sh', ['-c', `cat ${input.files.map((f) => `'${f}'`).join(' ')} > /dev/null`]);
   const convertOnce = () => {
