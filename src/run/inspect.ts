@@ -71,12 +71,12 @@ function lstatOrUndefined(path: string) {
  */
 async function described(output: OutputRef, threads = availableParallelism()): Promise<InspectedTensor[]> {
   const tensors: InspectedTensor[] = [];
-  const ternary: { index: number; values: number }[] = [];
+  const ternary: { index: number; file: string; name: string; values: number }[] = [];
   for (const t of outputTensors(output)) {
-    if (t.ternary) ternary.push({ index: tensors.length, values: t.ternary.rows * t.ternary.cols });
+    if (t.ternary) ternary.push({ index: tensors.length, file: t.file, name: t.name, values: t.ternary.rows * t.ternary.cols });
     tensors.push({ name: t.name, ...(t.role !== undefined && { role: t.role }), dtype: t.dtype, shape: t.shape });
   }
-  for (const [i, stats] of await outputStatsOf(output, ternary, threads)) tensors[i].ternary = stats;
+  (await outputStatsOf(output, ternary, threads)).forEach((stats, k) => (tensors[ternary[k].index].ternary = stats));
   return tensors;
 }
 
