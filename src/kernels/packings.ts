@@ -119,6 +119,9 @@ function unpackI2s(bytes: Uint8Array, rows: number, cols: number, p: UnpackPlace
   return q;
 }
 
+/** bitnet-rs: the four values of each byte (codes low bits first; 01 = +1, 10 = -1, 00 and 11 = 0, 11 checked apart). */
+const BRS_VALUES = Int8Array.from({ length: 1024 }, (_, i) => [0, 1, -1, 0][((i >> 2) >> (2 * (i & 3))) & 3]);
+
 /** The fp16 d at byte `at` of every `blockBytes` bytes. */
 const f16At = (blockBytes: number, at: number) => (bytes: Uint8Array) => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -156,9 +159,23 @@ export const PACKINGS = {
     unpack(bytes, rows, cols, p) {
       // little-endian u32 words, ceil(cols/16) a row; value i of a word at bits 2i: 01 = +1, 10 = -1
       const wpr = Math.ceil(cols / 16);
+      const full = cols >> 4; // words without row padding: four values a byte through a table
       const q = new Int8Array(rows * cols);
       for (let r = 0; r < rows; r++) {
-        for (let w = 0; w < wpr; w++) {
+        for (let w = 0, o = 4 * r * wpr, at = r * cols; w < full; w++) {
+          let bad = 0;
+          for (let k = 0; k < 4; k++, o++, at += 4) {
+            const b = bytes[o];
+            bad |= b & (b >> 1) & 0x55; // a code 11
+            const v = 4 * b;
+            q[at] = BRS_VALUES[v];
+            q[at + 1] = BRS_VALUES[v + 1];
+            q[at + 2] = BRS_VALUES[v + 2];
+            q[at + 3] = BRS_VALUES[v + 3];
+          }
+          if (bad) for (let i = 0; i < 16; i++) if (((bytes[4 * (r * wpr + w) + (i >> 2)] >> (2 * (i & 3))) & 3) === 3) badCode(p.file, p.tensor, (p.row0 + r) * cols + w * 16 + i, 3);
+        }
+        for (let w = full; w < wpr; w++) {
           const at = 4 * (r * wpr + w);
           const word = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
           for (let i = 0; i < 16; i++) {
