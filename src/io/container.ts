@@ -1,11 +1,12 @@
 // A single-file container (safetensors, GGUF) whose size and head are known before any tensor is
 // read: created at full size with its head, filled by the jobs with positioned writes (each job
-// flushes what it wrote), hashed by the main thread as regions complete, and fsynced once at the end.
+// flushes what it wrote), hashed by the main thread (asynchronous reads) as regions complete, and fsynced once at the end.
 
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { WrittenFile } from './file-sink.js';
-import { guard } from './file-sink.js';
+import { guard, outputError } from './file-sink.js';
 import { CorruptFileError } from '../errors.js';
 
 export function createContainer(path: string, head: Uint8Array, bytes: number): void {
@@ -32,14 +33,20 @@ export function flushContainer(path: string): void {
 
 /**
  * Hashes a container while its regions are being filled: as jobs report their regions written, the
- * main thread (idle while workers run) hashes the longest finished prefix, so little is left to read
- * back at the end. Regions reported must not overlap; the head (offset 0) counts as written.
+ * main thread hashes the longest finished prefix, reading it asynchronously so that it keeps handing
+ * out jobs meanwhile (a synchronous hash held every lane's next job back). Regions reported must not
+ * overlap; the head (offset 0) counts as written.
  */
 export class ContainerHasher {
   private readonly hash = createHash('sha256');
   private readonly done: { offset: number; bytes: number }[] = [];
   private hashed = 0;
+  /** End of the longest written prefix. */
+  private ready = 0;
   private readonly buf = new Uint8Array(READ_CHUNK);
+  /** The hashing under way, if any. */
+  private running: Promise<void> | undefined;
+  private failure: { error: unknown } | undefined;
 
   constructor(
     private readonly path: string,
@@ -49,39 +56,59 @@ export class ContainerHasher {
     this.written(0, headBytes);
   }
 
-  /** Marks [offset, offset + bytes) as written and hashes whatever prefix is now complete. */
+  /** Marks [offset, offset + bytes) as written; the prefix now complete is hashed in the background. */
   written(offset: number, bytes: number): void {
     this.done.push({ offset, bytes });
     this.done.sort((a, b) => a.offset - b.offset);
-    let end = this.hashed;
-    while (this.done.length && this.done[0].offset <= end) end = Math.max(end, this.done[0].offset + this.done.shift()!.bytes);
-    if (end > this.hashed) this.hashTo(end);
+    while (this.done.length && this.done[0].offset <= this.ready) this.ready = Math.max(this.ready, this.done[0].offset + this.done.shift()!.bytes);
+    this.kick();
   }
 
-  private hashTo(end: number): void {
-    const fd = guard(this.path, 'open', () => openSync(this.path, 'r'));
+  private kick(): void {
+    if (this.running || this.failure || this.ready <= this.hashed) return;
+    this.running = this.hashReady()
+      .catch((error) => void (this.failure ??= { error }))
+      .finally(() => {
+        this.running = undefined;
+        this.kick(); // a region reported as the last read ended
+      });
+  }
+
+  private async hashReady(): Promise<void> {
+    const file = await guardAsync(this.path, 'open', () => open(this.path, 'r'));
     try {
-      while (this.hashed < end) {
-        const n = readSync(fd, this.buf, 0, Math.min(READ_CHUNK, end - this.hashed), this.hashed);
+      while (this.hashed < this.ready) {
+        const { bytesRead: n } = await file.read(this.buf, 0, Math.min(READ_CHUNK, this.ready - this.hashed), this.hashed);
         if (n === 0) throw new CorruptFileError({ file: this.path }, `${this.size} bytes`, `${this.hashed} (the file shrank while it was written)`);
         this.hash.update(this.buf.subarray(0, n));
         this.hashed += n;
       }
     } finally {
-      closeSync(fd);
+      await file.close();
     }
   }
 
   /** Hashes the rest (normally nothing), fsyncs the file (when `durable`) and returns its size and sha256. */
-  finish(durable = true): WrittenFile {
-    this.hashTo(this.size);
-    if (!durable) return { bytes: this.size, sha256: this.hash.digest('hex') };
-    const fd = guard(this.path, 'open', () => openSync(this.path, 'r+'));
-    try {
-      guard(this.path, 'fsync', () => fsyncSync(fd));
-    } finally {
-      closeSync(fd);
+  async finish(durable = true): Promise<WrittenFile> {
+    this.written(0, this.size);
+    while (this.running) await this.running;
+    if (this.failure) throw this.failure.error;
+    if (durable) {
+      const fd = guard(this.path, 'open', () => openSync(this.path, 'r+'));
+      try {
+        guard(this.path, 'fsync', () => fsyncSync(fd));
+      } finally {
+        closeSync(fd);
+      }
     }
     return { bytes: this.size, sha256: this.hash.digest('hex') };
+  }
+}
+
+async function guardAsync<T>(path: string, action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw outputError(path, action, e);
   }
 }

@@ -105,7 +105,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
           }
         },
         async runJobs() {
-          // a container is hashed as its regions land, on this thread, which is idle while the workers write
+          // a container is hashed as its regions land, on this thread, between handing out jobs
           const onDone = (i: number) => {
             for (const r of jobs[i].job.regions ?? []) hashers.get(jobs[i].job.file)!.written(r.offset, r.bytes);
           };
@@ -114,7 +114,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
         },
         progress: () => counter.read(),
         async finishContainers(containers) {
-          return containers.map((c) => hashers.get(c.file)!.finish(durable));
+          return Promise.all(containers.map((c) => hashers.get(c.file)!.finish(durable)));
         },
         async writeSmall(name, bytes) {
           return writeSmall(out.tempDir, name, bytes);

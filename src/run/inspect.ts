@@ -9,13 +9,13 @@ import { basename, dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { compileKernels } from '../kernels/index.js';
 import { ternaryStatsOf } from './stats-worker.js';
+import { outputStatsOf, outputTensors, type OutputRef } from './output-stats-worker.js';
 import { openCheckpoint } from '../io/checkpoint.js';
-import { outputFolder, readManifest, verifyManifest } from '../io/converted.js';
+import { readManifest, verifyManifest } from '../io/converted.js';
 import { interruptedReplace } from '../io/output-dir.js';
 import { planRoles, roleWeights, type TensorRole, type TernaryWeight, type Weight } from '../model/plan.js';
 import { planModel } from '../pipeline/conversion.js';
-import { formatById, type LazyTensor } from '../outputs/index.js';
-import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
+import type { TernaryStats } from '../inspect/stats.js';
 import { DEFAULTS } from '../defaults.js';
 import type { QuantRule } from '../quant/rule.js';
 
@@ -46,17 +46,13 @@ export async function inspect(path: string, o: { rule?: QuantRule; threads?: num
   const isFile = existsSync(path) && statSync(path).isFile();
   if (isFile && path.endsWith('.gguf')) {
     const file = realpathSync(path); // the user named it: a symlink to it is theirs (the output folder's reads follow none)
-    const tensors = formatById('gguf').tensors({ ...outputFolder(dirname(file)), list: () => [basename(file)] });
-    return { path, kind: 'output', format: 'gguf', tensors: [...tensors].map(described) };
+    return { path, kind: 'output', format: 'gguf', tensors: await described({ format: 'gguf', dir: dirname(file), file: basename(file) }, o.threads) };
   }
   if (!existsSync(path)) interruptedReplace(path); // throws when a replace of this output was interrupted
   if (existsSync(join(path, 'manifest.json')) || lstatOrUndefined(join(path, 'manifest.json'))) {
     const manifest = readManifest(path);
     verifyManifest(path, manifest);
-    // one tensor at a time, its values a row range at a time: memory bounded on 2B+ outputs
-    const tensors: InspectedTensor[] = [];
-    for (const t of formatById(manifest.format).tensors(outputFolder(path))) tensors.push(described(t));
-    return { path, kind: 'output', format: manifest.format, tensors };
+    return { path, kind: 'output', format: manifest.format, tensors: await described({ format: manifest.format, dir: path }, o.threads) };
   }
   return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule, o.threads);
 }
@@ -69,16 +65,19 @@ function lstatOrUndefined(path: string) {
   }
 }
 
-function described(t: LazyTensor): InspectedTensor {
-  const base = { name: t.name, ...(t.role !== undefined && { role: t.role }), dtype: t.dtype, shape: t.shape };
-  if (!t.ternary) return base;
-  const { rows, rowsPerChunk, rowScales } = t.ternary;
-  const c = new TernaryCounter(rows, t.ternary.cols);
-  for (let r = 0; r < rows; r += rowsPerChunk) {
-    const n = Math.min(rowsPerChunk, rows - r);
-    c.add(t.ternary.decode(r, n), n, rowScales.subarray(r, r + n));
+/**
+ * An output's tensors: listed here with the format's reader, their ternary values decoded and counted
+ * on worker threads (a share of the tensors each, one tensor and a row range at a time: memory bounded).
+ */
+async function described(output: OutputRef, threads = availableParallelism()): Promise<InspectedTensor[]> {
+  const tensors: InspectedTensor[] = [];
+  const ternary: { index: number; file: string; name: string; values: number }[] = [];
+  for (const t of outputTensors(output)) {
+    if (t.ternary) ternary.push({ index: tensors.length, file: t.file, name: t.name, values: t.ternary.rows * t.ternary.cols });
+    tensors.push({ name: t.name, ...(t.role !== undefined && { role: t.role }), dtype: t.dtype, shape: t.shape });
   }
-  return { ...base, ternary: c.result() };
+  (await outputStatsOf(output, ternary, threads)).forEach((stats, k) => (tensors[ternary[k].index].ternary = stats));
+  return tensors;
 }
 
 async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number): Promise<Inspection> {

@@ -24,9 +24,20 @@ export async function stopWorkers(): Promise<void> {
   await Promise.all([...activePools].map((p) => p.destroy()));
 }
 
+/**
+ * Largest first (the threads end together), but tiny jobs (under 1/64 of the largest) before all, in
+ * plan order: they cost the balance nothing, and a container is hashed only up to its first unwritten
+ * region (GGUF's output_norm, run last, held back the hash of the whole file after it).
+ */
+export function jobOrder(weights: number[]): number[] {
+  const tiny = Math.max(...weights) / 64;
+  const rank = (w: number) => (w < tiny ? Number.MAX_VALUE : w);
+  return weights.map((_, i) => i).sort((a, b) => rank(weights[b]) - rank(weights[a]));
+}
+
 /** Results in the order of `jobs`. The first failure stops the pool and is thrown. */
 export async function runJobs(jobs: RunnableJob[], opts: PoolOptions): Promise<JobResult[]> {
-  const order = jobs.map((_, i) => i).sort((a, b) => opts.weight(jobs[b]) - opts.weight(jobs[a]));
+  const order = jobOrder(jobs.map(opts.weight));
   const results: JobResult[] = new Array(jobs.length);
   if (opts.threads === 0) {
     const kernels = await instantiateKernels(opts.module);
