@@ -82,7 +82,8 @@ export async function outputStatsOf(o: OutputRef, items: (TensorRef & { values: 
       const refs = s.items.map((i) => ({ file: items[i].file, name: items[i].name }));
       const files = wholeFiles ? [...new Set(refs.map((r) => r.file))] : undefined;
       const request: OutputStatsRequest = { task: 'output-stats', output: o, items: refs, files };
-      const stats = await inThread<TernaryStats[]>(new URL(import.meta.url), request, 'statistics');
+      // a small young generation: the decoded chunks are short-lived, and two threads' default nurseries took inspect past 256 MiB
+      const stats = await inThread<TernaryStats[]>(new URL(import.meta.url), request, 'statistics', { maxYoungGenerationSizeMb: 8 });
       stats.forEach((st, k) => (out[s.items[k]] = st));
     }),
   );
