@@ -116,6 +116,17 @@ export function planModel(checkpoint: Checkpoint, warn: (message: string) => voi
   return model;
 }
 
+/**
+ * Largest first (the threads end together), but tiny jobs (under 1/64 of the largest) before all, in
+ * plan order: they cost the balance nothing, and a container is hashed only up to its first unwritten
+ * region (GGUF's output_norm, run last, held back the hash of the whole file after it).
+ */
+export function jobOrder(weights: number[]): number[] {
+  const tiny = Math.max(...weights) / 64;
+  const rank = (w: number) => (w < tiny ? Number.MAX_VALUE : w);
+  return weights.map((_, i) => i).sort((a, b) => rank(weights[b]) - rank(weights[a]));
+}
+
 export function jobTotals(plan: FormatPlan): { bytesTotal: number; tensorsTotal: number } {
   return {
     bytesTotal: plan.jobs.reduce((sum, j) => sum + j.cost.bytes, 0),

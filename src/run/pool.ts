@@ -5,6 +5,7 @@ import { Tinypool } from 'tinypool';
 import { instantiateKernels } from '../kernels/index.js';
 import { reviveError } from '../errors.js';
 import { runJob, type JobResult, type RunnableJob } from './run-job.js';
+import { jobOrder } from '../pipeline/conversion.js';
 import type { PoolData, WorkerReply } from './worker.js';
 
 export interface PoolOptions {
@@ -22,17 +23,6 @@ const activePools = new Set<Tinypool>();
 /** Terminates the workers of every running pool. */
 export async function stopWorkers(): Promise<void> {
   await Promise.all([...activePools].map((p) => p.destroy()));
-}
-
-/**
- * Largest first (the threads end together), but tiny jobs (under 1/64 of the largest) before all, in
- * plan order: they cost the balance nothing, and a container is hashed only up to its first unwritten
- * region (GGUF's output_norm, run last, held back the hash of the whole file after it).
- */
-export function jobOrder(weights: number[]): number[] {
-  const tiny = Math.max(...weights) / 64;
-  const rank = (w: number) => (w < tiny ? Number.MAX_VALUE : w);
-  return weights.map((_, i) => i).sort((a, b) => rank(weights[b]) - rank(weights[a]));
 }
 
 /** Results in the order of `jobs`. The first failure stops the pool and is thrown. */

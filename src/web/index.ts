@@ -6,7 +6,7 @@
 import { OutputError } from '../errors.js';
 import { bindingsUrl, compileKernels, kernelWasmUrl } from '../kernels/index.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
-import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
+import { checkThreads, jobOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
 import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
@@ -105,7 +105,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
           await pool!.all(containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
         },
         async runJobs() {
-          const order = plan!.jobs.map((_, i) => i).sort((a, b) => plan!.jobs[b].cost.bytes - plan!.jobs[a].cost.bytes);
+          const order = jobOrder(plan!.jobs.map((j) => j.cost.bytes));
           const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options! })));
           const byJob: JobOutcome[] = [];
           order.forEach((i, k) => (byJob[i] = { written: results[k] ?? undefined }));
