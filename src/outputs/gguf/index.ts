@@ -15,7 +15,7 @@ import { describe } from '../../formats/json-text.js';
 import { checkedLayers, exactly, vector, type ExpectedTensor } from '../expected.js';
 import { f16ToF32, f32ToF16 } from '../../quant/floats.js';
 import { readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
-import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
+import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, packingsThatFit, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
 import { readCost } from '../../stream/weights.js';
 import type { FormatOption, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
 import { ggufVocab } from './vocab.js';
@@ -175,7 +175,7 @@ export const gguf: OutputFormat<Item[], Own> = {
             const { rows, cols } = ternaryShape(w);
             const problem = packing && shapeProblem(PACKINGS[packing], rows, cols);
             if (problem) {
-              const fit = (rules.types.filter((t) => t !== 'f16' && !shapeProblem(PACKINGS[t as GgufPackingId], rows, cols)) as string[]).concat('f16');
+              const fit = [...packingsThatFit(rows, cols, rules.types.filter((t): t is GgufPackingId => t !== 'f16')), 'f16'];
               throw new UnsupportedError({ tensor: name }, `${problem} for ${type} (the engine would read garbage otherwise)`, `rows of ${cols}; --gguf-type ${fit.join(' or ')} holds them`);
             }
             const h = heads[role];
