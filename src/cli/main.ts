@@ -8,6 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { convert, type ConvertSummary } from '../run/convert.js';
 import { generateCheckpoint, LAYOUTS, LAYOUT_ALIASES, layoutOf, type LayoutName, type SynthDType } from '../synth/generate.js';
+import { TOKENIZER_STYLES, type TokenizerStyle } from '../synth/tokenizer.js';
 import { PRESETS } from '../synth/presets.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
 import { stopWorkers } from '../run/pool.js';
@@ -221,10 +222,15 @@ export function buildProgram(): Command {
     .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
     .option('--untied', 'write lm_head.weight (tie_word_embeddings false; the Falcon presets are untied without it)')
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
+    .addOption(
+      new Option('--tokenizer <style>', "the vocabulary's files: the layout's own, or llama2-json (a Llama 2 style tokenizer.json with byte fallback alone, no tokenizer.model)")
+        .choices([...TOKENIZER_STYLES])
+        .default('layout'),
+    )
     .requiredOption('-o, --out <dir>', 'folder to write')
     .action((_o: unknown, cmd: Command) => {
-      const o = ownOptions<{ preset: string; layout: LayoutName; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }>(cmd);
-      const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
+      const o = ownOptions<{ preset: string; layout: LayoutName; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string; tokenizer: TokenizerStyle }>(cmd);
+      const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed, tokenizer: o.tokenizer });
       process.stderr.write(`wrote ${o.preset} ${layoutOf(o.layout)} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
     });
 

@@ -18,6 +18,7 @@ import { readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
 import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, packingsThatFit, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
 import { readCost } from '../../stream/weights.js';
 import type { FormatOption, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
+import { PRE_NAMES } from './pre-tokenizers.js';
 import { ggufVocab } from './vocab.js';
 import { blockTensorName, roleOfName, type TensorNames } from '../tensor-names.js';
 
@@ -69,9 +70,17 @@ const OPTIONS = [
     help: "the type of token_embd and of arch llama's untied head (output.weight): f16, or q8_0 (blocks of 32 values with an fp16 scale, about half the size; rows of a multiple of 32 values)",
     label: 'GGUF embedding type',
   },
+  {
+    key: 'ggufPre',
+    values: ['auto', ...PRE_NAMES],
+    default: 'auto',
+    help: "tokenizer.ggml.pre, llama.cpp's pre-tokenizer for a byte-level BPE tokenizer.json (auto: recognized from its pre_tokenizer, an unknown one refused; a name overrides)",
+    label: 'GGUF pre-tokenizer',
+    independent: true,
+  },
 ] as const satisfies readonly FormatOption[];
 type EmbdType = 'f16' | 'q8_0';
-type Own = { ggufArch: Arch | 'auto'; ggufType: TernaryType | 'auto'; ggufEmbdType: EmbdType };
+type Own = { ggufArch: Arch | 'auto'; ggufType: TernaryType | 'auto'; ggufEmbdType: EmbdType; ggufPre: string };
 
 /** The ggml type and LLAMA_FTYPE of a --gguf-type (MOSTLY_F16 = 1). */
 const ggmlOf = (type: TernaryType): { name: GgmlTypeName; fileType: number; packing?: PackingId } =>
@@ -104,7 +113,7 @@ export interface Item {
 }
 
 /** The architecture and types for this model, or a refusal that says why and what to use instead. */
-function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryType; ggufEmbdType: EmbdType } {
+function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryType; ggufEmbdType: EmbdType; ggufPre: string } {
   const act = model.config.hiddenAct ?? '';
   const fits = (a: Arch) => ARCHS[a].act === act && ARCHS[a].subNorms === model.hasSubNorms;
   const byModel = (Object.keys(ARCHS) as Arch[]).find(fits);
@@ -133,7 +142,7 @@ function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryTy
       `${type}${other ? ` (only ${ARCHS[other].engine}, arch ${other}, reads it)` : ''}`,
     );
   }
-  return { ggufArch: arch, ggufType: type, ggufEmbdType: o.ggufEmbdType };
+  return { ggufArch: arch, ggufType: type, ggufEmbdType: o.ggufEmbdType, ggufPre: o.ggufPre };
 }
 
 export const gguf: OutputFormat<Item[], Own> = {
@@ -208,7 +217,7 @@ export const gguf: OutputFormat<Item[], Own> = {
       // a head_dim other than hidden / heads is read from these (llama.cpp defaults to hidden / heads)
       ...(c.headDim * c.numHeads !== c.hiddenSize ? [kv.u32(`${A}.attention.key_length`, c.headDim), kv.u32(`${A}.attention.value_length`, c.headDim)] : []),
       kv.u32(`${A}.vocab_size`, c.vocabSize),
-      ...ggufVocab(input, c),
+      ...ggufVocab(input, c, o.ggufPre),
     ];
     const layout = layoutGguf(kvs, infos);
     const placed = new Map(flat.map((i, k) => [i.name, { at: layout.offsets[k], bytes: layout.sizes[k] }]));
