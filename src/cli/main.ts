@@ -240,16 +240,17 @@ export function buildProgram(): Command {
     .argument('<path>', 'a model folder, an output folder, or a .gguf file')
     .option('--json', 'one JSON document instead of text')
     .addOption(new Option('--rule <rule>', 'the rule for master weights\' statistics').choices(QUANT_RULES).default(DEFAULTS.rule))
+    .addOption(new Option('--layout <layout>', 'an input checkpoint\'s layout, as convert takes it (default: detected; llama-latent is read only when named)').choices(INPUT_LAYOUTS.map((l) => l.id)))
     .option(...REPORT_OPTION)
     .option(...REPORT_TENSOR_OPTION)
     .action(async (path: string, _o: unknown, cmd: Command) => {
-      const o = ownOptions<{ json?: boolean; rule: QuantRule; report?: string; reportTensor?: string }>(cmd);
+      const o = ownOptions<{ json?: boolean; rule: QuantRule; layout?: string; report?: string; reportTensor?: string }>(cmd);
       const started = performance.now();
-      const result = await inspect(path, { rule: o.rule });
+      const result = await inspect(path, { rule: o.rule, layout: o.layout });
       // --json spells roles as text (blk.3.attn_q), as --report-tensor takes them
       const json = () => JSON.stringify({ ...result, tensors: result.tensors.map((t) => (t.role === undefined ? t : { ...t, role: roleName(t.role) })) }, null, 2) + '\n';
       process.stdout.write(o.json ? json() : inspectionText(result));
-      if (o.report) writeReport(o.report, await inspectReportData(path, result, { rule: o.rule, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
+      if (o.report) writeReport(o.report, await inspectReportData(path, result, { rule: o.rule, layout: o.layout, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
     });
 
   program

@@ -4,9 +4,9 @@
 // how jobs are scheduled, and how the output is committed.
 
 import { DEFAULTS } from '../defaults.js';
-import { UsageError } from '../errors.js';
+import { UnsupportedError, UsageError } from '../errors.js';
 import { jsonBytes } from '../formats/json-text.js';
-import { planCheckpoint } from '../layouts/index.js';
+import { BIAS, planCheckpoint } from '../layouts/index.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import { parseModelConfig } from '../model/config.js';
 import type { ModelPlan } from '../model/plan.js';
@@ -114,6 +114,20 @@ export function planModel(checkpoint: Checkpoint, warn: (message: string) => voi
   const model = planCheckpoint({ config, tensors: checkpoint.tensors, files, configPath: checkpoint.configPath }, layout);
   if (model.unused.length) warn(`${model.unused.length} tensors are not part of the layout and were not converted: ${model.unused.join(', ')}`);
   return model;
+}
+
+/**
+ * No format writes a bias (the plan has no role for one), and a model computed without its biases is
+ * another model: a conversion refuses them, naming the first; inspect still lists them as unused.
+ */
+function refuseBiases(model: ModelPlan, checkpoint: Checkpoint): void {
+  const biases = model.unused.filter((n) => BIAS.test(n));
+  if (!biases.length) return;
+  throw new UnsupportedError(
+    { file: checkpoint.tensors.get(biases[0])?.file, tensor: biases[0] },
+    'no bias tensors (no output format carries a bias, and the model computed without it would be another model)',
+    biases.length === 1 ? 'this one' : `${biases.length} of them`,
+  );
 }
 
 /**
@@ -264,6 +278,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
   const options = formatOptions(format, o, host.inputName, () => host.defaultTimestamp());
   const input = await host.openInput();
   const model = planModel(input.checkpoint, warn, o.layout);
+  refuseBiases(model, input.checkpoint);
   const plan = await host.plan(format, model, options, input);
   const run = await host.begin(format, input, warn);
   let timer: ReturnType<typeof setInterval> | undefined;
