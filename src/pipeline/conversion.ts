@@ -10,6 +10,7 @@ import { planCheckpoint } from '../layouts/index.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import { parseModelConfig } from '../model/config.js';
 import type { ModelPlan } from '../model/plan.js';
+import { ENGINE_IDS, engineById, engineOptions } from '../outputs/engines.js';
 import { formatById, type AnyFormat, type FormatOwnOptions } from '../outputs/index.js';
 import { optionFlag, optionManifestKey, type FormatOptions, type FormatPlan, type InputFolder } from '../outputs/types.js';
 import { describeRule, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
@@ -23,6 +24,11 @@ import { VERSION } from '../version.js';
 export interface ConversionOptions extends Partial<FormatOwnOptions> {
   /** The output format (outputs/index.ts); default bitnet-rs. */
   format?: string;
+  /**
+   * The engine the output is for (outputs/engines.ts): it picks the format and its options (for GGUF the
+   * type, and the architecture from the model, refused when the engine does not compute it).
+   */
+  engine?: string;
   /** The input layout by id (layouts/index.ts), for one that is never detected (llama-latent); default: detected. */
   layout?: string;
   granularity?: ScaleGranularity;
@@ -45,6 +51,8 @@ export interface ConversionOptions extends Partial<FormatOwnOptions> {
 export interface ProgressSnapshot {
   bytesRead: number;
   tensorsDone: number;
+  /** Tensors whose reading has begun (the browser's host counts them; done ones included). */
+  tensorsStarted?: number;
 }
 
 export interface Progress extends ProgressSnapshot {
@@ -255,7 +263,10 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
   const started = performance.now();
   const marks = [started];
   const mark = () => marks.push(performance.now());
-  const format = formatById(o.format ?? DEFAULTS.format);
+  const engine = o.engine === undefined ? undefined : engineById(o.engine);
+  if (o.engine !== undefined && !engine) throw new UsageError(`--engine: expected one of ${ENGINE_IDS.join(', ')}, found ${JSON.stringify(o.engine)}`);
+  if (engine && o.format !== undefined && o.format !== engine.format) throw new UsageError(`--engine ${engine.id} writes --format ${engine.format}, not ${o.format}`);
+  const format = formatById(engine?.format ?? o.format ?? DEFAULTS.format);
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
@@ -264,6 +275,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
   const options = formatOptions(format, o, host.inputName, () => host.defaultTimestamp());
   const input = await host.openInput();
   const model = planModel(input.checkpoint, warn, o.layout);
+  if (engine) Object.assign(options, engineOptions(engine, model, options));
   const plan = await host.plan(format, model, options, input);
   const run = await host.begin(format, input, warn);
   let timer: ReturnType<typeof setInterval> | undefined;

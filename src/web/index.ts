@@ -15,6 +15,7 @@ import { READER, startWorker, WebPool, WORKER } from './pool.js';
 import type { Reads, Task, ToWorker } from './worker.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
+export { ENGINES, ENGINE_IDS, engineById, runCommand, type Engine } from '../outputs/engines.js';
 export { DEFAULTS } from '../defaults.js';
 export type { ConversionOptions, OutputFile, Progress } from '../pipeline/conversion.js';
 export { simdSupported } from '../kernels/index.js';
@@ -39,6 +40,16 @@ export interface WebConvertOptions extends ConversionOptions {
   force?: boolean;
   /** The input folder's name, when the files do not come from a picked folder. */
   folderName?: string;
+  /**
+   * Cancels the run: the workers are stopped, the run's OPFS folder removed, and convertFiles rejects
+   * with an Error named 'AbortError'. Nothing is delivered once it fires.
+   */
+  signal?: AbortSignal;
+}
+
+/** The rejection of a cancelled run (the name DOM APIs give theirs). */
+function cancelled(): Error {
+  return Object.assign(new Error('the conversion was cancelled'), { name: 'AbortError' });
 }
 
 /** The shared sequence's result (ConversionResult) as the page and callers see it. */
@@ -59,13 +70,19 @@ function defaultThreads(): number {
 export async function convertFiles(files: Iterable<File>, o: WebConvertOptions = {}): Promise<WebConvertResult> {
   const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   const set = fileSet(files, o.folderName);
+  const signal = o.signal;
+  const check = () => {
+    if (signal?.aborted) throw cancelled();
+  };
   let outputName = '';
   let run = '';
   let reads: Reads = 'FileReaderSync';
   const host: ConversionHost<{ name: string; blob: Blob }[]> = {
     inputName: set.dir,
     async openInput() {
+      check();
       const { folder, side } = await readAhead(set);
+      check();
       inputs = [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]);
       return { checkpoint: openCheckpointFolder(folder), side, relative: (p) => p.slice(set.dir.length + 1) };
     },
@@ -73,6 +90,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
     plan: async (format, model, options, input) => format.plan(model, options, input.side),
     kernels: compileKernels,
     async begin(format) {
+      check();
       outputName = o.outputName ?? `${set.dir}-${format.id}`;
       const output = o.output ?? { kind: 'opfs' };
       if (output.kind === 'directory' && !o.force && (await exists(output.handle, outputName))) {
@@ -82,11 +100,14 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
       // held while the run writes, so that removeLeftovers() in another tab leaves this folder alone
       const unlock = await lockRun(run);
       await stagingFolder(run, true);
-      const done = { bytesRead: 0, tensorsDone: 0 };
+      const done = { bytesRead: 0, tensorsDone: 0, tensorsStarted: 0 };
       let pool: WebPool | undefined;
       let plan: FormatPlan | undefined;
       let options: FormatOptions | undefined;
+      const stop = () => pool?.stop(cancelled());
+      signal?.addEventListener('abort', stop);
       const end = () => {
+        signal?.removeEventListener('abort', stop);
         pool?.stop();
         unlock();
       };
@@ -95,11 +116,14 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
         async start(p, module, opts) {
           plan = p;
           options = opts;
-          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run }, (bytes, tensors) => {
+          check();
+          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run }, (bytes, tensors, started) => {
             done.bytesRead += bytes;
             done.tensorsDone += tensors;
+            done.tensorsStarted += started;
           });
           reads = pool.reads;
+          check(); // cancelled while the workers started
         },
         async createContainers(containers) {
           await pool!.all(containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
@@ -120,12 +144,14 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
           return w!;
         },
         async commit(written) {
+          check();
           end();
           return deliver(run, outputName, output, written, o.force ?? false);
         },
         async abort() {
           end();
-          await removeRun(run);
+          // a stopped worker's handles close as it goes: retry until the folder can be removed
+          await removeRun(run, true);
         },
       };
     },

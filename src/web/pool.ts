@@ -30,9 +30,9 @@ export class WebPool {
   /** How the workers read tensor data (they all run in the same page, so they agree). */
   reads: Reads = 'FileReaderSync';
 
-  private constructor(private readonly onProgress: (bytes: number, tensors: number) => void) {}
+  private constructor(private readonly onProgress: (bytes: number, tensors: number, started: number) => void) {}
 
-  static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type'>, onProgress: (bytes: number, tensors: number) => void): Promise<WebPool> {
+  static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type'>, onProgress: (bytes: number, tensors: number, started: number) => void): Promise<WebPool> {
     const pool = new WebPool(onProgress);
     await Promise.all(
       Array.from({ length: n }, async () => {
@@ -53,7 +53,7 @@ export class WebPool {
   }
 
   private receive(w: Worker, m: FromWorker): void {
-    if (m.type === 'progress') return this.onProgress(m.bytes, m.tensors);
+    if (m.type === 'progress') return this.onProgress(m.bytes, m.tensors, m.started);
     if (m.type === 'ready') return;
     const call = this.calls.get(m.id)!;
     this.calls.delete(m.id);
@@ -65,7 +65,7 @@ export class WebPool {
 
   /** Runs one task on the next free worker. */
   async run(task: Task, transfer: Transferable[] = []): Promise<Written> {
-    while (!this.idle.length) await new Promise<void>((r) => this.waiting.push(r));
+    while (!this.idle.length && !this.failed) await new Promise<void>((r) => this.waiting.push(r));
     if (this.failed) throw this.failed;
     const w = this.idle.pop()!;
     const id = this.next++;
@@ -90,9 +90,12 @@ export class WebPool {
     );
   }
 
-  stop(): void {
+  /** Terminates the workers; calls in flight reject with `why`. */
+  stop(why: Error = new Error('the conversion was stopped')): void {
+    this.failed ??= why;
     for (const w of this.workers) w.terminate();
-    for (const c of this.calls.values()) c.reject(new Error('the conversion was stopped'));
+    for (const c of this.calls.values()) c.reject(why);
     this.calls.clear();
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }

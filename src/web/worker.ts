@@ -27,7 +27,7 @@ export type FromWorker =
   | { type: 'ready'; reads?: Reads }
   | { type: 'done'; id: number; written?: { bytes: number; sha256: string } }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
-  | { type: 'progress'; bytes: number; tensors: number };
+  | { type: 'progress'; bytes: number; tensors: number; started: number };
 
 /** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync. */
 export type Reads = 'shared' | 'FileReaderSync';
@@ -46,15 +46,23 @@ let source: TensorSource;
 let reads: Reads;
 let dir: FileSystemDirectoryHandle;
 
-/** Progress goes to the main thread at most every 100 ms (and at the end of each job). */
-const pending = { bytes: 0, tensors: 0, last: 0 };
+/**
+ * Progress goes to the main thread at most every 100 ms (and at the end of each job). A tensor counts
+ * as started at its first read, so that the count moves while the first (largest) tensors are read.
+ */
+const pending = { bytes: 0, tensors: 0, started: 0, last: 0, open: false };
 function progress(bytes: number, tensors: number, force = false): void {
+  if (bytes && !pending.open) {
+    pending.open = true;
+    pending.started++;
+  }
+  if (tensors) pending.open = false;
   pending.bytes += bytes;
   pending.tensors += tensors;
   const now = performance.now();
   if (!force && now - pending.last < 100) return;
-  if (pending.bytes || pending.tensors) post({ type: 'progress', bytes: pending.bytes, tensors: pending.tensors });
-  pending.bytes = pending.tensors = 0;
+  if (pending.bytes || pending.tensors || pending.started) post({ type: 'progress', bytes: pending.bytes, tensors: pending.tensors, started: pending.started });
+  pending.bytes = pending.tensors = pending.started = 0;
   pending.last = now;
 }
 
