@@ -47,14 +47,21 @@ async function openPage(): Promise<Page> {
   return page;
 }
 
-/** Converts `input` through the page's controls; returns the page once it shows a result or an error. */
-async function convertInPage(page: Page, input: string, o: { format: string; kernels?: string; ggufType?: string }): Promise<void> {
+/** Picks `input` and sets the options (an engine, or a format under "Advanced options"), without converting. */
+async function choose(page: Page, input: string, o: { format?: string; engine?: string; kernels?: string; ggufType?: string; destination?: string }): Promise<void> {
   await page.setInputFiles('#folder', input);
-  await page.selectOption('#format', o.format);
+  await page.selectOption('#engine', o.engine ?? 'format');
+  if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
+  if (o.format) await page.selectOption('#format', o.format);
   if (o.ggufType) await page.selectOption('#gguf-type', o.ggufType);
   await page.selectOption('#kernels', o.kernels ?? 'auto');
-  await page.selectOption('#destination', 'download');
+  await page.selectOption('#destination', o.destination ?? 'download');
   await page.fill('#timestamp', '0');
+}
+
+/** Converts `input` through the page's controls; returns the page once it shows a result or an error. */
+async function convertInPage(page: Page, input: string, o: { format?: string; engine?: string; kernels?: string; ggufType?: string }): Promise<void> {
+  await choose(page, input, o);
   await page.click('#convert');
   await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
 }
@@ -63,7 +70,7 @@ async function convertInPage(page: Page, input: string, o: { format: string; ker
 async function downloadAll(page: Page, into: string): Promise<string[]> {
   mkdirSync(into, { recursive: true });
   const names: string[] = [];
-  for (const link of await page.$$('#files a[download]')) {
+  for (const link of await page.$$('#files-table a[download]')) {
     const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
     await d.saveAs(join(into, d.suggestedFilename()));
     names.push(d.suggestedFilename());
@@ -83,7 +90,7 @@ async function check(name: string, input: string, format: string, extra: string[
   const page = await openPage();
   try {
     await convertInPage(page, input, { format, ...o });
-    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
     const got = join(tmp, `${name}-page`);
     await downloadAll(page, got);
     sameFiles(cliOut, got);
@@ -121,7 +128,7 @@ test('the finished page: screenshot saved, the result shown in words', async () 
     assert.match((await page.textContent('#summary')) ?? '', /hf-bitnet → hf-packed: 6 files/);
     // serve makes the page cross-origin isolated: the workers read through the reader worker
     assert.match((await page.textContent('#summary')) ?? '', /reads through shared memory/);
-    assert.is(await page.$$eval('#files tr', (rows) => rows.length), 6);
+    assert.is(await page.$$eval('#files-table tr', (rows) => rows.length), 6);
     assert.is(await page.$eval('#bar', (b) => (b as HTMLProgressElement).value), 1);
     assert.match((await page.textContent('#version')) ?? '', /^0\.1\.0 · wasm SIMD$/);
     const box = await page.locator('#result').boundingBox();
@@ -142,10 +149,10 @@ test('a truncated weight file is reported in words, naming the file; nothing is 
   const page = await openPage();
   try {
     await convertInPage(page, input, { format: 'bitnet-rs' });
-    const text = (await page.textContent('#error')) ?? '';
+    const text = (await page.textContent('#error-text')) ?? '';
     assert.match(text, /^The conversion failed: broken-model\/model\.safetensors: tensor \S+: corrupt file: expected .* found .*truncated/);
     assert.is(await page.isHidden('#result'), true);
-    assert.is(await page.$$eval('#files a', (a) => a.length), 0);
+    assert.is(await page.$$eval('#files-table a', (a) => a.length), 0);
     // the failed run left nothing in the browser's storage
     const left = await page.evaluate(async () => {
       const root = await navigator.storage.getDirectory();
@@ -278,7 +285,7 @@ test('offline once loaded: with the server stopped, the page still converts (the
     });
     assert.is((await fetch(own.url).catch(() => undefined)) === undefined, true, 'the server is gone');
     await convertInPage(page, input, { format: 'bitnet-rs' });
-    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
     const got = join(tmp, 'offline-page');
     await downloadAll(page, got);
     const cliOut = join(tmp, 'offline-cli');
@@ -298,7 +305,7 @@ test('served without cross-origin isolation (a plain static host), the workers r
     await page.goto(plain.url);
     assert.is(await page.evaluate(() => crossOriginIsolated), false);
     await convertInPage(page, input, { format: 'gguf', ggufType: 'tq2_0' });
-    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
     assert.match((await page.textContent('#summary')) ?? '', /reads with FileReaderSync/);
     const got = join(tmp, 'plain-page');
     await downloadAll(page, got);

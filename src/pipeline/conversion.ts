@@ -249,6 +249,8 @@ export interface ConversionResult<Delivered> {
   kernels: 'simd' | 'scalar';
   threads: number;
   tiedLmHead: boolean;
+  /** The model's transformer blocks. */
+  layers: number;
   warnings: string[];
   /** With options.stats: every ternary weight's statistics, by tensor name (the tied head under the embedding's). */
   stats?: Map<string, TernaryStats>;
@@ -317,6 +319,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
       kernels: flavor,
       threads: run.threads,
       tiedLmHead: model.outputTied,
+      layers: model.blocks.length,
       warnings,
       ...(options.stats && { stats: new Map(own.flatMap((r) => r.stats ?? [])) }),
     };

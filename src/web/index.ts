@@ -9,10 +9,13 @@ import { openCheckpointFolder } from '../model/checkpoint.js';
 import { checkThreads, jobOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
+import { zipStream } from '../formats/zip.js';
 import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
 export { removeLeftovers } from './opfs.js';
+export { fileSet, type FileSet } from './input.js';
 import { READER, startWorker, WebPool, WORKER } from './pool.js';
 import type { Reads, Task, ToWorker } from './worker.js';
+import type { TernaryStats } from '../inspect/stats.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
 export { ENGINES, ENGINE_IDS, engineById, runCommand, type Engine } from '../outputs/engines.js';
@@ -54,13 +57,44 @@ function cancelled(): Error {
 
 /** The shared sequence's result (ConversionResult) as the page and callers see it. */
 export interface WebConvertResult extends Omit<ConversionResult<unknown>, 'delivered' | 'stats'> {
+  /** With options.stats: inspect's summary of the ternary weights written (every tensor's values counted). */
+  ternary?: TernarySummary;
   outputName: string;
   /** The files themselves (disk-backed for `opfs`, in memory for `blobs`, absent for `directory`). */
   outputs: { name: string; blob: Blob }[];
-  /** Deletes the OPFS copy (`opfs` output). */
+  /** Deletes the OPFS copy (`opfs` output), and the zip of it if one was made. */
   remove: () => Promise<void>;
+  /**
+   * The whole output as one .zip (STORE, docs/zip.md), streamed into the run's OPFS folder (disk-backed;
+   * in memory where the browser cannot write a file stream there), named "<outputName>.zip". Made once.
+   */
+  zip: () => Promise<File>;
   /** How the workers read the input: through a reader worker and shared memory (a cross-origin-isolated page), or FileReaderSync. */
   reads: Reads;
+}
+
+/** The shares of -1, 0 and +1 over every ternary weight, and the number of layers. */
+export interface TernarySummary {
+  layers: number;
+  tensors: number;
+  values: number;
+  minus: number;
+  zero: number;
+  plus: number;
+}
+
+function ternarySummary(layers: number, stats: Map<string, TernaryStats>): TernarySummary {
+  let values = 0;
+  const sum = { minus: 0, zero: 0, plus: 0 };
+  for (const s of stats.values()) {
+    const n = s.rows * s.cols;
+    values += n;
+    sum.minus += s.fractions.minus * n;
+    sum.zero += s.fractions.zero * n;
+    sum.plus += s.fractions.plus * n;
+  }
+  const share = (x: number) => (values ? x / values : 0);
+  return { layers, tensors: stats.size, values, minus: share(sum.minus), zero: share(sum.zero), plus: share(sum.plus) };
 }
 
 function defaultThreads(): number {
@@ -132,16 +166,16 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
           const order = jobOrder(plan!.jobs.map((j) => j.cost.bytes));
           const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options! })));
           const byJob: JobOutcome[] = [];
-          order.forEach((i, k) => (byJob[i] = { written: results[k] ?? undefined }));
+          order.forEach((i, k) => (byJob[i] = { written: results[k]!.written, stats: results[k]!.stats }));
           return byJob;
         },
         progress: () => done,
         async finishContainers(containers) {
-          return (await pool!.all(containers.map((c): Task => ({ type: 'hash', file: c.file })))).map((w) => w!);
+          return (await pool!.all(containers.map((c): Task => ({ type: 'hash', file: c.file })))).map((w) => w.written!);
         },
         async writeSmall(name, bytes) {
           const [w] = await pool!.all([{ type: 'small', file: name, bytes }]);
-          return w!;
+          return w!.written!;
         },
         async commit(written) {
           check();
@@ -157,8 +191,10 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
     },
   };
   let inputs: [string, File][] = [];
-  const { delivered, stats: _none, ...r } = await runConversion(host, o);
-  return { ...r, outputName, outputs: delivered, remove: () => removeRun(run), reads };
+  const { delivered, stats, ...r } = await runConversion(host, o);
+  let zipped: Promise<File> | undefined;
+  const zip = () => (zipped ??= zipInto(run, `${outputName}.zip`, delivered));
+  return { ...r, outputName, outputs: delivered, remove: () => removeRun(run), zip, reads, ...(stats && { ternary: ternarySummary(r.layers, stats) }) };
 }
 
 /**
@@ -172,6 +208,18 @@ export async function warmUp(): Promise<void> {
     const { worker, reply } = startWorker(script, { type: 'ping' } satisfies ToWorker, 'the conversion worker');
     await reply.finally(() => worker.terminate());
   }
+}
+
+/** Streams the zip of `files` into the run's folder (or memory); the run's files are read once, as they are zipped. */
+async function zipInto(run: string, name: string, files: { name: string; blob: Blob }[]): Promise<File> {
+  const stream = zipStream(files.map((f) => ({ name: f.name, data: f.blob })));
+  const staged = await stagingFolder(run, true).catch(() => undefined);
+  const handle = await staged?.getDirectoryHandle('.zip', { create: true }).then((d) => d.getFileHandle(name, { create: true })).catch(() => undefined);
+  if (handle && 'createWritable' in handle) {
+    await stream.pipeTo(await handle.createWritable());
+    return handle.getFile();
+  }
+  return new File([await new Response(stream).blob()], name, { type: 'application/zip' });
 }
 
 async function exists(dir: FileSystemDirectoryHandle, name: string): Promise<boolean> {

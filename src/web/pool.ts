@@ -4,7 +4,10 @@
 import { reviveError } from '../errors.js';
 import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
 
-type Written = { bytes: number; sha256: string } | undefined;
+import type { TernaryStats } from '../inspect/stats.js';
+
+/** What a task gave back: a file's size and sha256 (its own file, a hash, a small file), a job's statistics (options.stats). */
+type Written = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] };
 
 /** Starts a module worker and posts `message`; `reply` is its first answer (rejected if it fails to load). */
 export function startWorker<R>(script: URL, message: unknown, what: string): { worker: Worker; reply: Promise<R> } {
@@ -59,7 +62,7 @@ export class WebPool {
     this.calls.delete(m.id);
     this.idle.push(w);
     this.waiting.shift()?.();
-    if (m.type === 'done') call.resolve(m.written);
+    if (m.type === 'done') call.resolve({ written: m.written, stats: m.stats });
     else call.reject(reviveError(m.error));
   }
 

@@ -10,6 +10,7 @@ import { fileReaderSource } from './input.js';
 import { READER, startWorker } from './pool.js';
 import { newChannel, sharedSource, sharedReadsAvailable } from './shared-read.js';
 import type { TensorSource } from '../stream/ports.js';
+import type { TernaryStats } from '../inspect/stats.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
 
 export type Task =
@@ -25,7 +26,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; reads?: Reads }
-  | { type: 'done'; id: number; written?: { bytes: number; sha256: string } }
+  | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
   | { type: 'progress'; bytes: number; tensors: number; started: number };
 
@@ -75,7 +76,41 @@ async function withHandle<T>(file: string, shared: boolean, create: boolean, use
   }
 }
 
-async function run(task: Task): Promise<{ bytes: number; sha256: string } | undefined> {
+type Outcome = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] };
+
+async function run(task: Task): Promise<Outcome> {
+  if (task.type !== 'job') return { written: await small(task) };
+  const { job, options } = task;
+  const stats: [string, TernaryStats][] = [];
+  // A job fills its own file (hashed as written) or regions of a container (hashed after all jobs).
+  const inContainer = job.regions !== undefined;
+  const written = await withHandle(job.file, inContainer, !inContainer, (h) => {
+    if (!inContainer) h.truncate(0);
+    const sinks: HandleSink[] = [];
+    const stream = new WeightStream({
+      kernels,
+      source,
+      options,
+      onBytesRead: (n) => progress(n, 0),
+      onTensorDone: () => progress(0, 1),
+      onStats: (name, st) => stats.push([name, st]),
+    });
+    formatById(job.format).write(job, stream, {
+      sink(offset?: number) {
+        const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined);
+        sinks.push(s);
+        return s;
+      },
+    }, options);
+    const w = sinks.map((s) => s.finish());
+    h.flush();
+    progress(0, 0, true);
+    return inContainer ? undefined : w[0];
+  });
+  return { written, ...(options.stats && { stats }) };
+}
+
+async function small(task: Exclude<Task, { type: 'job' }>): Promise<{ bytes: number; sha256: string } | undefined> {
   switch (task.type) {
     case 'create':
       return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes));
@@ -90,33 +125,6 @@ async function run(task: Task): Promise<{ bytes: number; sha256: string } | unde
         h.flush();
         return w;
       });
-    case 'job': {
-      const { job, options } = task;
-      // A job fills its own file (hashed as written) or regions of a container (hashed after all jobs).
-      const inContainer = job.regions !== undefined;
-      return withHandle(job.file, inContainer, !inContainer, (h) => {
-        if (!inContainer) h.truncate(0);
-        const sinks: HandleSink[] = [];
-        const stream = new WeightStream({
-          kernels,
-          source,
-          options,
-          onBytesRead: (n) => progress(n, 0),
-          onTensorDone: () => progress(0, 1),
-        });
-        formatById(job.format).write(job, stream, {
-          sink(offset?: number) {
-            const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined);
-            sinks.push(s);
-            return s;
-          },
-        }, options);
-        const written = sinks.map((s) => s.finish());
-        h.flush();
-        progress(0, 0, true);
-        return inContainer ? undefined : written[0];
-      });
-    }
   }
 }
 
@@ -136,7 +144,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     return;
   }
   try {
-    post({ type: 'done', id: m.id, written: await run(m.task) });
+    post({ type: 'done', id: m.id, ...(await run(m.task)) });
   } catch (err) {
     post({ type: 'error', id: m.id, error: serializeError(err) });
   }
