@@ -36,7 +36,8 @@ export function fileSet(files: Iterable<File>, dir?: string): FileSet {
     byFolder.get(folder)!.set(parts[parts.length - 1]!, f);
   }
   const folders = [...byFolder.keys()];
-  const top = folders.reduce((a, b) => (b.split('/').length < a.split('/').length ? b : a), folders[0] ?? '');
+  // the picked folder: the first part of every path (a picked folder's files all start with its name)
+  const top = folders[0]?.split('/')[0] ?? '';
   let chosen = top;
   if (!byFolder.get(top)?.has(CONFIG_FILE)) {
     const models = folders.filter((d) => byFolder.get(d)!.has(CONFIG_FILE)).sort();
