@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { servePage } from '../build/js/cli/serve.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { launchBrowser, type Browser, type Page } from './helpers/browser.js';
+import { TOOLS } from './helpers/chromium.mjs';
 
 const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-page-'));
@@ -377,6 +378,26 @@ test('keyboard only: every control is reached with Tab and has a visible label; 
     await page.setInputFiles('#folder', bigModel());
     assert.is(await page.isHidden('#result'), true, 'the old result is gone');
     assert.is(await page.isHidden('#progress-box'), true);
+  });
+});
+
+/** axe-core's WCAG 2 A/AA violations on the page as it is now (run in the page; test/tools pins axe-core). */
+async function axeViolations(page: Page): Promise<string[]> {
+  const source = readFileSync(join(TOOLS, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  const found = (await page.evaluate(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then((r) => r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`)) as string[];
+  return found;
+}
+
+test('accessibility: axe-core finds no WCAG 2.1 A/AA violation on the page, before and after a conversion, advanced options open', async () => {
+  await withPage(async (page) => {
+    assert.equal(await axeViolations(page), [], 'the page as loaded');
+    await page.setInputFiles('#folder', TINY);
+    await options(page, { format: 'hf-packed' });
+    await page.click('#convert');
+    await finished(page);
+    assert.is(await page.isHidden('#error'), true, await errorText(page));
+    assert.equal(await axeViolations(page), [], 'the page with a result');
   });
 });
 
