@@ -163,6 +163,36 @@ for (const [label, serve] of [['cross-origin isolated: reads through shared memo
   });
 }
 
+test('Firefox: Cancel mid-run stops the workers and leaves nothing in OPFS', async () => {
+  const big = join(tmp, 'big-model');
+  generateCheckpoint({ outDir: big, layout: 'hf-bitnet', seed: 3, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
+  const page = await (await ff()).newPage();
+  page.on('console', (m) => noise.push(`firefox console.${m.type()}: ${m.text()}`));
+  try {
+    await page.goto(isolated.url);
+    await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
+    await (await page.$('#files')).uploadFile(...readdirSync(big).map((f) => join(big, f)));
+    await page.select('#engine', 'format');
+    await page.click('#advanced summary');
+    await page.select('#format', 'bitnet-rs');
+    await page.select('#kernels', 'scalar');
+    await page.click('#convert');
+    await page.evaluate(`(async () => { while (!/tensor [1-9]/.test(document.getElementById('status').textContent)) await new Promise((r) => setTimeout(r, 20)); })()`);
+    await page.click('#cancel');
+    await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+    assert.is(await text(page, 'error-text'), 'Cancelled: the workers were stopped and nothing was kept.');
+    const left = await page.evaluate(`(async () => {
+      const runs = await (await navigator.storage.getDirectory()).getDirectoryHandle('bitnet-converter', { create: true });
+      const names = [];
+      for await (const name of runs.keys()) names.push(name);
+      return names;
+    })()`);
+    assert.equal(left, [], 'nothing left in OPFS');
+  } finally {
+    await page.close();
+  }
+});
+
 test('Firefox: the directory picker is missing, so the page offers downloads and says so on the other choice', async () => {
   const page = await (await ff()).newPage();
   try {
