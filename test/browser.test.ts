@@ -52,7 +52,7 @@ async function choose(page: Page, input: string, o: { format?: string; engine?: 
   await page.setInputFiles('#folder', input);
   await page.selectOption('#engine', o.engine ?? 'format');
   if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
-  if (o.format) await page.selectOption('#format', o.format);
+  if (o.format && !o.engine) await page.selectOption('#format', o.format);
   if (o.ggufType) await page.selectOption('#gguf-type', o.ggufType);
   await page.selectOption('#kernels', o.kernels ?? 'auto');
   await page.selectOption('#destination', o.destination ?? 'download');
@@ -84,7 +84,7 @@ function sameFiles(cliDir: string, pageDir: string): void {
   for (const f of want) assert.ok(readFileSync(join(cliDir, f)).equals(readFileSync(join(pageDir, f))), `${f}: byte-identical to the CLI's`);
 }
 
-async function check(name: string, input: string, format: string, extra: string[] = [], o: { ggufType?: string; kernels?: string } = {}) {
+async function check(name: string, input: string, format: string, extra: string[] = [], o: { ggufType?: string; kernels?: string; engine?: string } = {}) {
   const cliOut = join(tmp, `${name}-cli`);
   cli('--input-dir', input, '--output-dir', cliOut, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra);
   const page = await openPage();
@@ -119,7 +119,7 @@ test('a sharded model into GGUF (regions of one file written by several workers)
 
 test('the finished page: screenshot saved, the result shown in words', async () => {
   const input = join(tmp, 'tiny-model');
-  const page = await check('tiny-shot', input, 'hf-packed');
+  const page = await check('tiny-shot', input, 'hf-packed', [], { engine: 'transformers' });
   try {
     const shot = join(tmp, 'page.png');
     await page.screenshot({ path: shot, fullPage: true });
@@ -131,6 +131,7 @@ test('the finished page: screenshot saved, the result shown in words', async () 
     assert.is(await page.$$eval('#files-table tr', (rows) => rows.length), 6);
     assert.is(await page.$eval('#bar', (b) => (b as HTMLProgressElement).value), 1);
     assert.match((await page.textContent('#version')) ?? '', /^0\.1\.0 · wasm SIMD$/);
+    assert.match((await page.textContent('#run-command')) ?? '', /model="tiny-model-hf-packed"/);
     const box = await page.locator('#result').boundingBox();
     assert.ok(box && box.height > 100, 'the result is laid out');
     // kept for people to look at (build/ is not committed)
