@@ -6,7 +6,8 @@
 //                 /usr/bin/chromium is missing: `apt-get install chromium`, as root only
 //   firefox-esr, webkit2gtk-driver, xvfb
 //                 Debian's Firefox ESR, WebKitGTK's WebDriver with its MiniBrowser, and xvfb-run (MiniBrowser
-//                 needs a display), for test/browsers.test.ts, when missing: apt-get, as root only
+//                 needs a display), for test/browsers.test.ts, when missing: apt-get, as root only;
+//                 python3-gi and gir1.2-webkit2-4.1 for test/helpers/webkit-host.py (WebKit with kept storage)
 //   strace        Debian's strace (test/cli.test.ts kills the converter inside a system call with its
 //                 fault injection), when there is no strace: `apt-get install strace`, as root only
 // None is a dependency of the package. Idempotent per folder: nothing happens when the pinned
@@ -32,7 +33,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM } from '../test/helpers/chromium.mjs';
-import { FIREFOX, MINIBROWSER, WEBKIT_DRIVER, XVFB_RUN } from '../test/helpers/engines-web.mjs';
+import { FIREFOX, MINIBROWSER, WEBKIT_DRIVER, WEBKIT_GIR, XVFB_RUN } from '../test/helpers/engines-web.mjs';
 
 const FOLDERS = [
   {
@@ -201,6 +202,8 @@ const OTHER_BROWSERS = [
   { pkg: 'webkit2gtk-driver', file: WEBKIT_DRIVER },
   { pkg: 'webkit2gtk-driver', file: MINIBROWSER },
   { pkg: 'xvfb', file: XVFB_RUN },
+  { pkg: 'python3-gi', file: '/usr/lib/python3/dist-packages/gi/__init__.py' },
+  { pkg: 'gir1.2-webkit2-4.1', file: WEBKIT_GIR },
 ];
 
 function ensureOtherBrowsers(check) {

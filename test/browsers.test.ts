@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { servePage } from '../build/js/cli/serve.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
-import { launchFirefox, launchWebKit, webkitVersion } from './helpers/engines-web.mjs';
+import { inWebKitHost, launchFirefox, launchWebKit, webkitVersion } from './helpers/engines-web.mjs';
 
 const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const SHOTS = new URL('../build/screenshots/', import.meta.url).pathname;
@@ -244,6 +244,22 @@ test('WebKit (WebKitGTK MiniBrowser): the page says in one line what the browser
     await driver.quit().catch(() => undefined);
     stop();
   }
+});
+
+test('WebKit with its storage kept (a WebKitGTK host of our own): OPFS opens, but its workers cannot write through sync access handles, which the page says in one line', async () => {
+  const got = JSON.parse(
+    (await inWebKitHost(isolated.url, `
+      for (let i = 0; i < 300 && !document.body.dataset.unsupported; i++) await new Promise((r) => setTimeout(r, 100));
+      const root = await navigator.storage.getDirectory();
+      await root.getDirectoryHandle('opened', { create: true });
+      return JSON.stringify({ unsupported: document.getElementById('unsupported').textContent, convertDisabled: document.getElementById('convert').disabled, opfsOpens: true });
+    `)) as string,
+  ) as { unsupported: string; convertDisabled: boolean; opfsOpens: boolean };
+  const record = join(SHOTS, 'webkit.json');
+  writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), persistentHost: got }, null, 2) + '\n');
+  assert.is(got.opfsOpens, true);
+  assert.match(got.unsupported, /^This browser's workers cannot write into its private file system \(OPFS createSyncAccessHandle\), as the converter does: NotSupportedError: /);
+  assert.is(got.convertDisabled, true);
 });
 
 test('the pages logged nothing in Firefox (no console messages, no page errors)', () => {

@@ -10,7 +10,7 @@ import { checkThreads, jobOrder, runConversion, type ConversionHost, type Conver
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
 import { zipStream } from '../formats/zip.js';
-import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
+import { fileIn, lockRun, removeRun, RUNS, stagingFolder } from './opfs.js';
 export { removeLeftovers } from './opfs.js';
 export { fileSet, type FileSet } from './input.js';
 import { READER, startWorker, WebPool, WORKER } from './pool.js';
@@ -220,6 +220,24 @@ async function zipInto(run: string, name: string, files: { name: string; blob: B
     return handle.getFile();
   }
   return new File([await new Response(stream).blob()], name, { type: 'application/zip' });
+}
+
+/**
+ * Why a conversion cannot run in this browser, in one line, or undefined: the page's private file
+ * system (OPFS) must open, and a worker must write into it through a synchronous access handle.
+ */
+export async function browserProblem(): Promise<string | undefined> {
+  if (typeof Worker === 'undefined') return 'This browser has no Web Workers, which the converter runs in.';
+  const storage = globalThis.navigator?.storage as (StorageManager & { getDirectory?: () => Promise<FileSystemDirectoryHandle> }) | undefined;
+  if (!storage?.getDirectory) return 'This browser does not give the page its private file system (OPFS, navigator.storage.getDirectory), where the converter writes the output.';
+  try {
+    await (await storage.getDirectory()).getDirectoryHandle(RUNS, { create: true });
+  } catch (e) {
+    return `This browser refuses the page its private file system (OPFS), where the converter writes the output: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+  }
+  const { worker, reply } = startWorker<{ problem?: string }>(WORKER, { type: 'probe' } satisfies ToWorker, 'the conversion worker');
+  const { problem } = await reply.finally(() => worker.terminate());
+  return problem && `This browser's workers cannot write into its private file system (OPFS createSyncAccessHandle), as the converter does: ${problem}`;
 }
 
 async function exists(dir: FileSystemDirectoryHandle, name: string): Promise<boolean> {

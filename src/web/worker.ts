@@ -22,10 +22,11 @@ export type Task =
 export type ToWorker =
   | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string }
   | { type: 'task'; id: number; task: Task }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'probe' };
 
 export type FromWorker =
-  | { type: 'ready'; reads?: Reads }
+  | { type: 'ready'; reads?: Reads; problem?: string }
   | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
   | { type: 'progress'; bytes: number; tensors: number; started: number };
@@ -128,9 +129,27 @@ async function small(task: Exclude<Task, { type: 'job' }>): Promise<{ bytes: num
   }
 }
 
+/** Why this worker cannot write OPFS files through a synchronous handle (the way every output is written), or undefined. */
+async function syncHandleProblem(): Promise<string | undefined> {
+  const name = `.probe-${Math.random().toString(36).slice(2)}`;
+  let root: FileSystemDirectoryHandle | undefined;
+  try {
+    root = await navigator.storage.getDirectory();
+    const h = await openSync(await root.getFileHandle(name, { create: true }), false);
+    h.write(new Uint8Array(1), { at: 0 });
+    h.close();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  } finally {
+    await root?.removeEntry(name).catch(() => undefined);
+  }
+}
+
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   if (m.type === 'ping') return post({ type: 'ready' }); // this module and its imports are loaded
+  if (m.type === 'probe') return post({ type: 'ready', problem: await syncHandleProblem() });
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);

@@ -3,8 +3,9 @@
 // patched build), WebKitGTK's MiniBrowser driven by WebKitWebDriver through selenium-webdriver, under
 // xvfb-run (MiniBrowser needs a display). Never a browser download.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -18,7 +19,10 @@ export const XVFB_RUN = '/usr/bin/xvfb-run';
  * WebKitGTK ships these off (Safari turns them on): the File System API (OPFS), its writable streams,
  * the Storage API (navigator.storage) and byte streams (BYOB readers); shared memory is a JSC option.
  */
-export const WEBKIT_FEATURES = '+FileSystem,+FileSystemWritableStream,+StorageAPI,+StorageAPIEstimate,+ReadableByteStreamAPI';
+export const WEBKIT_FEATURES = '+FileSystem,+FileSystemWritableStream,+AccessHandle,+StorageAPI,+StorageAPIEstimate,+ReadableByteStreamAPI';
+/** The WebKitGTK GObject bindings the persistent host (webkit-host.py) needs. */
+export const WEBKIT_GIR = '/usr/lib/x86_64-linux-gnu/girepository-1.0/WebKit2-4.1.typelib';
+const HOST = new URL('./webkit-host.py', import.meta.url).pathname;
 
 const tool = (name) => createRequire(join(TOOLS, 'package.json'))(name);
 const hasTool = (name) => existsSync(join(TOOLS, 'node_modules', name, 'package.json'));
@@ -97,6 +101,40 @@ export async function launchWebKit() {
       await new Promise((r) => setTimeout(r, 250)); // the driver is still starting
     }
   }
+}
+
+/** Why the persistent WebKit host cannot run here, or undefined. */
+export function webkitHostMissing() {
+  if (!existsSync(WEBKIT_GIR)) return `no ${WEBKIT_GIR} (as root: apt-get install -y gir1.2-webkit2-4.1; npm test does it when run as root)`;
+  if (spawnSync('/usr/bin/python3', ['-c', 'import gi'], { stdio: 'ignore' }).status !== 0) return 'no python3-gi (as root: apt-get install -y python3-gi)';
+  if (!existsSync(XVFB_RUN)) return `no ${XVFB_RUN} (as root: apt-get install -y xvfb)`;
+  return undefined;
+}
+
+/**
+ * Loads `url` in WebKitGTK with website data kept in a folder of its own (so OPFS persists, unlike
+ * MiniBrowser under WebDriver), runs `body` (an async function body) in the page, and resolves with what
+ * it returned, or rejects with the host's reason.
+ */
+export function inWebKitHost(url, body, timeoutSeconds = 60) {
+  const missing = webkitHostMissing();
+  if (missing) return Promise.reject(new Error(`cannot run the WebKit host: ${missing}`));
+  const dir = mkdtempSync(`${tmpdir()}/bitnet-webkit-`);
+  const script = `${dir}/script.js`;
+  writeFileSync(script, body);
+  return new Promise((resolve, reject) => {
+    execFile(XVFB_RUN, ['-a', '/usr/bin/python3', HOST, url, `${dir}/data`, WEBKIT_FEATURES, script, String(timeoutSeconds)], { encoding: 'utf8', env: { ...process.env, JSC_useSharedArrayBuffer: '1' }, timeout: (timeoutSeconds + 30) * 1000 }, (err, stdout) => {
+      rmSync(dir, { recursive: true, force: true });
+      let out;
+      try {
+        out = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+      } catch {
+        return reject(new Error(`the WebKit host printed no result (${err?.message ?? 'no error'})`));
+      }
+      if (out.error) reject(new Error(`WebKit host: ${out.error}`));
+      else resolve(out.value);
+    });
+  });
 }
 
 /** The WebKitGTK version, for the record. */

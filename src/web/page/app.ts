@@ -4,7 +4,7 @@
 // nothing is logged to the console. Every control is a native, labelled one, reachable by keyboard.
 
 import {
-  convertFiles, engineById, fileSet, removeLeftovers, runCommand, warmUp,
+  browserProblem, convertFiles, engineById, fileSet, removeLeftovers, runCommand, warmUp,
   DEFAULTS, ENGINES, FORMAT_IDS, FORMATS, formatById, optionFlag, simdSupported,
   type FileSet, type WebConvertResult, type WebOutput,
 } from '../index.js';
@@ -300,19 +300,6 @@ async function convert(force = false): Promise<void> {
   }
 }
 
-/** What the page needs of the browser, checked on load: one line naming what is missing. */
-async function missingApi(): Promise<string | undefined> {
-  if (typeof Worker === 'undefined') return 'This browser has no Web Workers, which the converter runs in.';
-  const storage = navigator.storage as (StorageManager & { getDirectory?: () => Promise<FileSystemDirectoryHandle> }) | undefined;
-  if (!storage?.getDirectory) return 'This browser does not give the page its private file system (OPFS, navigator.storage.getDirectory), where the converter writes the output.';
-  try {
-    await (await storage.getDirectory()).getDirectoryHandle('bitnet-converter', { create: true });
-  } catch (e) {
-    return `This browser refuses the page its private file system (OPFS), where the converter writes the output: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
-  }
-  return undefined;
-}
-
 function init(): void {
   $('version').textContent = `${VERSION} · ${simdSupported() ? 'wasm SIMD' : 'wasm (no SIMD)'}`;
   const engines = $<HTMLSelectElement>('engine');
@@ -351,7 +338,7 @@ function init(): void {
   $('cancel').addEventListener('click', () => running?.abort());
   $('replace-existing').addEventListener('click', () => void convert(true));
   $('download-all').addEventListener('click', () => void downloadAll());
-  void missingApi().then((why) => {
+  void browserProblem().catch((e: Error) => `The page could not start its converter: ${e.message}`).then((why) => {
     if (why) {
       $('unsupported').textContent = why;
       $('unsupported').hidden = false;
