@@ -3,6 +3,7 @@
 
 import { reviveError } from '../errors.js';
 import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
+import { newChannel, sharedReadsAvailable, type Channel } from './shared-read.js';
 
 import type { TernaryStats } from '../inspect/stats.js';
 
@@ -24,6 +25,7 @@ export const WORKER = new URL('./worker.js', import.meta.url);
 export const READER = new URL('./reader.js', import.meta.url);
 
 export class WebPool {
+  /** The conversion workers and their reader workers. */
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
   private readonly waiting: (() => void)[] = [];
@@ -35,11 +37,21 @@ export class WebPool {
 
   private constructor(private readonly onProgress: (bytes: number, tensors: number, started: number) => void) {}
 
-  static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type'>, onProgress: (bytes: number, tensors: number, started: number) => void): Promise<WebPool> {
+  static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type' | 'channel'>, onProgress: (bytes: number, tensors: number, started: number) => void): Promise<WebPool> {
     const pool = new WebPool(onProgress);
+    const shared = sharedReadsAvailable();
     await Promise.all(
       Array.from({ length: n }, async () => {
-        const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init } satisfies ToWorker, 'a conversion worker');
+        // Each worker reads through a reader worker of its own, started here: Firefox 153 now and then never
+        // ran one started by the worker itself, its constructor stuck (4 of 40 conversions hung so)
+        let channel: Channel | undefined;
+        if (shared) {
+          channel = newChannel();
+          const reader = startWorker(READER, { type: 'init', channel, files: init.files.map(([, f]) => f) }, 'the reader worker');
+          pool.workers.push(reader.worker);
+          await reader.reply;
+        }
+        const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init, channel } satisfies ToWorker, 'a conversion worker');
         const w = started.worker;
         pool.workers.push(w); // before waiting: a failure elsewhere stops it too
         const reply = await started.reply;

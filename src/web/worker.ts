@@ -1,14 +1,14 @@
 // A module worker of the browser conversion: instantiates the kernels once, then runs tasks from the
-// main thread: create a container, fill a job (tensors read with FileReaderSync, bytes written with a
-// synchronous OPFS handle), hash a file, write a small file. Errors come back as data.
+// main thread: create a container, fill a job (tensors read through its reader worker or with
+// FileReaderSync, bytes written with a synchronous OPFS handle), hash a file, write a small file.
+// Errors come back as data.
 
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { serializeError } from '../errors.js';
 import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
 import { fileReaderSource } from './input.js';
-import { READER, startWorker } from './pool.js';
-import { newChannel, sharedSource, sharedReadsAvailable } from './shared-read.js';
+import { sharedSource, type Channel } from './shared-read.js';
 import type { TensorSource } from '../stream/ports.js';
 import type { TernaryStats } from '../inspect/stats.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
@@ -20,7 +20,8 @@ export type Task =
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
-  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string }
+  /** `channel`: reads go through the reader worker the main thread started on it (shared-read.ts); none: FileReaderSync. */
+  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel }
   | { type: 'task'; id: number; task: Task }
   | { type: 'ping' }
   | { type: 'probe' };
@@ -33,13 +34,6 @@ export type FromWorker =
 
 /** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync. */
 export type Reads = 'shared' | 'FileReaderSync';
-
-/** Starts the reader worker of shared-read.ts and waits until it serves. */
-async function startReader(files: [string, File][]): Promise<TensorSource> {
-  const channel = newChannel();
-  await startWorker(READER, { type: 'init', channel, files: files.map(([, f]) => f) }, 'the reader worker').reply;
-  return sharedSource(channel, new Map(files));
-}
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 
@@ -153,8 +147,8 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);
-      reads = sharedReadsAvailable() ? 'shared' : 'FileReaderSync';
-      source = reads === 'shared' ? await startReader(m.files) : fileReaderSource(new Map(m.files));
+      reads = m.channel ? 'shared' : 'FileReaderSync';
+      source = m.channel ? sharedSource(m.channel, new Map(m.files)) : fileReaderSource(new Map(m.files));
       dir = await stagingFolder(m.run);
       post({ type: 'ready', reads });
     } catch (err) {
