@@ -264,7 +264,7 @@ async function convert(force = false): Promise<void> {
       folderName: $<HTMLInputElement>('model-name').value.trim() || undefined,
       output,
       force: force || $<HTMLInputElement>('replace').checked,
-      stats: true, // the inspect summary, counted as the values are written
+      stats: $<HTMLInputElement>('stats').checked, // the inspect summary, counted as the values are written
       signal: running.signal,
       onProgress: (p) => {
         // in the folder's units: the share of the work done, as bytes of the weights (a projection too large to hold is read twice)
