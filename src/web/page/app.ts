@@ -329,6 +329,7 @@ function init(): void {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
+    if (running) return; // the options, the model among them, are locked during a run
     droppedFiles(e).then(
       (d) => setFiles(d.files, d.name),
       (err) => showError(`Cannot read the dropped folder: ${err instanceof Error ? err.message : String(err)}`),
