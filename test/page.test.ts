@@ -326,6 +326,27 @@ test('engine first: "transformers" writes the CLI\'s --engine transformers bytes
   });
 });
 
+test('engine first, GGUF: llama.cpp on a SiLU model writes what the explicit flags (arch bitnet, Q2_0) write, with its command; bitnet.cpp refuses it, naming the engines that run it', async () => {
+  const input = join(tmp, 'silu-model');
+  generateCheckpoint({ outDir: input, layout: '1bitllm', seed: 7, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
+  const want = cliOut('llama-engine', input, '--format', 'gguf', '--gguf-arch', 'bitnet', '--gguf-type', 'q2_0');
+  await withPage(async (page) => {
+    await page.setInputFiles('#folder', input);
+    await page.selectOption('#engine', 'bitnet.cpp');
+    await page.selectOption('#destination', 'download');
+    await openAdvanced(page);
+    await page.fill('#timestamp', '0');
+    await page.click('#convert');
+    await finished(page);
+    assert.match(await errorText(page), /found one that needs arch bitnet \(hidden_act silu with sub-norms\); run it in llama\.cpp, LM Studio, ollama$/, await errorText(page));
+    await page.selectOption('#engine', 'llama.cpp');
+    await page.click('#convert');
+    await page.waitForSelector('#result:not([hidden])');
+    sameFiles(want, await downloadZip(page, 'llama-engine'));
+    assert.is(await page.textContent('#run-command'), 'llama-cli -m silu-model-gguf/silu-model-q2_0.gguf -p "Hello" -n 64 -ngl 99');
+  });
+});
+
 test('keyboard only: every control is reached with Tab and has a visible label; pick, choose, convert and download with keys', async () => {
   await withPage(async (page) => {
     // listening from the start: playwright intercepts file choosers only once a listener is set up
