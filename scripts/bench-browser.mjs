@@ -2,7 +2,7 @@
 // `bitnet-converter` (Node) and by the page in Debian's headless Chromium (picked with the file input,
 // written to OPFS), medians of N rounds each, as input GB/s. Needs test/tools (playwright-core) and
 // /usr/bin/chromium, as the browser tests do.
-// Usage: node scripts/bench-browser.mjs [--preset small | --input DIR] [--format bitnet-rs] [--runs 3]
+// Usage: node scripts/bench-browser.mjs [--preset small | --input DIR] [--format bitnet-rs] [--runs 3] [--no-stats]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
-  options: { preset: { type: 'string', default: 'small' }, input: { type: 'string' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
+  options: { 'no-stats': { type: 'boolean', default: false }, preset: { type: 'string', default: 'small' }, input: { type: 'string' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
 });
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'build/js/cli/main.js');
@@ -75,7 +75,10 @@ try {
     const page = await browser.newPage();
     await page.goto(url);
     await page.setInputFiles('#folder', input);
+    await page.selectOption('#engine', 'format'); // the format chosen under "Advanced options"
+    await page.click('#advanced summary');
     await page.selectOption('#format', args.format);
+    if (args['no-stats']) await page.uncheck('#stats'); // the page's inspect summary off
     await page.selectOption('#destination', 'download');
     await page.fill('#timestamp', '0');
     const stop = sampleRenderers();
@@ -84,7 +87,7 @@ try {
     await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 600_000 });
     pageSecs.push((performance.now() - t) / 1000);
     peaks.push(stop());
-    if (!(await page.isHidden('#error'))) throw new Error(`the page failed: ${await page.textContent('#error')}`);
+    if (!(await page.isHidden('#error'))) throw new Error(`the page failed: ${await page.textContent('#error-text')}`);
     reported.push(Number(/written in ([\d.]+) s/.exec(await page.textContent('#summary'))?.[1]));
     phases.push(await page.evaluate(() => document.getElementById('summary').dataset.phases));
     await page.close();

@@ -1,8 +1,14 @@
 // Installs the test-only tools, before `npm test` (pretest; .ci/run runs npm test):
 //   test/engines  the inference engine node-llama-cpp, pinned exactly, with only its linux-x64 CPU prebuilt
-//   test/tools    verdaccio (a local registry), deno, playwright-core and @huggingface/tokenizers, pinned exactly
+//   test/tools    verdaccio (a local registry), deno, playwright-core (Chromium), puppeteer-core
+//                 (Firefox over WebDriver BiDi) and selenium-webdriver (WebKitWebDriver),
+//                 axe-core and @huggingface/tokenizers (the vocabulary tests), pinned exactly
 //   chromium      Debian's chromium package (for the browser tests, driven by playwright-core), when
 //                 /usr/bin/chromium is missing: `apt-get install chromium`, as root only
+//   firefox-esr, webkit2gtk-driver, xvfb
+//                 Debian's Firefox ESR, WebKitGTK's WebDriver with its MiniBrowser, and xvfb-run (MiniBrowser
+//                 needs a display), for test/browsers.test.ts, when missing: apt-get, as root only;
+//                 python3-gi and gir1.2-webkit2-4.1 for test/helpers/webkit-host.py (WebKit with kept storage)
 //   strace        Debian's strace (test/cli.test.ts kills the converter inside a system call with its
 //                 fault injection), when there is no strace: `apt-get install strace`, as root only
 // None is a dependency of the package. Idempotent per folder: nothing happens when the pinned
@@ -28,6 +34,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM } from '../test/helpers/chromium.mjs';
+import { FIREFOX, MINIBROWSER, WEBKIT_DRIVER, WEBKIT_GIR, XVFB_RUN } from '../test/helpers/engines-web.mjs';
 
 const FOLDERS = [
   {
@@ -190,9 +197,43 @@ function ensureChromium(check) {
   return true;
 }
 
+/** Debian packages the Firefox and WebKit tests drive, by a file each installs. Never fails the install: only --check reports one missing. */
+const OTHER_BROWSERS = [
+  { pkg: 'firefox-esr', file: FIREFOX, env: 'FIREFOX_PATH' },
+  { pkg: 'webkit2gtk-driver', file: WEBKIT_DRIVER },
+  { pkg: 'webkit2gtk-driver', file: MINIBROWSER },
+  { pkg: 'xvfb', file: XVFB_RUN },
+  { pkg: 'python3-gi', file: '/usr/lib/python3/dist-packages/gi/__init__.py' },
+  { pkg: 'gir1.2-webkit2-4.1', file: WEBKIT_GIR },
+];
+
+function ensureOtherBrowsers(check) {
+  let ok = true;
+  for (const { pkg, file, env } of OTHER_BROWSERS) {
+    if (existsSync(file)) {
+      console.log(`${pkg}: ${file} already installed`);
+      continue;
+    }
+    if (check) {
+      console.log(`${pkg}: no ${file}; run node scripts/install-engines.mjs as root (it runs apt-get install ${pkg})`);
+      ok = false;
+      continue;
+    }
+    const why =
+      env && process.env[env] ? `${env} is set to ${file}, which does not exist` :
+      process.platform !== 'linux' ? `${process.platform} is not Debian; install ${pkg}` :
+      quiet('apt-get', ['--version']).status !== 0 ? `no apt-get here; install ${pkg}` :
+      process.getuid?.() !== 0 ? `not root; as root: apt-get install -y ${pkg}` :
+      aptInstall(pkg) ?? (existsSync(file) ? undefined : `apt-get installed ${pkg}, but there is no ${file}`);
+    console.log(why ? `${pkg}: not installed (${why}); test/browsers.test.ts will fail, naming it` : `${pkg}: Debian's ${pkg} installed`);
+  }
+  return ok;
+}
+
 const check = process.argv.includes('--check');
 let ok = true;
 for (const f of FOLDERS) ok = ensure(f, check) && ok;
 ok = ensureChromium(check) && ok;
+ok = ensureOtherBrowsers(check) && ok;
 ok = ensureStrace(check) && ok;
 process.exit(ok ? 0 : 1);

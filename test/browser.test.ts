@@ -47,15 +47,22 @@ async function openPage(): Promise<Page> {
   return page;
 }
 
-/** Converts `input` through the page's controls; returns the page once it shows a result or an error. */
-async function convertInPage(page: Page, input: string, o: { format: string; kernels?: string; ggufType?: string; layout?: string }): Promise<void> {
+/** Picks `input` and sets the options (an engine, or a format under "Advanced options"), without converting. */
+async function choose(page: Page, input: string, o: { format?: string; engine?: string; kernels?: string; ggufType?: string; destination?: string; layout?: string }): Promise<void> {
   await page.setInputFiles('#folder', input);
   if (o.layout) await page.selectOption('#layout', o.layout);
-  await page.selectOption('#format', o.format);
+  await page.selectOption('#engine', o.engine ?? 'format');
+  if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
+  if (o.format && !o.engine) await page.selectOption('#format', o.format);
   if (o.ggufType) await page.selectOption('#gguf-type', o.ggufType);
   await page.selectOption('#kernels', o.kernels ?? 'auto');
-  await page.selectOption('#destination', 'download');
+  await page.selectOption('#destination', o.destination ?? 'download');
   await page.fill('#timestamp', '0');
+}
+
+/** Converts `input` through the page's controls; returns the page once it shows a result or an error. */
+async function convertInPage(page: Page, input: string, o: { format?: string; engine?: string; kernels?: string; ggufType?: string; layout?: string }): Promise<void> {
+  await choose(page, input, o);
   await page.click('#convert');
   await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
 }
@@ -64,7 +71,7 @@ async function convertInPage(page: Page, input: string, o: { format: string; ker
 async function downloadAll(page: Page, into: string): Promise<string[]> {
   mkdirSync(into, { recursive: true });
   const names: string[] = [];
-  for (const link of await page.$$('#files a[download]')) {
+  for (const link of await page.$$('#files-table a[download]')) {
     const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
     await d.saveAs(join(into, d.suggestedFilename()));
     names.push(d.suggestedFilename());
@@ -78,13 +85,13 @@ function sameFiles(cliDir: string, pageDir: string): void {
   for (const f of want) assert.ok(readFileSync(join(cliDir, f)).equals(readFileSync(join(pageDir, f))), `${f}: byte-identical to the CLI's`);
 }
 
-async function check(name: string, input: string, format: string, extra: string[] = [], o: { ggufType?: string; kernels?: string; layout?: string } = {}) {
+async function check(name: string, input: string, format: string, extra: string[] = [], o: { ggufType?: string; kernels?: string; engine?: string; layout?: string } = {}) {
   const cliOut = join(tmp, `${name}-cli`);
   cli('--input-dir', input, '--output-dir', cliOut, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra);
   const page = await openPage();
   try {
     await convertInPage(page, input, { format, ...o });
-    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
     const got = join(tmp, `${name}-page`);
     await downloadAll(page, got);
     sameFiles(cliOut, got);
@@ -128,7 +135,7 @@ test('the input layout select: detected by default (a llama-latent folder is the
 
 test('the finished page: screenshot saved, the result shown in words', async () => {
   const input = join(tmp, 'tiny-model');
-  const page = await check('tiny-shot', input, 'hf-packed');
+  const page = await check('tiny-shot', input, 'hf-packed', [], { engine: 'transformers' });
   try {
     const shot = join(tmp, 'page.png');
     await page.screenshot({ path: shot, fullPage: true });
@@ -137,9 +144,10 @@ test('the finished page: screenshot saved, the result shown in words', async () 
     assert.match((await page.textContent('#summary')) ?? '', /hf-bitnet → hf-packed: 6 files/);
     // serve makes the page cross-origin isolated: the workers read through the reader worker
     assert.match((await page.textContent('#summary')) ?? '', /reads through shared memory/);
-    assert.is(await page.$$eval('#files tr', (rows) => rows.length), 6);
+    assert.is(await page.$$eval('#files-table tr', (rows) => rows.length), 6);
     assert.is(await page.$eval('#bar', (b) => (b as HTMLProgressElement).value), 1);
     assert.match((await page.textContent('#version')) ?? '', /^0\.1\.0 · wasm SIMD$/);
+    assert.match((await page.textContent('#run-command')) ?? '', /model="tiny-model-hf-packed"/);
     const box = await page.locator('#result').boundingBox();
     assert.ok(box && box.height > 100, 'the result is laid out');
     // kept for people to look at (build/ is not committed)
@@ -158,10 +166,10 @@ test('a truncated weight file is reported in words, naming the file; nothing is 
   const page = await openPage();
   try {
     await convertInPage(page, input, { format: 'bitnet-rs' });
-    const text = (await page.textContent('#error')) ?? '';
+    const text = (await page.textContent('#error-text')) ?? '';
     assert.match(text, /^The conversion failed: broken-model\/model\.safetensors: tensor \S+: corrupt file: expected .* found .*truncated/);
     assert.is(await page.isHidden('#result'), true);
-    assert.is(await page.$$eval('#files a', (a) => a.length), 0);
+    assert.is(await page.$$eval('#files-table a', (a) => a.length), 0);
     // the failed run left nothing in the browser's storage
     const left = await page.evaluate(async () => {
       const root = await navigator.storage.getDirectory();
@@ -294,7 +302,7 @@ test('offline once loaded: with the server stopped, the page still converts (the
     });
     assert.is((await fetch(own.url).catch(() => undefined)) === undefined, true, 'the server is gone');
     await convertInPage(page, input, { format: 'bitnet-rs' });
-    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
     const got = join(tmp, 'offline-page');
     await downloadAll(page, got);
     const cliOut = join(tmp, 'offline-cli');
@@ -314,7 +322,7 @@ test('served without cross-origin isolation (a plain static host), the workers r
     await page.goto(plain.url);
     assert.is(await page.evaluate(() => crossOriginIsolated), false);
     await convertInPage(page, input, { format: 'gguf', ggufType: 'tq2_0' });
-    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
     assert.match((await page.textContent('#summary')) ?? '', /reads with FileReaderSync/);
     const got = join(tmp, 'plain-page');
     await downloadAll(page, got);

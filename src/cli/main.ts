@@ -17,6 +17,7 @@ import { QUANT_RULES, SCALE_GRANULARITIES, type QuantRule } from '../quant/rule.
 import { VERSION } from '../version.js';
 import { DEFAULTS } from '../defaults.js';
 import { FORMATS, FORMAT_IDS, FORMAT_OPTIONS, optionFlag } from '../outputs/index.js';
+import { ENGINES, ENGINE_IDS } from '../outputs/engines.js';
 import { LAYOUTS as INPUT_LAYOUTS } from '../layouts/index.js';
 import { createProgress, gb } from './progress.js';
 import { servePage } from './serve.js';
@@ -68,6 +69,9 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
     .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
     .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
+    .addOption(
+      new Option('--engine <engine>', `the engine you will run the output in; picks --format and its options from the model (${ENGINES.map((e) => `${e.id}: ${e.format}`).join(', ')})`).choices(ENGINE_IDS).conflicts('format'),
+    )
     // no choices here: synth's --layout (which also takes the older names) is parsed by this option too
     .option('--layout <layout>', `the input layout, when it cannot be detected (default: detected from config.json and the dtypes): ${INPUT_LAYOUTS.map((l) => l.id).join(', ')}; llama-latent (${INPUT_LAYOUTS.find((l) => l.id === 'llama-latent')!.about}) is read only when named`);
   // each format's own options, from its schema: --gguf-arch, --gguf-type, --bincode, ...
@@ -124,7 +128,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         inputDir: flags.inputDir,
         outputDir: flags.outputDir,
         ...Object.fromEntries(FORMAT_OPTIONS.map(({ option }) => [option.key, flags[option.key]])),
-        format: flags.format,
+        ...(flags.engine === undefined ? { format: flags.format } : { engine: flags.engine as string }),
         layout: flags.layout,
         force: flags.force,
         threads: flags.threads,

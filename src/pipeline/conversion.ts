@@ -10,6 +10,7 @@ import { BIAS, planCheckpoint } from '../layouts/index.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import { parseModelConfig } from '../model/config.js';
 import type { ModelPlan } from '../model/plan.js';
+import { ENGINE_IDS, engineById, engineOptions } from '../outputs/engines.js';
 import { formatById, type AnyFormat, type FormatOwnOptions } from '../outputs/index.js';
 import { optionFlag, optionManifestKey, type FormatOptions, type FormatPlan, type InputFolder } from '../outputs/types.js';
 import { describeRule, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
@@ -23,6 +24,11 @@ import { VERSION } from '../version.js';
 export interface ConversionOptions extends Partial<FormatOwnOptions> {
   /** The output format (outputs/index.ts); default bitnet-rs. */
   format?: string;
+  /**
+   * The engine the output is for (outputs/engines.ts): it picks the format and its options (for GGUF the
+   * type, and the architecture from the model, refused when the engine does not compute it).
+   */
+  engine?: string;
   /** The input layout by id (layouts/index.ts), for one that is never detected (llama-latent); default: detected. */
   layout?: string;
   granularity?: ScaleGranularity;
@@ -45,6 +51,8 @@ export interface ConversionOptions extends Partial<FormatOwnOptions> {
 export interface ProgressSnapshot {
   bytesRead: number;
   tensorsDone: number;
+  /** Tensors whose reading has begun (the browser's host counts them; done ones included). */
+  tensorsStarted?: number;
 }
 
 export interface Progress extends ProgressSnapshot {
@@ -255,6 +263,8 @@ export interface ConversionResult<Delivered> {
   kernels: 'simd' | 'scalar';
   threads: number;
   tiedLmHead: boolean;
+  /** The model's transformer blocks. */
+  layers: number;
   warnings: string[];
   /** With options.stats: every ternary weight's statistics, by tensor name (the tied head under the embedding's). */
   stats?: Map<string, TernaryStats>;
@@ -269,7 +279,10 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
   const started = performance.now();
   const marks = [started];
   const mark = () => marks.push(performance.now());
-  const format = formatById(o.format ?? DEFAULTS.format);
+  const engine = o.engine === undefined ? undefined : engineById(o.engine);
+  if (o.engine !== undefined && !engine) throw new UsageError(`--engine: expected one of ${ENGINE_IDS.join(', ')}, found ${JSON.stringify(o.engine)}`);
+  if (engine && o.format !== undefined && o.format !== engine.format) throw new UsageError(`--engine ${engine.id} writes --format ${engine.format}, not ${o.format}`);
+  const format = formatById(engine?.format ?? o.format ?? DEFAULTS.format);
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
@@ -279,6 +292,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
   const input = await host.openInput();
   const model = planModel(input.checkpoint, warn, o.layout);
   refuseBiases(model, input.checkpoint);
+  if (engine) Object.assign(options, engineOptions(engine, model, options));
   const plan = await host.plan(format, model, options, input);
   const run = await host.begin(format, input, warn);
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -320,6 +334,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
       kernels: flavor,
       threads: run.threads,
       tiedLmHead: model.outputTied,
+      layers: model.blocks.length,
       warnings,
       ...(options.stats && { stats: new Map(own.flatMap((r) => r.stats ?? [])) }),
     };

@@ -9,13 +9,17 @@ import { openCheckpointFolder } from '../model/checkpoint.js';
 import { checkThreads, jobOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
-import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
+import { zipStream } from '../formats/zip.js';
+import { fileIn, lockRun, removeRun, RUNS, stagingFolder } from './opfs.js';
 export { removeLeftovers } from './opfs.js';
+export { fileSet, type FileSet } from './input.js';
 import { READER, startWorker, WebPool, WORKER } from './pool.js';
 import type { Reads, Task, ToWorker } from './worker.js';
+import type { TernaryStats } from '../inspect/stats.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
 export { LAYOUTS } from '../layouts/index.js';
+export { ENGINES, ENGINE_IDS, engineById, runCommand, type Engine } from '../outputs/engines.js';
 export { DEFAULTS } from '../defaults.js';
 export type { ConversionOptions, OutputFile, Progress } from '../pipeline/conversion.js';
 export { simdSupported } from '../kernels/index.js';
@@ -40,17 +44,58 @@ export interface WebConvertOptions extends ConversionOptions {
   force?: boolean;
   /** The input folder's name, when the files do not come from a picked folder. */
   folderName?: string;
+  /**
+   * Cancels the run: the workers are stopped, the run's OPFS folder removed, and convertFiles rejects
+   * with an Error named 'AbortError'. Nothing is delivered once it fires.
+   */
+  signal?: AbortSignal;
+}
+
+/** The rejection of a cancelled run (the name DOM APIs give theirs). */
+function cancelled(): Error {
+  return Object.assign(new Error('the conversion was cancelled'), { name: 'AbortError' });
 }
 
 /** The shared sequence's result (ConversionResult) as the page and callers see it. */
 export interface WebConvertResult extends Omit<ConversionResult<unknown>, 'delivered' | 'stats'> {
+  /** With options.stats: inspect's summary of the ternary weights written (every tensor's values counted). */
+  ternary?: TernarySummary;
   outputName: string;
   /** The files themselves (disk-backed for `opfs`, in memory for `blobs`, absent for `directory`). */
   outputs: { name: string; blob: Blob }[];
-  /** Deletes the OPFS copy (`opfs` output). */
+  /** Deletes the OPFS copy (`opfs` output), and the zip of it if one was made. */
   remove: () => Promise<void>;
+  /**
+   * The whole output as one .zip (STORE, docs/zip.md), streamed into the run's OPFS folder (disk-backed;
+   * in memory where the browser cannot write a file stream there), named "<outputName>.zip". Made once.
+   */
+  zip: () => Promise<File>;
   /** How the workers read the input: through a reader worker and shared memory (a cross-origin-isolated page), or FileReaderSync. */
   reads: Reads;
+}
+
+/** The shares of -1, 0 and +1 over every ternary weight, and the number of layers. */
+export interface TernarySummary {
+  layers: number;
+  tensors: number;
+  values: number;
+  minus: number;
+  zero: number;
+  plus: number;
+}
+
+function ternarySummary(layers: number, stats: Map<string, TernaryStats>): TernarySummary {
+  let values = 0;
+  const sum = { minus: 0, zero: 0, plus: 0 };
+  for (const s of stats.values()) {
+    const n = s.rows * s.cols;
+    values += n;
+    sum.minus += s.fractions.minus * n;
+    sum.zero += s.fractions.zero * n;
+    sum.plus += s.fractions.plus * n;
+  }
+  const share = (x: number) => (values ? x / values : 0);
+  return { layers, tensors: stats.size, values, minus: share(sum.minus), zero: share(sum.zero), plus: share(sum.plus) };
 }
 
 function defaultThreads(): number {
@@ -60,13 +105,19 @@ function defaultThreads(): number {
 export async function convertFiles(files: Iterable<File>, o: WebConvertOptions = {}): Promise<WebConvertResult> {
   const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   const set = fileSet(files, o.folderName);
+  const signal = o.signal;
+  const check = () => {
+    if (signal?.aborted) throw cancelled();
+  };
   let outputName = '';
   let run = '';
   let reads: Reads = 'FileReaderSync';
   const host: ConversionHost<{ name: string; blob: Blob }[]> = {
     inputName: set.dir,
     async openInput() {
+      check();
       const { folder, side } = await readAhead(set);
+      check();
       inputs = [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]);
       return { checkpoint: openCheckpointFolder(folder), side, relative: (p) => p.slice(set.dir.length + 1) };
     },
@@ -74,6 +125,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
     plan: async (format, model, options, input) => format.plan(model, options, input.side),
     kernels: compileKernels,
     async begin(format) {
+      check();
       outputName = o.outputName ?? `${set.dir}-${format.id}`;
       const output = o.output ?? { kind: 'opfs' };
       if (output.kind === 'directory' && !o.force && (await exists(output.handle, outputName))) {
@@ -83,11 +135,14 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
       // held while the run writes, so that removeLeftovers() in another tab leaves this folder alone
       const unlock = await lockRun(run);
       await stagingFolder(run, true);
-      const done = { bytesRead: 0, tensorsDone: 0 };
+      const done = { bytesRead: 0, tensorsDone: 0, tensorsStarted: 0 };
       let pool: WebPool | undefined;
       let plan: FormatPlan | undefined;
       let options: FormatOptions | undefined;
+      const stop = () => pool?.stop(cancelled());
+      signal?.addEventListener('abort', stop);
       const end = () => {
+        signal?.removeEventListener('abort', stop);
         pool?.stop();
         unlock();
       };
@@ -96,11 +151,14 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
         async start(p, module, opts) {
           plan = p;
           options = opts;
-          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run }, (bytes, tensors) => {
+          check();
+          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run }, (bytes, tensors, started) => {
             done.bytesRead += bytes;
             done.tensorsDone += tensors;
+            done.tensorsStarted += started;
           });
           reads = pool.reads;
+          check(); // cancelled while the workers started
         },
         async createContainers(containers) {
           await pool!.all(containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
@@ -109,31 +167,35 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
           const order = jobOrder(plan!.jobs.map((j) => j.cost.bytes));
           const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options! })));
           const byJob: JobOutcome[] = [];
-          order.forEach((i, k) => (byJob[i] = { written: results[k] ?? undefined }));
+          order.forEach((i, k) => (byJob[i] = { written: results[k]!.written, stats: results[k]!.stats }));
           return byJob;
         },
         progress: () => done,
         async finishContainers(containers) {
-          return (await pool!.all(containers.map((c): Task => ({ type: 'hash', file: c.file })))).map((w) => w!);
+          return (await pool!.all(containers.map((c): Task => ({ type: 'hash', file: c.file })))).map((w) => w.written!);
         },
         async writeSmall(name, bytes) {
           const [w] = await pool!.all([{ type: 'small', file: name, bytes }]);
-          return w!;
+          return w!.written!;
         },
         async commit(written) {
+          check();
           end();
           return deliver(run, outputName, output, written, o.force ?? false);
         },
         async abort() {
           end();
-          await removeRun(run);
+          // a stopped worker's handles close as it goes: retry until the folder can be removed
+          await removeRun(run, true);
         },
       };
     },
   };
   let inputs: [string, File][] = [];
-  const { delivered, stats: _none, ...r } = await runConversion(host, o);
-  return { ...r, outputName, outputs: delivered, remove: () => removeRun(run), reads };
+  const { delivered, stats, ...r } = await runConversion(host, o);
+  let zipped: Promise<File> | undefined;
+  const zip = () => (zipped ??= zipInto(run, `${outputName}.zip`, delivered));
+  return { ...r, outputName, outputs: delivered, remove: () => removeRun(run), zip, reads, ...(stats && { ternary: ternarySummary(r.layers, stats) }) };
 }
 
 /**
@@ -147,6 +209,36 @@ export async function warmUp(): Promise<void> {
     const { worker, reply } = startWorker(script, { type: 'ping' } satisfies ToWorker, 'the conversion worker');
     await reply.finally(() => worker.terminate());
   }
+}
+
+/** Streams the zip of `files` into the run's folder (or memory); the run's files are read once, as they are zipped. */
+async function zipInto(run: string, name: string, files: { name: string; blob: Blob }[]): Promise<File> {
+  const stream = zipStream(files.map((f) => ({ name: f.name, data: f.blob })));
+  const staged = await stagingFolder(run, true).catch(() => undefined);
+  const handle = await staged?.getDirectoryHandle('.zip', { create: true }).then((d) => d.getFileHandle(name, { create: true })).catch(() => undefined);
+  if (handle && 'createWritable' in handle) {
+    await stream.pipeTo(await handle.createWritable());
+    return handle.getFile();
+  }
+  return new File([await new Response(stream).blob()], name, { type: 'application/zip' });
+}
+
+/**
+ * Why a conversion cannot run in this browser, in one line, or undefined: the page's private file
+ * system (OPFS) must open, and a worker must write into it through a synchronous access handle.
+ */
+export async function browserProblem(): Promise<string | undefined> {
+  if (typeof Worker === 'undefined') return 'This browser has no Web Workers, which the converter runs in.';
+  const storage = globalThis.navigator?.storage as (StorageManager & { getDirectory?: () => Promise<FileSystemDirectoryHandle> }) | undefined;
+  if (!storage?.getDirectory) return 'This browser does not give the page its private file system (OPFS, navigator.storage.getDirectory), where the converter writes the output.';
+  try {
+    await (await storage.getDirectory()).getDirectoryHandle(RUNS, { create: true });
+  } catch (e) {
+    return `This browser refuses the page its private file system (OPFS), where the converter writes the output: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+  }
+  const { worker, reply } = startWorker<{ problem?: string }>(WORKER, { type: 'probe' } satisfies ToWorker, 'the conversion worker');
+  const { problem } = await reply.finally(() => worker.terminate());
+  return problem && `This browser's workers cannot write into its private file system (OPFS createSyncAccessHandle), as the converter does: ${problem}`;
 }
 
 async function exists(dir: FileSystemDirectoryHandle, name: string): Promise<boolean> {

@@ -3,7 +3,7 @@
 // weight file's header) and the small side files (tokenizer...); the workers read tensor data
 // synchronously with FileReaderSync, which only workers have.
 
-import { CorruptFileError } from '../errors.js';
+import { CorruptFileError, UsageError } from '../errors.js';
 import { MAX_HEADER_BYTES, PREFIX_BYTES } from '../formats/safetensors.js';
 import { CONFIG_FILE, INDEX_FILE, MAX_CONFIG_BYTES, MAX_INDEX_BYTES, type CheckpointFolder } from '../model/checkpoint.js';
 import type { InputFolder } from '../outputs/types.js';
@@ -16,20 +16,38 @@ const MAX_SIDE_BYTES = 64 << 20;
 export interface FileSet {
   dir: string;
   files: Map<string, File>;
+  /** Where the model folder was found inside the picked one ("parent/model"), when that was not the picked folder itself. */
+  inside?: string;
 }
 
-/** Names the files: a folder picked with webkitdirectory gives "folder/name" paths; only the top level counts. */
+/**
+ * Names the files. A folder picked with webkitdirectory gives "folder/sub/name" paths: the model folder
+ * is the one holding config.json, the picked folder itself or the one subfolder that has it (a parent
+ * folder picked by mistake); files of its own subfolders (.cache/, original/) are not part of the
+ * checkpoint. Several candidates are refused, naming them.
+ */
 export function fileSet(files: Iterable<File>, dir?: string): FileSet {
-  const map = new Map<string, File>();
-  let folder = dir;
+  const byFolder = new Map<string, Map<string, File>>();
   for (const f of files) {
     const rel = (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
     const parts = rel.split('/');
-    if (parts.length > 2) continue; // a subfolder (e.g. .cache/, original/): not part of the checkpoint
-    if (parts.length === 2) folder ??= parts[0];
-    map.set(parts[parts.length - 1], f);
+    const folder = parts.slice(0, -1).join('/');
+    if (!byFolder.has(folder)) byFolder.set(folder, new Map());
+    byFolder.get(folder)!.set(parts[parts.length - 1]!, f);
   }
-  return { dir: folder ?? 'model', files: map };
+  const folders = [...byFolder.keys()];
+  // the picked folder: the first part of every path (a picked folder's files all start with its name)
+  const top = folders[0]?.split('/')[0] ?? '';
+  let chosen = top;
+  if (!byFolder.get(top)?.has(CONFIG_FILE)) {
+    const models = folders.filter((d) => byFolder.get(d)!.has(CONFIG_FILE)).sort();
+    if (models.length > 1) {
+      throw new UsageError(`${top || 'the picked files'}: no ${CONFIG_FILE} here, and several subfolders hold a model (${models.join(', ')}); pick one of them`);
+    }
+    if (models.length === 1) chosen = models[0]!;
+  }
+  const name = chosen.split('/').pop() || undefined;
+  return { dir: dir ?? name ?? 'model', files: byFolder.get(chosen) ?? new Map(), ...(chosen !== top && { inside: chosen }) };
 }
 
 /** The key a file's tensors are read by (and named by in messages): "<folder>/<name>". */

@@ -29,10 +29,22 @@ export async function stagingFolder(run: string, create = false): Promise<FileSy
   return runs.getDirectoryHandle(run, { create });
 }
 
-export async function removeRun(run: string): Promise<void> {
+/**
+ * Removes a run's folder. `retry`: after workers were terminated, their sync handles close a moment
+ * later and until then the folder cannot be removed (NoModificationAllowedError): retry for up to 5 s.
+ */
+export async function removeRun(run: string, retry = false): Promise<void> {
   const root = await navigator.storage.getDirectory();
   const runs = await root.getDirectoryHandle(RUNS, { create: true });
-  await runs.removeEntry(run, { recursive: true }).catch(() => undefined);
+  for (let wait = 10; ; wait *= 2) {
+    try {
+      await runs.removeEntry(run, { recursive: true });
+      return;
+    } catch (e) {
+      if ((e as Error).name === 'NotFoundError' || !retry || wait > 2560) return;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
 
 interface LockManagerLike {
@@ -81,6 +93,12 @@ export async function fileIn(dir: FileSystemDirectoryHandle, name: string, creat
   return dir.getFileHandle(parts[parts.length - 1]!, { create });
 }
 
+/** Whether this browser's sync handles know the `mode` option (Chromium: a `mode` property on the handle's prototype). */
+function sharedModeKnown(): boolean {
+  const proto = (globalThis as { FileSystemSyncAccessHandle?: { prototype: object } }).FileSystemSyncAccessHandle?.prototype;
+  return proto !== undefined && 'mode' in proto;
+}
+
 /**
  * Opens a synchronous handle. Regions of one container are written by several workers at once: that
  * needs the shared 'readwrite-unsafe' mode; a browser without it gets the exclusive mode, waiting for
@@ -88,7 +106,9 @@ export async function fileIn(dir: FileSystemDirectoryHandle, name: string, creat
  */
 export async function openSync(file: FileSystemFileHandle, shared: boolean): Promise<SyncHandle> {
   const h = file as SyncFileHandle;
-  if (shared) {
+  // Firefox 153 ignores the mode (an exclusive handle, so the next worker's open fails with
+  // NoModificationAllowedError): there the mode is not a property of the handle, and the exclusive way below is taken
+  if (shared && sharedModeKnown()) {
     try {
       return await h.createSyncAccessHandle({ mode: 'readwrite-unsafe' });
     } catch (e) {

@@ -3,8 +3,12 @@
 
 import { reviveError } from '../errors.js';
 import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
+import { newChannel, sharedReadsAvailable, type Channel } from './shared-read.js';
 
-type Written = { bytes: number; sha256: string } | undefined;
+import type { TernaryStats } from '../inspect/stats.js';
+
+/** What a task gave back: a file's size and sha256 (its own file, a hash, a small file), a job's statistics (options.stats). */
+type Written = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] };
 
 /** Starts a module worker and posts `message`; `reply` is its first answer (rejected if it fails to load). */
 export function startWorker<R>(script: URL, message: unknown, what: string): { worker: Worker; reply: Promise<R> } {
@@ -21,6 +25,7 @@ export const WORKER = new URL('./worker.js', import.meta.url);
 export const READER = new URL('./reader.js', import.meta.url);
 
 export class WebPool {
+  /** The conversion workers and their reader workers. */
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
   private readonly waiting: (() => void)[] = [];
@@ -30,13 +35,23 @@ export class WebPool {
   /** How the workers read tensor data (they all run in the same page, so they agree). */
   reads: Reads = 'FileReaderSync';
 
-  private constructor(private readonly onProgress: (bytes: number, tensors: number) => void) {}
+  private constructor(private readonly onProgress: (bytes: number, tensors: number, started: number) => void) {}
 
-  static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type'>, onProgress: (bytes: number, tensors: number) => void): Promise<WebPool> {
+  static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type' | 'channel'>, onProgress: (bytes: number, tensors: number, started: number) => void): Promise<WebPool> {
     const pool = new WebPool(onProgress);
+    const shared = sharedReadsAvailable();
     await Promise.all(
       Array.from({ length: n }, async () => {
-        const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init } satisfies ToWorker, 'a conversion worker');
+        // Each worker reads through a reader worker of its own, started here: Firefox 153 now and then never
+        // ran one started by the worker itself, its constructor stuck (4 of 40 conversions hung so)
+        let channel: Channel | undefined;
+        if (shared) {
+          channel = newChannel();
+          const reader = startWorker(READER, { type: 'init', channel, files: init.files.map(([, f]) => f) }, 'the reader worker');
+          pool.workers.push(reader.worker);
+          await reader.reply;
+        }
+        const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init, channel } satisfies ToWorker, 'a conversion worker');
         const w = started.worker;
         pool.workers.push(w); // before waiting: a failure elsewhere stops it too
         const reply = await started.reply;
@@ -53,19 +68,19 @@ export class WebPool {
   }
 
   private receive(w: Worker, m: FromWorker): void {
-    if (m.type === 'progress') return this.onProgress(m.bytes, m.tensors);
+    if (m.type === 'progress') return this.onProgress(m.bytes, m.tensors, m.started);
     if (m.type === 'ready') return;
     const call = this.calls.get(m.id)!;
     this.calls.delete(m.id);
     this.idle.push(w);
     this.waiting.shift()?.();
-    if (m.type === 'done') call.resolve(m.written);
+    if (m.type === 'done') call.resolve({ written: m.written, stats: m.stats });
     else call.reject(reviveError(m.error));
   }
 
   /** Runs one task on the next free worker. */
   async run(task: Task, transfer: Transferable[] = []): Promise<Written> {
-    while (!this.idle.length) await new Promise<void>((r) => this.waiting.push(r));
+    while (!this.idle.length && !this.failed) await new Promise<void>((r) => this.waiting.push(r));
     if (this.failed) throw this.failed;
     const w = this.idle.pop()!;
     const id = this.next++;
@@ -90,9 +105,12 @@ export class WebPool {
     );
   }
 
-  stop(): void {
+  /** Terminates the workers; calls in flight reject with `why`. */
+  stop(why: Error = new Error('the conversion was stopped')): void {
+    this.failed ??= why;
     for (const w of this.workers) w.terminate();
-    for (const c of this.calls.values()) c.reject(new Error('the conversion was stopped'));
+    for (const c of this.calls.values()) c.reject(why);
     this.calls.clear();
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }

@@ -21,7 +21,17 @@ export interface Channel {
 }
 
 export function sharedReadsAvailable(): boolean {
-  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && byobReads();
+}
+
+/** Whether Blob streams give BYOB readers (the reader worker reads into its one buffer with one; WebKitGTK 2.50 has none). */
+function byobReads(): boolean {
+  try {
+    new Blob([]).stream().getReader({ mode: 'byob' }).releaseLock();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function newChannel(): Channel {

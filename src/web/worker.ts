@@ -1,15 +1,16 @@
 // A module worker of the browser conversion: instantiates the kernels once, then runs tasks from the
-// main thread: create a container, fill a job (tensors read with FileReaderSync, bytes written with a
-// synchronous OPFS handle), hash a file, write a small file. Errors come back as data.
+// main thread: create a container, fill a job (tensors read through its reader worker or with
+// FileReaderSync, bytes written with a synchronous OPFS handle), hash a file, write a small file.
+// Errors come back as data.
 
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { serializeError } from '../errors.js';
 import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
 import { fileReaderSource } from './input.js';
-import { READER, startWorker } from './pool.js';
-import { newChannel, sharedSource, sharedReadsAvailable } from './shared-read.js';
+import { sharedSource, type Channel } from './shared-read.js';
 import type { TensorSource } from '../stream/ports.js';
+import type { TernaryStats } from '../inspect/stats.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
 
 export type Task =
@@ -19,25 +20,20 @@ export type Task =
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
-  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string }
+  /** `channel`: reads go through the reader worker the main thread started on it (shared-read.ts); none: FileReaderSync. */
+  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel }
   | { type: 'task'; id: number; task: Task }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'probe' };
 
 export type FromWorker =
-  | { type: 'ready'; reads?: Reads }
-  | { type: 'done'; id: number; written?: { bytes: number; sha256: string } }
+  | { type: 'ready'; reads?: Reads; problem?: string }
+  | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
-  | { type: 'progress'; bytes: number; tensors: number };
+  | { type: 'progress'; bytes: number; tensors: number; started: number };
 
 /** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync. */
 export type Reads = 'shared' | 'FileReaderSync';
-
-/** Starts the reader worker of shared-read.ts and waits until it serves. */
-async function startReader(files: [string, File][]): Promise<TensorSource> {
-  const channel = newChannel();
-  await startWorker(READER, { type: 'init', channel, files: files.map(([, f]) => f) }, 'the reader worker').reply;
-  return sharedSource(channel, new Map(files));
-}
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 
@@ -46,15 +42,23 @@ let source: TensorSource;
 let reads: Reads;
 let dir: FileSystemDirectoryHandle;
 
-/** Progress goes to the main thread at most every 100 ms (and at the end of each job). */
-const pending = { bytes: 0, tensors: 0, last: 0 };
+/**
+ * Progress goes to the main thread at most every 100 ms (and at the end of each job). A tensor counts
+ * as started at its first read, so that the count moves while the first (largest) tensors are read.
+ */
+const pending = { bytes: 0, tensors: 0, started: 0, last: 0, open: false };
 function progress(bytes: number, tensors: number, force = false): void {
+  if (bytes && !pending.open) {
+    pending.open = true;
+    pending.started++;
+  }
+  if (tensors) pending.open = false;
   pending.bytes += bytes;
   pending.tensors += tensors;
   const now = performance.now();
   if (!force && now - pending.last < 100) return;
-  if (pending.bytes || pending.tensors) post({ type: 'progress', bytes: pending.bytes, tensors: pending.tensors });
-  pending.bytes = pending.tensors = 0;
+  if (pending.bytes || pending.tensors || pending.started) post({ type: 'progress', bytes: pending.bytes, tensors: pending.tensors, started: pending.started });
+  pending.bytes = pending.tensors = pending.started = 0;
   pending.last = now;
 }
 
@@ -67,7 +71,41 @@ async function withHandle<T>(file: string, shared: boolean, create: boolean, use
   }
 }
 
-async function run(task: Task): Promise<{ bytes: number; sha256: string } | undefined> {
+type Outcome = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] };
+
+async function run(task: Task): Promise<Outcome> {
+  if (task.type !== 'job') return { written: await small(task) };
+  const { job, options } = task;
+  const stats: [string, TernaryStats][] = [];
+  // A job fills its own file (hashed as written) or regions of a container (hashed after all jobs).
+  const inContainer = job.regions !== undefined;
+  const written = await withHandle(job.file, inContainer, !inContainer, (h) => {
+    if (!inContainer) h.truncate(0);
+    const sinks: HandleSink[] = [];
+    const stream = new WeightStream({
+      kernels,
+      source,
+      options,
+      onBytesRead: (n) => progress(n, 0),
+      onTensorDone: () => progress(0, 1),
+      onStats: (name, st) => stats.push([name, st]),
+    });
+    formatById(job.format).write(job, stream, {
+      sink(offset?: number) {
+        const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined);
+        sinks.push(s);
+        return s;
+      },
+    }, options);
+    const w = sinks.map((s) => s.finish());
+    h.flush();
+    progress(0, 0, true);
+    return inContainer ? undefined : w[0];
+  });
+  return { written, ...(options.stats && { stats }) };
+}
+
+async function small(task: Exclude<Task, { type: 'job' }>): Promise<{ bytes: number; sha256: string } | undefined> {
   switch (task.type) {
     case 'create':
       return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes));
@@ -82,44 +120,35 @@ async function run(task: Task): Promise<{ bytes: number; sha256: string } | unde
         h.flush();
         return w;
       });
-    case 'job': {
-      const { job, options } = task;
-      // A job fills its own file (hashed as written) or regions of a container (hashed after all jobs).
-      const inContainer = job.regions !== undefined;
-      return withHandle(job.file, inContainer, !inContainer, (h) => {
-        if (!inContainer) h.truncate(0);
-        const sinks: HandleSink[] = [];
-        const stream = new WeightStream({
-          kernels,
-          source,
-          options,
-          onBytesRead: (n) => progress(n, 0),
-          onTensorDone: () => progress(0, 1),
-        });
-        formatById(job.format).write(job, stream, {
-          sink(offset?: number) {
-            const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined);
-            sinks.push(s);
-            return s;
-          },
-        }, options);
-        const written = sinks.map((s) => s.finish());
-        h.flush();
-        progress(0, 0, true);
-        return inContainer ? undefined : written[0];
-      });
-    }
+  }
+}
+
+/** Why this worker cannot write OPFS files through a synchronous handle (the way every output is written), or undefined. */
+async function syncHandleProblem(): Promise<string | undefined> {
+  const name = `.probe-${Math.random().toString(36).slice(2)}`;
+  let root: FileSystemDirectoryHandle | undefined;
+  try {
+    root = await navigator.storage.getDirectory();
+    const h = await openSync(await root.getFileHandle(name, { create: true }), false);
+    h.write(new Uint8Array(1), { at: 0 });
+    h.close();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  } finally {
+    await root?.removeEntry(name).catch(() => undefined);
   }
 }
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   if (m.type === 'ping') return post({ type: 'ready' }); // this module and its imports are loaded
+  if (m.type === 'probe') return post({ type: 'ready', problem: await syncHandleProblem() });
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);
-      reads = sharedReadsAvailable() ? 'shared' : 'FileReaderSync';
-      source = reads === 'shared' ? await startReader(m.files) : fileReaderSource(new Map(m.files));
+      reads = m.channel ? 'shared' : 'FileReaderSync';
+      source = m.channel ? sharedSource(m.channel, new Map(m.files)) : fileReaderSource(new Map(m.files));
       dir = await stagingFolder(m.run);
       post({ type: 'ready', reads });
     } catch (err) {
@@ -128,7 +157,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     return;
   }
   try {
-    post({ type: 'done', id: m.id, written: await run(m.task) });
+    post({ type: 'done', id: m.id, ...(await run(m.task)) });
   } catch (err) {
     post({ type: 'error', id: m.id, error: serializeError(err) });
   }

@@ -1,62 +1,116 @@
-// The page: pick or drop a model folder, choose the format, convert in workers, then save the output
-// into a picked folder or download it. States are shown in words; nothing is logged to the console.
+// The page: pick or drop a model folder, say which engine the output is for (or choose the format under
+// "Advanced options"), convert in workers, cancel at any time, then save into a picked folder or
+// download the whole output as one .zip, with the command that runs it. States are shown in words;
+// nothing is logged to the console. Every control is a native, labelled one, reachable by keyboard.
 
-import { convertFiles, removeLeftovers, warmUp, DEFAULTS, FORMAT_IDS, LAYOUTS, formatById, optionFlag, simdSupported, type WebConvertResult, type WebOutput } from '../index.js';
+import {
+  browserProblem, convertFiles, engineById, fileSet, removeLeftovers, runCommand, warmUp,
+  DEFAULTS, ENGINES, FORMAT_IDS, FORMATS, LAYOUTS, formatById, optionFlag, simdSupported,
+  type FileSet, type WebConvertResult, type WebOutput,
+} from '../index.js';
 import { VERSION } from '../../version.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+/** The engine choice that leaves the format to the advanced options. */
+const OWN_FORMAT = 'format';
 
 let files: File[] = [];
-let folderName: string | undefined;
-let busy = false;
-/** The last result kept in the browser's storage for its download links; replaced by the next one. */
+/** The model folder found in what was picked. */
+let model: FileSet | undefined;
+let running: AbortController | undefined;
+/** The last result, kept in the browser's storage for its downloads; gone when a new folder is picked or converted. */
 let previous: WebConvertResult | undefined;
+/** The folder picked for the last run, to replace an existing output in without asking again. */
+let lastDirectory: FileSystemDirectoryHandle | undefined;
 
-function showError(message: string): void {
-  const box = $('error');
-  box.textContent = message;
-  box.hidden = false;
+type Picker = (o: object) => Promise<FileSystemDirectoryHandle>;
+const directoryPicker = () => (window as unknown as { showDirectoryPicker?: Picker }).showDirectoryPicker;
+
+function showError(message: string, replaceable = false): void {
+  $('error-text').textContent = message;
+  $('replace-existing').hidden = !replaceable;
+  $('error').hidden = false;
 }
 
-function setFiles(list: File[], name?: string): void {
-  files = list;
-  folderName = name;
-  const total = list.reduce((s, f) => s + f.size, 0);
-  const weights = list.filter((f) => f.name.endsWith('.safetensors')).length;
-  const first = list[0] as (File & { webkitRelativePath?: string }) | undefined;
-  const shown = name ?? first?.webkitRelativePath?.split('/')[0] ?? 'files';
-  $('picked').textContent = list.length
-    ? `${shown}: ${list.length} files, ${weights} .safetensors, ${mib(total)}`
-    : 'No folder chosen yet.';
-  $<HTMLButtonElement>('convert').disabled = list.length === 0 || busy;
+function clearResult(): void {
+  void previous?.remove().catch(() => undefined);
+  previous = undefined;
+  $('result').hidden = true;
+  $('progress-box').hidden = true;
   $('error').hidden = true;
+  $('files-table').replaceChildren();
 }
 
-/** The files of a dropped folder (top level; a checkpoint's files are all there). */
+/** The CLI's flags in a message, said as the page's controls. */
+function inPageWords(message: string): string {
+  let m = message;
+  for (const f of Object.values(FORMATS)) {
+    for (const opt of f.options) m = m.replace(new RegExp(`--${optionFlag(opt.key)}(?: (\\S+))?`, 'g'), (_, v?: string) => `"${opt.label}"${v ? ` ${v.replace(/[),;]+$/, '')}` : ''} (Advanced options)`);
+  }
+  return m.replace(/--format (\S+)/g, 'format $1').replace(/, or convert with force to replace it/, ', or replace it');
+}
+
+function updateConvert(): void {
+  $<HTMLButtonElement>('convert').disabled = files.length === 0 || !model || running !== undefined || !$('unsupported').hidden;
+}
+
+/** A new pick: the model folder inside it (the picked one, or the one subfolder that holds config.json). */
+function setFiles(list: File[], name?: string): void {
+  clearResult();
+  files = list;
+  model = undefined;
+  if (list.length) {
+    try {
+      model = fileSet(list, name);
+    } catch (e) {
+      showError(e instanceof Error ? e.message : String(e));
+    }
+  }
+  const nameBox = $<HTMLInputElement>('model-name');
+  nameBox.value = model && model.dir !== 'model' ? model.dir : '';
+  if (!model) {
+    $('picked').textContent = list.length ? 'No model folder in what was picked.' : 'No folder chosen yet.';
+  } else {
+    const sets = [...model.files.values()];
+    const weights = sets.filter((f) => f.name.endsWith('.safetensors'));
+    const where = model.inside ? `the model folder ${model.inside} inside the picked one` : model.dir === 'model' ? 'the chosen files' : model.dir;
+    $('picked').textContent = `${where}: ${sets.length} files, ${weights.length} .safetensors, ${mib(weights.reduce((s, f) => s + f.size, 0))} of weights`;
+  }
+  updateConvert();
+}
+
+/** Files of a dropped folder and of its subfolders (two levels: a parent folder dropped by mistake), with their paths. */
 async function droppedFiles(e: DragEvent): Promise<{ files: File[]; name?: string }> {
   const items = [...(e.dataTransfer?.items ?? [])];
   const entry = items[0]?.webkitGetAsEntry?.();
   if (!entry || !entry.isDirectory) return { files: [...(e.dataTransfer?.files ?? [])] };
-  const reader = (entry as FileSystemDirectoryEntry).createReader();
-  const entries: FileSystemEntry[] = [];
-  for (;;) {
-    const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
-    if (!batch.length) break;
-    entries.push(...batch);
+  const out: File[] = [];
+  async function walk(dir: FileSystemDirectoryEntry, path: string, depth: number): Promise<void> {
+    const reader = dir.createReader();
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
+      if (!batch.length) break;
+      for (const x of batch) {
+        if (x.isFile) {
+          const f = await new Promise<File>((res, rej) => (x as FileSystemFileEntry).file(res, rej));
+          // the path fileSet reads, as a picked folder gives it
+          out.push(Object.defineProperty(f, 'webkitRelativePath', { value: `${path}/${x.name}` }));
+        } else if (depth < 2) {
+          await walk(x as FileSystemDirectoryEntry, `${path}/${x.name}`, depth + 1);
+        }
+      }
+    }
   }
-  const out = await Promise.all(
-    entries.filter((x) => x.isFile).map((x) => new Promise<File>((res, rej) => (x as FileSystemFileEntry).file(res, rej))),
-  );
-  return { files: out, name: entry.name };
+  await walk(entry as FileSystemDirectoryEntry, entry.name, 0);
+  return { files: out };
 }
 
 /** The chosen format's own options (its schema): one labelled select each, id = the CLI flag's name. */
 function showFormat(): void {
   const format = formatById($<HTMLSelectElement>('format').value);
   $('format-about').textContent = format.about;
-  const box = $('format-options');
-  box.replaceChildren(
+  $('format-options').replaceChildren(
     ...format.options.map((opt) => {
       const div = document.createElement('div');
       const label = document.createElement('label');
@@ -70,31 +124,64 @@ function showFormat(): void {
       return div;
     }),
   );
+  showEngine();
 }
 
-/** The chosen format's own options, by API key. */
+/** The engine's choice, in words; with an engine, the format and its options are its (locked). */
+function showEngine(): void {
+  const engine = engineById($<HTMLSelectElement>('engine').value);
+  const format = $<HTMLSelectElement>('format');
+  if (engine && format.value !== engine.format) {
+    format.value = engine.format;
+    return showFormat();
+  }
+  format.disabled = engine !== undefined;
+  for (const s of $('format-options').querySelectorAll('select')) s.disabled = engine !== undefined;
+  $('engine-about').textContent = engine
+    ? `Writes ${engine.format}${engine.gguf ? ` (type ${engine.gguf.type === 'auto' ? 'chosen from the model' : engine.gguf.type}; the architecture from the model: ${engine.gguf.archs.join(' or ')})` : ''}. The format's own options are set by this choice.`
+    : 'The format and its options are chosen under "Advanced options".';
+}
+
+/** The chosen format's own options, by API key (none with an engine: it picks them). */
 function formatChoices(): Record<string, string> {
+  if (engineById($<HTMLSelectElement>('engine').value)) return {};
   const format = formatById($<HTMLSelectElement>('format').value);
   return Object.fromEntries(format.options.map((opt) => [opt.key, $<HTMLSelectElement>(optionFlag(opt.key)).value]));
+}
+
+function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 function rate(bytes: number, seconds: number): string {
   return seconds > 0 ? `${(bytes / seconds / 1e9).toFixed(2)} GB/s` : '';
 }
 
-function showResult(r: WebConvertResult, destination: string): void {
+function showResult(r: WebConvertResult, destination: string, engineId: string): void {
   $('result-state').textContent = `Done: ${r.outputName}`;
   $('summary').textContent =
     `${r.layout} → ${r.format}: ${r.files.length} files, ${mib(r.files.reduce((s, f) => s + f.bytes, 0))} written in ${r.seconds.toFixed(2)} s ` +
     `(${rate(r.bytesRead, r.seconds)} read; ${r.kernels} kernels, ${r.threads} workers, ${r.reads === 'shared' ? 'reads through shared memory' : 'reads with FileReaderSync'}). ` +
-    (destination === 'folder' ? 'Saved into the chosen folder.' : 'Download each file below.');
+    (destination === 'folder' ? 'Saved into the chosen folder.' : 'Download it all as one .zip, or each file below.');
   $('summary').dataset.phases = Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-  const body = $('files');
+  const t = r.ternary;
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  $('ternary').textContent = t
+    ? `Inspect: ${t.layers} layers, ${t.tensors} ternary tensors, ${t.values.toLocaleString('en')} values: -1 ${pct(t.minus)}, 0 ${pct(t.zero)}, +1 ${pct(t.plus)}.`
+    : '';
+  const engine = engineById(engineId);
+  const main = r.files.find((f) => f.name.endsWith('.gguf'))?.name ?? r.files[0]?.name ?? '';
+  $('run-box').hidden = !engine;
+  $('run-command').textContent = engine ? runCommand(engine, r.outputName, `${r.outputName}/${main}`, r.outputName) : '';
+  const all = $<HTMLButtonElement>('download-all');
+  all.hidden = r.outputs.length === 0;
+  all.textContent = `Download all (${r.outputName}.zip, ${mib(r.files.reduce((s, f) => s + f.bytes, 0))})`;
+  const body = $('files-table');
   body.replaceChildren();
   for (const f of r.files) {
     const tr = document.createElement('tr');
     const blob = r.outputs.find((o) => o.name === f.name)?.blob;
-    const link = blob ? Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: f.name.replace(/\//g, '_'), textContent: 'download' }) : '';
     const cells = [f.name, f.bytes.toLocaleString('en'), f.sha256];
     cells.forEach((text, i) => {
       const td = document.createElement('td');
@@ -104,7 +191,11 @@ function showResult(r: WebConvertResult, destination: string): void {
       tr.append(td);
     });
     const td = document.createElement('td');
-    td.append(link);
+    if (blob) {
+      const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: f.name.replace(/\//g, '_'), textContent: 'download' });
+      a.setAttribute('aria-label', `download ${f.name}`);
+      td.append(a);
+    }
     tr.append(td);
     body.append(tr);
   }
@@ -112,60 +203,110 @@ function showResult(r: WebConvertResult, destination: string): void {
   $('result').hidden = false;
 }
 
-async function convert(): Promise<void> {
+async function downloadAll(): Promise<void> {
+  const r = previous;
+  if (!r) return;
+  const button = $<HTMLButtonElement>('download-all');
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = 'Writing the .zip…';
+  try {
+    const zip = await r.zip();
+    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(zip), download: zip.name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch (e) {
+    showError(`The .zip could not be written: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
+}
+
+async function convert(force = false): Promise<void> {
   const destination = $<HTMLSelectElement>('destination').value;
   let output: WebOutput = { kind: 'opfs' };
   if (destination === 'folder') {
-    const pick = (window as unknown as { showDirectoryPicker?: (o: object) => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker;
-    if (!pick) return showError('This browser cannot write into a folder you pick; choose "downloads" instead.');
-    try {
-      output = { kind: 'directory', handle: await pick({ mode: 'readwrite' }) };
-    } catch {
-      return; // the user closed the picker
+    const pick = directoryPicker();
+    if (!pick) return showError('This browser cannot write into a folder you pick; choose "Save to: downloads" instead.');
+    if (!(force && lastDirectory)) {
+      try {
+        lastDirectory = await pick({ mode: 'readwrite' });
+      } catch (e) {
+        if ((e as Error)?.name === 'AbortError') return; // the user closed the picker
+        return showError(`The folder picker failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
+    output = { kind: 'directory', handle: lastDirectory! };
   }
-  busy = true;
-  $<HTMLButtonElement>('convert').disabled = true;
-  await previous?.remove();
-  previous = undefined;
-  $('error').hidden = true;
-  $('result').hidden = true;
+  const engineId = $<HTMLSelectElement>('engine').value;
+  const engine = engineById(engineId);
+  running = new AbortController();
+  $<HTMLFieldSetElement>('options').disabled = true;
+  $<HTMLButtonElement>('cancel').disabled = false;
+  updateConvert();
+  clearResult();
   $('progress-box').hidden = false;
   const bar = $<HTMLProgressElement>('bar');
   bar.value = 0;
   $('status').textContent = 'Reading the headers…';
   const started = performance.now();
   const stamp = $<HTMLInputElement>('timestamp').value;
+  const weights = [...(model?.files.values() ?? [])].filter((f) => f.name.endsWith('.safetensors')).reduce((s, f) => s + f.size, 0);
   try {
     const r = await convertFiles(files, {
-      format: $<HTMLSelectElement>('format').value,
+      ...(engine ? { engine: engine.id } : { format: $<HTMLSelectElement>('format').value }),
       ...formatChoices(),
       layout: $<HTMLSelectElement>('layout').value || undefined, // '' = detected
       kernels: $<HTMLSelectElement>('kernels').value as typeof DEFAULTS.kernels,
+      rule: $<HTMLSelectElement>('rule').value as typeof DEFAULTS.rule,
       timestamp: stamp === '' ? undefined : Number(stamp),
-      folderName,
+      folderName: $<HTMLInputElement>('model-name').value.trim() || undefined,
       output,
+      force: force || $<HTMLInputElement>('replace').checked,
+      stats: $<HTMLInputElement>('stats').checked, // the inspect summary, counted as the values are written
+      signal: running.signal,
       onProgress: (p) => {
-        bar.value = p.bytesTotal ? p.bytesRead / p.bytesTotal : 0;
+        // in the folder's units: the share of the work done, as bytes of the weights (a projection too large to hold is read twice)
+        const f = p.bytesTotal ? Math.min(1, p.bytesRead / p.bytesTotal) : 0;
+        bar.value = f;
         const s = (performance.now() - started) / 1000;
-        $('status').textContent = `${mib(p.bytesRead)} of ${mib(p.bytesTotal)} read, ${p.tensorsDone} of ${p.tensorsTotal} tensors, ${rate(p.bytesRead, s)}`;
+        const left = f > 0.01 && f < 1 ? `, about ${clock((s * (1 - f)) / f)} left` : '';
+        const tensor = Math.min(p.tensorsTotal, Math.max(p.tensorsDone, p.tensorsStarted ?? 0));
+        $('status').textContent =
+          `${mib(f * weights)} of ${mib(weights)} (${Math.floor(f * 100)}%), tensor ${tensor} of ${p.tensorsTotal} (${p.tensorsDone} done), ` +
+          `${clock(s)} elapsed${left}, ${rate(p.bytesRead, s)}`;
       },
     });
     previous = r;
     bar.value = 1;
-    $('status').textContent = 'Finished.';
-    showResult(r, destination);
+    $('status').textContent = `Finished in ${clock((performance.now() - started) / 1000)}.`;
+    showResult(r, destination, engineId);
   } catch (e) {
     $('progress-box').hidden = true;
-    showError(`The conversion failed: ${e instanceof Error ? e.message : String(e)}`);
+    if ((e as Error)?.name === 'AbortError') {
+      $('status').textContent = '';
+      showError('Cancelled: the workers were stopped and nothing was kept.');
+    } else {
+      const message = e instanceof Error ? e.message : String(e);
+      const exists = /the output folder already exists/.test(message);
+      showError(`The conversion failed: ${inPageWords(message)}`, exists && destination === 'folder');
+    }
   } finally {
-    busy = false;
-    $<HTMLButtonElement>('convert').disabled = files.length === 0;
+    running = undefined;
+    $<HTMLFieldSetElement>('options').disabled = false;
+    $<HTMLButtonElement>('cancel').disabled = true;
+    updateConvert();
   }
 }
 
 function init(): void {
   $('version').textContent = `${VERSION} · ${simdSupported() ? 'wasm SIMD' : 'wasm (no SIMD)'}`;
+  const engines = $<HTMLSelectElement>('engine');
+  for (const e of ENGINES) engines.append(new Option(e.label, e.id));
+  engines.append(new Option('a format I choose (Advanced options)', OWN_FORMAT));
+  engines.addEventListener('change', showEngine);
   const select = $<HTMLSelectElement>('format');
   for (const id of FORMAT_IDS) select.append(new Option(id, id, id === DEFAULTS.format, id === DEFAULTS.format));
   select.addEventListener('change', showFormat);
@@ -177,22 +318,46 @@ function init(): void {
   const showLayout = () => ($('layout-about').textContent = LAYOUTS.find((l) => l.id === layout.value)?.about ?? 'Detected from config.json and the tensors\' dtypes.');
   layout.addEventListener('change', showLayout);
   showLayout();
-  if (!('showDirectoryPicker' in window)) $<HTMLSelectElement>('destination').value = 'download';
-  $<HTMLInputElement>('folder').addEventListener('change', (e) => setFiles([...((e.target as HTMLInputElement).files ?? [])]));
+  const destination = $<HTMLSelectElement>('destination');
+  if (!directoryPicker()) {
+    destination.value = 'download';
+    destination.options[0]!.disabled = true;
+    destination.options[0]!.textContent = 'a folder I pick (not in this browser)';
+  }
+  const showReplace = () => ($('replace-box').hidden = destination.value !== 'folder');
+  destination.addEventListener('change', showReplace);
+  showReplace();
+  for (const [button, input] of [['pick-folder', 'folder'], ['pick-files', 'files']] as const) {
+    $(button).addEventListener('click', () => $<HTMLInputElement>(input).click());
+    $<HTMLInputElement>(input).addEventListener('change', (e) => setFiles([...((e.target as HTMLInputElement).files ?? [])]));
+  }
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => (e.preventDefault(), drop.classList.add('over')));
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
+    if (running) return; // the options, the model among them, are locked during a run
     droppedFiles(e).then(
       (d) => setFiles(d.files, d.name),
       (err) => showError(`Cannot read the dropped folder: ${err instanceof Error ? err.message : String(err)}`),
     );
   });
   $('convert').addEventListener('click', () => void convert());
-  // outputs of earlier visits are unreachable now (their download links died with the page): free the space
-  void removeLeftovers().catch(() => undefined);
+  $('cancel').addEventListener('click', () => running?.abort());
+  $('replace-existing').addEventListener('click', () => void convert(true));
+  $('download-all').addEventListener('click', () => void downloadAll());
+  void browserProblem().catch((e: Error) => `The page could not start its converter: ${e.message}`).then((why) => {
+    if (why) {
+      $('unsupported').textContent = why;
+      $('unsupported').hidden = false;
+      document.body.dataset.unsupported = 'true';
+      updateConvert();
+      return;
+    }
+    // outputs of earlier visits are unreachable now (their download links died with the page): free the space
+    void removeLeftovers().catch(() => undefined);
+  });
   // fetch now what a conversion needs, so that it works offline from here on
   warmUp().then(
     () => (document.body.dataset.ready = 'offline'),

@@ -1,0 +1,269 @@
+// The page in Firefox and WebKit (test/browser.test.ts and test/page.test.ts drive Chromium), each
+// from Debian: Firefox ESR through puppeteer-core over WebDriver BiDi, WebKitGTK's MiniBrowser through
+// WebKitWebDriver and selenium-webdriver (test/helpers/engines-web.mjs). Firefox converts through the
+// page with the files handed over one by one (its driver cannot hand over a folder), on both read paths,
+// and every file and the .zip equal the CLI's bytes; GGUF's regions of one file written by several
+// workers run there on exclusive handles. WebKit: what it lacks is said by the page in one line, recorded
+// here (build/screenshots/webkit.json) with the APIs it has.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { servePage } from '../build/js/cli/serve.js';
+import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { inWebKitHost, launchFirefox, launchWebKit, webkitVersion } from './helpers/engines-web.mjs';
+
+const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
+const SHOTS = new URL('../build/screenshots/', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browsers-'));
+const TINY = join(tmp, 'tiny-model');
+const SHARDED = join(tmp, 'sharded-model');
+const noise: string[] = [];
+let isolated: { url: string; server: { close(): void } };
+let plain: { url: string; server: { close(): void } };
+
+function cli(...args: string[]): string {
+  return execFileSync(process.execPath, [CLI, ...args], { stdio: 'pipe', encoding: 'utf8' });
+}
+
+function cliOut(name: string, input: string, ...args: string[]): string {
+  const out = join(tmp, `${name}-cli`);
+  cli('--input-dir', input, '--output-dir', out, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...args);
+  return out;
+}
+
+test.before(async () => {
+  isolated = await servePage(0, '127.0.0.1');
+  plain = await servePage(0, '127.0.0.1', { isolate: false });
+  cli('synth', '--out', TINY, '--preset', 'tiny');
+  generateCheckpoint({ outDir: SHARDED, layout: '1bitllm', shards: 3, seed: 5, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
+});
+
+test.after(() => {
+  isolated?.server.close();
+  plain?.server.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+// ---- Firefox ----
+
+type Puppeteer = { newPage(): Promise<PPage>; close(): Promise<void>; version(): Promise<string> };
+type PPage = {
+  goto(url: string): Promise<unknown>;
+  on(event: string, f: (x: { type(): string; text(): string; message?: string }) => void): void;
+  waitForSelector(s: string, o?: { timeout?: number }): Promise<unknown>;
+  $(s: string): Promise<{ uploadFile(...paths: string[]): Promise<void> }>;
+  select(s: string, v: string): Promise<unknown>;
+  type(s: string, t: string): Promise<void>;
+  click(s: string): Promise<void>;
+  evaluate(js: string): Promise<unknown>;
+  screenshot(o: { path: string; fullPage: boolean }): Promise<unknown>;
+  close(): Promise<void>;
+};
+
+let firefox: Puppeteer | undefined;
+async function ff(): Promise<Puppeteer> {
+  return (firefox ??= (await launchFirefox()) as Puppeteer);
+}
+
+const text = (page: PPage, id: string) => page.evaluate(`document.getElementById(${JSON.stringify(id)}).textContent`) as Promise<string>;
+
+/** Converts `input` in a Firefox page: the files one by one into the file input, the model's name typed. */
+async function firefoxConvert(url: string, input: string, name: string, o: { format: string; ggufType?: string }): Promise<PPage> {
+  const page = await (await ff()).newPage();
+  page.on('console', (m) => noise.push(`firefox console.${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => noise.push(`firefox page error: ${e.message}`));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
+  await (await page.$('#files')).uploadFile(...readdirSync(input).map((f) => join(input, f)));
+  await page.waitForSelector('#model-name');
+  await page.type('#model-name', name);
+  await page.select('#engine', 'format');
+  await page.click('#advanced summary');
+  await page.select('#format', o.format);
+  if (o.ggufType) await page.select('#gguf-type', o.ggufType);
+  await page.type('#timestamp', '0');
+  await page.click('#convert');
+  await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
+  return page;
+}
+
+/** Every file the page offers for download, by name, fetched from its link (the bytes a click saves). */
+async function pageFiles(page: PPage): Promise<Map<string, Buffer>> {
+  const got = (await page.evaluate(`(async () => {
+    const out = {};
+    for (const a of document.querySelectorAll('#files-table a[download]')) {
+      const b = new Uint8Array(await (await fetch(a.href)).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+      out[a.download] = btoa(s);
+    }
+    return out;
+  })()`)) as Record<string, string>;
+  return new Map(Object.entries(got).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+}
+
+/** Clicks "Download all" and takes the .zip the page hands to its download link. */
+async function pageZip(page: PPage): Promise<Buffer> {
+  const b64 = (await page.evaluate(`(async () => {
+    let href;
+    const click = HTMLAnchorElement.prototype.click;
+    HTMLAnchorElement.prototype.click = function () { href = this.href; };
+    document.getElementById('download-all').click();
+    for (let i = 0; !href && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
+    HTMLAnchorElement.prototype.click = click;
+    const b = new Uint8Array(await (await fetch(href)).arrayBuffer());
+    let s = '';
+    for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+    return btoa(s);
+  })()`)) as string;
+  return Buffer.from(b64, 'base64');
+}
+
+function sameAsCli(cliDir: string, files: Map<string, Buffer>): void {
+  assert.equal([...files.keys()].sort(), readdirSync(cliDir).sort(), 'the same files');
+  for (const [name, bytes] of files) assert.ok(readFileSync(join(cliDir, name)).equals(bytes), `${name}: byte-identical to the CLI's`);
+}
+
+for (const [label, serve] of [['cross-origin isolated: reads through shared memory', () => isolated], ['a plain static host: reads with FileReaderSync', () => plain]] as const) {
+  test(`Firefox, ${label}: bitnet-rs, hf-packed and a sharded model into GGUF equal the CLI's bytes; the .zip unpacks to them`, async () => {
+    const shared = label.startsWith('cross');
+    const cases = [
+      { name: 'tiny-model', input: TINY, format: 'bitnet-rs', args: ['--format', 'bitnet-rs'] },
+      { name: 'tiny-model', input: TINY, format: 'hf-packed', args: ['--format', 'hf-packed'] },
+      { name: 'sharded-model', input: SHARDED, format: 'gguf', ggufType: 'tq2_0', args: ['--format', 'gguf', '--gguf-type', 'tq2_0'] },
+    ];
+    for (const c of cases) {
+      const want = cliOut(`ff-${c.format}-${shared}`, c.input, ...c.args);
+      const page = await firefoxConvert(serve().url, c.input, c.name, c);
+      try {
+        assert.is(await page.evaluate(`document.getElementById('error').hidden`), true, await text(page, 'error-text'));
+        assert.is(await text(page, 'result-state'), `Done: ${c.name}-${c.format}`, 'named after the typed model name');
+        assert.match(await text(page, 'summary'), shared ? /reads through shared memory/ : /reads with FileReaderSync/);
+        sameAsCli(want, await pageFiles(page));
+        if (c.format === 'hf-packed') {
+          const zip = join(tmp, `ff-${shared}.zip`);
+          writeFileSync(zip, await pageZip(page));
+          const out = join(tmp, `ff-${shared}-unzipped`);
+          mkdirSync(out);
+          execFileSync('unzip', ['-q', zip, '-d', out]);
+          sameAsCli(want, new Map(readdirSync(out).map((f) => [f, readFileSync(join(out, f))])));
+        }
+        if (shared && c.format === 'gguf') {
+          mkdirSync(SHOTS, { recursive: true });
+          await page.screenshot({ path: join(SHOTS, 'firefox-page.png'), fullPage: true });
+        }
+      } finally {
+        await page.close();
+      }
+    }
+  });
+}
+
+test('Firefox: Cancel mid-run stops the workers and leaves nothing in OPFS', async () => {
+  const big = join(tmp, 'big-model');
+  generateCheckpoint({ outDir: big, layout: 'hf-bitnet', seed: 3, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
+  const page = await (await ff()).newPage();
+  page.on('console', (m) => noise.push(`firefox console.${m.type()}: ${m.text()}`));
+  try {
+    await page.goto(isolated.url);
+    await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
+    await (await page.$('#files')).uploadFile(...readdirSync(big).map((f) => join(big, f)));
+    await page.select('#engine', 'format');
+    await page.click('#advanced summary');
+    await page.select('#format', 'bitnet-rs');
+    await page.select('#kernels', 'scalar');
+    await page.click('#convert');
+    await page.evaluate(`(async () => { while (!/tensor [1-9]/.test(document.getElementById('status').textContent)) await new Promise((r) => setTimeout(r, 20)); })()`);
+    await page.click('#cancel');
+    await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+    assert.is(await text(page, 'error-text'), 'Cancelled: the workers were stopped and nothing was kept.');
+    const left = await page.evaluate(`(async () => {
+      const runs = await (await navigator.storage.getDirectory()).getDirectoryHandle('bitnet-converter', { create: true });
+      const names = [];
+      for await (const name of runs.keys()) names.push(name);
+      return names;
+    })()`);
+    assert.equal(left, [], 'nothing left in OPFS');
+  } finally {
+    await page.close();
+  }
+});
+
+test('Firefox: the directory picker is missing, so the page offers downloads and says so on the other choice', async () => {
+  const page = await (await ff()).newPage();
+  try {
+    await page.goto(isolated.url);
+    await page.waitForSelector('body[data-ready="offline"]');
+    const got = (await page.evaluate(`(() => { const d = document.getElementById('destination'); return [d.value, d.options[0].disabled, d.options[0].textContent]; })()`)) as [string, boolean, string];
+    assert.equal(got, ['download', true, 'a folder I pick (not in this browser)']);
+  } finally {
+    await page.close();
+    await firefox?.close();
+    firefox = undefined;
+  }
+});
+
+// ---- WebKit ----
+
+test('WebKit (WebKitGTK MiniBrowser): the page says in one line what the browser lacks and offers no conversion; the APIs it has are recorded', async () => {
+  const { driver, stop } = await launchWebKit();
+  try {
+    await driver.get(isolated.url);
+    await driver.wait(async () => Boolean(await driver.executeScript('return document.body.dataset.ready || document.body.dataset.unsupported')), 30_000);
+    await driver.wait(async () => Boolean(await driver.executeScript('return document.body.dataset.unsupported || null')), 5_000).catch(() => undefined);
+    const seen = (await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      (async () => {
+        const o = { crossOriginIsolated, sharedArrayBuffer: typeof SharedArrayBuffer === 'function', moduleWorkers: typeof Worker === 'function',
+          directoryPicker: 'showDirectoryPicker' in window, wasmSimd: document.getElementById('version').textContent.includes('wasm SIMD') };
+        try { new Blob([]).stream().getReader({ mode: 'byob' }).releaseLock(); o.byobReaders = true; } catch (e) { o.byobReaders = false; }
+        o.unsupported = document.body.dataset.unsupported === 'true' ? document.getElementById('unsupported').textContent : '';
+        o.convertDisabled = document.getElementById('convert').disabled;
+        return o;
+      })().then(done, (e) => done({ error: String(e) }));`)) as Record<string, unknown>;
+    mkdirSync(SHOTS, { recursive: true });
+    writeFileSync(join(SHOTS, 'webkit-page.png'), Buffer.from(await driver.takeScreenshot(), 'base64'));
+    // FileReaderSync, in a worker from a blob: URL, which the page's CSP forbids: from a plain document of the origin
+    await driver.get(new URL('app.js', await driver.getCurrentUrl()).href);
+    seen.fileReaderSync = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      const w = new Worker(URL.createObjectURL(new Blob(['postMessage(typeof FileReaderSync === "function")'])));
+      w.onmessage = (e) => done(e.data);
+      w.onerror = (e) => done(String(e.message));`);
+    mkdirSync(SHOTS, { recursive: true });
+    writeFileSync(join(SHOTS, 'webkit.json'), JSON.stringify({ webkit2gtk: webkitVersion(), ...seen }, null, 2) + '\n');
+    // WebKitGTK 2.50 under automation keeps no storage: OPFS fails, and the page says so in one line
+    assert.match(String(seen.unsupported), /^This browser (refuses|does not give) the page its private file system \(OPFS[^\n]*$/, JSON.stringify(seen));
+    assert.is(seen.convertDisabled, true);
+    assert.is(seen.moduleWorkers, true);
+    assert.is(seen.fileReaderSync, true, 'the read path the page takes without BYOB readers');
+    assert.is(seen.wasmSimd, true);
+  } finally {
+    await driver.quit().catch(() => undefined);
+    stop();
+  }
+});
+
+test('WebKit with its storage kept (a WebKitGTK host of our own): OPFS opens, but its workers cannot write through sync access handles, which the page says in one line', async () => {
+  const got = JSON.parse(
+    (await inWebKitHost(isolated.url, `
+      for (let i = 0; i < 300 && !document.body.dataset.unsupported; i++) await new Promise((r) => setTimeout(r, 100));
+      const root = await navigator.storage.getDirectory();
+      await root.getDirectoryHandle('opened', { create: true });
+      return JSON.stringify({ unsupported: document.getElementById('unsupported').textContent, convertDisabled: document.getElementById('convert').disabled, opfsOpens: true });
+    `)) as string,
+  ) as { unsupported: string; convertDisabled: boolean; opfsOpens: boolean };
+  const record = join(SHOTS, 'webkit.json');
+  writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), persistentHost: got }, null, 2) + '\n');
+  assert.is(got.opfsOpens, true);
+  assert.match(got.unsupported, /^This browser's workers cannot write into its private file system \(OPFS createSyncAccessHandle\), as the converter does: NotSupportedError: /);
+  assert.is(got.convertDisabled, true);
+});
+
+test('the pages logged nothing in Firefox (no console messages, no page errors)', () => {
+  assert.equal(noise, []);
+});
+
+test.run();

@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+# A small WebKitGTK host for the WebKit tests (test/browsers.test.ts): one WebView whose website data
+# lives in a folder (a persistent data manager: OPFS works, where MiniBrowser under WebDriver keeps no
+# storage), with the web features Safari turns on and WebKitGTK leaves off. It loads a URL, runs one
+# async function body in the page and prints its result as one JSON line, then quits.
+#
+#   xvfb-run -a python3 webkit-host.py URL DATA_DIR FEATURES SCRIPT_FILE TIMEOUT_S
+#
+# Needs Debian's python3-gi and gir1.2-webkit2-4.1 (scripts/install-engines.mjs). Run with
+# JSC_useSharedArrayBuffer=1 for shared memory.
+import json
+import sys
+
+import gi
+
+gi.require_version('Gtk', '3.0')
+gi.require_version('WebKit2', '4.1')
+from gi.repository import GLib, Gtk, WebKit2  # noqa: E402
+
+url, data_dir, features, script_file, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+with open(script_file, encoding='utf-8') as f:
+    body = f.read()
+
+manager = WebKit2.WebsiteDataManager(base_data_directory=data_dir, base_cache_directory=f'{data_dir}/cache')
+context = WebKit2.WebContext.new_with_website_data_manager(manager)
+settings = WebKit2.Settings()
+wanted = {name.lstrip('+') for name in features.split(',') if name}
+all_features = WebKit2.Settings.get_all_features()
+for i in range(all_features.get_length()):
+    feature = all_features.get(i)
+    if feature.get_identifier() in wanted:
+        settings.set_feature_enabled(feature, True)
+view = WebKit2.WebView(web_context=context, settings=settings)
+window = Gtk.Window()
+window.add(view)
+window.show_all()
+result = {'error': 'timed out'}
+
+
+def finish(value):
+    global result
+    result = value
+    Gtk.main_quit()
+
+
+def ran(webview, task):
+    try:
+        value = webview.call_async_javascript_function_finish(task)
+        finish({'value': json.loads(value.to_json(0))})
+    except GLib.Error as e:
+        finish({'error': e.message})
+
+
+def loaded(webview, event):
+    if event == WebKit2.LoadEvent.FINISHED:
+        webview.call_async_javascript_function(body, -1, None, None, None, None, ran)
+
+
+view.connect('load-changed', loaded)
+view.connect('load-failed', lambda v, e, u, err: finish({'error': f'cannot load {u}: {err.message}'}))
+view.connect('web-process-terminated', lambda v, reason: finish({'error': f'the web process ended: {reason.value_nick}'}))
+view.load_uri(url)
+GLib.timeout_add_seconds(timeout, lambda: finish({'error': f'timed out after {timeout} s'}))
+Gtk.main()
+print(json.dumps(result))
