@@ -75,7 +75,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
   const threads = checkThreads(opts.threads ?? availableParallelism());
   const durable = opts.durable ?? true;
   return {
-    inputName: basename(resolve(opts.inputDir)),
+    inputName: basename(resolve(opts.inputDir)).replace(/\.gguf$/, ''), // a .gguf named: its name without the extension
     async openInput() {
       const checkpoint = openCheckpoint(opts.inputDir);
       const dir = checkpoint.dir;
@@ -110,7 +110,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
             for (const r of jobs[i].job.regions ?? []) hashers.get(jobs[i].job.file)!.written(r.offset, r.bytes);
           };
           const results = await runJobs(jobs, { threads, module: module!, weight: (j) => j.job.cost.bytes, onDone });
-          return results.map((r) => ({ written: r.written, stats: r.stats }));
+          return results.map((r) => ({ written: r.written, stats: r.stats, rounded: r.rounded }));
         },
         progress: () => counter.read(),
         async finishContainers(containers) {
