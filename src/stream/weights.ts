@@ -224,10 +224,15 @@ export abstract class OpenTernary {
   protected exactScale = false;
   private roundedTo = new Set<FloatDType>();
 
-  /** The multiply scale rounded once to the output's scale dtype; an exactly stored scale that would change is refused unless --allow-lossy. */
-  scaleAs(dtype: FloatDType): number {
+  /**
+   * The multiply scale rounded once to the output's scale dtype. `lossless`: the output means to keep
+   * the scale as the source stores it (a GGUF re-typed into fp16 d, docs/gguf.md 9), so a stored scale
+   * (exactScale) that would change is refused unless --allow-lossy, which lists it. Formats whose scale
+   * dtype is their design (BF16 weight_scale) round any source's scale, as they do from float weights.
+   */
+  scaleAs(dtype: FloatDType, lossless = false): number {
     const v = roundOnce[dtype](this.scale);
-    if (this.exactScale && v !== this.scale && !this.roundedTo.has(dtype)) {
+    if (lossless && this.exactScale && v !== this.scale && !this.roundedTo.has(dtype)) {
       const what = `scale ${this.scale} rounded to ${dtype} ${v}`;
       if (!this.s.ctx.options.allowLossy) {
         throw new UnsupportedError({ file: this.file, tensor: this.name }, `a scale the output's ${dtype} holds exactly (the source stores ${this.scale})`, `${v} after rounding; --allow-lossy writes it rounded`);

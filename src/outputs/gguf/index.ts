@@ -240,7 +240,7 @@ export const gguf: OutputFormat<Item[], Own> = {
       const rowBytes = p ? p.bytes(1, cols) : 2 * cols;
       const t = s.ternary(item.weight, { packed: rowBytes });
       // the fp16 d (or F16 values); I2_S keeps the f32 scale, which is not rounded to fp16 at all
-      const d = p?.scale === 'tail-f32' ? 0 : f16Scale(t.scaleAs('F16'), item.name, true);
+      const d = p?.scale === 'tail-f32' ? 0 : f16Scale(t.scaleAs('F16', true), item.name, true);
       const headRows = item.heads ? t.rows / item.heads : 0;
       for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
         const n = Math.min(t.rowsPerChunk, t.rows - r);
