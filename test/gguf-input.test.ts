@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf as hfGguf } from '@huggingface/gguf';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
+import { inspect } from '../build/js/run/inspect.js';
+import { verify } from '../build/js/run/verify.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { ConversionError, CorruptFileError, InvalidTernaryWeightError, UnsupportedError } from '../build/js/errors.js';
 import { FORMAT_IDS } from '../build/js/outputs/index.js';
@@ -220,6 +222,43 @@ input('names the file itself or its folder; two .gguf in a folder or a part of a
   await conversionFails(() => convert({ inputDir: join(split, 'm-00002-of-00003.gguf'), outputDir: out, format: 'hf-packed', ...BASE } as ConvertOptions), out, join(out, '..'), UnsupportedError, [/part 2 of a 3-part split set/]);
 });
 
+const tools = suite('inspect and verify --against a GGUF source');
+
+tools('inspect of a .gguf beside no manifest.json: layout gguf, the rebuilt config, ggml types and the stored scales; verify --against it re-derives the output', async () => {
+  const g = await run(hfOf('llama-latent'), 'gguf', { ggufType: 'i2_s', layout: 'llama-latent' });
+  const solo = fresh();
+  mkdirSync(solo, { recursive: true });
+  copyFileSync(ggufFile(g), join(solo, 'm.gguf'));
+  const ref = await ggufAsHfPacked(join(solo, 'm.gguf'));
+  for (const path of [join(solo, 'm.gguf'), solo]) {
+    const r = await inspect(path, { threads: 0 });
+    assert.is(r.kind, 'input');
+    assert.is(r.layout, 'gguf');
+    assert.is(r.packed, true);
+    assert.is(r.config!.hidden_act, 'silu');
+    const q = r.tensors.find((t) => t.name === 'blk.1.attn_q.weight')!;
+    assert.is(q.dtype, 'I2_S');
+    const scale = new DataView(ref.tensors.get('model.layers.1.self_attn.q_proj.weight_scale')!.bytes.buffer).getFloat32(0, true);
+    assert.equal(q.ternary!.scales, [scale]);
+  }
+  // the folder of our own output (manifest.json beside it) is still inspected as an output
+  assert.is((await inspect(ggufFile(g), { threads: 0 })).kind, 'output');
+  const out = await run(g, 'bitnet-rs');
+  const ok = await verify(out, g, { threads: 0 });
+  assert.ok(ok.ok, ok.problems.join('; '));
+  const lossyOut = await run(g, 'gguf', { ggufType: 'q2_0', allowLossy: true });
+  const ok2 = await verify(lossyOut, g, { threads: 0 });
+  assert.ok(ok2.ok, ok2.problems.join('; '));
+  // against the GGUF of another model: the files differ
+  const otherHf = fresh();
+  generateCheckpoint({ outDir: otherHf, layout: 'llama-latent', shape: SHAPE, dtype: 'F16', seed: 13, untied: true });
+  const other = await run(otherHf, 'gguf', { ggufType: 'i2_s', layout: 'llama-latent' });
+  const bad = await verify(out, other, { threads: 0 });
+  assert.not.ok(bad.ok);
+  assert.match(bad.problems.join('\n'), /block_0\.bin: expected sha256/);
+});
+
 roundTrips.run();
 lossy.run();
 input.run();
+tools.run();
