@@ -22,7 +22,7 @@ import {
   checkAgainst, checkBitnetRsBins, checkGguf, expectedBitnetRsSafetensors, expectedGguf, expectedHfPacked, expectedMsGpu, type GgufTernaryType,
 } from './reference/formats-ref.js';
 import { ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
-import { conversionFails } from './helpers/common.js';
+import { conversionFails, mulberry32 } from './helpers/common.js';
 
 const root = mkdtempSync(join(tmpdir(), 'bitnet-gguf-input-'));
 let n = 0;
@@ -258,7 +258,51 @@ tools('inspect of a .gguf beside no manifest.json: layout gguf, the rebuilt conf
   assert.match(bad.problems.join('\n'), /block_0\.bin: expected sha256/);
 });
 
+const fuzz = suite('hostile .gguf inputs');
+
+fuzz('truncated files, flipped head bytes, huge counts and lengths, offsets out of range, unknown types: one typed line each, nothing written', async () => {
+  const g = await run(hfOf('1bitllm'), 'gguf', { ggufType: 'q2_0' });
+  const good = new Uint8Array(readFileSync(ggufFile(g)));
+  const { tensorDataOffset } = await hfGguf(ggufFile(g), { allowLocalFile: true });
+  const head = Number(tensorDataOffset);
+  const rnd = mulberry32(0x6761);
+  const cases: [string, Uint8Array][] = [];
+  for (let i = 0; i < 12; i++) cases.push([`truncated at ${i}`, good.slice(0, Math.floor(rnd() * good.length))]);
+  for (let i = 0; i < 40; i++) {
+    const b = good.slice();
+    const at = Math.floor(rnd() * head);
+    b[at] ^= 1 << Math.floor(rnd() * 8);
+    cases.push([`head byte ${at} flipped`, b]);
+  }
+  const set64 = (b: Uint8Array, at: number, v: bigint) => new DataView(b.buffer).setBigUint64(at, v, true);
+  const huge = good.slice();
+  set64(huge, 8, 1n << 40n); // tensor count
+  cases.push(['a huge tensor count', huge]);
+  const kvs = good.slice();
+  set64(kvs, 16, 1n << 40n);
+  cases.push(['a huge KV count', kvs]);
+  const keyLength = good.slice();
+  set64(keyLength, 24, 1n << 50n); // the first key's length
+  cases.push(['a huge string length', keyLength]);
+  for (const [what, bytes] of cases) {
+    const dir = fresh();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'x.gguf'), bytes);
+    const out = fresh();
+    try {
+      await convert({ inputDir: dir, outputDir: out, format: 'bitnet-rs', ...BASE } as ConvertOptions);
+      // a flip may leave a valid file (a value in a float, a vocabulary string): then it converts
+    } catch (e) {
+      assert.instance(e, ConversionError, `${what}: ${e}`);
+      assert.not.match((e as Error).message, /\n/, what);
+      assert.not.ok(readdirSync(join(out, '..')).some((f) => f !== 'model'), `${what}: nothing left beside`);
+      assert.not.ok(readdirSync(join(out, '..')).includes('model'), `${what}: no output`);
+    }
+  }
+});
+
 roundTrips.run();
 lossy.run();
+fuzz.run();
 input.run();
 tools.run();
