@@ -526,23 +526,31 @@ class StoredTernary extends OpenTernary {
     return d;
   }
 
-  /** Decodes stored rows [row, row + n) into dst, naming the block of a code that is no value. */
+  /** Decodes stored rows [row, row + n) into dst (the wasm kernel where the type has one), naming the block of a code that is no value. */
   private decode(row: number, n: number, dst: number): void {
     const bytes = this.bytesAt(row, n);
+    const k = this.s.kernels;
     const place = { file: this.w.tensor.file, tensor: this.w.tensor.name, row0: row, tensorRows: this.rows };
-    let q: Int8Array;
-    try {
-      q = this.p.unpack(bytes, n, this.cols, place);
-    } catch (e) {
-      if (!(e instanceof CorruptFileError)) throw e;
-      throw this.badBlock(bytes, row, n, e);
+    if (this.p.decodeKernel) {
+      if (k.exports[this.p.decodeKernel](bytes.byteOffset, n * this.cols, dst) !== 0) {
+        throw this.badBlock(bytes, row, n, new CorruptFileError(place, 'ternary codes only', 'a code 3'));
+      }
+    } else {
+      let q: Int8Array;
+      try {
+        q = this.p.unpack(bytes, n, this.cols, place);
+      } catch (e) {
+        if (!(e instanceof CorruptFileError)) throw e;
+        throw this.badBlock(bytes, row, n, e);
+      }
+      k.i8(dst, n * this.cols).set(q);
     }
     if (this.zeroBlocks) {
       const ds = this.p.blockScales!(bytes, n, this.cols);
       const bc = this.p.block.cols;
-      for (let b = 0; b < ds.length; b++) if (ds[b] === 0) q.fill(0, b * bc, (b + 1) * bc);
+      const values = k.i8(dst, n * this.cols);
+      for (let b = 0; b < ds.length; b++) if (ds[b] === 0) values.fill(0, b * bc, (b + 1) * bc);
     }
-    this.s.kernels.i8(dst, n * this.cols).set(q);
   }
 
   /** The block holding the first bad code (errors only). */
