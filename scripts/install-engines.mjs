@@ -1,6 +1,6 @@
 // Installs the test-only tools, before `npm test` (pretest; .ci/run runs npm test):
 //   test/engines  the inference engine node-llama-cpp, pinned exactly, with only its linux-x64 CPU prebuilt
-//   test/tools    verdaccio (a local registry), deno and playwright-core, pinned exactly
+//   test/tools    verdaccio (a local registry), deno, playwright-core and @huggingface/tokenizers, pinned exactly
 //   chromium      Debian's chromium package (for the browser tests, driven by playwright-core), when
 //                 /usr/bin/chromium is missing: `apt-get install chromium`, as root only
 //   strace        Debian's strace (test/cli.test.ts kills the converter inside a system call with its

@@ -48,8 +48,9 @@ async function openPage(): Promise<Page> {
 }
 
 /** Converts `input` through the page's controls; returns the page once it shows a result or an error. */
-async function convertInPage(page: Page, input: string, o: { format: string; kernels?: string; ggufType?: string }): Promise<void> {
+async function convertInPage(page: Page, input: string, o: { format: string; kernels?: string; ggufType?: string; layout?: string }): Promise<void> {
   await page.setInputFiles('#folder', input);
+  if (o.layout) await page.selectOption('#layout', o.layout);
   await page.selectOption('#format', o.format);
   if (o.ggufType) await page.selectOption('#gguf-type', o.ggufType);
   await page.selectOption('#kernels', o.kernels ?? 'auto');
@@ -77,7 +78,7 @@ function sameFiles(cliDir: string, pageDir: string): void {
   for (const f of want) assert.ok(readFileSync(join(cliDir, f)).equals(readFileSync(join(pageDir, f))), `${f}: byte-identical to the CLI's`);
 }
 
-async function check(name: string, input: string, format: string, extra: string[] = [], o: { ggufType?: string; kernels?: string } = {}) {
+async function check(name: string, input: string, format: string, extra: string[] = [], o: { ggufType?: string; kernels?: string; layout?: string } = {}) {
   const cliOut = join(tmp, `${name}-cli`);
   cli('--input-dir', input, '--output-dir', cliOut, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra);
   const page = await openPage();
@@ -108,6 +109,21 @@ test('a sharded model into GGUF (regions of one file written by several workers)
   await (await check('sharded-gguf-simd', input, 'gguf', ['--gguf-type', 'tq2_0'], { ggufType: 'tq2_0', kernels: 'simd' })).close();
   await (await check('sharded-gguf-scalar', input, 'gguf', ['--gguf-type', 'tq2_0'], { ggufType: 'tq2_0', kernels: 'scalar' })).close();
   await (await check('sharded-bitnet-rs-scalar', input, 'bitnet-rs', [], { kernels: 'scalar' })).close();
+});
+
+test('the input layout select: detected by default (a llama-latent folder is then refused in words), llama-latent when chosen, equal to the CLI\'s --layout llama-latent', async () => {
+  const input = join(tmp, 'latent-model');
+  cli('synth', '--out', input, '--preset', 'tiny', '--layout', 'llama-latent');
+  const page = await openPage();
+  try {
+    assert.is(await page.$eval('#layout', (s) => (s as HTMLSelectElement).value), '', 'detected by default');
+    assert.ok((await page.$$eval('#layout option', (os) => os.map((x) => (x as HTMLOptionElement).value))).includes('llama-latent'));
+    await convertInPage(page, input, { format: 'bitnet-rs' });
+    assert.match((await page.textContent('#error')) ?? '', /only with --layout llama-latent/);
+  } finally {
+    await page.close();
+  }
+  await (await check('latent-bitnet-rs', input, 'bitnet-rs', ['--layout', 'llama-latent'], { layout: 'llama-latent' })).close();
 });
 
 test('the finished page: screenshot saved, the result shown in words', async () => {

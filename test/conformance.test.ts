@@ -104,6 +104,8 @@ interface FormatCase {
   refuses(input: Input, o: Options): RegExp | undefined;
   /** The mismatches between an output and the reference. */
   check(out: string, input: Input, o: Options): string[] | Promise<string[]>;
+  /** Per independent option (metadata only): the input it is written from, and what each value must write. */
+  independent?: Record<string, { layout: string; shape: string; check(out: string, value: string): Promise<string[]> }>;
 }
 
 /** The projections' [rows, cols] in a shape. */
@@ -148,6 +150,8 @@ function ggufChoice(input: Input, o: Options): { arch: string; type: GgufTernary
     const name = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'][first];
     return { refused: new RegExp(`^(?=.*blk\\.0\\.${name}\\.weight)(?=.*multiple of ${multiple})`) };
   }
+  // docs/gguf.md 8: synth's SentencePiece vocabulary has the 256 byte pieces llama.cpp needs only from 5 + 256 + 32 ids
+  if (input.layout === '1bitllm' && input.shape.vocab_size < 5 + 256 + 32) return { refused: /^(?=.*tokenizer\.model)(?=.*256 byte pieces)/ };
   return { arch, type };
 }
 
@@ -175,6 +179,20 @@ const FORMAT_CASES: Record<string, FormatCase> = {
     check: safetensorsCheck('model_state_int2.safetensors', (i) => expectedMsGpu(i.tensors, i.config)),
   },
   gguf: {
+    independent: {
+      // the synthetic Llama 3 vocabulary: auto recognizes its split as llama-bpe; any other name is written as given
+      ggufPre: {
+        layout: 'llama-packed',
+        shape: 'wide',
+        async check(out, v) {
+          const file = join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
+          const { metadata } = await hfGguf(file, { allowLocalFile: true });
+          const pre = (metadata as unknown as Record<string, unknown>)['tokenizer.ggml.pre'];
+          const want = v === 'auto' ? 'llama-bpe' : v;
+          return pre === want ? [] : [`tokenizer.ggml.pre ${JSON.stringify(pre)}, expected ${want}`];
+        },
+      },
+    },
     values: { ggufArch: ['auto', 'bitnet', 'bitnet-b1.58', 'llama'], ggufType: ['auto', 'i2_s', 'tq2_0', 'tq1_0', 'q2_0', 'f16'], ggufEmbdType: ['f16', 'q8_0'] },
     refuses: (input, o) => {
       const c = ggufChoice(input, o);
@@ -199,10 +217,12 @@ const FORMAT_CASES: Record<string, FormatCase> = {
   },
 };
 
-/** Every combination of a format's option values (one empty combination for a format without options). */
+/** Every combination of a format's option values (one empty combination for a format without options); independent options stay at their defaults (varied alone below). */
 function optionCombinations(format: string): Options[] {
   let out: Options[] = [{}];
-  for (const option of FORMATS[format as keyof typeof FORMATS].options) out = out.flatMap((o) => option.values.map((v) => ({ ...o, [option.key]: v })));
+  for (const option of FORMATS[format as keyof typeof FORMATS].options) {
+    if (!option.independent) out = out.flatMap((o) => option.values.map((v) => ({ ...o, [option.key]: v })));
+  }
   return out;
 }
 
@@ -256,7 +276,7 @@ matrix('the matrix covers every registered layout, format and option value, each
   const missing: string[] = [];
   const unwritten: string[] = [];
   for (const format of FORMAT_IDS) {
-    const values = FORMATS[format].options.flatMap((o) => o.values.map((v) => `${o.key}=${v}`));
+    const values = FORMATS[format].options.filter((o) => !o.independent).flatMap((o) => o.values.map((v) => `${o.key}=${v}`));
     for (const layout of LAYOUTS) for (const key of [`${layout.id}|${format}`, ...values.map((v) => `${layout.id}|${format}|${v}`)]) if (!covered.has(key)) missing.push(key);
     for (const v of values) if (!LAYOUTS.some((l) => covered.get(`${l.id}|${format}|${v}`)?.has('written'))) unwritten.push(`${format} ${v}`);
     if (!LAYOUTS.some((l) => covered.get(`${l.id}|${format}`)?.has('written'))) unwritten.push(format);
@@ -269,6 +289,23 @@ matrix.after(() => {
   for (const input of inputs.values()) input.memo.clear();
 });
 matrix.run();
+
+const alone = suite('every value of an independent option (metadata only), each varied alone');
+for (const format of FORMAT_IDS) {
+  for (const option of FORMATS[format].options.filter((o) => o.independent)) {
+    alone(`${format} --${option.key}: a case, and each value written as stated`, async () => {
+      const ic = FORMAT_CASES[format].independent?.[option.key];
+      assert.ok(ic, `${format}: no case for the independent option ${option.key}`);
+      const input = inputOf(ic.layout, ic.shape, 90);
+      for (const v of option.values) {
+        const out = await run(input.dir, format, { ...input.named, [option.key]: v });
+        assert.equal(await ic.check(out, v), [], `${option.key} ${v}`);
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+  }
+}
+alone.run();
 
 const trips = suite('round trips through hf-packed');
 

@@ -1,4 +1,4 @@
-// A GGUF transcoded by the converter (docs/gguf.md 9) computed by a real engine: node-llama-cpp loads the
+// A GGUF transcoded by the converter (docs/gguf.md 10) computed by a real engine: node-llama-cpp loads the
 // Q2_0 file made from our I2_S file of a SiLU Llama-layout model (arch llama: its q/k rows un-permuted on
 // the way in, permuted again on the way out; the f32 I2_S scales rounded to fp16 d with --allow-lossy),
 // and the Q2_0 file made from our TQ2_0 file of a SiLU BitNet model (arch bitnet), and their next-token

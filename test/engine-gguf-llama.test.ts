@@ -7,7 +7,8 @@
 // every position; so does our Q2_0 file with --gguf-embd-type q8_0 (token_embd and output.weight as
 // Q8_0 blocks, docs/gguf.md 7); and a llama-latent checkpoint (float latent projections ternarized
 // here) whose head_dim (32) is not hidden / heads (64), written with llama.attention.key_length and
-// value_length, which is where converters usually go wrong. Negative controls in the same test, edited copies of our Q2_0 file: q/k rows left
+// value_length, which is where converters usually go wrong; and rope_scaling llama3 (rope_freqs.weight) and
+// linear (llama.rope.scaling.*) against a reference applying transformers' scaled frequencies, docs/gguf.md 9. Negative controls in the same test, edited copies of our Q2_0 file: q/k rows left
 // in Hugging Face order (no permutation), every block's d inverted (the wrong scale sense), and the
 // untied head replaced by the embedding (a tied head): each falls below the threshold.
 //
@@ -23,7 +24,7 @@ import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { parseGguf } from '../build/js/formats/gguf.js';
 import { f16ToF32, f32ToF16 } from '../build/js/quant/floats.js';
 import { ENGINE_SHAPE, ENGINE_TOKENS, correlations, engineProblem, engineTestsEnabled, requireEngine, runLlama } from './helpers/engine.js';
-import { forwardReference, loadReferenceModel } from './reference/forward-ref.js';
+import { forwardReference, loadReferenceModel, pearson } from './reference/forward-ref.js';
 
 const enabled = engineTestsEnabled();
 const engine = suite('arch llama: our GGUF of a Llama-layout ternary model in node-llama-cpp against the reference');
@@ -111,6 +112,44 @@ test(`llama-latent with head_dim 32 != hidden / heads: key_length/value_length w
   const cs = correlations(await runLlama(file, ENGINE_TOKENS, { timeoutMs: 60_000 }), want);
   assert.ok(Math.min(...cs) >= THRESHOLD, `head_dim 32: ${fmt(cs)}`);
   console.log(`  llama-latent, head_dim 32: ${fmt(cs)}`);
+});
+
+// Llama 3.1's rope_scaling keys with a context of 32 and rope_theta 10 (head_dim 64): pairs 0-3 keep their
+// frequency, 23-31 are divided by 32 and 4-22 are blended, so all three bands turn within 16 positions
+// (this model's log-probs move little with RoPE: scaled and unscaled references correlate 0.998)
+const LLAMA3 = { rope_type: 'llama3', factor: 32.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 32 };
+
+test(`rope_scaling llama3 (rope_freqs.weight) and linear (llama.rope.scaling.*): q2_0 computed as the reference applies the scaling to the source (>= ${THRESHOLD}); rope_freqs all 1 falls below`, async () => {
+  requireEngine();
+  for (const [label, scaling] of [['llama3', LLAMA3], ['linear', { type: 'linear', factor: 4.0 }]] as const) {
+    const scaled = join(root, `rope-${label}`);
+    generateCheckpoint({ outDir: scaled, layout: 'llama-packed', shape: ENGINE_SHAPE, seed: 33 });
+    const cfg = join(scaled, 'config.json');
+    writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), rope_theta: 10, rope_scaling: scaling }));
+    const out = join(root, `rope-${label}-q2_0`);
+    await convert({ inputDir: scaled, outputDir: out, format: 'gguf', threads: 2, timestamp: 1 });
+    const file = join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
+    const model = loadReferenceModel(scaled);
+    assert.ok(model.invFreq, 'the reference applies the scaling');
+    const want = forwardReference(model, ENGINE_TOKENS).logprobs;
+    const cs = correlations(await runLlama(file, ENGINE_TOKENS, { timeoutMs: 60_000 }), want);
+    assert.ok(Math.min(...cs) >= THRESHOLD, `${label}: ${fmt(cs)}`);
+    console.log(`  rope_scaling ${label}: ${fmt(cs)}`);
+    // the scaling matters at these positions: the unscaled reference is far from it
+    const plain = forwardReference({ ...model, invFreq: undefined }, ENGINE_TOKENS).logprobs;
+    const apart = want.map((w, i) => pearson(w, plain[i]));
+    assert.ok(Math.min(...apart) < THRESHOLD, `${label}: scaled and unscaled references should differ: min ${Math.min(...apart)}`);
+    if (label !== 'llama3') continue;
+    // the engine reads the factors: every one set to 1 (no scaling) fails the check
+    const ones = edited(file, 'ones', (data) => {
+      const d = data('rope_freqs.weight');
+      const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+      for (let k = 0; k < d.length; k += 4) v.setFloat32(k, 1, true);
+    });
+    const off = correlations(await runLlama(ones, ENGINE_TOKENS, { timeoutMs: 60_000 }), want);
+    assert.ok(Math.min(...off) < THRESHOLD, `rope_freqs all 1 should fail the check: ${fmt(off)}`);
+    console.log(`  rope_freqs all 1: ${fmt(off)}`);
+  }
 });
 
 test('negative controls: no q/k permutation, the inverted scale sense, a tied head on the untied model: each fails the check', async () => {

@@ -3,7 +3,8 @@
 // next-token log-probabilities match the independent float64 reference forward pass of the SOURCE
 // checkpoint (test/reference/forward-ref.ts, written from the transformers modelling code, not from
 // our writer) with correlation >= 0.999 at every position. Negative controls in the same test: our
-// file with one tensor's scale flipped, or a sub-norm dropped (set to ones), falls below.
+// file with one tensor's scale flipped, or a sub-norm dropped (set to ones), falls below. Also a
+// linear rope_scaling, written as bitnet.rope.scaling.* keys (docs/gguf.md 9).
 //
 // Needs node-llama-cpp in test/engines (`npm test` installs it). Skipped without it, except in CI.
 
@@ -16,7 +17,7 @@ import { convert } from '../build/js/run/convert.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { parseGguf } from '../build/js/formats/gguf.js';
 import { ENGINE_SHAPE, ENGINE_TOKENS, correlations, engineProblem, engineTestsEnabled, requireEngine, runLlama, type LlamaRun } from './helpers/engine.js';
-import { forwardReference, loadReferenceModel } from './reference/forward-ref.js';
+import { forwardReference, loadReferenceModel, pearson } from './reference/forward-ref.js';
 
 const enabled = engineTestsEnabled();
 const engine = suite('our GGUF in node-llama-cpp against the reference');
@@ -64,6 +65,27 @@ for (const type of ['tq2_0', 'tq1_0', 'q2_0'] as const) {
     console.log(`  ${type}: ${fmt(cs)}`);
   });
 }
+
+test(`rope_scaling linear on arch bitnet (llama.rope.scaling.* as bitnet.*): q2_0 computed as the reference applies it to the source (>= ${THRESHOLD})`, async () => {
+  requireEngine();
+  const scaled = join(root, 'rope-linear');
+  generateCheckpoint({ outDir: scaled, layout: '1bitllm', shape: ENGINE_SHAPE, seed: 22 });
+  const cfg = join(scaled, 'config.json');
+  writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), rope_theta: 10, rope_scaling: { type: 'linear', factor: 4.0 } }));
+  const out = join(root, 'rope-linear-q2_0');
+  await convert({ inputDir: scaled, outputDir: out, format: 'gguf', threads: 2, timestamp: 1 });
+  const file = join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
+  const g = parseGguf(new Uint8Array(readFileSync(file)), file);
+  assert.equal([g.kvs.get('bitnet.rope.scaling.type')?.value, g.kvs.get('bitnet.rope.scaling.factor')?.value], ['linear', 4]);
+  const model = loadReferenceModel(scaled);
+  const want = forwardReference(model, ENGINE_TOKENS).logprobs;
+  const cs = correlations(await runLlama(file, ENGINE_TOKENS, { timeoutMs: 60_000 }), want);
+  assert.ok(Math.min(...cs) >= THRESHOLD, `linear: ${fmt(cs)}`);
+  const plain = forwardReference({ ...model, invFreq: undefined }, ENGINE_TOKENS).logprobs;
+  const apart = want.map((w, i) => pearson(w, plain[i]));
+  console.log(`  bitnet, rope_scaling linear: ${fmt(cs)} (scaled against unscaled reference: min ${Math.min(...apart).toFixed(6)})`);
+  assert.ok(Math.min(...apart) < THRESHOLD, 'the scaling shows at these positions');
+});
 
 test('negative controls: a flipped scale or a dropped sub-norm in our file fails the same check', async () => {
   requireEngine();

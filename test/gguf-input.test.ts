@@ -1,4 +1,4 @@
-// A .gguf as the input (docs/gguf.md 9). For every ternary GGUF type T and every output format X:
+// A .gguf as the input (docs/gguf.md 10). For every ternary GGUF type T and every output format X:
 // HF -> GGUF(T) -> X holds exactly what GGUF(T) holds (decoded by test/reference/gguf-source-ref.ts,
 // independent of src/, then checked with the expected-output builders of formats-ref.ts), and, the
 // sources being F16 (every GGUF type holds their scales and embeddings exactly), its weight files are

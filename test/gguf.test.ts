@@ -27,6 +27,7 @@ import { inspect } from '../build/js/run/inspect.js';
 import { verify } from '../build/js/run/verify.js';
 import { gguf as ggufFormat } from '../build/js/outputs/gguf/index.js';
 import { outputFolder } from '../build/js/io/converted.js';
+import { scaledInvFreq } from './reference/forward-ref.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-gguf-'));
 let n = 0;
@@ -242,6 +243,58 @@ write('--gguf-embd-type q8_0: token_embd and the untied head as Q8_0 blocks of t
   assert.ok(v.ok, v.problems.join('; '));
 });
 
+/** A copy of a checkpoint's config.json with keys replaced. */
+function withConfig(input: string, keys: Record<string, unknown>): string {
+  const path = join(input, 'config.json');
+  writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), ...keys }));
+  return input;
+}
+
+/** Llama 3.1's rope_scaling keys, with a context small enough that head_dim 64 at rope_theta 500000 falls in all three bands. */
+const LLAMA3_SCALING = { rope_type: 'llama3', factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192 };
+
+write('rope_scaling llama3 (Llama 3.1/3.2) -> arch llama: rope_freqs.weight F32 [head_dim/2], each value the f32 of transformers\' inv_freq over its scaled one; verify passes', async () => {
+  for (const [theta, scaling] of [
+    [500000, LLAMA3_SCALING],
+    [100, { type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }],
+  ] as const) {
+    const input = withConfig(synth({ layout: 'llama-packed', seed: 15 }), { rope_theta: theta, rope_scaling: scaling });
+    const { dir, file } = await run(input);
+    const bytes = new Uint8Array(readFileSync(file));
+    const g = parseGguf(bytes, file);
+    const t = g.tensors.find((x) => x.name === 'rope_freqs.weight');
+    assert.ok(t, 'rope_freqs.weight written');
+    const D = SHAPE.hidden_size / SHAPE.num_attention_heads;
+    assert.equal([t!.type, t!.ne], ['F32', [D / 2]]);
+    const got = Array.from({ length: D / 2 }, (_, i) => new DataView(bytes.buffer, t!.offset + 4 * i, 4).getFloat32(0, true));
+    // the divisor llama.cpp applies to pair i's frequency: transformers' plain inv_freq over its llama3 one
+    const scaled = scaledInvFreq(scaling, theta, D)!;
+    const want = Array.from(scaled, (f, i) => Math.fround(Math.pow(theta, (-2 * i) / D) / f));
+    assert.equal(got, want);
+    assert.ok(want.includes(1) && want.includes(scaling.factor) && want.some((x) => x > 1 && x < scaling.factor), `all three bands present: ${want}`);
+    assert.not.ok([...g.kvs.keys()].some((k) => k.includes('rope.scaling')), 'llama3 is the tensor alone (no rope.scaling keys)');
+    assert.is(g.kvs.get('llama.rope.freq_base')!.value, Math.fround(theta));
+    const v = await verify(dir, input);
+    assert.ok(v.ok, v.problems.join('; '));
+  }
+});
+
+write('rope_scaling linear -> llama.rope.scaling.type "linear" + llama.rope.scaling.factor, no rope_freqs; transformers 5 rope_parameters read as rope_scaling', async () => {
+  const input = withConfig(synth({ layout: 'llama-packed', seed: 16 }), { rope_scaling: { type: 'linear', factor: 4.0 } });
+  const g = parseGguf(new Uint8Array(readFileSync((await run(input)).file)), 'linear');
+  assert.is(g.kvs.get('llama.rope.scaling.type')!.value, 'linear');
+  assert.is(g.kvs.get('llama.rope.scaling.factor')!.value, 4);
+  assert.not.ok(g.tensors.some((t) => t.name === 'rope_freqs.weight'));
+  // transformers 5: rope_theta and the scaling inside rope_parameters, no top-level rope_theta
+  const v5 = synth({ layout: 'llama-packed', seed: 16 });
+  const cfg = JSON.parse(readFileSync(join(v5, 'config.json'), 'utf8'));
+  delete cfg.rope_theta;
+  delete cfg.rope_scaling;
+  writeFileSync(join(v5, 'config.json'), JSON.stringify({ ...cfg, rope_parameters: { rope_type: 'linear', factor: 2.0, rope_theta: 250000 } }));
+  const h = parseGguf(new Uint8Array(readFileSync((await run(v5)).file)), 'v5');
+  assert.equal([h.kvs.get('llama.rope.scaling.factor')!.value, h.kvs.get('llama.rope.freq_base')!.value], [2, 250000]);
+});
+
 write('packed input (2B-4T packed) gives the same GGUF as its master would through hf-packed', async () => {
   const master = synth({ layout: 'master', seed: 4 });
   const packedDir = fresh('packed');
@@ -340,11 +393,16 @@ refuse('an untied head, a model without sub-norms, a folder without a tokenizer'
   await refused(bare, {}, InvalidConfigError, /tokenizer/);
 });
 
-refuse('arch llama: rope_scaling it cannot carry yet, rows Q2_0 cannot hold (naming the types that can), a scale fp16 cannot hold', async () => {
-  const scaled = synth({ layout: 'llama-packed', seed: 11 });
-  const config = JSON.parse(readFileSync(join(scaled, 'config.json'), 'utf8'));
-  writeFileSync(join(scaled, 'config.json'), JSON.stringify({ ...config, rope_scaling: { rope_type: 'llama3', factor: 8 } }));
-  await refused(scaled, {}, UnsupportedError, /rope_scaling/, /llama3/, /config\.json/);
+refuse('rope_scaling the engine does not compute (yarn, dynamic; llama3 outside arch llama) or without its values, naming config.json, the type and what is supported', async () => {
+  for (const type of ['yarn', 'dynamic', 'longrope']) {
+    await refused(withConfig(synth({ layout: 'llama-packed', seed: 11 }), { rope_scaling: { rope_type: type, factor: 4, original_max_position_embeddings: 64 } }), {}, UnsupportedError, /^config\.json: /, new RegExp(`"${type}"`), /llama3 or linear/);
+  }
+  await refused(withConfig(synth({ layout: '1bitllm', seed: 11 }), { rope_scaling: LLAMA3_SCALING }), {}, UnsupportedError, /^config\.json: /, /"llama3"/, /--gguf-arch bitnet: linear/);
+  const { original_max_position_embeddings: _, ...partial } = LLAMA3_SCALING;
+  await refused(withConfig(synth({ layout: 'llama-packed', seed: 11 }), { rope_scaling: partial }), {}, InvalidConfigError, /^config\.json: /, /rope_scaling\.original_max_position_embeddings/);
+});
+
+refuse('arch llama: rows Q2_0 cannot hold (naming the types that can), a scale fp16 cannot hold', async () => {
   // hidden 72: no GGUF ternary type holds rows of 72 values but f16
   await refused(synth({ layout: 'llama-packed', seed: 11, shape: undefined, preset: 'odd' }), {}, UnsupportedError, /blk\.0\.attn_q\.weight/, /multiple of 64/, /--gguf-type f16/);
   // a weight_scale of 1e-6 divides: the multiplying scale 1e6 is past fp16's largest value

@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convert } from '../build/js/run/convert.js';
 import { verify } from '../build/js/run/verify.js';
+import { inspect } from '../build/js/run/inspect.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { generateGgufCheckpoint } from '../build/js/run/synth-gguf.js';
 import { LAYOUTS } from '../build/js/layouts/index.js';
@@ -142,6 +143,27 @@ bad('one float projection among packed ones', () =>
     /k_proj\.weight/,
     /dtype U8/,
   ));
+
+bad('a Llama checkpoint with attention and MLP biases (attention_bias/mlp_bias): every format refuses, naming the file and the first bias, nothing written; inspect lists them', async () => {
+  const llama = fresh('llama-bias');
+  generateCheckpoint({ outDir: llama, layout: 'llama-packed', preset: 'tiny', seed: 4 });
+  const file = join(llama, 'model.safetensors');
+  const tensors = readSafetensors(file);
+  // q_proj has 64 rows, down_proj 64 (hidden); one bias each, BF16 as the weights
+  for (const name of ['model.layers.0.self_attn.q_proj.bias', 'model.layers.1.mlp.down_proj.bias']) tensors.set(name, { dtype: 'BF16', shape: [64], bytes: new Uint8Array(128).fill(0x3c) });
+  writeSafetensors(file, [...tensors].map(([name, t]) => ({ name, dtype: t.dtype as DType, shape: t.shape, data: t.bytes })));
+  writeFileSync(join(llama, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(llama, 'config.json'), 'utf8')), attention_bias: true, mlp_bias: true }));
+  for (const format of ['gguf', 'bitnet-rs', 'hf-packed', 'ms-gpu'] as const) {
+    const out = fresh('out');
+    await conversionFails(() => convert({ inputDir: llama, outputDir: out, threads: 0, format, ggufType: 'f16' }), out, root, UnsupportedError, [
+      /model\.safetensors: tensor model\.layers\.0\.self_attn\.q_proj\.bias: /,
+      /no bias tensors/,
+      /2 of them/,
+    ]);
+  }
+  const seen = await inspect(llama, { threads: 0 });
+  assert.equal(seen.tensors.filter((t) => t.name.endsWith('.bias') && t.role === undefined).length, 2, 'inspect shows them, with no role');
+});
 
 bad.after(() => rmSync(root, { recursive: true, force: true }));
 bad.run();

@@ -326,7 +326,7 @@ test('unpackHfU8 inverts packHfU8 (kernels both ways)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// the GGUF decode kernels (a .gguf read as input; docs/gguf.md 9)
+// the GGUF decode kernels (a .gguf read as input; docs/gguf.md 10)
 
 test('unpackI2s, unpackTq2_0, unpackQ2_0: both builds decode what the reference packs; a code 3 anywhere is reported', () => {
   const r = rng(26);

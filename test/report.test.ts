@@ -192,6 +192,41 @@ test('verify --report: a passing verify against the source, and a failing one wi
   assert.match(html, /data-unavailable="layers">The output could not be read back/);
 });
 
+test('llama-latent (never detected): inspect --layout reads it, and convert --report and verify --against --report plan the source with the layout the conversion used', () => {
+  const latent = join(tmp, 'latent');
+  assert.is(cli(['synth', '--preset', 'tiny', '--layout', 'llama-latent', '--out', latent]).code, 0);
+  const q0 = 'model.layers.0.self_attn.q_proj.weight';
+  const want = referenceZeros(latent, q0);
+  // detected, it is refused (as convert refuses it); named, it is read
+  const refused = cli(['inspect', latent, '--json']);
+  assert.is(refused.code, 1);
+  assert.match(refused.stderr, /--layout llama-latent/);
+  const r = cli(['inspect', latent, '--layout', 'llama-latent', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.is(doc.layout, 'llama-latent');
+  const t = doc.tensors.find((x: { name: string }) => x.name === q0);
+  assert.is(t.ternary.fractions.zero, want.zeros / want.elements, 'the reference rule\'s share of zeros');
+  const inspected = join(tmp, 'inspect-latent.html');
+  assert.is(cli(['inspect', latent, '--layout', 'llama-latent', '--report', inspected]).code, 0);
+  assert.is(histogram(readFileSync(inspected, 'utf8')).zeros, want.zeros);
+
+  const out = join(tmp, 'latent-out');
+  const file = join(tmp, 'convert-latent.html');
+  const c = cli(['--input-dir', latent, '--output-dir', out, '--format', 'bitnet-rs', '--layout', 'llama-latent', '--threads', '0', '-q', '--log-dir', join(tmp, 'logs'), '--report', file]);
+  assert.is(c.code, 0, c.stderr);
+  let html = readFileSync(file, 'utf8');
+  assert.match(html, /converted: llama-latent -&gt; bitnet-rs/);
+  assert.not.match(html, /data-unavailable="layers"/, 'per-layer statistics present');
+  assert.is(histogram(html).zeros, want.zeros, 'the histogram: the reference rule on the source');
+  const verified = join(tmp, 'verify-latent.html');
+  const v = cli(['verify', out, '--against', latent, '--report', verified]);
+  assert.is(v.code, 0, v.stdout + v.stderr);
+  html = readFileSync(verified, 'utf8');
+  assert.match(html, /class="verdict ok"/);
+  assert.is(histogram(html).zeros, want.zeros, 'verify --against: the source planned with the recorded layout');
+});
+
 test('a failing convert writes its failure', () => {
   const file = join(tmp, 'convert-failed.html');
   const r = cli(['--input-dir', odd, '--output-dir', join(tmp, 'gguf'), '--format', 'gguf', '--gguf-type', 'i2_s', '--threads', '0', '-q', '--log-dir', join(tmp, 'logs'), '--report', file]);

@@ -8,6 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { convert, type ConvertSummary } from '../run/convert.js';
 import { generateCheckpoint, LAYOUTS, LAYOUT_ALIASES, layoutOf, type LayoutName, type SynthDType } from '../synth/generate.js';
+import { TOKENIZER_STYLES, type TokenizerStyle } from '../synth/tokenizer.js';
 import { PRESETS } from '../synth/presets.js';
 import { generateGgufCheckpoint } from '../run/synth-gguf.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
@@ -225,15 +226,20 @@ export function buildProgram(): Command {
     .option('--shards <n>', 'number of safetensors files (more than 1 writes model.safetensors.index.json)', wholeNumber('--shards', 1), 1)
     .option('--untied', 'write lm_head.weight (tie_word_embeddings false; the Falcon presets are untied without it)')
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 1)
+    .addOption(
+      new Option('--tokenizer <style>', "the vocabulary's files: the layout's own, or llama2-json (a Llama 2 style tokenizer.json with byte fallback alone, no tokenizer.model)")
+        .choices([...TOKENIZER_STYLES])
+        .default('layout'),
+    )
     .requiredOption('-o, --out <dir>', 'folder to write')
     .action(async (_o: unknown, cmd: Command) => {
-      const o = ownOptions<{ preset: string; layout: LayoutName | 'gguf'; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string }>(cmd);
+      const o = ownOptions<{ preset: string; layout: LayoutName | 'gguf'; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string; tokenizer: TokenizerStyle }>(cmd);
       if (o.layout === 'gguf') {
         const r = await generateGgufCheckpoint({ outDir: o.out, preset: o.preset, dtype: o.dtype, untied: o.untied, seed: o.seed, from: o.untied ? 'llama-latent' : 'hf-bitnet' });
         process.stderr.write(`wrote ${o.preset} gguf checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
         return;
       }
-      const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed });
+      const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed, tokenizer: o.tokenizer });
       process.stderr.write(`wrote ${o.preset} ${layoutOf(o.layout)} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
     });
 
@@ -243,16 +249,17 @@ export function buildProgram(): Command {
     .argument('<path>', 'a model folder, an output folder, or a .gguf file')
     .option('--json', 'one JSON document instead of text')
     .addOption(new Option('--rule <rule>', 'the rule for master weights\' statistics').choices(QUANT_RULES).default(DEFAULTS.rule))
+    .addOption(new Option('--layout <layout>', 'an input checkpoint\'s layout, as convert takes it (default: detected; llama-latent is read only when named)').choices(INPUT_LAYOUTS.map((l) => l.id)))
     .option(...REPORT_OPTION)
     .option(...REPORT_TENSOR_OPTION)
     .action(async (path: string, _o: unknown, cmd: Command) => {
-      const o = ownOptions<{ json?: boolean; rule: QuantRule; report?: string; reportTensor?: string }>(cmd);
+      const o = ownOptions<{ json?: boolean; rule: QuantRule; layout?: string; report?: string; reportTensor?: string }>(cmd);
       const started = performance.now();
-      const result = await inspect(path, { rule: o.rule });
+      const result = await inspect(path, { rule: o.rule, layout: o.layout });
       // --json spells roles as text (blk.3.attn_q), as --report-tensor takes them
       const json = () => JSON.stringify({ ...result, tensors: result.tensors.map((t) => (t.role === undefined ? t : { ...t, role: roleName(t.role) })) }, null, 2) + '\n';
       process.stdout.write(o.json ? json() : inspectionText(result));
-      if (o.report) writeReport(o.report, await inspectReportData(path, result, { rule: o.rule, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
+      if (o.report) writeReport(o.report, await inspectReportData(path, result, { rule: o.rule, layout: o.layout, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
     });
 
   program

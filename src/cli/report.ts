@@ -108,12 +108,12 @@ const ROUND: Record<'F32' | 'BF16' | 'F16', (x: number) => number> = { F32: Math
  * name or a role (blk.0.attn_q, output); default the first block's q projection. Streamed twice in
  * chunks (mean, then the values), never held whole.
  */
-export async function sourceHistogram(dir: string, name: string | undefined, rule: QuantRule): Promise<Maybe<HistogramData>> {
+export async function sourceHistogram(dir: string, name: string | undefined, rule: QuantRule, layout?: string): Promise<Maybe<HistogramData>> {
   let ck;
   let plan;
   try {
     ck = openCheckpoint(dir);
-    plan = planModel(ck, () => {});
+    plan = planModel(ck, () => {}, layout);
   } catch (e) {
     return { unavailable: `The source could not be read for the histogram: ${message(e)}` };
   }
@@ -181,7 +181,8 @@ export async function convertReportData(
   try {
     // the statistics the conversion gathered as it streamed (convert --report asks for them); else one more pass
     const stats = summary.stats;
-    inspection = stats ? await checkpointInspection(o.inputDir, async () => stats) : await inspect(o.inputDir, { rule: o.rule });
+    // planned with the layout the conversion used (a named one such as llama-latent is never detected)
+    inspection = stats ? await checkpointInspection(o.inputDir, async () => stats, summary.layout) : await inspect(o.inputDir, { rule: o.rule, layout: summary.layout });
     const packed = inspection.packed === true;
     const source = packed
       ? `the source's packed codes and stored scales (layout ${summary.layout}), which the conversion copies`
@@ -191,7 +192,7 @@ export async function convertReportData(
   } catch (e) {
     layers = { unavailable: `The per-layer statistics could not be gathered: ${message(e)}` };
   }
-  const histogram = await sourceHistogram(o.inputDir, o.tensor, o.rule);
+  const histogram = await sourceHistogram(o.inputDir, o.tensor, o.rule, summary.layout);
   const reportSeconds = (performance.now() - started) / 1000;
   notes.push(
     summary.stats
@@ -230,7 +231,7 @@ export async function convertReportData(
 }
 
 /** What an inspect report shows: the inspection's per-layer statistics, and a histogram for a checkpoint with float weights. */
-export async function inspectReportData(path: string, r: Inspection, o: { rule: QuantRule; tensor?: string; seconds: number }): Promise<ReportData> {
+export async function inspectReportData(path: string, r: Inspection, o: { rule: QuantRule; tensor?: string; seconds: number; layout?: string }): Promise<ReportData> {
   const input = r.kind === 'input';
   const packed = input && r.packed === true;
   const layers = layersOf(
@@ -238,7 +239,7 @@ export async function inspectReportData(path: string, r: Inspection, o: { rule: 
     input ? (packed ? `the checkpoint's packed codes and stored scales (layout ${r.layout})` : `the checkpoint's weights ternarized with the ${o.rule} absmean rule`) : `the output as its format's reader (${r.format}) decodes it`,
   );
   const histogram: Maybe<HistogramData> = input
-    ? await sourceHistogram(path, o.tensor, o.rule)
+    ? await sourceHistogram(path, o.tensor, o.rule, o.layout)
     : { unavailable: 'An output holds ternary codes only, not the source floats: there is no |w| / mean|w| to show. Inspect the source checkpoint (or verify --against it) for this chart.' };
   const files = input || !statSync(path).isDirectory() ? filesOf(path) : manifestFiles(path);
   const bytes = files.reduce((s, f) => s + f.bytes, 0);
@@ -272,17 +273,19 @@ export async function verifyReportData(output: string, against: string | undefin
     layers = { unavailable: `The output could not be read back for statistics: ${message(e)}` };
   }
   let rule: QuantRule = DEFAULTS.rule;
+  let layout: string | undefined;
   let files: Maybe<{ title: string; list: ReportFile[] }>;
   try {
     const m = readManifest(output);
     rule = (m.options.rule as QuantRule) ?? rule;
+    layout = typeof m.options.layout === 'string' ? m.options.layout : undefined; // recorded when named, as verify --against re-derives
     files = { title: 'Output files (manifest.json)', list: m.files.map((f) => ({ name: f.name, bytes: f.bytes, sha256: f.sha256 })) };
   } catch (e) {
     files = { unavailable: `manifest.json could not be read: ${message(e)}` };
   }
   const histogram: Maybe<HistogramData> =
     against !== undefined
-      ? await sourceHistogram(against, o.tensor, rule)
+      ? await sourceHistogram(against, o.tensor, rule, layout)
       : { unavailable: 'Verified without --against: there are no source floats to show. Pass --against SOURCE for the histogram of a source projection.' };
   const verdict =
     'error' in v

@@ -276,11 +276,12 @@ export class JsonReader {
     }
   }
 
-  /** The next value as JSON.parse makes it (for small values: an entry, a flag). */
-  value(): unknown {
+  /** The next value as JSON.parse makes it (for small values: an entry, a flag); refused above `maxBytes` of text. */
+  value(maxBytes = Infinity): unknown {
     this.ws();
     const start = this.p;
     this.skip();
+    if (this.p - start > maxBytes) return this.fail(`a value of at most ${maxBytes} bytes`, `${this.p - start} bytes at byte ${start}`);
     let text: string;
     try {
       text = this.utf8.decode(this.b.subarray(start, this.p));

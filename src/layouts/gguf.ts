@@ -1,4 +1,4 @@
-// A .gguf as the input (docs/gguf.md 9): archs bitnet-b1.58 / bitnet-25 (relu2), bitnet (SiLU, sub-norms)
+// A .gguf as the input (docs/gguf.md 10): archs bitnet-b1.58 / bitnet-25 (relu2), bitnet (SiLU, sub-norms)
 // and llama (SiLU, no sub-norms, q/k rows in adjacent-pair order, maybe an untied output.weight). The
 // ternary types are read as packed weights, their codes and scale copied, never re-quantized; F32, F16
 // and BF16 projections (Microsoft's intermediate files) are master weights ternarized with --rule.

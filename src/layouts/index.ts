@@ -13,6 +13,7 @@ import { oneBitLlm } from './onebitllm.js';
 import type { CheckpointView, InputLayout } from './types.js';
 
 export type { CheckpointView, InputLayout } from './types.js';
+export { BIAS } from './names.js';
 
 export const LAYOUTS = [gguf, hfBitnetPacked, hfBitnet, oneBitLlm, llamaPacked, llamaLatent] as const satisfies readonly InputLayout[];
 /** A layout's id: tables keyed by it (synth's specs) must have a row for every layout. */

@@ -39,6 +39,9 @@ export const scaleNameOf = (weightName: string): string => `${weightName}_scale`
 /** Tensors that carry nothing an engine needs. */
 export const IGNORED = /(^|\.)rotary_emb\.inv_freq$/;
 
+/** A bias a layer adds (`self_attn.q_proj.bias`, `mlp.down_proj.bias`, ... of attention_bias / mlp_bias models): no layout has a role for one. */
+export const BIAS = /\.bias$/;
+
 /**
  * GGUF names (docs/gguf.md 3: llama.cpp's TENSOR_NAMES for bitnet, bitnet-b1.58 and llama), read from a
  * .gguf input: inside `blk.<i>.`, and the model's own.

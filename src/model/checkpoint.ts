@@ -68,7 +68,7 @@ export interface Checkpoint {
   skipped: CheckpointSkipped[];
   /** Set for a sharded checkpoint. */
   indexPath?: string;
-  /** Set for a .gguf input (docs/gguf.md 9): `config` is rebuilt from its KVs and configPath is the .gguf. */
+  /** Set for a .gguf input (docs/gguf.md 10): `config` is rebuilt from its KVs and configPath is the .gguf. */
   gguf?: GgufSource;
 }
 

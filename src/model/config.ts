@@ -3,6 +3,7 @@
 // architectures are accepted is the input layouts' business (src/layouts/).
 
 import { InvalidConfigError } from '../errors.js';
+import { isPlainObject } from '../formats/json-text.js';
 
 export interface ModelConfig {
   architecture: string;
@@ -65,7 +66,8 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string): Mo
     tieWordEmbeddings: tie as boolean,
     hiddenAct: act as string | undefined,
     rmsNormEps: positiveNumber('rms_norm_eps', 1e-6),
-    ropeTheta: positiveNumber('rope_theta', 10000),
+    // transformers 5 keeps rope_theta inside rope_parameters
+    ropeTheta: positiveNumber('rope_theta', isPlainObject(raw.rope_parameters) && typeof raw.rope_parameters.rope_theta === 'number' ? raw.rope_parameters.rope_theta : 10000),
     maxPositionEmbeddings: positiveInt('max_position_embeddings', 2048),
     raw,
   };

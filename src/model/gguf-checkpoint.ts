@@ -1,4 +1,4 @@
-// A .gguf file as an input checkpoint (src/layouts/gguf.ts plans it; docs/gguf.md 9): its head read
+// A .gguf file as an input checkpoint (src/layouts/gguf.ts plans it; docs/gguf.md 10): its head read
 // through the checkpoint port a prefix at a time, with the caps of src/formats/gguf.ts (the vocabulary
 // is checked, not kept), a Hugging Face config rebuilt from the architecture's KVs, and every tensor as
 // a TensorInfo of the file (ne reversed to [rows, cols]). No tensor data is read here.

@@ -20,6 +20,8 @@ export interface FormatOption<K extends string = string, V extends string = stri
   help: string;
   /** The page's label. */
   label: string;
+  /** Its values change only metadata, no tensor's bytes (the conformance matrix varies it alone, not in every combination). */
+  independent?: boolean;
 }
 
 /** The values of a format's own options, by key. */

@@ -4,9 +4,9 @@
 // how jobs are scheduled, and how the output is committed.
 
 import { DEFAULTS } from '../defaults.js';
-import { UsageError } from '../errors.js';
+import { UnsupportedError, UsageError } from '../errors.js';
 import { jsonBytes } from '../formats/json-text.js';
-import { planCheckpoint } from '../layouts/index.js';
+import { BIAS, planCheckpoint } from '../layouts/index.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import { parseModelConfig } from '../model/config.js';
 import type { ModelPlan } from '../model/plan.js';
@@ -120,6 +120,20 @@ export function planModel(checkpoint: Checkpoint, warn: (message: string) => voi
 }
 
 /**
+ * No format writes a bias (the plan has no role for one), and a model computed without its biases is
+ * another model: a conversion refuses them, naming the first; inspect still lists them as unused.
+ */
+function refuseBiases(model: ModelPlan, checkpoint: Checkpoint): void {
+  const biases = model.unused.filter((n) => BIAS.test(n));
+  if (!biases.length) return;
+  throw new UnsupportedError(
+    { file: checkpoint.tensors.get(biases[0])?.file, tensor: biases[0] },
+    'no bias tensors (no output format carries a bias, and the model computed without it would be another model)',
+    biases.length === 1 ? 'this one' : `${biases.length} of them`,
+  );
+}
+
+/**
  * Largest first (the threads end together), but tiny jobs (under 1/64 of the largest) before all, in
  * plan order: they cost the balance nothing, and a container is hashed only up to its first unwritten
  * region (GGUF's output_norm, run last, held back the hash of the whole file after it).
@@ -166,7 +180,7 @@ export function manifestBytes(format: AnyFormat, model: ModelPlan, o: FormatOpti
       ...resolvedOptions(format, model, o), ...format.describe(model, o), scale_granularity: o.granularity, rule: o.rule, ...(named === undefined ? {} : { layout: named }),
       ...(o.allowLossy && { allow_lossy: true }),
     },
-    // --allow-lossy: every stored scale that was rounded, by tensor (docs/gguf.md 9)
+    // --allow-lossy: every stored scale that was rounded, by tensor (docs/gguf.md 10)
     ...(rounded.length > 0 && { rounded: Object.fromEntries(rounded.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) }),
     source: { folder: source.folder, layout: model.layout, files: source.files.map((name) => ({ name })), bytes: source.bytes },
     ternarization: describeRule(o.granularity, o.rule),
@@ -275,6 +289,7 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
   const options = formatOptions(format, o, host.inputName, () => host.defaultTimestamp());
   const input = await host.openInput();
   const model = planModel(input.checkpoint, warn, o.layout);
+  refuseBiases(model, input.checkpoint);
   const plan = await host.plan(format, model, options, input);
   const run = await host.begin(format, input, warn);
   let timer: ReturnType<typeof setInterval> | undefined;

@@ -42,7 +42,8 @@ export interface Inspection {
   tensors: InspectedTensor[];
 }
 
-export async function inspect(path: string, o: { rule?: QuantRule; threads?: number } = {}): Promise<Inspection> {
+/** `layout`: the input layout of a checkpoint, by id (needed for one never detected, llama-latent); outputs ignore it. */
+export async function inspect(path: string, o: { rule?: QuantRule; threads?: number; layout?: string } = {}): Promise<Inspection> {
   const isFile = existsSync(path) && statSync(path).isFile();
   // a .gguf beside no manifest.json is a source (layout gguf: its config and ternary statistics); ours is an output
   if (isFile && path.endsWith('.gguf') && !existsSync(join(dirname(path), 'manifest.json'))) return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule, o.threads);
@@ -56,7 +57,7 @@ export async function inspect(path: string, o: { rule?: QuantRule; threads?: num
     verifyManifest(path, manifest);
     return { path, kind: 'output', format: manifest.format, tensors: await described({ format: manifest.format, dir: path }, o.threads) };
   }
-  return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule, o.threads);
+  return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule, o.threads, o.layout);
 }
 
 function lstatOrUndefined(path: string) {
@@ -89,22 +90,23 @@ async function described(output: OutputRef, threads = OUTPUT_THREADS): Promise<I
   return tensors;
 }
 
-async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number): Promise<Inspection> {
+async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number, layout?: string): Promise<Inspection> {
   const { module } = await compileKernels(DEFAULTS.kernels);
   return checkpointInspection(dir, async (weights) => {
     const stats = await ternaryStatsOf(weights, { module, rule, threads: threads ?? availableParallelism() });
     return new Map(weights.map((w, i) => [w.tensor.name, stats[i]]));
-  });
+  }, layout);
 }
 
 /**
  * An input checkpoint's inspection with the ternary statistics `statsOf` gives for its ternary weights
  * (by tensor name; the tied head, the embedding ternarized, under the embedding's name): inspect computes
- * them, a conversion with `stats` has them already (the report then costs no second pass).
+ * them, a conversion with `stats` has them already (the report then costs no second pass). `layout`: the
+ * input layout by id, as a conversion takes it (default: detected).
  */
-export async function checkpointInspection(dir: string, statsOf: (weights: TernaryWeight[]) => Promise<Map<string, TernaryStats>>): Promise<Inspection> {
+export async function checkpointInspection(dir: string, statsOf: (weights: TernaryWeight[]) => Promise<Map<string, TernaryStats>>, layout?: string): Promise<Inspection> {
   const ck = openCheckpoint(dir);
-  const plan = planModel(ck, () => {}); // what inspect shows includes what a conversion would warn about
+  const plan = planModel(ck, () => {}, layout); // what inspect shows includes what a conversion would warn about
   const roles = new Map<string, { role: TensorRole; weight: Weight }>();
   for (const [role, weight] of planRoles(plan)) if (!roles.has(weight.tensor.name)) roles.set(weight.tensor.name, { role, weight });
   const ternary = [...ck.tensors.keys()].filter((name) => roles.get(name) && roles.get(name)!.weight.kind !== 'float');

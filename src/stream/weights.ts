@@ -226,7 +226,7 @@ export abstract class OpenTernary {
 
   /**
    * The multiply scale rounded once to the output's scale dtype. `lossless`: the output means to keep
-   * the scale as the source stores it (a GGUF re-typed into fp16 d, docs/gguf.md 9), so a stored scale
+   * the scale as the source stores it (a GGUF re-typed into fp16 d, docs/gguf.md 10), so a stored scale
    * (exactScale) that would change is refused unless --allow-lossy, which lists it. Formats whose scale
    * dtype is their design (BF16 weight_scale) round any source's scale, as they do from float weights.
    */

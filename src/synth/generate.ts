@@ -8,8 +8,8 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync, renameSync, r
 import { join } from 'node:path';
 import { DTYPE_SIZE, encodeSafetensorsHeader } from '../formats/safetensors.js';
 import { PRESETS, type ModelShape } from './presets.js';
-import { LAYOUT_SPECS, layoutOf, type LayoutName, type ScaleRule, type SynthDType, type SynthTensor } from './layouts.js';
-import { tokenizerFiles } from './tokenizer.js';
+import { LAYOUT_SPECS, layoutOf, spmSpecialIds, type LayoutName, type ScaleRule, type SynthDType, type SynthTensor } from './layouts.js';
+import { tokenizerFiles, type TokenizerStyle } from './tokenizer.js';
 import { UsageError } from '../errors.js';
 import { f32ToF16 } from '../quant/floats.js';
 
@@ -29,6 +29,8 @@ export interface SynthOptions {
   /** Write lm_head.weight and tie_word_embeddings: false (llama-packed always has lm_head.weight); default: tied, or as the preset's model family is (the Falcon presets: untied). */
   untied?: boolean;
   seed?: number;
+  /** The vocabulary's files: the layout's own (default), or a Llama 2 style tokenizer.json alone. */
+  tokenizer?: TokenizerStyle;
 }
 
 const FLOAT_DTYPES: readonly SynthDType[] = ['BF16', 'F16', 'F32'];
@@ -70,8 +72,14 @@ export function generateCheckpoint(o: SynthOptions): SynthResult {
     const index = { metadata: { total_size: total }, weight_map: weightMap };
     writeFileSync(join(o.outDir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2) + '\n');
   }
-  writeFileSync(join(o.outDir, 'config.json'), spec.config(shape, dtype, untied));
-  for (const [name, content] of tokenizerFiles(layout, shape.vocab_size)) writeFileSync(join(o.outDir, name), content);
+  let config = spec.config(shape, dtype, untied);
+  if (o.tokenizer === 'llama2-json') {
+    // the special tokens are the Llama 2 vocabulary's, whatever the layout's own tokenizer has
+    const ids = spmSpecialIds(shape.vocab_size);
+    config = config.replace(/"bos_token_id": [^,\n]+/, `"bos_token_id": ${ids.bos}`).replace(/"eos_token_id": [^,\n]+/, `"eos_token_id": ${ids.eos}`);
+  }
+  writeFileSync(join(o.outDir, 'config.json'), config);
+  for (const [name, content] of tokenizerFiles(layout, shape.vocab_size, o.tokenizer)) writeFileSync(join(o.outDir, name), content);
   return { dir: o.outDir, files: names, bytes: total };
 }
 

@@ -16,7 +16,12 @@ import { LLAMA3, llama3SpecialBase, llama3SpecialCount, masterSpecialBase, spmSp
 
 export type TokenizerFiles = Map<string, string | Uint8Array>;
 
-export function tokenizerFiles(layout: Layout, vocab: number): TokenizerFiles {
+/** The vocabulary styles synth writes: the layout's own, or a Llama 2 style tokenizer.json alone (no tokenizer.model). */
+export const TOKENIZER_STYLES = ['layout', 'llama2-json'] as const;
+export type TokenizerStyle = (typeof TOKENIZER_STYLES)[number];
+
+export function tokenizerFiles(layout: Layout, vocab: number, style: TokenizerStyle = 'layout'): TokenizerFiles {
+  if (style === 'llama2-json') return llama2JsonFiles(vocab);
   switch (layout) {
     case 'hf-bitnet': // its config.json says bos 0, eos 1 (below the real vocabulary size)
       return llama3Files(vocab, masterSpecialBase(vocab), LLAMA3.end, 'role', {});
@@ -98,7 +103,7 @@ function bpeModel(vocab: Map<string, number>, merged: Array<[string, string]>, s
 
 /** A tokenizer.json (Hugging Face tokenizers format) with the given special tokens and parts. */
 function tokenizerJson(specials: Array<[number, string]>, parts: { pre_tokenizer: unknown; post_processor: unknown; decoder: unknown; model: unknown }) {
-  return { version: '1.0', truncation: null, padding: null, added_tokens: specials.map(([id, t]) => addedToken(id, t)), normalizer: null, ...parts };
+  return { version: '1.0', truncation: null, padding: null, added_tokens: specials.map(([id, t]) => addedToken(id, t)), normalizer: null as unknown, ...parts };
 }
 
 function bosTemplate(bos: string, id: number) {
@@ -274,7 +279,30 @@ export function spmVocabulary(vocab: number): SpmVocabulary {
     ...bytes.map((piece) => ({ piece, score: 0, type: PIECE.byte })),
     ...normal.map((piece, i) => ({ piece, score: -i, type: PIECE.normal })),
   ];
-  return { pieces, merges: merged, added: [[ids.pad, '<pad>'], [ids.line, '</line>']], byteFallback: bytes.length > 0 };
+  return { pieces, merges: sentencePieceMerges(pieces), added: [[ids.pad, '<pad>'], [ids.line, '</line>']], byteFallback: bytes.length > 0 };
+}
+
+/**
+ * The merges of a SentencePiece model as its tokenizer.json has them: every split of a piece into two
+ * pieces, pieces by score (highest first), a piece's splits by the ids of their parts. A SentencePiece
+ * BPE model joins any adjacent pair whose join is a piece, so only complete merges tokenize alike.
+ */
+function sentencePieceMerges(pieces: ReadonlyArray<{ piece: string; score: number }>): Array<[string, string]> {
+  const id = new Map(pieces.map((p, i) => [p.piece, i]));
+  const order = pieces.map((_, i) => i).sort((a, b) => pieces[b].score - pieces[a].score || a - b);
+  const out: Array<[string, string]> = [];
+  for (const i of order) {
+    const t = pieces[i].piece;
+    const local: Array<[string, string]> = [];
+    for (let k = 1; k < t.length; k++) {
+      const a = t.slice(0, k);
+      const b = t.slice(k);
+      if (id.has(a) && id.has(b)) local.push([a, b]);
+    }
+    local.sort((x, y) => id.get(x[0])! - id.get(y[0])! || id.get(x[1])! - id.get(y[1])!);
+    out.push(...local);
+  }
+  return out;
 }
 
 function spmFiles(vocab: number): TokenizerFiles {
@@ -321,6 +349,55 @@ function spmFiles(vocab: number): TokenizerFiles {
     ['added_tokens.json', json(Object.fromEntries(v.added.map(([id, t]) => [t, id]).reverse()))],
     // as 1bitLLM's generation_config.json has it (bos 0 and pad 1, unlike its config.json)
     ['generation_config.json', json({ _from_model_config: true, bos_token_id: 0, eos_token_id: 2, pad_token_id: 1, transformers_version: '4.39.0' })],
+  ]);
+}
+
+/**
+ * A Llama 2 style vocabulary given only as tokenizer.json (as many Llama-family repos ship it): the same
+ * SentencePiece-style BPE (byte fallback, <0xNN> byte tokens), spaces made "\u2581" by a Prepend +
+ * Replace normalizer (transformers' legacy conversion), no tokenizer.model; <s> and </s> its bos and eos.
+ */
+function llama2JsonFiles(vocab: number): TokenizerFiles {
+  const v = spmVocabulary(vocab);
+  const ids = spmSpecialIds(vocab);
+  const specials: Array<[number, string]> = [[ids.unk, '<unk>'], [ids.bos, '<s>'], [ids.eos, '</s>'], ...v.added];
+  const tokenizer = tokenizerJson(specials, {
+    pre_tokenizer: null,
+    post_processor: bosTemplate('<s>', ids.bos),
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '\u2581' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
+    model: bpeModel(new Map(v.pieces.map((p, id) => [p.piece, id])), v.merges, true, v.byteFallback),
+  });
+  tokenizer.normalizer = {
+    type: 'Sequence',
+    normalizers: [
+      { type: 'Prepend', prepend: '\u2581' },
+      { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' },
+    ],
+  };
+  const config = {
+    add_bos_token: true,
+    add_eos_token: false,
+    added_tokens_decoder: addedTokensDecoder(specials),
+    bos_token: '<s>',
+    clean_up_tokenization_spaces: false,
+    eos_token: '</s>',
+    legacy: true,
+    pad_token: '<pad>',
+    tokenizer_class: 'LlamaTokenizer',
+    unk_token: '<unk>',
+  };
+  return new Map<string, string | Uint8Array>([
+    ['tokenizer.json', json(tokenizer)],
+    ['tokenizer_config.json', json(config)],
+    ['generation_config.json', json({ _from_model_config: true, bos_token_id: ids.bos, eos_token_id: ids.eos })],
   ]);
 }
 

@@ -15,6 +15,7 @@ import { READER, startWorker, WebPool, WORKER } from './pool.js';
 import type { Reads, Task, ToWorker } from './worker.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
+export { LAYOUTS } from '../layouts/index.js';
 export { DEFAULTS } from '../defaults.js';
 export type { ConversionOptions, OutputFile, Progress } from '../pipeline/conversion.js';
 export { simdSupported } from '../kernels/index.js';

@@ -109,17 +109,39 @@ const tail = (s: string, n = 4000) => (s.length > n ? '...' + s.slice(-n) : s);
  * engine's own error (stage and message), a native crash (signal and the last of stderr, where
  * llama.cpp prints its GGML_ASSERT / abort reason), or the timeout (default 60 s).
  */
-export function runLlama(ggufPath: string, tokens: readonly number[], opts: { timeoutMs?: number; threads?: number } = {}): Promise<LlamaRun> {
+export async function runLlama(ggufPath: string, tokens: readonly number[], opts: { timeoutMs?: number; threads?: number } = {}): Promise<LlamaRun> {
+  const args = [JSON.stringify(tokens), ...(opts.threads ? ['--threads', String(opts.threads)] : [])];
+  const { result, wallMs, stderr } = await runEngineScript(SCRIPT, ggufPath, args, undefined, opts.timeoutMs);
+  const logprobs = (result.logprobs as Array<Array<number | null>>).map((row) => Float64Array.from(row, (x) => (x === null ? -Infinity : x)));
+  return { ...result, logprobs, wallMs, stderr };
+}
+
+/** What node-llama-cpp makes of each text with our GGUF's vocabulary (test/engines/llama-tokenize.mjs). */
+export interface TokenizeRun {
+  /** Special-token text parsed as the special token (as Hugging Face tokenizers do). */
+  special: number[];
+  /** Special-token text as plain text. */
+  plain: number[];
+  /** `plain` detokenized. */
+  detokenized: string;
+}
+
+/** Tokenizes `texts` with only the vocabulary of `ggufPath` loaded, in a child process. */
+export async function runTokenizer(ggufPath: string, texts: readonly string[], opts: { timeoutMs?: number } = {}): Promise<TokenizeRun[]> {
+  const { result } = await runEngineScript(join(ENGINES, 'llama-tokenize.mjs'), ggufPath, [], JSON.stringify({ texts }), opts.timeoutMs);
+  return result.results;
+}
+
+/** Runs one of test/engines' scripts on a model (its JSON result written to --out), as EngineErrors when it fails. */
+function runEngineScript(script: string, ggufPath: string, args: string[], stdin: string | undefined, timeoutMs = 60_000): Promise<{ result: any; wallMs: number; stderr: string }> {
   const problem = engineProblem();
   if (problem) return Promise.reject(new EngineError(`node-llama-cpp is not available: ${problem}`, { status: null, signal: null, stderr: '' }));
-  const timeoutMs = opts.timeoutMs ?? 60_000;
   const dir = mkdtempSync(join(tmpdir(), 'bitnet-llama-'));
   const out = join(dir, 'result.json');
-  const args = [SCRIPT, ggufPath, JSON.stringify(tokens), '--out', out];
-  if (opts.threads) args.push('--threads', String(opts.threads));
   const t0 = Date.now();
-  return new Promise<LlamaRun>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ENGINES, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ggufPath, ...args, '--out', out], { cwd: ENGINES, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (stdin !== undefined) child.stdin!.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -132,7 +154,7 @@ export function runLlama(ggufPath: string, tokens: readonly number[], opts: { ti
     child.on('error', (e) => {
       clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
-      reject(new EngineError(`could not start ${SCRIPT}: ${e.message}`, { status: null, signal: null, stderr }));
+      reject(new EngineError(`could not start ${script}: ${e.message}`, { status: null, signal: null, stderr }));
     });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
@@ -152,8 +174,7 @@ export function runLlama(ggufPath: string, tokens: readonly number[], opts: { ti
         const how = signal ? `was killed by ${signal} (a native abort)` : `exited with status ${status}`;
         return reject(new EngineError(`${where}: the engine process ${how} without a result; stderr: ${tail(stderr)}${stdout ? `; stdout: ${tail(stdout, 1000)}` : ''}`, detail));
       }
-      const logprobs = (result.logprobs as Array<Array<number | null>>).map((row) => Float64Array.from(row, (x) => (x === null ? -Infinity : x)));
-      resolve({ ...result, logprobs, wallMs, stderr });
+      resolve({ result, wallMs, stderr });
     });
   });
 }

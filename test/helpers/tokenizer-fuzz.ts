@@ -332,7 +332,19 @@ export function bpeRules(t: unknown, vocab: number, maxMerges: number): Verdict 
       if (!Object.hasOwn(v, a) || !Object.hasOwn(v, b) || !Object.hasOwn(v, a + b.slice(prefix.length))) return bad('merge tokens');
     }
   }
+  if (!llama3Split(t['pre_tokenizer']) || (t['normalizer'] !== null && t['normalizer'] !== undefined)) return bad('pre-tokenizer');
   return { ok: true };
+}
+
+/** Llama 3's split, as synth writes it (the one pre-tokenizer these files are mutated from): Split on its regex, then ByteLevel without its own. */
+const LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+function llama3Split(pre: unknown): boolean {
+  if (!isObject(pre) || pre['type'] !== 'Sequence' || !Array.isArray(pre['pretokenizers']) || pre['pretokenizers'].length !== 2) return false;
+  const [split, bytes] = pre['pretokenizers'] as unknown[];
+  return (
+    isObject(split) && split['type'] === 'Split' && isObject(split['pattern']) && split['pattern']['Regex'] === LLAMA3_REGEX && split['behavior'] === 'Isolated' && split['invert'] !== true &&
+    isObject(bytes) && bytes['type'] === 'ByteLevel' && bytes['use_regex'] === false && bytes['add_prefix_space'] !== true
+  );
 }
 
 /** The reference verdict on a tokenizer.json's bytes: UTF-8 and JSON.parse, then the rules. */

@@ -18,7 +18,11 @@
 // - The head is the float embedding when the checkpoint is tied (as llama.cpp always does: its
 //   output is token_embd), else lm_head.weight as float; it is never ternarized.
 // - RoPE is the rotate-half (NEOX) kind: element i of a head pairs with element i + head_dim/2,
-//   angle pos * rope_theta^(-2i/head_dim), positions from 0.
+//   angle pos * inv_freq[i], inv_freq[i] = rope_theta^(-2i/head_dim), positions from 0. A config's
+//   rope_scaling changes inv_freq as transformers' modeling_rope_utils.py does: `linear` divides every
+//   inv_freq by factor; `llama3` (Llama 3.1) divides the low frequencies (wavelength 2*pi/inv_freq above
+//   original_max_position_embeddings / low_freq_factor) by factor, keeps the high ones (wavelength below
+//   original_max_position_embeddings / high_freq_factor) and blends the band between. Other kinds throw.
 // - Attention: causal, scaled by 1/sqrt(head_dim); query head h reads kv head floor(h / (heads / kv_heads)).
 // - RMSNorm: x / sqrt(mean(x^2) + eps) * weight, eps = rms_norm_eps.
 //
@@ -68,6 +72,8 @@ export interface RefModel {
   vocab: number;
   eps: number;
   ropeTheta: number;
+  /** Per rotary pair (head_dim / 2), the angle per position, rope_scaling applied; absent: rope_theta^(-2i/head_dim). */
+  invFreq?: Float64Array;
   act: Activation;
   /** [vocab, hidden] row-major. */
   embed: Float64Array;
@@ -159,6 +165,7 @@ export function loadReferenceModel(dir: string, opts: LoadOptions = {}): RefMode
     vocab,
     eps: config.rms_norm_eps ?? 1e-6,
     ropeTheta: config.rope_theta ?? 10000,
+    invFreq: scaledInvFreq(config.rope_scaling, config.rope_theta ?? 10000, headDim),
     act: actName as Activation,
     embed,
     head: lmHead ? floats(lmHead, 'lm_head') : embed,
@@ -166,6 +173,23 @@ export function loadReferenceModel(dir: string, opts: LoadOptions = {}): RefMode
     norm: floats(get('model.norm.weight'), 'norm'),
     layers,
   };
+}
+
+/** transformers' inverse frequencies under a rope_scaling entry (undefined: none, the plain rope_theta ones). */
+export function scaledInvFreq(scaling: Record<string, any> | null | undefined, theta: number, headDim: number): Float64Array | undefined {
+  const kind = scaling?.rope_type ?? scaling?.type;
+  if (!scaling || kind === undefined || kind === 'default') return undefined;
+  const invFreq = Float64Array.from({ length: headDim / 2 }, (_, i) => 1 / Math.pow(theta, (2 * i) / headDim));
+  if (kind === 'linear') return invFreq.map((f) => f / scaling.factor);
+  if (kind !== 'llama3') throw new Error(`rope_scaling ${kind}: the reference knows linear and llama3`);
+  const { factor, low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: old } = scaling;
+  return invFreq.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    const llama = wavelen > old / low ? f / factor : f;
+    const smooth = (old / wavelen - low) / (high - low);
+    const medium = !(wavelen < old / high) && !(wavelen > old / low);
+    return medium ? ((1 - smooth) * llama) / factor + smooth * llama : llama;
+  });
 }
 
 /** Deliberate mistakes, for negative controls (default: none). */
@@ -216,12 +240,12 @@ function project(p: RefProjection, x: Float64Array, v: Variant): Float64Array {
 }
 
 /** Rotates each head of `x` (heads x headDim) in place for position `pos`. */
-export function applyRope(x: Float64Array, heads: number, headDim: number, pos: number, theta: number, pairing: 'neox' | 'adjacent' = 'neox'): void {
+export function applyRope(x: Float64Array, heads: number, headDim: number, pos: number, theta: number, pairing: 'neox' | 'adjacent' = 'neox', invFreq?: Float64Array): void {
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     const base = h * headDim;
     for (let i = 0; i < half; i++) {
-      const angle = pos * Math.pow(theta, (-2 * i) / headDim);
+      const angle = pos * (invFreq ? invFreq[i] : Math.pow(theta, (-2 * i) / headDim));
       const cos = Math.cos(angle);
       const sin = Math.sin(angle);
       const a = pairing === 'neox' ? base + i : base + 2 * i;
@@ -267,12 +291,12 @@ export function forwardReference(m: RefModel, tokens: readonly number[], variant
     const normed = xs.map((x) => rmsNorm(x, L.attnNorm, m.eps));
     const qs = normed.map((x, pos) => {
       const q = project(L.q, x, variant);
-      applyRope(q, m.heads, D, pos, m.ropeTheta, pairing);
+      applyRope(q, m.heads, D, pos, m.ropeTheta, pairing, m.invFreq);
       return q;
     });
     const ks = normed.map((x, pos) => {
       const k = project(L.k, x, variant);
-      applyRope(k, m.kvHeads, D, pos, m.ropeTheta, pairing);
+      applyRope(k, m.kvHeads, D, pos, m.ropeTheta, pairing, m.invFreq);
       return k;
     });
     const vs = normed.map((x) => project(L.v, x, variant));

@@ -1,4 +1,4 @@
-// A .gguf decoded, independently of src/, into the Hugging Face packed checkpoint it holds (docs/gguf.md 9):
+// A .gguf decoded, independently of src/, into the Hugging Face packed checkpoint it holds (docs/gguf.md 10):
 // @huggingface/gguf lists the KVs and tensors, the literal unpackers of packings-ref.ts decode each ternary
 // type, arch llama's q/k rows are put back in Hugging Face order (permuteRows), and every projection is
 // written as transformers' U8 [rows/4, cols] with its stored scale as an autobitlinear (multiplying)

@@ -18,8 +18,10 @@ import { readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
 import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, packingsThatFit, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
 import { readCost } from '../../stream/weights.js';
 import type { FormatOption, InputFolder, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
+import { PRE_NAMES } from './pre-tokenizers.js';
 import { ggufVocab } from './vocab.js';
 import { blockTensorName, roleOfName, type TensorNames } from '../tensor-names.js';
+import { llama3FreqFactors, ropeScalingOf, type RopeScalingType } from './rope.js';
 
 type Arch = 'bitnet' | 'bitnet-b1.58' | 'llama';
 /** A --gguf-type: a packing that is a GGUF type (its PACKINGS row has the ggml ids), or `f16`, the values times the scale as F16. */
@@ -31,10 +33,14 @@ const TERNARY_TYPES: readonly TernaryType[] = [...GGUF_PACKINGS, 'f16'];
  * the blocks have sub-norms, whether an untied head (output.weight) is read, whether q/k rows are
  * permuted for adjacent-pair RoPE, and the tensor types.
  */
-const ARCHS: Record<Arch, { engine: string; act: string; subNorms: boolean; untiedHead: boolean; permuteQK: boolean; types: readonly TernaryType[]; defaultType: TernaryType }> = {
-  // Q2_0 by default for llama.cpp: the one ternary type with kernels on every backend (CUDA included)
-  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', subNorms: true, untiedHead: false, permuteQK: false, types: ['q2_0', 'tq2_0', 'tq1_0', 'f16'], defaultType: 'q2_0' },
-  'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', subNorms: true, untiedHead: false, permuteQK: false, types: ['i2_s', 'tq2_0', 'f16'], defaultType: 'i2_s' },
+const ARCHS: Record<
+  Arch,
+  { engine: string; act: string; subNorms: boolean; untiedHead: boolean; permuteQK: boolean; types: readonly TernaryType[]; defaultType: TernaryType; ropeScaling: readonly RopeScalingType[] }
+> = {
+  // Q2_0 by default for llama.cpp: the one ternary type with kernels on every backend (CUDA included).
+  // RoPE scaling (docs/gguf.md 9): linear is a key every arch reads; only llama reads rope_freqs (llama3)
+  bitnet: { engine: 'llama.cpp (upstream; node-llama-cpp)', act: 'silu', subNorms: true, untiedHead: false, permuteQK: false, types: ['q2_0', 'tq2_0', 'tq1_0', 'f16'], defaultType: 'q2_0', ropeScaling: ['linear'] },
+  'bitnet-b1.58': { engine: 'bitnet.cpp (microsoft/BitNet)', act: 'relu2', subNorms: true, untiedHead: false, permuteQK: false, types: ['i2_s', 'tq2_0', 'f16'], defaultType: 'i2_s', ropeScaling: ['linear'] },
   llama: {
     engine: 'llama.cpp (upstream; I2_S: bitnet.cpp)',
     act: 'silu',
@@ -43,6 +49,7 @@ const ARCHS: Record<Arch, { engine: string; act: string; subNorms: boolean; unti
     permuteQK: true,
     types: ['q2_0', 'tq2_0', 'tq1_0', 'i2_s', 'f16'],
     defaultType: 'q2_0',
+    ropeScaling: ['llama3', 'linear'],
   },
 };
 
@@ -69,13 +76,24 @@ const OPTIONS = [
     help: "the type of token_embd and of arch llama's untied head (output.weight): f16, or q8_0 (blocks of 32 values with an fp16 scale, about half the size; rows of a multiple of 32 values)",
     label: 'GGUF embedding type',
   },
+  {
+    key: 'ggufPre',
+    values: ['auto', ...PRE_NAMES],
+    default: 'auto',
+    help: "tokenizer.ggml.pre, llama.cpp's pre-tokenizer for a byte-level BPE tokenizer.json (auto: recognized from its pre_tokenizer, an unknown one refused; a name overrides)",
+    label: 'GGUF pre-tokenizer',
+    independent: true,
+  },
 ] as const satisfies readonly FormatOption[];
 type EmbdType = 'f16' | 'q8_0';
-type Own = { ggufArch: Arch | 'auto'; ggufType: TernaryType | 'auto'; ggufEmbdType: EmbdType };
+type Own = { ggufArch: Arch | 'auto'; ggufType: TernaryType | 'auto'; ggufEmbdType: EmbdType; ggufPre: string };
 
 /** The ggml type and LLAMA_FTYPE of a --gguf-type (MOSTLY_F16 = 1). */
 const ggmlOf = (type: TernaryType): { name: GgmlTypeName; fileType: number; packing?: PackingId } =>
   type === 'f16' ? { name: 'F16', fileType: 1 } : { name: PACKINGS[type].ggml.name, fileType: PACKINGS[type].ggml.fileType, packing: type };
+
+/** Arch llama's RoPE frequency divisors (LLM_TENSOR_ROPE_FREQS; docs/gguf.md 9): F32, ne [head_dim / 2], no role. */
+const ROPE_FREQS = 'rope_freqs.weight';
 
 /** Role -> GGUF tensor name inside `blk.<i>.` (llama.cpp's TENSOR_NAMES for MODEL_ARCH.BITNET). */
 const BLOCK_TENSOR: Record<BlockRole, string> = {
@@ -90,9 +108,15 @@ const NAMES: TensorNames = {
   block: Object.fromEntries(BLOCK_ROLES.map((r) => [`${BLOCK_TENSOR[r]}.weight`, [r]])),
 };
 
+/** Values the writer computes rather than reads (arch llama's rope_freqs, docs/gguf.md 9), written as F32. */
+interface Computed {
+  kind: 'computed';
+  values: number[];
+}
+
 export interface Item {
   name: string;
-  weight: Weight;
+  weight: Weight | Computed;
   /** F16 / F32 for float tensors; the ternary type for ternary ones. */
   type: GgmlTypeName;
   /** The packing of a ternary tensor (none: F16 values). */
@@ -104,7 +128,7 @@ export interface Item {
 }
 
 /** The architecture and types for this model, or a refusal that says why and what to use instead. */
-function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryType; ggufEmbdType: EmbdType } {
+function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryType; ggufEmbdType: EmbdType; ggufPre: string } {
   const act = model.config.hiddenAct ?? '';
   const fits = (a: Arch) => ARCHS[a].act === act && ARCHS[a].subNorms === model.hasSubNorms;
   const byModel = (Object.keys(ARCHS) as Arch[]).find(fits);
@@ -133,7 +157,7 @@ function choose(model: ModelPlan, o: Own): { ggufArch: Arch; ggufType: TernaryTy
       `${type}${other ? ` (only ${ARCHS[other].engine}, arch ${other}, reads it)` : ''}`,
     );
   }
-  return { ggufArch: arch, ggufType: type, ggufEmbdType: o.ggufEmbdType };
+  return { ggufArch: arch, ggufType: type, ggufEmbdType: o.ggufEmbdType, ggufPre: o.ggufPre };
 }
 
 export const gguf: OutputFormat<Item[], Own> = {
@@ -148,10 +172,7 @@ export const gguf: OutputFormat<Item[], Own> = {
       throw new UnsupportedError({ tensor: 'lm_head.weight' }, `a tied head (${rules.engine} takes the output head from token_embd for --gguf-arch ${arch})`, 'an untied lm_head.weight');
     }
     if (!model.outputTied && model.output.kind !== 'master') throw new UnsupportedError({ tensor: 'lm_head.weight' }, 'a float lm_head (output.weight is written as F16)', 'a packed one');
-    const scaling = model.config.raw.rope_scaling;
-    if (scaling !== undefined && scaling !== null) {
-      throw new UnsupportedError({ file: 'config.json' }, 'no rope_scaling (its GGUF form, rope_freqs, is not written yet)', `rope_scaling ${JSON.stringify(scaling)}`);
-    }
+    const scaling = ropeScalingOf(model.config.raw, rules.ropeScaling, arch);
     if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (one scale per tensor)', 'row');
     const c = model.config;
     const { name: ternaryType, packing } = ggmlOf(type);
@@ -164,6 +185,10 @@ export const gguf: OutputFormat<Item[], Own> = {
     const float = (name: string, w: FloatWeight, t: 'F16' | 'F32' | 'Q8_0') => ({ name, weight: w, type: t });
     items.push([float(NAMES.model.token_embd!, model.tokenEmbd, embd)], [float(NAMES.model.output_norm!, model.outputNorm, 'F32')]);
     if (!model.outputTied && model.output.kind === 'master') items.push([float(NAMES.model.output!, { kind: 'float', tensor: model.output.tensor }, embd)]);
+    if (scaling.type === 'llama3') {
+      if (c.headDim % 2 !== 0) throw new UnsupportedError({ file: 'config.json' }, 'an even head_dim for rope_freqs (one factor per rotary pair)', `head_dim ${c.headDim}`);
+      items.push([{ name: ROPE_FREQS, weight: { kind: 'computed', values: [...llama3FreqFactors(scaling, c.headDim, c.ropeTheta)] }, type: 'F32' }]);
+    }
     // q and k rows in adjacent-pair order for an arch whose RoPE wants it: each head's rows regrouped
     const heads: Partial<Record<BlockRole, number>> = rules.permuteQK ? { attn_q: c.numHeads, attn_k: c.numKvHeads } : {};
     for (const b of model.blocks) {
@@ -186,7 +211,7 @@ export const gguf: OutputFormat<Item[], Own> = {
         }),
       );
     }
-    const ne = (w: Weight) => (w.kind === 'float' ? (w.tensor.storedShape.length === 1 ? [w.tensor.shape[1]] : [w.tensor.shape[1], w.tensor.shape[0]]) : [ternaryShape(w).cols, ternaryShape(w).rows]);
+    const ne = (w: Weight | Computed) => (w.kind === 'computed' ? [w.values.length] : w.kind === 'float' ? (w.tensor.storedShape.length === 1 ? [w.tensor.shape[1]] : [w.tensor.shape[1], w.tensor.shape[0]]) : [ternaryShape(w).cols, ternaryShape(w).rows]);
     const flat = items.flat();
     const infos: GgufTensorInfo[] = flat.map((i) => ({ name: i.name, ne: ne(i.weight), type: i.type }));
     const A = arch;
@@ -205,11 +230,13 @@ export const gguf: OutputFormat<Item[], Own> = {
       kv.f32(`${A}.attention.layer_norm_rms_epsilon`, c.rmsNormEps),
       kv.f32(`${A}.rope.freq_base`, c.ropeTheta),
       kv.u32(`${A}.rope.dimension_count`, c.headDim),
+      // linear: positions divided by the factor (llama.cpp: freq_scale = 1 / factor); llama3 is rope_freqs
+      ...(scaling.type === 'linear' ? [kv.str(`${A}.rope.scaling.type`, 'linear'), kv.f32(`${A}.rope.scaling.factor`, scaling.factor)] : []),
       // a head_dim other than hidden / heads is read from these (llama.cpp defaults to hidden / heads)
       ...(c.headDim * c.numHeads !== c.hiddenSize ? [kv.u32(`${A}.attention.key_length`, c.headDim), kv.u32(`${A}.attention.value_length`, c.headDim)] : []),
       kv.u32(`${A}.vocab_size`, c.vocabSize),
       // a GGUF source's own vocabulary, as it stores it; else built from the tokenizer files
-      ...(model.gguf ? sourceVocab(input, model.gguf.fileName) : ggufVocab(input, c)),
+      ...(model.gguf ? sourceVocab(input, model.gguf.fileName) : ggufVocab(input, c, o.ggufPre)),
     ];
     const layout = layoutGguf(kvs, infos);
     const placed = new Map(flat.map((i, k) => [i.name, { at: layout.offsets[k], bytes: layout.sizes[k] }]));
@@ -219,7 +246,7 @@ export const gguf: OutputFormat<Item[], Own> = {
       return {
         format: 'gguf',
         file,
-        cost: { bytes: g.reduce((n, i) => n + readCost(i.weight, o), 0), tensors: g.length },
+        cost: { bytes: g.reduce((n, i) => n + (i.weight.kind === 'computed' ? 0 : readCost(i.weight, o)), 0), tensors: g.length },
         part,
         regions: part.map((i) => ({ offset: i.at, bytes: i.bytes })),
       };
@@ -231,6 +258,13 @@ export const gguf: OutputFormat<Item[], Own> = {
     const k = s.kernels;
     for (const item of j.part) {
       const sink = out.sink(item.at);
+      if (item.weight.kind === 'computed') {
+        const bytes = new Uint8Array(4 * item.weight.values.length);
+        const view = new DataView(bytes.buffer);
+        item.weight.values.forEach((v, i) => view.setFloat32(4 * i, v, true));
+        sink.write(bytes);
+        continue;
+      }
       if (item.weight.kind === 'float') {
         s.floats(item.weight.tensor, item.type as 'F16' | 'F32' | 'Q8_0', (bytes) => sink.write(bytes));
         continue;
@@ -304,6 +338,7 @@ export const gguf: OutputFormat<Item[], Own> = {
     // arch llama: no sub-norms, and output.weight where the model's head is untied (the file says which)
     const rules = Object.hasOwn(ARCHS, arch) ? ARCHS[arch as Arch] : undefined;
     if (rules?.untiedHead && head.tensors.some((t) => t.name === NAMES.model.output)) tensors.set(NAMES.model.output!, exactly(file, c.hiddenSize, c.vocabSize));
+    if (rules?.ropeScaling.includes('llama3')) tensors.set(ROPE_FREQS, { ...exactly(file, c.headDim / 2), optional: true });
     for (let i = 0; i < c.numLayers; i++) {
       for (const r of LINEAR_ROLES) tensors.set(`blk.${i}.${BLOCK_TENSOR[r]}.weight`, exactly(file, linear[r][1], linear[r][0]));
       for (const [r, n] of Object.entries(norm)) {
@@ -333,7 +368,7 @@ export const gguf: OutputFormat<Item[], Own> = {
 };
 
 /**
- * The tokenizer.* KVs of a GGUF source, in its order (docs/gguf.md 9): its head read a prefix at a
+ * The tokenizer.* KVs of a GGUF source, in its order (docs/gguf.md 10): its head read a prefix at a
  * time through the input folder, arrays kept.
  */
 function sourceVocab(input: InputFolder, name: string): GgufKv[] {

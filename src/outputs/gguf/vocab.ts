@@ -1,17 +1,21 @@
-// The model folder's tokenizer as GGUF vocabulary KVs (docs/gguf.md section 2), as llama.cpp's converter
-// writes them:
-// - a byte-level BPE tokenizer.json (Llama 3, 2B-4T): tokenizer.ggml.model "gpt2", pre "llama-bpe",
-//   tokens (vocab_size of them: ids the tokenizer lacks become "[PAD<id>]", type unused), token_type
-//   (1 normal, 3 control for special added tokens, 4 user-defined for other added tokens), merges;
+// The model folder's tokenizer as GGUF vocabulary KVs (docs/gguf.md sections 2 and 8), written so that
+// llama.cpp tokenizes text as the Hugging Face tokenizer does:
+// - a byte-level BPE tokenizer.json (Llama 3, 2B-4T, Falcon3): tokenizer.ggml.model "gpt2", pre the
+//   llama.cpp pre-tokenizer its split is (pre-tokenizers.ts), tokens (vocab_size of them: ids the
+//   tokenizer lacks become "[PAD<id>]", type unused), token_type (1 normal, 3 control for special added
+//   tokens, 4 user-defined for other added tokens), merges;
 // - a SentencePiece tokenizer.model (Llama 2 style, 1bitLLM): "llama", tokens, scores, token_type (the
-//   piece types), added_tokens.json appended; llama.cpp needs all 256 byte pieces <0x00>..<0xFF>.
-// Both: bos/eos (and unk/pad when known) ids, add_bos_token, and the chat template.
+//   piece types), added_tokens.json appended; llama.cpp needs all 256 byte pieces <0x00>..<0xFF>;
+// - a tokenizer.json with byte fallback and no tokenizer.model (a SentencePiece model converted): "llama"
+//   with scores from the merge ranks, byte tokens typed BYTE, add_space_prefix from its normalizer.
+// All: bos/eos (and unk/pad when known) ids, add_bos_token, and the chat template.
 
 import { InvalidConfigError, UnsupportedError } from '../../errors.js';
 import { kv, type GgufKv } from '../../formats/gguf.js';
 import { JsonReader } from '../../formats/json-reader.js';
 import { clip, describe, isPlainObject } from '../../formats/json-text.js';
 import { parseSentencePieceModel, PieceType } from '../../formats/sentencepiece.js';
+import { normalizerName, PRE_TOKENIZERS, recognize, steps } from './pre-tokenizers.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { InputFolder } from '../types.js';
 
@@ -28,6 +32,8 @@ export const MAX_TOKENIZER_JSON_BYTES = 16 << 20;
 export const MAX_TOKENIZER_MODEL_BYTES = 16 << 20;
 /** tokenizer_config.json and added_tokens.json (Gemma 3's tokenizer_config.json, the largest known, is 1.2 MB). */
 export const MAX_SIDE_JSON_BYTES = 4 << 20;
+/** normalizer, pre_tokenizer and post_processor each (Llama 3's are under 2 KiB). */
+const MAX_STEP_JSON_BYTES = 1 << 20;
 /** Merges: Llama 3 has 2.2 per token (several merge paths to one token); 4 per token of vocab_size, at most 2^19. */
 const MERGES_PER_TOKEN = 4;
 export const MAX_MERGES = 1 << 19;
@@ -93,7 +99,8 @@ function chatTemplate(tokConfig: Record<string, unknown> | undefined): string | 
   return undefined;
 }
 
-export function ggufVocab(input: InputFolder, config: ModelConfig): GgufKv[] {
+/** The vocabulary KVs; `pre` is tokenizer.ggml.pre for a byte-level BPE tokenizer.json ('auto': recognized from its pre_tokenizer). */
+export function ggufVocab(input: InputFolder, config: ModelConfig, pre = 'auto'): GgufKv[] {
   if (config.vocabSize > MAX_VOCAB) {
     throw new InvalidConfigError({ file: 'config.json' }, `a vocab_size of at most ${MAX_VOCAB} for a GGUF vocabulary (held in memory while the head is written)`, String(config.vocabSize));
   }
@@ -103,10 +110,9 @@ export function ggufVocab(input: InputFolder, config: ModelConfig): GgufKv[] {
   const tokJson = () => side(input, 'tokenizer.json', MAX_TOKENIZER_JSON_BYTES);
   const has = (name: string) => (input.sideSize ? input.sideSize(name) : input.readSide(name)?.length) !== undefined;
   const hasJson = has('tokenizer.json');
-  let kvs: GgufKv[];
-  let byText: IdOf;
-  if (has('tokenizer.model') && (!hasJson || byteFallback(tokJson()!))) ({ kvs, byText } = spmVocab(spm, input, config));
-  else if (hasJson) ({ kvs, byText } = bpeVocab(tokJson, config));
+  let vocab: Vocab;
+  if (has('tokenizer.model') && (!hasJson || sentencePieceStyle(tokJson()!))) vocab = spmVocab(spm, input, config);
+  else if (hasJson) vocab = bpeVocab(tokJson, config, pre);
   else {
     throw new InvalidConfigError(
       { file: 'tokenizer.json' },
@@ -114,13 +120,19 @@ export function ggufVocab(input: InputFolder, config: ModelConfig): GgufKv[] {
       'neither',
     );
   }
-  const out = [...kvs];
+  const out = [...vocab.kvs];
+  const ids: Partial<Record<'bos' | 'eos' | 'pad', number>> = {};
   for (const key of ['bos', 'eos', 'pad'] as const) {
-    const id = specialId(config, key, tokConfig, byText);
-    if (id !== undefined && id >= 0 && id < config.vocabSize) out.push(kv.u32(`tokenizer.ggml.${key === 'pad' ? 'padding' : key}_token_id`, id));
+    const id = specialId(config, key, tokConfig, vocab.byText);
+    if (id !== undefined && id >= 0 && id < config.vocabSize) out.push(kv.u32(`tokenizer.ggml.${key === 'pad' ? 'padding' : key}_token_id`, (ids[key] = id)));
   }
-  if (typeof tokConfig?.add_bos_token === 'boolean') out.push(kv.bool('tokenizer.ggml.add_bos_token', tokConfig.add_bos_token));
-  if (typeof tokConfig?.add_eos_token === 'boolean') out.push(kv.bool('tokenizer.ggml.add_eos_token', tokConfig.add_eos_token));
+  // tokenizer_config says whether bos/eos are added; else a tokenizer.json's post-processor does (its template)
+  const added = vocab.addedByTemplate?.(ids.bos === undefined ? undefined : vocab.tokens[ids.bos], ids.eos === undefined ? undefined : vocab.tokens[ids.eos]);
+  for (const key of ['bos', 'eos'] as const) {
+    const stated = tokConfig?.[`add_${key}_token`];
+    const add = typeof stated === 'boolean' ? stated : added?.[key];
+    if (add !== undefined) out.push(kv.bool(`tokenizer.ggml.add_${key}_token`, add));
+  }
   const template = chatTemplate(tokConfig);
   if (template !== undefined) out.push(kv.str('tokenizer.chat_template', template));
   return out;
@@ -128,16 +140,24 @@ export function ggufVocab(input: InputFolder, config: ModelConfig): GgufKv[] {
 
 const TOKENIZER_JSON = 'tokenizer.json';
 
-/** Whether tokenizer.json's model has byte_fallback (a SentencePiece model converted): the rest is skipped, its syntax checked. */
-function byteFallback(bytes: Uint8Array): boolean {
+/**
+ * Whether tokenizer.json is a SentencePiece model converted (byte fallback, or spaces made "\u2581" by a
+ * Metaspace step or a Prepend normalizer), whose tokenizer.model then says more (real scores); only the
+ * model's flags and the step types are read, the rest skipped with its syntax checked.
+ */
+function sentencePieceStyle(bytes: Uint8Array): boolean {
   const r = jsonReader(bytes, TOKENIZER_JSON);
   let found = false;
   r.object((key) => {
-    if (key !== 'model' || r.peek() !== 'object') return r.skip();
-    r.object((k) => {
-      if (k === 'byte_fallback' && r.peek() === 'literal') found = r.value() === true;
-      else r.skip();
-    });
+    if (key === 'model' && r.peek() === 'object') {
+      r.object((k) => {
+        const v = k === 'byte_fallback' && r.peek() === 'literal' ? r.value() : r.skip();
+        if (v === true) found = true;
+      });
+    } else if ((key === 'normalizer' || key === 'pre_tokenizer') && r.peek() === 'object') {
+      const text = JSON.stringify(r.value(MAX_STEP_JSON_BYTES));
+      if (text.includes('"Metaspace"') || text.includes('"Prepend"')) found = true;
+    } else r.skip();
   });
   r.end();
   return found;
@@ -166,14 +186,30 @@ function textToId(tokens: readonly (string | undefined)[]): IdOf {
   };
 }
 
+/** What a BPE tokenizer.json holds for a GGUF vocabulary (read by readBpeJson). */
+interface BpeJson {
+  tokens: (string | undefined)[];
+  types: number[];
+  vocab: Map<string, number>;
+  /** Merges as GGUF writes them ("a b"), and where each splits (a token of a pair may hold a space). */
+  merges: string[];
+  splits: number[];
+  byteFallback: boolean;
+  unkToken: string | undefined;
+  normalizer: unknown;
+  preTokenizer: unknown;
+  postProcessor: unknown;
+}
+
 /**
  * A BPE tokenizer.json read with the pull reader: model.vocab, model.merges and added_tokens are built,
- * everything else is skipped. Checked as strictly as weights (as Hugging Face tokenizers loads it):
- * token ids integers below vocab_size, each id and each text once; added tokens objects with an id and
- * a content, an id of the vocabulary only for the same text; merges ["a", "b"] pairs or "a b" strings
- * (one space) whose parts and join are tokens of model.vocab, at most 4 per token of vocab_size.
+ * the normalizer and pre_tokenizer kept, everything else skipped. Checked as strictly as weights (as
+ * Hugging Face tokenizers loads it): token ids integers below vocab_size, each id and each text once;
+ * added tokens objects with an id and a content, an id of the vocabulary only for the same text; merges
+ * ["a", "b"] pairs or "a b" strings (one space) whose parts and join are tokens of model.vocab, at most
+ * 4 per token of vocab_size.
  */
-function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig): { kvs: GgufKv[]; byText: IdOf } {
+function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): BpeJson {
   const file = TOKENIZER_JSON;
   const fail: (expected: string, found: string) => never = (expected, found) => {
     throw new InvalidConfigError({ file }, expected, found);
@@ -183,14 +219,18 @@ function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig): { k
   const tokens: (string | undefined)[] = new Array(V);
   const types: number[] = new Array(V);
   const vocab = new Map<string, number>();
-  /** Merges as GGUF writes them ("a b"); checked as they are read once model.vocab is known, else kept with where they split (a token of a pair may hold a space) and checked at the end. */
   const merges: string[] = [];
-  const unchecked: number[] = [];
+  const splits: number[] = [];
   const added: { id: number; content: string; special: boolean; entry: number }[] = [];
   let type: unknown;
   let prefix = '';
   let hasModel = false;
   let hasVocab = false;
+  let byteFallback = false;
+  let unkToken: string | undefined;
+  let normalizer: unknown = null;
+  let preTokenizer: unknown = null;
+  let postProcessor: unknown = null;
   const once = new Set<string>();
   const first = (key: string) => {
     if (once.has(key)) fail(`each of "model", "added_tokens", "vocab", "merges", "continuing_subword_prefix" once`, `${key} twice`);
@@ -218,20 +258,22 @@ function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig): { k
       badMerge(i, kind === 'object' ? 'an object' : describe(r.value()));
     }
   };
-  const checkMerge = (i: number, split: number) => {
+  const checkMerge = (i: number) => {
     const m = merges[i]!;
-    const a = m.slice(0, split);
-    const b = m.slice(split + 1);
+    const a = m.slice(0, splits[i]);
+    const b = m.slice(splits[i]! + 1);
     const joined = a + b.slice(prefix.length); // Hugging Face drops the continuing-subword prefix of b
     const missing = !vocab.has(a) ? a : !vocab.has(b) ? b : !vocab.has(joined) ? joined : undefined;
     if (missing !== undefined) {
       fail('merges of tokens of model.vocab (both parts and their join)', `merge ${i} ${clip(JSON.stringify(m), 60)}: ${clip(JSON.stringify(missing), 60)} is not in model.vocab`);
     }
   };
+  let checked = 0;
   const addMerge = (m: string, split: number) => {
     merges.push(m);
-    if (hasVocab && once.has('continuing_subword_prefix')) checkMerge(merges.length - 1, split);
-    else unchecked.push(merges.length - 1, split);
+    splits.push(split);
+    // checked as they are read once model.vocab is known, else at the end
+    if (hasVocab && once.has('continuing_subword_prefix')) for (; checked < merges.length; checked++) checkMerge(checked);
   };
   const r = jsonReader(bytes()!, TOKENIZER_JSON);
   r.object((key) => {
@@ -246,13 +288,24 @@ function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig): { k
         if (i >= V) fail(`at most vocab_size (${V}) added tokens`, `entry ${i}`);
         added.push({ id: a.id, content: a.content, special: a.special === true, entry: i });
       });
+    } else if (key === 'normalizer' || key === 'pre_tokenizer' || key === 'post_processor') {
+      // small objects (a few regexes, a template); compared, not run, and bounded so that a hostile one costs little
+      if (r.peek() === 'array') return r.skip();
+      const v = r.value(MAX_STEP_JSON_BYTES);
+      if (key === 'normalizer') normalizer = v;
+      else if (key === 'pre_tokenizer') preTokenizer = v;
+      else postProcessor = v;
     } else if (key === 'model') {
       first(key);
       if (r.peek() !== 'object') return r.skip();
       hasModel = true;
       r.object((k) => {
         if (k === 'type') type = r.value();
-        else if (k === 'continuing_subword_prefix') {
+        else if (k === 'byte_fallback') byteFallback = r.value() === true;
+        else if (k === 'unk_token') {
+          const v = r.value();
+          if (typeof v === 'string') unkToken = v;
+        } else if (k === 'continuing_subword_prefix') {
           first(k);
           const v = r.value();
           if (typeof v === 'string') prefix = v;
@@ -281,7 +334,7 @@ function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig): { k
   });
   r.end();
   if (type !== 'BPE' || !hasVocab) {
-    throw new UnsupportedError({ file }, 'a BPE model (byte-level, as Llama 3) or a SentencePiece tokenizer.model', hasModel ? String(type) : 'no model');
+    throw new UnsupportedError({ file }, 'a BPE model (byte-level, as Llama 3, or with byte fallback, as Llama 2) or a SentencePiece tokenizer.model', hasModel ? String(type) : 'no model');
   }
   const addedIds = new Set<number>();
   for (const a of added) {
@@ -295,22 +348,160 @@ function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig): { k
     tokens[a.id] = a.content;
     types[a.id] = a.special ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined;
   }
-  for (let k = 0; k < unchecked.length; k += 2) checkMerge(unchecked[k]!, unchecked[k + 1]!);
-  padded(tokens, types, V, file);
-  const byText = textToId(tokens);
+  for (; checked < merges.length; checked++) checkMerge(checked);
+  return { tokens, types, vocab, merges, splits, byteFallback, unkToken, normalizer, preTokenizer, postProcessor };
+}
+
+/** Byte-level BPE (Llama 3, 2B-4T, Falcon3): "gpt2" with its merges and the pre-tokenizer llama.cpp must split with. */
+function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig, pre: string): Vocab {
+  const j = readBpeJson(bytes, config);
+  // a SentencePiece model converted: spaces made "\u2581", or byte fallback without a byte-level step (where it never applies)
+  if (spaceHandling(j) || (j.byteFallback && !steps(j.preTokenizer).some((s) => s.startsWith('byte-level')))) return spmJsonVocab(j, config);
+  const name = pre === 'auto' ? detectedPre(j) : pre;
+  padded(j.tokens, j.types, config.vocabSize, TOKENIZER_JSON);
   return {
     kvs: [
       kv.str('tokenizer.ggml.model', 'gpt2'),
-      kv.str('tokenizer.ggml.pre', 'llama-bpe'),
-      kv.strings('tokenizer.ggml.tokens', tokens as string[]),
-      kv.i32s('tokenizer.ggml.token_type', types),
-      kv.strings('tokenizer.ggml.merges', merges),
+      kv.str('tokenizer.ggml.pre', name),
+      kv.strings('tokenizer.ggml.tokens', j.tokens as string[]),
+      kv.i32s('tokenizer.ggml.token_type', j.types),
+      kv.strings('tokenizer.ggml.merges', j.merges),
     ],
-    byText,
+    tokens: j.tokens,
+    byText: textToId(j.tokens),
+    addedByTemplate: templateAdds(j.postProcessor),
   };
 }
 
-function spmVocab(model: () => Uint8Array | undefined, input: InputFolder, config: ModelConfig): { kvs: GgufKv[]; byText: IdOf } {
+function detectedPre(j: BpeJson): string {
+  const known = recognize(j.preTokenizer, j.normalizer);
+  if (known) return known.name;
+  const found = steps(j.preTokenizer);
+  const norm = normalizerName(j.normalizer);
+  throw new UnsupportedError(
+    { file: TOKENIZER_JSON },
+    `a pre-tokenizer llama.cpp splits with as Hugging Face does (${PRE_TOKENIZERS.map((p) => `${p.name}: ${p.models}`).join('; ')}); --gguf-pre NAME writes another name llama.cpp knows`,
+    clip(`${found.length ? found.join(' | ') : 'no pre_tokenizer'}${norm === 'none' ? '' : `, normalizer ${norm}`}`, 200),
+  );
+}
+
+/** Whether spaces become "▁" and one is put before the text, from a SentencePiece-style tokenizer.json (legacy Prepend + Replace normalizer, or a Metaspace pre-tokenizer). */
+function spaceHandling(j: BpeJson): { addSpacePrefix: boolean } | undefined {
+  const n = j.normalizer;
+  const parts = isPlainObject(n) && n.type === 'Sequence' && Array.isArray(n.normalizers) ? n.normalizers : n === null || n === undefined ? [] : [n];
+  const replaces = parts.some((p) => isPlainObject(p) && p.type === 'Replace' && isPlainObject(p.pattern) && p.pattern.String === ' ' && p.content === SPACE);
+  const prepends = parts.some((p) => isPlainObject(p) && p.type === 'Prepend' && p.prepend === SPACE);
+  const others = parts.filter((p) => !(isPlainObject(p) && (p.type === 'Replace' || p.type === 'Prepend')));
+  const pre = j.preTokenizer;
+  if (others.length > 0) return undefined;
+  if (pre === null || pre === undefined) return replaces ? { addSpacePrefix: prepends } : undefined;
+  if (isPlainObject(pre) && pre.type === 'Metaspace' && pre.replacement === SPACE && parts.length === 0) {
+    const scheme = pre.prepend_scheme ?? (pre.add_prefix_space === false ? 'never' : 'always');
+    return { addSpacePrefix: scheme !== 'never' };
+  }
+  return undefined;
+}
+
+const SPACE = '\u2581';
+
+/**
+ * A SentencePiece model given as tokenizer.json (BPE with byte fallback, Llama 2 style): "llama", whose
+ * tokenizer merges the adjacent pair whose join has the highest score. Scores of -(rank of the first
+ * merge making the token) make it pick the merge Hugging Face picks, provided every split of a token into
+ * two tokens is a merge (as a tokenizer.json converted from a SentencePiece model has them); a file where
+ * one is missing would tokenize differently in llama.cpp, and is refused.
+ */
+function spmJsonVocab(j: BpeJson, config: ModelConfig): Vocab {
+  const file = TOKENIZER_JSON;
+  const V = config.vocabSize;
+  const space = spaceHandling(j);
+  if (!space) {
+    throw new UnsupportedError(
+      { file },
+      'a SentencePiece-style tokenizer.json whose spaces become "\u2581" (a Prepend + Replace normalizer, or a Metaspace pre-tokenizer), as llama.cpp\'s "llama" tokenizer does',
+      clip(`normalizer ${normalizerName(j.normalizer)}, pre_tokenizer ${steps(j.preTokenizer).join(' | ') || 'none'}`, 200),
+    );
+  }
+  const mergeSet = new Set(j.merges);
+  for (const [t, id] of j.vocab) {
+    if (j.types[id] !== TOKEN_TYPE.normal || BYTE_PIECE.test(t)) continue;
+    for (let k = 1; k < t.length; k++) {
+      if (t.charCodeAt(k) >= 0xdc00 && t.charCodeAt(k) <= 0xdfff) continue; // inside a surrogate pair
+      const a = t.slice(0, k);
+      const b = t.slice(k);
+      if (j.vocab.has(a) && j.vocab.has(b) && !mergeSet.has(`${a} ${b}`)) {
+        throw new UnsupportedError(
+          { file },
+          'merges as a SentencePiece model gives them (every split of a token into two tokens), which llama.cpp\'s "llama" tokenizer assumes',
+          `no merge ${clip(JSON.stringify(`${a} ${b}`), 60)} for token ${clip(JSON.stringify(t), 60)}`,
+        );
+      }
+    }
+  }
+  const scores = new Array<number>(V).fill(0);
+  const scored = new Set<string>();
+  j.merges.forEach((m, i) => {
+    const joined = m.slice(0, j.splits[i]) + m.slice(j.splits[i]! + 1);
+    if (scored.has(joined)) return;
+    scored.add(joined);
+    scores[j.vocab.get(joined)!] = -(i + 1);
+  });
+  let bytePieces = 0;
+  for (const [t, id] of j.vocab) {
+    if (BYTE_PIECE.test(t) && j.types[id] === TOKEN_TYPE.normal) {
+      j.types[id] = TOKEN_TYPE.byte;
+      bytePieces++;
+    }
+  }
+  if (bytePieces < 256) {
+    throw new UnsupportedError({ file }, 'a byte-fallback vocabulary with the 256 byte tokens <0x00>..<0xFF> (llama.cpp cannot load one without them)', `${bytePieces} byte tokens`);
+  }
+  const unk = j.unkToken === undefined ? undefined : j.vocab.get(j.unkToken);
+  if (unk !== undefined) j.types[unk] = TOKEN_TYPE.unknown;
+  padded(j.tokens, j.types, V, file);
+  return {
+    kvs: [
+      kv.str('tokenizer.ggml.model', 'llama'),
+      kv.strings('tokenizer.ggml.tokens', j.tokens as string[]),
+      kv.f32s('tokenizer.ggml.scores', scores),
+      kv.i32s('tokenizer.ggml.token_type', j.types),
+      kv.bool('tokenizer.ggml.add_space_prefix', space.addSpacePrefix),
+      ...(unk !== undefined ? [kv.u32('tokenizer.ggml.unknown_token_id', unk)] : []),
+    ],
+    tokens: j.tokens,
+    byText: textToId(j.tokens),
+    addedByTemplate: templateAdds(j.postProcessor),
+  };
+}
+
+/** SentencePiece's byte pieces. */
+const BYTE_PIECE = /^<0x[0-9A-F]{2}>$/;
+
+interface Vocab {
+  kvs: GgufKv[];
+  tokens: readonly (string | undefined)[];
+  byText: IdOf;
+  /** From a tokenizer.json: whether its post-processor puts the bos (eos) token first (last), given their texts. */
+  addedByTemplate?: (bos: string | undefined, eos: string | undefined) => { bos: boolean; eos: boolean };
+}
+
+/**
+ * What a tokenizer.json's post_processor adds around a text (a TemplateProcessing, alone or in a
+ * Sequence): bos when its single template starts with the bos token, eos when it ends with the eos
+ * token; none without a post-processor (Hugging Face then adds nothing, where llama.cpp's llama-bpe
+ * would add bos).
+ */
+function templateAdds(post: unknown): Vocab['addedByTemplate'] {
+  const processors = isPlainObject(post) && Array.isArray(post.processors) ? post.processors : [post];
+  const template = processors.find((p) => isPlainObject(p) && p.type === 'TemplateProcessing');
+  const single = isPlainObject(template) && Array.isArray(template.single) ? template.single : [];
+  const special = (item: unknown) => (isPlainObject(item) && isPlainObject(item.SpecialToken) && typeof item.SpecialToken.id === 'string' ? item.SpecialToken.id : undefined);
+  const first = single.length > 1 ? special(single[0]) : undefined;
+  const last = single.length > 1 ? special(single[single.length - 1]) : undefined;
+  return (bos, eos) => ({ bos: first !== undefined && first === bos, eos: last !== undefined && last === eos });
+}
+
+function spmVocab(model: () => Uint8Array | undefined, input: InputFolder, config: ModelConfig): Vocab {
   const file = 'tokenizer.model';
   const V = config.vocabSize;
   const { pieces, scores, types } = parseSentencePieceModel(model()!, file, V);
@@ -356,6 +547,7 @@ function spmVocab(model: () => Uint8Array | undefined, input: InputFolder, confi
       kv.i32s('tokenizer.ggml.token_type', types),
       ...(unk >= 0 ? [kv.u32('tokenizer.ggml.unknown_token_id', unk)] : []),
     ],
+    tokens,
     byText,
   };
 }

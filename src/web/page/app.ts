@@ -1,7 +1,7 @@
 // The page: pick or drop a model folder, choose the format, convert in workers, then save the output
 // into a picked folder or download it. States are shown in words; nothing is logged to the console.
 
-import { convertFiles, removeLeftovers, warmUp, DEFAULTS, FORMAT_IDS, formatById, optionFlag, simdSupported, type WebConvertResult, type WebOutput } from '../index.js';
+import { convertFiles, removeLeftovers, warmUp, DEFAULTS, FORMAT_IDS, LAYOUTS, formatById, optionFlag, simdSupported, type WebConvertResult, type WebOutput } from '../index.js';
 import { VERSION } from '../../version.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -140,6 +140,7 @@ async function convert(): Promise<void> {
     const r = await convertFiles(files, {
       format: $<HTMLSelectElement>('format').value,
       ...formatChoices(),
+      layout: $<HTMLSelectElement>('layout').value || undefined, // '' = detected
       kernels: $<HTMLSelectElement>('kernels').value as typeof DEFAULTS.kernels,
       timestamp: stamp === '' ? undefined : Number(stamp),
       folderName,
@@ -169,6 +170,13 @@ function init(): void {
   for (const id of FORMAT_IDS) select.append(new Option(id, id, id === DEFAULTS.format, id === DEFAULTS.format));
   select.addEventListener('change', showFormat);
   showFormat();
+  // the input layout, as --layout: detected by default; one never detected (llama-latent) only when chosen
+  const layout = $<HTMLSelectElement>('layout');
+  layout.append(new Option('detected', '', true, true));
+  for (const l of LAYOUTS) layout.append(Object.assign(new Option(l.id, l.id), { title: l.about }));
+  const showLayout = () => ($('layout-about').textContent = LAYOUTS.find((l) => l.id === layout.value)?.about ?? 'Detected from config.json and the tensors\' dtypes.');
+  layout.addEventListener('change', showLayout);
+  showLayout();
   if (!('showDirectoryPicker' in window)) $<HTMLSelectElement>('destination').value = 'download';
   $<HTMLInputElement>('folder').addEventListener('change', (e) => setFiles([...((e.target as HTMLInputElement).files ?? [])]));
   const drop = $('drop');
