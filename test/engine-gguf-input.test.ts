@@ -9,7 +9,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
@@ -61,4 +61,5 @@ for (const c of CASES) {
   });
 }
 
+engine.after(() => rmSync(root, { recursive: true, force: true }));
 engine.run();

@@ -8,7 +8,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf as hfGguf } from '@huggingface/gguf';
@@ -305,4 +305,5 @@ roundTrips.run();
 lossy.run();
 fuzz.run();
 input.run();
+tools.after(() => rmSync(root, { recursive: true, force: true }));
 tools.run();

@@ -121,6 +121,13 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
       elements: rows * cols,
     });
   }
+  // RoPE scaling (docs/gguf.md 9): linear comes back as config.json's rope_scaling; Llama 3's divisors
+  // (rope_freqs.weight) do not give back the parameters they were computed from, so such a file is refused
+  const scalingType = kvs.get(`${arch}.rope.scaling.type`)?.value ?? 'none';
+  const scalingFactor = numberOf(kvs.get(`${arch}.rope.scaling.factor`));
+  if (types.has('rope_freqs.weight') || (scalingType !== 'none' && (scalingType !== 'linear' || !(scalingFactor! > 0)))) {
+    throw new UnsupportedError({ file }, 'no RoPE scaling, or linear scaling with a factor (what config.json rope_scaling is rebuilt from)', types.has('rope_freqs.weight') ? 'rope_freqs.weight (llama3 scaling)' : `${arch}.rope.scaling.type ${JSON.stringify(scalingType)}`);
+  }
   const embd = tensors.get('token_embd.weight');
   const hidden = int('embedding_length');
   const heads = int('attention.head_count');
@@ -143,6 +150,7 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
     rope_theta: real('rope.freq_base', 10000),
     hidden_act: rules.act,
     tie_word_embeddings: !tensors.has('output.weight'),
+    ...(scalingType === 'linear' && { rope_scaling: { rope_type: 'linear', factor: shortestF32(scalingFactor!) } }),
     ...(token('bos') !== undefined && { bos_token_id: token('bos') }),
     ...(token('eos') !== undefined && { eos_token_id: token('eos') }),
     ...(embd && TORCH_DTYPE[types.get(embd.name)!] && { torch_dtype: TORCH_DTYPE[types.get(embd.name)!] }),

@@ -14,6 +14,7 @@ import type { TernaryStats } from '../inspect/stats.js';
 import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type OutputFile, type Written } from '../pipeline/conversion.js';
 import { runJobs } from './pool.js';
 import { inputFolder, planInWorker } from './plan-worker.js';
+import { ggufSideFiles } from '../outputs/side-files.js';
 import { ProgressCounter } from './progress-counter.js';
 import type { RunnableJob } from './run-job.js';
 
@@ -79,7 +80,9 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
     async openInput() {
       const checkpoint = openCheckpoint(opts.inputDir);
       const dir = checkpoint.dir;
-      return { checkpoint, side: inputFolder(dir), relative: (f) => relative(dir, f) };
+      // a .gguf source: its vocabulary rebuilt as tokenizer files where none sit beside it
+      const side = checkpoint.gguf ? ggufSideFiles(inputFolder(dir), checkpoint.gguf.fileName) : inputFolder(dir);
+      return { checkpoint, side, relative: (f) => relative(dir, f) };
     },
     defaultTimestamp,
     plan: (format, model, options, input) =>

@@ -3,13 +3,16 @@
 // The type is I2_S where every projection's rows fit its blocks of 128, else F16 master weights.
 
 import { rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { generateCheckpoint, type SynthOptions, type SynthResult } from '../synth/generate.js';
 import { PRESETS } from '../synth/presets.js';
 import { convert } from './convert.js';
 
 export async function generateGgufCheckpoint(o: Omit<SynthOptions, 'layout'> & { from?: 'hf-bitnet' | 'llama-latent'; ggufType?: string }): Promise<SynthResult> {
   const from = o.from ?? 'hf-bitnet';
-  const hf = `${o.outDir}.hf-${process.pid}`;
+  // the checkpoint in a folder of the same name (GGUF names its file and general.name after it)
+  const tmp = join(dirname(o.outDir), `.synth-gguf-${process.pid}`);
+  const hf = join(tmp, basename(o.outDir));
   try {
     generateCheckpoint({ ...o, outDir: hf, layout: from, dtype: o.dtype ?? 'F32' });
     const s = o.shape ?? PRESETS[o.preset ?? 'tiny'];
@@ -20,6 +23,6 @@ export async function generateGgufCheckpoint(o: Omit<SynthOptions, 'layout'> & {
     });
     return { dir: o.outDir, files: r.files.map((f) => f.name), bytes: r.files.reduce((n, f) => n + f.bytes, 0) };
   } finally {
-    rmSync(hf, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

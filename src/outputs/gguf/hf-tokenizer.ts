@@ -1,21 +1,36 @@
 // A GGUF vocabulary back as Hugging Face tokenizer files (docs/gguf.md 10), for outputs that carry
 // tokenizer files when the source is a .gguf: byte-level BPE (`tokenizer.ggml.model` "gpt2") becomes a
-// tokenizer.json BPE model with its merges, the pre-tokenizer its `pre` names (llama.cpp's regexes for
-// llama-bpe / falcon3 and gpt-2), the ByteLevel decoder, and its control and user-defined tokens as added
-// tokens; tokenizer_config.json gets the BOS and EOS tokens and the chat template. Other vocabularies
-// (SentencePiece "llama", whose merges a GGUF does not store) and unknown `pre` names give none.
-// Platform neutral.
+// tokenizer.json BPE model with its merges, the pre-tokenizer its `pre` names (the rows of
+// pre-tokenizers.ts, the table the writer recognizes them by), the ByteLevel decoder, and its control
+// and user-defined tokens as added tokens; tokenizer_config.json gets the BOS and EOS tokens and the
+// chat template. Other vocabularies (SentencePiece "llama", whose merges a GGUF does not store) and
+// other `pre` names give none.
 
-import type { GgufValue } from './gguf.js';
+import type { GgufValue } from '../../formats/gguf.js';
+import { PRE_TOKENIZERS, recognize } from './pre-tokenizers.js';
 
-/** llama.cpp's splitting regexes by `tokenizer.ggml.pre` (its llama-vocab.cpp), as the tokenizer.json Split pre-tokenizer spells them. */
-const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const PRE: Record<string, { split?: string; ignoreMerges: boolean }> = {
-  'llama-bpe': { split: LLAMA3_SPLIT, ignoreMerges: true },
-  falcon3: { split: LLAMA3_SPLIT, ignoreMerges: false },
-  // GPT-2's own regex: the ByteLevel pre-tokenizer's built-in one
-  'gpt-2': { ignoreMerges: false },
-};
+/** llama.cpp's other names for the llama-bpe regex (its llama-vocab.cpp), which it also reads with ignore_merges. */
+const LLAMA3_ALIASES = ['llama3', 'falcon3', 'dbrx'];
+
+/** A step of PRE_TOKENIZERS as tokenizer.json spells it (the inverse of pre-tokenizers.ts steps()). */
+function stepJson(step: string): unknown {
+  const split = /^split Isolated \/(.*)\/$/s.exec(step);
+  if (split) return { type: 'Split', pattern: { Regex: split[1] }, behavior: 'Isolated', invert: false };
+  if (step === 'byte-level' || step === 'byte-level gpt2-split') return { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: step !== 'byte-level' };
+  if (step === 'digits individual') return { type: 'Digits', individual_digits: true };
+  return undefined;
+}
+
+/** The pre_tokenizer of a `tokenizer.ggml.pre` name we recognize, checked to be recognized back as that name; and whether llama.cpp ignores merges for it. */
+function preTokenizer(pre: string): { json: unknown; ignoreMerges: boolean } | undefined {
+  const name = LLAMA3_ALIASES.includes(pre) ? 'llama-bpe' : pre;
+  const row = PRE_TOKENIZERS.find((p) => p.name === name);
+  if (!row) return undefined;
+  const steps = row.steps.map(stepJson);
+  if (steps.some((s) => s === undefined)) return undefined;
+  const json = steps.length === 1 ? steps[0] : { type: 'Sequence', pretokenizers: steps };
+  return recognize(json, null) === row ? { json, ignoreMerges: name === 'llama-bpe' } : undefined;
+}
 
 /** Token types (llama.cpp's llama_token_type): 3 control, 4 user-defined, 5 unused. */
 const CONTROL = 3;
@@ -33,8 +48,8 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
   const model = kvs.get('tokenizer.ggml.model')?.value;
   const pre = String(kvs.get('tokenizer.ggml.pre')?.value ?? 'gpt-2');
   if (model !== 'gpt2') return { none: `tokenizer.ggml.model ${JSON.stringify(model)} (only gpt2, byte-level BPE, is rebuilt)` };
-  const rules = PRE[pre];
-  if (!rules) return { none: `tokenizer.ggml.pre ${JSON.stringify(pre)} (known: ${Object.keys(PRE).join(', ')})` };
+  const rules = preTokenizer(pre);
+  if (!rules) return { none: `tokenizer.ggml.pre ${JSON.stringify(pre)} (rebuilt: ${[...PRE_TOKENIZERS.map((p) => p.name), ...LLAMA3_ALIASES].join(', ')})` };
   const tokens = strings(kvs.get('tokenizer.ggml.tokens'));
   const merges = strings(kvs.get('tokenizer.ggml.merges'));
   if (!tokens || !merges) return { none: 'tokenizer.ggml.tokens and tokenizer.ggml.merges as string arrays' };
@@ -49,7 +64,6 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
   const bos = number(kvs.get('tokenizer.ggml.bos_token_id'));
   const eos = number(kvs.get('tokenizer.ggml.eos_token_id'));
   const addBos = kvs.get('tokenizer.ggml.add_bos_token')?.value;
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: rules.split === undefined };
   const bosName = bos !== undefined ? tokens[bos] : undefined;
   const tokenizer = {
     version: '1.0',
@@ -57,7 +71,7 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
     padding: null,
     added_tokens: added,
     normalizer: null,
-    pre_tokenizer: rules.split === undefined ? byteLevel : { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: rules.split }, behavior: 'Isolated', invert: false }, byteLevel] },
+    pre_tokenizer: rules.json,
     post_processor:
       addBos === true && bosName !== undefined
         ? {
