@@ -296,7 +296,7 @@ for (const format of FORMAT_IDS) {
     alone(`${format} --${option.key}: a case, and each value written as stated`, async () => {
       const ic = FORMAT_CASES[format].independent?.[option.key];
       assert.ok(ic, `${format}: no case for the independent option ${option.key}`);
-      const input = inputOf(ic.layout, ic.shape, 90);
+      const input = await inputOf(ic.layout, ic.shape, 90);
       for (const v of option.values) {
         const out = await run(input.dir, format, { ...input.named, [option.key]: v });
         assert.equal(await ic.check(out, v), [], `${option.key} ${v}`);
