@@ -243,6 +243,17 @@ function llama3Files(vocab: number, specialBase: number, eosOffset: number, temp
 
 // ---- SentencePiece style (1bitLLM) ----
 
+/** The decoder of a SentencePiece model's tokenizer.json: "▁" back to spaces, byte tokens to bytes, the first space dropped. */
+const SPM_DECODER = {
+  type: 'Sequence',
+  decoders: [
+    { type: 'Replace', pattern: { String: '\u2581' }, content: ' ' },
+    { type: 'ByteFallback' },
+    { type: 'Fuse' },
+    { type: 'Strip', content: ' ', start: 1, stop: 0 },
+  ],
+};
+
 /** SentencePiece piece types. */
 export const PIECE = { normal: 1, unknown: 2, control: 3, byte: 6 } as const;
 
@@ -312,15 +323,7 @@ function spmFiles(vocab: number): TokenizerFiles {
   const tokenizer = tokenizerJson(specials, {
     pre_tokenizer: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false },
     post_processor: bosTemplate('<s>', ids.bos),
-    decoder: {
-      type: 'Sequence',
-      decoders: [
-        { type: 'Replace', pattern: { String: '\u2581' }, content: ' ' },
-        { type: 'ByteFallback' },
-        { type: 'Fuse' },
-        { type: 'Strip', content: ' ', start: 1, stop: 0 },
-      ],
-    },
+    decoder: SPM_DECODER,
     model: bpeModel(new Map(v.pieces.map((p, id) => [p.piece, id])), v.merges, true, v.byteFallback),
   });
   const special = (content: string) => ({ content, lstrip: false, normalized: false, rstrip: false, single_word: false });
@@ -364,15 +367,7 @@ function llama2JsonFiles(vocab: number): TokenizerFiles {
   const tokenizer = tokenizerJson(specials, {
     pre_tokenizer: null,
     post_processor: bosTemplate('<s>', ids.bos),
-    decoder: {
-      type: 'Sequence',
-      decoders: [
-        { type: 'Replace', pattern: { String: '\u2581' }, content: ' ' },
-        { type: 'ByteFallback' },
-        { type: 'Fuse' },
-        { type: 'Strip', content: ' ', start: 1, stop: 0 },
-      ],
-    },
+    decoder: SPM_DECODER,
     model: bpeModel(new Map(v.pieces.map((p, id) => [p.piece, id])), v.merges, true, v.byteFallback),
   });
   tokenizer.normalizer = {

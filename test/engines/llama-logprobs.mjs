@@ -80,18 +80,9 @@ const lap = (name) => {
 
 let stage = 'import';
 try {
-  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  const { cpuLlama } = await import('./cpu-llama.mjs');
   stage = 'getLlama';
-  const llama = await getLlama({
-    gpu: false,
-    build: 'never',
-    skipDownload: true,
-    usePrebuiltBinaries: true,
-    progressLogs: false,
-    logLevel: LlamaLogLevel.warn,
-    // llama.cpp's own log lines go to stderr, which the parent shows when something fails
-    logger: (level, message) => process.stderr.write(`[llama.cpp ${level}] ${message.endsWith('\n') ? message : message + '\n'}`),
-  });
+  const llama = await cpuLlama();
   lap('getLlama');
   stage = 'loadModel';
   const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: false });

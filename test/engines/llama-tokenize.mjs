@@ -29,17 +29,9 @@ try {
   const { texts } = JSON.parse(readFileSync(0, 'utf8'));
   if (!modelPath || !Array.isArray(texts)) throw new Error('usage: echo \'{"texts": [...]}\' | llama-tokenize.mjs MODEL.gguf');
   stage = 'import';
-  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  const { cpuLlama } = await import('./cpu-llama.mjs');
   stage = 'getLlama';
-  const llama = await getLlama({
-    gpu: false,
-    build: 'never',
-    skipDownload: true,
-    usePrebuiltBinaries: true,
-    progressLogs: false,
-    logLevel: LlamaLogLevel.warn,
-    logger: (level, message) => process.stderr.write(`[llama.cpp ${level}] ${message.endsWith('\n') ? message : message + '\n'}`),
-  });
+  const llama = await cpuLlama();
   stage = 'loadModel';
   const model = await llama.loadModel({ modelPath, gpuLayers: 0, vocabOnly: true });
   stage = 'tokenize';
