@@ -18,6 +18,7 @@ import { verify } from '../build/js/run/verify.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { ConversionError, CorruptFileError, InvalidTernaryWeightError, UnsupportedError } from '../build/js/errors.js';
 import { FORMAT_IDS } from '../build/js/outputs/index.js';
+import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
 import {
   checkAgainst, checkBitnetRsBins, checkGguf, expectedBitnetRsSafetensors, expectedGguf, expectedHfPacked, expectedMsGpu, type GgufTernaryType,
 } from './reference/formats-ref.js';
@@ -204,7 +205,7 @@ lossy('a block whose d is 0 holds zeros whatever its codes (llama.cpp writes suc
 
 const input = suite('--input-dir: a .gguf, or the folder of one');
 
-input('names the file itself or its folder; two .gguf in a folder or a part of a split set are refused in one line, nothing written', async () => {
+input('names the file itself or its folder; two .gguf in a folder are refused in one line, nothing written', async () => {
   const g = await run(hfOf('hf-bitnet'), 'gguf', { ggufType: 'i2_s' });
   const byFile = await run(ggufFile(g), 'hf-packed');
   const byFolder = await run(g, 'hf-packed');
@@ -213,13 +214,39 @@ input('names the file itself or its folder; two .gguf in a folder or a part of a
   mkdirSync(two, { recursive: true });
   copyFileSync(ggufFile(g), join(two, 'a.gguf'));
   copyFileSync(ggufFile(g), join(two, 'b.gguf'));
-  let out = fresh();
+  const out = fresh();
   await conversionFails(() => convert({ inputDir: two, outputDir: out, format: 'hf-packed', ...BASE } as ConvertOptions), out, join(out, '..'), CorruptFileError, [/one \.gguf/, /a\.gguf, b\.gguf/]);
-  const split = fresh();
-  mkdirSync(split, { recursive: true });
-  copyFileSync(ggufFile(g), join(split, 'm-00002-of-00003.gguf'));
+});
+
+input('a split set (llama.cpp gguf-split: the KVs in part 1, the tensors over both parts) converts as the whole file; another part named, or a part missing, is refused', async () => {
+  const g = await run(hfOf('hf-bitnet'), 'gguf', { ggufType: 'i2_s' });
+  const whole = new Uint8Array(readFileSync(ggufFile(g)));
+  const parsed = parseGguf(whole, 'x.gguf', whole.length, { arrays: 'keep' });
+  const n = parsed.tensors.length;
+  const half = Math.floor(n / 2);
+  const splitKvs = (no: number) => [
+    { key: 'split.no', v: { type: 2, value: no } }, { key: 'split.count', v: { type: 2, value: 2 } }, { key: 'split.tensors.count', v: { type: 5, value: n } },
+  ];
+  const dir = fresh();
+  mkdirSync(dir, { recursive: true });
+  const write = (name: string, kvs: unknown[], tensors: typeof parsed.tensors) => {
+    const layout = layoutGguf(kvs as never, tensors.map((t) => ({ name: t.name, ne: t.ne, type: t.type })));
+    const file = new Uint8Array(layout.fileBytes);
+    file.set(layout.head);
+    tensors.forEach((t, i) => file.set(whole.subarray(t.offset, t.offset + t.bytes), layout.offsets[i]));
+    writeFileSync(join(dir, name), file);
+  };
+  write('m-00001-of-00002.gguf', [...[...parsed.kvs].map(([key, v]) => ({ key, v })), ...splitKvs(0)], parsed.tensors.slice(0, half));
+  write('m-00002-of-00002.gguf', splitKvs(1), parsed.tensors.slice(half));
+  const viaSplit = await run(dir, 'hf-packed');
+  assert.ok(readFileSync(join(viaSplit, 'model.safetensors')).equals(readFileSync(join(await run(g, 'hf-packed'), 'model.safetensors'))), 'the same weights');
+  const manifest = JSON.parse(readFileSync(join(viaSplit, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.source.files.map((f: { name: string }) => f.name), ['m-00001-of-00002.gguf', 'm-00002-of-00002.gguf']);
+  let out = fresh();
+  await conversionFails(() => convert({ inputDir: join(dir, 'm-00002-of-00002.gguf'), outputDir: out, format: 'hf-packed', ...BASE } as ConvertOptions), out, join(out, '..'), UnsupportedError, [/part 2 of 2/, /m-00001-of-00002\.gguf/]);
+  rmSync(join(dir, 'm-00002-of-00002.gguf'));
   out = fresh();
-  await conversionFails(() => convert({ inputDir: join(split, 'm-00002-of-00003.gguf'), outputDir: out, format: 'hf-packed', ...BASE } as ConvertOptions), out, join(out, '..'), UnsupportedError, [/part 2 of a 3-part split set/]);
+  await conversionFails(() => convert({ inputDir: dir, outputDir: out, format: 'hf-packed', ...BASE } as ConvertOptions), out, join(out, '..'), CorruptFileError, [/m-00002-of-00002\.gguf/, /part 2 of the 2-part split set/, /no such file/]);
 });
 
 const tools = suite('inspect and verify --against a GGUF source');

@@ -32,11 +32,11 @@ function planGguf(c: CheckpointView): ModelPlan {
   const typeOf = (t: TensorInfo) => src.types.get(t.name)!;
   const checkShape = (t: TensorInfo, rows: number, cols: number): void => {
     if (t.shape[0] !== rows || t.shape[1] !== cols) {
-      throw new InvalidShapeError({ file, tensor: t.name }, `ne [${cols}, ${rows}] from the ${src.arch}.* keys`, `ne [${[...t.storedShape].reverse().join(', ')}]`);
+      throw new InvalidShapeError({ file: t.file, tensor: t.name }, `ne [${cols}, ${rows}] from the ${src.arch}.* keys`, `ne [${[...t.storedShape].reverse().join(', ')}]`);
     }
   };
   const floatTensor = (t: TensorInfo, rows: number, cols: number): FloatTensor => {
-    if (!FLOATS.includes(typeOf(t))) throw new UnsupportedError({ file, tensor: t.name }, 'type F32, F16 or BF16', typeOf(t));
+    if (!FLOATS.includes(typeOf(t))) throw new UnsupportedError({ file: t.file, tensor: t.name }, 'type F32, F16 or BF16', typeOf(t));
     checkShape(t, rows, cols);
     return t as FloatTensor;
   };
@@ -46,13 +46,13 @@ function planGguf(c: CheckpointView): ModelPlan {
     const rope = ropeHeads ? { ropeHeads } : {};
     if (FLOATS.includes(type)) return { kind: 'master', tensor: floatTensor(t, rows, cols), ...rope };
     const id = GGML_TYPES[type].packing;
-    if (!id) throw new UnsupportedError({ file, tensor: t.name }, 'a ternary type (I2_S, TQ1_0, TQ2_0, Q2_0) or F32, F16, BF16 master weights', type);
+    if (!id) throw new UnsupportedError({ file: t.file, tensor: t.name }, 'a ternary type (I2_S, TQ1_0, TQ2_0, Q2_0) or F32, F16, BF16 master weights', type);
     checkShape(t, rows, cols);
     const p = PACKING_ROWS[id];
     // I2_S: the f32 scale is the first 4 bytes of the tail after the codes (docs/gguf.md 4)
     const scale: FloatTensor | 'blocks' =
       p.scale === 'tail-f32'
-        ? { name: t.name, file, dtype: 'F32', shape: [1, 1], storedShape: [1], offset: t.offset + p.bytes(rows, cols), byteLength: 4, elements: 1 }
+        ? { name: t.name, file: t.file, dtype: 'F32', shape: [1, 1], storedShape: [1], offset: t.offset + p.bytes(rows, cols), byteLength: 4, elements: 1 }
         : 'blocks';
     return { kind: 'packed', tensor: t, packing: id, rows, cols, scale, convention: 'multiply', exactScale: true, ...rope };
   };

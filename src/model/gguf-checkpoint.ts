@@ -76,10 +76,11 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
 } {
   const file = folder.path(name);
   const split = GGUF_SPLIT.exec(name);
-  if (split && split[2] !== '00001') {
-    throw new UnsupportedError({ file }, 'one .gguf file', `part ${Number(split[1])} of a ${Number(split[2])}-part split set (merge it first: llama-gguf-split --merge)`);
+  if (split && split[1] !== '00001') {
+    throw new UnsupportedError({ file }, 'a .gguf file or the first part of a split set', `part ${Number(split[1])} of ${Number(split[2])} (name ${name.replace(GGUF_SPLIT, `-00001-of-${split[2]}.gguf`)})`);
   }
   const head = readGgufHead(folder, name);
+  const parts = [{ file, head }, ...splitParts(folder, name, head.kvs, head.tensors.length)];
   const kvs = head.kvs;
   const archValue = kvs.get('general.architecture')?.value;
   if (typeof archValue !== 'string') throw new InvalidConfigError({ file }, 'general.architecture, a string', describe(archValue));
@@ -102,8 +103,8 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
   const tensors = new Map<string, TensorInfo>();
   const skipped: (SkippedTensor & { file: string })[] = [];
   const types = new Map<string, GgmlTypeName>();
-  for (const t of head.tensors) {
-    if (tensors.has(t.name) || types.has(t.name)) throw new CorruptFileError({ file, tensor: t.name }, 'each tensor name once', 'the name twice');
+  for (const { file, head } of parts) for (const t of head.tensors) {
+    if (tensors.has(t.name) || types.has(t.name)) throw new CorruptFileError({ file, tensor: t.name }, 'each tensor name once in the file (or split set)', 'the name twice');
     types.set(t.name, t.type);
     if (t.ne.length > 2 && t.ne.slice(2).some((d) => d !== 1)) {
       skipped.push({ name: t.name, shape: [...t.ne].reverse(), reason: 'more than 2 dimensions', file });
@@ -155,16 +156,53 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
     ...(token('eos') !== undefined && { eos_token_id: token('eos') }),
     ...(embd && TORCH_DTYPE[types.get(embd.name)!] && { torch_dtype: TORCH_DTYPE[types.get(embd.name)!] }),
   };
-  const header: SafetensorsHeader = { file, fileSize: head.fileSize, headerLength: head.dataStart, dataStart: head.dataStart, tensors: [...tensors.values()], skipped, metadata: {} };
+  const headers: SafetensorsHeader[] = parts.map((p) => ({
+    file: p.file, fileSize: p.head.fileSize, headerLength: p.head.dataStart, dataStart: p.head.dataStart,
+    tensors: [...tensors.values()].filter((t) => t.file === p.file), skipped: skipped.filter((t) => t.file === p.file), metadata: {},
+  }));
   return {
     dir: folder.dir,
     configPath: file,
     config,
-    files: [header],
+    files: headers,
     tensors,
     skipped,
     gguf: { fileName: name, file, arch, ...(typeof generalName === 'string' && { name: generalName }), types },
   };
+}
+
+/**
+ * The other parts of a split set whose first part is `name` (llama.cpp's gguf-split: every part a GGUF
+ * with split.no and split.count, the model's KVs in the first only; the tensors spread over the parts,
+ * each part's offsets its own), checked against the first part's split.count and split.tensors.count.
+ */
+function splitParts(folder: CheckpointFolder, name: string, kvs: Map<string, GgufValue>, firstTensors: number): { file: string; head: ReturnType<typeof readGgufHead> }[] {
+  const m = GGUF_SPLIT.exec(name);
+  const first = folder.path(name);
+  const count = kvs.get('split.count')?.value;
+  if (!m) {
+    if (count !== undefined && Number(count) > 1) throw new CorruptFileError({ file: first }, 'a split set named <prefix>-00001-of-0000N.gguf', `split.count ${count} in a file named otherwise`);
+    return [];
+  }
+  const n = Number(m[2]);
+  if (count !== undefined && Number(count) !== n) throw new CorruptFileError({ file: first }, `split.count ${n}, as the file name says`, String(count));
+  const out = [];
+  let listed = 0;
+  for (let k = 2; k <= n; k++) {
+    const part = name.replace(GGUF_SPLIT, `-${String(k).padStart(5, '0')}-of-${m[2]}.gguf`);
+    if (folder.stat(part) === undefined) throw new CorruptFileError({ file: folder.path(part) }, `part ${k} of the ${n}-part split set beside ${name}`, 'no such file');
+    const head = readGgufHead(folder, part);
+    const no = head.kvs.get('split.no')?.value;
+    if (no !== undefined && Number(no) !== k - 1) throw new CorruptFileError({ file: folder.path(part) }, `split.no ${k - 1}`, String(no));
+    listed += head.tensors.length;
+    out.push({ file: folder.path(part), head });
+  }
+  const total = kvs.get('split.tensors.count')?.value;
+  const all = listed + firstTensors;
+  if (total !== undefined && Number(total) !== all) {
+    throw new CorruptFileError({ file: first }, `split.tensors.count (${total}) tensors in the parts`, String(all));
+  }
+  return out;
 }
 
 /** The one .gguf of a folder without config.json, if it has one (a split set: its first part); several are refused. */
