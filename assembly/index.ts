@@ -21,3 +21,4 @@ export { packI2s } from './pack/i2_s';
 export { packQ2_0 } from './pack/q2_0';
 export { countRows } from './count';
 export { quantizeQ8_0 } from './q8_0';
+export { unpackI2s, unpackTq2_0, unpackQ2_0 } from './unpack/gguf';

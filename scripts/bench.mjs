@@ -26,6 +26,10 @@ const INPUTS = {
   'silu-2b-4t': ['--layout', '1bitllm', '--preset', '2b-4t', '--dtype', 'BF16'],
   // tiiuae/Falcon3-10B-Base-1.58bit's shapes, packed as its LlamaForCausalLM checkpoint, for GGUF arch llama
   'falcon3-10b-packed': ['--layout', 'llama-packed', '--preset', 'falcon3-10b', '--shards', '4'],
+  // a .gguf input (docs/gguf.md 9): 2B-4T's shapes as I2_S, arch bitnet-b1.58 (relu2) ...
+  'gguf-2b-4t': ['--layout', 'gguf', '--preset', '2b-4t', '--dtype', 'BF16'],
+  // ... and a SiLU variant (a Llama-layout model, arch llama, untied head), for re-typing to Q2_0
+  'gguf-silu-2b-4t': ['--layout', 'gguf', '--preset', '2b-4t', '--dtype', 'BF16', '--untied'],
 };
 const DEFAULT_CASES = [
   'master-2b-4t:bitnet-rs',
@@ -43,6 +47,8 @@ const DEFAULT_CASES = [
   'verify:master-2b-4t:bitnet-rs',
   'verify:master-2b-4t:gguf',
   'inspect:master-2b-4t',
+  'gguf-2b-4t:hf-packed',
+  'gguf-silu-2b-4t:gguf:gguf-type=q2_0:allow-lossy', // I2_S -> Q2_0: its f32 scales rounded to fp16 d
 ];
 /** Preloaded into a checked command: prints its peak RSS as the conversion's summary does. */
 const PEAK_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('peak memory '+Math.round(process.resourceUsage().maxRSS/1024)+' MiB\\n'))`;
@@ -69,7 +75,7 @@ function prepare(id) {
     execFileSync(node, [cli, 'synth', ...INPUTS[id], '--out', dir], { stdio: 'inherit' });
     writeFileSync(join(dir, '.complete'), '');
   }
-  const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => join(dir, f));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors') || f.endsWith('.gguf')).map((f) => join(dir, f));
   return { dir, files, bytes: files.reduce((s, f) => s + statSync(f).size, 0) };
 }
 
@@ -77,12 +83,12 @@ const dirBytes = (dir) => readdirSync(dir).reduce((s, f) => s + statSync(join(di
 
 function benchCase(name) {
   const check = /^(verify|inspect):/.exec(name)?.[1];
-  // input:format[:flag=value...], each flag a convert option without its dashes (gguf-type=i2_s)
+  // input:format[:flag=value...], each flag a convert option without its dashes (gguf-type=i2_s; allow-lossy: a switch)
   const [inputId, format = 'bitnet-rs', ...flags] = (check ? name.slice(check.length + 1) : name).split(':');
   if (!INPUTS[inputId]) throw new Error(`unknown input ${inputId}: one of ${Object.keys(INPUTS).join(', ')}`);
   const input = prepare(inputId);
   const output = join(cache, [inputId, format, ...flags].join('-').replace(/[^A-Za-z0-9._-]/g, '_'));
-  const convertArgs = [cli, '--input-dir', input.dir, '--output-dir', output, '--format', format, '--timestamp', '0', ...flags.flatMap((f) => [`--${f.split('=')[0]}`, f.split('=').slice(1).join('=')])];
+  const convertArgs = [cli, '--input-dir', input.dir, '--output-dir', output, '--format', format, '--timestamp', '0', ...flags.flatMap((f) => (f.includes('=') ? [`--${f.split('=')[0]}`, f.split('=').slice(1).join('=')] : [`--${f}`]))];
   if (args.threads) convertArgs.push('--threads', args.threads);
   const catInput = () => execFileSync('sh', ['-c', `cat ${input.files.map((f) => `'${f}'`).join(' ')} > /dev/null`]);
   const convertOnce = () => {

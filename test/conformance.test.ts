@@ -17,6 +17,8 @@ import { convert, type ConvertOptions } from '../build/js/run/convert.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
 import { PRESETS } from '../build/js/synth/presets.js';
 import { LAYOUTS } from '../build/js/layouts/index.js';
+import { generateGgufCheckpoint } from '../build/js/run/synth-gguf.js';
+import { ggufAsHfPacked } from './reference/gguf-source-ref.js';
 import { FORMATS, FORMAT_IDS } from '../build/js/outputs/index.js';
 import { UnsupportedError } from '../build/js/errors.js';
 import { readCheckpointTensors, type RawTensor } from './helpers/read-safetensors.js';
@@ -62,8 +64,19 @@ interface Input {
 }
 
 const inputs = new Map<string, Input>();
-function inputOf(layout: string, shapeName: string, seed: number): Input {
+async function inputOf(layout: string, shapeName: string, seed: number): Promise<Input> {
   const key = `${layout} ${shapeName}`;
+  if (!inputs.has(key) && layout === 'gguf') {
+    // a synthetic hf-bitnet checkpoint converted to a .gguf (I2_S where its rows fit, else F16 projections),
+    // decoded by the independent reference into the Hugging Face packed checkpoint it holds; re-typing its
+    // f32 I2_S scales to fp16 d is lossy, so the matrix writes with --allow-lossy (refused without: test/gguf-input.test.ts)
+    const { shape, dtype } = SHAPES[shapeName];
+    const dir = join(fresh('in'), 'model');
+    await generateGgufCheckpoint({ outDir: dir, shape, dtype, seed });
+    const { tensors, config } = await ggufAsHfPacked(join(dir, readdirSync(dir).find((f) => f.endsWith('.gguf'))!));
+    const hasSubNorms = [...tensors.keys()].some((name) => /attn_sub_norm\.weight$/.test(name));
+    inputs.set(key, { layout, named: { allowLossy: true }, shapeName, shape, dir, tensors, config, hasSubNorms, memo: new Map() });
+  }
   if (!inputs.has(key)) {
     const { shape, dtype, shards } = SHAPES[shapeName];
     const dir = join(fresh('in'), 'model'); // one folder name: GGUF names its file and general.name after it
@@ -233,7 +246,7 @@ LAYOUTS.forEach((layout, li) => {
           const fc = FORMAT_CASES[format];
           assert.ok(fc, `no case for the format ${format}`);
           for (const [k, v] of Object.entries(options)) assert.ok(fc.values[k]?.includes(v), `${format}: no case for ${k} ${v}`);
-          const input = inputOf(layout.id, shapeName, 20 + 3 * li + si);
+          const input = await inputOf(layout.id, shapeName, 20 + 3 * li + si);
           const refusal = fc.refuses(input, options);
           for (const key of [`${layout.id}|${format}`, ...describe(options).map((d) => `${layout.id}|${format}|${d}`)]) cover(key, refusal ? 'refused' : 'written');
           if (refusal) {
@@ -283,7 +296,7 @@ for (const format of FORMAT_IDS) {
     alone(`${format} --${option.key}: a case, and each value written as stated`, async () => {
       const ic = FORMAT_CASES[format].independent?.[option.key];
       assert.ok(ic, `${format}: no case for the independent option ${option.key}`);
-      const input = inputOf(ic.layout, ic.shape, 90);
+      const input = await inputOf(ic.layout, ic.shape, 90);
       for (const v of option.values) {
         const out = await run(input.dir, format, { ...input.named, [option.key]: v });
         assert.equal(await ic.check(out, v), [], `${option.key} ${v}`);
@@ -331,7 +344,7 @@ const same = suite('deterministic whatever the threads, chunks and holding');
 
 same('every format writes the same bytes with 0 or 2 threads, tiny chunks, and nothing held', async () => {
   for (const layout of ['hf-bitnet', 'hf-bitnet-packed']) {
-    const input = inputOf(layout, 'tiny', 50);
+    const input = await inputOf(layout, 'tiny', 50);
     for (const format of FORMAT_IDS) {
       // the first option values the format writes this input with (GGUF: f16, the tiny rows fit no block type)
       const options = optionCombinations(format).find((o) => !FORMAT_CASES[format].refuses(input, o));

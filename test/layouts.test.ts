@@ -9,6 +9,7 @@ import { convert } from '../build/js/run/convert.js';
 import { verify } from '../build/js/run/verify.js';
 import { inspect } from '../build/js/run/inspect.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { generateGgufCheckpoint } from '../build/js/run/synth-gguf.js';
 import { LAYOUTS } from '../build/js/layouts/index.js';
 import { ConversionError, UsageError, InvalidConfigError, InvalidShapeError, InvalidTernaryWeightError, MissingTensorError, UnsupportedError } from '../build/js/errors.js';
 import type { DType } from '../build/js/formats/safetensors.js';
@@ -51,7 +52,8 @@ for (const l of LAYOUTS) {
   const named = 'named' in l && l.named;
   detect(`synth --layout ${l.id} is read as that layout${named ? ' when named (--layout), and refused without it' : ''}`, async () => {
     const input = fresh(l.id);
-    generateCheckpoint({ outDir: input, layout: l.id, preset: 'tiny', seed: 1 });
+    if (l.id === 'gguf') await generateGgufCheckpoint({ outDir: input, preset: 'tiny', seed: 1 }); // made by converting hf-bitnet
+    else generateCheckpoint({ outDir: input, layout: l.id, preset: 'tiny', seed: 1 });
     if (named) await failsWith(input, undefined, InvalidConfigError, /LlamaForCausalLM with BF16 projections/, new RegExp(`only with --layout ${l.id}`));
     const summary = await convert({ inputDir: input, outputDir: fresh('out'), threads: 0, layout: named ? l.id : undefined });
     assert.is(summary.layout, l.id);

@@ -141,7 +141,7 @@ test('table: one row per packing, each with a reference, a kernel in both builds
   for (const id of IDS) {
     const p = PACKINGS[id];
     for (const [name, k] of BUILDS) {
-      for (const fn of [p.kernel, 'unpackKernel' in p ? p.unpackKernel : undefined, 'fused' in p ? p.fused : undefined]) {
+      for (const fn of [p.kernel, 'unpackKernel' in p ? p.unpackKernel : undefined, 'fused' in p ? p.fused : undefined, 'decodeKernel' in p ? p.decodeKernel : undefined]) {
         if (fn) assert.type((k.exports as unknown as Record<string, unknown>)[fn], 'function', `${name} ${id} ${fn}`);
       }
     }
@@ -322,6 +322,40 @@ test('unpackHfU8 inverts packHfU8 (kernels both ways)', () => {
       back.set(new Int8Array(dst.take(name).buffer), q * packed.length);
     }
     assert.equal(Array.from(back), Array.from(w), name);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// the GGUF decode kernels (a .gguf read as input; docs/gguf.md 10)
+
+test('unpackI2s, unpackTq2_0, unpackQ2_0: both builds decode what the reference packs; a code 3 anywhere is reported', () => {
+  const r = rng(26);
+  for (const id of ['i2_s', 'tq2_0', 'q2_0'] as const) {
+    const fn = PACKINGS[id].decodeKernel;
+    for (const [rows, cols] of [[1, 256], [3, 512], [7, 2560]] as const) {
+      const w = randomTernary(r, rows, cols);
+      const packed = REF_PACKINGS[id].pack(w, rows, cols, D_ONE).bytes;
+      for (const [name, k] of BUILDS) {
+        for (const misalign of [0, 3]) {
+          k.reset();
+          const src = put(k, packed, misalign);
+          const dst = guarded(k, rows * cols, misalign);
+          assert.is(k.exports[fn](src, rows * cols, dst.ptr), 0, `${name} ${id} ${rows}x${cols}`);
+          assert.equal(Array.from(new Int8Array(dst.take(`${name} ${id}`).buffer)), Array.from(w), `${name} ${id} ${rows}x${cols}`);
+        }
+        // one code 3 (the literal reference decodes it as 2) at a random value
+        const bad = packed.slice();
+        let at: number;
+        do at = randInt(r, 0, bad.length - 1);
+        while (id !== 'i2_s' && (id === 'q2_0' ? at % 18 < 2 : at % 66 >= 64)); // a code byte, not a d
+        bad[at] |= 3 << (2 * randInt(r, 0, 3));
+        k.reset();
+        const src = put(k, bad, 0);
+        const dst = guarded(k, rows * cols, 0);
+        assert.is.not(k.exports[fn](src, rows * cols, dst.ptr), 0, `${name} ${id}: code 3 at byte ${at}`);
+        assert.equal(Array.from(new Int8Array(dst.take(`${name} ${id} bad`).buffer)), Array.from(REF_PACKINGS[id].unpack(bad, rows, cols)), `${name} ${id}: code 3 written as 2`);
+      }
+    }
   }
 });
 

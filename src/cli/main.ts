@@ -10,6 +10,7 @@ import { convert, type ConvertSummary } from '../run/convert.js';
 import { generateCheckpoint, LAYOUTS, LAYOUT_ALIASES, layoutOf, type LayoutName, type SynthDType } from '../synth/generate.js';
 import { TOKENIZER_STYLES, type TokenizerStyle } from '../synth/tokenizer.js';
 import { PRESETS } from '../synth/presets.js';
+import { generateGgufCheckpoint } from '../run/synth-gguf.js';
 import { abortActiveTransactions, activeTransactionCount } from '../io/output-dir.js';
 import { stopWorkers } from '../run/pool.js';
 import { isConversionError, UsageError } from '../errors.js';
@@ -38,6 +39,7 @@ interface ConvertFlags {
   format: string;
   layout?: string;
   force?: boolean;
+  allowLossy?: boolean;
   threads?: number;
   scaleGranularity: 'projection' | 'row';
   rule: QuantRule;
@@ -66,7 +68,7 @@ function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 
 function addConvertOptions(cmd: Command, defaults: { input: string; output: string }): Command {
   cmd
-    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json', defaults.input)
+    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json; or a .gguf file (or a folder holding one)', defaults.input)
     .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
     .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
     .addOption(
@@ -80,6 +82,7 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
   }
   return cmd
     .option('-f, --force', 'replace an existing output folder (only after the new one is complete)')
+    .option('--allow-lossy', 'write a scale the source stores exactly (a GGUF\'s) rounded to a narrower output dtype, instead of refusing; manifest.json lists each one rounded')
     .option('-t, --threads <n>', 'worker threads (default: the available parallelism; 0 = no workers)', wholeNumber('--threads', 0))
     .addOption(
       new Option('--scale-granularity <g>', 'projection: the reference absmean rule, one scale per q/k/v/o/gate/up/down; row: the seed\'s per-row mean|row| (does not match the reference)')
@@ -137,6 +140,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         timestamp: flags.timestamp,
         kernels: flags.kernels,
         chunkBytes: flags.chunkMib * 2 ** 20,
+        allowLossy: flags.allowLossy,
         stats: flags.report !== undefined, // the report's per-layer statistics, counted in the conversion pass
         onProgress: progress.update,
         onWarning: (m) => say(`warning: ${m}`),
@@ -217,9 +221,9 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--layout <layout>',
-        'checkpoint layout, by the input layout it is read as: hf-bitnet (2B-4T-bf16 master weights), hf-bitnet-packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58, Falcon3-1.58bit), llama-latent (Falcon-E prequantized: convert it with --layout llama-latent); master and packed are older names of the first two',
+        'checkpoint layout, by the input layout it is read as: hf-bitnet (2B-4T-bf16 master weights), hf-bitnet-packed (2B-4T U8 + weight_scale), 1bitllm (bitnet_b1_58 latent weights), llama-packed (HF1BitLLM Llama3-8B-1.58, Falcon3-1.58bit), llama-latent (Falcon-E prequantized: convert it with --layout llama-latent), gguf (an hf-bitnet checkpoint converted to one .gguf: I2_S where its rows fit, else F16); master and packed are older names of the first two',
       )
-        .choices([...LAYOUTS, ...Object.keys(LAYOUT_ALIASES)])
+        .choices([...LAYOUTS, 'gguf', ...Object.keys(LAYOUT_ALIASES)])
         .default('hf-bitnet'),
     )
     .addOption(new Option('--dtype <dtype>', "float weights' dtype (default: the layout's: F32 for 1bitllm, else BF16)").choices(['BF16', 'F16', 'F32']))
@@ -232,8 +236,13 @@ export function buildProgram(): Command {
         .default('layout'),
     )
     .requiredOption('-o, --out <dir>', 'folder to write')
-    .action((_o: unknown, cmd: Command) => {
-      const o = ownOptions<{ preset: string; layout: LayoutName; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string; tokenizer: TokenizerStyle }>(cmd);
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = ownOptions<{ preset: string; layout: LayoutName | 'gguf'; dtype?: SynthDType; shards: number; untied?: boolean; seed: number; out: string; tokenizer: TokenizerStyle }>(cmd);
+      if (o.layout === 'gguf') {
+        const r = await generateGgufCheckpoint({ outDir: o.out, preset: o.preset, dtype: o.dtype, untied: o.untied, seed: o.seed, from: o.untied ? 'llama-latent' : 'hf-bitnet' });
+        process.stderr.write(`wrote ${o.preset} gguf checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
+        return;
+      }
       const r = generateCheckpoint({ outDir: o.out, preset: o.preset, layout: o.layout, dtype: o.dtype, shards: o.shards, untied: o.untied, seed: o.seed, tokenizer: o.tokenizer });
       process.stderr.write(`wrote ${o.preset} ${layoutOf(o.layout)} checkpoint to ${r.dir}: ${r.files.join(', ')} (${gb(r.bytes)} GB)\n`);
     });

@@ -60,5 +60,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
 
 /** Opens a checkpoint folder and validates config.json and every safetensors header. */
 export function openCheckpoint(dir: string): Checkpoint {
+  // --input-dir may name a .gguf file itself (docs/gguf.md 10)
+  if (dir.endsWith('.gguf') && statOrUndefined(dir)?.isFile()) return openCheckpointFolder(diskFolder(path.dirname(dir)), path.basename(dir));
   return openCheckpointFolder(diskFolder(dir));
 }

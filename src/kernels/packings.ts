@@ -32,6 +32,8 @@ export interface Packing {
   kernel: PackKernel;
   /** The kernel that unpacks it inside wasm, where there is one (a packed checkpoint read as input). */
   unpackKernel?: 'unpackHfU8';
+  /** A GGUF type's decoder inside wasm (a .gguf read as input): n values of whole blocks to i8; non-zero when a code is no value. */
+  decodeKernel?: 'unpackI2s' | 'unpackTq2_0' | 'unpackQ2_0';
   /** Quantize and pack in one kernel, where there is one. */
   fused?: 'quantizePackRows';
   /** The values one block covers (rows x cols) and its bytes. */
@@ -258,6 +260,7 @@ export const PACKINGS = {
   },
   tq2_0: {
     kernel: 'packTq2_0',
+    decodeKernel: 'unpackTq2_0',
     block: { rows: 1, cols: 256, bytes: TQ2_BLOCK },
     rowMultiple: 1,
     colMultiple: 256,
@@ -305,6 +308,7 @@ export const PACKINGS = {
   },
   i2_s: {
     kernel: 'packI2s',
+    decodeKernel: 'unpackI2s',
     block: { rows: 1, cols: 128, bytes: 32 },
     rowMultiple: 1,
     colMultiple: 128,
@@ -321,6 +325,7 @@ export const PACKINGS = {
   },
   q2_0: {
     kernel: 'packQ2_0',
+    decodeKernel: 'unpackQ2_0',
     block: { rows: 1, cols: 64, bytes: Q2_BLOCK },
     rowMultiple: 1,
     colMultiple: 64,

@@ -66,6 +66,13 @@ export interface KernelExports {
    */
   unpackHfU8(src: number, rows: number, cols: number, quarter: number, dst: number): number;
   /**
+   * GGUF I2_S, TQ2_0, Q2_0 (docs/gguf.md 4 and 7): `n` values of whole blocks at src (I2_S without its
+   * tail) to i8 at dst; returns 0, or non-zero when some code is 3 (written as 2).
+   */
+  unpackI2s(src: number, n: number, dst: number): number;
+  unpackTq2_0(src: number, n: number, dst: number): number;
+  unpackQ2_0(src: number, n: number, dst: number): number;
+  /**
    * microsoft/BitNet GPU int2 (gpu/pack_weight.py): rows % 16 == 0, cols % 32 == 0; rows*cols/4
    * bytes in 16 x 32 tiles, codes q + 2 permuted and interleaved as pack_weight.py does. The Q/K row
    * un-permutation and the scales are the host's.

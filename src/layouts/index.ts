@@ -4,6 +4,7 @@
 import { InvalidConfigError, UsageError } from '../errors.js';
 import type { ModelPlan } from '../model/plan.js';
 import { projectionDtype } from './common.js';
+import { gguf } from './gguf.js';
 import { hfBitnet } from './hf-bitnet.js';
 import { hfBitnetPacked } from './hf-bitnet-packed.js';
 import { llamaLatent } from './llama-latent.js';
@@ -14,7 +15,7 @@ import type { CheckpointView, InputLayout } from './types.js';
 export type { CheckpointView, InputLayout } from './types.js';
 export { BIAS } from './names.js';
 
-export const LAYOUTS = [hfBitnetPacked, hfBitnet, oneBitLlm, llamaPacked, llamaLatent] as const satisfies readonly InputLayout[];
+export const LAYOUTS = [gguf, hfBitnetPacked, hfBitnet, oneBitLlm, llamaPacked, llamaLatent] as const satisfies readonly InputLayout[];
 /** A layout's id: tables keyed by it (synth's specs) must have a row for every layout. */
 export type LayoutId = (typeof LAYOUTS)[number]['id'];
 export const LAYOUT_IDS: readonly LayoutId[] = LAYOUTS.map((l) => l.id);
@@ -27,6 +28,7 @@ function described(c: CheckpointView): string {
 }
 
 export function detectLayout(c: CheckpointView): InputLayout<LayoutId> {
+  if (c.gguf) return gguf; // a .gguf is read by its own layout only
   const layout = LAYOUTS.find((l) => !('named' in l && l.named) && l.matches(c));
   if (layout) return layout;
   throw new InvalidConfigError(
@@ -40,7 +42,7 @@ export function detectLayout(c: CheckpointView): InputLayout<LayoutId> {
 export function namedLayout(c: CheckpointView, id: string): InputLayout<LayoutId> {
   const layout = LAYOUTS.find((l) => l.id === id);
   if (!layout) throw new UsageError(`--layout: expected one of ${LAYOUT_IDS.join(', ')}, found ${JSON.stringify(id)}`);
-  if (!layout.matches(c)) throw new InvalidConfigError({ file: c.configPath }, `a checkpoint --layout ${id} reads: ${layout.about}`, described(c));
+  if (!layout.matches(c) || (c.gguf && layout !== gguf)) throw new InvalidConfigError({ file: c.configPath }, `a checkpoint --layout ${id} reads: ${layout.about}`, described(c));
   return layout;
 }
 

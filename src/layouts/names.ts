@@ -41,3 +41,15 @@ export const IGNORED = /(^|\.)rotary_emb\.inv_freq$/;
 
 /** A bias a layer adds (`self_attn.q_proj.bias`, `mlp.down_proj.bias`, ... of attention_bias / mlp_bias models): no layout has a role for one. */
 export const BIAS = /\.bias$/;
+
+/**
+ * GGUF names (docs/gguf.md 3: llama.cpp's TENSOR_NAMES for bitnet, bitnet-b1.58 and llama), read from a
+ * .gguf input: inside `blk.<i>.`, and the model's own.
+ */
+export const GGUF_BLOCK_NAMES: Record<BlockRole, string> = {
+  attn_norm: 'attn_norm.weight', attn_q: 'attn_q.weight', attn_k: 'attn_k.weight', attn_v: 'attn_v.weight', attn_o: 'attn_output.weight',
+  attn_sub_norm: 'attn_sub_norm.weight', ffn_norm: 'ffn_norm.weight', ffn_gate: 'ffn_gate.weight', ffn_up: 'ffn_up.weight', ffn_down: 'ffn_down.weight',
+  ffn_sub_norm: 'ffn_sub_norm.weight',
+};
+export const ggufBlockPrefix = (i: number): string => `blk.${i}.`;
+export const GGUF_MODEL_NAMES = { token_embd: 'token_embd.weight', output_norm: 'output_norm.weight', output: 'output.weight' } as const;

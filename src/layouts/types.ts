@@ -3,6 +3,7 @@
 import type { TensorInfo } from '../formats/safetensors.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ModelPlan } from '../model/plan.js';
+import type { GgufSource } from '../model/gguf-checkpoint.js';
 
 export interface CheckpointView {
   config: ModelConfig;
@@ -10,8 +11,10 @@ export interface CheckpointView {
   tensors: Map<string, TensorInfo>;
   /** The safetensors files, for error messages. */
   files: string[];
-  /** config.json's path, for error messages. */
+  /** config.json's path, for error messages (a .gguf's own path). */
   configPath: string;
+  /** Set for a .gguf input: only the gguf layout reads it. */
+  gguf?: GgufSource;
 }
 
 export interface InputLayout<Id extends string = string> {

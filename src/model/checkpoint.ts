@@ -15,6 +15,7 @@ import {
   type TensorInfo,
 } from '../formats/safetensors.js';
 import { clip, isPlainObject } from '../formats/json-text.js';
+import { ggufOfFolder, openGgufCheckpoint, type GgufSource } from './gguf-checkpoint.js';
 
 export const CONFIG_FILE = 'config.json';
 export const SINGLE_FILE = 'model.safetensors';
@@ -67,6 +68,8 @@ export interface Checkpoint {
   skipped: CheckpointSkipped[];
   /** Set for a sharded checkpoint. */
   indexPath?: string;
+  /** Set for a .gguf input (docs/gguf.md 10): `config` is rebuilt from its KVs and configPath is the .gguf. */
+  gguf?: GgufSource;
 }
 
 function kindOf(v: unknown): string {
@@ -212,9 +215,12 @@ function collect(files: SafetensorsHeader[]): { tensors: Map<string, TensorInfo>
  * Opens a checkpoint folder and validates config.json and every safetensors header. Prefers
  * model.safetensors over an index when both exist (as transformers does).
  */
-export function openCheckpointFolder(folder: CheckpointFolder): Checkpoint {
+export function openCheckpointFolder(folder: CheckpointFolder, ggufName?: string): Checkpoint {
   const dir = folder.dir;
   const configPath = folder.path(CONFIG_FILE);
+  // a .gguf named, or the one .gguf of a folder without config.json
+  const gguf = ggufName ?? (folder.stat(CONFIG_FILE) === undefined ? ggufOfFolder(folder) : undefined);
+  if (gguf !== undefined) return openGgufCheckpoint(folder, gguf);
   const config = readConfig(folder);
   const limits = tensorLimits(config);
 

@@ -3,6 +3,7 @@
 // checkpoint; output formats (src/outputs/) turn it into files. It knows no file names of either side.
 
 import type { TensorInfo } from '../formats/safetensors.js';
+import type { PackingId } from '../kernels/packings.js';
 import type { FloatDType } from '../quant/rule.js';
 import type { ModelConfig } from './config.js';
 
@@ -43,12 +44,27 @@ export type FloatTensor = TensorInfo & { dtype: FloatDType };
 /** Multiply: the stored scale is mean|W| (transformers AutoBitLinear); divide: it is 1 / mean|W| (BitLinear). */
 export type ScaleConvention = 'multiply' | 'divide';
 
+/**
+ * How a weight's rows are stored: in Hugging Face order (none), or, for `ropeHeads` heads, in the
+ * adjacent-pair order of a GGUF arch `llama` q/k (interleavedRopeSource); the stream hands rows out in
+ * Hugging Face order either way.
+ */
+export interface RowOrder {
+  ropeHeads?: number;
+}
+
 /** Where a ternary weight's values come from. */
 export type TernaryWeight =
   /** Float weights ternarized with the absmean rule (`--rule`). */
-  | { kind: 'master'; tensor: FloatTensor }
-  /** Already ternary: 2-bit codes in the Hugging Face U8 layout plus a stored scale, copied losslessly. */
-  | { kind: 'packed'; tensor: TensorInfo; packing: 'hf-u8'; rows: number; cols: number; scale: FloatTensor; convention: ScaleConvention };
+  | ({ kind: 'master'; tensor: FloatTensor } & RowOrder)
+  /**
+   * Already ternary, copied losslessly: codes in a packing (the Hugging Face U8 layout, or a GGUF
+   * ternary type) plus the scale: a stored tensor (hf-u8's weight_scale, I2_S's f32 tail) or the fp16
+   * `d` of every block (`blocks`: one value per tensor, checked as the rows stream; a block whose d is
+   * 0 holds zeros). `exactScale`: the stored scale is the model's own, so an output that would round it
+   * refuses unless --allow-lossy (a GGUF's scales; a divided hf-u8 scale is rounded once by design).
+   */
+  | ({ kind: 'packed'; tensor: TensorInfo; packing: PackingId; rows: number; cols: number; scale: FloatTensor | 'blocks'; convention: ScaleConvention; exactScale?: boolean } & RowOrder);
 
 /** Float weights kept as floats (norms, embedding). */
 export type FloatWeight = { kind: 'float'; tensor: FloatTensor };
@@ -75,6 +91,11 @@ export interface ModelPlan {
   hasSubNorms: boolean;
   /** Tensors the layout does not use (reported as a warning). */
   unused: string[];
+  /**
+   * A GGUF source (layouts/gguf.ts): its file name in the input folder and its general.name, so that a
+   * GGUF output copies its vocabulary and name (GGUF -> same GGUF is the same file).
+   */
+  gguf?: { fileName: string; name?: string };
 }
 
 /**
@@ -88,6 +109,15 @@ export function interleavedRopeSource(t: number, headRows: number): number {
   const h = Math.floor(t / headRows);
   const r = t - h * headRows;
   return h * headRows + (r & 1) * half + (r >> 1);
+}
+
+/** The inverse: where Hugging Face row `u` sits in a head-permuted projection (reading a GGUF arch `llama` back). */
+export function interleavedRopeTarget(u: number, headRows: number): number {
+  const half = headRows / 2;
+  const h = Math.floor(u / headRows);
+  const r = u - h * headRows;
+  const l = r >= half ? 1 : 0;
+  return h * headRows + 2 * (r - l * half) + l;
 }
 
 /** Rows and row length of a ternary weight as the model sees it ([out, in]). */

@@ -1,5 +1,7 @@
 // Files an engine or transformers loads beside the weights, copied unchanged from the input folder.
 
+import { GgufHeadTruncated, MAX_GGUF_HEAD_BYTES, parseGguf } from '../formats/gguf.js';
+import { hfTokenizerFromGguf } from './gguf/hf-tokenizer.js';
 import type { InputFolder, SmallFile } from './types.js';
 
 export const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'generation_config.json'] as const;
@@ -9,4 +11,39 @@ export function copySideFiles(input: InputFolder): SmallFile[] {
     const bytes = input.readSide(name);
     return bytes ? [{ name, bytes }] : [];
   });
+}
+
+/**
+ * The side files of a .gguf source: those beside it, else tokenizer.json and tokenizer_config.json
+ * rebuilt from its vocabulary (docs/gguf.md 10), read from its head once, when a format first asks.
+ */
+export function ggufSideFiles(base: InputFolder, fileName: string): InputFolder {
+  let rebuilt: Map<string, string> | undefined;
+  const fromGguf = (name: string): Uint8Array | undefined => {
+    if (name !== 'tokenizer.json' && name !== 'tokenizer_config.json') return undefined;
+    if (!rebuilt) {
+      const size = base.sideSize?.(fileName);
+      const at = base.readSideAt;
+      rebuilt = new Map();
+      if (size !== undefined && at) {
+        for (let n = Math.min(size, 1 << 23); ; ) {
+          try {
+            const r = hfTokenizerFromGguf(parseGguf(at(fileName, 0, n), fileName, size, { arrays: 'keep' }).kvs);
+            if ('files' in r) rebuilt = r.files;
+            break;
+          } catch (e) {
+            if (!(e instanceof GgufHeadTruncated)) throw e;
+            n = Math.min(size, MAX_GGUF_HEAD_BYTES, Math.max(2 * n, e.needed));
+          }
+        }
+      }
+    }
+    const text = rebuilt.get(name);
+    return text === undefined ? undefined : new TextEncoder().encode(text);
+  };
+  return {
+    readSide: (name) => base.readSide(name) ?? fromGguf(name),
+    sideSize: (name) => base.sideSize?.(name),
+    readSideAt: base.readSideAt,
+  };
 }

@@ -83,6 +83,8 @@ export interface InputFolder {
   readSide(name: string): Uint8Array | undefined;
   /** A side file's size without reading it, where the host can tell (so a huge file is refused before it is read). */
   sideSize?(name: string): number | undefined;
+  /** `length` bytes of a file from `offset` (a GGUF source's head), where the host reads ranges. */
+  readSideAt?(name: string, offset: number, length: number): Uint8Array;
 }
 
 /**

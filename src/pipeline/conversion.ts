@@ -40,6 +40,8 @@ export interface ConversionOptions extends Partial<FormatOwnOptions> {
   holdBytes?: number;
   /** Gather each ternary weight's statistics as the conversion streams it (the report's per-layer charts). */
   stats?: boolean;
+  /** Write a scale the source stores exactly (a GGUF's) rounded to the output's dtype instead of refusing; manifest.json lists each. */
+  allowLossy?: boolean;
   /** conversion_timestamp in seconds; default SOURCE_DATE_EPOCH (Node), else now. */
   timestamp?: number;
   kernels?: 'auto' | 'simd' | 'scalar';
@@ -90,6 +92,7 @@ export function formatOptions(format: AnyFormat, o: ConversionOptions, modelName
     chunkBytes: o.chunkBytes ?? DEFAULTS.chunkBytes,
     holdBytes: o.holdBytes ?? DEFAULTS.holdBytes,
     stats: o.stats ?? false,
+    allowLossy: o.allowLossy ?? false,
     timestamp: o.timestamp ?? defaultTimestamp(),
     modelName,
   };
@@ -119,7 +122,7 @@ export function planModel(checkpoint: Checkpoint, warn: (message: string) => voi
   for (const s of checkpoint.skipped) warn(`${s.file}: skipped tensor ${s.name} with shape [${s.shape}]: ${s.reason}`);
   const config = parseModelConfig(checkpoint.config, checkpoint.configPath);
   const files = checkpoint.files.map((f) => f.file);
-  const model = planCheckpoint({ config, tensors: checkpoint.tensors, files, configPath: checkpoint.configPath }, layout);
+  const model = planCheckpoint({ config, tensors: checkpoint.tensors, files, configPath: checkpoint.configPath, gguf: checkpoint.gguf }, layout);
   if (model.unused.length) warn(`${model.unused.length} tensors are not part of the layout and were not converted: ${model.unused.join(', ')}`);
   return model;
 }
@@ -167,7 +170,8 @@ export interface SourceDescription {
 
 /** The input files a manifest names (relative to the folder) and their size. */
 export function describeSource(checkpoint: Checkpoint, folder: string, relative: (path: string) => string): SourceDescription {
-  const paths = [checkpoint.configPath, ...(checkpoint.indexPath ? [checkpoint.indexPath] : []), ...checkpoint.files.map((f) => f.file)];
+  // a .gguf is its own config
+  const paths = [...new Set([checkpoint.configPath, ...(checkpoint.indexPath ? [checkpoint.indexPath] : []), ...checkpoint.files.map((f) => f.file)])];
   return { folder, files: paths.map(relative), bytes: checkpoint.files.reduce((s, f) => s + f.fileSize, 0) };
 }
 
@@ -175,12 +179,17 @@ export function describeSource(checkpoint: Checkpoint, folder: string, relative:
  * manifest.json: what was written (every file with size and sha256), by which converter, how, from what;
  * `named`: the layout the caller named (--layout), recorded with the options so that verify re-derives with it.
  */
-export function manifestBytes(format: AnyFormat, model: ModelPlan, o: FormatOptions, files: OutputFile[], source: SourceDescription, named?: string): Uint8Array {
+export function manifestBytes(format: AnyFormat, model: ModelPlan, o: FormatOptions, files: OutputFile[], source: SourceDescription, named?: string, rounded: [string, string][] = []): Uint8Array {
   return jsonBytes({
     converter: { name: 'bitnet-converter', version: VERSION },
     format: format.id,
     conversion_timestamp: o.timestamp,
-    options: { ...resolvedOptions(format, model, o), ...format.describe(model, o), scale_granularity: o.granularity, rule: o.rule, ...(named === undefined ? {} : { layout: named }) },
+    options: {
+      ...resolvedOptions(format, model, o), ...format.describe(model, o), scale_granularity: o.granularity, rule: o.rule, ...(named === undefined ? {} : { layout: named }),
+      ...(o.allowLossy && { allow_lossy: true }),
+    },
+    // --allow-lossy: every stored scale that was rounded, by tensor (docs/gguf.md 10)
+    ...(rounded.length > 0 && { rounded: Object.fromEntries(rounded.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) }),
     source: { folder: source.folder, layout: model.layout, files: source.files.map((name) => ({ name })), bytes: source.bytes },
     ternarization: describeRule(o.granularity, o.rule),
     lm_head: model.outputTied ? 'tied: model.embed_tokens.weight' : 'lm_head.weight',
@@ -198,6 +207,8 @@ export interface Written {
 export interface JobOutcome {
   written?: Written;
   stats?: [string, TernaryStats][];
+  /** With options.allowLossy: the stored scales it rounded, by tensor. */
+  rounded?: [string, string][];
 }
 
 /** The input as a host opened it: the checkpoint's headers, its name, its side files. */
@@ -317,7 +328,8 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
     plan.containers.forEach((c, i) => files.push({ name: c.file, ...hashed[i] }));
     for (const f of format.finish(model, options, input.side)) files.push({ name: f.name, ...(await run.writeSmall(f.name, f.bytes)) });
     const source = describeSource(input.checkpoint, host.inputName, input.relative);
-    files.push({ name: 'manifest.json', ...(await run.writeSmall('manifest.json', manifestBytes(format, model, options, files, source, o.layout))) });
+    const rounded = own.flatMap((r) => r.rounded ?? []);
+    files.push({ name: 'manifest.json', ...(await run.writeSmall('manifest.json', manifestBytes(format, model, options, files, source, o.layout, rounded))) });
     mark();
     const delivered = await run.commit(files);
     mark();

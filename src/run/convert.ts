@@ -14,6 +14,7 @@ import type { TernaryStats } from '../inspect/stats.js';
 import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type OutputFile, type Written } from '../pipeline/conversion.js';
 import { runJobs } from './pool.js';
 import { inputFolder, planInWorker } from './plan-worker.js';
+import { ggufSideFiles } from '../outputs/side-files.js';
 import { ProgressCounter } from './progress-counter.js';
 import type { RunnableJob } from './run-job.js';
 
@@ -75,11 +76,13 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
   const threads = checkThreads(opts.threads ?? availableParallelism());
   const durable = opts.durable ?? true;
   return {
-    inputName: basename(resolve(opts.inputDir)),
+    inputName: basename(resolve(opts.inputDir)).replace(/\.gguf$/, ''), // a .gguf named: its name without the extension
     async openInput() {
       const checkpoint = openCheckpoint(opts.inputDir);
       const dir = checkpoint.dir;
-      return { checkpoint, side: inputFolder(dir), relative: (f) => relative(dir, f) };
+      // a .gguf source: its vocabulary rebuilt as tokenizer files where none sit beside it
+      const side = checkpoint.gguf ? ggufSideFiles(inputFolder(dir), checkpoint.gguf.fileName) : inputFolder(dir);
+      return { checkpoint, side, relative: (f) => relative(dir, f) };
     },
     defaultTimestamp,
     plan: (format, model, options, input) =>
@@ -110,7 +113,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
             for (const r of jobs[i].job.regions ?? []) hashers.get(jobs[i].job.file)!.written(r.offset, r.bytes);
           };
           const results = await runJobs(jobs, { threads, module: module!, weight: (j) => j.job.cost.bytes, onDone });
-          return results.map((r) => ({ written: r.written, stats: r.stats }));
+          return results.map((r) => ({ written: r.written, stats: r.stats, rounded: r.rounded }));
         },
         progress: () => counter.read(),
         async finishContainers(containers) {

@@ -45,6 +45,8 @@ export interface Inspection {
 /** `layout`: the input layout of a checkpoint, by id (needed for one never detected, llama-latent); outputs ignore it. */
 export async function inspect(path: string, o: { rule?: QuantRule; threads?: number; layout?: string } = {}): Promise<Inspection> {
   const isFile = existsSync(path) && statSync(path).isFile();
+  // a .gguf beside no manifest.json is a source (layout gguf: its config and ternary statistics); ours is an output
+  if (isFile && path.endsWith('.gguf') && !existsSync(join(dirname(path), 'manifest.json'))) return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule, o.threads);
   if (isFile && path.endsWith('.gguf')) {
     const file = realpathSync(path); // the user named it: a symlink to it is theirs (the output folder's reads follow none)
     return { path, kind: 'output', format: 'gguf', tensors: await described({ format: 'gguf', dir: dirname(file), file: basename(file) }, o.threads) };
@@ -114,7 +116,8 @@ export async function checkpointInspection(dir: string, statsOf: (weights: Terna
   const tensors: InspectedTensor[] = [];
   for (const [name, t] of ck.tensors) {
     const r = roles.get(name);
-    tensors.push({ name, role: r?.role, dtype: t.dtype, shape: t.storedShape, bytes: t.byteLength, ternary: r?.weight.kind === 'float' ? undefined : byName.get(name) });
+    // a GGUF's tensors by their ggml type (I2_S, Q2_0, ...), not the bytes' U8
+    tensors.push({ name, role: r?.role, dtype: ck.gguf?.types.get(name) ?? t.dtype, shape: t.storedShape, bytes: t.byteLength, ternary: r?.weight.kind === 'float' ? undefined : byName.get(name) });
   }
   const head = plan.outputTied && byName.get(plan.tokenEmbd.tensor.name);
   if (head) {

@@ -3,7 +3,8 @@
 // built here, all of it goes when the thread ends, instead of staying in the main thread's heap
 // while the conversion workers run (the peak memory would add up otherwise).
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { readFullySync } from '../io/read.js';
 import { join } from 'node:path';
 import type { ModelPlan } from '../model/plan.js';
 import { formatById, type FormatOptions } from '../outputs/index.js';
@@ -30,6 +31,16 @@ export function inputFolder(dir: string): InputFolder {
     sideSize: (name) => {
       const p = join(dir, name);
       return existsSync(p) && statSync(p).isFile() ? statSync(p).size : undefined;
+    },
+    readSideAt: (name, offset, length) => {
+      const fd = openSync(join(dir, name), 'r');
+      try {
+        const dst = new Uint8Array(length);
+        readFullySync(fd, join(dir, name), dst, offset);
+        return dst;
+      } finally {
+        closeSync(fd);
+      }
     },
   };
 }

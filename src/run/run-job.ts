@@ -28,6 +28,8 @@ export interface JobResult {
   written?: WrittenFile;
   /** With options.stats: each ternary weight's statistics, by tensor name. */
   stats?: [string, TernaryStats][];
+  /** With options.allowLossy: the stored scales rounded, by tensor name. */
+  rounded?: [string, string][];
 }
 
 export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
@@ -37,6 +39,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
   let own: FileSink | undefined;
   const regions: RegionSink[] = [];
   const stats: [string, TernaryStats][] = [];
+  const rounded: [string, string][] = [];
   try {
     const stream = new WeightStream({
       kernels,
@@ -45,6 +48,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
       onBytesRead: (n) => counter?.addBytes(n),
       onTensorDone: () => counter?.addTensor(),
       onStats: (name, st) => stats.push([name, st]),
+      onRounded: (name, what) => rounded.push([name, what]),
     });
     const out = {
       sink(offset?: number) {
@@ -57,7 +61,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
     formatById(r.job.format).write(r.job, stream, out, r.options);
     for (const s of regions) s.close();
     if (regions.length && r.durable) flushContainer(path); // in the workers, overlapping other jobs' work
-    return { file: r.job.file, written: own?.close(), ...(r.options.stats && { stats }) };
+    return { file: r.job.file, written: own?.close(), ...(r.options.stats && { stats }), ...(rounded.length > 0 && { rounded }) };
   } catch (e) {
     own?.abandon();
     for (const s of regions) s.abandon();

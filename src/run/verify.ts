@@ -164,6 +164,8 @@ function optionsOf(m: Manifest): Partial<ConvertOptions> {
     timestamp: m.conversion_timestamp,
     rule: o.rule as ConvertOptions['rule'],
     granularity: o.scale_granularity as ConvertOptions['granularity'],
+    // a GGUF source's scales rounded with --allow-lossy are rounded again the same way
+    ...(o.allow_lossy === true && { allowLossy: true }),
     ...optionsFromManifest(formatById(m.format), o),
   };
 }

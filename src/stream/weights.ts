@@ -10,11 +10,13 @@
 
 import { DTYPE_SIZE, type TensorInfo } from '../formats/safetensors.js';
 import { DType, PACKINGS, type Kernels, type Packing } from '../kernels/index.js';
+import { PACKING_ROWS, anyCode } from '../kernels/packings.js';
+import { f32ToF16 } from '../quant/floats.js';
 import type { FloatTensor, TernaryWeight, Weight } from '../model/plan.js';
-import { ternaryShape } from '../model/plan.js';
+import { interleavedRopeTarget, ternaryShape } from '../model/plan.js';
 import { absmeanScale, rowScale, type FloatDType, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
 import { bf16ToF32, f16ToF32, roundF64ToBf16, roundF64ToF16 } from '../quant/floats.js';
-import { InvalidTernaryWeightError } from '../errors.js';
+import { CorruptFileError, InvalidTernaryWeightError, UnsupportedError } from '../errors.js';
 import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
 import type { TensorSource } from './ports.js';
 
@@ -29,6 +31,8 @@ export interface StreamOptions {
   holdBytes: number;
   /** Count every ternary weight's values as its rows stream (the report's statistics, with no second pass). */
   stats?: boolean;
+  /** Round a scale the source stores exactly (a GGUF's) to a narrower output dtype, instead of refusing (--allow-lossy). */
+  allowLossy?: boolean;
 }
 
 export interface StreamContext {
@@ -41,6 +45,8 @@ export interface StreamContext {
   onTensorDone(): void;
   /** With `options.stats`: a ternary weight's statistics, when all its rows were taken (by its tensor's name). */
   onStats?(tensor: string, stats: TernaryStats): void;
+  /** With `options.allowLossy`: a stored scale was rounded (for the manifest). */
+  onRounded?(tensor: string, what: string): void;
 }
 
 const DTYPE_CODE: Record<FloatDType, number> = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 };
@@ -53,9 +59,12 @@ export function readCost(w: Weight, o: StreamOptions): number {
       return w.tensor.byteLength;
     case 'master':
       return w.tensor.byteLength * (o.granularity === 'projection' && w.tensor.byteLength > o.holdBytes ? 2 : 1);
-    case 'packed':
-      // held: one read; else each packed row is read once for each of its 4 row quarters
-      return w.scale.byteLength + w.tensor.byteLength * (w.tensor.byteLength > o.holdBytes ? 4 : 1);
+    case 'packed': {
+      // held: one read; else hf-u8 reads each packed row once for each of its 4 row quarters, and a
+      // block-scaled GGUF type reads its blocks once more to check their d before the first row
+      const passes = w.tensor.byteLength <= o.holdBytes ? 1 : w.packing === 'hf-u8' ? 4 : w.scale === 'blocks' ? 2 : 1;
+      return (w.scale === 'blocks' ? 0 : w.scale.byteLength) + w.tensor.byteLength * passes;
+    }
   }
 }
 
@@ -143,7 +152,8 @@ export class WeightStream {
    * the caller's output. Call `done()` on the result when all rows were taken.
    */
   ternary(w: TernaryWeight, extra: Record<string, number> = {}, chunking: Chunking = {}): OpenTernary {
-    return w.kind === 'master' ? new MasterTernary(this, w.tensor, extra, chunking) : new PackedTernary(this, w, extra, chunking);
+    if (w.kind === 'master') return new MasterTernary(this, w, extra, chunking);
+    return w.packing === 'hf-u8' ? new PackedTernary(this, w, extra, chunking) : new StoredTernary(this, w, extra, chunking);
   }
 
   /** @internal Reserves buffers (see Workspace). */
@@ -176,6 +186,8 @@ export abstract class OpenTernary {
   readonly cols: number;
   /** The weight's tensor name, for its statistics. */
   readonly name: string;
+  /** Its file, for messages. */
+  readonly file: string;
   /** Rows per chunk the buffers were reserved for. */
   readonly rowsPerChunk: number;
   /** The caller's extra buffers, each `rowsPerChunk * bytesPerRow` bytes. */
@@ -195,6 +207,7 @@ export abstract class OpenTernary {
   ) {
     ({ rows: this.rows, cols: this.cols } = ternaryShape(w));
     this.name = w.tensor.name;
+    this.file = w.tensor.file;
     if (s.ctx.options.stats) this.counter = new TernaryCounter(this.rows, this.cols);
     const m = chunking.rowMultiple ?? 1;
     this.rowsPerChunk = Math.max(m, Math.floor(s.rowsPerChunk(rowInputBytes) / m) * m);
@@ -207,9 +220,27 @@ export abstract class OpenTernary {
 
   protected readonly ptrs: Record<string, number>;
 
-  /** The multiply scale rounded once to the output's scale dtype. */
-  scaleAs(dtype: FloatDType): number {
-    return roundOnce[dtype](this.scale);
+  /** The stored scale is the model's own (a GGUF's): rounding it is a lossy step (--allow-lossy). */
+  protected exactScale = false;
+  private roundedTo = new Set<FloatDType>();
+
+  /**
+   * The multiply scale rounded once to the output's scale dtype. `lossless`: the output means to keep
+   * the scale as the source stores it (a GGUF re-typed into fp16 d, docs/gguf.md 10), so a stored scale
+   * (exactScale) that would change is refused unless --allow-lossy, which lists it. Formats whose scale
+   * dtype is their design (BF16 weight_scale) round any source's scale, as they do from float weights.
+   */
+  scaleAs(dtype: FloatDType, lossless = false): number {
+    const v = roundOnce[dtype](this.scale);
+    if (lossless && this.exactScale && v !== this.scale && !this.roundedTo.has(dtype)) {
+      const what = `scale ${this.scale} rounded to ${dtype} ${v}`;
+      if (!this.s.ctx.options.allowLossy) {
+        throw new UnsupportedError({ file: this.file, tensor: this.name }, `a scale the output's ${dtype} holds exactly (the source stores ${this.scale})`, `${v} after rounding; --allow-lossy writes it rounded`);
+      }
+      this.roundedTo.add(dtype);
+      this.s.ctx.onRounded?.(this.name, what);
+    }
+    return v;
   }
 
   /** The i8 values (-1, 0, +1) of rows [start, start + count) at dst (count <= rowsPerChunk, unless dst is larger). */
@@ -265,15 +296,19 @@ class MasterTernary extends OpenTernary {
   private readonly t: FloatTensor;
   private readonly rowBytes: number;
   private readonly held: number | undefined;
+  /** Rows stored head-permuted (a GGUF arch llama q/k): each row is taken from where it sits. */
+  private readonly headRows: number;
   private inverse = NaN;
   private rounding = 0;
 
-  constructor(s: WeightStream, t: FloatTensor, extra: Record<string, number>, chunking: Chunking) {
+  constructor(s: WeightStream, w: Extract<TernaryWeight, { kind: 'master' }>, extra: Record<string, number>, chunking: Chunking) {
+    const t = w.tensor;
     const rowBytes = t.shape[1] * DTYPE_SIZE[t.dtype];
     const o = s.ctx.options;
     const hold = t.byteLength <= o.holdBytes;
-    super(s, { kind: 'master', tensor: t }, rowBytes, extra, chunking, (per) => ({ input: per * rowBytes, held: hold ? t.byteLength : 0 }));
+    super(s, w, rowBytes, extra, chunking, (per) => ({ input: per * rowBytes, held: hold ? t.byteLength : 0 }));
     this.t = t;
+    this.headRows = w.ropeHeads ? t.shape[0] / w.ropeHeads : 0;
     this.rowBytes = rowBytes;
     if (hold) {
       this.held = this.ptrs.held;
@@ -308,8 +343,12 @@ class MasterTernary extends OpenTernary {
     return this.ptrs.input;
   }
 
-  /** Calls fn on pieces of at most rowsPerChunk rows (reads are bounded by the input buffer). */
+  /** Calls fn on pieces of at most rowsPerChunk rows (reads are bounded by the input buffer); head-permuted rows one at a time. */
   private pieces(start: number, count: number, fn: (src: number, first: number, n: number, done: number) => void): void {
+    if (this.headRows) {
+      for (let done = 0; done < count; done++) fn(this.rowsAt(interleavedRopeTarget(start + done, this.headRows), 1), start + done, 1, done);
+      return;
+    }
     for (let done = 0; done < count; ) {
       const n = Math.min(this.rowsPerChunk, count - done);
       fn(this.rowsAt(start + done, n), start + done, n, done);
@@ -363,7 +402,7 @@ class PackedTernary extends OpenTernary {
 
   /** The stored scale, normalised to multiply: a divided scale s becomes the exact 1/s (rounded once by scaleAs). */
   private readScale(): number {
-    const t = this.w.scale;
+    const t = this.w.scale as FloatTensor; // hf-u8: always a weight_scale tensor
     this.s.read(t, this.ptrs.scale, 0, t.byteLength);
     const view = new DataView(this.s.kernels.memory.buffer, this.ptrs.scale, t.byteLength);
     const v = t.dtype === 'F32' ? view.getFloat32(0, true) : t.dtype === 'BF16' ? bf16ToF32(view.getUint16(0, true)) : f16ToF32(view.getUint16(0, true));
@@ -398,6 +437,160 @@ class PackedTernary extends OpenTernary {
           `code 3 at byte [${Math.floor(at / cols)}, ${at % cols}], bits ${2 * q}..${2 * q + 1}`,
         );
       }
+      done += n;
+    }
+  }
+}
+
+/**
+ * A GGUF ternary type (I2_S, TQ1_0, TQ2_0, Q2_0; docs/gguf.md 4 and 7): rows of whole blocks decoded by
+ * the packing's own decoder, rows taken from where they sit (head-permuted q/k of arch llama). The scale
+ * is the I2_S tail's f32, or the fp16 d every block carries, checked to be one value per tensor before
+ * the first row (a block whose d is 0 holds zeros whatever its codes: llama.cpp's quantizer writes
+ * such blocks for all-zero runs).
+ */
+class StoredTernary extends OpenTernary {
+  private readonly w: Extract<TernaryWeight, { kind: 'packed' }>;
+  private readonly p: Packing;
+  private readonly rowBytes: number;
+  private readonly held: number | undefined;
+  private readonly headRows: number;
+  /** Some block's d is 0 (its values decode as zeros): the bytes cannot be copied as they are. */
+  private zeroBlocks = false;
+
+  constructor(s: WeightStream, w: Extract<TernaryWeight, { kind: 'packed' }>, extra: Record<string, number>, chunking: Chunking) {
+    const p = PACKING_ROWS[w.packing];
+    const rowBytes = p.bytes(1, w.cols);
+    const dataBytes = p.bytes(w.rows, w.cols);
+    const hold = dataBytes <= s.ctx.options.holdBytes;
+    super(s, w, rowBytes, extra, chunking, (per) => ({ input: per * rowBytes, held: hold ? dataBytes : 0, scale: 8 }));
+    this.w = w;
+    this.p = p;
+    this.rowBytes = rowBytes;
+    this.headRows = w.ropeHeads ? w.rows / w.ropeHeads : 0;
+    this.exactScale = w.exactScale ?? false;
+    if (hold) {
+      this.held = this.ptrs.held;
+      s.read(w.tensor, this.held, 0, dataBytes);
+    }
+    this.scale = w.scale === 'blocks' ? this.blockScale() : this.tailScale(w.scale);
+  }
+
+  private where(): { file: string; tensor: string } {
+    return { file: this.w.tensor.file, tensor: this.w.tensor.name };
+  }
+
+  private tailScale(t: FloatTensor): number {
+    this.s.read(t, this.ptrs.scale, 0, 4);
+    const v = new DataView(this.s.kernels.memory.buffer, this.ptrs.scale, 4).getFloat32(0, true);
+    if (!Number.isFinite(v) || v <= 0) throw new InvalidTernaryWeightError(this.where(), 'a finite scale above 0 in the tail', String(v));
+    return v;
+  }
+
+  /** Stored rows [row, row + n) (n <= rowsPerChunk unless held): a view of the held copy, or read into the input buffer. */
+  private bytesAt(row: number, n: number): Uint8Array {
+    if (this.held !== undefined) return this.s.kernels.u8(this.held + row * this.rowBytes, n * this.rowBytes);
+    this.s.read(this.w.tensor, this.ptrs.input, row * this.rowBytes, n * this.rowBytes);
+    return this.s.kernels.u8(this.ptrs.input, n * this.rowBytes);
+  }
+
+  /** Every block's d: one value (or 0) per tensor, else the groups are named. */
+  private blockScale(): number {
+    let d = 0;
+    let first = -1;
+    const perRow = this.cols / this.p.block.cols;
+    for (let r = 0; r < this.rows; r += this.rowsPerChunk) {
+      const n = Math.min(this.rowsPerChunk, this.rows - r);
+      const ds = this.p.blockScales!(this.bytesAt(r, n), n, this.cols);
+      for (let b = 0; b < ds.length; b++) {
+        const v = ds[b];
+        if (v === 0) {
+          this.zeroBlocks = true;
+          continue;
+        }
+        const at = `block ${b % perRow} of row ${r + Math.floor(b / perRow)}`;
+        if (!Number.isFinite(v) || v < 0) throw new InvalidTernaryWeightError(this.where(), "a block d that is finite and not negative", `${v} in ${at}`);
+        if (first < 0) {
+          d = v;
+          first = r * perRow + b;
+        } else if (v !== d) {
+          throw new UnsupportedError(
+            this.where(),
+            'one scale per tensor (every block with the same d; the output holds one scale per projection)',
+            `group scales: d ${d} in block ${first % perRow} of row ${Math.floor(first / perRow)}, d ${v} in ${at}`,
+          );
+        }
+      }
+    }
+    if (first < 0) throw new InvalidTernaryWeightError(this.where(), 'a scale above 0', 'every block with d 0');
+    return d;
+  }
+
+  /** Decodes stored rows [row, row + n) into dst (the wasm kernel where the type has one), naming the block of a code that is no value. */
+  private decode(row: number, n: number, dst: number): void {
+    const bytes = this.bytesAt(row, n);
+    const k = this.s.kernels;
+    const place = { file: this.w.tensor.file, tensor: this.w.tensor.name, row0: row, tensorRows: this.rows };
+    if (this.p.decodeKernel) {
+      if (k.exports[this.p.decodeKernel](bytes.byteOffset, n * this.cols, dst) !== 0) {
+        throw this.badBlock(bytes, row, n, new CorruptFileError(place, 'ternary codes only', 'a code 3'));
+      }
+    } else {
+      let q: Int8Array;
+      try {
+        q = this.p.unpack(bytes, n, this.cols, place);
+      } catch (e) {
+        if (!(e instanceof CorruptFileError)) throw e;
+        throw this.badBlock(bytes, row, n, e);
+      }
+      k.i8(dst, n * this.cols).set(q);
+    }
+    if (this.zeroBlocks) {
+      const ds = this.p.blockScales!(bytes, n, this.cols);
+      const bc = this.p.block.cols;
+      const values = k.i8(dst, n * this.cols);
+      for (let b = 0; b < ds.length; b++) if (ds[b] === 0) values.fill(0, b * bc, (b + 1) * bc);
+    }
+  }
+
+  /** The block holding the first bad code (errors only). */
+  private badBlock(bytes: Uint8Array, row: number, n: number, e: CorruptFileError): InvalidTernaryWeightError {
+    const { bytes: bb, cols: bc } = this.p.block;
+    const perRow = this.cols / bc;
+    for (let b = 0; b < n * perRow; b++) {
+      try {
+        this.p.unpack(bytes.subarray(b * bb, (b + 1) * bb), 1, bc, { file: '', tensor: '', row0: 0, tensorRows: 1 });
+      } catch {
+        const r = row + Math.floor(b / perRow);
+        const c = (b % perRow) * bc;
+        return new InvalidTernaryWeightError(this.where(), `codes of -1, 0 or +1 only (${this.p.ggml?.name ?? this.w.packing})`, `a bad code in block ${b % perRow} of row ${r} (values [${r}, ${c}..${c + bc - 1}])`);
+      }
+    }
+    return new InvalidTernaryWeightError(this.where(), 'codes of -1, 0 or +1 only', e.message);
+  }
+
+  protected take(start: number, count: number, dst: number): void {
+    if (this.headRows) {
+      for (let x = 0; x < count; x++) this.decode(interleavedRopeTarget(start + x, this.headRows), 1, dst + x * this.cols);
+      return;
+    }
+    for (let done = 0; done < count; ) {
+      const n = Math.min(this.rowsPerChunk, count - done);
+      this.decode(start + done, n, dst + done * this.cols);
+      done += n;
+    }
+  }
+
+  /** The same packing with the same scale: the stored bytes are the output's, once their codes are checked. */
+  override packed(p: Packing, start: number, count: number, dst: number, d = 0): void {
+    const same = p === this.p && !this.headRows && !this.counting && !this.zeroBlocks && (p.scale !== 'block-f16' || d === f32ToF16(this.scale));
+    if (!same) return super.packed(p, start, count, dst, d);
+    const k = this.s.kernels;
+    for (let done = 0; done < count; ) {
+      const n = Math.min(this.rowsPerChunk, count - done);
+      const bytes = this.bytesAt(start + done, n);
+      if (p.badCode2 === undefined || anyCode(bytes, p.badCode2)) this.decode(start + done, n, this.ptrs.i8); // throws on a bad code
+      k.u8(dst + p.bytes(done, this.cols), n * this.rowBytes).set(bytes); // decode re-read the same rows into the same place
       done += n;
     }
   }

@@ -18,8 +18,8 @@ import type { LayoutId } from '../layouts/index.js';
 import { UsageError } from '../errors.js';
 import { bitnetConfig, headDimOf, shapeOf, type FamilyConfig, type ModelShape } from './presets.js';
 
-/** A layout synth writes: one of the converter's. */
-export type Layout = LayoutId;
+/** A layout synth writes: one of the converter's Hugging Face layouts (a .gguf input is made by converting one: `--format gguf`). */
+export type Layout = Exclude<LayoutId, 'gguf'>;
 /** The names synth used before it took the converter's ids, still accepted (scripts, docs/performance.md). */
 export const LAYOUT_ALIASES = { master: 'hf-bitnet', packed: 'hf-bitnet-packed' } as const satisfies Record<string, LayoutId>;
 /** What --layout takes: a layout id or an old name. */

@@ -17,7 +17,7 @@ import { f16ToF32, f32ToF16 } from '../../quant/floats.js';
 import { readAll, readRange, sizeOf, storedRows } from '../read-helpers.js';
 import { GGUF_PACKINGS, PACKINGS, PACKING_ROWS, anyCode, packingsThatFit, shapeProblem, type GgufPackingId, type PackingId } from '../../kernels/packings.js';
 import { readCost } from '../../stream/weights.js';
-import type { FormatOption, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
+import type { FormatOption, InputFolder, Job, LazyTensor, OutputFolder, OutputFormat, TernaryRows } from '../types.js';
 import { PRE_NAMES } from './pre-tokenizers.js';
 import { ggufVocab } from './vocab.js';
 import { blockTensorName, roleOfName, type TensorNames } from '../tensor-names.js';
@@ -217,7 +217,7 @@ export const gguf: OutputFormat<Item[], Own> = {
     const A = arch;
     const kvs: GgufKv[] = [
       kv.str('general.architecture', A),
-      kv.str('general.name', o.modelName),
+      kv.str('general.name', model.gguf?.name ?? o.modelName),
       kv.u32('general.file_type', ggmlOf(type).fileType),
       kv.u32('general.quantization_version', 2),
       kv.u32('general.alignment', 32),
@@ -235,7 +235,8 @@ export const gguf: OutputFormat<Item[], Own> = {
       // a head_dim other than hidden / heads is read from these (llama.cpp defaults to hidden / heads)
       ...(c.headDim * c.numHeads !== c.hiddenSize ? [kv.u32(`${A}.attention.key_length`, c.headDim), kv.u32(`${A}.attention.value_length`, c.headDim)] : []),
       kv.u32(`${A}.vocab_size`, c.vocabSize),
-      ...ggufVocab(input, c, o.ggufPre),
+      // a GGUF source's own vocabulary, as it stores it; else built from the tokenizer files
+      ...(model.gguf ? sourceVocab(input, model.gguf.fileName) : ggufVocab(input, c, o.ggufPre)),
     ];
     const layout = layoutGguf(kvs, infos);
     const placed = new Map(flat.map((i, k) => [i.name, { at: layout.offsets[k], bytes: layout.sizes[k] }]));
@@ -272,7 +273,8 @@ export const gguf: OutputFormat<Item[], Own> = {
       const { cols } = ternaryShape(item.weight);
       const rowBytes = p ? p.bytes(1, cols) : 2 * cols;
       const t = s.ternary(item.weight, { packed: rowBytes });
-      const d = f16Scale(t.scaleAs('F16'), item.name, p?.scale !== 'tail-f32');
+      // the fp16 d (or F16 values); I2_S keeps the f32 scale, which is not rounded to fp16 at all
+      const d = p?.scale === 'tail-f32' ? 0 : f16Scale(t.scaleAs('F16', true), item.name, true);
       const headRows = item.heads ? t.rows / item.heads : 0;
       for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
         const n = Math.min(t.rowsPerChunk, t.rows - r);
@@ -364,6 +366,25 @@ export const gguf: OutputFormat<Item[], Own> = {
     }
   },
 };
+
+/**
+ * The tokenizer.* KVs of a GGUF source, in its order (docs/gguf.md 10): its head read a prefix at a
+ * time through the input folder, arrays kept.
+ */
+function sourceVocab(input: InputFolder, name: string): GgufKv[] {
+  const size = input.sideSize?.(name);
+  const at = input.readSideAt;
+  if (size === undefined || !at) throw new UnsupportedError({ file: name }, 'a GGUF source this host reads in ranges (for its vocabulary)', 'none');
+  for (let n = Math.min(size, 1 << 23); ; ) {
+    try {
+      const head = parseGguf(at(name, 0, n), name, size, { arrays: 'keep' });
+      return [...head.kvs].filter(([key]) => key.startsWith('tokenizer.')).map(([key, v]) => ({ key, v }));
+    } catch (e) {
+      if (!(e instanceof GgufHeadTruncated)) throw e;
+      n = Math.min(size, MAX_GGUF_HEAD_BYTES, Math.max(2 * n, e.needed));
+    }
+  }
+}
 
 /** The .gguf file of an output folder. */
 function ggufFile(folder: OutputFolder): string {

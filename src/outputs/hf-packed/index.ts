@@ -55,7 +55,7 @@ const copied = (name: string, w: FloatWeight): FloatEntry => floatEntry(name, w,
  * exact inverse is rounded once).
  */
 function scaleDtypeOf(w: TernaryWeight, o: BaseFormatOptions): FloatDType {
-  if (w.kind === 'packed') return w.scale.dtype;
+  if (w.kind === 'packed') return w.scale === 'blocks' ? 'F16' : w.scale.dtype; // a GGUF block's d is fp16
   return o.rule === 'offline' ? w.tensor.dtype : 'F32';
 }
 

@@ -1,0 +1,101 @@
+// A GGUF vocabulary back as Hugging Face tokenizer files (docs/gguf.md 10), for outputs that carry
+// tokenizer files when the source is a .gguf: byte-level BPE (`tokenizer.ggml.model` "gpt2") becomes a
+// tokenizer.json BPE model with its merges, the pre-tokenizer its `pre` names (the rows of
+// pre-tokenizers.ts, the table the writer recognizes them by), the ByteLevel decoder, and its control
+// and user-defined tokens as added tokens; tokenizer_config.json gets the BOS and EOS tokens and the
+// chat template. Other vocabularies (SentencePiece "llama", whose merges a GGUF does not store) and
+// other `pre` names give none.
+
+import type { GgufValue } from '../../formats/gguf.js';
+import { PRE_TOKENIZERS, recognize } from './pre-tokenizers.js';
+
+/** llama.cpp's other names for the llama-bpe regex (its llama-vocab.cpp), which it also reads with ignore_merges. */
+const LLAMA3_ALIASES = ['llama3', 'falcon3', 'dbrx'];
+
+/** A step of PRE_TOKENIZERS as tokenizer.json spells it (the inverse of pre-tokenizers.ts steps()). */
+function stepJson(step: string): unknown {
+  const split = /^split Isolated \/(.*)\/$/s.exec(step);
+  if (split) return { type: 'Split', pattern: { Regex: split[1] }, behavior: 'Isolated', invert: false };
+  if (step === 'byte-level' || step === 'byte-level gpt2-split') return { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: step !== 'byte-level' };
+  if (step === 'digits individual') return { type: 'Digits', individual_digits: true };
+  return undefined;
+}
+
+/** The pre_tokenizer of a `tokenizer.ggml.pre` name we recognize, checked to be recognized back as that name; and whether llama.cpp ignores merges for it. */
+function preTokenizer(pre: string): { json: unknown; ignoreMerges: boolean } | undefined {
+  const name = LLAMA3_ALIASES.includes(pre) ? 'llama-bpe' : pre;
+  const row = PRE_TOKENIZERS.find((p) => p.name === name);
+  if (!row) return undefined;
+  const steps = row.steps.map(stepJson);
+  if (steps.some((s) => s === undefined)) return undefined;
+  const json = steps.length === 1 ? steps[0] : { type: 'Sequence', pretokenizers: steps };
+  return recognize(json, null) === row ? { json, ignoreMerges: name === 'llama-bpe' } : undefined;
+}
+
+/** Token types (llama.cpp's llama_token_type): 3 control, 4 user-defined, 5 unused. */
+const CONTROL = 3;
+const USER_DEFINED = 4;
+const UNUSED = 5;
+
+const strings = (v: GgufValue | undefined): string[] | undefined => (v?.type === 9 && v.itemType === 8 ? (v.value as string[]) : undefined);
+const numbers = (v: GgufValue | undefined): number[] | undefined => (v?.type === 9 && v.itemType !== 8 ? v.value.map(Number) : undefined);
+const number = (v: GgufValue | undefined): number | undefined => (v && v.type !== 8 && v.type !== 9 ? Number(v.value) : undefined);
+
+const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
+
+/** tokenizer.json and tokenizer_config.json from a GGUF's KVs, or why there are none. */
+export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, string> } | { none: string } {
+  const model = kvs.get('tokenizer.ggml.model')?.value;
+  const pre = String(kvs.get('tokenizer.ggml.pre')?.value ?? 'gpt-2');
+  if (model !== 'gpt2') return { none: `tokenizer.ggml.model ${JSON.stringify(model)} (only gpt2, byte-level BPE, is rebuilt)` };
+  const rules = preTokenizer(pre);
+  if (!rules) return { none: `tokenizer.ggml.pre ${JSON.stringify(pre)} (rebuilt: ${[...PRE_TOKENIZERS.map((p) => p.name), ...LLAMA3_ALIASES].join(', ')})` };
+  const tokens = strings(kvs.get('tokenizer.ggml.tokens'));
+  const merges = strings(kvs.get('tokenizer.ggml.merges'));
+  if (!tokens || !merges) return { none: 'tokenizer.ggml.tokens and tokenizer.ggml.merges as string arrays' };
+  const types = numbers(kvs.get('tokenizer.ggml.token_type')) ?? [];
+  const vocab: Record<string, number> = {};
+  const added: { id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }[] = [];
+  tokens.forEach((t, id) => {
+    const type = types[id] ?? 1;
+    if (type === CONTROL || type === USER_DEFINED) added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: type === USER_DEFINED, special: type === CONTROL });
+    else if (type !== UNUSED && !(t in vocab)) vocab[t] = id;
+  });
+  const bos = number(kvs.get('tokenizer.ggml.bos_token_id'));
+  const eos = number(kvs.get('tokenizer.ggml.eos_token_id'));
+  const addBos = kvs.get('tokenizer.ggml.add_bos_token')?.value;
+  const bosName = bos !== undefined ? tokens[bos] : undefined;
+  const tokenizer = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: rules.json,
+    post_processor:
+      addBos === true && bosName !== undefined
+        ? {
+            type: 'TemplateProcessing',
+            single: [{ SpecialToken: { id: bosName, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+            pair: [{ SpecialToken: { id: bosName, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bosName, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+            special_tokens: { [bosName]: { id: bosName, ids: [bos!], tokens: [bosName] } },
+          }
+        : { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false,
+      ignore_merges: rules.ignoreMerges, vocab, merges: merges.map((m) => m.split(' ')),
+    },
+  };
+  const chat = kvs.get('tokenizer.chat_template')?.value;
+  const config = {
+    added_tokens_decoder: Object.fromEntries(added.map(({ id, ...t }) => [String(id), t])),
+    ...(bosName !== undefined && { bos_token: bosName }),
+    ...(eos !== undefined && tokens[eos] !== undefined && { eos_token: tokens[eos] }),
+    ...(typeof chat === 'string' && { chat_template: chat }),
+    clean_up_tokenization_spaces: true,
+    model_input_names: ['input_ids', 'attention_mask'],
+    tokenizer_class: 'PreTrainedTokenizerFast',
+  };
+  return { files: new Map([['tokenizer.json', json(tokenizer)], ['tokenizer_config.json', json(config)]]) };
+}

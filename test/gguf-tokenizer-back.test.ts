@@ -1,0 +1,85 @@
+// The vocabulary back from a .gguf source (docs/gguf.md 10): HF -> GGUF -> a format that carries tokenizer
+// files (bitnet-rs-safetensors, hf-packed) gets tokenizer.json and tokenizer_config.json rebuilt from the
+// GGUF's byte-level BPE vocabulary. An independent Hugging Face tokenizer implementation
+// (@huggingface/tokenizers, test-only in test/tools) must tokenize a corpus with the rebuilt files exactly
+// as with the source's own tokenizer.json and, where node-llama-cpp is installed, exactly as node-llama-cpp
+// tokenizes the source GGUF. A SentencePiece vocabulary (whose merges a GGUF does not keep) gives none.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { convert } from '../build/js/run/convert.js';
+import { generateCheckpoint, type LayoutName } from '../build/js/synth/generate.js';
+import { engineProblem, engineTestsEnabled, runTokenizer } from './helpers/engine.js';
+
+const back = suite('tokenizer files rebuilt from a GGUF vocabulary');
+const engineEnabled = engineTestsEnabled();
+if (!engineEnabled) console.log(`engine comparison skipped: ${engineProblem()}`);
+
+const TOOLS = fileURLToPath(new URL('./tools/package.json', import.meta.url));
+const { Tokenizer } = createRequire(TOOLS)('@huggingface/tokenizers') as { Tokenizer: new (json: object, config: object) => { encode(t: string, o: object): { ids: number[] } } };
+
+const CORPUS = [
+  'Hello world',
+  'The quick brown fox jumps over the lazy dog.',
+  "I'm sure they'll've DONE it; it's John's, isn't it?",
+  '3.14159 + 1234567 = 42, 1,000,000 and 2024-12-04 at 23:59',
+  'Grüße aus Köln, ça va? Ñandú, São Paulo, Øresund',
+  'Привет, как дела? Всё хорошо.',
+  '你好，世界！我想在apple工作1314151天',
+  'Emoji 😁🚀👍🏽 and ❤️ and 👨‍👩‍👧',
+  'def f(x):\n    return x**2  # square\n\nprint(f(3))\n',
+  'tabs\there\t\tand\n\n\nnewlines  double  spaces',
+  '  leading spaces',
+  '',
+  'The <|begin_of_text|> and <|eot_id|> markers',
+];
+
+const root = mkdtempSync(join(tmpdir(), 'bitnet-gguf-tokenizer-back-'));
+const shape = (vocab: number) => ({ hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: vocab });
+
+function ids(dir: string, texts: readonly string[]): number[][] {
+  const t = new Tokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')));
+  return texts.map((text) => t.encode(text, { add_special_tokens: false }).ids);
+}
+
+/** HF (the layout's vocabulary) -> GGUF F16 -> `format`: the three folders. */
+async function chain(name: string, layout: LayoutName, vocab: number, format = 'bitnet-rs-safetensors'): Promise<{ hf: string; gguf: string; out: string }> {
+  const hf = join(root, name, 'model');
+  generateCheckpoint({ outDir: hf, layout, shape: shape(vocab) });
+  const g = join(root, `${name}-gguf`, 'model');
+  await convert({ inputDir: hf, outputDir: g, format: 'gguf', ggufType: 'f16', threads: 0, timestamp: 1 });
+  const out = join(root, `${name}-${format}`, 'model');
+  await convert({ inputDir: g, outputDir: out, format, threads: 0, timestamp: 1 });
+  return { hf, gguf: join(g, readdirSync(g).find((f) => f.endsWith('.gguf'))!), out };
+}
+
+for (const [name, vocab] of [['llama3-real', 128256], ['llama3-small', 8192]] as const) {
+  back(`${name} (byte-level BPE, pre llama-bpe): the rebuilt tokenizer.json tokenizes as the source's${engineEnabled ? ' and as node-llama-cpp tokenizes the GGUF' : ''}; tokenizer_config.json keeps BOS, EOS and the chat template`, async () => {
+    const { hf, gguf, out } = await chain(name, 'llama-packed', vocab);
+    const rebuilt = ids(out, CORPUS);
+    assert.equal(rebuilt, ids(hf, CORPUS));
+    if (engineEnabled) {
+      const runs = await runTokenizer(gguf, CORPUS);
+      CORPUS.forEach((text, i) => assert.equal(rebuilt[i], runs[i].special, `ids of ${JSON.stringify(text)}`));
+    }
+    const a = JSON.parse(readFileSync(join(hf, 'tokenizer_config.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8'));
+    for (const k of ['bos_token', 'eos_token', 'chat_template']) assert.is(b[k], a[k], k);
+  });
+}
+
+back('hf-packed from a GGUF carries the rebuilt files too; a SentencePiece vocabulary gives none (its merges are not in the GGUF)', async () => {
+  const { hf, out } = await chain('hf-bitnet', 'hf-bitnet', 8192, 'hf-packed');
+  assert.equal(ids(out, CORPUS), ids(hf, CORPUS));
+  const spm = await chain('spm', '1bitllm', 8192);
+  assert.not.ok(existsSync(join(spm.out, 'tokenizer.json')));
+  assert.not.ok(existsSync(join(spm.out, 'tokenizer_config.json')));
+});
+
+back.after(() => rmSync(root, { recursive: true, force: true }));
+back.run();
