@@ -3,11 +3,12 @@
 // GGUF's byte-level BPE vocabulary. An independent Hugging Face tokenizer implementation
 // (@huggingface/tokenizers, test-only in test/tools) must tokenize a corpus with the rebuilt files exactly
 // as with the source's own tokenizer.json and, where node-llama-cpp is installed, exactly as node-llama-cpp
-// tokenizes the source GGUF. A SentencePiece vocabulary (whose merges a GGUF does not keep) gives none.
+// tokenizes the source GGUF; a SentencePiece vocabulary ("llama") comes back as the tokenizer.json
+// transformers makes of such a model, its merges rebuilt from the scores.
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,9 +49,9 @@ function ids(dir: string, texts: readonly string[]): number[][] {
 }
 
 /** HF (the layout's vocabulary) -> GGUF F16 -> `format`: the three folders. */
-async function chain(name: string, layout: LayoutName, vocab: number, format = 'bitnet-rs-safetensors'): Promise<{ hf: string; gguf: string; out: string }> {
+async function chain(name: string, layout: LayoutName, vocab: number, format = 'bitnet-rs-safetensors', tokenizer?: 'llama2-json'): Promise<{ hf: string; gguf: string; out: string }> {
   const hf = join(root, name, 'model');
-  generateCheckpoint({ outDir: hf, layout, shape: shape(vocab) });
+  generateCheckpoint({ outDir: hf, layout, shape: shape(vocab), tokenizer });
   const g = join(root, `${name}-gguf`, 'model');
   await convert({ inputDir: hf, outputDir: g, format: 'gguf', ggufType: 'f16', threads: 0, timestamp: 1 });
   const out = join(root, `${name}-${format}`, 'model');
@@ -73,12 +74,33 @@ for (const [name, vocab] of [['llama3-real', 128256], ['llama3-small', 8192]] as
   });
 }
 
-back('hf-packed from a GGUF carries the rebuilt files too; a SentencePiece vocabulary gives none (its merges are not in the GGUF)', async () => {
+back('hf-packed from a GGUF carries the rebuilt files too', async () => {
   const { hf, out } = await chain('hf-bitnet', 'hf-bitnet', 8192, 'hf-packed');
   assert.equal(ids(out, CORPUS), ids(hf, CORPUS));
-  const spm = await chain('spm', '1bitllm', 8192);
-  assert.not.ok(existsSync(join(spm.out, 'tokenizer.json')));
-  assert.not.ok(existsSync(join(spm.out, 'tokenizer_config.json')));
+});
+
+back(`a SentencePiece vocabulary ("llama": tokens, scores, types) comes back as BPE with byte fallback and complete merges: a Llama 2 style tokenizer.json's ids exactly${engineEnabled ? ', and node-llama-cpp on the GGUF' : ''}`, async () => {
+  const { hf, gguf, out } = await chain('llama2-json', 'llama-packed', 8192, 'bitnet-rs-safetensors', 'llama2-json');
+  const rebuilt = ids(out, CORPUS);
+  assert.equal(rebuilt, ids(hf, CORPUS));
+  if (engineEnabled) {
+    const runs = await runTokenizer(gguf, CORPUS);
+    CORPUS.forEach((text, i) => assert.equal(rebuilt[i], runs[i].special, `ids of ${JSON.stringify(text)}`));
+  }
+  const b = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8'));
+  assert.equal([b.bos_token, b.eos_token, b.unk_token, b.add_bos_token], ['<s>', '</s>', '<unk>', true]);
+});
+
+back(`a tokenizer.model's vocabulary comes back as llama.cpp tokenizes it${engineEnabled ? ' (node-llama-cpp on the GGUF: every id)' : ''}, the source's Metaspace step aside (docs/gguf.md 8)`, async () => {
+  const { hf, gguf, out } = await chain('spm', '1bitllm', 8192);
+  const rebuilt = ids(out, CORPUS);
+  if (engineEnabled) {
+    const runs = await runTokenizer(gguf, CORPUS);
+    CORPUS.forEach((text, i) => assert.equal(rebuilt[i], runs[i].special, `ids of ${JSON.stringify(text)}`));
+  }
+  // where the source's Metaspace (prepend_scheme first) and llama.cpp agree: no leading whitespace, no special tokens
+  const plain = CORPUS.filter((t) => !/^\s/.test(t) && !/<\|/.test(t));
+  assert.equal(ids(out, plain), ids(hf, plain));
 });
 
 back.after(() => rmSync(root, { recursive: true, force: true }));

@@ -1,10 +1,14 @@
 // A GGUF vocabulary back as Hugging Face tokenizer files (docs/gguf.md 10), for outputs that carry
-// tokenizer files when the source is a .gguf: byte-level BPE (`tokenizer.ggml.model` "gpt2") becomes a
-// tokenizer.json BPE model with its merges, the pre-tokenizer its `pre` names (the rows of
-// pre-tokenizers.ts, the table the writer recognizes them by), the ByteLevel decoder, and its control
-// and user-defined tokens as added tokens; tokenizer_config.json gets the BOS and EOS tokens and the
-// chat template. Other vocabularies (SentencePiece "llama", whose merges a GGUF does not store) and
-// other `pre` names give none.
+// tokenizer files when the source is a .gguf:
+// - byte-level BPE (`tokenizer.ggml.model` "gpt2") becomes a tokenizer.json BPE model with its merges, the
+//   pre-tokenizer its `pre` names (the rows of pre-tokenizers.ts, the table the writer recognizes them
+//   by), the ByteLevel decoder;
+// - SentencePiece ("llama": tokens, scores, types) becomes the tokenizer.json transformers converts such a
+//   model to: BPE with byte fallback whose merges are every split of a token into two tokens, ranked by
+//   the joined token's score (llama.cpp joins the adjacent pair whose join scores highest), spaces made
+//   "\u2581" by a Prepend + Replace normalizer (Prepend only with add_space_prefix, as llama.cpp puts it);
+// both with their control and user-defined tokens as added tokens; tokenizer_config.json gets the BOS and
+// EOS tokens and the chat template. Other `pre` names give none.
 
 import type { GgufValue } from '../../formats/gguf.js';
 import { PRE_TOKENIZERS, recognize } from './pre-tokenizers.js';
@@ -47,7 +51,8 @@ const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
 export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, string> } | { none: string } {
   const model = kvs.get('tokenizer.ggml.model')?.value;
   const pre = String(kvs.get('tokenizer.ggml.pre')?.value ?? 'gpt-2');
-  if (model !== 'gpt2') return { none: `tokenizer.ggml.model ${JSON.stringify(model)} (only gpt2, byte-level BPE, is rebuilt)` };
+  if (model === 'llama') return sentencePieceFromGguf(kvs);
+  if (model !== 'gpt2') return { none: `tokenizer.ggml.model ${JSON.stringify(model)} (gpt2 and llama are rebuilt)` };
   const rules = preTokenizer(pre);
   if (!rules) return { none: `tokenizer.ggml.pre ${JSON.stringify(pre)} (rebuilt: ${[...PRE_TOKENIZERS.map((p) => p.name), ...LLAMA3_ALIASES].join(', ')})` };
   const tokens = strings(kvs.get('tokenizer.ggml.tokens'));
@@ -96,6 +101,93 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
     clean_up_tokenization_spaces: true,
     model_input_names: ['input_ids', 'attention_mask'],
     tokenizer_class: 'PreTrainedTokenizerFast',
+  };
+  return { files: new Map([['tokenizer.json', json(tokenizer)], ['tokenizer_config.json', json(config)]]) };
+}
+
+/** Token types (llama.cpp's llama_token_type) of a SentencePiece vocabulary: 2 unknown, 6 byte. */
+const UNKNOWN = 2;
+
+/**
+ * A SentencePiece vocabulary as transformers' converter writes it (legacy form): every token in
+ * model.vocab; merges: for each token, highest score first, its splits into two tokens (ordered by the
+ * parts' ids); byte fallback; control and user-defined tokens also as added tokens.
+ */
+function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, string> } | { none: string } {
+  const tokens = strings(kvs.get('tokenizer.ggml.tokens'));
+  const scores = numbers(kvs.get('tokenizer.ggml.scores'));
+  if (!tokens || !scores || scores.length !== tokens.length) return { none: 'tokenizer.ggml.tokens and tokenizer.ggml.scores of one length' };
+  const types = numbers(kvs.get('tokenizer.ggml.token_type')) ?? [];
+  const vocab = new Map<string, number>();
+  const added: { id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }[] = [];
+  tokens.forEach((t, id) => {
+    const type = types[id] ?? 1;
+    if (type === UNUSED || vocab.has(t)) return;
+    vocab.set(t, id);
+    if (type === CONTROL || type === USER_DEFINED || type === UNKNOWN) added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type !== USER_DEFINED });
+  });
+  const order = [...vocab.values()].sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const merges: [string, string][] = [];
+  for (const id of order) {
+    const t = tokens[id]!;
+    const local: [string, string][] = [];
+    for (let k = 1; k < t.length; k++) {
+      if (t.charCodeAt(k) >= 0xdc00 && t.charCodeAt(k) <= 0xdfff) continue; // inside a surrogate pair
+      const a = t.slice(0, k);
+      const b = t.slice(k);
+      if (vocab.has(a) && vocab.has(b)) local.push([a, b]);
+    }
+    local.sort((x, y) => vocab.get(x[0])! - vocab.get(y[0])! || vocab.get(x[1])! - vocab.get(y[1])!);
+    merges.push(...local);
+  }
+  const prefix = kvs.get('tokenizer.ggml.add_space_prefix')?.value !== false; // llama.cpp's default for "llama"
+  const unk = number(kvs.get('tokenizer.ggml.unknown_token_id'));
+  const bos = number(kvs.get('tokenizer.ggml.bos_token_id'));
+  const eos = number(kvs.get('tokenizer.ggml.eos_token_id'));
+  const bosName = bos !== undefined ? tokens[bos] : undefined;
+  const addBos = kvs.get('tokenizer.ggml.add_bos_token')?.value !== false && bosName !== undefined; // llama.cpp adds bos for "llama" unless told not to
+  const S = '\u2581';
+  const tokenizer = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: { type: 'Sequence', normalizers: [...(prefix ? [{ type: 'Prepend', prepend: S }] : []), { type: 'Replace', pattern: { String: ' ' }, content: S }] },
+    pre_tokenizer: null,
+    post_processor: addBos
+      ? {
+          type: 'TemplateProcessing',
+          single: [{ SpecialToken: { id: bosName, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+          pair: [{ SpecialToken: { id: bosName, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bosName, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+          special_tokens: { [bosName!]: { id: bosName, ids: [bos!], tokens: [bosName] } },
+        }
+      : null,
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: S }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        ...(prefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
+      ],
+    },
+    model: {
+      type: 'BPE', dropout: null, unk_token: unk !== undefined ? tokens[unk] ?? null : null, continuing_subword_prefix: null, end_of_word_suffix: null,
+      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab: Object.fromEntries(vocab), merges,
+    },
+  };
+  const chat = kvs.get('tokenizer.chat_template')?.value;
+  const config = {
+    add_bos_token: addBos,
+    add_eos_token: kvs.get('tokenizer.ggml.add_eos_token')?.value === true,
+    added_tokens_decoder: Object.fromEntries(added.map(({ id, ...t }) => [String(id), t])),
+    ...(bosName !== undefined && { bos_token: bosName }),
+    ...(eos !== undefined && tokens[eos] !== undefined && { eos_token: tokens[eos] }),
+    ...(unk !== undefined && tokens[unk] !== undefined && { unk_token: tokens[unk] }),
+    ...(typeof chat === 'string' && { chat_template: chat }),
+    clean_up_tokenization_spaces: false,
+    legacy: true,
+    tokenizer_class: 'LlamaTokenizerFast',
   };
   return { files: new Map([['tokenizer.json', json(tokenizer)], ['tokenizer_config.json', json(config)]]) };
 }
