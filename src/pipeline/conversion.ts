@@ -45,6 +45,8 @@ export interface ConversionOptions extends Partial<FormatOwnOptions> {
 export interface ProgressSnapshot {
   bytesRead: number;
   tensorsDone: number;
+  /** A Hub input: tensor bytes received over the network so far (a read retried after a dropped connection counts once per attempt). */
+  bytesFetched?: number;
 }
 
 export interface Progress extends ProgressSnapshot {
@@ -234,6 +236,8 @@ export interface ConversionResult<Delivered> {
   files: OutputFile[];
   delivered: Delivered;
   bytesRead: number;
+  /** A Hub input: tensor bytes received over the network. */
+  bytesFetched?: number;
   inputBytes: number;
   seconds: number;
   /** Where the seconds went: reading headers and planning, starting the workers, the jobs, hashing and writing the small files, delivery. */
@@ -293,12 +297,14 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
     const delivered = await run.commit(files);
     mark();
     const [planning, workers, jobs, finish, deliver] = marks.slice(1).map((t, i) => (t - marks[i]) / 1000);
+    const { bytesFetched } = run.progress();
     return {
       format: format.id,
       layout: model.layout,
       files,
       delivered,
       bytesRead: run.progress().bytesRead,
+      ...(bytesFetched !== undefined && { bytesFetched }),
       inputBytes: source.bytes,
       seconds: (performance.now() - started) / 1000,
       phases: { plan: planning, workers, jobs, finish, deliver },

@@ -10,7 +10,9 @@ import { availableParallelism } from 'node:os';
 import { compileKernels } from '../kernels/index.js';
 import { ternaryStatsOf } from './stats-worker.js';
 import { outputStatsOf, outputTensors, type OutputRef } from './output-stats-worker.js';
-import { openCheckpoint } from '../io/checkpoint.js';
+import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { openCheckpointFolder } from '../model/checkpoint.js';
+import { isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
 import { readManifest, verifyManifest } from '../io/converted.js';
 import { interruptedReplace } from '../io/output-dir.js';
 import { planRoles, roleWeights, type TensorRole, type TernaryWeight, type Weight } from '../model/plan.js';
@@ -42,7 +44,8 @@ export interface Inspection {
   tensors: InspectedTensor[];
 }
 
-export async function inspect(path: string, o: { rule?: QuantRule; threads?: number } = {}): Promise<Inspection> {
+export async function inspect(path: string, o: { rule?: QuantRule; threads?: number; hub?: HubOptions } = {}): Promise<Inspection> {
+  if (isHubInput(path)) return inspectHub(path, o.rule ?? DEFAULTS.rule, o.threads, o.hub);
   const isFile = existsSync(path) && statSync(path).isFile();
   if (isFile && path.endsWith('.gguf')) {
     const file = realpathSync(path); // the user named it: a symlink to it is theirs (the output folder's reads follow none)
@@ -95,13 +98,25 @@ async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number)
   });
 }
 
+/** A model on the Hugging Face Hub, read as a conversion reads it: headers read ahead, tensors by range requests. */
+async function inspectHub(path: string, rule: QuantRule, threads: number | undefined, o: HubOptions = {}): Promise<Inspection> {
+  const h = await openHubInput(parseHubRef(path), o);
+  const { module } = await compileKernels(DEFAULTS.kernels);
+  const hub = { ...h.reads, key: `inspect-${h.repo.sha}-${Date.now()}-${Math.random()}` };
+  return checkpointInspection(openCheckpointFolder(h.folder), async (weights) => {
+    const stats = await ternaryStatsOf(weights, { module, rule, threads: threads ?? availableParallelism(), hub });
+    return new Map(weights.map((w, i) => [w.tensor.name, stats[i]]));
+  });
+}
+
 /**
  * An input checkpoint's inspection with the ternary statistics `statsOf` gives for its ternary weights
  * (by tensor name; the tied head, the embedding ternarized, under the embedding's name): inspect computes
  * them, a conversion with `stats` has them already (the report then costs no second pass).
  */
-export async function checkpointInspection(dir: string, statsOf: (weights: TernaryWeight[]) => Promise<Map<string, TernaryStats>>): Promise<Inspection> {
-  const ck = openCheckpoint(dir);
+export async function checkpointInspection(input: string | Checkpoint, statsOf: (weights: TernaryWeight[]) => Promise<Map<string, TernaryStats>>): Promise<Inspection> {
+  const ck = typeof input === 'string' ? openCheckpoint(input) : input;
+  const dir = ck.dir;
   const plan = planModel(ck, () => {}); // what inspect shows includes what a conversion would warn about
   const roles = new Map<string, { role: TensorRole; weight: Weight }>();
   for (const [role, weight] of planRoles(plan)) if (!roles.has(weight.tensor.name)) roles.set(weight.tensor.name, { role, weight });

@@ -8,7 +8,7 @@ import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
 import { fileReaderSource } from './input.js';
 import { READER, startWorker } from './pool.js';
-import { newChannel, sharedSource, sharedReadsAvailable } from './shared-read.js';
+import { newChannel, sharedSource, sharedReadsAvailable } from '../stream/shared-read.js';
 import type { TensorSource } from '../stream/ports.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
 
