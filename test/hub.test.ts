@@ -8,7 +8,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
@@ -193,6 +194,16 @@ Hub('inspect hf:ORG/NAME shows what inspect of the folder shows', async ({ hub }
   const r = await cli(['inspect', 'hf:org/tiny-bitnet', '--json'], { HF_ENDPOINT: hub.url });
   assert.is(r.status, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).layout, 'hf-bitnet');
+});
+
+Hub('the page\'s import map names the vendored @huggingface/hub and its imports, and its hash is in the page\'s script-src', () => {
+  const html = readFileSync(new URL('../build/js/web/page/index.html', import.meta.url), 'utf8');
+  const map = /<script type="importmap">([^<]*)<\/script>/.exec(html)![1];
+  const hash = createHash('sha256').update(map).digest('base64');
+  assert.ok(html.includes(`'sha256-${hash}'`), 'a changed import map needs its new hash in the Content-Security-Policy');
+  for (const [name, target] of Object.entries(JSON.parse(map).imports as Record<string, string>)) {
+    assert.ok(existsSync(new URL(target, new URL('../build/js/web/page/', import.meta.url))), `${name}: ${target} is in build/`);
+  }
 });
 
 Hub.run();

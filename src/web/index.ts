@@ -9,6 +9,10 @@ import { openCheckpointFolder } from '../model/checkpoint.js';
 import { checkThreads, jobOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
+import { hubDir, hubModelName, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
+import type { HubFiles } from '../hub/range-reader.js';
+import type { CheckpointFolder } from '../model/checkpoint.js';
+import type { InputFolder } from '../outputs/types.js';
 import { fileIn, lockRun, removeRun, stagingFolder } from './opfs.js';
 export { removeLeftovers } from './opfs.js';
 import { READER, startWorker, WebPool, WORKER } from './pool.js';
@@ -18,6 +22,7 @@ export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js
 export { DEFAULTS } from '../defaults.js';
 export type { ConversionOptions, OutputFile, Progress } from '../pipeline/conversion.js';
 export { simdSupported } from '../kernels/index.js';
+export type { HubOptions } from '../hub/repo.js';
 
 /**
  * Where the output goes:
@@ -56,24 +61,65 @@ function defaultThreads(): number {
   return (globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 2;
 }
 
+/** Converts a model folder given as File objects (a picked or dropped folder). */
 export async function convertFiles(files: Iterable<File>, o: WebConvertOptions = {}): Promise<WebConvertResult> {
-  const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   const set = fileSet(files, o.folderName);
+  return convertInput(
+    set.dir,
+    async () => {
+      const { folder, side } = await readAhead(set);
+      return { folder, side, files: [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]) };
+    },
+    o,
+  );
+}
+
+/**
+ * Converts a model on the Hugging Face Hub, `ORG/NAME` (or `hf:ORG/NAME`) at `revision` (default: its
+ * default branch), reading only the bytes the conversion needs by range requests; nothing is stored
+ * but the output. `hub`: an access token for a gated or private model, another endpoint. The model's
+ * name (outputs, manifest) is NAME, as a downloaded folder of it is usually named.
+ */
+export async function convertHub(repo: string, revision: string | undefined, o: WebConvertOptions & { hub?: HubOptions } = {}): Promise<WebConvertResult> {
+  const ref = parseHubRef(`hf:${repo.replace(/^hf:/, '')}${revision ? `@${revision}` : ''}`);
+  return convertInput(
+    o.folderName ?? hubModelName(ref),
+    async () => {
+      const h = await openHubInput(ref, o.hub);
+      return { folder: h.folder, side: h.side, files: [], hub: h.reads };
+    },
+    o,
+    hubDir(ref),
+  );
+}
+
+interface OpenedInput {
+  folder: CheckpointFolder;
+  side: InputFolder;
+  /** What the workers read: Files by path, or a Hub input's files. */
+  files: [string, File][];
+  hub?: HubFiles;
+}
+
+async function convertInput(name: string, open: () => Promise<OpenedInput>, o: WebConvertOptions, dir = name): Promise<WebConvertResult> {
+  const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   let outputName = '';
   let run = '';
   let reads: Reads = 'FileReaderSync';
+  let hub: HubFiles | undefined;
   const host: ConversionHost<{ name: string; blob: Blob }[]> = {
-    inputName: set.dir,
+    inputName: name,
     async openInput() {
-      const { folder, side } = await readAhead(set);
-      inputs = [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]);
-      return { checkpoint: openCheckpointFolder(folder), side, relative: (p) => p.slice(set.dir.length + 1) };
+      const input = await open();
+      inputs = input.files;
+      hub = input.hub;
+      return { checkpoint: openCheckpointFolder(input.folder), side: input.side, relative: (p) => p.slice(dir.length + 1) };
     },
     defaultTimestamp: () => Math.floor(Date.now() / 1000),
     plan: async (format, model, options, input) => format.plan(model, options, input.side),
     kernels: compileKernels,
     async begin(format) {
-      outputName = o.outputName ?? `${set.dir}-${format.id}`;
+      outputName = o.outputName ?? `${name}-${format.id}`;
       const output = o.output ?? { kind: 'opfs' };
       if (output.kind === 'directory' && !o.force && (await exists(output.handle, outputName))) {
         throw new OutputError({ file: outputName }, 'the output folder already exists in the chosen folder; pick another folder, or convert with force to replace it');
@@ -95,7 +141,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
         async start(p, module, opts) {
           plan = p;
           options = opts;
-          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run }, (bytes, tensors) => {
+          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run, ...(hub && { hub }) }, (bytes, tensors) => {
             done.bytesRead += bytes;
             done.tensorsDone += tensors;
           });

@@ -10,6 +10,8 @@ import { fileReaderSource } from './input.js';
 import { READER, startWorker } from './pool.js';
 import { newChannel, sharedSource, sharedReadsAvailable } from '../stream/shared-read.js';
 import type { TensorSource } from '../stream/ports.js';
+import type { HubFiles } from '../hub/range-reader.js';
+import { xhrSource } from './hub-xhr.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
 
 export type Task =
@@ -19,7 +21,7 @@ export type Task =
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
-  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string }
+  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; hub?: HubFiles }
   | { type: 'task'; id: number; task: Task }
   | { type: 'ping' };
 
@@ -29,12 +31,16 @@ export type FromWorker =
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
   | { type: 'progress'; bytes: number; tensors: number };
 
-/** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync. */
-export type Reads = 'shared' | 'FileReaderSync';
+/** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync (a Hub input: synchronous XMLHttpRequest). */
+export type Reads = 'shared' | 'FileReaderSync' | 'XMLHttpRequest';
 
-/** Starts the reader worker of shared-read.ts and waits until it serves. */
-async function startReader(files: [string, File][]): Promise<TensorSource> {
+/** Starts the reader worker of shared-read.ts and waits until it serves: picked Files, or a Hub input's ranges. */
+async function startReader(files: [string, File][], hub?: HubFiles): Promise<TensorSource> {
   const channel = newChannel();
+  if (hub) {
+    await startWorker(READER, { type: 'init', channel, hub }, 'the reader worker').reply;
+    return sharedSource(channel, new Map(hub.files.map((f) => [f.path, f])), 'the Hub connection failed; try again');
+  }
   await startWorker(READER, { type: 'init', channel, files: files.map(([, f]) => f) }, 'the reader worker').reply;
   return sharedSource(channel, new Map(files));
 }
@@ -118,8 +124,8 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);
-      reads = sharedReadsAvailable() ? 'shared' : 'FileReaderSync';
-      source = reads === 'shared' ? await startReader(m.files) : fileReaderSource(new Map(m.files));
+      reads = sharedReadsAvailable() ? 'shared' : m.hub ? 'XMLHttpRequest' : 'FileReaderSync';
+      source = reads === 'shared' ? await startReader(m.files, m.hub) : m.hub ? xhrSource(m.hub) : fileReaderSource(new Map(m.files));
       dir = await stagingFolder(m.run);
       post({ type: 'ready', reads });
     } catch (err) {

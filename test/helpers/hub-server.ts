@@ -239,7 +239,9 @@ async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = 
         );
         const from = Number(url.searchParams.get('cursor') ?? 0);
         const page = entries.slice(from, from + PAGE);
-        const next = from + PAGE < entries.length ? new URL(url.href.replace('http://x', state.url.replace(/\/$/, ''))) : undefined;
+        // an absolute link, as the Hub gives, on the origin the client asked (a proxy in front names it)
+        const origin = req.headers['x-forwarded-host'] ? `${req.headers['x-forwarded-proto'] ?? 'https'}://${req.headers['x-forwarded-host']}` : state.url;
+        const next = from + PAGE < entries.length ? new URL(url.pathname + url.search, origin) : undefined;
         next?.searchParams.set('cursor', String(from + PAGE));
         res.writeHead(200, { ...CORS, 'content-type': 'application/json', ...(next && { link: `<${next.href}>; rel="next"` }) }).end(JSON.stringify(page));
         return;

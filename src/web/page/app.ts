@@ -1,7 +1,7 @@
 // The page: pick or drop a model folder, choose the format, convert in workers, then save the output
 // into a picked folder or download it. States are shown in words; nothing is logged to the console.
 
-import { convertFiles, removeLeftovers, warmUp, DEFAULTS, FORMAT_IDS, formatById, optionFlag, simdSupported, type WebConvertResult, type WebOutput } from '../index.js';
+import { convertFiles, convertHub, removeLeftovers, warmUp, DEFAULTS, FORMAT_IDS, formatById, optionFlag, simdSupported, type Progress, type WebConvertResult, type WebOutput } from '../index.js';
 import { VERSION } from '../../version.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -29,8 +29,18 @@ function setFiles(list: File[], name?: string): void {
   $('picked').textContent = list.length
     ? `${shown}: ${list.length} files, ${weights} .safetensors, ${mib(total)}`
     : 'No folder chosen yet.';
-  $<HTMLButtonElement>('convert').disabled = list.length === 0 || busy;
+  if (list.length) $<HTMLInputElement>('hf-repo').value = ''; // a picked folder replaces a repo named before
+  $<HTMLButtonElement>('convert').disabled = !hasInput() || busy;
   $('error').hidden = true;
+}
+
+/** The Hugging Face repo named (ORG/NAME), if any: converted instead of a folder. */
+function hubRepo(): string {
+  return $<HTMLInputElement>('hf-repo').value.trim();
+}
+
+function hasInput(): boolean {
+  return files.length > 0 || hubRepo() !== '';
 }
 
 /** The files of a dropped folder (top level; a checkpoint's files are all there). */
@@ -137,19 +147,23 @@ async function convert(): Promise<void> {
   const started = performance.now();
   const stamp = $<HTMLInputElement>('timestamp').value;
   try {
-    const r = await convertFiles(files, {
+    const repo = hubRepo();
+    const token = $<HTMLInputElement>('hf-token').value.trim();
+    const options = {
       format: $<HTMLSelectElement>('format').value,
       ...formatChoices(),
       kernels: $<HTMLSelectElement>('kernels').value as typeof DEFAULTS.kernels,
       timestamp: stamp === '' ? undefined : Number(stamp),
-      folderName,
       output,
-      onProgress: (p) => {
+      onProgress: (p: Progress) => {
         bar.value = p.bytesTotal ? p.bytesRead / p.bytesTotal : 0;
         const s = (performance.now() - started) / 1000;
-        $('status').textContent = `${mib(p.bytesRead)} of ${mib(p.bytesTotal)} read, ${p.tensorsDone} of ${p.tensorsTotal} tensors, ${rate(p.bytesRead, s)}`;
+        $('status').textContent = `${mib(p.bytesRead)} of ${mib(p.bytesTotal)} read${repo ? ' from the Hub' : ''}, ${p.tensorsDone} of ${p.tensorsTotal} tensors, ${rate(p.bytesRead, s)}`;
       },
-    });
+    };
+    const r = repo
+      ? await convertHub(repo, $<HTMLInputElement>('hf-revision').value.trim() || undefined, { ...options, hub: token ? { token } : {} })
+      : await convertFiles(files, { ...options, folderName });
     previous = r;
     bar.value = 1;
     $('status').textContent = 'Finished.';
@@ -159,7 +173,7 @@ async function convert(): Promise<void> {
     showError(`The conversion failed: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     busy = false;
-    $<HTMLButtonElement>('convert').disabled = files.length === 0;
+    $<HTMLButtonElement>('convert').disabled = !hasInput();
   }
 }
 
@@ -182,6 +196,8 @@ function init(): void {
       (err) => showError(`Cannot read the dropped folder: ${err instanceof Error ? err.message : String(err)}`),
     );
   });
+  $('hub-input').addEventListener('submit', (e) => e.preventDefault()); // Enter in a field: nothing to send anywhere
+  $('hf-repo').addEventListener('input', () => ($<HTMLButtonElement>('convert').disabled = !hasInput() || busy));
   $('convert').addEventListener('click', () => void convert());
   // outputs of earlier visits are unreachable now (their download links died with the page): free the space
   void removeLeftovers().catch(() => undefined);
