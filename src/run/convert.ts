@@ -8,7 +8,7 @@ import { compileKernels } from '../kernels/index.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
 import { HUB_SIDE_FILES, hubModelName, isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
-import { stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
+import { serveHub, stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
 import { FileSink } from '../io/file-sink.js';
 import { ContainerHasher, createContainer } from '../io/container.js';
 import { OutputTransaction } from '../io/output-dir.js';
@@ -111,7 +111,14 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
       if (!hub) refuseOutputOverInput(input.checkpoint.dir, opts.outputDir);
       const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false, warn);
       const counter = new ProgressCounter();
-      const reads = hub && { ...hub.reads, fetched: { buffer: counter.buffer, cell: ProgressCounter.FETCHED_CELL } };
+      const fetched = { buffer: counter.buffer, cell: ProgressCounter.FETCHED_CELL };
+      // the workers' reads are served by this thread, idle while they run; --threads 0 reads on this thread, through a reader thread
+      const served = hub && threads > 0 ? serveHub({ ...hub.reads, fetched }, threads) : undefined;
+      const reads: HubReadSpec | undefined = hub && { ...hub.reads, fetched, ...(served && { channels: served.channels }) };
+      const stopReads = async () => {
+        await served?.stop();
+        if (reads) await stopHubReaders(reads.key);
+      };
       const hashers = new Map<string, ContainerHasher>();
       let jobs: RunnableJob[] = [];
       let module: WebAssembly.Module | undefined;
@@ -143,12 +150,12 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
           return writeSmall(out.tempDir, name, bytes);
         },
         async commit() {
-          if (reads) await stopHubReaders(reads.key); // --threads 0 read on this thread
+          await stopReads();
           out.commit();
           return out.target;
         },
         async abort() {
-          if (reads) await stopHubReaders(reads.key);
+          await stopReads();
           out.abort();
         },
       };

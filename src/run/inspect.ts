@@ -13,6 +13,7 @@ import { outputStatsOf, outputTensors, type OutputRef } from './output-stats-wor
 import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
 import { isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
+import { serveHub } from '../io/hub-reader.js';
 import { readManifest, verifyManifest } from '../io/converted.js';
 import { interruptedReplace } from '../io/output-dir.js';
 import { planRoles, roleWeights, type TensorRole, type TernaryWeight, type Weight } from '../model/plan.js';
@@ -102,11 +103,17 @@ async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number)
 async function inspectHub(path: string, rule: QuantRule, threads: number | undefined, o: HubOptions = {}): Promise<Inspection> {
   const h = await openHubInput(parseHubRef(path), o);
   const { module } = await compileKernels(DEFAULTS.kernels);
-  const hub = { ...h.reads, key: `inspect-${h.repo.sha}-${Date.now()}-${Math.random()}` };
-  return checkpointInspection(openCheckpointFolder(h.folder), async (weights) => {
-    const stats = await ternaryStatsOf(weights, { module, rule, threads: threads ?? availableParallelism(), hub });
-    return new Map(weights.map((w, i) => [w.tensor.name, stats[i]]));
-  });
+  const n = threads ?? availableParallelism();
+  const served = n > 0 ? serveHub(h.reads, n) : undefined; // this thread serves the statistics threads' reads (io/hub-reader.ts)
+  const hub = { ...h.reads, key: `inspect-${h.repo.sha}-${Date.now()}-${Math.random()}`, ...(served && { channels: served.channels }) };
+  try {
+    return await checkpointInspection(openCheckpointFolder(h.folder), async (weights) => {
+      const stats = await ternaryStatsOf(weights, { module, rule, threads: n, hub });
+      return new Map(weights.map((w, i) => [w.tensor.name, stats[i]]));
+    });
+  } finally {
+    await served?.stop();
+  }
 }
 
 /**

@@ -62,7 +62,8 @@ function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[], so
 export async function ternaryStatsOf(weights: TernaryWeight[], o: { module: WebAssembly.Module; rule: QuantRule; threads: number; hub?: HubReadSpec }): Promise<TernaryStats[]> {
   if (o.threads === 0 || weights.length < 2) {
     try {
-      return statsOf(await instantiateKernels(o.module), o.rule, weights, o.hub && (await hubSource(o.hub)));
+      // on this thread, which cannot also serve its own reads: a reader thread of its own
+      return statsOf(await instantiateKernels(o.module), o.rule, weights, o.hub && (await hubSource({ ...o.hub, channels: undefined })));
     } finally {
       if (o.hub) await stopHubReaders(o.hub.key);
     }

@@ -16,6 +16,8 @@ const DONE = 1; // sequence number of the last answer
 const FAILED = 2; // 1 when the last answer is an error (JSON of a serialized error in `error`)
 const FILE = 3; // index of the file
 const LENGTH = 4; // bytes asked (<= the window)
+const OWNER = 5; // 0 while no reading thread has claimed the channel (claimChannel)
+const STOP = 6; // 1: the reader stops serving (stopServing)
 
 export interface Channel {
   ctrl: SharedArrayBuffer; // Int32Array cells above
@@ -70,17 +72,31 @@ export function sharedSource<F extends SizedFile>(channel: Channel, files: Map<s
   return new WindowSource(files, read, data.length, hint);
 }
 
+/** Takes the channel for the calling thread if no other thread has: several threads may be handed the same channels. */
+export function claimChannel(channel: Channel): boolean {
+  return Atomics.compareExchange(new Int32Array(channel.ctrl), OWNER, 0, 1) === 0;
+}
+
+/** Ends serveReads on this channel (it returns once it wakes). */
+export function stopServing(channel: Channel): void {
+  const ctrl = new Int32Array(channel.ctrl);
+  Atomics.store(ctrl, STOP, 1);
+  Atomics.notify(ctrl, REQUEST);
+}
+
 /** Fills `into` (a view of the shared window) with the bytes of file `file` from `at`; the tensor being read ends at `end`. */
 export type ServeRead = (file: number, at: number, end: number, into: Uint8Array) => Promise<void>;
 
-/** The reader's side: answers requests with `read` until its thread is terminated. */
-export async function serveReads(channel: Channel, read: ServeRead): Promise<never> {
+/** The reader's side: answers requests with `read` until its thread is terminated or stopServing. */
+export async function serveReads(channel: Channel, read: ServeRead): Promise<void> {
   const ctrl = new Int32Array(channel.ctrl);
   const position = new Float64Array(channel.position);
   const data = new Uint8Array(channel.data);
   for (let seen = 0; ; ) {
     const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: unknown } }).waitAsync(ctrl, REQUEST, seen);
     if (wait.async) await wait.value;
+    if (Atomics.load(ctrl, STOP)) return;
+    if (Atomics.load(ctrl, REQUEST) === seen) continue; // woken without a request
     seen = Atomics.load(ctrl, REQUEST);
     const length = Atomics.load(ctrl, LENGTH);
     try {
