@@ -99,7 +99,7 @@ test('bitnet-converter/web convertHub: the CLI\'s hashes; a missing repository a
     // plain JavaScript run in the page (a function would be rewritten by the test's TypeScript loader)
     const got = (await page.evaluate(`(async () => {
       const web = await import('/js/web/index.js');
-      const r = await web.convertHub('org/wide-bitnet', 'main', { format: 'bitnet-rs', timestamp: 0, output: { kind: 'blobs' } });
+      const r = await web.convertHub('https://huggingface.co/org/wide-bitnet', 'main', { format: 'bitnet-rs', timestamp: 0, output: { kind: 'blobs' } }); // the page's address, as pasted
       const errors = [];
       for (const [repo, rev] of [['org/no-such-model', undefined], ['org/wide-bitnet', 'v9']]) {
         try {

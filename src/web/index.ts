@@ -75,13 +75,15 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
 }
 
 /**
- * Converts a model on the Hugging Face Hub, `ORG/NAME` (or `hf:ORG/NAME`) at `revision` (default: its
+ * Converts a model on the Hugging Face Hub, `ORG/NAME` (or `hf:ORG/NAME`, or its page's address) at `revision` (default: its
  * default branch), reading only the bytes the conversion needs by range requests; nothing is stored
  * but the output. `hub`: an access token for a gated or private model, another endpoint. The model's
  * name (outputs, manifest) is NAME, as a downloaded folder of it is usually named.
  */
 export async function convertHub(repo: string, revision: string | undefined, o: WebConvertOptions & { hub?: HubOptions } = {}): Promise<WebConvertResult> {
-  const ref = parseHubRef(`hf:${repo.replace(/^hf:/, '')}${revision ? `@${revision}` : ''}`);
+  // as typed or pasted: ORG/NAME, hf:ORG/NAME, or the model page's address
+  const id = repo.trim().replace(/^(hf:|https?:\/\/(www\.)?huggingface\.co\/)/, '').replace(/\/+$/, '');
+  const ref = parseHubRef(`hf:${id}${revision ? `@${revision}` : ''}`);
   return convertInput(
     o.folderName ?? hubModelName(ref),
     async () => {
