@@ -91,6 +91,17 @@ export class OutputError extends ConversionError {
   }
 }
 
+/**
+ * The Hugging Face Hub has no such repository, revision or file, refuses access (gated or private,
+ * HTTP 401/403), or cannot be reached after retries.
+ */
+export class HubError extends ConversionError {
+  readonly code = 'Hub';
+  constructor(place: ErrorPlace, detail: string) {
+    super(place, detail);
+  }
+}
+
 /** A usage error on the command line (bad option value). */
 export class UsageError extends ConversionError {
   readonly code = 'Usage';
@@ -122,6 +133,7 @@ const ERROR_CLASSES: Record<string, abstract new (...args: never[]) => Conversio
   UnsupportedError,
   InvalidConfigError,
   OutputError,
+  HubError,
   UsageError,
 };
 

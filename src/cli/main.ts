@@ -23,6 +23,7 @@ import { LAYOUTS as INPUT_LAYOUTS } from '../layouts/index.js';
 import { createProgress, gb } from './progress.js';
 import { servePage } from './serve.js';
 import { inspect } from '../run/inspect.js';
+import { isHubInput, type HubOptions } from '../hub/repo.js';
 import { roleName } from '../model/plan.js';
 import { verify } from '../run/verify.js';
 import { inspectionText } from './inspect-text.js';
@@ -68,7 +69,7 @@ function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 
 function addConvertOptions(cmd: Command, defaults: { input: string; output: string }): Command {
   cmd
-    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json; or a .gguf file (or a folder holding one)', defaults.input)
+    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json; or a .gguf file (or a folder holding one); or a Hugging Face model as hf:ORG/NAME[@REVISION], read over HTTP (nothing stored)', defaults.input)
     .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
     .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
     .addOption(
@@ -97,6 +98,7 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     .option('--timestamp <seconds>', 'conversion_timestamp to record (default: $SOURCE_DATE_EPOCH, else now); makes the output reproducible', wholeNumber('--timestamp', 0))
     .addOption(new Option('--kernels <build>', 'wasm kernel build: simd, scalar, or auto (simd when the runtime supports it)').choices(['auto', 'simd', 'scalar']).default(DEFAULTS.kernels))
     .option('--chunk-mib <n>', 'input MiB read into wasm memory per step, 1 to 256 (memory per thread: about 6x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1, 256), DEFAULTS.chunkBytes / 2 ** 20)
+    .option(...HF_TOKEN_OPTION)
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print stack traces with errors')
     .option('--log-dir <dir>', 'folder for the run log bitnet-converter-<timestamp>.txt', 'logs')
@@ -108,16 +110,32 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
 const REPORT_OPTION = ['--report <file.html>', 'also write a self-contained HTML report: model summary, per-layer scale and zero charts, a source histogram, timings and the verdict'] as const;
 const REPORT_TENSOR_OPTION = ['--report-tensor <name>', 'the projection whose source |w|/mean|w| the report\'s histogram shows: a tensor name or a role such as blk.3.ffn_down (default blk.0.attn_q)'] as const;
 
+const HF_TOKEN_OPTION = ['--hf-token <token>', 'an access token for a gated or private Hugging Face model (hf:ORG/NAME input; default: $HF_TOKEN); never logged or written'] as const;
+
+/** How a Hub input is read: the token (flag, else HF_TOKEN), the Hub's address (HF_ENDPOINT, as Hugging Face's own tools take it). */
+function hubOptions(token: string | undefined): HubOptions {
+  const t = token ?? (process.env.HF_TOKEN || undefined);
+  const endpoint = process.env.HF_ENDPOINT || undefined;
+  return { ...(t !== undefined && { token: t }), ...(endpoint !== undefined && { endpoint }) };
+}
+
+/** The command line as the log records it: an access token is never written. */
+function loggedArgs(args: string[]): string {
+  return args.map((a, i) => (args[i - 1] === '--hf-token' ? '<token>' : a.startsWith('--hf-token=') ? '--hf-token=<token>' : a)).join(' ');
+}
+
 async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise<ConvertSummary> {
   const log = new RunLog(flags.logDir);
-  log.line(`bitnet-converter ${VERSION}: ${process.argv.slice(2).join(' ')}`);
+  log.line(`bitnet-converter ${VERSION}: ${loggedArgs(process.argv.slice(2))}`);
   const say = (m: string) => {
     log.line(m);
     if (!flags.quiet) process.stderr.write(m + '\n');
   };
   const started = performance.now();
   try {
-    if (!existsSync(flags.inputDir)) {
+    const hub = isHubInput(flags.inputDir);
+    if (hub && flags.report) throw new UsageError('--report reads the source from disk: not with a Hugging Face input yet (inspect the output, or convert a downloaded folder)');
+    if (!hub && !existsSync(flags.inputDir)) {
       const hint = isDefaultInput
         ? `download the model first (huggingface-cli download ${MODEL} --local-dir ${DEFAULT_INPUT}) or try the converter on a synthetic model: bitnet-converter demo`
         : 'pass --input-dir with a folder holding config.json and the safetensors files';
@@ -130,6 +148,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
       summary = await convert({
         inputDir: flags.inputDir,
         outputDir: flags.outputDir,
+        ...(hub && { hub: hubOptions(flags.hfToken as string | undefined) }),
         ...Object.fromEntries(FORMAT_OPTIONS.map(({ option }) => [option.key, flags[option.key]])),
         ...(flags.engine === undefined ? { format: flags.format } : { engine: flags.engine as string }),
         layout: flags.layout,
@@ -152,17 +171,19 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
     const written = summary.files.reduce((s, f) => s + f.bytes, 0);
     say(
       `done in ${summary.seconds.toFixed(2)} s: ${summary.files.length} files, ${gb(written)} GB written to ${summary.outputDir}; ` +
-        `input ${gb(summary.inputBytes)} GB at ${gb(summary.inputBytes / summary.seconds)} GB/s; peak memory ${(peak / 2 ** 20).toFixed(0)} MiB; ` +
+        `input ${gb(summary.inputBytes)} GB at ${gb(summary.inputBytes / summary.seconds)} GB/s` +
+        `${summary.bytesFetched !== undefined ? ` (${gb(summary.bytesFetched)} GB fetched from the Hub)` : ''}; peak memory ${(peak / 2 ** 20).toFixed(0)} MiB; ` +
         `${summary.layout} -> ${summary.format}; ${summary.kernels} kernels, ${summary.threads} threads${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
     );
     for (const f of summary.files) log.line(`  ${f.name} ${f.bytes} bytes sha256 ${f.sha256}`);
     const doc = {
       converter: { name: 'bitnet-converter', version: VERSION },
-      input: { dir: resolve(flags.inputDir), layout: summary.layout, bytes: summary.inputBytes },
+      input: { dir: hub ? flags.inputDir : resolve(flags.inputDir), layout: summary.layout, bytes: summary.inputBytes },
       output: { dir: summary.outputDir, format: summary.format, bytes: written, files: summary.files },
       seconds: summary.seconds,
       input_gb_per_second: summary.inputBytes / 1e9 / summary.seconds,
       bytes_read: summary.bytesRead,
+      ...(summary.bytesFetched !== undefined && { bytes_fetched: summary.bytesFetched }),
       peak_rss_bytes: peak,
       threads: summary.threads,
       kernels: summary.kernels,
@@ -250,16 +271,18 @@ export function buildProgram(): Command {
   program
     .command('inspect')
     .description('what a model folder holds: an input checkpoint (layout, tensors, ternary statistics under --rule) or a converted output (format, tensors decoded by its reader), or a .gguf file')
-    .argument('<path>', 'a model folder, an output folder, or a .gguf file')
+    .argument('<path>', 'a model folder, an output folder, a .gguf file, or a Hugging Face model as hf:ORG/NAME[@REVISION]')
     .option('--json', 'one JSON document instead of text')
+    .option(...HF_TOKEN_OPTION)
     .addOption(new Option('--rule <rule>', 'the rule for master weights\' statistics').choices(QUANT_RULES).default(DEFAULTS.rule))
     .addOption(new Option('--layout <layout>', 'an input checkpoint\'s layout, as convert takes it (default: detected; llama-latent is read only when named)').choices(INPUT_LAYOUTS.map((l) => l.id)))
     .option(...REPORT_OPTION)
     .option(...REPORT_TENSOR_OPTION)
     .action(async (path: string, _o: unknown, cmd: Command) => {
-      const o = ownOptions<{ json?: boolean; rule: QuantRule; layout?: string; report?: string; reportTensor?: string }>(cmd);
+      const o = ownOptions<{ json?: boolean; rule: QuantRule; layout?: string; report?: string; reportTensor?: string; hfToken?: string }>(cmd);
       const started = performance.now();
-      const result = await inspect(path, { rule: o.rule, layout: o.layout });
+      if (isHubInput(path) && o.report) throw new UsageError('--report reads the source from disk: not with a Hugging Face input yet');
+      const result = await inspect(path, { rule: o.rule, layout: o.layout, hub: hubOptions(o.hfToken) });
       // --json spells roles as text (blk.3.attn_q), as --report-tensor takes them
       const json = () => JSON.stringify({ ...result, tensors: result.tensors.map((t) => (t.role === undefined ? t : { ...t, role: roleName(t.role) })) }, null, 2) + '\n';
       process.stdout.write(o.json ? json() : inspectionText(result));

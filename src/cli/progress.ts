@@ -19,14 +19,14 @@ export function createProgress(o: ProgressOptions): { update(p: Progress): void;
   let drawn = false;
   if (o.quiet) return { update() {}, end() {} };
   return {
-    update({ bytesRead: done, bytesTotal: total, tensorsDone, tensorsTotal }) {
+    update({ bytesRead: done, bytesTotal: total, tensorsDone, tensorsTotal, bytesFetched }) {
       const secs = (performance.now() - start) / 1000;
       const rate = secs > 0 ? done / secs : 0;
       const frac = total > 0 ? Math.min(1, done / total) : 1;
       const eta = rate > 0 ? (total - done) / rate : 0;
       const text =
         `${(frac * 100).toFixed(0).padStart(3)}% ${tensorsDone}/${tensorsTotal} tensors, ` +
-        `${gb(done)}/${gb(total)} GB read, ${gb(rate)} GB/s, ETA ${eta.toFixed(0)} s`;
+        `${gb(done)}/${gb(total)} GB read${bytesFetched !== undefined ? ` (${gb(bytesFetched)} GB fetched from the Hub)` : ''}, ${gb(rate)} GB/s, ETA ${eta.toFixed(0)} s`;
       if (stream.isTTY) {
         const width = 30;
         const fill = Math.round(frac * width);

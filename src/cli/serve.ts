@@ -12,7 +12,7 @@ export const PAGE = '/js/web/page/index.html';
 
 /**
  * Cross-origin isolation: the page gets SharedArrayBuffer, so its workers read the input through a
- * reader worker into shared memory (web/shared-read.ts) instead of FileReaderSync. A host without these
+ * reader worker into shared memory (stream/shared-read.ts) instead of FileReaderSync. A host without these
  * headers still works, with FileReaderSync.
  */
 const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
@@ -20,6 +20,7 @@ const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-e
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.map': 'application/json',
   '.json': 'application/json',
   '.wasm': 'application/wasm',

@@ -55,6 +55,8 @@ export interface ProgressSnapshot {
   tensorsDone: number;
   /** Tensors whose reading has begun (the browser's host counts them; done ones included). */
   tensorsStarted?: number;
+  /** A Hub input: tensor bytes received over the network so far (a read retried after a dropped connection counts once per attempt). */
+  bytesFetched?: number;
 }
 
 export interface Progress extends ProgressSnapshot {
@@ -267,6 +269,8 @@ export interface ConversionResult<Delivered> {
   files: OutputFile[];
   delivered: Delivered;
   bytesRead: number;
+  /** A Hub input: tensor bytes received over the network. */
+  bytesFetched?: number;
   inputBytes: number;
   seconds: number;
   /** Where the seconds went: reading headers and planning, starting the workers, the jobs, hashing and writing the small files, delivery. */
@@ -334,12 +338,14 @@ export async function runConversion<Delivered>(host: ConversionHost<Delivered>, 
     const delivered = await run.commit(files);
     mark();
     const [planning, workers, jobs, finish, deliver] = marks.slice(1).map((t, i) => (t - marks[i]) / 1000);
+    const { bytesFetched } = run.progress();
     return {
       format: format.id,
       layout: model.layout,
       files,
       delivered,
       bytesRead: run.progress().bytesRead,
+      ...(bytesFetched !== undefined && { bytesFetched }),
       inputBytes: source.bytes,
       seconds: (performance.now() - started) / 1000,
       phases: { plan: planning, workers, jobs, finish, deliver },

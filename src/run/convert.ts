@@ -6,6 +6,9 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { compileKernels } from '../kernels/index.js';
 import { openCheckpoint } from '../io/checkpoint.js';
+import { openCheckpointFolder } from '../model/checkpoint.js';
+import { HUB_SIDE_FILES, hubModelName, isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
+import { serveHub, stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
 import { FileSink } from '../io/file-sink.js';
 import { ContainerHasher, createContainer } from '../io/container.js';
 import { OutputTransaction } from '../io/output-dir.js';
@@ -21,7 +24,10 @@ import type { RunnableJob } from './run-job.js';
 export type { OutputFile, Progress } from '../pipeline/conversion.js';
 
 export interface ConvertOptions extends ConversionOptions {
+  /** A checkpoint folder, or a Hugging Face model as hf:ORG/NAME[@REVISION] (read over HTTP, nothing stored). */
   inputDir: string;
+  /** A Hub input: the access token, the Hub's address (default https://huggingface.co), retries (hub/repo.ts). */
+  hub?: HubOptions;
   outputDir: string;
   /** Replace an existing output folder (only after success). */
   force?: boolean;
@@ -37,6 +43,8 @@ export interface ConvertOptions extends ConversionOptions {
 export interface ConvertSummary {
   outputDir: string;
   format: string;
+  /** A Hub input: tensor bytes received over the network. */
+  bytesFetched?: number;
   /** The input layout detected (layouts/index.ts). */
   layout: string;
   files: OutputFile[];
@@ -61,6 +69,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
     layout: r.layout,
     files: r.files,
     bytesRead: r.bytesRead,
+    ...(r.bytesFetched !== undefined && { bytesFetched: r.bytesFetched }),
     inputBytes: r.inputBytes,
     seconds: r.seconds,
     kernels: r.kernels,
@@ -75,9 +84,20 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
 function nodeHost(opts: ConvertOptions): ConversionHost<string> {
   const threads = checkThreads(opts.threads ?? availableParallelism());
   const durable = opts.durable ?? true;
+  const hubRef = isHubInput(opts.inputDir) ? parseHubRef(opts.inputDir) : undefined;
+  let hub: { reads: HubReadSpec; side: [string, Uint8Array][] } | undefined;
   return {
-    inputName: basename(resolve(opts.inputDir)).replace(/\.gguf$/, ''), // a .gguf named: its name without the extension
+    inputName: hubRef ? hubModelName(hubRef) : basename(resolve(opts.inputDir)).replace(/\.gguf$/, ''), // a .gguf named: its name without the extension
     async openInput() {
+      if (hubRef) {
+        const h = await openHubInput(hubRef, opts.hub);
+        const side = HUB_SIDE_FILES.flatMap((name): [string, Uint8Array][] => {
+          const bytes = h.side.readSide(name);
+          return bytes ? [[name, bytes]] : [];
+        });
+        hub = { reads: { ...h.reads, key: `${h.repo.sha}-${process.pid}-${Date.now()}-${Math.random()}` }, side };
+        return { checkpoint: openCheckpointFolder(h.folder), side: h.side, relative: (f) => f.slice(h.repo.dir.length + 1) };
+      }
       const checkpoint = openCheckpoint(opts.inputDir);
       const dir = checkpoint.dir;
       // a .gguf source: its vocabulary rebuilt as tokenizer files where none sit beside it
@@ -86,12 +106,22 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
     },
     defaultTimestamp,
     plan: (format, model, options, input) =>
-      threads === 0 ? Promise.resolve(format.plan(model, options, input.side)) : planInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir }),
+      threads === 0
+        ? Promise.resolve(format.plan(model, options, input.side))
+        : planInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir, ...(hub && { side: hub.side }) }),
     kernels: compileKernels,
     async begin(_format, input, warn) {
-      refuseOutputOverInput(input.checkpoint.dir, opts.outputDir);
+      if (!hub) refuseOutputOverInput(input.checkpoint.dir, opts.outputDir);
       const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false, warn);
       const counter = new ProgressCounter();
+      const fetched = { buffer: counter.buffer, cell: ProgressCounter.FETCHED_CELL };
+      // the workers' reads are served by this thread, idle while they run; --threads 0 reads on this thread, through a reader thread
+      const served = hub && threads > 0 ? serveHub({ ...hub.reads, fetched }, threads) : undefined;
+      const reads: HubReadSpec | undefined = hub && { ...hub.reads, fetched, ...(served && { channels: served.channels }) };
+      const stopReads = async () => {
+        await served?.stop();
+        if (reads) await stopHubReaders(reads.key);
+      };
       const hashers = new Map<string, ContainerHasher>();
       let jobs: RunnableJob[] = [];
       let module: WebAssembly.Module | undefined;
@@ -99,7 +129,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
         threads,
         async start(plan, m, options) {
           module = m;
-          jobs = plan.jobs.map((job): RunnableJob => ({ job, dir: out.tempDir, options, progress: counter.buffer, durable }));
+          jobs = plan.jobs.map((job): RunnableJob => ({ job, dir: out.tempDir, options, progress: counter.buffer, durable, ...(reads && { hub: reads }) }));
         },
         async createContainers(containers) {
           for (const c of containers) {
@@ -115,7 +145,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
           const results = await runJobs(jobs, { threads, module: module!, weight: (j) => j.job.cost.bytes, onDone });
           return results.map((r) => ({ written: r.written, stats: r.stats, rounded: r.rounded }));
         },
-        progress: () => counter.read(),
+        progress: () => ({ ...counter.read(), ...(reads && { bytesFetched: counter.fetched() }) }),
         async finishContainers(containers) {
           return Promise.all(containers.map((c) => hashers.get(c.file)!.finish(durable)));
         },
@@ -123,10 +153,12 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
           return writeSmall(out.tempDir, name, bytes);
         },
         async commit() {
+          await stopReads();
           out.commit();
           return out.target;
         },
         async abort() {
+          await stopReads();
           out.abort();
         },
       };

@@ -10,7 +10,10 @@ import { availableParallelism } from 'node:os';
 import { compileKernels } from '../kernels/index.js';
 import { ternaryStatsOf } from './stats-worker.js';
 import { outputStatsOf, outputTensors, type OutputRef } from './output-stats-worker.js';
-import { openCheckpoint } from '../io/checkpoint.js';
+import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { openCheckpointFolder } from '../model/checkpoint.js';
+import { isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
+import { serveHub } from '../io/hub-reader.js';
 import { readManifest, verifyManifest } from '../io/converted.js';
 import { interruptedReplace } from '../io/output-dir.js';
 import { planRoles, roleWeights, type TensorRole, type TernaryWeight, type Weight } from '../model/plan.js';
@@ -43,7 +46,8 @@ export interface Inspection {
 }
 
 /** `layout`: the input layout of a checkpoint, by id (needed for one never detected, llama-latent); outputs ignore it. */
-export async function inspect(path: string, o: { rule?: QuantRule; threads?: number; layout?: string } = {}): Promise<Inspection> {
+export async function inspect(path: string, o: { rule?: QuantRule; threads?: number; layout?: string; hub?: HubOptions } = {}): Promise<Inspection> {
+  if (isHubInput(path)) return inspectHub(path, o.rule ?? DEFAULTS.rule, o.threads, o.hub, o.layout);
   const isFile = existsSync(path) && statSync(path).isFile();
   // a .gguf beside no manifest.json is a source (layout gguf: its config and ternary statistics); ours is an output
   if (isFile && path.endsWith('.gguf') && !existsSync(join(dirname(path), 'manifest.json'))) return inspectCheckpoint(path, o.rule ?? DEFAULTS.rule, o.threads);
@@ -98,14 +102,32 @@ async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number,
   }, layout);
 }
 
+/** A model on the Hugging Face Hub, read as a conversion reads it: headers read ahead, tensors by range requests. */
+async function inspectHub(path: string, rule: QuantRule, threads: number | undefined, o: HubOptions = {}, layout?: string): Promise<Inspection> {
+  const h = await openHubInput(parseHubRef(path), o);
+  const { module } = await compileKernels(DEFAULTS.kernels);
+  const n = threads ?? availableParallelism();
+  const served = n > 0 ? serveHub(h.reads, n) : undefined; // this thread serves the statistics threads' reads (io/hub-reader.ts)
+  const hub = { ...h.reads, key: `inspect-${h.repo.sha}-${Date.now()}-${Math.random()}`, ...(served && { channels: served.channels }) };
+  try {
+    return await checkpointInspection(openCheckpointFolder(h.folder), async (weights) => {
+      const stats = await ternaryStatsOf(weights, { module, rule, threads: n, hub });
+      return new Map(weights.map((w, i) => [w.tensor.name, stats[i]]));
+    }, layout);
+  } finally {
+    await served?.stop();
+  }
+}
+
 /**
  * An input checkpoint's inspection with the ternary statistics `statsOf` gives for its ternary weights
  * (by tensor name; the tied head, the embedding ternarized, under the embedding's name): inspect computes
  * them, a conversion with `stats` has them already (the report then costs no second pass). `layout`: the
  * input layout by id, as a conversion takes it (default: detected).
  */
-export async function checkpointInspection(dir: string, statsOf: (weights: TernaryWeight[]) => Promise<Map<string, TernaryStats>>, layout?: string): Promise<Inspection> {
-  const ck = openCheckpoint(dir);
+export async function checkpointInspection(input: string | Checkpoint, statsOf: (weights: TernaryWeight[]) => Promise<Map<string, TernaryStats>>, layout?: string): Promise<Inspection> {
+  const ck = typeof input === 'string' ? openCheckpoint(input) : input;
+  const dir = ck.dir;
   const plan = planModel(ck, () => {}, layout); // what inspect shows includes what a conversion would warn about
   const roles = new Map<string, { role: TensorRole; weight: Weight }>();
   for (const [role, weight] of planRoles(plan)) if (!roles.has(weight.tensor.name)) roles.set(weight.tensor.name, { role, weight });

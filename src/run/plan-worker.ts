@@ -17,6 +17,8 @@ interface PlanRequest {
   model: ModelPlan;
   options: FormatOptions;
   inputDir: string;
+  /** The side files when they are not on disk (a Hub input reads them ahead). */
+  side?: [string, Uint8Array][];
 }
 
 /** The input folder's side files (tokenizer, generation config) through Node file access. */
@@ -45,6 +47,11 @@ export function inputFolder(dir: string): InputFolder {
   };
 }
 
+/** Side files held in memory. */
+function sideFolder(side: Map<string, Uint8Array>): InputFolder {
+  return { readSide: (name) => side.get(name), sideSize: (name) => side.get(name)?.length };
+}
+
 export function planInWorker(request: Omit<PlanRequest, 'task'>): Promise<FormatPlan> {
   // A young generation of 8 MiB (default up to 48): parsing a vocabulary makes short-lived garbage by
   // the million, which a large young generation holds as resident memory (measured: 30 MiB less peak on
@@ -54,6 +61,6 @@ export function planInWorker(request: Omit<PlanRequest, 'task'>): Promise<Format
 
 await answer<PlanRequest, FormatPlan>(
   'plan',
-  (r) => formatById(r.format).plan(r.model, r.options, inputFolder(r.inputDir)),
+  (r) => formatById(r.format).plan(r.model, r.options, r.side ? sideFolder(new Map(r.side)) : inputFolder(r.inputDir)),
   (plan) => plan.containers.map((c) => c.head.buffer as ArrayBuffer),
 );

@@ -5,6 +5,7 @@ import { Tinypool } from 'tinypool';
 import { instantiateKernels } from '../kernels/index.js';
 import { reviveError } from '../errors.js';
 import { runJob, type JobResult, type RunnableJob } from './run-job.js';
+import { hubSource } from '../io/hub-reader.js';
 import { jobOrder } from '../pipeline/conversion.js';
 import type { PoolData, WorkerReply } from './worker.js';
 
@@ -32,7 +33,8 @@ export async function runJobs(jobs: RunnableJob[], opts: PoolOptions): Promise<J
   if (opts.threads === 0) {
     const kernels = await instantiateKernels(opts.module);
     for (const i of order) {
-      results[i] = runJob(kernels, jobs[i]);
+      const hub = jobs[i].hub;
+      results[i] = runJob(kernels, jobs[i], hub && (await hubSource(hub)));
       opts.onDone?.(i);
       await new Promise((r) => setImmediate(r)); // lets a signal handler run between files
     }

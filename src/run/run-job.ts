@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import type { Kernels } from '../kernels/index.js';
 import { FileSink, RegionSink, type WrittenFile } from '../io/file-sink.js';
 import { PositionedReader } from '../io/read.js';
+import type { HubReadSpec } from '../io/hub-reader.js';
+import type { TensorSource } from '../stream/ports.js';
 import { flushContainer } from '../io/container.js';
 import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
@@ -20,6 +22,8 @@ export interface RunnableJob {
   progress?: SharedArrayBuffer;
   /** fsync what is written (false for a throw-away output, such as verify's re-derivation). */
   durable: boolean;
+  /** A Hub input: tensors are read over HTTP by the thread's reader (io/hub-reader.ts), not from disk. */
+  hub?: HubReadSpec;
 }
 
 /** What a job wrote: its own file (size and sha256), or regions of a container (hashed by the main thread). */
@@ -32,7 +36,8 @@ export interface JobResult {
   rounded?: [string, string][];
 }
 
-export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
+/** `hubSource`: the thread's source for a Hub input (r.hub), started by the caller, which can wait for it. */
+export function runJob(kernels: Kernels, r: RunnableJob, hubSource?: TensorSource): JobResult {
   const counter = r.progress ? new ProgressCounter(r.progress) : undefined;
   const reader = new PositionedReader();
   const path = join(r.dir, r.job.file);
@@ -43,7 +48,7 @@ export function runJob(kernels: Kernels, r: RunnableJob): JobResult {
   try {
     const stream = new WeightStream({
       kernels,
-      source: reader,
+      source: hubSource ?? reader,
       options: r.options,
       onBytesRead: (n) => counter?.addBytes(n),
       onTensorDone: () => counter?.addTensor(),

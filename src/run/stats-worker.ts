@@ -10,21 +10,24 @@ import { WeightStream } from '../stream/weights.js';
 import { DEFAULTS } from '../defaults.js';
 import type { QuantRule } from '../quant/rule.js';
 import { answer, inThread } from './thread.js';
+import { hubSource, stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
+import type { TensorSource } from '../stream/ports.js';
 
 interface StatsRequest {
   task: 'stats';
   module: WebAssembly.Module;
   rule: QuantRule;
   weights: TernaryWeight[];
+  hub?: HubReadSpec;
 }
 
-/** A weight stream over a checkpoint on disk with the default chunking and the given rule, closed after `use`; `onStats` makes it count. */
-export function withWeightStream<T>(kernels: Kernels, rule: QuantRule, use: (stream: WeightStream) => T, onStats?: (name: string, stats: TernaryStats) => void): T {
+/** A weight stream over a checkpoint on disk (or `source`) with the default chunking and the given rule, closed after `use`; `onStats` makes it count. */
+export function withWeightStream<T>(kernels: Kernels, rule: QuantRule, use: (stream: WeightStream) => T, onStats?: (name: string, stats: TernaryStats) => void, source?: TensorSource): T {
   const reader = new PositionedReader();
   try {
     const stream = new WeightStream({
       kernels,
-      source: reader,
+      source: source ?? reader,
       options: { rule, granularity: 'projection', chunkBytes: DEFAULTS.chunkBytes, holdBytes: DEFAULTS.holdBytes, stats: onStats !== undefined },
       onBytesRead: () => {},
       onTensorDone: () => {},
@@ -37,7 +40,7 @@ export function withWeightStream<T>(kernels: Kernels, rule: QuantRule, use: (str
 }
 
 /** Each weight's statistics: its rows taken once through the counting stream. */
-function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[]): TernaryStats[] {
+function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[], source?: TensorSource): TernaryStats[] {
   const out: TernaryStats[] = [];
   withWeightStream(
     kernels,
@@ -50,13 +53,21 @@ function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[]): T
       }
     },
     (_name, st) => out.push(st),
+    source,
   );
   return out;
 }
 
 /** The statistics of each weight, in the order given. */
-export async function ternaryStatsOf(weights: TernaryWeight[], o: { module: WebAssembly.Module; rule: QuantRule; threads: number }): Promise<TernaryStats[]> {
-  if (o.threads === 0 || weights.length < 2) return statsOf(await instantiateKernels(o.module), o.rule, weights);
+export async function ternaryStatsOf(weights: TernaryWeight[], o: { module: WebAssembly.Module; rule: QuantRule; threads: number; hub?: HubReadSpec }): Promise<TernaryStats[]> {
+  if (o.threads === 0 || weights.length < 2) {
+    try {
+      // on this thread, which cannot also serve its own reads: a reader thread of its own
+      return statsOf(await instantiateKernels(o.module), o.rule, weights, o.hub && (await hubSource({ ...o.hub, channels: undefined })));
+    } finally {
+      if (o.hub) await stopHubReaders(o.hub.key);
+    }
+  }
   // largest first onto the least loaded thread
   const shares = Array.from({ length: Math.min(o.threads, weights.length) }, () => ({ bytes: 0, items: [] as number[] }));
   const order = weights.map((_, i) => i).sort((a, b) => weights[b].tensor.byteLength - weights[a].tensor.byteLength);
@@ -68,7 +79,7 @@ export async function ternaryStatsOf(weights: TernaryWeight[], o: { module: WebA
   const out: TernaryStats[] = new Array(weights.length);
   await Promise.all(
     shares.map(async (s) => {
-      const request: StatsRequest = { task: 'stats', module: o.module, rule: o.rule, weights: s.items.map((i) => weights[i]) };
+      const request: StatsRequest = { task: 'stats', module: o.module, rule: o.rule, weights: s.items.map((i) => weights[i]), ...(o.hub && { hub: o.hub }) };
       const stats = await inThread<TernaryStats[]>(new URL(import.meta.url), request, 'statistics');
       stats.forEach((st, k) => (out[s.items[k]] = st));
     }),
@@ -76,4 +87,8 @@ export async function ternaryStatsOf(weights: TernaryWeight[], o: { module: WebA
   return out;
 }
 
-await answer<StatsRequest, TernaryStats[]>('stats', async (r) => statsOf(await instantiateKernels(r.module), r.rule, r.weights));
+await answer<StatsRequest, TernaryStats[]>('stats', async (r) => {
+  const out = statsOf(await instantiateKernels(r.module), r.rule, r.weights, r.hub && (await hubSource(r.hub)));
+  if (r.hub) await stopHubReaders(r.hub.key); // the thread ends once it has answered
+  return out;
+});

@@ -11,6 +11,10 @@ import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
 import { zipStream } from '../formats/zip.js';
 import { fileIn, lockRun, removeRun, RUNS, stagingFolder } from './opfs.js';
+import { hubDir, hubModelName, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
+import type { HubFiles } from '../hub/range-reader.js';
+import type { CheckpointFolder } from '../model/checkpoint.js';
+import type { InputFolder } from '../outputs/types.js';
 export { removeLeftovers } from './opfs.js';
 export { fileSet, type FileSet } from './input.js';
 import { READER, startWorker, WebPool, WORKER } from './pool.js';
@@ -23,6 +27,7 @@ export { ENGINES, ENGINE_IDS, engineById, runCommand, type Engine } from '../out
 export { DEFAULTS } from '../defaults.js';
 export type { ConversionOptions, OutputFile, Progress } from '../pipeline/conversion.js';
 export { simdSupported } from '../kernels/index.js';
+export type { HubOptions } from '../hub/repo.js';
 
 /**
  * Where the output goes:
@@ -102,9 +107,50 @@ function defaultThreads(): number {
   return (globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 2;
 }
 
+/** Converts a model folder given as File objects (a picked or dropped folder). */
 export async function convertFiles(files: Iterable<File>, o: WebConvertOptions = {}): Promise<WebConvertResult> {
-  const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   const set = fileSet(files, o.folderName);
+  return convertInput(
+    set.dir,
+    async () => {
+      const { folder, side } = await readAhead(set);
+      return { folder, side, files: [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]) };
+    },
+    o,
+  );
+}
+
+/**
+ * Converts a model on the Hugging Face Hub, `ORG/NAME` (or `hf:ORG/NAME`, or its page's address) at `revision` (default: its
+ * default branch), reading only the bytes the conversion needs by range requests; nothing is stored
+ * but the output. `hub`: an access token for a gated or private model, another endpoint. The model's
+ * name (outputs, manifest) is NAME, as a downloaded folder of it is usually named.
+ */
+export async function convertHub(repo: string, revision: string | undefined, o: WebConvertOptions & { hub?: HubOptions } = {}): Promise<WebConvertResult> {
+  // as typed or pasted: ORG/NAME, hf:ORG/NAME, or the model page's address
+  const id = repo.trim().replace(/^(hf:|https?:\/\/(www\.)?huggingface\.co\/)/, '').replace(/\/+$/, '');
+  const ref = parseHubRef(`hf:${id}${revision ? `@${revision}` : ''}`);
+  return convertInput(
+    o.folderName ?? hubModelName(ref),
+    async () => {
+      const h = await openHubInput(ref, o.hub);
+      return { folder: h.folder, side: h.side, files: [], hub: h.reads };
+    },
+    o,
+    hubDir(ref),
+  );
+}
+
+interface OpenedInput {
+  folder: CheckpointFolder;
+  side: InputFolder;
+  /** What the workers read: Files by path, or a Hub input's files. */
+  files: [string, File][];
+  hub?: HubFiles;
+}
+
+async function convertInput(name: string, open: () => Promise<OpenedInput>, o: WebConvertOptions, dir = name): Promise<WebConvertResult> {
+  const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
   const signal = o.signal;
   const check = () => {
     if (signal?.aborted) throw cancelled();
@@ -112,21 +158,23 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
   let outputName = '';
   let run = '';
   let reads: Reads = 'FileReaderSync';
+  let hub: HubFiles | undefined;
   const host: ConversionHost<{ name: string; blob: Blob }[]> = {
-    inputName: set.dir,
+    inputName: name,
     async openInput() {
       check();
-      const { folder, side } = await readAhead(set);
+      const input = await open();
       check();
-      inputs = [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]);
-      return { checkpoint: openCheckpointFolder(folder), side, relative: (p) => p.slice(set.dir.length + 1) };
+      inputs = input.files;
+      hub = input.hub;
+      return { checkpoint: openCheckpointFolder(input.folder), side: input.side, relative: (p) => p.slice(dir.length + 1) };
     },
     defaultTimestamp: () => Math.floor(Date.now() / 1000),
     plan: async (format, model, options, input) => format.plan(model, options, input.side),
     kernels: compileKernels,
     async begin(format) {
       check();
-      outputName = o.outputName ?? `${set.dir}-${format.id}`;
+      outputName = o.outputName ?? `${name}-${format.id}`;
       const output = o.output ?? { kind: 'opfs' };
       if (output.kind === 'directory' && !o.force && (await exists(output.handle, outputName))) {
         throw new OutputError({ file: outputName }, 'the output folder already exists in the chosen folder; pick another folder, or convert with force to replace it');
@@ -152,7 +200,7 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
           plan = p;
           options = opts;
           check();
-          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run }, (bytes, tensors, started) => {
+          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run, ...(hub && { hub }) }, (bytes, tensors, started) => {
             done.bytesRead += bytes;
             done.tensorsDone += tensors;
             done.tensorsStarted += started;

@@ -3,7 +3,8 @@
 
 import { reviveError } from '../errors.js';
 import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
-import { newChannel, sharedReadsAvailable, type Channel } from './shared-read.js';
+import type { ReaderInit } from './reader.js';
+import { byobReads, newChannel, sharedReadsAvailable, type Channel } from '../stream/shared-read.js';
 
 import type { TernaryStats } from '../inspect/stats.js';
 
@@ -39,7 +40,8 @@ export class WebPool {
 
   static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type' | 'channel'>, onProgress: (bytes: number, tensors: number, started: number) => void): Promise<WebPool> {
     const pool = new WebPool(onProgress);
-    const shared = sharedReadsAvailable();
+    // picked Files are read with BYOB readers; a Hub input's ranges with fetch
+    const shared = sharedReadsAvailable() && (init.hub !== undefined || byobReads());
     await Promise.all(
       Array.from({ length: n }, async () => {
         // Each worker reads through a reader worker of its own, started here: Firefox 153 now and then never
@@ -47,7 +49,8 @@ export class WebPool {
         let channel: Channel | undefined;
         if (shared) {
           channel = newChannel();
-          const reader = startWorker(READER, { type: 'init', channel, files: init.files.map(([, f]) => f) }, 'the reader worker');
+          const message: ReaderInit = init.hub ? { type: 'init', channel, hub: init.hub } : { type: 'init', channel, files: init.files.map(([, f]) => f) };
+          const reader = startWorker(READER, message, 'the reader worker');
           pool.workers.push(reader.worker);
           await reader.reply;
         }

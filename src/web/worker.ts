@@ -8,9 +8,11 @@ import { serializeError } from '../errors.js';
 import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
 import { WeightStream } from '../stream/weights.js';
 import { fileReaderSource } from './input.js';
-import { sharedSource, type Channel } from './shared-read.js';
+import { sharedSource, type Channel } from '../stream/shared-read.js';
 import type { TensorSource } from '../stream/ports.js';
 import type { TernaryStats } from '../inspect/stats.js';
+import type { HubFiles } from '../hub/range-reader.js';
+import { xhrSource } from './hub-xhr.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
 
 export type Task =
@@ -20,8 +22,8 @@ export type Task =
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
-  /** `channel`: reads go through the reader worker the main thread started on it (shared-read.ts); none: FileReaderSync. */
-  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel }
+  /** `channel`: reads go through the reader worker the main thread started on it (stream/shared-read.ts); none: FileReaderSync, or for a Hub input synchronous XMLHttpRequest. */
+  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel; hub?: HubFiles }
   | { type: 'task'; id: number; task: Task }
   | { type: 'ping' }
   | { type: 'probe' };
@@ -32,8 +34,8 @@ export type FromWorker =
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
   | { type: 'progress'; bytes: number; tensors: number; started: number };
 
-/** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync. */
-export type Reads = 'shared' | 'FileReaderSync';
+/** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync (a Hub input: synchronous XMLHttpRequest). */
+export type Reads = 'shared' | 'FileReaderSync' | 'XMLHttpRequest';
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 
@@ -147,8 +149,14 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);
-      reads = m.channel ? 'shared' : 'FileReaderSync';
-      source = m.channel ? sharedSource(m.channel, new Map(m.files)) : fileReaderSource(new Map(m.files));
+      reads = m.channel ? 'shared' : m.hub ? 'XMLHttpRequest' : 'FileReaderSync';
+      source = m.channel
+        ? m.hub
+          ? sharedSource(m.channel, new Map(m.hub.files.map((f) => [f.path, f])), 'the Hub connection failed; try again')
+          : sharedSource(m.channel, new Map(m.files))
+        : m.hub
+          ? xhrSource(m.hub)
+          : fileReaderSource(new Map(m.files));
       dir = await stagingFolder(m.run);
       post({ type: 'ready', reads });
     } catch (err) {

@@ -4,9 +4,9 @@
 // nothing is logged to the console. Every control is a native, labelled one, reachable by keyboard.
 
 import {
-  browserProblem, convertFiles, engineById, fileSet, removeLeftovers, runCommand, warmUp,
+  browserProblem, convertFiles, convertHub, engineById, fileSet, removeLeftovers, runCommand, warmUp,
   DEFAULTS, ENGINES, FORMAT_IDS, FORMATS, LAYOUTS, formatById, optionFlag, simdSupported,
-  type FileSet, type WebConvertResult, type WebOutput,
+  type FileSet, type Progress, type WebConvertResult, type WebOutput,
 } from '../index.js';
 import { VERSION } from '../../version.js';
 
@@ -52,7 +52,7 @@ function inPageWords(message: string): string {
 }
 
 function updateConvert(): void {
-  $<HTMLButtonElement>('convert').disabled = files.length === 0 || !model || running !== undefined || !$('unsupported').hidden;
+  $<HTMLButtonElement>('convert').disabled = !(model || hubRepo() !== '') || running !== undefined || !$('unsupported').hidden;
 }
 
 /** A new pick: the model folder inside it (the picked one, or the one subfolder that holds config.json). */
@@ -77,7 +77,13 @@ function setFiles(list: File[], name?: string): void {
     const where = model.inside ? `the model folder ${model.inside} inside the picked one` : model.dir === 'model' ? 'the chosen files' : model.dir;
     $('picked').textContent = `${where}: ${sets.length} files, ${weights.length} .safetensors, ${mib(weights.reduce((s, f) => s + f.size, 0))} of weights`;
   }
+  if (list.length) $<HTMLInputElement>('hf-repo').value = ''; // a picked folder replaces a repo named before
   updateConvert();
+}
+
+/** The Hugging Face repo named (ORG/NAME), if any: converted instead of a folder. */
+function hubRepo(): string {
+  return $<HTMLInputElement>('hf-repo').value.trim();
 }
 
 /** Files of a dropped folder and of its subfolders (two levels: a parent folder dropped by mistake), with their paths. */
@@ -255,7 +261,9 @@ async function convert(force = false): Promise<void> {
   const stamp = $<HTMLInputElement>('timestamp').value;
   const weights = [...(model?.files.values() ?? [])].filter((f) => f.name.endsWith('.safetensors')).reduce((s, f) => s + f.size, 0);
   try {
-    const r = await convertFiles(files, {
+    const repo = hubRepo();
+    const token = $<HTMLInputElement>('hf-token').value.trim();
+    const options = {
       ...(engine ? { engine: engine.id } : { format: $<HTMLSelectElement>('format').value }),
       ...formatChoices(),
       layout: $<HTMLSelectElement>('layout').value || undefined, // '' = detected
@@ -267,18 +275,22 @@ async function convert(force = false): Promise<void> {
       force: force || $<HTMLInputElement>('replace').checked,
       stats: $<HTMLInputElement>('stats').checked, // the inspect summary, counted as the values are written
       signal: running.signal,
-      onProgress: (p) => {
+      onProgress: (p: Progress) => {
         // in the folder's units: the share of the work done, as bytes of the weights (a projection too large to hold is read twice)
         const f = p.bytesTotal ? Math.min(1, p.bytesRead / p.bytesTotal) : 0;
         bar.value = f;
+        const total = repo ? p.bytesTotal : weights; // a Hub input: no folder size to speak in
         const s = (performance.now() - started) / 1000;
         const left = f > 0.01 && f < 1 ? `, about ${clock((s * (1 - f)) / f)} left` : '';
         const tensor = Math.min(p.tensorsTotal, Math.max(p.tensorsDone, p.tensorsStarted ?? 0));
         $('status').textContent =
-          `${mib(f * weights)} of ${mib(weights)} (${Math.floor(f * 100)}%), tensor ${tensor} of ${p.tensorsTotal} (${p.tensorsDone} done), ` +
+          `${mib(f * total)} of ${mib(total)}${repo ? ' from the Hub' : ''} (${Math.floor(f * 100)}%), tensor ${tensor} of ${p.tensorsTotal} (${p.tensorsDone} done), ` +
           `${clock(s)} elapsed${left}, ${rate(p.bytesRead, s)}`;
       },
-    });
+    };
+    const r = repo
+      ? await convertHub(repo, $<HTMLInputElement>('hf-revision').value.trim() || undefined, { ...options, hub: token ? { token } : {} })
+      : await convertFiles(files, options);
     previous = r;
     bar.value = 1;
     $('status').textContent = `Finished in ${clock((performance.now() - started) / 1000)}.`;
@@ -343,6 +355,8 @@ function init(): void {
       (err) => showError(`Cannot read the dropped folder: ${err instanceof Error ? err.message : String(err)}`),
     );
   });
+  $('hub-input').addEventListener('submit', (e) => e.preventDefault()); // Enter in a field: nothing to send anywhere
+  $('hf-repo').addEventListener('input', updateConvert);
   $('convert').addEventListener('click', () => void convert());
   $('cancel').addEventListener('click', () => running?.abort());
   $('replace-existing').addEventListener('click', () => void convert(true));

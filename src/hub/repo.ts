@@ -1,0 +1,175 @@
+// A model repository on the Hugging Face Hub as a conversion's input (docs/architecture.md 5): the
+// revision resolved to its commit and the top-level files listed through @huggingface/hub (loaded
+// only when a Hub input is used), then config.json, the index, the safetensors headers and the
+// tokenizer files read ahead by range requests; tensor data is read later, by the workers, through
+// range-reader.ts. Platform neutral: global fetch, on Node, Deno and in browsers.
+
+import { HubError, UsageError } from '../errors.js';
+import type { CheckpointFolder } from '../model/checkpoint.js';
+import { readAheadFolder, type AsyncFile } from '../model/read-ahead.js';
+import { SIDE_FILES } from '../outputs/side-files.js';
+import type { InputFolder } from '../outputs/types.js';
+import { accessText, RangeReader, type HubFile, type HubFiles } from './range-reader.js';
+
+export type { HubFile, HubFiles } from './range-reader.js';
+
+/** How an input names a Hub repository: `hf:ORG/NAME` or `hf:ORG/NAME@REVISION`. */
+export const HUB_PREFIX = 'hf:';
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+
+/** Top-level entries a listing may hold (real model repositories have tens). */
+const MAX_ENTRIES = 10_000;
+
+export interface HubRef {
+  /** ORG/NAME. */
+  repo: string;
+  /** A branch, tag or commit; default: the repository's default branch. */
+  revision?: string;
+}
+
+export interface HubOptions {
+  /** An access token for gated or private repositories (never logged, never written). */
+  token?: string;
+  /** The Hub's address (default https://huggingface.co; the CLI takes HF_ENDPOINT, as Hugging Face's tools do). */
+  endpoint?: string;
+  /** Failed attempts in a row before a read gives up, and the first pause between them (range-reader.ts). */
+  retries?: number;
+  retryMs?: number;
+}
+
+export function isHubInput(input: string): boolean {
+  return input.startsWith(HUB_PREFIX);
+}
+
+/** Parses `hf:ORG/NAME[@REVISION]`; a malformed one is a UsageError. */
+export function parseHubRef(input: string): HubRef {
+  const m = /^hf:([A-Za-z0-9][\w.-]*\/[\w.-]+?)(?:@(.+))?$/.exec(input);
+  if (!m || m[1].includes('..') || (m[2] !== undefined && /\s/.test(m[2]))) {
+    throw new UsageError(`${JSON.stringify(input)}: expected a Hugging Face model as hf:ORG/NAME or hf:ORG/NAME@REVISION`);
+  }
+  return { repo: m[1], ...(m[2] !== undefined && { revision: m[2] }) };
+}
+
+/** The input's name in messages and the folder name its files are under. */
+export function hubDir(ref: HubRef): string {
+  return `${HUB_PREFIX}${ref.repo}${ref.revision !== undefined ? `@${ref.revision}` : ''}`;
+}
+
+/** The repository's name without its owner: the model's name in outputs and the manifest, as a downloaded folder of it is usually named. */
+export function hubModelName(ref: HubRef): string {
+  return ref.repo.slice(ref.repo.indexOf('/') + 1);
+}
+
+export interface HubRepo {
+  ref: HubRef;
+  dir: string;
+  /** The commit the revision resolved to: every file is read at it. */
+  sha: string;
+  /** The top-level files by name. */
+  files: Map<string, HubFile>;
+}
+
+function checkToken(token: string | undefined): void {
+  if (token !== undefined && !/^hf_\S+$/.test(token)) {
+    throw new UsageError('--hf-token: expected a Hugging Face access token (it starts with "hf_"), found something else');
+  }
+}
+
+/** The Hub's error code and status of the last response a call saw (the library's errors carry only the status). */
+function watchedFetch(): { fetch: typeof fetch; last: { status: number; code: string | null } } {
+  const last = { status: 0, code: null as string | null };
+  return {
+    last,
+    fetch: async (...a) => {
+      const r = await fetch(...a);
+      last.status = r.status;
+      last.code = r.headers.get('x-error-code');
+      return r;
+    },
+  };
+}
+
+/** Resolves the revision and lists the top-level files. Errors name the repository and say what to do. */
+export async function openHubRepo(ref: HubRef, o: HubOptions = {}): Promise<HubRepo> {
+  checkToken(o.token);
+  const endpoint = (o.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  const dir = hubDir(ref);
+  const hub = await import('@huggingface/hub');
+  const w = watchedFetch();
+  const credentials = o.token !== undefined ? { accessToken: o.token } : {};
+  const failed = (e: unknown): never => {
+    if (e instanceof hub.HubApiError) {
+      const { status, code } = w.last;
+      const where = { file: dir };
+      if (code === 'RevisionNotFound' || (status === 404 && code === null && ref.revision !== undefined && /rev/i.test(e.message))) {
+        throw new HubError(where, `no revision ${JSON.stringify(ref.revision ?? 'main')} in the repository (HTTP ${status}): name a branch, tag or commit it has`);
+      }
+      if (code === 'RepoNotFound' || status === 404) {
+        throw new HubError(where, `no such model repository on ${endpoint} (HTTP ${status})${o.token === undefined ? ', or a private one: pass an access token (--hf-token, or HF_TOKEN)' : ''}`);
+      }
+      if (code === 'GatedRepo' || status === 401 || status === 403) throw new HubError(where, accessText(status, o.token !== undefined));
+      throw new HubError(where, `the Hub answered HTTP ${status}: ${e.message.split('. URL:')[0]}`);
+    }
+    if (e instanceof TypeError) {
+      const cause = e.cause instanceof Error ? ` (${e.cause.message})` : '';
+      throw new HubError({ file: dir }, `cannot reach ${endpoint}: ${e.message}${cause}`);
+    }
+    throw e;
+  };
+  let sha: string;
+  try {
+    const info = await hub.modelInfo({ name: ref.repo, revision: ref.revision, hubUrl: endpoint, fetch: w.fetch, additionalFields: ['sha'], ...credentials });
+    sha = (info as { sha?: unknown }).sha as string;
+  } catch (e) {
+    return failed(e);
+  }
+  if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) throw new HubError({ file: dir }, `a commit id for the revision, found ${JSON.stringify(sha)}`);
+  const files = new Map<string, HubFile>();
+  try {
+    for await (const e of hub.listFiles({ repo: { type: 'model', name: ref.repo }, revision: sha, hubUrl: endpoint, fetch: w.fetch, ...credentials })) {
+      if (files.size >= MAX_ENTRIES) throw new HubError({ file: dir }, `a repository of at most ${MAX_ENTRIES} top-level files, found more`);
+      if (e.type !== 'file' || e.path.includes('/')) continue; // subfolders (original/, onnx/) are not part of the checkpoint
+      const size = e.lfs?.size ?? e.size;
+      const url = `${endpoint}/${ref.repo}/resolve/${sha}/${encodeURIComponent(e.path)}`;
+      files.set(e.path, { path: `${dir}/${e.path}`, url, size });
+    }
+  } catch (e) {
+    return failed(e);
+  }
+  return { ref, dir, sha, files };
+}
+
+/** What the read-ahead keeps besides config.json, the index and the headers: the files formats copy or read. */
+export const HUB_SIDE_FILES: readonly string[] = [...SIDE_FILES, 'added_tokens.json'];
+const SIDE = new Set(HUB_SIDE_FILES);
+
+export interface HubInput {
+  repo: HubRepo;
+  folder: CheckpointFolder;
+  side: InputFolder;
+  /** What the workers' readers need (plain data: it crosses to their threads). */
+  reads: HubFiles;
+}
+
+/** Opens a Hub repository as a conversion input: listing, then everything the opener and the formats' small files need, read ahead. */
+export async function openHubInput(ref: HubRef, o: HubOptions = {}): Promise<HubInput> {
+  const repo = await openHubRepo(ref, o);
+  const list = [...repo.files.values()];
+  const reads: HubFiles = { files: list, ...(o.token !== undefined && { token: o.token }), retries: o.retries, retryMs: o.retryMs };
+  const reader = new RangeReader(reads);
+  const files = new Map<string, AsyncFile>();
+  list.forEach((f, i) => {
+    const read = async (at: number, length: number) => {
+      const bytes = new Uint8Array(length);
+      await reader.read(i, at, bytes, at + length);
+      return bytes;
+    };
+    files.set(f.path.slice(repo.dir.length + 1), { size: f.size, read, text: async () => new TextDecoder().decode(await read(0, f.size)) });
+  });
+  try {
+    const { folder, side } = await readAheadFolder(repo.dir, files, (name) => `${repo.dir}/${name}`, (name) => SIDE.has(name));
+    return { repo, folder, side, reads };
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,129 @@
+// The page and bitnet-converter/web reading a model from the Hugging Face Hub, in headless Chromium:
+// the page's requests to https://huggingface.co are answered by the local stand-in of the Hub
+// (test/helpers/hub-server.ts) through the browser context's routing, so the page runs as served,
+// its Content-Security-Policy and import map included. Every file downloaded must equal the CLI's
+// output of the same model on disk; a missing repository is reported in words.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { servePage } from '../build/js/cli/serve.js';
+import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { launchBrowser, type Browser, type Page } from './helpers/browser.js';
+import { startHubServer, type HubServer } from './helpers/hub-server.js';
+
+const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browser-hub-'));
+const WIDE = { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512 };
+const model = join(tmp, 'wide-bitnet');
+generateCheckpoint({ outDir: model, preset: 'tiny', shape: WIDE, seed: 9, shards: 2 });
+
+let browser: Browser;
+let url: string;
+let hub: HubServer;
+let close: () => void;
+const noise: string[] = [];
+
+test.before(async () => {
+  const s = await servePage(0, '127.0.0.1');
+  url = s.url;
+  close = () => s.server.close();
+  hub = await startHubServer({ 'org/wide-bitnet': { dir: model } });
+  browser = await launchBrowser();
+});
+
+test.after(async () => {
+  await browser?.close();
+  close?.();
+  await hub?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function openPage(): Promise<Page> {
+  const context = await browser.newContext({ acceptDownloads: true });
+  // the Hub's origin, answered by the stand-in (requests of the page and of its workers)
+  await context.route('https://huggingface.co/**', async (route) => {
+    const u = new URL(route.request().url());
+    const headers = { ...route.request().headers(), 'x-forwarded-host': u.host, 'x-forwarded-proto': 'https' };
+    const response = await route.fetch({ url: `${hub.url}${u.pathname}${u.search}`, headers, maxRedirects: 5 });
+    await route.fulfill({ response });
+  });
+  const page = await context.newPage();
+  page.on('console', (m) => noise.push(`console.${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => noise.push(`page error: ${e.message}`));
+  await page.goto(url);
+  return page;
+}
+
+function cliOutput(name: string, format: string, extra: string[] = []): string {
+  const out = join(tmp, `${name}-cli`);
+  execFileSync(process.execPath, [CLI, '--input-dir', model, '--output-dir', out, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra], { stdio: 'pipe' });
+  return out;
+}
+
+test('the page converts org/NAME from the Hub: every download equals the CLI\'s output of the folder on disk', async () => {
+  const cliOut = cliOutput('page-gguf', 'gguf', ['--gguf-type', 'tq2_0']);
+  const page = await openPage();
+  try {
+    await page.fill('#hf-repo', 'org/wide-bitnet');
+    await page.selectOption('#format', 'gguf');
+    await page.selectOption('#gguf-type', 'tq2_0');
+    await page.selectOption('#destination', 'download');
+    await page.fill('#timestamp', '0');
+    await page.click('#convert');
+    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    const got = join(tmp, 'page-gguf-page');
+    mkdirSync(got);
+    for (const link of await page.$$('#files a[download]')) {
+      const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      await d.saveAs(join(got, d.suggestedFilename()));
+    }
+    const want = readdirSync(cliOut).sort();
+    assert.equal(readdirSync(got).sort(), want, 'the same files');
+    for (const f of want) assert.ok(readFileSync(join(cliOut, f)).equals(readFileSync(join(got, f))), `${f}: byte-identical to the CLI's`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('bitnet-converter/web convertHub: the CLI\'s hashes; a missing repository and revision in words', async () => {
+  const cliOut = cliOutput('api-bitnet-rs', 'bitnet-rs');
+  const want = Object.fromEntries(readdirSync(cliOut).map((f) => [f, createHash('sha256').update(readFileSync(join(cliOut, f))).digest('hex')]));
+  const page = await openPage();
+  try {
+    // plain JavaScript run in the page (a function would be rewritten by the test's TypeScript loader)
+    const got = (await page.evaluate(`(async () => {
+      const web = await import('/js/web/index.js');
+      const r = await web.convertHub('https://huggingface.co/org/wide-bitnet', 'main', { format: 'bitnet-rs', timestamp: 0, output: { kind: 'blobs' } }); // the page's address, as pasted
+      const errors = [];
+      for (const [repo, rev] of [['org/no-such-model', undefined], ['org/wide-bitnet', 'v9']]) {
+        try {
+          await web.convertHub(repo, rev, { output: { kind: 'blobs' } });
+        } catch (e) {
+          errors.push(e.message);
+        }
+      }
+      return { name: r.outputName, reads: r.reads, listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])), errors };
+    })()`)) as { name: string; reads: string; listed: object; errors: string[] };
+    assert.is(got.name, 'wide-bitnet-bitnet-rs');
+    assert.is(got.reads, 'shared', 'the workers read through the reader worker');
+    assert.equal(got.listed, want);
+    assert.match(got.errors[0], /^hf:org\/no-such-model: no such model repository/);
+    assert.match(got.errors[1], /^hf:org\/wide-bitnet@v9: no revision "v9"/);
+  } finally {
+    await page.close();
+  }
+});
+
+test('the page logged nothing but the browser\'s own lines for the two refused requests', () => {
+  const refused = /^console\.error: Failed to load resource: the server responded with a status of (401|404)/;
+  assert.equal(noise.filter((m) => !refused.test(m)), []);
+  assert.is(noise.filter((m) => refused.test(m)).length, 2, 'the missing repository (401, as the Hub answers without a token) and the missing revision (404)');
+});
+
+test.run();
