@@ -70,6 +70,9 @@ test('the page converts org/NAME from the Hub: every download equals the CLI\'s 
   const page = await openPage();
   try {
     await page.fill('#hf-repo', 'org/wide-bitnet');
+    // the format itself, under "Advanced options" (the engine choice set to "format")
+    await page.selectOption('#engine', 'format');
+    if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
     await page.selectOption('#format', 'gguf');
     await page.selectOption('#gguf-type', 'tq2_0');
     await page.selectOption('#destination', 'download');
@@ -79,7 +82,7 @@ test('the page converts org/NAME from the Hub: every download equals the CLI\'s 
     assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
     const got = join(tmp, 'page-gguf-page');
     mkdirSync(got);
-    for (const link of await page.$$('#files a[download]')) {
+    for (const link of await page.$$('#files-table a[download]')) {
       const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
       await d.saveAs(join(got, d.suggestedFilename()));
     }
