@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { VERSION } from '../build/js/version.js';
 
 const BUILD = fileURLToPath(new URL('../build/js/', import.meta.url));
-const NEUTRAL_ENTRIES = ['web/index.js', 'web/worker.js', 'web/page/app.js', 'pipeline/conversion.js', 'model/checkpoint.js', 'formats/sha256.js', 'report/html.js', 'report/histogram.js', 'report/layers.js', 'outputs/index.js', 'layouts/index.js', 'stream/weights.js', 'kernels/index.js', 'model/plan.js', 'formats/gguf.js', 'formats/safetensors.js', 'formats/sentencepiece.js', 'quant/rule.js', 'version.js', 'defaults.js'];
+const NEUTRAL_ENTRIES = ['web/index.js', 'web/worker.js', 'web/page/app.js', 'pipeline/conversion.js', 'model/checkpoint.js', 'formats/sha256.js', 'report/html.js', 'report/histogram.js', 'report/layers.js', 'report/gather.js', 'inspect/inspection.js', 'inspect/stream.js', 'outputs/index.js', 'layouts/index.js', 'stream/weights.js', 'kernels/index.js', 'model/plan.js', 'formats/gguf.js', 'formats/safetensors.js', 'formats/sentencepiece.js', 'quant/rule.js', 'version.js', 'defaults.js'];
 const NODE_ONLY = ['io/', 'run/', 'cli/', 'synth/'];
 
 /** The static imports and re-exports of a built module. */

@@ -28,7 +28,8 @@ import { roleName } from '../model/plan.js';
 import { verify } from '../run/verify.js';
 import { inspectionText } from './inspect-text.js';
 import { RunLog } from './log.js';
-import { convertReportData, inspectReportData, verifyReportData, writeReport } from './report.js';
+import { convertReportData, inspectReportData, verifyReportData, type VerifyOutcome } from '../report/gather.js';
+import { NODE_REPORT_HOST, writeReport } from './report.js';
 
 const MODEL = 'microsoft/bitnet-b1.58-2B-4T-bf16';
 const DEFAULT_INPUT = `models/Original/${MODEL}`;
@@ -191,7 +192,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
     };
     if (flags.jsonSummary) writeFileSync(flags.jsonSummary, JSON.stringify(doc, null, 2) + '\n');
     if (flags.report) {
-      writeReport(flags.report, await convertReportData(reportOptions(flags), { summary, doc }));
+      writeReport(flags.report, await convertReportData(NODE_REPORT_HOST, reportOptions(flags), { summary, doc }));
       say(`report written to ${flags.report}`);
     }
     return summary;
@@ -199,7 +200,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
     log.line(`error: ${(e as Error).stack ?? e}`);
     if (flags.report && existsSync(flags.inputDir)) {
       try {
-        writeReport(flags.report, await convertReportData(reportOptions(flags), { error: e, seconds: (performance.now() - started) / 1000 }));
+        writeReport(flags.report, await convertReportData(NODE_REPORT_HOST, reportOptions(flags), { error: e, seconds: (performance.now() - started) / 1000 }));
       } catch (r) {
         log.line(`the failure report could not be written: ${(r as Error).message}`); // the conversion's error is the one to report
       }
@@ -286,7 +287,7 @@ export function buildProgram(): Command {
       // --json spells roles as text (blk.3.attn_q), as --report-tensor takes them
       const json = () => JSON.stringify({ ...result, tensors: result.tensors.map((t) => (t.role === undefined ? t : { ...t, role: roleName(t.role) })) }, null, 2) + '\n';
       process.stdout.write(o.json ? json() : inspectionText(result));
-      if (o.report) writeReport(o.report, await inspectReportData(path, result, { rule: o.rule, layout: o.layout, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
+      if (o.report) writeReport(o.report, await inspectReportData(NODE_REPORT_HOST, path, result, { rule: o.rule, layout: o.layout, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
     });
 
   program
@@ -299,8 +300,8 @@ export function buildProgram(): Command {
     .action(async (output: string, _o: unknown, cmd: Command) => {
       const o = ownOptions<{ against?: string; report?: string; reportTensor?: string }>(cmd);
       const started = performance.now();
-      const report = async (v: Parameters<typeof verifyReportData>[2]) =>
-        o.report && writeReport(o.report, await verifyReportData(output, o.against, v, { tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
+      const report = async (v: VerifyOutcome) =>
+        o.report && writeReport(o.report, await verifyReportData(NODE_REPORT_HOST, output, o.against, v, { tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
       let v;
       try {
         v = await verify(output, o.against);

@@ -1,5 +1,5 @@
-// What a report shows: plain data, gathered by the command line (src/cli/report.ts) and rendered by
-// html.ts. Platform neutral: no Node API here or below.
+// What a report shows: plain data, gathered by gather.ts through a host's ports and rendered by html.ts.
+// Platform neutral: no Node API here or below.
 
 export type ReportCommand = 'convert' | 'inspect' | 'verify';
 

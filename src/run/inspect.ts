@@ -10,40 +10,17 @@ import { availableParallelism } from 'node:os';
 import { compileKernels } from '../kernels/index.js';
 import { ternaryStatsOf } from './stats-worker.js';
 import { outputStatsOf, outputTensors, type OutputRef } from './output-stats-worker.js';
-import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { openCheckpoint } from '../io/checkpoint.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
 import { isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
 import { serveHub } from '../io/hub-reader.js';
 import { readManifest, verifyManifest } from '../io/converted.js';
 import { interruptedReplace } from '../io/output-dir.js';
-import { planRoles, roleWeights, type TensorRole, type TernaryWeight, type Weight } from '../model/plan.js';
-import { planModel } from '../pipeline/conversion.js';
-import type { TernaryStats } from '../inspect/stats.js';
+import { checkpointInspection, type InspectedTensor, type Inspection } from '../inspect/inspection.js';
 import { DEFAULTS } from '../defaults.js';
 import type { QuantRule } from '../quant/rule.js';
 
-export interface InspectedTensor {
-  name: string;
-  /** What it holds: from the layout's plan (an input) or the format's reader (an output). */
-  role?: TensorRole;
-  dtype: string;
-  shape: number[];
-  bytes?: number;
-  ternary?: TernaryStats;
-}
-
-export interface Inspection {
-  path: string;
-  /** 'input' (a checkpoint the converter reads) or 'output' (a folder or file it wrote). */
-  kind: 'input' | 'output';
-  /** The input layout or the output format. */
-  layout?: string;
-  /** An input whose projections are stored packed (their codes and scales are copied, not computed). */
-  packed?: boolean;
-  format?: string;
-  config?: Record<string, unknown>;
-  tensors: InspectedTensor[];
-}
+export type { InspectedTensor, Inspection } from '../inspect/inspection.js';
 
 /** `layout`: the input layout of a checkpoint, by id (needed for one never detected, llama-latent); outputs ignore it. */
 export async function inspect(path: string, o: { rule?: QuantRule; threads?: number; layout?: string; hub?: HubOptions } = {}): Promise<Inspection> {
@@ -96,7 +73,7 @@ async function described(output: OutputRef, threads = OUTPUT_THREADS): Promise<I
 
 async function inspectCheckpoint(dir: string, rule: QuantRule, threads?: number, layout?: string): Promise<Inspection> {
   const { module } = await compileKernels(DEFAULTS.kernels);
-  return checkpointInspection(dir, async (weights) => {
+  return checkpointInspection(openCheckpoint(dir), async (weights) => {
     const stats = await ternaryStatsOf(weights, { module, rule, threads: threads ?? availableParallelism() });
     return new Map(weights.map((w, i) => [w.tensor.name, stats[i]]));
   }, layout);
@@ -117,35 +94,4 @@ async function inspectHub(path: string, rule: QuantRule, threads: number | undef
   } finally {
     await served?.stop();
   }
-}
-
-/**
- * An input checkpoint's inspection with the ternary statistics `statsOf` gives for its ternary weights
- * (by tensor name; the tied head, the embedding ternarized, under the embedding's name): inspect computes
- * them, a conversion with `stats` has them already (the report then costs no second pass). `layout`: the
- * input layout by id, as a conversion takes it (default: detected).
- */
-export async function checkpointInspection(input: string | Checkpoint, statsOf: (weights: TernaryWeight[]) => Promise<Map<string, TernaryStats>>, layout?: string): Promise<Inspection> {
-  const ck = typeof input === 'string' ? openCheckpoint(input) : input;
-  const dir = ck.dir;
-  const plan = planModel(ck, () => {}, layout); // what inspect shows includes what a conversion would warn about
-  const roles = new Map<string, { role: TensorRole; weight: Weight }>();
-  for (const [role, weight] of planRoles(plan)) if (!roles.has(weight.tensor.name)) roles.set(weight.tensor.name, { role, weight });
-  const ternary = [...ck.tensors.keys()].filter((name) => roles.get(name) && roles.get(name)!.weight.kind !== 'float');
-  const weights = ternary.map((name) => roles.get(name)!.weight as TernaryWeight);
-  if (plan.outputTied) weights.push(plan.output as TernaryWeight); // the tied head: the embedding ternarized with the same rule
-  const byName = await statsOf(weights);
-  const tensors: InspectedTensor[] = [];
-  for (const [name, t] of ck.tensors) {
-    const r = roles.get(name);
-    // a GGUF's tensors by their ggml type (I2_S, Q2_0, ...), not the bytes' U8
-    tensors.push({ name, role: r?.role, dtype: ck.gguf?.types.get(name) ?? t.dtype, shape: t.storedShape, bytes: t.byteLength, ternary: r?.weight.kind === 'float' ? undefined : byName.get(name) });
-  }
-  const head = plan.outputTied && byName.get(plan.tokenEmbd.tensor.name);
-  if (head) {
-    const t = plan.tokenEmbd.tensor;
-    tensors.push({ name: `${t.name} (tied output head)`, role: 'output', dtype: t.dtype, shape: t.storedShape, ternary: head });
-  }
-  const packed = plan.blocks.some((b) => b.attn_q.kind === 'packed');
-  return { path: dir, kind: 'input', layout: plan.layout, packed, config: ck.config, tensors };
 }

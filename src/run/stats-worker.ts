@@ -6,8 +6,7 @@ import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { PositionedReader } from '../io/read.js';
 import type { TernaryWeight } from '../model/plan.js';
 import type { TernaryStats } from '../inspect/stats.js';
-import { WeightStream } from '../stream/weights.js';
-import { DEFAULTS } from '../defaults.js';
+import { withWeightStream } from '../inspect/stream.js';
 import type { QuantRule } from '../quant/rule.js';
 import { answer, inThread } from './thread.js';
 import { hubSource, stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
@@ -21,40 +20,27 @@ interface StatsRequest {
   hub?: HubReadSpec;
 }
 
-/** A weight stream over a checkpoint on disk (or `source`) with the default chunking and the given rule, closed after `use`; `onStats` makes it count. */
-export function withWeightStream<T>(kernels: Kernels, rule: QuantRule, use: (stream: WeightStream) => T, onStats?: (name: string, stats: TernaryStats) => void, source?: TensorSource): T {
+/** Each weight's statistics: its rows taken once through the counting stream, read from the files on disk (or `source`). */
+function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[], source?: TensorSource): TernaryStats[] {
+  const out: TernaryStats[] = [];
   const reader = new PositionedReader();
   try {
-    const stream = new WeightStream({
+    withWeightStream(
       kernels,
-      source: source ?? reader,
-      options: { rule, granularity: 'projection', chunkBytes: DEFAULTS.chunkBytes, holdBytes: DEFAULTS.holdBytes, stats: onStats !== undefined },
-      onBytesRead: () => {},
-      onTensorDone: () => {},
-      onStats,
-    });
-    return use(stream);
+      rule,
+      source ?? reader,
+      (stream) => {
+        for (const w of weights) {
+          const t = stream.ternary(w);
+          for (let r = 0; r < t.rows; r += t.rowsPerChunk) t.i8(r, Math.min(t.rowsPerChunk, t.rows - r), t.i8Buffer);
+          t.done();
+        }
+      },
+      (_name, st) => out.push(st),
+    );
   } finally {
     reader.close();
   }
-}
-
-/** Each weight's statistics: its rows taken once through the counting stream. */
-function statsOf(kernels: Kernels, rule: QuantRule, weights: TernaryWeight[], source?: TensorSource): TernaryStats[] {
-  const out: TernaryStats[] = [];
-  withWeightStream(
-    kernels,
-    rule,
-    (stream) => {
-      for (const w of weights) {
-        const t = stream.ternary(w);
-        for (let r = 0; r < t.rows; r += t.rowsPerChunk) t.i8(r, Math.min(t.rowsPerChunk, t.rows - r), t.i8Buffer);
-        t.done();
-      }
-    },
-    (_name, st) => out.push(st),
-    source,
-  );
   return out;
 }
 
