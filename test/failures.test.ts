@@ -84,6 +84,24 @@ test('a write that fails halfway (file-size limit) ends cleanly and keeps the pr
   }
 });
 
+const hasStrace = spawnSync('strace', ['-V']).status === 0;
+
+test('an fsync that fails (EIO) ends cleanly and keeps the previous output', () => {
+  assert.ok(hasStrace, 'strace is not installed: node scripts/install-engines.mjs installs it as root (apt-get install strace)');
+  const out = convertedOnce('bad-disk');
+  const before = readFileSync(join(out, 'manifest.json'));
+  // a job's own file (bitnet-rs) is fsynced by the main thread after the job, while the workers go on:
+  // the first fsync of the run fails, as a failing disk makes it
+  for (const threads of ['0', '2']) {
+    const r = run('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=fsync', '-e', 'inject=fsync:error=EIO:when=1', process.execPath, CLI, '--input-dir', GOLDEN, '--output-dir', out, '--force', '--threads', threads]);
+    assert.is(r.code, 1, r.err);
+    assert.equal(errorLines(r.err).length, 1, r.err);
+    assert.match(r.err, /\.bin: cannot fsync: .*\(EIO\)/);
+    assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'previous output intact');
+    assert.equal(readdirSync(root).filter((f) => f.startsWith('.bad-disk')), [], 'no temporary folder or lock left');
+  }
+});
+
 test('permission denied on the output folder', () => {
   const parent = join(root, 'readonly');
   mkdirSync(parent);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { WrittenFile } from './file-sink.js';
-import { guard, outputError } from './file-sink.js';
+import { guard, guardAsync } from './file-sink.js';
 import { CorruptFileError } from '../errors.js';
 
 export function createContainer(path: string, head: Uint8Array, bytes: number): void {
@@ -102,13 +102,5 @@ export class ContainerHasher {
       }
     }
     return { bytes: this.size, sha256: this.hash.digest('hex') };
-  }
-}
-
-async function guardAsync<T>(path: string, action: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw outputError(path, action, e);
   }
 }

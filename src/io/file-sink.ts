@@ -1,10 +1,11 @@
 // Output files: a whole file written front to back (small writes are staged, large ones go straight
-// from wasm memory to the kernel; hashed on the way; close() fsyncs), or a region of a container
-// the main thread created and sized, written with positioned writes (hashed and fsynced as a whole
-// by the main thread once every region is written).
+// from wasm memory to the kernel; hashed on the way; fsynced by close(), or by fsyncFile() once it is
+// closed), or a region of a container the main thread created and sized, written with positioned
+// writes (hashed and fsynced as a whole by the main thread once every region is written).
 
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { StagedSink } from '../stream/staged-sink.js';
 import { OutputError } from '../errors.js';
 
@@ -97,6 +98,27 @@ export class RegionSink extends FdSink {
       closeSync(this.fd);
     }
     return this.written;
+  }
+}
+
+/**
+ * fsyncs a file that is written and closed, from the calling thread's I/O pool: a worker hands its own
+ * file over and starts its next job while the disk takes this one (docs/performance.md, "The write path: fsync off the workers").
+ */
+export async function fsyncFile(path: string): Promise<void> {
+  const handle = await guardAsync(path, 'open', () => open(path, 'r'));
+  try {
+    await guardAsync(path, 'fsync', () => handle.sync());
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function guardAsync<T>(path: string, action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw outputError(path, action, e);
   }
 }
 

@@ -9,7 +9,7 @@ import { openCheckpoint } from '../io/checkpoint.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
 import { HUB_SIDE_FILES, hubModelName, isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
 import { serveHub, stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
-import { FileSink } from '../io/file-sink.js';
+import { FileSink, fsyncFile } from '../io/file-sink.js';
 import { ContainerHasher, createContainer } from '../io/container.js';
 import { OutputTransaction } from '../io/output-dir.js';
 import { OutputError, UsageError } from '../errors.js';
@@ -139,10 +139,22 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
         },
         async runJobs() {
           // a container is hashed as its regions land, on this thread, between handing out jobs
+          // and a job's own file is fsynced from here as the job ends, so its worker does not wait for the disk
+          // (a failure is kept, not left unhandled, until the jobs end)
+          const syncs: Promise<void>[] = [];
+          let syncFailure: { error: unknown } | undefined;
           const onDone = (i: number) => {
-            for (const r of jobs[i].job.regions ?? []) hashers.get(jobs[i].job.file)!.written(r.offset, r.bytes);
+            const { job } = jobs[i];
+            for (const r of job.regions ?? []) hashers.get(job.file)!.written(r.offset, r.bytes);
+            if (!job.regions && durable) syncs.push(fsyncFile(join(out.tempDir, job.file)).catch((error) => void (syncFailure ??= { error })));
           };
-          const results = await runJobs(jobs, { threads, module: module!, weight: (j) => j.job.cost.bytes, onDone });
+          let results;
+          try {
+            results = await runJobs(jobs, { threads, module: module!, weight: (j) => j.job.cost.bytes, onDone });
+          } finally {
+            await Promise.all(syncs); // none left running when a failure removes the folder
+          }
+          if (syncFailure) throw syncFailure.error;
           return results.map((r) => ({ written: r.written, stats: r.stats, rounded: r.rounded }));
         },
         progress: () => ({ ...counter.read(), ...(reads && { bytesFetched: counter.fetched() }) }),

@@ -1,5 +1,5 @@
-// Runs one job with Node file I/O: positioned reads in; out, either the job's own fsynced file or
-// positioned writes into a container the main thread created.
+// Runs one job with Node file I/O: positioned reads in; out, either the job's own file (fsynced by the
+// main thread once the job is done) or positioned writes into a container the main thread created.
 
 import { join } from 'node:path';
 import type { Kernels } from '../kernels/index.js';
@@ -20,7 +20,7 @@ export interface RunnableJob {
   options: FormatOptions;
   /** The buffer of a ProgressCounter shared with the main thread, or none. */
   progress?: SharedArrayBuffer;
-  /** fsync what is written (false for a throw-away output, such as verify's re-derivation). */
+  /** fdatasync the container regions written (false for a throw-away output, such as verify's re-derivation). */
   durable: boolean;
   /** A Hub input: tensors are read over HTTP by the thread's reader (io/hub-reader.ts), not from disk. */
   hub?: HubReadSpec;
@@ -57,7 +57,8 @@ export function runJob(kernels: Kernels, r: RunnableJob, hubSource?: TensorSourc
     });
     const out = {
       sink(offset?: number) {
-        if (offset === undefined) return (own ??= new FileSink(path, r.durable));
+        // not fsynced here: the main thread does it while this worker runs its next job (fsyncFile)
+        if (offset === undefined) return (own ??= new FileSink(path, false));
         const s = new RegionSink(path, offset);
         regions.push(s);
         return s;
