@@ -46,6 +46,8 @@ const numbers = (v: GgufValue | undefined): number[] | undefined => (v?.type ===
 const number = (v: GgufValue | undefined): number | undefined => (v && v.type !== 8 && v.type !== 9 ? Number(v.value) : undefined);
 
 const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
+/** tokenizer.json on one line: indenting a vocabulary's 280k merge pairs would hold about 4 times the text in memory. */
+const compact = (v: unknown): string => JSON.stringify(v) + '\n';
 
 /** tokenizer.json and tokenizer_config.json from a GGUF's KVs, or why there are none. */
 export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, string> } | { none: string } {
@@ -102,7 +104,7 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
     model_input_names: ['input_ids', 'attention_mask'],
     tokenizer_class: 'PreTrainedTokenizerFast',
   };
-  return { files: new Map([['tokenizer.json', json(tokenizer)], ['tokenizer_config.json', json(config)]]) };
+  return { files: new Map([['tokenizer.json', compact(tokenizer)], ['tokenizer_config.json', json(config)]]) };
 }
 
 /** Token types (llama.cpp's llama_token_type) of a SentencePiece vocabulary: 2 unknown, 6 byte. */
@@ -189,5 +191,5 @@ function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string
     legacy: true,
     tokenizer_class: 'LlamaTokenizerFast',
   };
-  return { files: new Map([['tokenizer.json', json(tokenizer)], ['tokenizer_config.json', json(config)]]) };
+  return { files: new Map([['tokenizer.json', compact(tokenizer)], ['tokenizer_config.json', json(config)]]) };
 }
