@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { servePage } from '../build/js/cli/serve.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { cliRunner } from './helpers/browser.js';
 import { inWebKitHost, launchFirefox, launchWebKit, webkitVersion } from './helpers/engines-web.mjs';
 
-const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const SHOTS = new URL('../build/screenshots/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browsers-'));
 const TINY = join(tmp, 'tiny-model');
@@ -25,15 +25,7 @@ const noise: string[] = [];
 let isolated: { url: string; server: { close(): void } };
 let plain: { url: string; server: { close(): void } };
 
-function cli(...args: string[]): string {
-  return execFileSync(process.execPath, [CLI, ...args], { stdio: 'pipe', encoding: 'utf8' });
-}
-
-function cliOut(name: string, input: string, ...args: string[]): string {
-  const out = join(tmp, `${name}-cli`);
-  cli('--input-dir', input, '--output-dir', out, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...args);
-  return out;
-}
+const { cli, cliOut } = cliRunner(tmp);
 
 test.before(async () => {
   isolated = await servePage(0, '127.0.0.1');

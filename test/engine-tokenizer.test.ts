@@ -20,50 +20,20 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { convert } from '../build/js/run/convert.js';
 import { generateCheckpoint, type LayoutName } from '../build/js/synth/generate.js';
 import { engineProblem, engineTestsEnabled, runTokenizer } from './helpers/engine.js';
+import { CORPUS, hfIds, vocabShape } from './helpers/tokenizers.js';
 
 const enabled = engineTestsEnabled();
 const tokenizerSuite = suite('vocabularies: node-llama-cpp tokenizes our GGUF as Hugging Face tokenizers does');
 const test = enabled ? tokenizerSuite : tokenizerSuite.skip;
 if (!enabled) console.log(`engine tests skipped: ${engineProblem()}`);
 
-const TOOLS = fileURLToPath(new URL('./tools/package.json', import.meta.url));
-const { Tokenizer } = createRequire(TOOLS)('@huggingface/tokenizers') as { Tokenizer: new (json: object, config: object) => { encode(t: string, o: object): { ids: number[] } } };
-
-const CORPUS = [
-  'Hello world',
-  'The quick brown fox jumps over the lazy dog.',
-  "I'm sure they'll've DONE it; it's John's, isn't it?",
-  '3.14159 + 1234567 = 42, 1,000,000 and 2024-12-04 at 23:59',
-  'Grüße aus Köln, ça va? Ñandú, São Paulo, Øresund',
-  'Привет, как дела? Всё хорошо.',
-  '你好，世界！我想在apple工作1314151天',
-  'こんにちは世界、カタカナとひらがな',
-  'مرحبا بالعالم',
-  'नमस्ते दुनिया',
-  '안녕하세요 세계',
-  'Emoji 😁🚀👍🏽 and ❤️ and 👨‍👩‍👧',
-  'def f(x):\n    return x**2  # square\n\nprint(f(3))\n',
-  'if (a && b) { c[i] = d->e; } // done',
-  'tabs\there\t\tand\n\n\nnewlines  double  spaces',
-  'trailing spaces   ',
-  '  leading spaces',
-  ' one leading space',
-  '\nstarts with a newline',
-  '',
-  ' ',
-  'a',
-  'The <s> and </s> markers, <|begin_of_text|> and <|eot_id|>',
-];
-
 const root = mkdtempSync(join(tmpdir(), 'bitnet-engine-tokenizer-'));
-const shape = (vocab: number) => ({ hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: vocab });
+const shape = vocabShape;
 
 /** A synthetic checkpoint with the vocabulary family, converted to GGUF (F16: the weights do not matter here). */
 async function family(name: string, layout: LayoutName, vocab: number, tokenizer?: 'llama2-json'): Promise<{ dir: string; gguf: string }> {
@@ -72,11 +42,6 @@ async function family(name: string, layout: LayoutName, vocab: number, tokenizer
   const out = join(root, `${name}-gguf`);
   await convert({ inputDir: dir, outputDir: out, format: 'gguf', ggufType: 'f16', threads: 0, timestamp: 1 });
   return { dir, gguf: join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!) };
-}
-
-function hfIds(dir: string, texts: readonly string[]): number[][] {
-  const t = new Tokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')));
-  return texts.map((text) => t.encode(text, { add_special_tokens: false }).ids);
 }
 
 const hasSpecialText = (t: string) => /<\/?s>|<\|/.test(t);

@@ -9,44 +9,21 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { convert } from '../build/js/run/convert.js';
 import { generateCheckpoint, type LayoutName } from '../build/js/synth/generate.js';
 import { engineProblem, engineTestsEnabled, runTokenizer } from './helpers/engine.js';
+import { CORPUS, hfIds, vocabShape } from './helpers/tokenizers.js';
 
 const back = suite('tokenizer files rebuilt from a GGUF vocabulary');
 const engineEnabled = engineTestsEnabled();
 if (!engineEnabled) console.log(`engine comparison skipped: ${engineProblem()}`);
 
-const TOOLS = fileURLToPath(new URL('./tools/package.json', import.meta.url));
-const { Tokenizer } = createRequire(TOOLS)('@huggingface/tokenizers') as { Tokenizer: new (json: object, config: object) => { encode(t: string, o: object): { ids: number[] } } };
-
-const CORPUS = [
-  'Hello world',
-  'The quick brown fox jumps over the lazy dog.',
-  "I'm sure they'll've DONE it; it's John's, isn't it?",
-  '3.14159 + 1234567 = 42, 1,000,000 and 2024-12-04 at 23:59',
-  'Grüße aus Köln, ça va? Ñandú, São Paulo, Øresund',
-  'Привет, как дела? Всё хорошо.',
-  '你好，世界！我想在apple工作1314151天',
-  'Emoji 😁🚀👍🏽 and ❤️ and 👨‍👩‍👧',
-  'def f(x):\n    return x**2  # square\n\nprint(f(3))\n',
-  'tabs\there\t\tand\n\n\nnewlines  double  spaces',
-  '  leading spaces',
-  '',
-  'The <|begin_of_text|> and <|eot_id|> markers',
-];
-
 const root = mkdtempSync(join(tmpdir(), 'bitnet-gguf-tokenizer-back-'));
-const shape = (vocab: number) => ({ hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: vocab });
+const shape = vocabShape;
 
-function ids(dir: string, texts: readonly string[]): number[][] {
-  const t = new Tokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')));
-  return texts.map((text) => t.encode(text, { add_special_tokens: false }).ids);
-}
+const ids = hfIds;
 
 /** HF (the layout's vocabulary) -> GGUF F16 -> `format`: the three folders. */
 async function chain(name: string, layout: LayoutName, vocab: number, format = 'bitnet-rs-safetensors', tokenizer?: 'llama2-json'): Promise<{ hf: string; gguf: string; out: string }> {

@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { servePage } from '../build/js/cli/serve.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
-import { launchBrowser, type Browser, type Page } from './helpers/browser.js';
+import { cliRunner, launchBrowser, type Browser, type Page } from './helpers/browser.js';
 import { TOOLS } from './helpers/chromium.mjs';
 
-const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-page-'));
 const TINY = join(tmp, 'tiny-model');
 let browser: Browser;
@@ -24,15 +23,7 @@ let url: string;
 let close: () => void;
 const noise: string[] = [];
 
-function cli(...args: string[]): string {
-  return execFileSync(process.execPath, [CLI, ...args], { stdio: 'pipe', encoding: 'utf8' });
-}
-
-function cliOut(name: string, input: string, ...args: string[]): string {
-  const out = join(tmp, `${name}-cli`);
-  cli('--input-dir', input, '--output-dir', out, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...args);
-  return out;
-}
+const { cli, cliOut } = cliRunner(tmp);
 
 test.before(async () => {
   const s = await servePage(0, '127.0.0.1');

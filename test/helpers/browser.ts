@@ -1,5 +1,6 @@
 // Headless Chromium for the page and report tests (chromium.mjs: which browser, which driver, which flags).
 
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHROMIUM, LAUNCH, TOOLS, playwrightChromium } from './chromium.mjs';
@@ -22,4 +23,16 @@ export async function launchBrowser(): Promise<Browser> {
   const missing = browserMissing();
   if (missing) throw new Error(`cannot run the browser tests: ${missing}`);
   return (playwrightChromium() as Playwright['chromium']).launch(LAUNCH);
+}
+
+/** The CLI of this build, run synchronously (its stdout back), and its output of `input` into `<tmp>/<name>-cli` with timestamp 0. */
+export function cliRunner(tmp: string): { cli: (...args: string[]) => string; cliOut: (name: string, input: string, ...args: string[]) => string } {
+  const CLI = new URL('../../build/js/cli/main.js', import.meta.url).pathname;
+  const cli = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { stdio: 'pipe', encoding: 'utf8' });
+  const cliOut = (name: string, input: string, ...args: string[]) => {
+    const out = join(tmp, `${name}-cli`);
+    cli('--input-dir', input, '--output-dir', out, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...args);
+    return out;
+  };
+  return { cli, cliOut };
 }
