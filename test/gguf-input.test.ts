@@ -328,6 +328,71 @@ fuzz('truncated files, flipped head bytes, huge counts and lengths, offsets out 
   }
 });
 
+/** Where each tensor info's fields sit in a GGUF head (found by the name's length-prefixed bytes after the KVs). */
+function tensorInfoFields(bytes: Uint8Array, names: string[]): { name: string; nDims: number; dims: number; type: number; offset: number }[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const enc = new TextEncoder();
+  let from = 24;
+  return names.map((name) => {
+    const want = enc.encode(name);
+    for (let at = from; at + 8 + want.length < bytes.length; at++) {
+      if (view.getBigUint64(at, true) !== BigInt(want.length) || !want.every((b, k) => bytes[at + 8 + k] === b)) continue;
+      const nDims = at + 8 + want.length;
+      const n = view.getUint32(nDims, true);
+      const type = nDims + 4 + 8 * n;
+      from = type + 12;
+      return { name, nDims, dims: nDims + 4, type, offset: type + 4 };
+    }
+    throw new Error(`tensor info of ${name} not found`);
+  });
+}
+
+fuzz('a seeded run of 300 tensor-info mutations (offsets out of range or misaligned, unknown or other types, zero, huge or missing dimensions) and mixed damage: one typed line each, nothing written, memory bounded', async () => {
+  const g = await run(hfOf('1bitllm'), 'gguf', { ggufType: 'q2_0' });
+  const good = new Uint8Array(readFileSync(ggufFile(g)));
+  const names = parseGguf(good, 'x.gguf').tensors.map((t) => t.name);
+  const fields = tensorInfoFields(good, names);
+  const rnd = mulberry32(0x7475);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const baseline = process.memoryUsage().rss;
+  let refused = 0;
+  for (let i = 0; i < 300; i++) {
+    const b = good.slice();
+    const v = new DataView(b.buffer);
+    const f = pick(fields);
+    const notes: string[] = [];
+    const steps = 1 + Math.floor(rnd() * 2);
+    for (let k = 0; k < steps; k++) {
+      const kind = Math.floor(rnd() * 8);
+      if (kind === 0) v.setBigUint64(f.offset, pick([1n << 50n, BigInt(good.length), 0xffffffffffffffffn]), true), notes.push('offset out of range');
+      else if (kind === 1) v.setBigUint64(f.offset, v.getBigUint64(f.offset, true) + BigInt(1 + Math.floor(rnd() * 31)), true), notes.push('offset misaligned');
+      else if (kind === 2) v.setUint32(f.type, pick([31, 99, 1000, 0xffffffff]), true), notes.push('unknown type');
+      else if (kind === 3) v.setUint32(f.type, pick([0, 1, 8, 34, 35, 36, 42]), true), notes.push('another type');
+      else if (kind === 4) v.setBigUint64(f.dims, pick([0n, 1n << 40n, 3n]), true), notes.push('dimension changed');
+      else if (kind === 5) v.setUint32(f.nDims, pick([0, 5, 1 << 20]), true), notes.push('dimension count changed');
+      else if (kind === 6) v.setBigUint64(f.offset, v.getBigUint64(fields[(fields.indexOf(f) + 1) % fields.length]!.offset, true), true), notes.push("another tensor's offset");
+      else b[Math.floor(rnd() * b.length)] ^= 1 << Math.floor(rnd() * 8), notes.push('a byte flipped');
+    }
+    const what = `case ${i} (${f.name}: ${notes.join(', ')})`;
+    const dir = fresh();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'x.gguf'), b);
+    const out = fresh();
+    try {
+      await convert({ inputDir: dir, outputDir: out, format: pick(['bitnet-rs', 'hf-packed', 'gguf']), ...BASE } as ConvertOptions);
+    } catch (e) {
+      refused++;
+      assert.instance(e, ConversionError, `${what}: ${e}`);
+      assert.not.match((e as Error).message, /\n/, what);
+      assert.not.ok(readdirSync(join(out, '..')).length > 0, `${what}: nothing written`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(join(out, '..'), { recursive: true, force: true });
+    assert.ok(process.memoryUsage().rss - baseline < 256 * 2 ** 20, `${what}: memory grew by ${Math.round((process.memoryUsage().rss - baseline) / 2 ** 20)} MiB`);
+  }
+  assert.ok(refused > 200, `not vacuous: ${refused} of 300 refused`);
+});
+
 roundTrips.run();
 lossy.run();
 fuzz.run();
