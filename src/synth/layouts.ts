@@ -217,38 +217,15 @@ export const LAYOUT_SPECS: Record<Layout, LayoutSpec> = {
     config: (preset, dtype) => {
       if (preset.family) return falconConfig(shapeOf(preset), preset.family, dtype, false, true);
       const s = shapeOf(preset);
-      const base = llama3SpecialBase(s.vocab_size);
-      return jsonText([
-        ['architectures', ['LlamaForCausalLM']],
-        ['attention_bias', false],
-        ['attention_dropout', 0.0],
-        ['bos_token_id', base + LLAMA3.begin],
-        ['eos_token_id', base + LLAMA3.eot],
-        ...headDimEntry(s),
-        ['hidden_act', 'silu'],
-        ['hidden_size', s.hidden_size],
-        ['initializer_range', 0.02],
-        ['intermediate_size', s.intermediate_size],
-        ['is_bitnet_config', true],
-        ['max_position_embeddings', 8192],
-        ['mlp_bias', false],
-        ['model_type', 'llama'],
-        ['num_attention_heads', s.num_attention_heads],
-        ['num_hidden_layers', s.num_hidden_layers],
-        ['num_key_value_heads', s.num_key_value_heads],
-        ['pretraining_tp', 1],
-        ['quantization_config', { modules_to_not_convert: null, quant_method: 'bitnet' }],
-        ['rms_norm_eps', 1e-5],
-        ['rope_interleaved', false],
-        ['rope_scaling', null],
-        ['rope_theta', 500000.0],
-        ['tie_word_embeddings', false],
-        ['torch_dtype', TORCH_DTYPE[dtype]],
-        ['transformers_version', '4.44.0.dev0'],
-        ['use_cache', true],
-        ['vocab_size', s.vocab_size],
-        ['quantization_config', { quant_method: 'bitnet' }],
-      ]);
+      return llamaFamilyConfig(s, dtype, {
+        tied: false,
+        headDim: headDimEntry(s),
+        context: 8192,
+        epsilon: 1e-5,
+        ropeTheta: 500000.0,
+        version: '4.44.0.dev0',
+        bitnet: { quantization: { modules_to_not_convert: null, quant_method: 'bitnet' }, ropeInterleaved: false, quantizationAgain: { quant_method: 'bitnet' } },
+      });
     },
   },
   'llama-latent': {
@@ -263,34 +240,7 @@ const headDimEntry = (s: ModelShape): Array<readonly [string, unknown]> => (s.he
 
 /** config.json of a plain LlamaForCausalLM (transformers' LlamaConfig keys), its special tokens those of the Llama 3 tokenizer synth writes. */
 function llamaConfig(s: ModelShape, dtype: SynthDType, tied: boolean): string {
-  const base = llama3SpecialBase(s.vocab_size);
-  return jsonText([
-    ['architectures', ['LlamaForCausalLM']],
-    ['attention_bias', false],
-    ['attention_dropout', 0.0],
-    ['bos_token_id', base + LLAMA3.begin],
-    ['eos_token_id', base + LLAMA3.eot],
-    ...headDimEntry(s),
-    ['hidden_act', 'silu'],
-    ['hidden_size', s.hidden_size],
-    ['initializer_range', 0.02],
-    ['intermediate_size', s.intermediate_size],
-    ['max_position_embeddings', 8192],
-    ['mlp_bias', false],
-    ['model_type', 'llama'],
-    ['num_attention_heads', s.num_attention_heads],
-    ['num_hidden_layers', s.num_hidden_layers],
-    ['num_key_value_heads', s.num_key_value_heads],
-    ['pretraining_tp', 1],
-    ['rms_norm_eps', 1e-5],
-    ['rope_scaling', null],
-    ['rope_theta', 500000.0],
-    ['tie_word_embeddings', tied],
-    ['torch_dtype', TORCH_DTYPE[dtype]],
-    ['transformers_version', '4.48.0'],
-    ['use_cache', true],
-    ['vocab_size', s.vocab_size],
-  ]);
+  return llamaFamilyConfig(s, dtype, { tied, headDim: headDimEntry(s), context: 8192, epsilon: 1e-5, ropeTheta: 500000.0, version: '4.48.0' });
 }
 
 /**
@@ -301,35 +251,63 @@ function llamaConfig(s: ModelShape, dtype: SynthDType, tied: boolean): string {
  * those of the Llama 3 tokenizer synth writes, not Falcon's (its eos is 11).
  */
 function falconConfig(s: ModelShape, family: FamilyConfig, dtype: SynthDType, tied: boolean, packed: boolean): string {
+  return llamaFamilyConfig(s, dtype, {
+    tied,
+    headDim: [['head_dim', headDimOf(s)]],
+    context: family.max_position_embeddings,
+    epsilon: family.rms_norm_eps,
+    ropeTheta: family.rope_theta,
+    version: family.transformers_version,
+    ...(packed && { bitnet: { quantization: { modules_to_not_convert: ['lm_head'], quant_method: 'bitnet' } } }),
+  });
+}
+
+/** What differs between the LlamaForCausalLM configs synth writes; `bitnet`: a packed checkpoint's keys (is_bitnet_config and its quantization_config, as each model has them). */
+interface LlamaFamilyOptions {
+  tied: boolean;
+  headDim: Array<readonly [string, unknown]>;
+  context: number;
+  epsilon: number;
+  ropeTheta: number;
+  version: string;
+  bitnet?: { quantization: unknown; ropeInterleaved?: boolean; quantizationAgain?: unknown };
+}
+
+/** LlamaForCausalLM config.json keys in transformers' order; the special token ids are those of the Llama 3 tokenizer synth writes. */
+function llamaFamilyConfig(s: ModelShape, dtype: SynthDType, o: LlamaFamilyOptions): string {
   const base = llama3SpecialBase(s.vocab_size);
+  const b = o.bitnet;
   return jsonText([
     ['architectures', ['LlamaForCausalLM']],
     ['attention_bias', false],
     ['attention_dropout', 0.0],
     ['bos_token_id', base + LLAMA3.begin],
     ['eos_token_id', base + LLAMA3.eot],
-    ['head_dim', headDimOf(s)],
+    ...o.headDim,
     ['hidden_act', 'silu'],
     ['hidden_size', s.hidden_size],
     ['initializer_range', 0.02],
     ['intermediate_size', s.intermediate_size],
-    ...(packed ? [['is_bitnet_config', true] as const] : []),
-    ['max_position_embeddings', family.max_position_embeddings],
+    ...(b ? [['is_bitnet_config', true] as const] : []),
+    ['max_position_embeddings', o.context],
     ['mlp_bias', false],
     ['model_type', 'llama'],
     ['num_attention_heads', s.num_attention_heads],
     ['num_hidden_layers', s.num_hidden_layers],
     ['num_key_value_heads', s.num_key_value_heads],
     ['pretraining_tp', 1],
-    ...(packed ? [['quantization_config', { modules_to_not_convert: ['lm_head'], quant_method: 'bitnet' }] as const] : []),
-    ['rms_norm_eps', family.rms_norm_eps],
+    ...(b ? [['quantization_config', b.quantization] as const] : []),
+    ['rms_norm_eps', o.epsilon],
+    ...(b?.ropeInterleaved !== undefined ? [['rope_interleaved', b.ropeInterleaved] as const] : []),
     ['rope_scaling', null],
-    ['rope_theta', family.rope_theta],
-    ['tie_word_embeddings', tied],
+    ['rope_theta', o.ropeTheta],
+    ['tie_word_embeddings', o.tied],
     ['torch_dtype', TORCH_DTYPE[dtype]],
-    ['transformers_version', family.transformers_version],
+    ['transformers_version', o.version],
     ['use_cache', true],
     ['vocab_size', s.vocab_size],
+    // HF1BitLLM's config.json has quantization_config twice (a JSON parser keeps the last one)
+    ...(b?.quantizationAgain !== undefined ? [['quantization_config', b.quantizationAgain] as const] : []),
   ]);
 }
 
