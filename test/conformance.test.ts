@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { gguf as hfGguf } from '@huggingface/gguf';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
-import { PRESETS } from '../build/js/synth/presets.js';
+import { PRESETS, type ModelShape } from '../build/js/synth/presets.js';
 import { LAYOUTS } from '../build/js/layouts/index.js';
 import { generateGgufCheckpoint } from '../build/js/run/synth-gguf.js';
 import { ggufAsHfPacked } from './reference/gguf-source-ref.js';
@@ -31,14 +31,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'bitnet-conformance-'));
 let n = 0;
 const fresh = (name: string) => join(tmp, `${name}-${n++}`);
 
-interface Shape {
-  hidden_size: number;
-  intermediate_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  num_key_value_heads: number;
-  vocab_size: number;
-}
+type Shape = ModelShape;
 
 /** The shapes, and how each input varies besides (sharded, F16 sources). */
 const SHAPES: Record<string, { shape: Shape; dtype?: SynthOptions['dtype']; shards?: number }> = {

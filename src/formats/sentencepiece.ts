@@ -123,3 +123,32 @@ export function parseSentencePieceModel(bytes: Uint8Array, file: string, maxPiec
   });
   return out;
 }
+
+/** The ways `token` splits into two tokens `has` holds (never inside a UTF-16 surrogate pair). */
+export function* twoTokenSplits(token: string, has: (t: string) => boolean): Generator<[string, string]> {
+  for (let k = 1; k < token.length; k++) {
+    const c = token.charCodeAt(k);
+    if (c >= 0xdc00 && c <= 0xdfff) continue;
+    const a = token.slice(0, k);
+    const b = token.slice(k);
+    if (has(a) && has(b)) yield [a, b];
+  }
+}
+
+/**
+ * A SentencePiece vocabulary's merges as its tokenizer.json has them (transformers' conversion): every
+ * split of a token into two tokens, tokens by score (highest first, then id), a token's splits by the
+ * ids of their parts. A SentencePiece BPE model (and llama.cpp's "llama" tokenizer) joins any adjacent
+ * pair whose join is a token, so only such complete merges tokenize alike. `vocab`: token -> id.
+ */
+export function sentencePieceMerges(vocab: ReadonlyMap<string, number>, scoreOf: (id: number) => number): Array<[string, string]> {
+  const has = (t: string) => vocab.has(t);
+  const order = [...vocab].sort(([, a], [, b]) => scoreOf(b) - scoreOf(a) || a - b);
+  const out: Array<[string, string]> = [];
+  for (const [t] of order) {
+    const local = [...twoTokenSplits(t, has)];
+    local.sort((x, y) => vocab.get(x[0])! - vocab.get(y[0])! || vocab.get(x[1])! - vocab.get(y[1])!);
+    out.push(...local);
+  }
+  return out;
+}

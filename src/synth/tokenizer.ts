@@ -11,6 +11,7 @@
 // most common characters, breadth first ("ab", "ac", .., "abc", ..), until the vocabulary is full.
 
 import type { Layout } from './layouts.js';
+import { sentencePieceMerges } from '../formats/sentencepiece.js';
 import { createRequire } from 'node:module';
 import { LLAMA3, llama3SpecialBase, llama3SpecialCount, masterSpecialBase, spmSpecialIds } from './layouts.js';
 
@@ -290,31 +291,9 @@ export function spmVocabulary(vocab: number): SpmVocabulary {
     ...bytes.map((piece) => ({ piece, score: 0, type: PIECE.byte })),
     ...normal.map((piece, i) => ({ piece, score: -i, type: PIECE.normal })),
   ];
-  return { pieces, merges: sentencePieceMerges(pieces), added: [[ids.pad, '<pad>'], [ids.line, '</line>']], byteFallback: bytes.length > 0 };
+  return { pieces, merges: sentencePieceMerges(new Map(pieces.map((p, id) => [p.piece, id])), (id) => pieces[id].score), added: [[ids.pad, '<pad>'], [ids.line, '</line>']], byteFallback: bytes.length > 0 };
 }
 
-/**
- * The merges of a SentencePiece model as its tokenizer.json has them: every split of a piece into two
- * pieces, pieces by score (highest first), a piece's splits by the ids of their parts. A SentencePiece
- * BPE model joins any adjacent pair whose join is a piece, so only complete merges tokenize alike.
- */
-function sentencePieceMerges(pieces: ReadonlyArray<{ piece: string; score: number }>): Array<[string, string]> {
-  const id = new Map(pieces.map((p, i) => [p.piece, i]));
-  const order = pieces.map((_, i) => i).sort((a, b) => pieces[b].score - pieces[a].score || a - b);
-  const out: Array<[string, string]> = [];
-  for (const i of order) {
-    const t = pieces[i].piece;
-    const local: Array<[string, string]> = [];
-    for (let k = 1; k < t.length; k++) {
-      const a = t.slice(0, k);
-      const b = t.slice(k);
-      if (id.has(a) && id.has(b)) local.push([a, b]);
-    }
-    local.sort((x, y) => id.get(x[0])! - id.get(y[0])! || id.get(x[1])! - id.get(y[1])!);
-    out.push(...local);
-  }
-  return out;
-}
 
 function spmFiles(vocab: number): TokenizerFiles {
   const v = spmVocabulary(vocab);

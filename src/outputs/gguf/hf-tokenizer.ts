@@ -12,6 +12,7 @@
 
 import type { GgufValue } from '../../formats/gguf.js';
 import { PRE_TOKENIZERS, recognize } from './pre-tokenizers.js';
+import { sentencePieceMerges } from '../../formats/sentencepiece.js';
 
 /** llama.cpp's other names for the llama-bpe regex (its llama-vocab.cpp), which it also reads with ignore_merges. */
 const LLAMA3_ALIASES = ['llama3', 'falcon3', 'dbrx'];
@@ -128,20 +129,7 @@ function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string
     vocab.set(t, id);
     if (type === CONTROL || type === USER_DEFINED || type === UNKNOWN) added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type !== USER_DEFINED });
   });
-  const order = [...vocab.values()].sort((a, b) => scores[b]! - scores[a]! || a - b);
-  const merges: [string, string][] = [];
-  for (const id of order) {
-    const t = tokens[id]!;
-    const local: [string, string][] = [];
-    for (let k = 1; k < t.length; k++) {
-      if (t.charCodeAt(k) >= 0xdc00 && t.charCodeAt(k) <= 0xdfff) continue; // inside a surrogate pair
-      const a = t.slice(0, k);
-      const b = t.slice(k);
-      if (vocab.has(a) && vocab.has(b)) local.push([a, b]);
-    }
-    local.sort((x, y) => vocab.get(x[0])! - vocab.get(y[0])! || vocab.get(x[1])! - vocab.get(y[1])!);
-    merges.push(...local);
-  }
+  const merges = sentencePieceMerges(vocab, (id) => scores[id]!);
   const prefix = kvs.get('tokenizer.ggml.add_space_prefix')?.value !== false; // llama.cpp's default for "llama"
   const unk = number(kvs.get('tokenizer.ggml.unknown_token_id'));
   const bos = number(kvs.get('tokenizer.ggml.bos_token_id'));

@@ -14,7 +14,7 @@ import { InvalidConfigError, UnsupportedError } from '../../errors.js';
 import { kv, type GgufKv } from '../../formats/gguf.js';
 import { JsonReader } from '../../formats/json-reader.js';
 import { clip, describe, isPlainObject } from '../../formats/json-text.js';
-import { parseSentencePieceModel, PieceType } from '../../formats/sentencepiece.js';
+import { parseSentencePieceModel, PieceType, twoTokenSplits } from '../../formats/sentencepiece.js';
 import { normalizerName, PRE_TOKENIZERS, recognize, steps } from './pre-tokenizers.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { InputFolder } from '../types.js';
@@ -141,26 +141,27 @@ export function ggufVocab(input: InputFolder, config: ModelConfig, pre = 'auto')
 const TOKENIZER_JSON = 'tokenizer.json';
 
 /**
- * Whether tokenizer.json is a SentencePiece model converted (byte fallback, or spaces made "\u2581" by a
- * Metaspace step or a Prepend normalizer), whose tokenizer.model then says more (real scores); only the
- * model's flags and the step types are read, the rest skipped with its syntax checked.
+ * Whether a tokenizer.json is a SentencePiece model converted (convertedSentencePiece), whose
+ * tokenizer.model then says more (real scores); only the model's byte_fallback and the normalizer and
+ * pre_tokenizer are read, the rest skipped with its syntax checked.
  */
 function sentencePieceStyle(bytes: Uint8Array): boolean {
   const r = jsonReader(bytes, TOKENIZER_JSON);
-  let found = false;
+  const j: SpmSignals = { byteFallback: false, normalizer: null, preTokenizer: null };
   r.object((key) => {
     if (key === 'model' && r.peek() === 'object') {
       r.object((k) => {
-        const v = k === 'byte_fallback' && r.peek() === 'literal' ? r.value() : r.skip();
-        if (v === true) found = true;
+        if (k === 'byte_fallback' && r.peek() === 'literal') j.byteFallback = r.value() === true;
+        else r.skip();
       });
     } else if ((key === 'normalizer' || key === 'pre_tokenizer') && r.peek() === 'object') {
-      const text = JSON.stringify(r.value(MAX_STEP_JSON_BYTES));
-      if (text.includes('"Metaspace"') || text.includes('"Prepend"')) found = true;
+      const v = r.value(MAX_STEP_JSON_BYTES);
+      if (key === 'normalizer') j.normalizer = v;
+      else j.preTokenizer = v;
     } else r.skip();
   });
   r.end();
-  return found;
+  return convertedSentencePiece(j);
 }
 
 /** Fills ids up to vocab_size: ids the tokenizer lacks become "[PAD<id>]" (unused), as llama.cpp's converter does. */
@@ -355,8 +356,7 @@ function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): 
 /** Byte-level BPE (Llama 3, 2B-4T, Falcon3): "gpt2" with its merges and the pre-tokenizer llama.cpp must split with. */
 function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig, pre: string): Vocab {
   const j = readBpeJson(bytes, config);
-  // a SentencePiece model converted: spaces made "\u2581", or byte fallback without a byte-level step (where it never applies)
-  if (spaceHandling(j) || (j.byteFallback && !steps(j.preTokenizer).some((s) => s.startsWith('byte-level')))) return spmJsonVocab(j, config);
+  if (convertedSentencePiece(j)) return spmJsonVocab(j, config);
   const name = pre === 'auto' ? detectedPre(j) : pre;
   padded(j.tokens, j.types, config.vocabSize, TOKENIZER_JSON);
   return {
@@ -385,8 +385,16 @@ function detectedPre(j: BpeJson): string {
   );
 }
 
+/** What says whether a tokenizer.json is a SentencePiece model converted. */
+type SpmSignals = Pick<BpeJson, 'byteFallback' | 'normalizer' | 'preTokenizer'>;
+
+/** A SentencePiece model converted: spaces made "▁", or byte fallback without a byte-level step (where it never applies). */
+function convertedSentencePiece(j: SpmSignals): boolean {
+  return spaceHandling(j) !== undefined || (j.byteFallback && !steps(j.preTokenizer).some((s) => s.startsWith('byte-level')));
+}
+
 /** Whether spaces become "▁" and one is put before the text, from a SentencePiece-style tokenizer.json (legacy Prepend + Replace normalizer, or a Metaspace pre-tokenizer). */
-function spaceHandling(j: BpeJson): { addSpacePrefix: boolean } | undefined {
+function spaceHandling(j: SpmSignals): { addSpacePrefix: boolean } | undefined {
   const n = j.normalizer;
   const parts = isPlainObject(n) && n.type === 'Sequence' && Array.isArray(n.normalizers) ? n.normalizers : n === null || n === undefined ? [] : [n];
   const replaces = parts.some((p) => isPlainObject(p) && p.type === 'Replace' && isPlainObject(p.pattern) && p.pattern.String === ' ' && p.content === SPACE);
@@ -425,11 +433,8 @@ function spmJsonVocab(j: BpeJson, config: ModelConfig): Vocab {
   const mergeSet = new Set(j.merges);
   for (const [t, id] of j.vocab) {
     if (j.types[id] !== TOKEN_TYPE.normal || BYTE_PIECE.test(t)) continue;
-    for (let k = 1; k < t.length; k++) {
-      if (t.charCodeAt(k) >= 0xdc00 && t.charCodeAt(k) <= 0xdfff) continue; // inside a surrogate pair
-      const a = t.slice(0, k);
-      const b = t.slice(k);
-      if (j.vocab.has(a) && j.vocab.has(b) && !mergeSet.has(`${a} ${b}`)) {
+    for (const [a, b] of twoTokenSplits(t, (x) => j.vocab.has(x))) {
+      if (!mergeSet.has(`${a} ${b}`)) {
         throw new UnsupportedError(
           { file },
           'merges as a SentencePiece model gives them (every split of a token into two tokens), which llama.cpp\'s "llama" tokenizer assumes',
