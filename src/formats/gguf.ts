@@ -380,3 +380,18 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
   });
   return { version, kvs, tensors, dataStart };
 }
+
+/**
+ * A GGUF head from a file read a prefix at a time (`read(n)`: its first n bytes): 8 MiB first (a 128k
+ * vocabulary fits), read larger only while the head goes on past it.
+ */
+export function parseGgufPrefix(read: (n: number) => Uint8Array, file: string, size: number, o: { arrays?: 'keep' | 'check' } = {}): GgufFile {
+  for (let n = Math.min(size, 1 << 23); ; ) {
+    try {
+      return parseGguf(read(n), file, size, o);
+    } catch (e) {
+      if (!(e instanceof GgufHeadTruncated)) throw e;
+      n = Math.min(size, MAX_GGUF_HEAD_BYTES, Math.max(2 * n, e.needed));
+    }
+  }
+}

@@ -4,7 +4,7 @@
 // a TensorInfo of the file (ne reversed to [rows, cols]). No tensor data is read here.
 
 import { CorruptFileError, InvalidConfigError, UnsupportedError } from '../errors.js';
-import { GgufHeadTruncated, MAX_GGUF_HEAD_BYTES, parseGguf, type GgmlTypeName, type GgufValue } from '../formats/gguf.js';
+import { parseGgufPrefix, type GgmlTypeName, type GgufFile, type GgufValue } from '../formats/gguf.js';
 import { describe } from '../formats/json-text.js';
 import type { DType, SafetensorsHeader, SkippedTensor, TensorInfo } from '../formats/safetensors.js';
 import type { CheckpointFolder } from './checkpoint.js';
@@ -37,19 +37,12 @@ export interface GgufSource {
 export const GGUF_SPLIT = /-(\d{5})-of-(\d{5})\.gguf$/;
 
 /** The head of a .gguf read through the port: a prefix (8 MiB: a 128k vocabulary fits), read larger only while the head goes on past it. */
-export function readGgufHead(folder: CheckpointFolder, name: string, arrays: 'check' | 'keep' = 'check'): ReturnType<typeof parseGguf> & { fileSize: number } {
+export function readGgufHead(folder: CheckpointFolder, name: string, arrays: 'check' | 'keep' = 'check'): GgufFile & { fileSize: number } {
   const file = folder.path(name);
   const size = folder.stat(name);
   if (size === undefined) throw new CorruptFileError({ file }, 'a readable .gguf file', 'no such file');
   if (size === 'not a regular file') throw new CorruptFileError({ file }, 'a .gguf file', 'not a regular file');
-  for (let n = Math.min(size, 1 << 23); ; ) {
-    try {
-      return { ...parseGguf(folder.read(name, 0, n), file, size, { arrays }), fileSize: size };
-    } catch (e) {
-      if (!(e instanceof GgufHeadTruncated)) throw e;
-      n = Math.min(size, MAX_GGUF_HEAD_BYTES, Math.max(2 * n, e.needed));
-    }
-  }
+  return { ...parseGgufPrefix((n) => folder.read(name, 0, n), file, size, { arrays }), fileSize: size };
 }
 
 /** The shortest decimal that is the same f32 (a GGUF stores eps and rope base as f32; config.json reads better with 1e-05 than 9.99999974737875e-06). */

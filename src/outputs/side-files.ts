@@ -1,6 +1,6 @@
 // Files an engine or transformers loads beside the weights, copied unchanged from the input folder.
 
-import { GgufHeadTruncated, MAX_GGUF_HEAD_BYTES, parseGguf } from '../formats/gguf.js';
+import { parseGgufPrefix } from '../formats/gguf.js';
 import { hfTokenizerFromGguf } from './gguf/hf-tokenizer.js';
 import type { InputFolder, SmallFile } from './types.js';
 
@@ -26,16 +26,8 @@ export function ggufSideFiles(base: InputFolder, fileName: string): InputFolder 
       const at = base.readSideAt;
       rebuilt = new Map();
       if (size !== undefined && at) {
-        for (let n = Math.min(size, 1 << 23); ; ) {
-          try {
-            const r = hfTokenizerFromGguf(parseGguf(at(fileName, 0, n), fileName, size, { arrays: 'keep' }).kvs);
-            if ('files' in r) rebuilt = r.files;
-            break;
-          } catch (e) {
-            if (!(e instanceof GgufHeadTruncated)) throw e;
-            n = Math.min(size, MAX_GGUF_HEAD_BYTES, Math.max(2 * n, e.needed));
-          }
-        }
+        const r = hfTokenizerFromGguf(parseGgufPrefix((n) => at(fileName, 0, n), fileName, size, { arrays: 'keep' }).kvs);
+        if ('files' in r) rebuilt = r.files;
       }
     }
     const text = rebuilt.get(name);

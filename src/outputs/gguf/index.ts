@@ -8,7 +8,7 @@
 // A combination an engine would compute wrongly is refused with the reason and what to use instead.
 
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
-import { GGML_TYPES, GgufHeadTruncated, kv, layoutGguf, MAX_GGUF_HEAD_BYTES, parseGguf, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
+import { GGML_TYPES, kv, layoutGguf, parseGguf, parseGgufPrefix, type GgmlTypeName, type GgufKv, type GgufTensorInfo } from '../../formats/gguf.js';
 import type { BlockRole, FloatWeight, ModelPlan, TernaryWeight, Weight } from '../../model/plan.js';
 import { BLOCK_ROLES, LINEAR_ROLES, interleavedRopeSource, isLinearRole, roleShapes, ternaryShape } from '../../model/plan.js';
 import { describe } from '../../formats/json-text.js';
@@ -375,15 +375,8 @@ function sourceVocab(input: InputFolder, name: string): GgufKv[] {
   const size = input.sideSize?.(name);
   const at = input.readSideAt;
   if (size === undefined || !at) throw new UnsupportedError({ file: name }, 'a GGUF source this host reads in ranges (for its vocabulary)', 'none');
-  for (let n = Math.min(size, 1 << 23); ; ) {
-    try {
-      const head = parseGguf(at(name, 0, n), name, size, { arrays: 'keep' });
-      return [...head.kvs].filter(([key]) => key.startsWith('tokenizer.')).map(([key, v]) => ({ key, v }));
-    } catch (e) {
-      if (!(e instanceof GgufHeadTruncated)) throw e;
-      n = Math.min(size, MAX_GGUF_HEAD_BYTES, Math.max(2 * n, e.needed));
-    }
-  }
+  const head = parseGgufPrefix((n) => at(name, 0, n), name, size, { arrays: 'keep' });
+  return [...head.kvs].filter(([key]) => key.startsWith('tokenizer.')).map(([key, v]) => ({ key, v }));
 }
 
 /** The .gguf file of an output folder. */
@@ -395,15 +388,8 @@ function ggufFile(folder: OutputFolder): string {
 
 /** The head of a .gguf (KVs and tensor infos) from a prefix of the file (8 MiB: a 128k vocabulary fits), read larger only while the head goes on past it. */
 function ggufHead(folder: OutputFolder, file: string): ReturnType<typeof parseGguf> {
-  const size = sizeOf(folder, file);
-  for (let n = Math.min(size, 1 << 23); ; ) {
-    try {
-      return parseGguf(readRange(folder, file, 0, n), file, size, { arrays: 'check' }); // the tensors only: the vocabulary is checked, not kept
-    } catch (e) {
-      if (!(e instanceof GgufHeadTruncated)) throw e;
-      n = Math.min(size, MAX_GGUF_HEAD_BYTES, Math.max(2 * n, e.needed));
-    }
-  }
+  // the tensors only: the vocabulary is checked, not kept
+  return parseGgufPrefix((n) => readRange(folder, file, 0, n), file, sizeOf(folder, file), { arrays: 'check' });
 }
 
 /**
