@@ -8,6 +8,7 @@ export function heapBase(): usize { return __heap_base; }
 
 export { widen } from './widen';
 export { absSum } from './absmean';
+export { firstNonFinite } from './finite';
 export { quantize } from './quantize';
 export { packRows, quantizePackRows } from './pack/bitnet-rs';
 export { varintEncodeU32 } from './varint';

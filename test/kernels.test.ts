@@ -228,7 +228,7 @@ test('builds: both flavors are distinct files with the same exports', () => {
   assert.not.equal(Buffer.compare(simdBytes, scalarBytes), 0, 'the two builds are the same file');
   const names = (k: Kernels) => Object.keys(k.exports).concat(Object.keys(Object.getPrototypeOf(k.exports))).sort();
   assert.equal(names(simd), names(scalar));
-  for (const fn of ['widen', 'absSum', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase', 'convertFloats',
+  for (const fn of ['widen', 'absSum', 'firstNonFinite', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase', 'convertFloats',
     'packHfU8', 'unpackHfU8', 'packMsInt2', 'packTq2_0', 'packTq1_0', 'packI2s', 'packQ2_0', 'countRows', 'quantizeQ8_0', 'unpackI2s', 'unpackTq2_0', 'unpackQ2_0']) {
     assert.type((simd.exports as unknown as Record<string, unknown>)[fn], 'function', fn);
   }
@@ -573,6 +573,41 @@ test('absSum: NaN and Inf propagate; zeros, signed zeros and empty input sum to 
     assert.is(runAbsSum(k, DType.F32, bytesOfF32([-1.5, 1.5, -2]), 3), 5, `${name} signs`);
     assert.is(runAbsSum(k, DType.F16, bytesOfU16([0x8001, 0x0001]), 2), 2 * 2 ** -24, `${name} f16 subnormals`);
     assert.is(runAbsSum(k, DType.F32, bytesOfU32([0x00000001, 0x80000001]), 2), 2 * 2 ** -149, `${name} f32 subnormals`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// firstNonFinite
+
+test('firstNonFinite: every dtype, length and alignment, Inf/NaN at every kind of place: simd == scalar == reference', () => {
+  const r = rng(11);
+  for (const [dname, dtype] of DTYPES) {
+    for (const n of [...LENGTHS, 8, 9, 40000]) {
+      for (const misalign of [0, 2, 6]) {
+        // random bits (specials included), then kept finite or given one non-finite element at a chosen place
+        const bytes = randomInput(dtype, n, r, 'bits');
+        bytes.set(tame(dtype, bytes));
+        const places = n === 0 ? [-1] : [-1, 0, n - 1, Math.floor(n / 2), randInt(r, 0, n - 1), Math.min(n - 1, 8 * Math.floor((n - 1) / 8))];
+        for (const at of places) {
+          const copy = bytes.slice();
+          if (at >= 0) {
+            const view = new DataView(copy.buffer);
+            const special = dtype === DType.F32 ? [0x7f800000, 0xff800000, 0x7fc00001, 0xffbfffff][randInt(r, 0, 3)] : dtype === DType.BF16 ? [0x7f80, 0xff80, 0x7fc1, 0xff81][randInt(r, 0, 3)] : [0x7c00, 0xfc00, 0x7e01, 0xfc01][randInt(r, 0, 3)];
+            if (dtype === DType.F32) view.setUint32(at * 4, special >>> 0, true);
+            else view.setUint16(at * 2, special, true);
+          }
+          // the reference: the first element whose value is not finite
+          let expected = n;
+          for (let i = 0; i < n; i++) if (!Number.isFinite(ref.elementValue(dtype, copy, i))) { expected = i; break; }
+          assert.is(expected, at >= 0 ? at : n, `${dname} n=${n}: the test data has one non-finite element where placed`);
+          for (const [name, k] of BUILDS) {
+            k.reset();
+            const got = k.exports.firstNonFinite(dtype, put(k, copy, misalign), n);
+            assert.is(got, expected, `${name} ${dname} n=${n} misalign=${misalign} at=${at}`);
+          }
+        }
+      }
+    }
   }
 });
 

@@ -25,6 +25,8 @@ export interface KernelExports {
    * for F32 input within ~n * 2^-53 relative. NaN/Inf propagate: check with isFinite.
    */
   absSum(dtype: number, src: number, n: number): number;
+  /** Index of the first Inf or NaN among n elements of `dtype` at src (exponent bits all ones), or n when all are finite. */
+  firstNonFinite(dtype: number, src: number, n: number): number;
   /** n i8 in {-1,0,1} at dst: q = clamp(round_half_even(round(f32(x*s))), -1, 1), NaN -> 0. */
   quantize(dtype: number, rounding: number, src: number, n: number, s: number, dst: number): void;
   /**

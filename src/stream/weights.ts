@@ -129,7 +129,7 @@ export class WeightStream {
       const rows = Math.min(per, t.shape[0] - r);
       const n = rows * t.shape[1];
       this.read(t, b.input, r * rowBytes, rows * rowBytes);
-      this.checkedAbsSum(t, b.input, r * t.shape[1], n); // only to refuse NaN and infinities
+      this.checkFinite(t, b.input, r * t.shape[1], n);
       if (to === t.dtype) {
         onChunk(k.u8(b.input, rows * rowBytes), r, rows);
       } else if (to === 'Q8_0') {
@@ -170,8 +170,14 @@ export class WeightStream {
   /** @internal The kernel's sum of |w| over n elements at ptr, refusing NaN and infinities. */
   checkedAbsSum(t: FloatTensor, ptr: number, first: number, n: number): number {
     const sum = this.kernels.exports.absSum(DTYPE_CODE[t.dtype], ptr, n);
-    if (!Number.isFinite(sum)) throwNonFinite(this.kernels, t, ptr, first, n);
+    if (!Number.isFinite(sum)) this.checkFinite(t, ptr, first, n);
     return sum;
+  }
+
+  /** @internal Refuses NaN and infinities among n elements at ptr (element `first` of the tensor), naming the first. */
+  checkFinite(t: FloatTensor, ptr: number, first: number, n: number): void {
+    const i = this.kernels.exports.firstNonFinite(DTYPE_CODE[t.dtype], ptr, n);
+    if (i < n) throwNonFinite(this.kernels, t, ptr, first + i, i);
   }
 }
 
@@ -597,14 +603,10 @@ class StoredTernary extends OpenTernary {
 }
 
 /** Locates the first NaN or infinity for the error message (slow path, errors only). */
-function throwNonFinite(k: Kernels, t: FloatTensor, ptr: number, first: number, n: number): never {
-  const size = DTYPE_SIZE[t.dtype];
-  const view = new DataView(k.exports.memory.buffer, ptr, n * size);
-  const at = (i: number) =>
-    t.dtype === 'F32' ? view.getFloat32(i * 4, true) : t.dtype === 'BF16' ? bf16ToF32(view.getUint16(i * 2, true)) : f16ToF32(view.getUint16(i * 2, true));
-  let i = 0;
-  while (i < n - 1 && Number.isFinite(at(i))) i++;
-  const index = first + i;
+/** The error for the non-finite element `index` of the tensor, found at element i of the chunk at ptr. */
+function throwNonFinite(k: Kernels, t: FloatTensor, ptr: number, index: number, i: number): never {
+  const view = new DataView(k.exports.memory.buffer, ptr + i * DTYPE_SIZE[t.dtype]);
+  const value = t.dtype === 'F32' ? view.getFloat32(0, true) : t.dtype === 'BF16' ? bf16ToF32(view.getUint16(0, true)) : f16ToF32(view.getUint16(0, true));
   const cols = t.shape[1];
-  throw new InvalidTernaryWeightError({ file: t.file, tensor: t.name }, 'finite weights', `${at(i)} at [${Math.floor(index / cols)}, ${index % cols}]`);
+  throw new InvalidTernaryWeightError({ file: t.file, tensor: t.name }, 'finite weights', `${value} at [${Math.floor(index / cols)}, ${index % cols}]`);
 }
