@@ -168,7 +168,10 @@ function benchPackers(k, flavor, q, f32, src) {
   run('packMsInt2', PACKINGS['ms-int2'].bytes(ROWS, COLS), (dst) => e.packMsInt2(q, ROWS, COLS, dst));
   run('packTq2_0', PACKINGS.tq2_0.bytes(ROWS, COLS), (dst) => e.packTq2_0(q, ROWS, COLS, 0x3c00, dst));
   run('packTq1_0', PACKINGS.tq1_0.bytes(ROWS, COLS), (dst) => e.packTq1_0(q, ROWS, COLS, 0x3c00, dst));
-  run('packI2s', PACKINGS.i2_s.bytes(ROWS, COLS), (dst) => e.packI2s(q, ROWS, COLS, dst));
+  const i2s = run('packI2s', PACKINGS.i2_s.bytes(ROWS, COLS), (dst) => e.packI2s(q, ROWS, COLS, dst));
+  run('packQ2_0', PACKINGS.q2_0.bytes(ROWS, COLS), (dst) => e.packQ2_0(q, ROWS, COLS, 0x3c00, dst));
+  // the .gguf input's decoder (I2_S codes back to i8 values)
+  run('unpackI2s', n, (dst) => e.unpackI2s(i2s, n, dst));
   const f16 = run('convert BF16->F16', n * 2, (dst) => e.convertFloats(DType.BF16, src, n, DType.F16, dst));
   run('convert F16->BF16', n * 2, (dst) => e.convertFloats(DType.F16, f16, n, DType.BF16, dst));
   run('convert F32->F16', n * 2, (dst) => e.convertFloats(DType.F32, f32, n, DType.F16, dst));
