@@ -260,6 +260,10 @@ export interface ConversionHost<Delivered> {
   begin(format: AnyFormat, input: HostInput, warn: (message: string) => void): Promise<HostRun<Delivered>>;
   /** Compiles the kernels (cached by the host's loader). */
   kernels(build: 'auto' | 'simd' | 'scalar'): Promise<{ module: WebAssembly.Module; flavor: 'simd' | 'scalar' }>;
+  /** Starts what the jobs will need (Node: the worker threads) while the input is opened and planned. */
+  warm?(build: 'auto' | 'simd' | 'scalar'): void;
+  /** Stops what `warm` started and the jobs did not take, whatever the outcome. */
+  release?(): Promise<void>;
 }
 
 export interface ConversionResult<Delivered> {
@@ -291,6 +295,15 @@ export interface ConversionResult<Delivered> {
  * format's small files and the manifest, commit. A failure aborts the run: nothing is left behind.
  */
 export async function runConversion<Delivered>(host: ConversionHost<Delivered>, o: ConversionOptions): Promise<ConversionResult<Delivered>> {
+  host.warm?.(o.kernels ?? DEFAULTS.kernels);
+  try {
+    return await convertOnce(host, o);
+  } finally {
+    await host.release?.();
+  }
+}
+
+async function convertOnce<Delivered>(host: ConversionHost<Delivered>, o: ConversionOptions): Promise<ConversionResult<Delivered>> {
   const started = performance.now();
   const marks = [started];
   const mark = () => marks.push(performance.now());

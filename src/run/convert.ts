@@ -15,7 +15,8 @@ import { OutputTransaction } from '../io/output-dir.js';
 import { OutputError, UsageError } from '../errors.js';
 import type { TernaryStats } from '../inspect/stats.js';
 import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type OutputFile, type Written } from '../pipeline/conversion.js';
-import { runJobs } from './pool.js';
+import type { Tinypool } from 'tinypool';
+import { destroyPool, runJobs, startPool } from './pool.js';
 import { inputFolder, planInWorker } from './plan-worker.js';
 import { ggufSideFiles } from '../outputs/side-files.js';
 import { ProgressCounter } from './progress-counter.js';
@@ -86,6 +87,10 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
   const durable = opts.durable ?? true;
   const hubRef = isHubInput(opts.inputDir) ? parseHubRef(opts.inputDir) : undefined;
   let hub: { reads: HubReadSpec; side: [string, Uint8Array][] } | undefined;
+  // the kernels compiled once per build; the worker threads started with them while the input is planned
+  const compiled = new Map<string, ReturnType<typeof compileKernels>>();
+  const compile = (build: 'auto' | 'simd' | 'scalar') => compiled.get(build) ?? compiled.set(build, compileKernels(build)).get(build)!;
+  let warm: Promise<Tinypool | undefined> | undefined;
   return {
     inputName: hubRef ? hubModelName(hubRef) : basename(resolve(opts.inputDir)).replace(/\.gguf$/, ''), // a .gguf named: its name without the extension
     async openInput() {
@@ -109,7 +114,17 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
       threads === 0
         ? Promise.resolve(format.plan(model, options, input.side))
         : planInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir, ...(hub && { side: hub.side }) }),
-    kernels: compileKernels,
+    kernels: compile,
+    warm(build) {
+      if (threads === 0) return;
+      warm = compile(build).then(({ module }) => startPool(threads, module));
+      warm.catch(() => undefined); // a compile failure is reported where the kernels are awaited
+    },
+    async release() {
+      const pool = await warm?.catch(() => undefined);
+      warm = undefined;
+      if (pool) await destroyPool(pool);
+    },
     async begin(_format, input, warn) {
       if (!hub) refuseOutputOverInput(input.checkpoint.dir, opts.outputDir);
       const out = OutputTransaction.begin(opts.outputDir, opts.force ?? false, warn);
@@ -150,7 +165,10 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
           };
           let results;
           try {
-            results = await runJobs(jobs, { threads, module: module!, weight: (j) => j.job.cost.bytes, onDone });
+            // the started pool is the jobs' now (runJobs destroys it)
+            const pool = await warm?.catch(() => undefined);
+            warm = undefined;
+            results = await runJobs(jobs, { threads, module: module!, pool, weight: (j) => j.job.cost.bytes, onDone });
           } finally {
             await Promise.all(syncs); // none left running when a failure removes the folder
           }

@@ -13,12 +13,13 @@ export interface PoolData {
   module: WebAssembly.Module;
 }
 
-let kernels: Promise<Kernels> | undefined;
+// instantiated as the thread starts (tinypool loads this module then), before its first job;
+// tinypool passes [privateData, ourData] as the thread's workerData
+const kernels: Promise<Kernels> = instantiateKernels((workerData as [unknown, PoolData])[1].module);
+kernels.catch(() => undefined); // a failure is reported by the first job
 
 export default async function run(job: RunnableJob): Promise<WorkerReply> {
   try {
-    // tinypool passes [privateData, ourData] as the thread's workerData.
-    kernels ??= instantiateKernels((workerData as [unknown, PoolData])[1].module);
     return { ok: runJob(await kernels, job, job.hub && (await hubSource(job.hub))) };
   } catch (e) {
     return { error: serializeError(e) };
