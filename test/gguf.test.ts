@@ -28,6 +28,7 @@ import { verify } from '../build/js/run/verify.js';
 import { gguf as ggufFormat } from '../build/js/outputs/gguf/index.js';
 import { outputFolder } from '../build/js/io/converted.js';
 import { scaledInvFreq } from './reference/forward-ref.js';
+import { encodeGguf, type GgufFile as LiteralGguf } from './helpers/gguf-literal.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-gguf-'));
 let n = 0;
@@ -353,6 +354,29 @@ write('the real Llama 3 vocabulary (128256 tokens, 280,147 merges; synth --prese
 });
 
 write.run();
+
+write("a head's arrays kept as the file encodes them (arrays: 'raw') are written back byte for byte, every item type", () => {
+  const file = {
+    kv: [
+      ['general.architecture', 'string', 'llama'],
+      ['general.alignment', 'u32', 32],
+      ['tokenizer.ggml.tokens', 'string[]', ['<s>', 'é', '日本', '🙂', '', 'Ġthe']],
+      ['tokenizer.ggml.scores', 'f32[]', [0, -1.5, 3.25, -1e30, 0.1, 7]],
+      ['tokenizer.ggml.token_type', 'i32[]', [3, 1, 1, 6, 1, -2]],
+      ['some.u8s', 'u8[]', [0, 255, 7]],
+      ['some.u64s', 'u64[]', [0n, 2n ** 63n, 5n]],
+      ['some.bools', 'bool[]', [true, false]],
+      ['some.empty', 'string[]', []],
+    ],
+    tensors: [{ name: 'token_embd.weight', ne: [4, 6], type: 'F32', data: new Float32Array(24).fill(0.5) }],
+  } as const satisfies LiteralGguf;
+  const bytes = encodeGguf(file);
+  const parsed = parseGguf(bytes, 'x.gguf', bytes.length, { arrays: 'raw' });
+  const tokens = parsed.kvs.get('tokenizer.ggml.tokens')!;
+  assert.ok(tokens.type === 9 && tokens.value.length === 0 && tokens.raw?.count === 6, 'kept encoded, not decoded');
+  const layout = layoutGguf([...parsed.kvs].map(([key, v]) => ({ key, v })), parsed.tensors);
+  assert.equal(Array.from(layout.head), Array.from(bytes.subarray(0, parsed.dataStart)));
+});
 
 const refuse = suite('GGUF refusals');
 

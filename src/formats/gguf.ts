@@ -40,7 +40,13 @@ const VALUE_SIZE: Partial<Record<GgufValueType, number>> = { 0: 1, 1: 1, 2: 2, 3
 export type GgufValue =
   | { type: Exclude<GgufValueType, 8 | 9>; value: number | bigint | boolean }
   | { type: 8; value: string }
-  | { type: 9; itemType: Exclude<GgufValueType, 9>; value: readonly (number | string | boolean | bigint)[] };
+  | { type: 9; itemType: Exclude<GgufValueType, 9>; value: readonly (number | string | boolean | bigint)[]; raw?: RawItems };
+
+/** An array's items as a file encodes them (parseGguf's `arrays: 'raw'`), written back byte for byte: a vocabulary carried from one GGUF to another is neither decoded nor encoded. */
+export interface RawItems {
+  count: number;
+  bytes: Uint8Array;
+}
 
 export interface GgufKv {
   key: string;
@@ -191,6 +197,7 @@ class Out {
       default: throw new UnsupportedError({}, 'a GGUF scalar value type', String(type));
     }
   }
+  raw(bytes: Uint8Array) { this.room(bytes.length); this.buf.set(bytes, this.length); this.length += bytes.length; }
   padTo(align: number) {
     const n = pad(this.length, align) - this.length;
     this.room(n);
@@ -207,7 +214,7 @@ export function layoutGguf(kvs: readonly GgufKv[], tensors: readonly GgufTensorI
   for (const { key, v } of kvs) {
     size += 8 + utf8Length(key) + 4;
     if (v.type === GgufValueType.ARRAY) {
-      size += 12;
+      size += 12 + (v.raw?.bytes.length ?? 0);
       for (const x of v.value) size += valueBytes(v.itemType, x);
     } else size += valueBytes(v.type, v.value);
   }
@@ -225,7 +232,11 @@ export function layoutGguf(kvs: readonly GgufKv[], tensors: readonly GgufTensorI
     seen.add(key);
     o.string(key);
     o.u32(v.type);
-    if (v.type === GgufValueType.ARRAY) {
+    if (v.type === GgufValueType.ARRAY && v.raw) {
+      o.u32(v.itemType);
+      o.u64(v.raw.count);
+      o.raw(v.raw.bytes);
+    } else if (v.type === GgufValueType.ARRAY) {
       o.u32(v.itemType);
       o.u64(v.value.length);
       for (const x of v.value) o.scalar(v.itemType, x);
@@ -250,6 +261,9 @@ export function layoutGguf(kvs: readonly GgufKv[], tensors: readonly GgufTensorI
   return { head, offsets: relOffsets.map((r) => head.length + r), sizes, fileBytes: head.length + rel };
 }
 
+/** What parseGguf keeps of an array KV: its items decoded, nothing (validated only), or its encoded items. */
+export type ArrayMode = 'keep' | 'check' | 'raw';
+
 export interface GgufFile {
   version: number;
   kvs: Map<string, GgufValue>;
@@ -269,9 +283,10 @@ export class GgufHeadTruncated extends Error {
  * Parses a GGUF head (KVs and tensor infos) from `bytes` (the file, or a prefix of it: see
  * GgufHeadTruncated), validating as it goes.
  * `arrays: 'check'` validates array KVs (a vocabulary) as usual but keeps them empty: for readers that
- * need only the tensors, so a 128k vocabulary is not held as strings.
+ * need only the tensors, so a 128k vocabulary is not held as strings. `arrays: 'raw'` validates them
+ * the same way and keeps their encoded items (RawItems), for writing them into another GGUF.
  */
-export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.length, o: { arrays?: 'keep' | 'check' } = {}): GgufFile {
+export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.length, o: { arrays?: ArrayMode } = {}): GgufFile {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
   const fail = (expected: string, found: string): never => {
@@ -352,9 +367,11 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
       items += n;
       if (items > MAX_GGUF_ARRAY_ITEMS) fail(`at most ${MAX_GGUF_ARRAY_ITEMS} array items in all`, `${items} by ${key}`);
       const value = [];
-      if (o.arrays === 'check') for (let k = 0; k < n; k++) itemType === GgufValueType.STRING ? skipString() : scalar(itemType);
+      const start = p;
+      if (o.arrays === 'check' || o.arrays === 'raw') for (let k = 0; k < n; k++) itemType === GgufValueType.STRING ? skipString() : scalar(itemType);
       else for (let k = 0; k < n; k++) value.push(scalar(itemType));
-      kvs.set(key, { type: 9, itemType: itemType as Exclude<GgufValueType, 9>, value });
+      const raw = o.arrays === 'raw' ? { raw: { count: n, bytes: bytes.slice(start, p) } } : {};
+      kvs.set(key, { type: 9, itemType: itemType as Exclude<GgufValueType, 9>, value, ...raw });
     } else {
       kvs.set(key, { type, value: scalar(type) } as GgufValue);
     }
@@ -385,7 +402,7 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
  * A GGUF head from a file read a prefix at a time (`read(n)`: its first n bytes): 8 MiB first (a 128k
  * vocabulary fits), read larger only while the head goes on past it.
  */
-export function parseGgufPrefix(read: (n: number) => Uint8Array, file: string, size: number, o: { arrays?: 'keep' | 'check' } = {}): GgufFile {
+export function parseGgufPrefix(read: (n: number) => Uint8Array, file: string, size: number, o: { arrays?: ArrayMode } = {}): GgufFile {
   for (let n = Math.min(size, 1 << 23); ; ) {
     try {
       return parseGguf(read(n), file, size, o);

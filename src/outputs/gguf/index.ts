@@ -375,7 +375,8 @@ function sourceVocab(input: InputFolder, name: string): GgufKv[] {
   const size = input.sideSize?.(name);
   const at = input.readSideAt;
   if (size === undefined || !at) throw new UnsupportedError({ file: name }, 'a GGUF source this host reads in ranges (for its vocabulary)', 'none');
-  const head = parseGgufPrefix((n) => at(name, 0, n), name, size, { arrays: 'keep' });
+  // its arrays (tokens, scores, merges) as the file encodes them: copied, not decoded and encoded again
+  const head = parseGgufPrefix((n) => at(name, 0, n), name, size, { arrays: 'raw' });
   return [...head.kvs].filter(([key]) => key.startsWith('tokenizer.')).map(([key, v]) => ({ key, v }));
 }
 
