@@ -7,6 +7,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTmpDir } from './helpers/safetensors-file.js';
+import { ENGINE_SHAPE } from './helpers/engine.js';
+import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { parseGguf } from '../build/js/formats/gguf.js';
 
 const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
@@ -287,6 +290,51 @@ test('Ctrl-C (SIGINT) and SIGTERM remove the temporary folder at once and keep t
     assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'previous output intact');
     assert.equal(readdirSync(root).filter((f) => f.startsWith('.interrupted')), [], 'no temporary folder or lock left');
   }
+});
+
+test('--engine picks the format, type and arch from the model, refuses an engine that cannot compute it, and prints the command that runs the output', () => {
+  const silu = join(root, 'engine-silu');
+  const relu2 = join(root, 'engine-relu2');
+  generateCheckpoint({ outDir: silu, layout: '1bitllm', shape: ENGINE_SHAPE, seed: 5 });
+  generateCheckpoint({ outDir: relu2, layout: 'hf-bitnet', shape: ENGINE_SHAPE, seed: 6 });
+  const convertFor = (engine: string, input: string, name: string) => {
+    const out = join(root, name);
+    const r = cli(['--input-dir', input, '--output-dir', out, '--engine', engine]);
+    return { ...r, out, manifest: r.code === 0 ? JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) : undefined };
+  };
+  const ggufOf = (out: string) => {
+    const name = readdirSync(out).find((f) => f.endsWith('.gguf'))!;
+    const head = parseGguf(new Uint8Array(readFileSync(join(out, name))), name);
+    return { path: join(out, name), arch: head.kvs.get('general.architecture')!.value, types: new Set(head.tensors.map((t) => t.type)) };
+  };
+  // llama.cpp: a 1bitLLM-style model (SiLU with sub-norms) is arch bitnet, written as Q2_0 (its GPU type)
+  const llama = convertFor('llama.cpp', silu, 'engine-llama');
+  assert.is(llama.code, 0, llama.err);
+  const g = ggufOf(llama.out);
+  assert.is(g.arch, 'bitnet');
+  assert.ok(g.types.has('Q2_0'), [...g.types].join());
+  assert.match(llama.err, `run it in llama.cpp: llama-cli -m ${g.path} -p "Hello" -n 64 -ngl 99`);
+  const ollama = convertFor('ollama', silu, 'engine-ollama');
+  assert.is(ollama.code, 0, ollama.err);
+  assert.match(ollama.err, `echo 'FROM ${ggufOf(ollama.out).path}' > Modelfile && ollama create engine-ollama -f Modelfile`);
+  // bitnet.cpp: a 2B-4T style (relu2, sub-norms) model as I2_S, arch bitnet-b1.58
+  const bitnet = convertFor('bitnet.cpp', relu2, 'engine-bitnet');
+  assert.is(bitnet.code, 0, bitnet.err);
+  assert.is(ggufOf(bitnet.out).arch, 'bitnet-b1.58');
+  assert.ok(ggufOf(bitnet.out).types.has('I2_S'));
+  // llama.cpp does not compute relu2: refused in one line naming the engine that does, nothing written
+  const refused = convertFor('llama.cpp', relu2, 'engine-refused');
+  assert.is(refused.code, 1);
+  assert.is(errorLines(refused.err).length, 1, refused.err);
+  assert.match(refused.err, /needs arch bitnet-b1\.58 \(hidden_act relu2 with sub-norms\); run it in bitnet\.cpp/);
+  assert.not.ok(existsSync(refused.out));
+  const tf = convertFor('transformers', relu2, 'engine-tf');
+  assert.is(tf.code, 0, tf.err);
+  assert.is(tf.manifest.format, 'hf-packed');
+  assert.match(tf.err, `model="${tf.out}"`);
+  const both = cli(['--input-dir', silu, '--output-dir', join(root, 'engine-both'), '--engine', 'ollama', '--format', 'gguf']);
+  assert.is(both.code, 1);
+  assert.match(both.err, "option '--engine <engine>' cannot be used with option '--format <format>'");
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

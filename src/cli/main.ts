@@ -5,7 +5,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { convert, type ConvertSummary } from '../run/convert.js';
 import { generateCheckpoint, LAYOUTS, LAYOUT_ALIASES, layoutOf, type LayoutName, type SynthDType } from '../synth/generate.js';
 import { TOKENIZER_STYLES, type TokenizerStyle } from '../synth/tokenizer.js';
@@ -18,7 +18,7 @@ import { QUANT_RULES, SCALE_GRANULARITIES, type QuantRule } from '../quant/rule.
 import { VERSION } from '../version.js';
 import { DEFAULTS } from '../defaults.js';
 import { FORMATS, FORMAT_IDS, FORMAT_OPTIONS, optionFlag } from '../outputs/index.js';
-import { ENGINES, ENGINE_IDS } from '../outputs/engines.js';
+import { ENGINES, ENGINE_IDS, engineById, mainFile, runCommand } from '../outputs/engines.js';
 import { LAYOUTS as INPUT_LAYOUTS } from '../layouts/index.js';
 import { createProgress, gb } from './progress.js';
 import { servePage } from './serve.js';
@@ -177,6 +177,11 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
         `${summary.layout} -> ${summary.format}; ${summary.kernels} kernels, ${summary.threads} threads${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
     );
     for (const f of summary.files) log.line(`  ${f.name} ${f.bytes} bytes sha256 ${f.sha256}`);
+    const engine = flags.engine === undefined ? undefined : engineById(flags.engine as string);
+    if (engine) {
+      const main = join(summary.outputDir, mainFile(summary.files.map((f) => f.name)));
+      say(`run it in ${engine.label}: ${runCommand(engine, summary.outputDir, main, basename(summary.outputDir))}`);
+    }
     const doc = {
       converter: { name: 'bitnet-converter', version: VERSION },
       input: { dir: hub ? flags.inputDir : resolve(flags.inputDir), layout: summary.layout, bytes: summary.inputBytes },

@@ -35,7 +35,7 @@ export const ENGINES = [
   },
   { id: 'llama.cpp', label: 'llama.cpp', format: 'gguf', gguf: { type: 'auto', archs: LLAMA_CPP }, run: 'llama-cli -m {file} -p "Hello" -n 64 -ngl 99' },
   { id: 'lm-studio', label: 'LM Studio', format: 'gguf', gguf: { type: 'auto', archs: LLAMA_CPP }, run: 'lms import {file}   (then load it in LM Studio)' },
-  { id: 'ollama', label: 'ollama', format: 'gguf', gguf: { type: 'auto', archs: LLAMA_CPP }, run: "echo 'FROM ./{file}' > Modelfile && ollama create {name} -f Modelfile && ollama run {name}" },
+  { id: 'ollama', label: 'ollama', format: 'gguf', gguf: { type: 'auto', archs: LLAMA_CPP }, run: "echo 'FROM {file}' > Modelfile && ollama create {name} -f Modelfile && ollama run {name}" },
   {
     id: 'transformers',
     label: 'transformers',
@@ -72,7 +72,16 @@ export function engineOptions(engine: Engine, model: ModelPlan, o: FormatOptions
   return { ggufArch, ggufType: engine.gguf.type };
 }
 
-/** The command that runs an output in the engine. */
+/** The file a command names: the .gguf of a GGUF output, else the first file. */
+export function mainFile(names: readonly string[]): string {
+  return names.find((n) => n.endsWith('.gguf')) ?? names[0] ?? '';
+}
+
+/**
+ * The command that runs an output in the engine. `file` is the main file's path: a relative one is
+ * given a leading ./ (ollama's FROM reads a bare name as a model to pull, not a file).
+ */
 export function runCommand(engine: Engine, dir: string, file: string, name: string): string {
-  return engine.run.replaceAll('{dir}', dir).replaceAll('{file}', file).replaceAll('{name}', name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
+  const path = file.startsWith('/') || file.startsWith('./') ? file : `./${file}`;
+  return engine.run.replaceAll('{dir}', dir).replaceAll('{file}', path).replaceAll('{name}', name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
 }

@@ -23,7 +23,7 @@ import type { TernaryStats } from '../inspect/stats.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
 export { LAYOUTS } from '../layouts/index.js';
-export { ENGINES, ENGINE_IDS, engineById, runCommand, type Engine } from '../outputs/engines.js';
+export { ENGINES, ENGINE_IDS, engineById, mainFile, runCommand, type Engine } from '../outputs/engines.js';
 export { DEFAULTS } from '../defaults.js';
 export type { ConversionOptions, OutputFile, Progress } from '../pipeline/conversion.js';
 export { simdSupported } from '../kernels/index.js';

@@ -4,7 +4,7 @@
 // nothing is logged to the console. Every control is a native, labelled one, reachable by keyboard.
 
 import {
-  browserProblem, convertFiles, convertHub, engineById, fileSet, removeLeftovers, runCommand, warmUp,
+  browserProblem, convertFiles, convertHub, engineById, fileSet, mainFile, removeLeftovers, runCommand, warmUp,
   DEFAULTS, ENGINES, FORMAT_IDS, FORMATS, LAYOUTS, formatById, optionFlag, simdSupported,
   type FileSet, type Progress, type WebConvertResult, type WebOutput,
 } from '../index.js';
@@ -177,7 +177,7 @@ function showResult(r: WebConvertResult, destination: string, engineId: string):
     ? `Inspect: ${t.layers} layers, ${t.tensors} ternary tensors, ${t.values.toLocaleString('en')} values: -1 ${pct(t.minus)}, 0 ${pct(t.zero)}, +1 ${pct(t.plus)}.`
     : '';
   const engine = engineById(engineId);
-  const main = r.files.find((f) => f.name.endsWith('.gguf'))?.name ?? r.files[0]?.name ?? '';
+  const main = mainFile(r.files.map((f) => f.name));
   $('run-box').hidden = !engine;
   $('run-command').textContent = engine ? runCommand(engine, r.outputName, `${r.outputName}/${main}`, r.outputName) : '';
   const all = $<HTMLButtonElement>('download-all');
