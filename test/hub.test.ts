@@ -263,6 +263,55 @@ Hub('a gated repository: 401 without a token, 403 with the wrong one, converts w
   assert.match(refused.stderr, /^error: hf:org\/gated-bitnet: access refused \(HTTP 401\)/);
 });
 
+/** Every chart of a report (its points and bars, by chart id), and the text of its summary table, for comparing two reports. */
+function reportCharts(html: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const m of html.matchAll(/<svg id="(chart-[\w-]+)"[\s\S]*?<\/svg>/g)) out[m[1]] = [...m[0].matchAll(/data-[\w-]+="[^"]*"/g)].map((d) => d[0]);
+  return out;
+}
+
+Hub('--report, inspect --report and verify --against hf:ORG/NAME: the same charts as from the folder on disk, the source named as the repository, the token nowhere', async ({ hub }) => {
+  const env = { HF_ENDPOINT: hub.url };
+  const dir = fresh('reports');
+  mkdirSync(dir);
+  const logs = join(dir, 'logs');
+  const outputs: string[] = [];
+  const r = (name: string) => join(dir, `${name}.html`);
+  const runs: { status: number; stdout: string; stderr: string }[] = [];
+  const ok = async (args: string[], e: Record<string, string> = env) => {
+    const x = await cli([...args, '--log-dir', logs], e);
+    runs.push(x);
+    assert.is(x.status, 0, `${args.join(' ')}: ${x.stderr}`);
+    return x;
+  };
+  for (const [label, input] of [['disk', gated], ['hub', 'hf:org/gated-bitnet']]) {
+    const out = join(dir, `out-${label}`);
+    outputs.push(out);
+    // the token from HF_TOKEN for convert, from --hf-token for inspect and verify
+    await ok(['--input-dir', input, '--output-dir', out, '--format', 'hf-packed', '--threads', '2', '--report', r(`convert-${label}`)], { ...env, HF_TOKEN: TOKEN });
+    await ok(['inspect', input, '--hf-token', TOKEN, '--report', r(`inspect-${label}`)]);
+    const v = await ok(['verify', join(dir, 'out-disk'), '--against', input, '--hf-token', TOKEN, '--report', r(`verify-${label}`)]);
+    assert.match(v.stdout, new RegExp(`^verified: .*against ${input.replace(/[/.]/g, '\\$&')}\n$`));
+  }
+  for (const cmd of ['convert', 'inspect', 'verify']) {
+    const disk = readFileSync(r(`${cmd}-disk`), 'utf8');
+    const fromHub = readFileSync(r(`${cmd}-hub`), 'utf8');
+    const charts = reportCharts(fromHub);
+    assert.ok(Object.keys(charts).length >= 2 && charts['chart-histogram']?.length > 10, `${cmd}: charts and a histogram (${Object.keys(charts)})`);
+    assert.equal(charts, reportCharts(disk), `${cmd}: the same charts from the Hub as from the disk`);
+    assert.ok(fromHub.includes('hf:org/gated-bitnet'), `${cmd}: the report names the repository`);
+    if (cmd !== 'verify') assert.match(fromHub, /<h1[^>]*>[^<]*gated-bitnet/, `${cmd}: the model's name (verify's is the output's)`);
+  }
+  // a failing conversion from the Hub writes its failure report, which names the repository
+  const failed = await cli(['--input-dir', 'hf:org/gated-bitnet', '--output-dir', join(dir, 'refused'), '--hf-token', 'hf_wrong', '--report', r('convert-refused'), '--log-dir', logs], env);
+  assert.is(failed.status, 1);
+  assert.match(readFileSync(r('convert-refused'), 'utf8'), /conversion FAILED[\s\S]*hf:org\/gated-bitnet: access refused \(HTTP 403\)/);
+  const written = [...readdirSync(dir).filter((f) => f.endsWith('.html')).map((f) => join(dir, f)), ...readdirSync(logs).map((f) => join(logs, f))].map((f) => readFileSync(f, 'latin1'));
+  for (const out of outputs) written.push(...[...filesOf(out).values()].map((b) => b.toString('latin1')));
+  assert.ok(written.some((w) => w.includes('hf:org/gated-bitnet')), 'the logs name the input');
+  for (const w of [...written, ...runs.flatMap((x) => [x.stdout, x.stderr])]) assert.not.ok(w.includes(TOKEN), 'the token is in no report, output, log or message');
+});
+
 Hub('no such repository, revision or file: one line each, nothing written', async ({ hub }) => {
   const out = fresh('missing');
   const endpoint = { endpoint: hub.url };
