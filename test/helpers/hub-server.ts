@@ -34,8 +34,8 @@ export interface HubFaults {
   dropOnce?: { file: string; at: number };
   /** Drop the connection while serving this file right after each of these byte offsets, once each. */
   drops?: { file: string; at: number[] };
-  /** Answer this file's next `times` content requests with `status` (and Retry-After when given), then serve it. */
-  fail?: { file: string; status: number; times: number; retryAfter?: string };
+  /** Answer this file's content requests with `status` (and Retry-After when given) `times` times, after serving `after` of them (default 0). */
+  fail?: { file: string; status: number; times: number; retryAfter?: string; after?: number };
   /** Answer the next `times` API requests (model info, listing) with `status`. */
   apiFail?: { status: number; times: number; retryAfter?: string };
   /** Serve this file under another ETag (another version) after its first `requests` content requests. */
@@ -196,7 +196,7 @@ async function serveHub(repos: Record<string, HubRepoSpec>): Promise<ServerState
     push(stats.ranges, key, req.headers.range ?? '');
     push(stats.times, key, Date.now() - state.since);
     const fail = faults.fail;
-    if (fail && fail.times > 0 && key.endsWith(`/${fail.file}`)) {
+    if (fail && fail.times > 0 && key.endsWith(`/${fail.file}`) && (stats.requests[key] ?? 0) >= (fail.after ?? 0)) {
       fail.times--;
       stats.failures++;
       return error(res, fail.status, undefined, `failing on purpose (HTTP ${fail.status})`, fail.retryAfter);
