@@ -123,7 +123,7 @@ export class RangeReader {
         await this.close();
         last = e.message;
         if (++failures > (this.h.retries ?? 5)) {
-          throw new HubError({ file: file.path }, `the connection failed ${failures} time${failures === 1 ? "" : "s"} in a row at byte ${at + got} of ${file.size} (${last}); try again later`);
+          throw new HubError({ file: file.path }, `the connection failed ${failures} time${failures === 1 ? '' : 's'} in a row at byte ${at + got} of ${file.size} (${last}); try again later`);
         }
         await new Promise((r) => setTimeout(r, retryPause(failures, this.h.retryMs ?? 250, e.waitMs)));
       }
