@@ -48,11 +48,18 @@ test.after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Requests of a file to answer with a reset connection, before the stand-in sees them (a connection dropped before any byte). */
+const resets = { file: '', times: 0, after: 0 };
+
 async function openPage(at = url, log = noise): Promise<Page> {
   const context = await browser.newContext({ acceptDownloads: true });
   // the Hub's origin, answered by the stand-in (requests of the page and of its workers)
   await context.route('https://huggingface.co/**', async (route) => {
     const u = new URL(route.request().url());
+    if (resets.times > 0 && route.request().method() === 'GET' && u.pathname.endsWith(`/${resets.file}`) && resets.after-- <= 0) {
+      resets.times--;
+      return route.abort('connectionreset');
+    }
     const headers = { ...route.request().headers(), 'x-forwarded-host': u.host, 'x-forwarded-proto': 'https' };
     const response = await route.fetch({ url: `${hub.url}${u.pathname}${u.search}`, headers, maxRedirects: 5 });
     await route.fulfill({ response });
@@ -152,10 +159,13 @@ test('not cross-origin isolated: the workers read the Hub with synchronous XMLHt
     await page.fill('#hf-token', 'hf_wrong');
     await convertOnce();
     assert.match((await page.textContent('#error-text')) ?? '', /access refused \(HTTP 403\)/);
-    // with the token, and two 503s on the workers' tensor reads (after the 2 requests of the read-ahead): retried
+    // with the token, on the workers' tensor reads (after the 2 requests of the read-ahead of each file):
+    // two 503s in one file, three reset connections in the other; retried
+    Object.assign(resets, { file: 'model-00001-of-00002.safetensors', times: 3, after: 2 });
     await hub.reset({ fail: { file: 'model-00002-of-00002.safetensors', status: 503, times: 2, after: 2 } });
     await page.fill('#hf-token', TOKEN);
     await convertOnce();
+    assert.is(resets.times, 0, 'the resets were used');
     assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
     assert.match((await page.textContent('#summary')) ?? '', /reads with synchronous XMLHttpRequest/);
     const s = await hub.stats();
@@ -176,7 +186,7 @@ test('not cross-origin isolated: the workers read the Hub with synchronous XMLHt
     assert.match((await page.textContent('#error-text')) ?? '', /hf:org\/gated-wide\/model-00002-of-00002\.safetensors: changed on the Hub while it was read/);
     await hub.reset();
     for (const text of [...shown, ...log, ...want.map((f) => readFileSync(join(got, f), 'latin1'))]) assert.not.ok(text.includes(TOKEN), 'the token in no page text, console message or file');
-    const refused = /^console\.error: Failed to load resource: the server responded with a status of (401|403|503)/;
+    const refused = /^console\.error: Failed to load resource: (the server responded with a status of (401|403|503)|net::ERR_CONNECTION_RESET)/;
     assert.equal(log.filter((m) => !refused.test(m)), [], 'nothing else in the console');
   } finally {
     await page.close();

@@ -210,6 +210,11 @@ Hub('5xx and 429 answers are retried (after the pause Retry-After asks), at the 
     /^hf:org\/tiny-bitnet\/model\.safetensors: the connection failed 3 times in a row at byte 0 of \d+ \(HTTP 500\); try again later$/,
   ]);
   assert.is((await hub.stats()).failures, 3, 'three attempts, no more');
+  // on the workers' tensor reads (the main thread serves them), mid-file
+  await hub.reset({ fail: { file: 'model.safetensors', status: 500, times: 1000, after: ahead } });
+  await conversionFails(() => convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, threads: 2, hub: { ...fast, retries: 2 } }), out, tmp, HubError, [
+    /^hf:org\/tiny-bitnet\/model\.safetensors: the connection failed 3 times in a row at byte [1-9]\d* of \d+ \(HTTP 500\); try again later$/,
+  ]);
   await hub.reset({ apiFail: { status: 503, times: 1000 } });
   await conversionFails(() => convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, hub: { ...fast, retries: 1 } }), out, tmp, HubError, [
     /^hf:org\/tiny-bitnet: the Hub answered HTTP 503 2 times in a row; try again later$/,
