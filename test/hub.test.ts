@@ -158,15 +158,15 @@ async function readAheadRequests(hub: HubServer, repo: string): Promise<number> 
 }
 
 Hub('a file that changes on the Hub during the conversion (another ETag): one line naming it, nothing written, on any thread', async ({ hub }) => {
-  const ahead = await readAheadRequests(hub, 'org/big-bitnet');
+  const ahead = await readAheadRequests(hub, 'org/tiny-bitnet');
   assert.ok(ahead >= 1);
   // right after the read-ahead: the workers' own readers (which never saw the first version) must refuse it;
   // a few requests later: mid-file, after some tensors were read
   for (const [later, threads] of [[0, 2], [0, 0], [3, 2]]) {
     await hub.reset({ changeAfter: { file: 'model.safetensors', requests: ahead + later } });
     const out = fresh('changed');
-    await conversionFails(() => convert({ inputDir: 'hf:org/big-bitnet', outputDir: out, format: 'hf-packed', threads, chunkBytes: 1 << 20, hub: { endpoint: hub.url } }), out, tmp, HubError, [
-      /^hf:org\/big-bitnet\/model\.safetensors: changed on the Hub while it was read \(ETag "[0-9a-f]+", then "another-version-/,
+    await conversionFails(() => convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'hf-packed', threads, hub: { endpoint: hub.url } }), out, tmp, HubError, [
+      /^hf:org\/tiny-bitnet\/model\.safetensors: changed on the Hub while it was read \(ETag "[0-9a-f]+", then "another-version-/,
       /nothing was written/,
     ]);
   }
@@ -223,19 +223,19 @@ Hub('5xx and 429 answers are retried (after the pause Retry-After asks), at the 
 });
 
 Hub('a connection dropped three times in one file: each resumed at the byte, same output', async ({ hub }) => {
-  const size = statSync(join(big, 'model.safetensors')).size;
+  const size = statSync(join(tiny, 'model.safetensors')).size;
   const at = [0.3, 0.5, 0.7].map((f) => Math.floor(size * f));
   await hub.reset({ drops: { file: 'model.safetensors', at } });
   const out = fresh('dropped3');
-  await convert({ inputDir: 'hf:org/big-bitnet', outputDir: out, format: 'gguf', threads: 2, timestamp: 0, hub: { endpoint: hub.url, retryMs: 20 } });
+  await convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'gguf', threads: 2, timestamp: 0, hub: { endpoint: hub.url, retryMs: 20 } });
   const disk = fresh('dropped3-disk');
-  await convert({ inputDir: big, outputDir: disk, format: 'gguf', threads: 2, timestamp: 0 });
+  await convert({ inputDir: tiny, outputDir: disk, format: 'gguf', threads: 2, timestamp: 0 });
   sameFiles(out, disk, 'after three dropped connections');
   const s = await hub.stats();
   assert.is(s.drops, 3);
-  const starts = s.ranges['org/big-bitnet/model.safetensors'].map((r) => Number(/^bytes=(\d+)-/.exec(r)![1]));
+  const starts = s.ranges['org/tiny-bitnet/model.safetensors'].map((r) => Number(/^bytes=(\d+)-/.exec(r)![1]));
   for (const d of at) assert.ok(starts.includes(d + 1), `a request resumed at byte ${d + 1}, after the drop at ${d} (requests started at ${starts.join(', ')})`);
-  assert.ok(s.sent['org/big-bitnet/model.safetensors'] < size * 1.05, 'the file fetched about once');
+  assert.ok(s.sent['org/tiny-bitnet/model.safetensors'] < size * 1.05, 'the file fetched about once');
 });
 
 Hub('only the bytes the conversion needs are fetched (no projection above the hold size: each read once)', async ({ hub }) => {

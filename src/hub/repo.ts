@@ -96,7 +96,8 @@ function watchedFetch(o: HubOptions): { fetch: typeof fetch; last: { status: num
           asked = retryAfterMs(r.headers.get('retry-after'));
           void r.body?.cancel().catch(() => undefined);
         } catch (e) {
-          if (!(e instanceof TypeError) || failures >= retries) throw e;
+          // a Hub never reached (a wrong address, offline) is said at once; a connection lost after it answered is retried
+          if (!(e instanceof TypeError) || failures >= retries || last.status === 0) throw e;
         }
         await new Promise((r) => setTimeout(r, retryPause(++failures, o.retryMs ?? 250, asked)));
       }
