@@ -172,7 +172,7 @@ Hub('a file that changes on the Hub during the conversion (another ETag): one li
   }
 });
 
-Hub('5xx and 429 answers are retried (after the pause Retry-After asks), at the byte; past the limit, one line', async ({ hub }) => {
+Hub('5xx and 429 answers are retried (after the pause Retry-After or RateLimit asks), at the byte; past the limit, one line', async ({ hub }) => {
   const fast = { endpoint: hub.url, retryMs: 20 };
   // on the tensor reads, after the read-ahead's requests (one thread: its requests in order)
   const ahead = await readAheadRequests(hub, 'org/tiny-bitnet');
@@ -194,8 +194,15 @@ Hub('5xx and 429 answers are retried (after the pause Retry-After asks), at the 
   await convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'bitnet-rs', threads: 0, timestamp: 1_700_000_000, hub: fast });
   sameFiles(out, disk, 'after a 429');
   s = await hub.stats();
-  const times = s.times['org/tiny-bitnet/model.safetensors'];
+  let times = s.times['org/tiny-bitnet/model.safetensors'];
   assert.ok(times[1] - times[0] >= 950, `the retry came ${times[1] - times[0]} ms after the 429`);
+  // the Hub's own form: a RateLimit header whose t= is the seconds until the quota resets
+  await hub.reset({ fail: { file: 'model.safetensors', status: 429, times: 1, rateLimit: '"resolvers";r=0;t=1' } });
+  out = fresh('ratelimit');
+  await convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'bitnet-rs', threads: 0, timestamp: 1_700_000_000, hub: fast });
+  sameFiles(out, disk, 'after a 429 with RateLimit');
+  times = (await hub.stats()).times['org/tiny-bitnet/model.safetensors'];
+  assert.ok(times[1] - times[0] >= 950, `the retry came ${times[1] - times[0]} ms after the 429 with RateLimit t=1`);
 
   // the listing's API calls too
   await hub.reset({ apiFail: { status: 502, times: 2 } });

@@ -3,7 +3,7 @@
 // the stream's next reads go forward through the tensor and continue the same response, so a tensor
 // costs one request and the bytes fetched are the bytes the conversion needs. A dropped connection is
 // reopened at the byte where it broke (never from the start), a few times in a row at most; so is a
-// 5xx or a 429, after the pause its Retry-After asks (bounded). Every response of a file must carry the
+// 5xx or a 429, after the pause it asks for (Retry-After, RateLimit; bounded). Every response of a file must carry the
 // ETag of the version read first (docs/architecture.md 5): a file that changed under the conversion
 // is an error naming it, never a mix of two versions.
 
@@ -49,13 +49,20 @@ class Transient extends Error {
   }
 }
 
-/** The longest pause a Retry-After is followed for: a longer one is cut to this (the attempts stay bounded). */
-export const MAX_RETRY_AFTER_MS = 30_000;
+/** The longest pause a server's asking is followed for: a longer one is cut to this (the attempts stay bounded). */
+export const MAX_RETRY_AFTER_MS = 60_000;
 
-/** A Retry-After header (seconds, or an HTTP date) as a pause in ms, at most MAX_RETRY_AFTER_MS; 0 when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number {
-  if (header === null) return 0;
-  const ms = /^\s*\d+\s*$/.test(header) ? Number(header) * 1000 : Date.parse(header) - now;
+/**
+ * The pause a 429 or 5xx asks for, in ms (at most MAX_RETRY_AFTER_MS; 0 when it asks none): `Retry-After`
+ * (seconds, or an HTTP date), or the `t=` (seconds until the quota resets) of a `RateLimit` header, the
+ * IETF draft's form, which the Hub sends with its 429s (docs/architecture.md 5).
+ */
+export function retryAfterMs(headers: { get(name: string): string | null }, now = Date.now()): number {
+  const after = headers.get('retry-after');
+  let ms = 0;
+  if (after !== null) ms = /^\s*\d+\s*$/.test(after) ? Number(after) * 1000 : Date.parse(after) - now;
+  const reset = /(?:^|;)\s*t=(\d+)/.exec(headers.get('ratelimit') ?? '');
+  if (reset) ms = Math.max(Number.isFinite(ms) ? ms : 0, Number(reset[1]) * 1000);
   return Number.isFinite(ms) ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms)) : 0;
 }
 
@@ -157,7 +164,7 @@ export class RangeReader {
     };
     if (res.status === 429 || res.status >= 500) {
       void res.body?.cancel().catch(() => undefined);
-      throw new Transient(`HTTP ${res.status}`, retryAfterMs(res.headers.get('retry-after')));
+      throw new Transient(`HTTP ${res.status}`, retryAfterMs(res.headers));
     }
     if (res.status === 401 || res.status === 403) throw fail(accessText(res.status, this.h.token !== undefined));
     if (res.status === 404) throw fail('no such file in the repository at this revision (HTTP 404)');

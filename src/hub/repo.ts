@@ -93,7 +93,7 @@ function watchedFetch(o: HubOptions): { fetch: typeof fetch; last: { status: num
           last.status = r.status;
           last.code = r.headers.get('x-error-code');
           if ((r.status !== 429 && r.status < 500) || failures >= retries) return r;
-          asked = retryAfterMs(r.headers.get('retry-after'));
+          asked = retryAfterMs(r.headers);
           void r.body?.cancel().catch(() => undefined);
         } catch (e) {
           // a Hub never reached (a wrong address, offline) is said at once; a connection lost after it answered is retried

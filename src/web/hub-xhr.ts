@@ -40,7 +40,7 @@ export function xhrSource(h: HubFiles): WindowSource<HubFile> {
         if (xhr.status === 429 || xhr.status >= 500 || xhr.status === 0) {
           // a dropped connection (status 0), a 5xx or a 429: this window again, from its first byte
           if (++failures > retries) throw new HubError({ file: file.path }, `the connection failed ${failures} time${failures === 1 ? '' : 's'} in a row at byte ${at} of ${file.size} (${why}); try again later`);
-          if (xhr.status !== 0) asked = retryAfterMs(xhr.getResponseHeader('retry-after'));
+          if (xhr.status !== 0) asked = retryAfterMs({ get: (name) => xhr.getResponseHeader(name) });
           pause(retryPause(failures, h.retryMs ?? 250, asked));
           continue;
         }

@@ -34,8 +34,8 @@ export interface HubFaults {
   dropOnce?: { file: string; at: number };
   /** Drop the connection while serving this file right after each of these byte offsets, once each. */
   drops?: { file: string; at: number[] };
-  /** Answer this file's content requests with `status` (and Retry-After when given) `times` times, after serving `after` of them (default 0). */
-  fail?: { file: string; status: number; times: number; retryAfter?: string; after?: number };
+  /** Answer this file's content requests with `status` (and Retry-After, RateLimit when given) `times` times, after serving `after` of them (default 0). */
+  fail?: { file: string; status: number; times: number; retryAfter?: string; rateLimit?: string; after?: number };
   /** Answer the next `times` API requests (model info, listing) with `status`. */
   apiFail?: { status: number; times: number; retryAfter?: string };
   /** Serve this file under another ETag (another version) after its first `requests` content requests. */
@@ -159,8 +159,9 @@ async function serveHub(repos: Record<string, HubRepoSpec>): Promise<ServerState
     return e;
   };
 
-  const error = (res: ServerResponse, status: number, code: string | undefined, message: string, retryAfter?: string) => {
-    res.writeHead(status, { ...CORS, 'content-type': 'application/json', ...(code && { 'x-error-code': code }), ...(retryAfter !== undefined && { 'retry-after': retryAfter }) }).end(JSON.stringify({ error: message }));
+  const error = (res: ServerResponse, status: number, code: string | undefined, message: string, wait: { retryAfter?: string; rateLimit?: string } = {}) => {
+    const asked = { ...(wait.retryAfter !== undefined && { 'retry-after': wait.retryAfter }), ...(wait.rateLimit !== undefined && { ratelimit: wait.rateLimit }) };
+    res.writeHead(status, { ...CORS, 'content-type': 'application/json', ...(code && { 'x-error-code': code }), ...asked }).end(JSON.stringify({ error: message }));
   };
 
   /** The repository and commit a request may see, or an error sent. */
@@ -199,7 +200,7 @@ async function serveHub(repos: Record<string, HubRepoSpec>): Promise<ServerState
     if (fail && fail.times > 0 && key.endsWith(`/${fail.file}`) && (stats.requests[key] ?? 0) >= (fail.after ?? 0)) {
       fail.times--;
       stats.failures++;
-      return error(res, fail.status, undefined, `failing on purpose (HTTP ${fail.status})`, fail.retryAfter);
+      return error(res, fail.status, undefined, `failing on purpose (HTTP ${fail.status})`, fail);
     }
     const change = faults.changeAfter;
     const changed = change && key.endsWith(`/${change.file}`) && (stats.requests[key] ?? 0) >= change.requests;
@@ -273,7 +274,7 @@ async function serveHub(repos: Record<string, HubRepoSpec>): Promise<ServerState
       if (fail && fail.times > 0) {
         fail.times--;
         state.stats.failures++;
-        return error(res, fail.status, undefined, `failing on purpose (HTTP ${fail.status})`, fail.retryAfter);
+        return error(res, fail.status, undefined, `failing on purpose (HTTP ${fail.status})`, fail);
       }
       const id = `${parts[3]}/${parts[4]}`;
       const rev = parts.slice(6).join('/') || 'main';
