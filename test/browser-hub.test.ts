@@ -2,7 +2,9 @@
 // the page's requests to https://huggingface.co are answered by the local stand-in of the Hub
 // (test/helpers/hub-server.ts) through the browser context's routing, so the page runs as served,
 // its Content-Security-Policy and import map included. Every file downloaded must equal the CLI's
-// output of the same model on disk; a missing repository is reported in words.
+// output of the same model on disk; a missing repository is reported in words. Served without
+// cross-origin isolation, the workers read the Hub with synchronous XMLHttpRequest: a gated repository
+// refused without the token (in words), converted with it, retried through 503s, the token nowhere.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,9 +20,12 @@ import { startHubServer, type HubServer } from './helpers/hub-server.js';
 
 const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browser-hub-'));
+const TOKEN = 'hf_pageTokenThatMustNeverBeShown';
 const WIDE = { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512 };
 const model = join(tmp, 'wide-bitnet');
 generateCheckpoint({ outDir: model, preset: 'tiny', shape: WIDE, seed: 9, shards: 2 });
+const gatedModel = join(tmp, 'gated-wide'); // the manifest names the model as its folder or repository is named
+generateCheckpoint({ outDir: gatedModel, preset: 'tiny', shape: WIDE, seed: 10, shards: 2 });
 
 let browser: Browser;
 let url: string;
@@ -32,7 +37,7 @@ test.before(async () => {
   const s = await servePage(0, '127.0.0.1');
   url = s.url;
   close = () => s.server.close();
-  hub = await startHubServer({ 'org/wide-bitnet': { dir: model } });
+  hub = await startHubServer({ 'org/wide-bitnet': { dir: model }, 'org/gated-wide': { dir: gatedModel, token: TOKEN } });
   browser = await launchBrowser();
 });
 
@@ -43,25 +48,32 @@ test.after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function openPage(): Promise<Page> {
+/** Requests of a file to answer with a reset connection, before the stand-in sees them (a connection dropped before any byte). */
+const resets = { file: '', times: 0, after: 0 };
+
+async function openPage(at = url, log = noise): Promise<Page> {
   const context = await browser.newContext({ acceptDownloads: true });
   // the Hub's origin, answered by the stand-in (requests of the page and of its workers)
   await context.route('https://huggingface.co/**', async (route) => {
     const u = new URL(route.request().url());
+    if (resets.times > 0 && route.request().method() === 'GET' && u.pathname.endsWith(`/${resets.file}`) && resets.after-- <= 0) {
+      resets.times--;
+      return route.abort('connectionreset');
+    }
     const headers = { ...route.request().headers(), 'x-forwarded-host': u.host, 'x-forwarded-proto': 'https' };
     const response = await route.fetch({ url: `${hub.url}${u.pathname}${u.search}`, headers, maxRedirects: 5 });
     await route.fulfill({ response });
   });
   const page = await context.newPage();
-  page.on('console', (m) => noise.push(`console.${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => noise.push(`page error: ${e.message}`));
-  await page.goto(url);
+  page.on('console', (m) => log.push(`console.${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`page error: ${e.message}`));
+  await page.goto(at);
   return page;
 }
 
-function cliOutput(name: string, format: string, extra: string[] = []): string {
+function cliOutput(name: string, format: string, extra: string[] = [], input = model): string {
   const out = join(tmp, `${name}-cli`);
-  execFileSync(process.execPath, [CLI, '--input-dir', model, '--output-dir', out, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra], { stdio: 'pipe' });
+  execFileSync(process.execPath, [CLI, '--input-dir', input, '--output-dir', out, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra], { stdio: 'pipe' });
   return out;
 }
 
@@ -120,6 +132,65 @@ test('bitnet-converter/web convertHub: the CLI\'s hashes; a missing repository a
     assert.match(got.errors[1], /^hf:org\/wide-bitnet@v9: no revision "v9"/);
   } finally {
     await page.close();
+  }
+});
+
+test('not cross-origin isolated: the workers read the Hub with synchronous XMLHttpRequest; a gated repository, 503s retried, the CLI\'s bytes, the token nowhere', async () => {
+  const cliOut = cliOutput('xhr-bitnet-rs', 'bitnet-rs', [], gatedModel);
+  const plain = await servePage(0, '127.0.0.1', { isolate: false });
+  const log: string[] = [];
+  const page = await openPage(plain.url, log);
+  const shown: string[] = [];
+  const convertOnce = async () => {
+    await page.click('#convert');
+    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
+    shown.push((await page.textContent('body')) ?? '');
+  };
+  try {
+    assert.is(await page.evaluate('crossOriginIsolated'), false);
+    await page.fill('#hf-repo', 'org/gated-wide');
+    await page.selectOption('#engine', 'format');
+    if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
+    await page.selectOption('#format', 'bitnet-rs');
+    await page.selectOption('#destination', 'download');
+    await page.fill('#timestamp', '0');
+    await convertOnce();
+    assert.match((await page.textContent('#error-text')) ?? '', /hf:org\/gated-wide: access refused \(HTTP 401\).*access token/);
+    await page.fill('#hf-token', 'hf_wrong');
+    await convertOnce();
+    assert.match((await page.textContent('#error-text')) ?? '', /access refused \(HTTP 403\)/);
+    // with the token, on the workers' tensor reads (after the 2 requests of the read-ahead of each file):
+    // two 503s in one file, three reset connections in the other; retried
+    Object.assign(resets, { file: 'model-00001-of-00002.safetensors', times: 3, after: 2 });
+    await hub.reset({ fail: { file: 'model-00002-of-00002.safetensors', status: 503, times: 2, after: 2 } });
+    await page.fill('#hf-token', TOKEN);
+    await convertOnce();
+    assert.is(resets.times, 0, 'the resets were used');
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
+    assert.match((await page.textContent('#summary')) ?? '', /reads with synchronous XMLHttpRequest/);
+    const s = await hub.stats();
+    assert.is(s.failures, 2, 'two 503s answered');
+    assert.ok(s.authorizations.length > 0 && s.authorizations.every((a) => a === `Bearer ${TOKEN}`), 'the token sent, as a bearer token');
+    const got = join(tmp, 'xhr-page');
+    mkdirSync(got);
+    for (const link of await page.$$('#files-table a[download]')) {
+      const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      await d.saveAs(join(got, d.suggestedFilename()));
+    }
+    const want = readdirSync(cliOut).sort();
+    assert.equal(readdirSync(got).sort(), want, 'the same files');
+    for (const f of want) assert.ok(readFileSync(join(cliOut, f)).equals(readFileSync(join(got, f))), `${f}: byte-identical to the CLI's`);
+    // the version read ahead changes under the workers' reads: said in words
+    await hub.reset({ changeAfter: { file: 'model-00002-of-00002.safetensors', requests: 2 } });
+    await convertOnce();
+    assert.match((await page.textContent('#error-text')) ?? '', /hf:org\/gated-wide\/model-00002-of-00002\.safetensors: changed on the Hub while it was read/);
+    await hub.reset();
+    for (const text of [...shown, ...log, ...want.map((f) => readFileSync(join(got, f), 'latin1'))]) assert.not.ok(text.includes(TOKEN), 'the token in no page text, console message or file');
+    const refused = /^console\.error: Failed to load resource: (the server responded with a status of (401|403|503)|net::ERR_CONNECTION_RESET)/;
+    assert.equal(log.filter((m) => !refused.test(m)), [], 'nothing else in the console');
+  } finally {
+    await page.close();
+    plain.server.close();
   }
 });
 

@@ -16,6 +16,7 @@ import { convert, type ConvertOptions } from '../build/js/run/convert.js';
 import { inspect } from '../build/js/run/inspect.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
 import { HubError } from '../build/js/errors.js';
+import { openHubInput } from '../build/js/hub/repo.js';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
 import { conversionFails } from './helpers/common.js';
 
@@ -137,6 +138,113 @@ Hub('a connection dropped mid-file is resumed at the byte: same output, the file
   assert.ok(sent < size * 1.05, `sent ${sent} bytes of a ${size}-byte file`);
 });
 
+/** The commit the stand-in gives a repository's main branch (hub-server.ts: sha1 of "main:ORG/NAME"). */
+const mainSha = (repo: string) => createHash('sha1').update(`main:${repo}`).digest('hex');
+
+Hub('the revision is resolved to its commit up front: every file is read at that commit, not at the branch', async ({ hub }) => {
+  await hub.reset();
+  const { fromDisk, fromHub } = await pair(tiny, 'org/tiny-bitnet@main', { format: 'bitnet-rs', threads: 2 }, hub.url);
+  sameFiles(fromHub, fromDisk, 'at main');
+  const { revisions } = await hub.stats();
+  assert.ok(revisions.length > 3, `${revisions.length} files resolved`);
+  assert.equal([...new Set(revisions)], [mainSha('org/tiny-bitnet')], 'every resolve URL names the commit');
+});
+
+/** How many requests of a repository's model.safetensors the read-ahead makes (the headers), before any tensor read. */
+async function readAheadRequests(hub: HubServer, repo: string): Promise<number> {
+  await hub.reset();
+  await openHubInput({ repo }, { endpoint: hub.url });
+  return (await hub.stats()).requests[`${repo}/model.safetensors`];
+}
+
+Hub('a file that changes on the Hub during the conversion (another ETag): one line naming it, nothing written, on any thread', async ({ hub }) => {
+  const ahead = await readAheadRequests(hub, 'org/tiny-bitnet');
+  assert.ok(ahead >= 1);
+  // right after the read-ahead: the workers' own readers (which never saw the first version) must refuse it;
+  // a few requests later: mid-file, after some tensors were read
+  for (const [later, threads] of [[0, 2], [0, 0], [3, 2]]) {
+    await hub.reset({ changeAfter: { file: 'model.safetensors', requests: ahead + later } });
+    const out = fresh('changed');
+    await conversionFails(() => convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'hf-packed', threads, hub: { endpoint: hub.url } }), out, tmp, HubError, [
+      /^hf:org\/tiny-bitnet\/model\.safetensors: changed on the Hub while it was read \(ETag "[0-9a-f]+", then "another-version-/,
+      /nothing was written/,
+    ]);
+  }
+});
+
+Hub('5xx and 429 answers are retried (after the pause Retry-After or RateLimit asks), at the byte; past the limit, one line', async ({ hub }) => {
+  const fast = { endpoint: hub.url, retryMs: 20 };
+  // on the tensor reads, after the read-ahead's requests (one thread: its requests in order)
+  const ahead = await readAheadRequests(hub, 'org/tiny-bitnet');
+  await hub.reset({ fail: { file: 'model.safetensors', status: 503, times: 3, after: ahead } });
+  let out = fresh('retried');
+  await convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'bitnet-rs', threads: 0, timestamp: 1_700_000_000, hub: fast });
+  const disk = fresh('retried-disk');
+  await convert({ inputDir: tiny, outputDir: disk, format: 'bitnet-rs', threads: 2, timestamp: 1_700_000_000 });
+  sameFiles(out, disk, 'after three 503s');
+  let s = await hub.stats();
+  assert.is(s.failures, 3);
+  let ranges = s.ranges['org/tiny-bitnet/model.safetensors'];
+  assert.ok(ranges.length > ahead + 3);
+  for (let i = ahead; i < ahead + 3; i++) assert.is(ranges[i + 1], ranges[i], 'the same range asked again after each 503');
+
+  // a 429 asks for 1 s: the next attempt waits that long, not the 20 ms the backoff would
+  await hub.reset({ fail: { file: 'model.safetensors', status: 429, times: 1, retryAfter: '1' } });
+  out = fresh('retry-after');
+  await convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'bitnet-rs', threads: 0, timestamp: 1_700_000_000, hub: fast });
+  sameFiles(out, disk, 'after a 429');
+  s = await hub.stats();
+  let times = s.times['org/tiny-bitnet/model.safetensors'];
+  assert.ok(times[1] - times[0] >= 950, `the retry came ${times[1] - times[0]} ms after the 429`);
+  // the Hub's own form: a RateLimit header whose t= is the seconds until the quota resets
+  await hub.reset({ fail: { file: 'model.safetensors', status: 429, times: 1, rateLimit: '"resolvers";r=0;t=1' } });
+  out = fresh('ratelimit');
+  await convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'bitnet-rs', threads: 0, timestamp: 1_700_000_000, hub: fast });
+  sameFiles(out, disk, 'after a 429 with RateLimit');
+  times = (await hub.stats()).times['org/tiny-bitnet/model.safetensors'];
+  assert.ok(times[1] - times[0] >= 950, `the retry came ${times[1] - times[0]} ms after the 429 with RateLimit t=1`);
+
+  // the listing's API calls too
+  await hub.reset({ apiFail: { status: 502, times: 2 } });
+  out = fresh('api-retried');
+  await convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'bitnet-rs', threads: 0, timestamp: 1_700_000_000, hub: fast });
+  sameFiles(out, disk, 'after two 502s of the API');
+
+  // past the limit: the file, the byte, the status
+  await hub.reset({ fail: { file: 'model.safetensors', status: 500, times: 1000 } });
+  out = fresh('gave-up');
+  await conversionFails(() => convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, threads: 2, hub: { ...fast, retries: 2 } }), out, tmp, HubError, [
+    /^hf:org\/tiny-bitnet\/model\.safetensors: the connection failed 3 times in a row at byte 0 of \d+ \(HTTP 500\); try again later$/,
+  ]);
+  assert.is((await hub.stats()).failures, 3, 'three attempts, no more');
+  // on the workers' tensor reads (the main thread serves them), mid-file
+  await hub.reset({ fail: { file: 'model.safetensors', status: 500, times: 1000, after: ahead } });
+  await conversionFails(() => convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, threads: 2, hub: { ...fast, retries: 2 } }), out, tmp, HubError, [
+    /^hf:org\/tiny-bitnet\/model\.safetensors: the connection failed 3 times in a row at byte [1-9]\d* of \d+ \(HTTP 500\); try again later$/,
+  ]);
+  await hub.reset({ apiFail: { status: 503, times: 1000 } });
+  await conversionFails(() => convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, hub: { ...fast, retries: 1 } }), out, tmp, HubError, [
+    /^hf:org\/tiny-bitnet: the Hub answered HTTP 503 2 times in a row; try again later$/,
+  ]);
+  assert.is((await hub.stats()).failures, 2);
+});
+
+Hub('a connection dropped three times in one file: each resumed at the byte, same output', async ({ hub }) => {
+  const size = statSync(join(tiny, 'model.safetensors')).size;
+  const at = [0.3, 0.5, 0.7].map((f) => Math.floor(size * f));
+  await hub.reset({ drops: { file: 'model.safetensors', at } });
+  const out = fresh('dropped3');
+  await convert({ inputDir: 'hf:org/tiny-bitnet', outputDir: out, format: 'gguf', threads: 2, timestamp: 0, hub: { endpoint: hub.url, retryMs: 20 } });
+  const disk = fresh('dropped3-disk');
+  await convert({ inputDir: tiny, outputDir: disk, format: 'gguf', threads: 2, timestamp: 0 });
+  sameFiles(out, disk, 'after three dropped connections');
+  const s = await hub.stats();
+  assert.is(s.drops, 3);
+  const starts = s.ranges['org/tiny-bitnet/model.safetensors'].map((r) => Number(/^bytes=(\d+)-/.exec(r)![1]));
+  for (const d of at) assert.ok(starts.includes(d + 1), `a request resumed at byte ${d + 1}, after the drop at ${d} (requests started at ${starts.join(', ')})`);
+  assert.ok(s.sent['org/tiny-bitnet/model.safetensors'] < size * 1.05, 'the file fetched about once');
+});
+
 Hub('only the bytes the conversion needs are fetched (no projection above the hold size: each read once)', async ({ hub }) => {
   await hub.reset();
   const out = fresh('fetched');
@@ -168,6 +276,55 @@ Hub('a gated repository: 401 without a token, 403 with the wrong one, converts w
   assert.is(refused.status, 1);
   assert.is(refused.stderr.trim().split('\n').length, 1, refused.stderr);
   assert.match(refused.stderr, /^error: hf:org\/gated-bitnet: access refused \(HTTP 401\)/);
+});
+
+/** Every chart of a report (its points and bars, by chart id), and the text of its summary table, for comparing two reports. */
+function reportCharts(html: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const m of html.matchAll(/<svg id="(chart-[\w-]+)"[\s\S]*?<\/svg>/g)) out[m[1]] = [...m[0].matchAll(/data-[\w-]+="[^"]*"/g)].map((d) => d[0]);
+  return out;
+}
+
+Hub('--report, inspect --report and verify --against hf:ORG/NAME: the same charts as from the folder on disk, the source named as the repository, the token nowhere', async ({ hub }) => {
+  const env = { HF_ENDPOINT: hub.url };
+  const dir = fresh('reports');
+  mkdirSync(dir);
+  const logs = join(dir, 'logs');
+  const outputs: string[] = [];
+  const r = (name: string) => join(dir, `${name}.html`);
+  const runs: { status: number; stdout: string; stderr: string }[] = [];
+  const ok = async (args: string[], e: Record<string, string> = env) => {
+    const x = await cli([...args, '--log-dir', logs], e);
+    runs.push(x);
+    assert.is(x.status, 0, `${args.join(' ')}: ${x.stderr}`);
+    return x;
+  };
+  for (const [label, input] of [['disk', gated], ['hub', 'hf:org/gated-bitnet']]) {
+    const out = join(dir, `out-${label}`);
+    outputs.push(out);
+    // the token from HF_TOKEN for convert, from --hf-token for inspect and verify
+    await ok(['--input-dir', input, '--output-dir', out, '--format', 'hf-packed', '--threads', '2', '--report', r(`convert-${label}`)], { ...env, HF_TOKEN: TOKEN });
+    await ok(['inspect', input, '--hf-token', TOKEN, '--report', r(`inspect-${label}`)]);
+    const v = await ok(['verify', join(dir, 'out-disk'), '--against', input, '--hf-token', TOKEN, '--report', r(`verify-${label}`)]);
+    assert.match(v.stdout, new RegExp(`^verified: .*against ${input.replace(/[/.]/g, '\\$&')}\n$`));
+  }
+  for (const cmd of ['convert', 'inspect', 'verify']) {
+    const disk = readFileSync(r(`${cmd}-disk`), 'utf8');
+    const fromHub = readFileSync(r(`${cmd}-hub`), 'utf8');
+    const charts = reportCharts(fromHub);
+    assert.ok(Object.keys(charts).length >= 2 && charts['chart-histogram']?.length > 10, `${cmd}: charts and a histogram (${Object.keys(charts)})`);
+    assert.equal(charts, reportCharts(disk), `${cmd}: the same charts from the Hub as from the disk`);
+    assert.ok(fromHub.includes('hf:org/gated-bitnet'), `${cmd}: the report names the repository`);
+    if (cmd !== 'verify') assert.match(fromHub, /<h1[^>]*>[^<]*gated-bitnet/, `${cmd}: the model's name (verify's is the output's)`);
+  }
+  // a failing conversion from the Hub writes its failure report, which names the repository
+  const failed = await cli(['--input-dir', 'hf:org/gated-bitnet', '--output-dir', join(dir, 'refused'), '--hf-token', 'hf_wrong', '--report', r('convert-refused'), '--log-dir', logs], env);
+  assert.is(failed.status, 1);
+  assert.match(readFileSync(r('convert-refused'), 'utf8'), /conversion FAILED[\s\S]*hf:org\/gated-bitnet: access refused \(HTTP 403\)/);
+  const written = [...readdirSync(dir).filter((f) => f.endsWith('.html')).map((f) => join(dir, f)), ...readdirSync(logs).map((f) => join(logs, f))].map((f) => readFileSync(f, 'latin1'));
+  for (const out of outputs) written.push(...[...filesOf(out).values()].map((b) => b.toString('latin1')));
+  assert.ok(written.some((w) => w.includes('hf:org/gated-bitnet')), 'the logs name the input');
+  for (const w of [...written, ...runs.flatMap((x) => [x.stdout, x.stderr])]) assert.not.ok(w.includes(TOKEN), 'the token is in no report, output, log or message');
 });
 
 Hub('no such repository, revision or file: one line each, nothing written', async ({ hub }) => {

@@ -3,7 +3,8 @@
 // clean temporary folders with empty caches and no access to this repository's node_modules:
 //   npx --yes bitnet-converter@VERSION --help / synth / convert (hf-packed and the default bitnet-rs),
 //   `npm install` of it and an import of every entry of package.json `exports` (.wasm ones validated),
-//   deno run npm:bitnet-converter@VERSION (Deno from test/tools) converting the same model: every
+//   deno run npm:bitnet-converter@VERSION (Deno from test/tools) converting the same model, from the
+//   folder and as hf:ORG/NAME from the local stand-in for the Hub (test/helpers/hub-server.ts): every
 //   output file byte-identical to Node's.
 // Needs test/tools installed (`npm test`'s pretest runs node scripts/install-engines.mjs); without
 // it this test FAILS, it does not skip. Every command runs under a timeout and a failure names its
@@ -17,6 +18,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startHubServer } from './helpers/hub-server.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const TOOLS = join(REPO, 'test/tools');
@@ -406,8 +408,8 @@ test('deno run npm:bitnet-converter@VERSION from the registry: the same output b
   // Deno reads only the upper-case NPM_CONFIG_REGISTRY (its HOME has no .npmrc); a fresh DENO_DIR.
   const env = userEnv(dir('deno-home'), { NPM_CONFIG_REGISTRY: registryUrl, DENO_DIR: dir('deno-dir'), DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' });
   // the permissions the README documents; versions published < 24 h ago need the age check off
-  const denoRun = (step: string, args: string[]) =>
-    run(step, deno, ['run', '--minimum-dependency-age=0', '--allow-read', '--allow-write', '--allow-env', `npm:${SPEC}`, ...args], { cwd, env, timeoutMs: 60_000 });
+  const denoRun = (step: string, args: string[], more: { flags?: string[]; env?: Record<string, string> } = {}) =>
+    run(step, deno, ['run', '--minimum-dependency-age=0', '--allow-read', '--allow-write', '--allow-env', ...(more.flags ?? []), `npm:${SPEC}`, ...args], { cwd, env: { ...env, ...more.env }, timeoutMs: 60_000 });
   const help = await denoRun('deno run --help (fetches from the registry into an empty DENO_DIR)', ['--help']);
   assert.match(help.stdout, /Usage: bitnet-converter/);
   const denoModel = join(cwd, 'tiny');
@@ -426,6 +428,24 @@ test('deno run npm:bitnet-converter@VERSION from the registry: the same output b
       assert.ok(a.equals(b), `${format}: ${f} differs between Deno (${a.length} bytes) and Node (${b.length} bytes)`);
     }
     times.push(`${format} ${(r.ms / 1000).toFixed(1)} s, ${files.length} files identical`);
+  }
+  // the same model as hf:org/tiny (its folder's name: the manifest names the model), with network access
+  const hub = await startHubServer({ 'org/tiny': { dir: model } });
+  try {
+    for (const threads of ['2', '0']) {
+      const out = join(cwd, `out-hub-${threads}`);
+      const r = await denoRun(`deno run convert hf:org/tiny --threads ${threads}`, ['--input-dir', 'hf:org/tiny', '--output-dir', out, '--threads', threads, ...CONVERSIONS['bitnet-rs']], {
+        flags: ['--allow-net'],
+        env: { HF_ENDPOINT: hub.url },
+      });
+      assert.match(r.stderr, /fetched from the Hub/);
+      const want = nodeOutputs['bitnet-rs'];
+      assert.equal(filesBelow(out), filesBelow(want), `hf: --threads ${threads}: the same files under Deno as Node's from the folder`);
+      for (const f of filesBelow(want)) assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(want, f))), `hf: --threads ${threads}: ${f} differs between Deno and Node`);
+      times.push(`hf: --threads ${threads} ${(r.ms / 1000).toFixed(1)} s, identical`);
+    }
+  } finally {
+    await hub.close();
   }
   timings.push(times.join(', '));
 });

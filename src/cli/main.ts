@@ -29,7 +29,7 @@ import { verify } from '../run/verify.js';
 import { inspectionText } from './inspect-text.js';
 import { RunLog } from './log.js';
 import { convertReportData, inspectReportData, verifyReportData, type VerifyOutcome } from '../report/gather.js';
-import { NODE_REPORT_HOST, writeReport } from './report.js';
+import { nodeReportHost, writeReport } from './report.js';
 
 const MODEL = 'microsoft/bitnet-b1.58-2B-4T-bf16';
 const DEFAULT_INPUT = `models/Original/${MODEL}`;
@@ -135,7 +135,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
   const started = performance.now();
   try {
     const hub = isHubInput(flags.inputDir);
-    if (hub && flags.report) throw new UsageError('--report reads the source from disk: not with a Hugging Face input yet (inspect the output, or convert a downloaded folder)');
+    const hubOpts = hubOptions(flags.hfToken as string | undefined);
     if (!hub && !existsSync(flags.inputDir)) {
       const hint = isDefaultInput
         ? `download the model first (huggingface-cli download ${MODEL} --local-dir ${DEFAULT_INPUT}) or try the converter on a synthetic model: bitnet-converter demo`
@@ -149,7 +149,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
       summary = await convert({
         inputDir: flags.inputDir,
         outputDir: flags.outputDir,
-        ...(hub && { hub: hubOptions(flags.hfToken as string | undefined) }),
+        ...(hub && { hub: hubOpts }),
         ...Object.fromEntries(FORMAT_OPTIONS.map(({ option }) => [option.key, flags[option.key]])),
         ...(flags.engine === undefined ? { format: flags.format } : { engine: flags.engine as string }),
         layout: flags.layout,
@@ -197,15 +197,16 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
     };
     if (flags.jsonSummary) writeFileSync(flags.jsonSummary, JSON.stringify(doc, null, 2) + '\n');
     if (flags.report) {
-      writeReport(flags.report, await convertReportData(NODE_REPORT_HOST, reportOptions(flags), { summary, doc }));
+      writeReport(flags.report, await convertReportData(await nodeReportHost(flags.inputDir, hubOpts), reportOptions(flags), { summary, doc }));
       say(`report written to ${flags.report}`);
     }
     return summary;
   } catch (e) {
     log.line(`error: ${(e as Error).stack ?? e}`);
-    if (flags.report && existsSync(flags.inputDir)) {
+    if (flags.report && (isHubInput(flags.inputDir) || existsSync(flags.inputDir))) {
       try {
-        writeReport(flags.report, await convertReportData(NODE_REPORT_HOST, reportOptions(flags), { error: e, seconds: (performance.now() - started) / 1000 }));
+        const host = await nodeReportHost(flags.inputDir, {}, false); // names the source only
+        writeReport(flags.report, await convertReportData(host, reportOptions(flags), { error: e, seconds: (performance.now() - started) / 1000 }));
       } catch (r) {
         log.line(`the failure report could not be written: ${(r as Error).message}`); // the conversion's error is the one to report
       }
@@ -287,29 +288,31 @@ export function buildProgram(): Command {
     .action(async (path: string, _o: unknown, cmd: Command) => {
       const o = ownOptions<{ json?: boolean; rule: QuantRule; layout?: string; report?: string; reportTensor?: string; hfToken?: string }>(cmd);
       const started = performance.now();
-      if (isHubInput(path) && o.report) throw new UsageError('--report reads the source from disk: not with a Hugging Face input yet');
-      const result = await inspect(path, { rule: o.rule, layout: o.layout, hub: hubOptions(o.hfToken) });
+      const hub = hubOptions(o.hfToken);
+      const result = await inspect(path, { rule: o.rule, layout: o.layout, hub });
       // --json spells roles as text (blk.3.attn_q), as --report-tensor takes them
       const json = () => JSON.stringify({ ...result, tensors: result.tensors.map((t) => (t.role === undefined ? t : { ...t, role: roleName(t.role) })) }, null, 2) + '\n';
       process.stdout.write(o.json ? json() : inspectionText(result));
-      if (o.report) writeReport(o.report, await inspectReportData(NODE_REPORT_HOST, path, result, { rule: o.rule, layout: o.layout, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
+      if (o.report) writeReport(o.report, await inspectReportData(await nodeReportHost(path, hub), path, result, { rule: o.rule, layout: o.layout, tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
     });
 
   program
     .command('verify')
     .description('prove an output folder right: manifest sizes and sha256, every tensor decodable with codes and scales in range; with --against, every value re-derived from the source')
     .argument('<output>', 'an output folder (with manifest.json)')
-    .option('--against <source>', 'the model folder it was converted from: re-derive it with the recorded options and compare')
+    .option('--against <source>', 'the model folder it was converted from (or hf:ORG/NAME[@REVISION]): re-derive it with the recorded options and compare')
+    .option(...HF_TOKEN_OPTION)
     .option(...REPORT_OPTION)
     .option(...REPORT_TENSOR_OPTION)
     .action(async (output: string, _o: unknown, cmd: Command) => {
-      const o = ownOptions<{ against?: string; report?: string; reportTensor?: string }>(cmd);
+      const o = ownOptions<{ against?: string; report?: string; reportTensor?: string; hfToken?: string }>(cmd);
       const started = performance.now();
+      const hub = hubOptions(o.hfToken);
       const report = async (v: VerifyOutcome) =>
-        o.report && writeReport(o.report, await verifyReportData(NODE_REPORT_HOST, output, o.against, v, { tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
+        o.report && writeReport(o.report, await verifyReportData(await nodeReportHost(o.against, hub, !('error' in v)), output, o.against, v, { tensor: o.reportTensor, seconds: (performance.now() - started) / 1000 }));
       let v;
       try {
-        v = await verify(output, o.against);
+        v = await verify(output, o.against, { hub });
       } catch (e) {
         await report({ error: e });
         throw e;

@@ -2,7 +2,10 @@
 // A read opens one request from its position to the end of the tensor being read and keeps it open:
 // the stream's next reads go forward through the tensor and continue the same response, so a tensor
 // costs one request and the bytes fetched are the bytes the conversion needs. A dropped connection is
-// reopened at the byte where it broke (never from the start), a few times in a row at most.
+// reopened at the byte where it broke (never from the start), a few times in a row at most; so is a
+// 5xx or a 429, after the pause it asks for (Retry-After, RateLimit; bounded). Every response of a file must carry the
+// ETag of the version read first (docs/architecture.md 5): a file that changed under the conversion
+// is an error naming it, never a mix of two versions.
 
 import { HubError } from '../errors.js';
 import type { ServeRead } from '../stream/shared-read.js';
@@ -13,6 +16,8 @@ export interface HubFile {
   /** The resolve URL, pinned to the commit the listing resolved. */
   url: string;
   size: number;
+  /** The ETag of the version read ahead (repo.ts): every later response must carry it, on every thread. */
+  etag?: string;
 }
 
 /** What a reader needs, plain data so that it crosses to a reader thread. */
@@ -37,8 +42,39 @@ interface Open {
   rest?: Uint8Array;
 }
 
-/** A failure worth trying again: the network, a 5xx or a 429. */
-class Transient extends Error {}
+/** A failure worth trying again: the network, a 5xx or a 429 (`waitMs`: the pause its Retry-After asks). */
+class Transient extends Error {
+  constructor(message: string, readonly waitMs = 0) {
+    super(message);
+  }
+}
+
+/** The longest pause a server's asking is followed for: a longer one is cut to this (the attempts stay bounded). */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * The pause a 429 or 5xx asks for, in ms (at most MAX_RETRY_AFTER_MS; 0 when it asks none): `Retry-After`
+ * (seconds, or an HTTP date), or the `t=` (seconds until the quota resets) of a `RateLimit` header, the
+ * IETF draft's form, which the Hub sends with its 429s (docs/architecture.md 5).
+ */
+export function retryAfterMs(headers: { get(name: string): string | null }, now = Date.now()): number {
+  const after = headers.get('retry-after');
+  let ms = 0;
+  if (after !== null) ms = /^\s*\d+\s*$/.test(after) ? Number(after) * 1000 : Date.parse(after) - now;
+  const reset = /(?:^|;)\s*t=(\d+)/.exec(headers.get('ratelimit') ?? '');
+  if (reset) ms = Math.max(Number.isFinite(ms) ? ms : 0, Number(reset[1]) * 1000);
+  return Number.isFinite(ms) ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms)) : 0;
+}
+
+/** The pause before attempt `failures + 1`: doubling from `first` ms (at most 8 s), or longer when the server asked. */
+export function retryPause(failures: number, first: number, asked: number): number {
+  return Math.max(asked, Math.min(8000, first * 2 ** (failures - 1)));
+}
+
+/** What a changed file is told as. */
+export function changedText(first: string, now: string): string {
+  return `changed on the Hub while it was read (ETag ${first}, then ${now}): nothing was written; convert again`;
+}
 
 export class RangeReader {
   private open?: Open;
@@ -94,11 +130,16 @@ export class RangeReader {
         await this.close();
         last = e.message;
         if (++failures > (this.h.retries ?? 5)) {
-          throw new HubError({ file: file.path }, `the connection failed ${failures} times in a row at byte ${at + got} of ${file.size} (${last}); try again later`);
+          throw new HubError({ file: file.path }, `the connection failed ${failures} time${failures === 1 ? '' : 's'} in a row at byte ${at + got} of ${file.size} (${last}); try again later`);
         }
-        await new Promise((r) => setTimeout(r, Math.min(8000, (this.h.retryMs ?? 250) * 2 ** (failures - 1))));
+        await new Promise((r) => setTimeout(r, retryPause(failures, this.h.retryMs ?? 250, e.waitMs)));
       }
     }
+  }
+
+  /** The ETag file `index` was read at, if it was read. */
+  etagOf(index: number): string | undefined {
+    return this.etags.get(index);
   }
 
   async close(): Promise<void> {
@@ -123,7 +164,7 @@ export class RangeReader {
     };
     if (res.status === 429 || res.status >= 500) {
       void res.body?.cancel().catch(() => undefined);
-      throw new Transient(`HTTP ${res.status}`);
+      throw new Transient(`HTTP ${res.status}`, retryAfterMs(res.headers));
     }
     if (res.status === 401 || res.status === 403) throw fail(accessText(res.status, this.h.token !== undefined));
     if (res.status === 404) throw fail('no such file in the repository at this revision (HTTP 404)');
@@ -143,8 +184,8 @@ export class RangeReader {
     }
     // every response of a file must be of the same version: the URL names a commit, the ETag says so too
     const etag = res.headers.get('etag');
-    const known = this.etags.get(index);
-    if (etag && known && etag !== known) throw fail(`the same file as before (ETag ${known}), found ETag ${etag}: it changed on the Hub while it was read`);
+    const known = file.etag ?? this.etags.get(index);
+    if (etag && known && etag !== known) throw fail(changedText(known, etag));
     if (etag) this.etags.set(index, etag);
     if (!res.body) throw fail('a response body');
     return { index, pos, end, reader: res.body.getReader() };

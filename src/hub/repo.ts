@@ -9,7 +9,7 @@ import type { CheckpointFolder } from '../model/checkpoint.js';
 import { readAheadFolder, type AsyncFile } from '../model/read-ahead.js';
 import { SIDE_FILES } from '../outputs/side-files.js';
 import type { InputFolder } from '../outputs/types.js';
-import { accessText, RangeReader, type HubFile, type HubFiles } from './range-reader.js';
+import { accessText, RangeReader, retryAfterMs, retryPause, type HubFile, type HubFiles } from './range-reader.js';
 
 export type { HubFile, HubFiles } from './range-reader.js';
 
@@ -75,16 +75,32 @@ function checkToken(token: string | undefined): void {
   }
 }
 
-/** The Hub's error code and status of the last response a call saw (the library's errors carry only the status). */
-function watchedFetch(): { fetch: typeof fetch; last: { status: number; code: string | null } } {
+/**
+ * fetch for the listing calls, retried as range reads are (range-reader.ts: a dropped connection, a 5xx,
+ * a 429 after its Retry-After, a bounded number of times), keeping the Hub's error code and status of the
+ * last response (the library's errors carry only the status).
+ */
+function watchedFetch(o: HubOptions): { fetch: typeof fetch; last: { status: number; code: string | null } } {
   const last = { status: 0, code: null as string | null };
+  const retries = o.retries ?? 5;
   return {
     last,
     fetch: async (...a) => {
-      const r = await fetch(...a);
-      last.status = r.status;
-      last.code = r.headers.get('x-error-code');
-      return r;
+      for (let failures = 0; ; ) {
+        let asked = 0;
+        try {
+          const r = await fetch(...a);
+          last.status = r.status;
+          last.code = r.headers.get('x-error-code');
+          if ((r.status !== 429 && r.status < 500) || failures >= retries) return r;
+          asked = retryAfterMs(r.headers);
+          void r.body?.cancel().catch(() => undefined);
+        } catch (e) {
+          // a Hub never reached (a wrong address, offline) is said at once; a connection lost after it answered is retried
+          if (!(e instanceof TypeError) || failures >= retries || last.status === 0) throw e;
+        }
+        await new Promise((r) => setTimeout(r, retryPause(++failures, o.retryMs ?? 250, asked)));
+      }
     },
   };
 }
@@ -95,7 +111,7 @@ export async function openHubRepo(ref: HubRef, o: HubOptions = {}): Promise<HubR
   const endpoint = (o.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   const dir = hubDir(ref);
   const hub = await import('@huggingface/hub');
-  const w = watchedFetch();
+  const w = watchedFetch(o);
   const credentials = o.token !== undefined ? { accessToken: o.token } : {};
   const failed = (e: unknown): never => {
     if (e instanceof hub.HubApiError) {
@@ -108,6 +124,7 @@ export async function openHubRepo(ref: HubRef, o: HubOptions = {}): Promise<HubR
         throw new HubError(where, `no such model repository on ${endpoint} (HTTP ${status})${o.token === undefined ? ', or a private one: pass an access token (--hf-token, or HF_TOKEN)' : ''}`);
       }
       if (code === 'GatedRepo' || status === 401 || status === 403) throw new HubError(where, accessText(status, o.token !== undefined));
+      if (status === 429 || status >= 500) throw new HubError(where, `the Hub answered HTTP ${status} ${(o.retries ?? 5) + 1} times in a row; try again later`);
       throw new HubError(where, `the Hub answered HTTP ${status}: ${e.message.split('. URL:')[0]}`);
     }
     if (e instanceof TypeError) {
@@ -168,7 +185,9 @@ export async function openHubInput(ref: HubRef, o: HubOptions = {}): Promise<Hub
   });
   try {
     const { folder, side } = await readAheadFolder(repo.dir, files, (name) => `${repo.dir}/${name}`, (name) => SIDE.has(name));
-    return { repo, folder, side, reads };
+    // the version of each file read ahead is the one every thread's reads must see (range-reader.ts)
+    const pinned = list.map((f, i) => ({ ...f, ...(reader.etagOf(i) !== undefined && { etag: reader.etagOf(i) }) }));
+    return { repo, folder, side, reads: { ...reads, files: pinned } };
   } finally {
     await reader.close();
   }

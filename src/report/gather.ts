@@ -37,8 +37,8 @@ export interface ReportHost {
   output(dir: string): OutputFolder;
   /** An output's manifest.json, its fields checked (a typed error when they are not). */
   manifest(dir: string): { files: { name: string; bytes: number; sha256: string }[]; options: Record<string, unknown> };
-  /** Positioned reads of a checkpoint's tensors; closed after the histogram. */
-  tensorSource(): TensorSource & { close(): void };
+  /** Positioned reads of the histogram's checkpoint's tensors (a Hub input's: once a reader is started); closed after the histogram. */
+  tensorSource(): (TensorSource & { close(): void }) | Promise<TensorSource & { close(): void }>;
   /** `inspect PATH`: the host runs the statistics pass (Node: on worker threads). */
   inspect(path: string, o?: { rule?: QuantRule; layout?: string }): Promise<Inspection>;
   /** The process's peak memory so far, in bytes. */
@@ -165,7 +165,7 @@ async function sourceHistogram(host: ReportHost, dir: string, name: string | und
   const t = w.tensor;
   const kernels = await instantiateKernels((await compileKernels(DEFAULTS.kernels)).module);
   try {
-    const source = host.tensorSource();
+    const source = await host.tensorSource();
     try {
       return withWeightStream(kernels, rule, source, (stream) => {
         const code = { F32: DType.F32, BF16: DType.BF16, F16: DType.F16 }[t.dtype];

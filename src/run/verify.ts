@@ -21,6 +21,7 @@ import { formatById, type LazyTensor } from '../outputs/index.js';
 import { shapeText, type ExpectedTensors } from '../outputs/expected.js';
 import { convert, type ConvertOptions } from './convert.js';
 import { optionsFromManifest } from '../pipeline/conversion.js';
+import type { HubOptions } from '../hub/repo.js';
 
 export interface Verdict {
   ok: boolean;
@@ -30,7 +31,8 @@ export interface Verdict {
   checked: { files: number; tensors: number; ternaryValues: number; against?: string };
 }
 
-export async function verify(output: string, against?: string, o: { threads?: number } = {}): Promise<Verdict> {
+/** `hub`: how a Hub source (against = hf:ORG/NAME[@REV]) is read: the token, the Hub's address (hub/repo.ts). */
+export async function verify(output: string, against?: string, o: { threads?: number; hub?: HubOptions } = {}): Promise<Verdict> {
   const problems: string[] = [];
   const manifest = readManifest(output);
   const tmp = against === undefined ? undefined : mkdtempSync(join(tmpdir(), 'bitnet-verify-'));
@@ -39,7 +41,7 @@ export async function verify(output: string, against?: string, o: { threads?: nu
   let jobsRunning = () => {};
   const running = new Promise<void>((resolve) => (jobsRunning = resolve));
   const again =
-    tmp === undefined ? undefined : convert({ inputDir: against!, outputDir: join(tmp, 'out'), threads: o.threads, durable: false, onProgress: () => jobsRunning(), ...optionsOf(manifest) }).then((s) => s.outputDir);
+    tmp === undefined ? undefined : convert({ inputDir: against!, outputDir: join(tmp, 'out'), threads: o.threads, durable: false, ...(o.hub && { hub: o.hub }), onProgress: () => jobsRunning(), ...optionsOf(manifest) }).then((s) => s.outputDir);
   again?.catch(() => {}); // awaited below; a failure of the checks first must not leave it unhandled
   try {
     if (again !== undefined) await Promise.race([running, again.catch(() => {})]);

@@ -6,7 +6,8 @@
 //                                           content URL, as the Hub sends large files to its CDN
 // Range requests (206 + Content-Range), ETag, CORS (with a preflight), X-Error-Code on errors
 // (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo), 401/403 for a gated repository without
-// the right token, and faults on demand: a connection dropped mid-file, a file listed but missing.
+// the right token, and faults on demand: connections dropped mid-file, a file listed but missing, 5xx
+// and 429 answers (with Retry-After), a file whose version (ETag) changes after some requests.
 // It runs in a child process (startHubServer): a conversion with --threads 0 waits for its reads on the
 // calling thread, which would stop a server in the same process.
 
@@ -31,26 +32,51 @@ export interface HubRepoSpec {
 export interface HubFaults {
   /** Drop the connection once while serving this file, right after this byte offset. */
   dropOnce?: { file: string; at: number };
+  /** Drop the connection while serving this file right after each of these byte offsets, once each. */
+  drops?: { file: string; at: number[] };
+  /** Answer this file's content requests with `status` (and Retry-After, RateLimit when given) `times` times, after serving `after` of them (default 0). */
+  fail?: { file: string; status: number; times: number; retryAfter?: string; rateLimit?: string; after?: number };
+  /** Answer the next `times` API requests (model info, listing) with `status`. */
+  apiFail?: { status: number; times: number; retryAfter?: string };
+  /** Serve this file under another ETag (another version) after its first `requests` content requests. */
+  changeAfter?: { file: string; requests: number };
+}
+
+/** What the server saw since the last reset. */
+export interface HubStats {
+  /** Bytes of file content sent, by "ORG/NAME/FILE". */
+  sent: Record<string, number>;
+  /** Content requests served (206/200), by "ORG/NAME/FILE". */
+  requests: Record<string, number>;
+  /** The Range header of every content request, failed ones included, by "ORG/NAME/FILE", in order. */
+  ranges: Record<string, string[]>;
+  /** When each content request came (ms since the reset), failed ones included, by "ORG/NAME/FILE". */
+  times: Record<string, number[]>;
+  /** The revision part of every resolve URL asked. */
+  revisions: string[];
+  /** Every Authorization header value seen (to check what a client sends). */
+  authorizations: string[];
+  /** Connections dropped on purpose, and answers failed on purpose. */
+  drops: number;
+  failures: number;
 }
 
 interface ServerState {
   url: string;
   server: Server;
-  /** Bytes of file content sent, by "ORG/NAME/FILE". */
-  sent: Map<string, number>;
-  /** Range requests of file content, by "ORG/NAME/FILE". */
-  requests: Map<string, number>;
-  /** Connections dropped on purpose. */
-  drops: number;
+  stats: HubStats;
+  since: number;
   faults: HubFaults;
   close(): Promise<void>;
 }
 
+const noStats = (): HubStats => ({ sent: {}, requests: {}, ranges: {}, times: {}, revisions: [], authorizations: [], drops: 0, failures: 0 });
+
 /** The server in its child process, as a test drives it. */
 export interface HubServer {
   url: string;
-  /** Bytes of file content sent, by "ORG/NAME/FILE", and connections dropped on purpose, since the last reset. */
-  stats(): Promise<{ sent: Record<string, number>; requests: Record<string, number>; drops: number }>;
+  /** What the server saw since the last reset. */
+  stats(): Promise<HubStats>;
   /** Sets the faults to inject and zeroes the counts. */
   reset(faults?: HubFaults): Promise<void>;
   close(): Promise<void>;
@@ -84,12 +110,19 @@ if (process.env.HUB_SERVER_CHILD === '1' && process.send) {
       s = await serveHub(m.repos!);
       process.send!({ url: s.url });
     } else if (m.cmd === 'stats') {
-      process.send!({ sent: Object.fromEntries(s!.sent), requests: Object.fromEntries(s!.requests), drops: s!.drops });
+      process.send!(s!.stats);
     } else if (m.cmd === 'reset') {
-      s!.sent.clear();
-      s!.requests.clear();
-      s!.drops = 0;
-      s!.faults.dropOnce = m.faults?.dropOnce;
+      s!.stats = noStats();
+      s!.since = Date.now();
+      const f = m.faults ?? {};
+      // copies: the server counts them down
+      s!.faults = {
+        ...(f.dropOnce && { drops: { file: f.dropOnce.file, at: [f.dropOnce.at] } }),
+        ...(f.drops && { drops: { ...f.drops, at: [...f.drops.at] } }),
+        ...(f.fail && { fail: { ...f.fail } }),
+        ...(f.apiFail && { apiFail: { ...f.apiFail } }),
+        ...(f.changeAfter && { changeAfter: { ...f.changeAfter } }),
+      };
       process.send!({});
     }
   });
@@ -106,10 +139,10 @@ function sha1(s: string): string {
   return createHash('sha1').update(s).digest('hex');
 }
 
-async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = {}): Promise<ServerState> {
-  const sent = new Map<string, number>();
-  const requests = new Map<string, number>();
-  const state: ServerState = { url: '', server: undefined as unknown as Server, sent, requests, drops: 0, faults, close: async () => {} };
+async function serveHub(repos: Record<string, HubRepoSpec>): Promise<ServerState> {
+  const state: ServerState = { url: '', server: undefined as unknown as Server, stats: noStats(), since: Date.now(), faults: {}, close: async () => {} };
+  const add = (m: Record<string, number>, key: string, n: number) => (m[key] = (m[key] ?? 0) + n);
+  const push = <T>(m: Record<string, T[]>, key: string, v: T) => (m[key] ??= []).push(v);
   const commits = new Map<string, Record<string, string>>();
   for (const [id, r] of Object.entries(repos)) commits.set(id, { main: sha1(`main:${id}`), ...r.revisions });
   const etags = new Map<string, string>();
@@ -126,8 +159,9 @@ async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = 
     return e;
   };
 
-  const error = (res: ServerResponse, status: number, code: string | undefined, message: string) => {
-    res.writeHead(status, { ...CORS, 'content-type': 'application/json', ...(code && { 'x-error-code': code }) }).end(JSON.stringify({ error: message }));
+  const error = (res: ServerResponse, status: number, code: string | undefined, message: string, wait: { retryAfter?: string; rateLimit?: string } = {}) => {
+    const asked = { ...(wait.retryAfter !== undefined && { 'retry-after': wait.retryAfter }), ...(wait.rateLimit !== undefined && { ratelimit: wait.rateLimit }) };
+    res.writeHead(status, { ...CORS, 'content-type': 'application/json', ...(code && { 'x-error-code': code }), ...asked }).end(JSON.stringify({ error: message }));
   };
 
   /** The repository and commit a request may see, or an error sent. */
@@ -158,8 +192,19 @@ async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = 
       .map((name) => ({ name, st: statSync(join(spec.dir, name)) }));
 
   const serveFile = (req: IncomingMessage, res: ServerResponse, key: string, path: string) => {
+    const { stats, faults } = state;
     const size = statSync(path).size;
-    const etag = etagOf(path);
+    push(stats.ranges, key, req.headers.range ?? '');
+    push(stats.times, key, Date.now() - state.since);
+    const fail = faults.fail;
+    if (fail && fail.times > 0 && key.endsWith(`/${fail.file}`) && (stats.requests[key] ?? 0) >= (fail.after ?? 0)) {
+      fail.times--;
+      stats.failures++;
+      return error(res, fail.status, undefined, `failing on purpose (HTTP ${fail.status})`, fail);
+    }
+    const change = faults.changeAfter;
+    const changed = change && key.endsWith(`/${change.file}`) && (stats.requests[key] ?? 0) >= change.requests;
+    const etag = changed ? `"another-version-${etagOf(path).slice(1)}` : etagOf(path);
     let start = 0;
     let end = size - 1;
     let status = 200;
@@ -174,7 +219,7 @@ async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = 
       end = m[2] === '' ? size - 1 : Math.min(size - 1, Number(m[2]));
       status = 206;
     }
-    requests.set(key, (requests.get(key) ?? 0) + 1);
+    add(stats.requests, key, 1);
     res.writeHead(status, {
       ...CORS,
       'content-type': 'application/octet-stream',
@@ -184,7 +229,8 @@ async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = 
       ...(status === 206 && { 'content-range': `bytes ${start}-${end}/${size}` }),
     });
     if (req.method === 'HEAD') return void res.end();
-    const drop = faults.dropOnce && key.endsWith(`/${faults.dropOnce.file}`) && start <= faults.dropOnce.at && faults.dropOnce.at < end ? faults.dropOnce.at : undefined;
+    const drops = faults.drops && key.endsWith(`/${faults.drops.file}`) ? faults.drops.at : [];
+    const drop = drops.find((at) => start <= at && at < end);
     const fd = openSync(path, 'r');
     let at = start;
     const pump = () => {
@@ -195,10 +241,10 @@ async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = 
         const buf = Buffer.alloc(n);
         readSync(fd, buf, 0, n, at);
         at += n;
-        sent.set(key, (sent.get(key) ?? 0) + n);
+        add(stats.sent, key, n);
         if (drop !== undefined && at === drop + 1) {
-          faults.dropOnce = undefined; // once
-          state.drops++;
+          drops.splice(drops.indexOf(drop), 1); // once each
+          stats.drops++;
           closeSync(fd);
           res.write(buf, () => res.socket?.destroy());
           return;
@@ -217,12 +263,19 @@ async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const parts = url.pathname.split('/').map(decodeURIComponent);
+    if (req.headers.authorization !== undefined) state.stats.authorizations.push(req.headers.authorization);
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { ...CORS, 'access-control-allow-headers': 'Range, Authorization', 'access-control-allow-methods': 'GET, HEAD' }).end();
       return;
     }
     // /api/models/ORG/NAME/(revision|tree)/REV
     if (parts[1] === 'api' && parts[2] === 'models') {
+      const fail = state.faults.apiFail;
+      if (fail && fail.times > 0) {
+        fail.times--;
+        state.stats.failures++;
+        return error(res, fail.status, undefined, `failing on purpose (HTTP ${fail.status})`, fail);
+      }
       const id = `${parts[3]}/${parts[4]}`;
       const rev = parts.slice(6).join('/') || 'main';
       const ok = access(req, res, id, rev);
@@ -259,6 +312,7 @@ async function serveHub(repos: Record<string, HubRepoSpec>, faults: HubFaults = 
     // /ORG/NAME/resolve/REV/FILE
     if (parts[3] === 'resolve') {
       const id = `${parts[1]}/${parts[2]}`;
+      state.stats.revisions.push(parts[4]);
       const ok = access(req, res, id, parts[4]);
       if (!ok) return;
       const name = parts.slice(5).join('/');
