@@ -289,8 +289,11 @@ export class GgufHeadTruncated extends Error {
 export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.length, o: { arrays?: ArrayMode } = {}): GgufFile {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
+  // what is being read, for the message: a KV's key (or its place) or a tensor info's name
+  let reading: { key?: string; tensor?: string } = {};
   const fail = (expected: string, found: string): never => {
-    throw new CorruptFileError({ file }, expected, found);
+    const key = reading.key === undefined ? '' : ` (${reading.key})`;
+    throw new CorruptFileError({ file, ...(reading.tensor !== undefined && { tensor: reading.tensor }) }, expected + key, found);
   };
   const need = (n: number) => {
     if (p + n <= bytes.length) return;
@@ -308,16 +311,22 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('a count or offset below 2^53', String(v));
     return Number(v);
   };
+  /** A string's length, checked against the file before its bytes are asked for (a length near 2^53 reads nothing). */
+  const length = () => {
+    const n = u64();
+    if (n > fileSize - p) fail(`a string that fits the file (${fileSize - p} bytes left)`, `a length of ${n} bytes`);
+    return n;
+  };
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   /** A string checked for UTF-8 but not made (array items in 'check' mode). */
   const skipString = () => {
-    const n = u64();
+    const n = length();
     need(n);
     p += n;
     if (!isUtf8(bytes, p - n, p)) fail('UTF-8 strings', `invalid UTF-8 at offset ${p - n}`);
   };
   const string = () => {
-    const n = u64();
+    const n = length();
     need(n);
     p += n;
     try {
@@ -357,13 +366,18 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
   let items = 0;
   const kvs = new Map<string, GgufValue>();
   for (let i = 0; i < nKv; i++) {
+    reading = { key: `the key of KV ${i + 1} of ${nKv}` };
     const key = string();
+    reading = { key: `key ${key}` };
+    // ggml's reader refuses a key twice: which value counts would be a guess
+    if (kvs.has(key)) fail('each key once', 'it twice');
     const type = u32();
     if (type === GgufValueType.ARRAY) {
       const itemType = u32();
       const n = u64();
       if (itemType === GgufValueType.ARRAY) fail('arrays of scalars or strings', 'an array of arrays');
-      if (n > fileSize - p) fail('an array that fits the file', `${n} elements`); // at least a byte each
+      if (VALUE_SIZE[itemType as GgufValueType] === undefined && itemType !== GgufValueType.STRING) fail('an array item type 0..8 or 10..12', String(itemType));
+      if (n > (fileSize - p) / (VALUE_SIZE[itemType as GgufValueType] ?? 8)) fail('an array that fits the file', `${n} elements`); // a string item takes its 8-byte length at least
       items += n;
       if (items > MAX_GGUF_ARRAY_ITEMS) fail(`at most ${MAX_GGUF_ARRAY_ITEMS} array items in all`, `${items} by ${key}`);
       const value = [];
@@ -376,23 +390,41 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
       kvs.set(key, { type, value: scalar(type) } as GgufValue);
     }
   }
+  // general.alignment: ggml reads it as a u32 and refuses one that is not a power of 2
   const align = kvs.get('general.alignment');
-  const alignment = align && typeof align.value === 'number' ? align.value : GGUF_DEFAULT_ALIGNMENT;
+  reading = { key: 'key general.alignment' };
+  if (align && align.type !== GgufValueType.UINT32) fail('a u32 (value type 4)', `value type ${align.type}`);
+  const alignment = align ? (align.value as number) : GGUF_DEFAULT_ALIGNMENT;
+  if (!(alignment > 0 && (alignment & (alignment - 1)) === 0)) fail('a power of 2', String(alignment));
   const infos: { name: string; ne: number[]; type: GgmlTypeName; rel: number }[] = [];
   for (let i = 0; i < nTensors; i++) {
+    reading = { key: `the name of tensor info ${i + 1} of ${nTensors}` };
     const name = string();
+    reading = { tensor: name };
     const nDims = u32();
-    if (nDims < 1 || nDims > 4) fail(`1 to 4 dimensions for ${name}`, String(nDims));
+    if (nDims < 1 || nDims > 4) fail('1 to 4 dimensions', String(nDims));
     const ne: number[] = [];
     for (let d = 0; d < nDims; d++) ne.push(u64());
     const id = u32();
-    const type = TYPE_BY_ID.get(id) ?? fail(`a tensor type this reader knows for ${name} (${[...TYPE_BY_ID.keys()].join(', ')})`, String(id));
+    const type = TYPE_BY_ID.get(id) ?? fail(`a tensor type this reader knows (${[...TYPE_BY_ID.keys()].join(', ')})`, String(id));
     infos.push({ name, ne, type, rel: u64() });
   }
+  reading = {};
   const dataStart = pad(p, alignment);
+  // ggml's rule: each tensor's data right after the one before it, padded to the alignment
+  let expected = 0;
+  let before = 'the start of the data';
   const tensors = infos.map(({ rel, ...t }) => {
+    reading = { tensor: t.name };
+    const g = GGML_TYPES[t.type];
+    const elements = t.ne.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(elements)) fail('at most 2^53 values', `ne [${t.ne.join(', ')}]`);
+    if (t.ne[0] % g.blockValues !== 0) fail(`a row length that is a multiple of ${g.blockValues} for ${t.type}`, `ne [${t.ne.join(', ')}]`);
     const size = ggmlTensorBytes(t.type, t.ne);
-    if (rel % alignment !== 0 || dataStart + rel + size > fileSize) fail(`tensor ${t.name} aligned and inside the file`, `offset ${rel}, ${size} bytes`);
+    if (rel !== expected) fail(`its data at offset ${expected} (${before}, each tensor padded to ${alignment} bytes)`, `offset ${rel}`);
+    if (dataStart + rel + size > fileSize) fail(`its ${size} bytes inside the file (${fileSize} bytes)`, `data from byte ${dataStart + rel} to ${dataStart + rel + size}`);
+    expected = pad(rel + size, alignment);
+    before = `after ${t.name}, ${size} bytes of ne [${t.ne.join(', ')}] ${t.type}`;
     return { ...t, offset: dataStart + rel, bytes: size };
   });
   return { version, kvs, tensors, dataStart };

@@ -79,16 +79,22 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
   if (typeof archValue !== 'string') throw new InvalidConfigError({ file }, 'general.architecture, a string', describe(archValue));
   const arch = archValue;
   const rules = GGUF_INPUT_ARCHS[arch];
-  if (!rules) throw new UnsupportedError({ file }, `a GGUF of architecture ${Object.keys(GGUF_INPUT_ARCHS).join(', ')}`, `${JSON.stringify(arch)}`);
-  const numberOf = (v: GgufValue | undefined): number | undefined =>
-    v === undefined || v.type === 8 || v.type === 9 ? undefined : typeof v.value === 'bigint' ? Number(v.value) : typeof v.value === 'number' ? v.value : undefined;
+  if (!rules) throw new UnsupportedError({ file }, `general.architecture ${Object.keys(GGUF_INPUT_ARCHS).join(', ')}`, `${JSON.stringify(arch)}`);
+  // a key that is there but holds no number (a string, an array, a bool) is refused, never read as absent
+  const numberOf = (full: string): number | undefined => {
+    const v: GgufValue | undefined = kvs.get(full);
+    if (v === undefined) return undefined;
+    if (typeof v.value === 'bigint') return Number(v.value);
+    if (typeof v.value === 'number') return v.value;
+    throw new InvalidConfigError({ file }, `${full}, a number`, v.type === 9 ? 'an array' : describe(v.value));
+  };
   const int = (key: string, fallback?: number): number => {
-    const v = numberOf(kvs.get(`${arch}.${key}`)) ?? fallback;
+    const v = numberOf(`${arch}.${key}`) ?? fallback;
     if (v === undefined || !Number.isSafeInteger(v) || v <= 0) throw new InvalidConfigError({ file }, `${arch}.${key}, a positive integer`, describe(kvs.get(`${arch}.${key}`)?.value));
     return v;
   };
   const real = (key: string, fallback?: number): number => {
-    const v = numberOf(kvs.get(`${arch}.${key}`)) ?? fallback;
+    const v = numberOf(`${arch}.${key}`) ?? fallback;
     if (v === undefined || !Number.isFinite(v) || v <= 0) throw new InvalidConfigError({ file }, `${arch}.${key}, a positive number`, describe(kvs.get(`${arch}.${key}`)?.value));
     return shortestF32(v);
   };
@@ -118,16 +124,20 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
   // RoPE scaling (docs/gguf.md 9): linear comes back as config.json's rope_scaling; Llama 3's divisors
   // (rope_freqs.weight) do not give back the parameters they were computed from, so such a file is refused
   const scalingType = kvs.get(`${arch}.rope.scaling.type`)?.value ?? 'none';
-  const scalingFactor = numberOf(kvs.get(`${arch}.rope.scaling.factor`));
+  const scalingFactor = numberOf(`${arch}.rope.scaling.factor`);
   if (types.has('rope_freqs.weight') || (scalingType !== 'none' && (scalingType !== 'linear' || !(scalingFactor! > 0)))) {
     throw new UnsupportedError({ file }, 'no RoPE scaling, or linear scaling with a factor (what config.json rope_scaling is rebuilt from)', types.has('rope_freqs.weight') ? 'rope_freqs.weight (llama3 scaling)' : `${arch}.rope.scaling.type ${JSON.stringify(scalingType)}`);
   }
   const embd = tensors.get('token_embd.weight');
   const hidden = int('embedding_length');
   const heads = int('attention.head_count');
-  const headDim = numberOf(kvs.get(`${arch}.attention.key_length`)) ?? numberOf(kvs.get(`${arch}.rope.dimension_count`)) ?? hidden / heads;
-  const vocab = numberOf(kvs.get(`${arch}.vocab_size`)) ?? embd?.shape[0];
-  const token = (k: string) => numberOf(kvs.get(`tokenizer.ggml.${k}_token_id`));
+  const headDim = kvs.has(`${arch}.attention.key_length`) ? int('attention.key_length') : kvs.has(`${arch}.rope.dimension_count`) ? int('rope.dimension_count') : hidden / heads;
+  const vocab = int('vocab_size', embd?.shape[0]);
+  const token = (k: string) => {
+    const v = numberOf(`tokenizer.ggml.${k}_token_id`);
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new InvalidConfigError({ file }, `tokenizer.ggml.${k}_token_id, a token id`, String(v));
+    return v;
+  };
   const generalName = kvs.get('general.name')?.value;
   const config: Record<string, unknown> = {
     architectures: [rules.hfClass],
