@@ -41,13 +41,22 @@ const BASE_SPECS = [
   { layout: '1bitllm', type: 'tq1_0' }, // bitnet
   { layout: 'llama-latent', type: 'q2_0' }, // llama, untied head
   { layout: 'llama-latent', type: 'i2_s' }, // llama
+  { layout: 'llama-latent', type: 'tq2_0', embd: 'q8_0' }, // llama, Q8_0 token_embd and output
 ] as const;
+
+/** Every format with its defaults, and the options that take a Q8_0 embedding as it is or rounded. */
+interface Target {
+  format: string;
+  extra?: { ggufEmbdType?: 'q8_0'; allowLossy?: boolean };
+}
+const TARGETS: Target[] = [...FORMAT_IDS.map((format) => ({ format })), { format: 'gguf', extra: { ggufEmbdType: 'q8_0' } }, { format: 'bitnet-rs-safetensors', extra: { allowLossy: true } }];
+const show = (t: Target) => `${t.format}${t.extra ? ` ${JSON.stringify(t.extra)}` : ''}`;
 
 interface Base {
   raw: RawGguf;
   what: string;
-  /** The formats its unmutated file converts to (the engine rules refuse the others). */
-  formats: string[];
+  /** The formats (with options) its unmutated file converts to (the engine rules refuse the others). */
+  formats: Target[];
 }
 
 async function makeBases(): Promise<Base[]> {
@@ -56,14 +65,14 @@ async function makeBases(): Promise<Base[]> {
     const hf = join(root, `hf-${i}`);
     generateCheckpoint({ outDir: hf, layout: s.layout, shape: SHAPE, dtype: 'F16', seed: 20 + i, untied: s.layout === 'llama-latent' });
     const out = join(root, `base-${i}`);
-    await convert({ inputDir: hf, outputDir: out, format: 'gguf', ggufType: s.type, threads: 0, timestamp: 0, durable: false, ...(s.layout === 'llama-latent' && { layout: 'llama-latent' }) });
+    await convert({ inputDir: hf, outputDir: out, format: 'gguf', ggufType: s.type, ...('embd' in s && { ggufEmbdType: s.embd }), threads: 0, timestamp: 0, durable: false, ...(s.layout === 'llama-latent' && { layout: 'llama-latent' }) });
     const file = join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
-    const formats: string[] = [];
-    for (const format of FORMAT_IDS) {
-      const o = join(root, `probe-${i}-${format}`);
+    const formats: Target[] = [];
+    for (const [k, target] of TARGETS.entries()) {
+      const o = join(root, `probe-${i}-${k}`);
       try {
-        await convert({ inputDir: file, outputDir: o, format, threads: 0, timestamp: 0, durable: false });
-        formats.push(format);
+        await convert({ inputDir: file, outputDir: o, format: target.format, ...target.extra, threads: 0, timestamp: 0, durable: false });
+        formats.push(target);
       } catch (e) {
         if (!(e instanceof ConversionError)) throw e;
       }
@@ -81,7 +90,7 @@ const label = (c: GgufCase) => `seed=${c.seed} index=${c.index} base=${c.base} (
 test('gguf fuzz: the helper reads each base and writes it back byte for byte; every base converts to some formats', () => {
   for (const b of bases) {
     assert.ok(writeRawGguf(layoutOf(b.raw)).every((x, i) => x === b.raw.bytes[i]) && writeRawGguf(layoutOf(b.raw)).length === b.raw.bytes.length, b.what);
-    assert.ok(b.formats.length >= 3, `${b.what}: ${b.formats}`);
+    assert.ok(b.formats.length >= 3, `${b.what}: ${b.formats.map(show)}`);
   }
   const a = ggufCase(SEED, 77, raws);
   const c = ggufCase(SEED, 77, raws);
@@ -110,12 +119,13 @@ test(`gguf fuzz: ${COUNT} mutated .gguf inputs (seed ${SEED}) convert and verify
       mkdirSync(out);
       writeFileSync(join(out, 'keep'), 'previous');
     }
-    const format = bases[c.base]!.formats[i % bases[c.base]!.formats.length]!;
+    const target = bases[c.base]!.formats[i % bases[c.base]!.formats.length]!;
+    const format = show(target);
     const stats = families.get(c.family) ?? { ok: 0, err: 0, ms: 0 };
     families.set(c.family, stats);
     const t0 = performance.now();
     try {
-      await convert({ inputDir: input, outputDir: out, format, force: existing, threads: 0, timestamp: 0, durable: false });
+      await convert({ inputDir: input, outputDir: out, format: target.format, ...target.extra, force: existing, threads: 0, timestamp: 0, durable: false });
       stats.ok++;
       if (c.mustRefuse) failures.push(`ACCEPTED (-> ${format}) ${label(c)}`);
       verifyManifest(out);
@@ -174,8 +184,9 @@ test('gguf fuzz: a sample through the CLI in a child process: exit 1 with one er
     const input = join(dir, 'model.gguf');
     writeFileSync(input, c.bytes);
     const out = join(dir, 'out');
-    const format = bases[c.base]!.formats[k % bases[c.base]!.formats.length]!;
-    const r = spawnSync(process.execPath, ['--import', PEAK_HOOK, CLI, '--input-dir', input, '--output-dir', out, '--format', format], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const target = bases[c.base]!.formats[k % bases[c.base]!.formats.length]!;
+    const flags = [...(target.extra?.ggufEmbdType ? ['--gguf-embd-type', target.extra.ggufEmbdType] : []), ...(target.extra?.allowLossy ? ['--allow-lossy'] : [])];
+    const r = spawnSync(process.execPath, ['--import', PEAK_HOOK, CLI, '--input-dir', input, '--output-dir', out, '--format', target.format, ...flags], { encoding: 'utf8', maxBuffer: 1 << 24 });
     const peaks = [...r.stderr.matchAll(/peak-rss-kib (\d+)/g)].map((m) => Number(m[1]) / 1024);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
     const mib = Math.max(...peaks);
@@ -196,7 +207,7 @@ test('gguf fuzz: a sample through the CLI in a child process: exit 1 with one er
 });
 
 /** A base (by index) edited through its parts: refused in one line matching every pattern, nothing written. */
-async function refusedEdit(base: number, what: string, edit: (l: Layout) => void, patterns: RegExp[]): Promise<void> {
+async function refusedEdit(base: number, what: string, edit: (l: Layout) => void, patterns: RegExp[], target = bases[base]!.formats[0]!): Promise<void> {
   const l = layoutOf(raws[base]!);
   edit(l);
   const dir = join(root, `regression-${what.replace(/\W+/g, '-')}`);
@@ -205,7 +216,7 @@ async function refusedEdit(base: number, what: string, edit: (l: Layout) => void
   writeFileSync(input, writeRawGguf(l));
   const out = join(dir, 'out');
   try {
-    await convert({ inputDir: input, outputDir: out, format: bases[base]!.formats[0]!, threads: 0, timestamp: 0, durable: false });
+    await convert({ inputDir: input, outputDir: out, format: target.format, ...target.extra, threads: 0, timestamp: 0, durable: false });
     assert.unreachable(`${what}: converted`);
   } catch (e) {
     assert.instance(e, ConversionError, `${what}: ${e}`);
@@ -277,6 +288,12 @@ test('gguf fuzz regressions: each defect the fuzzer found, refused in one line n
     value.set([0x34, 0x32], 8);
     l.kvs[kvAt(l, 'general.architecture')] = { key: 'general.architecture', type: 8, value };
   }, [/expected general\.architecture bitnet-b1\.58, bitnet-25, bitnet, llama, found "42"/]);
+  // BF16 master weights whose scale fp16 cannot hold, into a GGUF's blocks: the refusal named no file
+  await refusedEdit(4, 'scale past fp16', (l) => {
+    const q = l.infos.find((t) => t.name === 'blk.0.attn_q.weight')!;
+    q.type = 30;
+    q.data = new Uint8Array(Number(q.ne[0] * q.ne[1]) * 2).map((_, i) => (i % 2 ? 0x49 : 0x74)); // about 1e6 each
+  }, [/tensor blk\.0\.attn_q\.weight: unsupported: expected a scale fp16 holds/], { format: 'gguf' });
 });
 
 test.after(() => removeTmpDir(root));

@@ -35,12 +35,13 @@ function planGguf(c: CheckpointView): ModelPlan {
       throw new InvalidShapeError({ file: t.file, tensor: t.name }, `ne [${cols}, ${rows}] from the ${src.arch}.* keys`, `ne [${[...t.storedShape].reverse().join(', ')}]`);
     }
   };
-  const floatTensor = (t: TensorInfo, rows: number, cols: number): FloatTensor => {
-    if (!FLOATS.includes(typeOf(t))) throw new UnsupportedError({ file: t.file, tensor: t.name }, 'type F32, F16 or BF16', typeOf(t));
+  // `q8`: the embedding and the head may be Q8_0, read as the F32 values its blocks hold (docs/gguf.md 10)
+  const floatTensor = (t: TensorInfo, rows: number, cols: number, q8 = false): FloatTensor => {
+    if (!FLOATS.includes(typeOf(t)) && !(q8 && typeOf(t) === 'Q8_0')) throw new UnsupportedError({ file: t.file, tensor: t.name }, `type F32, F16${q8 ? ', BF16 or Q8_0' : ' or BF16'}`, typeOf(t));
     checkShape(t, rows, cols);
     return t as FloatTensor;
   };
-  const float = (t: TensorInfo, rows: number, cols: number): FloatWeight => ({ kind: 'float', tensor: floatTensor(t, rows, cols) });
+  const float = (t: TensorInfo, rows: number, cols: number, q8 = false): FloatWeight => ({ kind: 'float', tensor: floatTensor(t, rows, cols, q8) });
   const projection = (t: TensorInfo, rows: number, cols: number, ropeHeads?: number): TernaryWeight => {
     const type = typeOf(t);
     const rope = ropeHeads ? { ropeHeads } : {};
@@ -79,11 +80,11 @@ function planGguf(c: CheckpointView): ModelPlan {
     }
     blocks.push(block as BlockPlan);
   }
-  const tokenEmbd = float(need(GGUF_MODEL_NAMES.token_embd), config.vocabSize, config.hiddenSize);
+  const tokenEmbd = float(need(GGUF_MODEL_NAMES.token_embd), config.vocabSize, config.hiddenSize, true);
   const outputNorm = float(need(GGUF_MODEL_NAMES.output_norm), 1, config.hiddenSize);
   const output: TernaryWeight = config.tieWordEmbeddings
     ? { kind: 'master', tensor: tokenEmbd.tensor }
-    : { kind: 'master', tensor: floatTensor(need(GGUF_MODEL_NAMES.output), config.vocabSize, config.hiddenSize) };
+    : { kind: 'master', tensor: floatTensor(need(GGUF_MODEL_NAMES.output), config.vocabSize, config.hiddenSize, true) };
   return {
     layout: 'gguf',
     config: { ...config, hiddenAct: rules.act },

@@ -110,16 +110,19 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
       continue;
     }
     const [cols, rows = 1] = t.ne;
+    // Q8_0 (an embedding or head): read as the F32 values its blocks hold exactly (docs/gguf.md 10)
+    const q8 = t.type === 'Q8_0';
     tensors.set(t.name, {
       name: t.name,
       file,
-      dtype: FLOAT_DTYPE[t.type] ?? 'U8',
+      dtype: q8 ? 'F32' : FLOAT_DTYPE[t.type] ?? 'U8',
       shape: [rows, cols],
       storedShape: t.ne.length === 1 ? [cols] : [rows, cols],
       offset: t.offset,
-      byteLength: t.bytes,
+      byteLength: q8 ? rows * cols * 4 : t.bytes,
       elements: rows * cols,
-    });
+      ...(q8 && { q8_0: { offset: t.offset, byteLength: t.bytes } }),
+    } as TensorInfo);
   }
   // RoPE scaling (docs/gguf.md 9): linear comes back as config.json's rope_scaling; Llama 3's divisors
   // (rope_freqs.weight) do not give back the parameters they were computed from, so such a file is refused

@@ -39,7 +39,18 @@ export function roleName(r: TensorRole): string {
 
 export const isLinearRole = (r: BlockRole): r is LinearRole => (LINEAR_ROLES as readonly string[]).includes(r);
 
-export type FloatTensor = TensorInfo & { dtype: FloatDType };
+/**
+ * A float tensor as stored, or, with `q8_0`, a GGUF Q8_0 tensor (an embedding or head of a .gguf input)
+ * that reads as the F32 values int8 * fp16 d, which F32 holds exactly (docs/gguf.md 10): `dtype` is
+ * then F32, `byteLength` the F32 size, and `q8_0` where its blocks are.
+ */
+export type FloatTensor = TensorInfo & { dtype: FloatDType; q8_0?: StoredBlocks };
+
+/** Where a tensor's Q8_0 blocks are in its file. */
+export interface StoredBlocks {
+  offset: number;
+  byteLength: number;
+}
 
 /** Multiply: the stored scale is mean|W| (transformers AutoBitLinear); divide: it is 1 / mean|W| (BitLinear). */
 export type ScaleConvention = 'multiply' | 'divide';

@@ -12,13 +12,29 @@ import { DTYPE_SIZE, type TensorInfo } from '../formats/safetensors.js';
 import { DType, PACKINGS, type Kernels, type Packing } from '../kernels/index.js';
 import { PACKING_ROWS, anyCode } from '../kernels/packings.js';
 import { f32ToF16 } from '../quant/floats.js';
-import type { FloatTensor, TernaryWeight, Weight } from '../model/plan.js';
+import type { FloatTensor, StoredBlocks, TernaryWeight, Weight } from '../model/plan.js';
 import { interleavedRopeTarget, ternaryShape } from '../model/plan.js';
 import { absmeanScale, rowScale, type FloatDType, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
 import { bf16ToF32, f16ToF32, roundF64ToBf16, roundF64ToF16 } from '../quant/floats.js';
 import { CorruptFileError, InvalidTernaryWeightError, UnsupportedError } from '../errors.js';
 import { TernaryCounter, type TernaryStats } from '../inspect/stats.js';
 import type { TensorSource } from './ports.js';
+
+/** Q8_0 bytes decoded per piece (a JavaScript buffer: the F32 rows go straight to wasm memory). */
+const Q8_0_PIECE = 1 << 16;
+
+/**
+ * GGUF Q8_0 blocks (34 bytes: fp16 d, then 32 int8; docs/gguf.md 7) to F32: each value int8 * d, which
+ * F32 holds exactly (an 8-bit integer times an 11-bit significand).
+ */
+function decodeQ8_0(blocks: Uint8Array, out: Uint8Array): void {
+  const src = new DataView(blocks.buffer, blocks.byteOffset, blocks.byteLength);
+  const dst = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0, o = 0; b < blocks.length; b += 34) {
+    const d = f16ToF32(src.getUint16(b, true));
+    for (let j = 0; j < 32; j++, o += 4) dst.setFloat32(o, src.getInt8(b + 2 + j) * d, true);
+  }
+}
 
 export interface StreamOptions {
   /** offline: the reference rule in the tensor's dtype; online: transformers' f32 WeightQuant. */
@@ -56,9 +72,9 @@ const roundOnce: Record<FloatDType, (x: number) => number> = { F32: Math.fround,
 export function readCost(w: Weight, o: StreamOptions): number {
   switch (w.kind) {
     case 'float':
-      return w.tensor.byteLength;
+      return w.tensor.q8_0?.byteLength ?? w.tensor.byteLength;
     case 'master':
-      return w.tensor.byteLength * (o.granularity === 'projection' && w.tensor.byteLength > o.holdBytes ? 2 : 1);
+      return (w.tensor.q8_0?.byteLength ?? w.tensor.byteLength) * (o.granularity === 'projection' && w.tensor.byteLength > o.holdBytes ? 2 : 1);
     case 'packed': {
       // held: one read; else hf-u8 reads each packed row once for each of its 4 row quarters, and a
       // block-scaled GGUF type reads its blocks once more to check their d before the first row
@@ -125,9 +141,18 @@ export class WeightStream {
     const outRowBytes = to === 'Q8_0' ? (t.shape[1] / 32) * 34 : t.shape[1] * DTYPE_SIZE[to];
     const per = this.rowsPerChunk(rowBytes);
     const b = this.space.reserve({ input: per * rowBytes, converted: to === t.dtype ? 0 : per * outRowBytes });
+    let roundedOnce = false;
     for (let r = 0; r < t.shape[0]; r += per) {
       const rows = Math.min(per, t.shape[0] - r);
       const n = rows * t.shape[1];
+      if (to === 'Q8_0' && t.q8_0) {
+        // Q8_0 into Q8_0: the stored blocks, copied as they are (decoded only to refuse NaN and infinities)
+        this.readBlocks(t, t.q8_0, b.converted, r, rows);
+        decodeQ8_0(k.u8(b.converted, rows * outRowBytes), k.u8(b.input, n * 4));
+        this.checkedAbsSum(t, b.input, r * t.shape[1], n);
+        onChunk(k.u8(b.converted, rows * outRowBytes), r, rows);
+        continue;
+      }
       this.read(t, b.input, r * rowBytes, rows * rowBytes);
       this.checkFinite(t, b.input, r * t.shape[1], n);
       if (to === t.dtype) {
@@ -140,10 +165,34 @@ export class WeightStream {
         onChunk(k.u8(b.converted, n * 4), r, rows);
       } else {
         k.exports.convertFloats(DTYPE_CODE[t.dtype], b.input, n, DTYPE_CODE[to], b.converted);
+        if (t.q8_0 && !roundedOnce) roundedOnce = this.roundedQ8_0(t, to, k.u8(b.input, n * 4), k.u8(b.converted, n * 2), r);
         onChunk(k.u8(b.converted, rows * outRowBytes), r, rows);
       }
     }
     this.ctx.onTensorDone();
+  }
+
+  /**
+   * Q8_0 values (exact in F32) narrowed to F16 or BF16: refused at the first one rounded, naming it, or
+   * with --allow-lossy written rounded and listed once for the manifest (docs/gguf.md 10). Returns whether
+   * a value was rounded.
+   */
+  private roundedQ8_0(t: FloatTensor, to: 'F16' | 'BF16', exact: Uint8Array, narrowed: Uint8Array, firstRow: number): boolean {
+    const x = new DataView(exact.buffer, exact.byteOffset, exact.byteLength);
+    const y = new DataView(narrowed.buffer, narrowed.byteOffset, narrowed.byteLength);
+    const widen = to === 'F16' ? f16ToF32 : bf16ToF32;
+    for (let i = 0; i < narrowed.length / 2; i++) {
+      const a = x.getFloat32(4 * i, true);
+      const b = widen(y.getUint16(2 * i, true));
+      if (a === b) continue;
+      const at = `row ${firstRow + Math.floor(i / t.shape[1])}, column ${i % t.shape[1]}`;
+      if (!this.ctx.options.allowLossy) {
+        throw new UnsupportedError({ file: t.file, tensor: t.name }, `values the output's ${to} holds exactly (the source stores Q8_0 blocks, int8 times an fp16 d, exact in F32)`, `${a} at ${at}, ${b} in ${to}; --allow-lossy writes them rounded${to === 'F16' ? ', --gguf-embd-type q8_0 copies the blocks' : ''}`);
+      }
+      this.ctx.onRounded?.(t.name, `Q8_0 values rounded to ${to} (the first: ${a} at ${at} to ${b})`);
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -163,8 +212,35 @@ export class WeightStream {
 
   /** @internal A positioned read of `bytes` bytes at `offset` into the tensor's data. */
   read(t: TensorInfo, ptr: number, offset: number, bytes: number): void {
+    const q = (t as FloatTensor).q8_0;
+    if (q) {
+      // whole F32 rows of a Q8_0 tensor, from its blocks, a piece at a time through one small buffer
+      const f32Row = t.shape[1] * 4;
+      const qRow = (t.shape[1] / 32) * 34;
+      const first = offset / f32Row;
+      const rows = bytes / f32Row;
+      const per = Math.max(1, Math.floor(Q8_0_PIECE / qRow));
+      for (let r = 0; r < rows; r += per) {
+        const n = Math.min(per, rows - r);
+        if (this.blocks.length < n * qRow) this.blocks = new Uint8Array(n * qRow);
+        const blocks = this.blocks.subarray(0, n * qRow);
+        this.ctx.source.readExactly(t.file, blocks, q.offset + (first + r) * qRow, q.offset + q.byteLength);
+        this.ctx.onBytesRead(blocks.length);
+        decodeQ8_0(blocks, this.kernels.u8(ptr + r * f32Row, n * f32Row));
+      }
+      return;
+    }
     this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, bytes), t.offset + offset, t.offset + t.byteLength);
     this.ctx.onBytesRead(bytes);
+  }
+
+  private blocks = new Uint8Array(0);
+
+  /** Rows [first, first + rows) of a Q8_0 tensor's blocks, as stored, into ptr. */
+  private readBlocks(t: FloatTensor, q: StoredBlocks, ptr: number, first: number, rows: number): void {
+    const qRow = (t.shape[1] / 32) * 34;
+    this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, rows * qRow), q.offset + first * qRow, q.offset + q.byteLength);
+    this.ctx.onBytesRead(rows * qRow);
   }
 
   /** @internal The kernel's sum of |w| over n elements at ptr, refusing NaN and infinities. */

@@ -2,7 +2,7 @@
 // @huggingface/gguf lists the KVs and tensors, the literal unpackers of packings-ref.ts decode each ternary
 // type, arch llama's q/k rows are put back in Hugging Face order (permuteRows), and every projection is
 // written as transformers' U8 [rows/4, cols] with its stored scale as an autobitlinear (multiplying)
-// weight_scale: the F32 of I2_S's tail, the fp16 d of the other types. The result feeds the expected-output
+// weight_scale: the F32 of I2_S's tail, the fp16 d of the other types; a Q8_0 embedding or head as its F32 values. The result feeds the expected-output
 // builders of formats-ref.ts, so "HF -> GGUF(T) -> X" is checked against what GGUF(T) holds.
 
 import { readFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ const TYPES: Record<number, { name: string; ref?: RefPacking; dAt?: [number, num
   0: { name: 'F32', dtype: 'F32', size: 4 },
   1: { name: 'F16', dtype: 'F16', size: 2 },
   30: { name: 'BF16', dtype: 'BF16', size: 2 },
+  8: { name: 'Q8_0' },
   36: { name: 'I2_S', ref: i2s },
   35: { name: 'TQ2_0', ref: tq2_0, dAt: [64, 66] },
   34: { name: 'TQ1_0', ref: tq1_0, dAt: [52, 54] },
@@ -34,6 +35,19 @@ function f16(bits: number): number {
   const m = bits & 1023;
   const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
   return bits & 0x8000 ? -v : v;
+}
+
+/** Q8_0 blocks (fp16 d, then 32 signed bytes) as the F32 values d * q, one by one (docs/gguf.md 7). */
+export function decodeQ8_0(blocks: Uint8Array): Uint8Array {
+  const out = new Float32Array((blocks.length / 34) * 32);
+  for (let b = 0; b < blocks.length / 34; b++) {
+    const d = f16(blocks[34 * b] | (blocks[34 * b + 1] << 8));
+    for (let j = 0; j < 32; j++) {
+      const byte = blocks[34 * b + 2 + j];
+      out[32 * b + j] = (byte > 127 ? byte - 256 : byte) * d;
+    }
+  }
+  return new Uint8Array(out.buffer);
 }
 
 export interface GgufAsHf {
@@ -62,6 +76,10 @@ export async function ggufAsHfPacked(path: string): Promise<GgufAsHf> {
       : t.name.replace(/^blk\.(\d+)\.(\w+)\.weight$/, (_, i, role) => `model.layers.${i}.${HF_BLOCK[role]}`);
     if (type.dtype) {
       tensors.set(hfName, { dtype: type.dtype, shape: ne.length === 1 ? [cols] : [rows, cols], bytes: file.slice(at, at + rows * cols * type.size!) });
+      continue;
+    }
+    if (type.name === 'Q8_0') {
+      tensors.set(hfName, { dtype: 'F32', shape: [rows, cols], bytes: decodeQ8_0(file.subarray(at, at + (rows * cols / 32) * 34)) });
       continue;
     }
     let q: Int8Array;

@@ -1,0 +1,115 @@
+// A .gguf whose token_embd (and arch llama's untied output) is Q8_0, as the input (docs/gguf.md 10).
+// The blocks are decoded independently (test/reference/gguf-source-ref.ts: d * q value by value) and every
+// output is checked against the expected-output builders of formats-ref.ts fed with those F32 values:
+// exact where the output holds F32 (hf-packed, ms-gpu, bitnet-rs), copied block for block into a GGUF
+// with Q8_0 embeddings (the same file), refused where the output's F16/BF16 would round a value, and with
+// --allow-lossy rounded once (to nearest even, by the reference) and listed in manifest.json.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gguf as hfGguf } from '@huggingface/gguf';
+import { convert, type ConvertOptions } from '../build/js/run/convert.js';
+import { verify } from '../build/js/run/verify.js';
+import { generateCheckpoint } from '../build/js/synth/generate.js';
+import { UnsupportedError } from '../build/js/errors.js';
+import { checkAgainst, checkBitnetRsBins, checkGguf, expectedBitnetRsSafetensors, expectedGguf, expectedHfPacked, expectedMsGpu, type GgufTernaryType } from './reference/formats-ref.js';
+import { ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
+import { conversionFails } from './helpers/common.js';
+
+const root = mkdtempSync(join(tmpdir(), 'bitnet-gguf-q8-'));
+let n = 0;
+const fresh = () => {
+  const parent = join(root, `${n++}`);
+  mkdirSync(parent);
+  return join(parent, 'model');
+};
+const SHAPE = { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512 };
+const BASE: Partial<ConvertOptions> = { threads: 0, timestamp: 1_700_000_000, chunkBytes: 1 << 14 };
+const ggufFile = (dir: string) => join(dir, readdirSync(dir).find((f) => f.endsWith('.gguf'))!);
+
+async function run(inputDir: string, format: string, extra: Partial<ConvertOptions> = {}): Promise<string> {
+  const outputDir = fresh();
+  await convert({ inputDir, outputDir, format, ...BASE, ...extra } as ConvertOptions);
+  return outputDir;
+}
+
+async function check(format: string, out: string, src: GgufAsHf, embd: 'f16' | 'q8_0' = 'f16'): Promise<string[]> {
+  const read = (f: string) => new Uint8Array(readFileSync(join(out, f)));
+  switch (format) {
+    case 'bitnet-rs':
+      return checkBitnetRsBins(read, 'standard', src.tensors, src.config);
+    case 'bitnet-rs-safetensors':
+      return checkAgainst(expectedBitnetRsSafetensors(src.tensors, src.config), read('model.safetensors'));
+    case 'hf-packed':
+      return checkAgainst(expectedHfPacked(src.tensors, src.config), read('model.safetensors'));
+    case 'ms-gpu':
+      return checkAgainst(expectedMsGpu(src.tensors, src.config), read('model_state_int2.safetensors'));
+    default: {
+      const file = ggufFile(out);
+      const { metadata, tensorInfos, tensorDataOffset } = await hfGguf(file, { allowLocalFile: true });
+      const arch = String((metadata as unknown as Record<string, unknown>)['general.architecture']);
+      const type = ({ 36: 'i2_s', 35: 'tq2_0', 34: 'tq1_0', 42: 'q2_0', 1: 'f16' } as Record<number, GgufTernaryType>)[Number(tensorInfos.find((t) => t.name === 'blk.0.attn_q.weight')!.dtype)];
+      const infos = tensorInfos.map((t) => ({ name: t.name, ne: t.shape.map(Number), type: Number(t.dtype), offset: Number(t.offset) }));
+      return checkGguf(expectedGguf(src.tensors, src.config, { arch, embd }), type, new Uint8Array(readFileSync(file)), infos, Number(tensorDataOffset));
+    }
+  }
+}
+
+/** HF F16 -> GGUF with Q8_0 embeddings: 1bitLLM (arch bitnet, TQ2_0, tied) and a Llama layout (arch llama, Q2_0, untied: output.weight Q8_0 too). */
+const SOURCES = [
+  { layout: '1bitllm', type: 'tq2_0', formats: ['hf-packed', 'ms-gpu', 'bitnet-rs'] },
+  { layout: 'llama-latent', type: 'q2_0', formats: ['bitnet-rs'] },
+] as const;
+
+for (const s of SOURCES) {
+  test(`${s.layout} -> gguf ${s.type} with Q8_0 embeddings -> every format: F32 exactly, Q8_0 copied, F16/BF16 refused or rounded with --allow-lossy`, async () => {
+    const hf = fresh();
+    generateCheckpoint({ outDir: hf, layout: s.layout, shape: SHAPE, dtype: 'F16', seed: 31, untied: s.layout === 'llama-latent' });
+    const g = await run(hf, 'gguf', { ggufType: s.type, ggufEmbdType: 'q8_0', ...(s.layout === 'llama-latent' && { layout: 'llama-latent' }) });
+    const src = await ggufAsHfPacked(ggufFile(g));
+    const embed = src.tensors.get('model.embed_tokens.weight')!;
+    assert.is(embed.dtype, 'F32');
+    assert.is(src.tensors.has('lm_head.weight'), s.layout === 'llama-latent');
+
+    // outputs that hold F32: every value exactly
+    for (const format of s.formats) {
+      const out = await run(g, format);
+      assert.equal(await check(format, out, src), [], `${format}`);
+      assert.ok((await verify(out, g, { threads: 0 })).ok, `${format} verifies against the GGUF`);
+    }
+    if (s.formats.includes('hf-packed')) {
+      const out = await run(g, 'hf-packed');
+      const { readSafetensors } = await import('./helpers/read-safetensors.js');
+      const t = readSafetensors(join(out, 'model.safetensors')).get('model.embed_tokens.weight')!;
+      assert.is(t.dtype, 'F32');
+      assert.ok(Buffer.from(t.bytes).equals(Buffer.from(embed.bytes)), 'the decoded values, bit for bit');
+    }
+
+    // GGUF with Q8_0 embeddings: the blocks copied, the same file
+    const same = await run(g, 'gguf', { ggufType: s.type, ggufEmbdType: 'q8_0' });
+    assert.ok(readFileSync(ggufFile(same)).equals(readFileSync(ggufFile(g))), 'gguf -> gguf with Q8_0 embeddings: the same file');
+
+    // F16 (the GGUF's default embedding type) and BF16 (bitnet-rs-safetensors) round these values: refused, nothing written
+    const targets: [string, Partial<ConvertOptions>, RegExp[]][] = [
+      ['gguf', { ggufType: s.type }, [/tensor token_embd\.weight/, /F16 holds exactly/, /--allow-lossy/, /--gguf-embd-type q8_0/]],
+      ['bitnet-rs-safetensors', {}, [/tensor token_embd\.weight/, /BF16 holds exactly/, /--allow-lossy/]],
+    ];
+    for (const [format, extra, patterns] of targets) {
+      const out = fresh();
+      await conversionFails(() => convert({ inputDir: g, outputDir: out, format, ...BASE, ...extra } as ConvertOptions), out, join(out, '..'), UnsupportedError, patterns);
+      const written = await run(g, format, { ...extra, allowLossy: true });
+      assert.equal(await check(format, written, src), [], `${format} --allow-lossy: rounded once, as the reference rounds the decoded values`);
+      const manifest = JSON.parse(readFileSync(join(written, 'manifest.json'), 'utf8'));
+      assert.is(manifest.options.allow_lossy, true);
+      assert.match(manifest.rounded['token_embd.weight'], /Q8_0 values rounded to B?F16/);
+      if (format === 'gguf' && s.layout === 'llama-latent') assert.match(manifest.rounded['output.weight'], /Q8_0 values rounded to F16/);
+      assert.ok((await verify(written, g, { threads: 0 })).ok, `${format} --allow-lossy verifies against the GGUF`);
+    }
+  });
+}
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();
