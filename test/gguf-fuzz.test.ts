@@ -42,6 +42,7 @@ const BASE_SPECS = [
   { layout: 'llama-latent', type: 'q2_0' }, // llama, untied head
   { layout: 'llama-latent', type: 'i2_s' }, // llama
   { layout: 'llama-latent', type: 'tq2_0', embd: 'q8_0' }, // llama, Q8_0 token_embd and output
+  { layout: 'llama-latent', type: 'q2_0', llama3: true }, // llama, Llama 3 RoPE scaling: rope_freqs.weight
 ] as const;
 
 /** Every format with its defaults, and the options that take a Q8_0 embedding as it is or rounded. */
@@ -64,6 +65,10 @@ async function makeBases(): Promise<Base[]> {
   for (const [i, s] of BASE_SPECS.entries()) {
     const hf = join(root, `hf-${i}`);
     generateCheckpoint({ outDir: hf, layout: s.layout, shape: SHAPE, dtype: 'F16', seed: 20 + i, untied: s.layout === 'llama-latent' });
+    if ('llama3' in s) {
+      const c = JSON.parse(readFileSync(join(hf, 'config.json'), 'utf8'));
+      writeFileSync(join(hf, 'config.json'), JSON.stringify({ ...c, rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }));
+    }
     const out = join(root, `base-${i}`);
     await convert({ inputDir: hf, outputDir: out, format: 'gguf', ggufType: s.type, ...('embd' in s && { ggufEmbdType: s.embd }), threads: 0, timestamp: 0, durable: false, ...(s.layout === 'llama-latent' && { layout: 'llama-latent' }) });
     const file = join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);

@@ -94,7 +94,8 @@ function planGguf(c: CheckpointView): ModelPlan {
     outputTied: config.tieWordEmbeddings,
     blocks,
     hasSubNorms: rules.subNorms,
-    unused: [...tensors.keys()].filter((n) => !used.has(n)),
+    // rope_freqs.weight (arch llama) became config.json's rope_scaling (src/model/gguf-checkpoint.ts)
+    unused: [...tensors.keys()].filter((n) => !used.has(n) && n !== 'rope_freqs.weight'),
     gguf: { fileName: src.fileName, ...(src.name !== undefined && { name: src.name }) },
   };
 }

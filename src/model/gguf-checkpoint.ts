@@ -8,6 +8,7 @@ import { parseGgufPrefix, type GgmlTypeName, type GgufFile, type GgufValue } fro
 import { describe } from '../formats/json-text.js';
 import type { DType, SafetensorsHeader, SkippedTensor, TensorInfo } from '../formats/safetensors.js';
 import type { CheckpointFolder } from './checkpoint.js';
+import { llama3FromFreqFactors, type Llama3Scaling } from './rope-llama3.js';
 
 /**
  * What each GGUF architecture this project reads computes (docs/gguf.md 1 and 6): the FFN activation,
@@ -73,7 +74,7 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
     throw new UnsupportedError({ file }, 'a .gguf file or the first part of a split set', `part ${Number(split[1])} of ${Number(split[2])} (name ${name.replace(GGUF_SPLIT, `-00001-of-${split[2]}.gguf`)})`);
   }
   const head = readGgufHead(folder, name);
-  const parts = [{ file, head }, ...splitParts(folder, name, head.kvs, head.tensors.length)];
+  const parts = [{ file, name, head }, ...splitParts(folder, name, head.kvs, head.tensors.length)];
   const kvs = head.kvs;
   const archValue = kvs.get('general.architecture')?.value;
   if (typeof archValue !== 'string') throw new InvalidConfigError({ file }, 'general.architecture, a string', describe(archValue));
@@ -124,17 +125,19 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
       ...(q8 && { q8_0: { offset: t.offset, byteLength: t.bytes } }),
     } as TensorInfo);
   }
-  // RoPE scaling (docs/gguf.md 9): linear comes back as config.json's rope_scaling; Llama 3's divisors
-  // (rope_freqs.weight) do not give back the parameters they were computed from, so such a file is refused
+  // RoPE scaling (docs/gguf.md 9 and 10): linear comes back from its keys as config.json's rope_scaling;
+  // Llama 3's from the divisors of rope_freqs.weight, when some llama3 parameters give them exactly
   const scalingType = kvs.get(`${arch}.rope.scaling.type`)?.value ?? 'none';
   const scalingFactor = numberOf(`${arch}.rope.scaling.factor`);
-  if (types.has('rope_freqs.weight') || (scalingType !== 'none' && (scalingType !== 'linear' || !(scalingFactor! > 0)))) {
-    throw new UnsupportedError({ file }, 'no RoPE scaling, or linear scaling with a factor (what config.json rope_scaling is rebuilt from)', types.has('rope_freqs.weight') ? 'rope_freqs.weight (llama3 scaling)' : `${arch}.rope.scaling.type ${JSON.stringify(scalingType)}`);
+  if (scalingType !== 'none' && (scalingType !== 'linear' || !(scalingFactor! > 0))) {
+    throw new UnsupportedError({ file }, 'no RoPE scaling, linear scaling with a factor, or rope_freqs.weight (what config.json rope_scaling is rebuilt from)', `${arch}.rope.scaling.type ${JSON.stringify(scalingType)}`);
   }
   const embd = tensors.get('token_embd.weight');
   const hidden = int('embedding_length');
   const heads = int('attention.head_count');
   const headDim = kvs.has(`${arch}.attention.key_length`) ? int('attention.key_length') : kvs.has(`${arch}.rope.dimension_count`) ? int('rope.dimension_count') : hidden / heads;
+  const ropeTheta = real('rope.freq_base', 10000);
+  const llama3 = types.has(ROPE_FREQS) ? llama3OfRopeFreqs(folder, parts, tensors.get(ROPE_FREQS), types.get(ROPE_FREQS)!, { file, arch, headDim, ropeTheta, scaling: scalingType }) : undefined;
   const vocab = int('vocab_size', embd?.shape[0]);
   const token = (k: string) => {
     const v = numberOf(`tokenizer.ggml.${k}_token_id`);
@@ -154,10 +157,13 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
     vocab_size: vocab,
     max_position_embeddings: int('context_length'),
     rms_norm_eps: real('attention.layer_norm_rms_epsilon'),
-    rope_theta: real('rope.freq_base', 10000),
+    rope_theta: ropeTheta,
     hidden_act: rules.act,
     tie_word_embeddings: !tensors.has('output.weight'),
     ...(scalingType === 'linear' && { rope_scaling: { rope_type: 'linear', factor: shortestF32(scalingFactor!) } }),
+    ...(llama3 && {
+      rope_scaling: { rope_type: 'llama3', factor: llama3.factor, low_freq_factor: llama3.lowFreqFactor, high_freq_factor: llama3.highFreqFactor, original_max_position_embeddings: llama3.originalContext },
+    }),
     ...(token('bos') !== undefined && { bos_token_id: token('bos') }),
     ...(token('eos') !== undefined && { eos_token_id: token('eos') }),
     ...(embd && TORCH_DTYPE[types.get(embd.name)!] && { torch_dtype: TORCH_DTYPE[types.get(embd.name)!] }),
@@ -177,12 +183,42 @@ export function openGgufCheckpoint(folder: CheckpointFolder, name: string): {
   };
 }
 
+const ROPE_FREQS = 'rope_freqs.weight';
+
+/**
+ * Llama 3's RoPE scaling from arch llama's rope_freqs.weight (docs/gguf.md 10): F32, one divisor per
+ * rotary pair, read (head_dim / 2 values) and matched by llama3 parameters that give every divisor
+ * exactly; refused naming the tensor otherwise, or in an arch whose graph does not read it, or beside
+ * rope.scaling keys.
+ */
+function llama3OfRopeFreqs(
+  folder: CheckpointFolder,
+  parts: { file: string; name: string }[],
+  t: TensorInfo | undefined,
+  type: GgmlTypeName,
+  c: { file: string; arch: string; headDim: number; ropeTheta: number; scaling: unknown },
+): Llama3Scaling {
+  const place = { file: t?.file ?? c.file, tensor: ROPE_FREQS };
+  if (c.arch !== 'llama') throw new UnsupportedError(place, `no rope_freqs.weight in arch ${c.arch} (only arch llama reads it)`, 'the tensor');
+  if (c.scaling !== 'none') throw new UnsupportedError(place, `rope_freqs.weight or ${c.arch}.rope.scaling keys`, `both (${c.arch}.rope.scaling.type ${JSON.stringify(c.scaling)})`);
+  const n = c.headDim / 2;
+  if (!t || type !== 'F32' || t.storedShape.length !== 1 || t.shape[1] !== n) {
+    throw new UnsupportedError(place, `F32 ne [${n}] (head_dim / 2)`, t ? `${type} ne [${[...t.storedShape].reverse().join(', ')}]` : 'more than 2 dimensions');
+  }
+  const bytes = folder.read(parts.find((p) => p.file === t.file)!.name, t.offset, t.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const values = Float32Array.from({ length: n }, (_, i) => view.getFloat32(4 * i, true));
+  const r = llama3FromFreqFactors(values, c.headDim, c.ropeTheta);
+  if (typeof r === 'string') throw new UnsupportedError(place, 'the divisors a rope_scaling of type llama3 gives (docs/gguf.md 9)', r);
+  return r;
+}
+
 /**
  * The other parts of a split set whose first part is `name` (llama.cpp's gguf-split: every part a GGUF
  * with split.no and split.count, the model's KVs in the first only; the tensors spread over the parts,
  * each part's offsets its own), checked against the first part's split.count and split.tensors.count.
  */
-function splitParts(folder: CheckpointFolder, name: string, kvs: Map<string, GgufValue>, firstTensors: number): { file: string; head: ReturnType<typeof readGgufHead> }[] {
+function splitParts(folder: CheckpointFolder, name: string, kvs: Map<string, GgufValue>, firstTensors: number): { file: string; name: string; head: ReturnType<typeof readGgufHead> }[] {
   const m = GGUF_SPLIT.exec(name);
   const first = folder.path(name);
   const count = kvs.get('split.count')?.value;
@@ -201,7 +237,7 @@ function splitParts(folder: CheckpointFolder, name: string, kvs: Map<string, Ggu
     const no = head.kvs.get('split.no')?.value;
     if (no !== undefined && Number(no) !== k - 1) throw new CorruptFileError({ file: folder.path(part) }, `split.no ${k - 1}`, String(no));
     listed += head.tensors.length;
-    out.push({ file: folder.path(part), head });
+    out.push({ file: folder.path(part), name: part, head });
   }
   const total = kvs.get('split.tensors.count')?.value;
   const all = listed + firstTensors;

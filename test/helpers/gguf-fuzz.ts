@@ -536,8 +536,8 @@ const structure: Mutation = (r, g) => {
   if (choice === 3) {
     const i = r.int(l.infos.length);
     const [t] = l.infos.splice(i, 1);
-    // without output.weight the head is tied to token_embd: another valid model
-    return { description: `tensor ${t!.name} removed`, bytes: writeRawGguf(l), mustRefuse: t!.name !== 'output.weight', names: [t!.name] };
+    // without output.weight the head is tied to token_embd, without rope_freqs.weight RoPE is unscaled: other valid models
+    return { description: `tensor ${t!.name} removed`, bytes: writeRawGguf(l), mustRefuse: t!.name !== 'output.weight' && t!.name !== 'rope_freqs.weight', names: [t!.name] };
   }
   const extra = new Uint8Array(1 + r.int(100)).map(() => r.int(256));
   const out = new Uint8Array(b.length + extra.length);

@@ -274,7 +274,7 @@ export const gguf: OutputFormat<Item[], Own> = {
       const rowBytes = p ? p.bytes(1, cols) : 2 * cols;
       const t = s.ternary(item.weight, { packed: rowBytes });
       // the fp16 d (or F16 values); I2_S keeps the f32 scale, which is not rounded to fp16 at all
-      const d = p?.scale === 'tail-f32' ? 0 : f16Scale(t.scaleAs('F16', true), { file: t.file, tensor: t.name }, true);
+      const d = p?.scale === 'tail-f32' ? 0 : f16Scale(t.scaleAs('F16', true), { file: t.file, tensor: item.name }, t.name, true);
       const headRows = item.heads ? t.rows / item.heads : 0;
       for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
         const n = Math.min(t.rowsPerChunk, t.rows - r);
@@ -440,10 +440,11 @@ function ternaryFromF16(data: Uint8Array, rows: number, cols: number, row0: numb
  * The scale as fp16 bits for the blocks' `d` (or F16 values), refused where fp16 cannot hold it to its
  * rounding: above its largest value or below its normal range, where it keeps fewer than 11 bits.
  */
-function f16Scale(scale: number, place: ErrorPlace, needed: boolean): number {
+function f16Scale(scale: number, place: ErrorPlace, source: string, needed: boolean): number {
   if (needed && !(scale >= 2 ** -14 && scale <= 65504)) {
-    // named by the source tensor and its file: the scale is the source's (mean |W| of its values)
-    throw new UnsupportedError(place, 'a scale fp16 holds (6.1e-5 to 65504) for the blocks\' d', `${scale}; --gguf-type i2_s keeps it as f32`);
+    // the input file and the output tensor, and the source tensor when its name is another
+    const of = source === place.tensor ? '' : ` (the scale of ${source})`;
+    throw new UnsupportedError(place, 'a scale fp16 holds (6.1e-5 to 65504) for the blocks\' d', `${scale}${of}; --gguf-type i2_s keeps it as f32`);
   }
   return f32ToF16(scale);
 }

@@ -4,13 +4,16 @@
 
 import { InvalidConfigError, UnsupportedError } from '../../errors.js';
 import { describe, isPlainObject } from '../../formats/json-text.js';
+import type { Llama3Scaling } from '../../model/rope-llama3.js';
+
+export { llama3FreqFactors } from '../../model/rope-llama3.js';
 
 export type RopeScalingType = 'linear' | 'llama3';
 
 export type RopeScaling =
   | { type: 'none' }
   | { type: 'linear'; factor: number }
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContext: number };
+  | ({ type: 'llama3' } & Llama3Scaling);
 
 const FILE = 'config.json';
 
@@ -41,26 +44,4 @@ export function ropeScalingOf(raw: Record<string, unknown>, supported: readonly 
   const highFreqFactor = num('high_freq_factor', (v) => v > lowFreqFactor, `a number above low_freq_factor (${lowFreqFactor})`);
   const originalContext = num('original_max_position_embeddings', (v) => Number.isSafeInteger(v) && v > 0, 'a positive integer');
   return { type: 'llama3', factor, lowFreqFactor, highFreqFactor, originalContext };
-}
-
-/**
- * Llama 3's frequency divisors, one per rotary pair i < headDim/2 (docs/gguf.md 9): the pair's wavelength
- * 2*pi / theta^(-2i/headDim) decides: shorter than originalContext / highFreqFactor keeps its frequency
- * (1), longer than originalContext / lowFreqFactor divides it by `factor`, and between the two blends
- * 1/factor and 1 linearly in originalContext / wavelength. Computed in float64, then rounded once to f32.
- */
-export function llama3FreqFactors(s: Extract<RopeScaling, { type: 'llama3' }>, headDim: number, ropeTheta: number): Float32Array {
-  const out = new Float32Array(headDim / 2);
-  const shortest = s.originalContext / s.highFreqFactor;
-  const longest = s.originalContext / s.lowFreqFactor;
-  for (let i = 0; i < out.length; i++) {
-    const wavelength = (2 * Math.PI) / Math.pow(ropeTheta, (-2 * i) / headDim);
-    if (wavelength < shortest) out[i] = 1;
-    else if (wavelength > longest) out[i] = s.factor;
-    else {
-      const smooth = (s.originalContext / wavelength - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-      out[i] = 1 / ((1 - smooth) / s.factor + smooth);
-    }
-  }
-  return out;
 }
