@@ -149,7 +149,7 @@ export class WeightStream {
         // Q8_0 into Q8_0: the stored blocks, copied as they are (decoded only to refuse NaN and infinities)
         this.readBlocks(t, t.q8_0, b.converted, r, rows);
         decodeQ8_0(k.u8(b.converted, rows * outRowBytes), k.u8(b.input, n * 4));
-        this.checkedAbsSum(t, b.input, r * t.shape[1], n);
+        this.checkFinite(t, b.input, r * t.shape[1], n);
         onChunk(k.u8(b.converted, rows * outRowBytes), r, rows);
         continue;
       }
