@@ -27,12 +27,11 @@ const Q8_0_PIECE = 1 << 16;
  * GGUF Q8_0 blocks (34 bytes: fp16 d, then 32 int8; docs/gguf.md 7) to F32: each value int8 * d, which
  * F32 holds exactly (an 8-bit integer times an 11-bit significand).
  */
-function decodeQ8_0(blocks: Uint8Array, out: Uint8Array): void {
-  const src = new DataView(blocks.buffer, blocks.byteOffset, blocks.byteLength);
-  const dst = new DataView(out.buffer, out.byteOffset, out.byteLength);
+function decodeQ8_0(blocks: Uint8Array, out: Float32Array): void {
+  const q = new Int8Array(blocks.buffer, blocks.byteOffset, blocks.byteLength);
   for (let b = 0, o = 0; b < blocks.length; b += 34) {
-    const d = f16ToF32(src.getUint16(b, true));
-    for (let j = 0; j < 32; j++, o += 4) dst.setFloat32(o, src.getInt8(b + 2 + j) * d, true);
+    const d = f16ToF32(blocks[b]! | (blocks[b + 1]! << 8));
+    for (let j = b + 2, end = b + 34; j < end; j++) out[o++] = q[j]! * d;
   }
 }
 
@@ -148,7 +147,7 @@ export class WeightStream {
       if (to === 'Q8_0' && t.q8_0) {
         // Q8_0 into Q8_0: the stored blocks, copied as they are (decoded only to refuse NaN and infinities)
         this.readBlocks(t, t.q8_0, b.converted, r, rows);
-        decodeQ8_0(k.u8(b.converted, rows * outRowBytes), k.u8(b.input, n * 4));
+        decodeQ8_0(k.u8(b.converted, rows * outRowBytes), k.f32(b.input, n));
         this.checkFinite(t, b.input, r * t.shape[1], n);
         onChunk(k.u8(b.converted, rows * outRowBytes), r, rows);
         continue;
@@ -226,7 +225,7 @@ export class WeightStream {
         const blocks = this.blocks.subarray(0, n * qRow);
         this.ctx.source.readExactly(t.file, blocks, q.offset + (first + r) * qRow, q.offset + q.byteLength);
         this.ctx.onBytesRead(blocks.length);
-        decodeQ8_0(blocks, this.kernels.u8(ptr + r * f32Row, n * f32Row));
+        decodeQ8_0(blocks, this.kernels.f32(ptr + r * f32Row, n * t.shape[1]));
       }
       return;
     }
