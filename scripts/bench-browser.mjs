@@ -7,6 +7,7 @@
 // Usage: node scripts/bench-browser.mjs [--engine chromium|firefox|webkit] [--preset small | --input DIR] [--format bitnet-rs] [--runs 3] [--no-stats]
 
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +90,8 @@ function sample(patterns, root) {
 }
 
 /** The page's summary and phases, as both drivers read them. */
-const SUMMARY = `[document.getElementById('error').hidden ? '' : document.getElementById('error-text').textContent, document.getElementById('summary').textContent, document.getElementById('summary').dataset.phases]`;
+const SUMMARY = `[document.getElementById('error').hidden ? '' : document.getElementById('error-text').textContent, document.getElementById('summary').textContent, document.getElementById('summary').dataset.phases,
+  [...document.querySelectorAll('#files-table tr')].map((tr) => [...tr.cells].map((c) => c.textContent))]`;
 
 /** One conversion in the page: seconds from the click to the result, the summary, peak memory by process kind. */
 const engines = {
@@ -196,8 +198,15 @@ const pageSecs = [];
 const peaks = [];
 const reported = [];
 const phases = [];
-function record(seconds, peak, [error, summary, phase]) {
+/** The sha256 of each file of the CLI's output of the last round, but manifest.json (it names the model, which the page's drivers type differently). */
+const cliFiles = () => Object.fromEntries(readdirSync(output).filter((f) => f !== 'manifest.json').map((f) => [f, createHash('sha256').update(readFileSync(join(output, f))).digest('hex')]));
+function record(seconds, peak, [error, summary, phase, table]) {
   if (error) throw new Error(`the page failed: ${error}`);
+  // the page's table: name, bytes, sha256 (a heading row first); output files are named after the model, the CLI's too
+  const rename = (f) => f.replaceAll(/^model|^master-2b-4t/g, 'MODEL');
+  const page = Object.fromEntries(table.filter((r) => r.length >= 3 && /^[0-9a-f]{64}$/.test(r[2]) && r[0] !== 'manifest.json').map((r) => [rename(r[0]), r[2]]));
+  const cli = Object.fromEntries(Object.entries(cliFiles()).map(([f, h]) => [rename(f), h]));
+  if (JSON.stringify(page, Object.keys(page).sort()) !== JSON.stringify(cli, Object.keys(cli).sort())) throw new Error(`the page's files differ from the CLI's: ${JSON.stringify({ page, cli })}`);
   pageSecs.push(seconds);
   peaks.push(peak);
   reported.push(Number(/written in ([\d.]+) s/.exec(summary)?.[1]));
@@ -221,6 +230,7 @@ console.log(`| CLI (node, process start included) | ${c.toFixed(2)} | ${rate(c)}
 console.log(`| page in ${args.engine} (click to result, workers and wasm compile included) | ${p.toFixed(2)} | ${rate(p)} |`);
 console.log(`| page, convertFiles' own time | ${median(reported).toFixed(2)} | ${rate(median(reported))} |`);
 console.log(`page phases (s), last round: ${phases.at(-1)}`);
+console.log(`every file the page wrote has the sha256 of the CLI's (manifest.json aside: it names the model)`);
 console.log(`peak RSS of the CLI: ${Math.max(...cliPeaks)} MiB`);
 const mib = (i) => Math.round(Math.max(...peaks.map((p) => p[i])) / 2 ** 20);
 console.log(`peak RSS of ${args.engine}'s page process (the page and its workers) during the conversion: ${mib(0)} MiB`);

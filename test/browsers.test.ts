@@ -379,7 +379,26 @@ test('WebKit host: Cancel mid-run stops the workers, drops the writable streams 
   assert.equal(got.left, [], 'nothing left in OPFS');
 });
 
-test('WebKit host: convertFiles (the API) into Blobs, OPFS and a directory handle, the CLI\'s hashes; nothing left in OPFS', async () => {
+test('WebKit host, a storage quota of 2 MB: the writable streams fail, the page says it is the quota in one line, and nothing is left in OPFS', async () => {
+  const got = JSON.parse(
+    (await inWebKitHost(
+      isolated.url,
+      `${HOST_PRELUDE}
+      await pick('big-model');
+      await ready();
+      choose('bitnet-rs');
+      const error = await convert();
+      await sleep(200);
+      return JSON.stringify({ error, left: await leftInOpfs() });`,
+      120,
+      { files: [filesOf(BIG)], quota: 2 << 20 },
+    )) as string,
+  ) as { error: string; left: string[] };
+  assert.match(got.error, /^The conversion failed: [^\n]*cannot write: the browser's storage quota for this page is used up[^\n]*$/);
+  assert.equal(got.left, [], 'nothing left in OPFS');
+});
+
+test('WebKit host: convertFiles (the API) into Blobs, OPFS (and its .zip) and a directory handle, the CLI\'s hashes; nothing left in OPFS', async () => {
   const want = cliHashes(cliOut('wk-api', SHARDED, '--format', 'gguf', '--gguf-type', 'tq2_0'));
   const got = JSON.parse(
     (await inWebKitHost(
@@ -396,7 +415,10 @@ test('WebKit host: convertFiles (the API) into Blobs, OPFS and a directory handl
       const kept = await web.convertFiles(files, o);
       const opfs = {};
       for (const x of kept.outputs) opfs[x.name] = await hex(x.blob);
-      const zipped = (await kept.zip()).size;
+      const z = new Uint8Array(await (await kept.zip()).arrayBuffer());
+      let zipped = '';
+      for (let i = 0; i < z.length; i += 0x8000) zipped += String.fromCharCode(...z.subarray(i, i + 0x8000));
+      zipped = btoa(zipped);
       await kept.remove();
       const picked = await (await navigator.storage.getDirectory()).getDirectoryHandle('picked-by-user', { create: true });
       const d = await web.convertFiles(files, { ...o, output: { kind: 'directory', handle: picked } });
@@ -407,14 +429,34 @@ test('WebKit host: convertFiles (the API) into Blobs, OPFS and a directory handl
       120,
       { files: [filesOf(SHARDED)] },
     )) as string,
-  ) as { writes: string[]; listed: object; blobs: object; opfs: object; zipped: number; inFolder: object; left: string[] };
+  ) as { writes: string[]; listed: object; blobs: object; opfs: object; zipped: string; inFolder: object; left: string[] };
   assert.equal(got.writes, ['streams', 'streams', 'streams']);
   assert.equal(got.listed, want, 'the hashes convertFiles reports are those of the CLI\'s files');
   assert.equal(got.blobs, want, 'the Blobs');
   assert.equal(got.opfs, want, 'the files left in OPFS');
-  assert.ok(got.zipped > 0, 'the .zip of the OPFS output');
+  const zip = join(tmp, 'wk-api.zip');
+  writeFileSync(zip, Buffer.from(got.zipped, 'base64'));
+  const unzipped = join(tmp, 'wk-api-unzipped');
+  mkdirSync(unzipped);
+  execFileSync('unzip', ['-q', zip, '-d', unzipped]);
+  assert.equal(cliHashes(unzipped), want, 'the .zip (streamed into OPFS through a writable) unpacks to the CLI\'s files');
   assert.equal(got.inFolder, want, 'the files in the picked folder');
   assert.equal(got.left, [], 'nothing left in OPFS once removed or delivered');
+});
+
+test('WebKit host, a page that is not cross-origin isolated: no shared memory to wait on, so the page says in one line why it cannot write', async () => {
+  const got = JSON.parse(
+    (await inWebKitHost(
+      plain.url,
+      `${HOST_PRELUDE}
+      for (let i = 0; i < 300 && !document.body.dataset.unsupported; i++) await sleep(100);
+      return JSON.stringify({ isolated: crossOriginIsolated, unsupported: $('unsupported').textContent, convertDisabled: $('convert').disabled });`,
+      60,
+    )) as string,
+  ) as { isolated: boolean; unsupported: string; convertDisabled: boolean };
+  assert.is(got.isolated, false);
+  assert.match(got.unsupported, /^This browser's workers cannot write into its private file system \(OPFS createSyncAccessHandle or createWritable\), as the converter does: NotSupportedError: [^\n]*writable streams work, but writing through them needs shared memory, which this page was not given \(serve it cross-origin isolated: bitnet-converter serve\)$/);
+  assert.is(got.convertDisabled, true);
 });
 
 test('the pages logged nothing in Firefox (no console messages, no page errors)', () => {

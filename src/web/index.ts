@@ -10,7 +10,7 @@ import { checkThreads, jobOrder, runConversion, type ConversionHost, type Conver
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
 import { zipStream } from '../formats/zip.js';
-import { fileIn, lockRun, removeRun, RUNS, stagingFolder } from './opfs.js';
+import { fileIn, lockRun, removeRun, RUNS, stagingFolder, storageError } from './opfs.js';
 import { hubDir, hubModelName, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
 import type { HubFiles } from '../hub/range-reader.js';
 import type { CheckpointFolder } from '../model/checkpoint.js';
@@ -265,7 +265,7 @@ async function closeStreams(writer: StreamWriter | undefined, file: string): Pro
   try {
     await writer?.closeAll();
   } catch (e) {
-    throw new OutputError({ file }, `cannot write: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    throw storageError(file, e);
   }
 }
 

@@ -7,7 +7,7 @@
 // synchronous kernels and sinks need no change. Files are read back (hashing) from the closed file with
 // FileReaderSync.
 
-import type { SyncHandle } from './opfs.js';
+import { storageError, type SyncHandle } from './opfs.js';
 import { fileReaderSync } from './input.js';
 
 /** Bytes a worker may have posted and not yet written. */
@@ -39,7 +39,8 @@ export class StreamedHandle implements SyncHandle {
     const at = options?.at ?? 0;
     for (let i = 0; i < buffer.length; i += PIECE) {
       this.check();
-      const bytes = buffer.slice(i, i + PIECE); // a copy the message takes along
+      // a copy the message takes along, a whole ArrayBuffer: WebKitGTK 2.50 writes a view's whole buffer (docs/architecture.md)
+      const bytes = buffer.slice(i, i + PIECE);
       Atomics.add(this.control, 0, bytes.length);
       this.post({ type: 'write', file: this.file, at: at + i, bytes }, [bytes.buffer]);
       this.wait(IN_FLIGHT);
@@ -82,13 +83,13 @@ export class StreamedHandle implements SyncHandle {
     }
   }
 
-  /** Throws the main thread's write failure, with the DOMException's name (QuotaExceededError is told apart). */
+  /** Throws the main thread's write failure in words (a QuotaExceededError as the quota). */
   private check(): void {
     const n = Atomics.load(this.control, 1);
     if (!n) return;
     const text = new TextDecoder().decode(new Uint8Array(this.control.buffer, ERROR_AT, n).slice());
     const [name, ...rest] = text.split('\n');
-    throw Object.assign(new Error(rest.join('\n')), { name });
+    throw storageError(this.file, Object.assign(new Error(rest.join('\n')), { name }));
   }
 }
 

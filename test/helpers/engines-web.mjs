@@ -116,17 +116,18 @@ export function webkitHostMissing() {
  * Loads `url` in WebKitGTK with website data kept in a folder of its own (so OPFS persists, unlike
  * MiniBrowser under WebDriver), runs `body` (an async function body) in the page, and resolves with what
  * it returned, or rejects with the host's reason. `files`: what the file choosers the page opens are
- * answered with, in turn (a list of paths each); `shot`: a PNG of the page saved at the end; `dataDir`: the website data folder (default: a new one,
- * removed after).
+ * answered with, in turn (a list of paths each); `shot`: a PNG of the page saved at the end; `dataDir`: the
+ * website data folder (default: a new one, removed after); `started`: called with the host's process id
+ * (its web and network processes are its descendants); `quota`: the page's storage quota in bytes.
  */
-export function inWebKitHost(url, body, timeoutSeconds = 60, { files = [], shot, dataDir } = {}) {
+export function inWebKitHost(url, body, timeoutSeconds = 60, { files = [], shot, dataDir, started, quota } = {}) {
   const missing = webkitHostMissing();
   if (missing) return Promise.reject(new Error(`cannot run the WebKit host: ${missing}`));
   const dir = mkdtempSync(`${tmpdir()}/bitnet-webkit-`);
   const script = `${dir}/script.js`;
   writeFileSync(script, body);
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, JSC_useSharedArrayBuffer: '1', WEBKIT_HOST_FILES: JSON.stringify(files), WEBKIT_HOST_SHOT: shot ?? '' };
+    const env = { ...process.env, JSC_useSharedArrayBuffer: '1', WEBKIT_HOST_FILES: JSON.stringify(files), WEBKIT_HOST_SHOT: shot ?? '', WEBKIT_HOST_QUOTA_BYTES: quota ? String(quota) : '' };
     const child = execFile(XVFB_RUN, ['-a', '/usr/bin/python3', HOST, url, dataDir ?? `${dir}/data`, WEBKIT_FEATURES, script, String(timeoutSeconds)], { encoding: 'utf8', env, timeout: (timeoutSeconds + 30) * 1000, maxBuffer: 1 << 26 }, (err, stdout) => {
       rmSync(dir, { recursive: true, force: true });
       let out;

@@ -5,7 +5,7 @@
 # async function body in the page and prints its result as one JSON line, then quits. The file choosers
 # the page opens (a click on a file input) are answered in turn with the groups of WEBKIT_HOST_FILES (a JSON
 # list of lists of paths), as a user picking them would; WEBKIT_HOST_SHOT names a PNG to save of the page
-# at the end.
+# at the end. WEBKIT_HOST_QUOTA_BYTES: the page's storage quota (default: Safari's, see below).
 #
 #   xvfb-run -a python3 webkit-host.py URL DATA_DIR FEATURES SCRIPT_FILE TIMEOUT_S
 #
@@ -25,7 +25,14 @@ url, data_dir, features, script_file, timeout = sys.argv[1], sys.argv[2], sys.ar
 with open(script_file, encoding='utf-8') as f:
     body = f.read()
 
-manager = WebKit2.WebsiteDataManager(base_data_directory=data_dir, base_cache_directory=f'{data_dir}/cache')
+# Storage quota: what Safari gives a page (an origin up to 60% of the volume, all origins 80%), where
+# WebKitGTK's default is 1 GB an origin (a 2B-4T output does not fit); WEBKIT_HOST_QUOTA_BYTES sets an
+# origin's quota instead (the quota test).
+os.makedirs(data_dir, exist_ok=True)
+volume = os.statvfs(data_dir)
+quota = os.environ.get('WEBKIT_HOST_QUOTA_BYTES')
+origin_ratio = int(quota) / (volume.f_blocks * volume.f_frsize) if quota else 0.6
+manager = WebKit2.WebsiteDataManager(base_data_directory=data_dir, base_cache_directory=f'{data_dir}/cache', origin_storage_ratio=origin_ratio, total_storage_ratio=0.8)
 context = WebKit2.WebContext.new_with_website_data_manager(manager)
 settings = WebKit2.Settings()
 # the page's console on stdout, before the result line (for debugging a run by hand)
