@@ -1,17 +1,20 @@
 // The browser conversion beside the CLI's on this machine: the same synthetic checkpoint converted by
-// `bitnet-converter` (Node) and by the page in Debian's headless Chromium (picked with the file input,
-// written to OPFS), medians of N rounds each, as input GB/s. Needs test/tools (playwright-core) and
-// /usr/bin/chromium, as the browser tests do.
-// Usage: node scripts/bench-browser.mjs [--preset small | --input DIR] [--format bitnet-rs] [--runs 3] [--no-stats]
+// `bitnet-converter` (Node) and by the page (picked with the file input, written to OPFS) in Debian's
+// headless Chromium, Firefox ESR or WebKitGTK (the test suite's host with kept storage,
+// test/helpers/webkit-host.py), medians of N rounds each, as input GB/s, with the peak resident memory of
+// the browser's page process (and WebKit's network process, where its writable streams write). Needs what
+// the browser tests need (test/tools, the Debian packages of scripts/install-engines.mjs).
+// Usage: node scripts/bench-browser.mjs [--engine chromium|firefox|webkit] [--preset small | --input DIR] [--format bitnet-rs] [--runs 3] [--no-stats]
 
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
-  options: { 'no-stats': { type: 'boolean', default: false }, preset: { type: 'string', default: 'small' }, input: { type: 'string' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
+  options: { engine: { type: 'string', default: 'chromium' }, 'no-stats': { type: 'boolean', default: false }, preset: { type: 'string', default: 'small' }, input: { type: 'string' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
 });
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'build/js/cli/main.js');
@@ -39,63 +42,182 @@ for (let i = 0; i < runs; i++) {
   cliSecs.push((performance.now() - t) / 1000);
 }
 
-const { LAUNCH, playwrightChromium } = await import(join(root, 'test/helpers/chromium.mjs'));
-const chromium = playwrightChromium();
 const { servePage } = await import(join(root, 'build/js/cli/serve.js'));
 const { server, url } = await servePage(0, '127.0.0.1');
-// A persistent profile: a fresh context is like private browsing, whose storage (OPFS) is in memory with a
-// small quota; a user's browser keeps OPFS on disk.
-const profile = mkdtempSync(join(tmpdir(), 'bitnet-bench-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  ...LAUNCH,
-  acceptDownloads: true,
-});
-/** The largest resident set of a Chromium renderer process (the page and its workers live there), sampled every 100 ms. */
-function sampleRenderers() {
-  let peak = 0;
+
+/** The process ids under `root` (its descendants and itself). */
+function tree(root) {
+  const children = new Map();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(pid)]);
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  const out = [];
+  for (const queue = [root]; queue.length; ) {
+    const pid = queue.pop();
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/**
+ * Samples, every 100 ms, the largest resident set of the processes whose command line matches each
+ * pattern (among `root`'s descendants when given): the page's process (its workers live there), and
+ * for WebKit its network process. Returns a stop() giving the peaks in bytes, by pattern.
+ */
+function sample(patterns, root) {
+  const peaks = patterns.map(() => 0);
   const timer = setInterval(() => {
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    const pids = root ? tree(root()) : readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+    for (const pid of pids) {
       try {
-        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        const i = patterns.findIndex((p) => p.test(cmd));
+        if (i < 0) continue;
         const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-        peak = Math.max(peak, kb * 1024);
+        peaks[i] = Math.max(peaks[i], kb * 1024);
       } catch {
         // the process ended between listing and reading
       }
     }
   }, 100);
-  return () => (clearInterval(timer), peak);
+  return () => (clearInterval(timer), peaks);
 }
+
+/** The page's summary and phases, as both drivers read them. */
+const SUMMARY = `[document.getElementById('error').hidden ? '' : document.getElementById('error-text').textContent, document.getElementById('summary').textContent, document.getElementById('summary').dataset.phases,
+  [...document.querySelectorAll('#files-table tr')].map((tr) => [...tr.cells].map((c) => c.textContent))]`;
+
+/** One conversion in the page: seconds from the click to the result, the summary, peak memory by process kind. */
+const engines = {
+  async chromium(rounds) {
+    const { LAUNCH, playwrightChromium } = await import(join(root, 'test/helpers/chromium.mjs'));
+    // A persistent profile: a fresh context is like private browsing, whose storage (OPFS) is in memory with a
+    // small quota; a user's browser keeps OPFS on disk.
+    const profile = mkdtempSync(join(tmpdir(), 'bitnet-bench-chromium-'));
+    const browser = await playwrightChromium().launchPersistentContext(profile, { ...LAUNCH, acceptDownloads: true });
+    try {
+      for (let i = 0; i < rounds; i++) {
+        const page = await browser.newPage();
+        await page.goto(url);
+        await page.setInputFiles('#folder', input);
+        await page.selectOption('#engine', 'format'); // the format chosen under "Advanced options"
+        await page.click('#advanced summary');
+        await page.selectOption('#format', args.format);
+        if (args['no-stats']) await page.uncheck('#stats'); // the page's inspect summary off
+        await page.selectOption('#destination', 'download');
+        await page.fill('#timestamp', '0');
+        const stop = sample([/--type=renderer/]);
+        const t = performance.now();
+        await page.click('#convert');
+        await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 1_800_000 });
+        record((performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  },
+  async firefox(rounds) {
+    const { launchFirefox } = await import(join(root, 'test/helpers/engines-web.mjs'));
+    const browser = await launchFirefox();
+    try {
+      for (let i = 0; i < rounds; i++) {
+        const page = await browser.newPage();
+        await page.goto(url);
+        await page.waitForSelector('body[data-ready="offline"]', { timeout: 60_000 });
+        // its driver hands over files, not a folder: the model's name typed
+        await (await page.$('#files')).uploadFile(...readdirSync(input).filter((f) => !f.startsWith('.')).map((f) => join(input, f)));
+        await page.type('#model-name', 'model');
+        await page.select('#engine', 'format');
+        await page.click('#advanced summary');
+        await page.select('#format', args.format);
+        if (args['no-stats']) await page.click('#stats');
+        await page.type('#timestamp', '0');
+        const stop = sample([/-contentproc/], () => browser.process().pid);
+        const t = performance.now();
+        await page.click('#convert');
+        await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 1_800_000 });
+        record((performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  },
+  async webkit(rounds) {
+    const { inWebKitHost } = await import(join(root, 'test/helpers/engines-web.mjs'));
+    for (let i = 0; i < rounds; i++) {
+      let host = 0;
+      const stop = sample([/WebKitWebProcess/, /WebKitNetworkProcess/], () => host);
+      const data = mkdtempSync(join(tmpdir(), 'bitnet-bench-webkit-'));
+      try {
+        // the seconds are the page's own, from the click to the result (the host's start and the load are not in them)
+        const [seconds, ...summary] = JSON.parse(
+          await inWebKitHost(
+            url,
+            `const $ = (id) => document.getElementById(id);
+            const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+            for (let i = 0; i < 1000 && !$('version').textContent; i++) await sleep(10);
+            const changed = new Promise((r) => $('files').addEventListener('change', r, { once: true }));
+            $('files').click();
+            await changed;
+            for (let i = 0; i < 600 && !document.body.dataset.ready; i++) await sleep(100);
+            const set = (id, v, ev = 'change') => { $(id).value = v; $(id).dispatchEvent(new Event(ev, { bubbles: true })); };
+            set('model-name', 'model', 'input');
+            set('engine', 'format');
+            $('advanced').open = true;
+            set('format', ${JSON.stringify(args.format)});
+            ${args['no-stats'] ? "$('stats').checked = false; $('stats').dispatchEvent(new Event('change', { bubbles: true }));" : ''}
+            set('timestamp', '0', 'input');
+            for (let i = 0; i < 500 && $('convert').disabled; i++) await sleep(10);
+            const t = performance.now();
+            $('convert').click();
+            while ($('result').hidden && $('error').hidden) await sleep(100);
+            return JSON.stringify([(performance.now() - t) / 1000, ...${SUMMARY}]);`,
+            1800,
+            { files: [readdirSync(input).filter((f) => !f.startsWith('.')).map((f) => join(input, f))], dataDir: data, started: (pid) => (host = pid) },
+          ),
+        );
+        record(seconds, stop(), summary);
+      } finally {
+        stop();
+        rmSync(data, { recursive: true, force: true });
+      }
+    }
+  },
+};
+
 const pageSecs = [];
 const peaks = [];
 const reported = [];
 const phases = [];
+/** The sha256 of each file of the CLI's output of the last round, but manifest.json (it names the model, which the page's drivers type differently). */
+const cliFiles = () => Object.fromEntries(readdirSync(output).filter((f) => f !== 'manifest.json').map((f) => [f, createHash('sha256').update(readFileSync(join(output, f))).digest('hex')]));
+function record(seconds, peak, [error, summary, phase, table]) {
+  if (error) throw new Error(`the page failed: ${error}`);
+  // the page's table: name, bytes, sha256 (a heading row first); output files are named after the model, the CLI's too
+  const rename = (f) => f.replaceAll(/^model|^master-2b-4t/g, 'MODEL');
+  const page = Object.fromEntries(table.filter((r) => r.length >= 3 && /^[0-9a-f]{64}$/.test(r[2]) && r[0] !== 'manifest.json').map((r) => [rename(r[0]), r[2]]));
+  const cli = Object.fromEntries(Object.entries(cliFiles()).map(([f, h]) => [rename(f), h]));
+  if (JSON.stringify(page, Object.keys(page).sort()) !== JSON.stringify(cli, Object.keys(cli).sort())) throw new Error(`the page's files differ from the CLI's: ${JSON.stringify({ page, cli })}`);
+  pageSecs.push(seconds);
+  peaks.push(peak);
+  reported.push(Number(/written in ([\d.]+) s/.exec(summary)?.[1]));
+  phases.push(phase);
+}
+const run = engines[args.engine];
+if (!run) throw new Error(`--engine: one of ${Object.keys(engines).join(', ')}`);
 try {
-  for (let i = 0; i < runs; i++) {
-    const page = await browser.newPage();
-    await page.goto(url);
-    await page.setInputFiles('#folder', input);
-    await page.selectOption('#engine', 'format'); // the format chosen under "Advanced options"
-    await page.click('#advanced summary');
-    await page.selectOption('#format', args.format);
-    if (args['no-stats']) await page.uncheck('#stats'); // the page's inspect summary off
-    await page.selectOption('#destination', 'download');
-    await page.fill('#timestamp', '0');
-    const stop = sampleRenderers();
-    const t = performance.now();
-    await page.click('#convert');
-    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 600_000 });
-    pageSecs.push((performance.now() - t) / 1000);
-    peaks.push(stop());
-    if (!(await page.isHidden('#error'))) throw new Error(`the page failed: ${await page.textContent('#error-text')}`);
-    reported.push(Number(/written in ([\d.]+) s/.exec(await page.textContent('#summary'))?.[1]));
-    phases.push(await page.evaluate(() => document.getElementById('summary').dataset.phases));
-    await page.close();
-  }
+  await run(runs);
 } finally {
-  await browser.close();
   server.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 
 const rate = (s) => (bytes / s / 1e9).toFixed(2);
@@ -105,8 +227,11 @@ console.log(`input: ${args.input ?? `synth --preset ${args.preset}`} (${(bytes /
 console.log(`| run | seconds | input GB/s |`);
 console.log(`|---|---|---|`);
 console.log(`| CLI (node, process start included) | ${c.toFixed(2)} | ${rate(c)} |`);
-console.log(`| page in Chromium (click to result, workers and wasm compile included) | ${p.toFixed(2)} | ${rate(p)} |`);
+console.log(`| page in ${args.engine} (click to result, workers and wasm compile included) | ${p.toFixed(2)} | ${rate(p)} |`);
 console.log(`| page, convertFiles' own time | ${median(reported).toFixed(2)} | ${rate(median(reported))} |`);
 console.log(`page phases (s), last round: ${phases.at(-1)}`);
+console.log(`every file the page wrote has the sha256 of the CLI's (manifest.json aside: it names the model)`);
 console.log(`peak RSS of the CLI: ${Math.max(...cliPeaks)} MiB`);
-console.log(`peak RSS of Chromium's renderer process (the page and its workers) during the conversion: ${Math.round(Math.max(...peaks) / 2 ** 20)} MiB`);
+const mib = (i) => Math.round(Math.max(...peaks.map((p) => p[i])) / 2 ** 20);
+console.log(`peak RSS of ${args.engine}'s page process (the page and its workers) during the conversion: ${mib(0)} MiB`);
+if (args.engine === 'webkit') console.log(`peak RSS of WebKit's network process (its writable streams write there): ${mib(1)} MiB`);

@@ -8,7 +8,7 @@
 //   firefox-esr, webkit2gtk-driver, xvfb
 //                 Debian's Firefox ESR, WebKitGTK's WebDriver with its MiniBrowser, and xvfb-run (MiniBrowser
 //                 needs a display), for test/browsers.test.ts, when missing: apt-get, as root only;
-//                 python3-gi and gir1.2-webkit2-4.1 for test/helpers/webkit-host.py (WebKit with kept storage)
+//                 python3-gi, python3-gi-cairo (its screenshots) and gir1.2-webkit2-4.1 for test/helpers/webkit-host.py (WebKit with kept storage)
 //   strace        Debian's strace (test/cli.test.ts kills the converter inside a system call with its
 //                 fault injection), when there is no strace: `apt-get install strace`, as root only
 // None is a dependency of the package. Idempotent per folder: nothing happens when the pinned
@@ -204,6 +204,7 @@ const OTHER_BROWSERS = [
   { pkg: 'webkit2gtk-driver', file: MINIBROWSER },
   { pkg: 'xvfb', file: XVFB_RUN },
   { pkg: 'python3-gi', file: '/usr/lib/python3/dist-packages/gi/__init__.py' },
+  { pkg: 'python3-gi-cairo', file: '/usr/lib/python3/dist-packages/gi/_gi_cairo.cpython-311-x86_64-linux-gnu.so' },
   { pkg: 'gir1.2-webkit2-4.1', file: WEBKIT_GIR },
 ];
 

@@ -3,12 +3,15 @@
 // WebKitWebDriver and selenium-webdriver (test/helpers/engines-web.mjs). Firefox converts through the
 // page with the files handed over one by one (its driver cannot hand over a folder), on both read paths,
 // and every file and the .zip equal the CLI's bytes; GGUF's regions of one file written by several
-// workers run there on exclusive handles. WebKit: what it lacks is said by the page in one line, recorded
-// here (build/screenshots/webkit.json) with the APIs it has.
+// workers run there on exclusive handles. WebKit: MiniBrowser under automation keeps no storage, which the
+// page says in one line (recorded in build/screenshots/webkit.json with the APIs it has); a WebKitGTK host
+// of our own (test/helpers/webkit-host.py) keeps it, and there the page converts through writable streams
+// (its workers have no synchronous handles): three inputs into three formats, Cancel, and the API.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +24,8 @@ const SHOTS = new URL('../build/screenshots/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browsers-'));
 const TINY = join(tmp, 'tiny-model');
 const SHARDED = join(tmp, 'sharded-model');
+const PACKED = join(tmp, 'packed-model');
+const BIG = join(tmp, 'big-model');
 const noise: string[] = [];
 let isolated: { url: string; server: { close(): void } };
 let plain: { url: string; server: { close(): void } };
@@ -32,6 +37,9 @@ test.before(async () => {
   plain = await servePage(0, '127.0.0.1', { isolate: false });
   cli('synth', '--out', TINY, '--preset', 'tiny');
   generateCheckpoint({ outDir: SHARDED, layout: '1bitllm', shards: 3, seed: 5, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
+  generateCheckpoint({ outDir: PACKED, layout: 'packed', seed: 7, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
+  // large enough to be cancelled mid-run (Firefox and WebKit)
+  generateCheckpoint({ outDir: BIG, layout: 'hf-bitnet', seed: 3, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
 });
 
 test.after(() => {
@@ -156,8 +164,7 @@ for (const [label, serve] of [['cross-origin isolated: reads through shared memo
 }
 
 test('Firefox: Cancel mid-run stops the workers and leaves nothing in OPFS', async () => {
-  const big = join(tmp, 'big-model');
-  generateCheckpoint({ outDir: big, layout: 'hf-bitnet', seed: 3, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
+  const big = BIG;
   const page = await (await ff()).newPage();
   page.on('console', (m) => noise.push(`firefox console.${m.type()}: ${m.text()}`));
   try {
@@ -217,7 +224,7 @@ test('WebKit (WebKitGTK MiniBrowser): the page says in one line what the browser
         return o;
       })().then(done, (e) => done({ error: String(e) }));`)) as Record<string, unknown>;
     mkdirSync(SHOTS, { recursive: true });
-    writeFileSync(join(SHOTS, 'webkit-page.png'), Buffer.from(await driver.takeScreenshot(), 'base64'));
+    writeFileSync(join(SHOTS, 'webkit-minibrowser.png'), Buffer.from(await driver.takeScreenshot(), 'base64'));
     // FileReaderSync, in a worker from a blob: URL, which the page's CSP forbids: from a plain document of the origin
     await driver.get(new URL('app.js', await driver.getCurrentUrl()).href);
     seen.fileReaderSync = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
@@ -238,19 +245,217 @@ test('WebKit (WebKitGTK MiniBrowser): the page says in one line what the browser
   }
 });
 
-test('WebKit with its storage kept (a WebKitGTK host of our own): OPFS opens, but its workers cannot write through sync access handles, which the page says in one line', async () => {
+// A WebKitGTK host of our own keeps its storage, so OPFS works; its workers have no synchronous access handle
+// (NotSupportedError: WebKitGTK cannot hand the file to the web process, docs/architecture.md), so the page
+// writes through the main thread's writable streams (src/web/streamed.ts).
+
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const cliHashes = (dir: string) => Object.fromEntries(readdirSync(dir).map((f) => [f, sha256(join(dir, f))]));
+const filesOf = (dir: string) => readdirSync(dir).map((f) => join(dir, f));
+
+/** In-page helpers for the host's scripts: waiting, setting a control as a user would, sha256 of Blobs, what is left in OPFS. */
+const HOST_PRELUDE = `
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const $ = (id) => document.getElementById(id);
+  const set = (id, v, ev = 'change') => { $(id).value = v; $(id).dispatchEvent(new Event(ev, { bubbles: true })); };
+  const hex = async (blob) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))].map((x) => x.toString(16).padStart(2, '0')).join('');
+  const leftInOpfs = async () => {
+    const runs = await (await navigator.storage.getDirectory()).getDirectoryHandle('bitnet-converter', { create: true });
+    const names = [];
+    for await (const name of runs.keys()) names.push(name);
+    return names;
+  };
+  const ready = async () => {
+    for (let i = 0; i < 300 && !document.body.dataset.ready && !document.body.dataset.unsupported; i++) await sleep(100);
+    if (document.body.dataset.unsupported) throw new Error($('unsupported').textContent);
+  };
+  /**
+   * Picks files (the host answers the chooser) and names the model, as a user would. Once per page and
+   * first thing: a script's click opens a file chooser only while the user activation the script started
+   * with lasts (a second pick some seconds later opened none).
+   */
+  const pick = async (name) => {
+    // the page's module may still be loading: its init() writes the version first
+    for (let i = 0; i < 1000 && !$('version').textContent; i++) await sleep(10);
+    const changed = new Promise((r) => $('files').addEventListener('change', r, { once: true }));
+    $('files').click();
+    if (!(await Promise.race([changed.then(() => true), sleep(10000)]))) throw new Error('no file chooser opened');
+    await sleep(0); // after the page's own change handler
+    set('model-name', name, 'input');
+  };
+  const choose = (format, ggufType) => {
+    set('engine', 'format');
+    $('advanced').open = true;
+    set('format', format);
+    if (ggufType) set('gguf-type', ggufType);
+    set('timestamp', '0', 'input');
+  };
+  /** Clicks Convert (once the last run has let go of it) and waits for the result; the error shown, or ''. */
+  const convert = async () => {
+    for (let i = 0; i < 500 && $('convert').disabled; i++) await sleep(10);
+    if ($('convert').disabled) throw new Error('Convert is disabled: ' + [$('picked'), $('unsupported'), $('error-text')].map((e) => e.textContent).join(' | '));
+    $('convert').click();
+    for (let i = 0; i < 1200 && $('result').hidden && $('error').hidden; i++) await sleep(50);
+    return $('error').hidden ? '' : $('error-text').textContent;
+  };
+`;
+
+const WEBKIT_FORMATS = [
+  { format: 'bitnet-rs', args: [] as string[] },
+  { format: 'hf-packed', args: [] },
+  { format: 'gguf', args: [] },
+];
+/** Each input into each format; GGUF's type: the default where the rows allow it, else one that holds them. */
+const WEBKIT_INPUTS = [
+  { name: 'tiny-model', input: TINY, ggufType: 'f16' },
+  { name: 'sharded-model', input: SHARDED, ggufType: 'tq2_0' },
+  { name: 'packed-model', input: PACKED },
+];
+
+for (const [n, m] of WEBKIT_INPUTS.entries()) {
+  test(`WebKit with its storage kept (a WebKitGTK host of our own): the page converts ${m.name} (files given to its input) into bitnet-rs, hf-packed and gguf through writable streams, every file equal to the CLI's`, async () => {
+    const last = n === WEBKIT_INPUTS.length - 1;
+    const got = JSON.parse(
+      (await inWebKitHost(
+        isolated.url,
+        `${HOST_PRELUDE}
+        await pick(${JSON.stringify(m.name)});
+        await ready();
+        const probe = await new Promise((r) => { const w = new Worker('/js/web/worker.js', { type: 'module' }); w.onmessage = (e) => (w.terminate(), r(e.data)); w.postMessage({ type: 'probe' }); });
+        const out = [];
+        for (const format of ${JSON.stringify(WEBKIT_FORMATS.map((f) => f.format))}) {
+          choose(format, format === 'gguf' ? ${JSON.stringify(m.ggufType ?? '')} : '');
+          const error = await convert();
+          const files = {};
+          for (const a of document.querySelectorAll('#files-table a[download]')) files[a.download] = await hex(await (await fetch(a.href)).blob());
+          out.push({ error, state: $('result-state').textContent, summary: $('summary').textContent, files });
+        }
+        return JSON.stringify({ probe, out });`,
+        120,
+        { files: [filesOf(m.input)], ...(last && { shot: join(SHOTS, 'webkit-page.png') }) },
+      )) as string,
+    ) as { probe: { writes?: string; noSync?: string; problem?: string }; out: { error: string; state: string; summary: string; files: Record<string, string> }[] };
+    if (last) {
+      const record = join(SHOTS, 'webkit.json');
+      const { writes, noSync } = got.probe;
+      writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), persistentHost: { writes, noSync } }, null, 2) + '\n');
+    }
+    assert.is(got.probe.writes, 'streams', JSON.stringify(got.probe));
+    assert.match(String(got.probe.noSync), /^NotSupportedError: /, 'a worker\'s createSyncAccessHandle fails (docs/architecture.md says why)');
+    WEBKIT_FORMATS.forEach((f, i) => {
+      const o = got.out[i]!;
+      const what = `${m.name} -> ${f.format}`;
+      assert.is(o.error, '', what);
+      assert.is(o.state, `Done: ${m.name}-${f.format}`, what);
+      assert.match(o.summary, /reads with FileReaderSync, writes through writable streams/, what);
+      const args = f.format === 'gguf' && m.ggufType ? ['--gguf-type', m.ggufType] : f.args;
+      assert.equal(o.files, cliHashes(cliOut(`wk-${m.name}-${f.format}`, m.input, '--format', f.format, ...args)), `${what}: every file byte-identical to the CLI's`);
+    });
+  });
+}
+
+test('WebKit host: Cancel mid-run stops the workers, drops the writable streams and leaves nothing in OPFS', async () => {
   const got = JSON.parse(
-    (await inWebKitHost(isolated.url, `
-      for (let i = 0; i < 300 && !document.body.dataset.unsupported; i++) await new Promise((r) => setTimeout(r, 100));
-      const root = await navigator.storage.getDirectory();
-      await root.getDirectoryHandle('opened', { create: true });
-      return JSON.stringify({ unsupported: document.getElementById('unsupported').textContent, convertDisabled: document.getElementById('convert').disabled, opfsOpens: true });
-    `)) as string,
-  ) as { unsupported: string; convertDisabled: boolean; opfsOpens: boolean };
-  const record = join(SHOTS, 'webkit.json');
-  writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), persistentHost: got }, null, 2) + '\n');
-  assert.is(got.opfsOpens, true);
-  assert.match(got.unsupported, /^This browser's workers cannot write into its private file system \(OPFS createSyncAccessHandle\), as the converter does: NotSupportedError: /);
+    (await inWebKitHost(
+      isolated.url,
+      `${HOST_PRELUDE}
+      await pick('big-model');
+      await ready();
+      choose('bitnet-rs');
+      set('kernels', 'scalar');
+      const done = convert();
+      while (!/tensor [1-9]/.test($('status').textContent) && $('error').hidden && $('result').hidden) await sleep(10);
+      const status = $('status').textContent;
+      $('cancel').click();
+      const error = await done;
+      await sleep(200);
+      return JSON.stringify({ status, error, left: await leftInOpfs() });`,
+      120,
+      { files: [filesOf(BIG)] },
+    )) as string,
+  ) as { status: string; error: string; left: string[] };
+  assert.match(got.status, /tensor [1-9]/, 'cancelled while converting');
+  assert.is(got.error, 'Cancelled: the workers were stopped and nothing was kept.');
+  assert.equal(got.left, [], 'nothing left in OPFS');
+});
+
+test('WebKit host, a storage quota of 2 MB: the writable streams fail, the page says it is the quota in one line, and nothing is left in OPFS', async () => {
+  const got = JSON.parse(
+    (await inWebKitHost(
+      isolated.url,
+      `${HOST_PRELUDE}
+      await pick('big-model');
+      await ready();
+      choose('bitnet-rs');
+      const error = await convert();
+      await sleep(200);
+      return JSON.stringify({ error, left: await leftInOpfs() });`,
+      120,
+      { files: [filesOf(BIG)], quota: 2 << 20 },
+    )) as string,
+  ) as { error: string; left: string[] };
+  assert.match(got.error, /^The conversion failed: [^\n]*cannot write: the browser's storage quota for this page is used up[^\n]*$/);
+  assert.equal(got.left, [], 'nothing left in OPFS');
+});
+
+test('WebKit host: convertFiles (the API) into Blobs, OPFS (and its .zip) and a directory handle, the CLI\'s hashes; nothing left in OPFS', async () => {
+  const want = cliHashes(cliOut('wk-api', SHARDED, '--format', 'gguf', '--gguf-type', 'tq2_0'));
+  const got = JSON.parse(
+    (await inWebKitHost(
+      isolated.url,
+      `${HOST_PRELUDE}
+      await pick('sharded-model');
+      await ready();
+      const files = [...$('files').files];
+      const web = await import('/js/web/index.js');
+      const o = { format: 'gguf', ggufType: 'tq2_0', timestamp: 0, folderName: 'sharded-model' };
+      const b = await web.convertFiles(files, { ...o, output: { kind: 'blobs' } });
+      const blobs = {};
+      for (const x of b.outputs) blobs[x.name] = await hex(x.blob);
+      const kept = await web.convertFiles(files, o);
+      const opfs = {};
+      for (const x of kept.outputs) opfs[x.name] = await hex(x.blob);
+      const z = new Uint8Array(await (await kept.zip()).arrayBuffer());
+      let zipped = '';
+      for (let i = 0; i < z.length; i += 0x8000) zipped += String.fromCharCode(...z.subarray(i, i + 0x8000));
+      zipped = btoa(zipped);
+      await kept.remove();
+      const picked = await (await navigator.storage.getDirectory()).getDirectoryHandle('picked-by-user', { create: true });
+      const d = await web.convertFiles(files, { ...o, output: { kind: 'directory', handle: picked } });
+      const inFolder = {};
+      const folder = await picked.getDirectoryHandle(d.outputName);
+      for (const f of d.files) inFolder[f.name] = await hex(await (await folder.getFileHandle(f.name)).getFile());
+      return JSON.stringify({ writes: [b.writes, kept.writes, d.writes], listed: Object.fromEntries(b.files.map((f) => [f.name, f.sha256])), blobs, opfs, zipped, inFolder, left: await leftInOpfs() });`,
+      120,
+      { files: [filesOf(SHARDED)] },
+    )) as string,
+  ) as { writes: string[]; listed: object; blobs: object; opfs: object; zipped: string; inFolder: object; left: string[] };
+  assert.equal(got.writes, ['streams', 'streams', 'streams']);
+  assert.equal(got.listed, want, 'the hashes convertFiles reports are those of the CLI\'s files');
+  assert.equal(got.blobs, want, 'the Blobs');
+  assert.equal(got.opfs, want, 'the files left in OPFS');
+  const zip = join(tmp, 'wk-api.zip');
+  writeFileSync(zip, Buffer.from(got.zipped, 'base64'));
+  const unzipped = join(tmp, 'wk-api-unzipped');
+  mkdirSync(unzipped);
+  execFileSync('unzip', ['-q', zip, '-d', unzipped]);
+  assert.equal(cliHashes(unzipped), want, 'the .zip (streamed into OPFS through a writable) unpacks to the CLI\'s files');
+  assert.equal(got.inFolder, want, 'the files in the picked folder');
+  assert.equal(got.left, [], 'nothing left in OPFS once removed or delivered');
+});
+
+test('WebKit host, a page that is not cross-origin isolated: no shared memory to wait on, so the page says in one line why it cannot write', async () => {
+  const got = JSON.parse(
+    (await inWebKitHost(
+      plain.url,
+      `${HOST_PRELUDE}
+      for (let i = 0; i < 300 && !document.body.dataset.unsupported; i++) await sleep(100);
+      return JSON.stringify({ isolated: crossOriginIsolated, unsupported: $('unsupported').textContent, convertDisabled: $('convert').disabled });`,
+      60,
+    )) as string,
+  ) as { isolated: boolean; unsupported: string; convertDisabled: boolean };
+  assert.is(got.isolated, false);
+  assert.match(got.unsupported, /^This browser's workers cannot write into its private file system \(OPFS createSyncAccessHandle or createWritable\), as the converter does: NotSupportedError: [^\n]*writable streams work, but writing through them needs shared memory, which this page was not given \(serve it cross-origin isolated: bitnet-converter serve\)$/);
   assert.is(got.convertDisabled, true);
 });
 

@@ -10,7 +10,7 @@ import { checkThreads, jobOrder, runConversion, type ConversionHost, type Conver
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
 import { zipStream } from '../formats/zip.js';
-import { fileIn, lockRun, removeRun, RUNS, stagingFolder } from './opfs.js';
+import { fileIn, lockRun, removeRun, RUNS, stagingFolder, storageError } from './opfs.js';
 import { hubDir, hubModelName, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
 import type { HubFiles } from '../hub/range-reader.js';
 import type { CheckpointFolder } from '../model/checkpoint.js';
@@ -18,7 +18,8 @@ import type { InputFolder } from '../outputs/types.js';
 export { removeLeftovers } from './opfs.js';
 export { fileSet, type FileSet } from './input.js';
 import { READER, startWorker, WebPool, WORKER } from './pool.js';
-import type { Reads, Task, ToWorker } from './worker.js';
+import type { FromWorker, Reads, Task, ToWorker, Writes } from './worker.js';
+import { StreamWriter } from './streamed.js';
 import type { TernaryStats } from '../inspect/stats.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
@@ -77,6 +78,8 @@ export interface WebConvertResult extends Omit<ConversionResult<unknown>, 'deliv
   zip: () => Promise<File>;
   /** How the workers read the input: through a reader worker and shared memory (a cross-origin-isolated page), or FileReaderSync. */
   reads: Reads;
+  /** How the output was written: the workers' synchronous OPFS handles, or writable streams (WebKitGTK, whose workers have none). */
+  writes: Writes;
 }
 
 /** The shares of -1, 0 and +1 over every ternary weight, and the number of layers. */
@@ -158,6 +161,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
   let outputName = '';
   let run = '';
   let reads: Reads = 'FileReaderSync';
+  let writes: Writes = 'sync';
   let hub: HubFiles | undefined;
   const host: ConversionHost<{ name: string; blob: Blob }[]> = {
     inputName: name,
@@ -185,6 +189,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
       await stagingFolder(run, true);
       const done = { bytesRead: 0, tensorsDone: 0, tensorsStarted: 0 };
       let pool: WebPool | undefined;
+      let writer: StreamWriter | undefined;
       let plan: FormatPlan | undefined;
       let options: FormatOptions | undefined;
       const stop = () => pool?.stop(cancelled());
@@ -200,11 +205,17 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           plan = p;
           options = opts;
           check();
-          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run, ...(hub && { hub }) }, (bytes, tensors, started) => {
+          const probe = await writeProbe();
+          if (!probe.writes) throw new OutputError({ file: outputName }, `cannot write the output here: ${probe.problem ?? 'unknown reason'}`);
+          writes = probe.writes;
+          const staged = await stagingFolder(run);
+          if (writes === 'streams') writer = new StreamWriter((name) => fileIn(staged, name, true));
+          const progress = (bytes: number, tensors: number, started: number) => {
             done.bytesRead += bytes;
             done.tensorsDone += tensors;
             done.tensorsStarted += started;
-          });
+          };
+          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run, ...(hub && { hub }) }, progress, writer);
           reads = pool.reads;
           check(); // cancelled while the workers started
         },
@@ -216,6 +227,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options! })));
           const byJob: JobOutcome[] = [];
           order.forEach((i, k) => (byJob[i] = { written: results[k]!.written, stats: results[k]!.stats }));
+          await closeStreams(writer, outputName); // the files are complete: hashing reads them back
           return byJob;
         },
         progress: () => done,
@@ -224,6 +236,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         },
         async writeSmall(name, bytes) {
           const [w] = await pool!.all([{ type: 'small', file: name, bytes }]);
+          await closeStreams(writer, name);
           return w!.written!;
         },
         async commit(written) {
@@ -233,6 +246,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         },
         async abort() {
           end();
+          await writer?.abortAll();
           // a stopped worker's handles close as it goes: retry until the folder can be removed
           await removeRun(run, true);
         },
@@ -243,7 +257,26 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
   const { delivered, stats, ...r } = await runConversion(host, o);
   let zipped: Promise<File> | undefined;
   const zip = () => (zipped ??= zipInto(run, `${outputName}.zip`, delivered));
-  return { ...r, outputName, outputs: delivered, remove: () => removeRun(run), zip, reads, ...(stats && { ternary: ternarySummary(r.layers, stats) }) };
+  return { ...r, outputName, outputs: delivered, remove: () => removeRun(run), zip, reads, writes, ...(stats && { ternary: ternarySummary(r.layers, stats) }) };
+}
+
+/** Closes the writable streams (each puts what was written in place of its file), a failure in words. */
+async function closeStreams(writer: StreamWriter | undefined, file: string): Promise<void> {
+  try {
+    await writer?.closeAll();
+  } catch (e) {
+    throw storageError(file, e);
+  }
+}
+
+/** How a worker can write into OPFS (asked of one worker once per page; streamed.ts). */
+let probed: Promise<{ writes?: Writes; problem?: string }> | undefined;
+function writeProbe(): Promise<{ writes?: Writes; problem?: string }> {
+  return (probed ??= (async () => {
+    const { worker, reply } = startWorker<Extract<FromWorker, { type: 'ready' }>>(WORKER, { type: 'probe' } satisfies ToWorker, 'the conversion worker');
+    const { writes, problem } = await reply.finally(() => worker.terminate());
+    return { writes, problem };
+  })());
 }
 
 /**
@@ -273,7 +306,8 @@ async function zipInto(run: string, name: string, files: { name: string; blob: B
 
 /**
  * Why a conversion cannot run in this browser, in one line, or undefined: the page's private file
- * system (OPFS) must open, and a worker must write into it through a synchronous access handle.
+ * system (OPFS) must open, and a worker must write into it, through a synchronous access handle or
+ * through the main thread's writable streams (streamed.ts).
  */
 export async function browserProblem(): Promise<string | undefined> {
   if (typeof Worker === 'undefined') return 'This browser has no Web Workers, which the converter runs in.';
@@ -284,9 +318,8 @@ export async function browserProblem(): Promise<string | undefined> {
   } catch (e) {
     return `This browser refuses the page its private file system (OPFS), where the converter writes the output: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
   }
-  const { worker, reply } = startWorker<{ problem?: string }>(WORKER, { type: 'probe' } satisfies ToWorker, 'the conversion worker');
-  const { problem } = await reply.finally(() => worker.terminate());
-  return problem && `This browser's workers cannot write into its private file system (OPFS createSyncAccessHandle), as the converter does: ${problem}`;
+  const { problem } = await writeProbe();
+  return problem && `This browser's workers cannot write into its private file system (OPFS createSyncAccessHandle or createWritable), as the converter does: ${problem}`;
 }
 
 async function exists(dir: FileSystemDirectoryHandle, name: string): Promise<boolean> {

@@ -68,11 +68,16 @@ interface FileReaderSyncLike {
   readAsArrayBuffer(blob: Blob): ArrayBuffer;
 }
 
+/** A FileReaderSync (workers only; the DOM typings lack it). */
+export function fileReaderSync(): FileReaderSyncLike {
+  const Reader = (globalThis as unknown as { FileReaderSync?: new () => FileReaderSyncLike }).FileReaderSync;
+  if (!Reader) throw new Error('FileReaderSync is missing: files can only be read synchronously in a worker');
+  return new Reader();
+}
+
 /** Windows read with FileReaderSync (synchronous, only in workers): the fallback where there is no shared memory. */
 export function fileReaderSource(files: Map<string, File>): WindowSource<File> {
-  const Reader = (globalThis as unknown as { FileReaderSync?: new () => FileReaderSyncLike }).FileReaderSync;
-  if (!Reader) throw new Error('FileReaderSync is missing: tensor data can only be read in a worker');
-  const reader = new Reader();
+  const reader = fileReaderSync();
   return new WindowSource(files, (blob, at, length) => {
     const bytes = new Uint8Array(reader.readAsArrayBuffer(blob.slice(at, at + length)));
     if (bytes.length !== length) throw new Error(`${bytes.length} of ${length} bytes could be read`);

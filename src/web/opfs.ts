@@ -126,7 +126,8 @@ export async function openSync(file: FileSystemFileHandle, shared: boolean): Pro
 }
 
 /** A failed write or resize, in words: the usual cause is the storage quota of the page's origin. */
-function storageError(file: string, e: unknown): OutputError {
+export function storageError(file: string, e: unknown): OutputError {
+  if (e instanceof OutputError) return e; // said already
   const quota = (e as Error)?.name === 'QuotaExceededError';
   return new OutputError(
     { file },

@@ -5,6 +5,7 @@ import { reviveError } from '../errors.js';
 import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
 import type { ReaderInit } from './reader.js';
 import { byobReads, newChannel, sharedReadsAvailable, type Channel } from '../stream/shared-read.js';
+import { controlBytes, type StreamWriter } from './streamed.js';
 
 import type { TernaryStats } from '../inspect/stats.js';
 
@@ -33,13 +34,24 @@ export class WebPool {
   private readonly calls = new Map<number, { resolve: (w: Written) => void; reject: (e: Error) => void }>();
   private next = 0;
   private failed?: Error;
+  /** Each worker's control block, where the workers write through `writer` (streamed.ts). */
+  private readonly controls = new Map<Worker, SharedArrayBuffer>();
   /** How the workers read tensor data (they all run in the same page, so they agree). */
   reads: Reads = 'FileReaderSync';
 
-  private constructor(private readonly onProgress: (bytes: number, tensors: number, started: number) => void) {}
+  private constructor(
+    private readonly onProgress: (bytes: number, tensors: number, started: number) => void,
+    private readonly writer?: StreamWriter,
+  ) {}
 
-  static async start(n: number, init: Omit<Extract<ToWorker, { type: 'init' }>, 'type' | 'channel'>, onProgress: (bytes: number, tensors: number, started: number) => void): Promise<WebPool> {
-    const pool = new WebPool(onProgress);
+  /** `writer`: the workers have no synchronous OPFS handles and write through this (streamed.ts). */
+  static async start(
+    n: number,
+    init: Omit<Extract<ToWorker, { type: 'init' }>, 'type' | 'channel' | 'streamed'>,
+    onProgress: (bytes: number, tensors: number, started: number) => void,
+    writer?: StreamWriter,
+  ): Promise<WebPool> {
+    const pool = new WebPool(onProgress, writer);
     // picked Files are read with BYOB readers; a Hub input's ranges with fetch
     const shared = sharedReadsAvailable() && (init.hub !== undefined || byobReads());
     await Promise.all(
@@ -54,8 +66,10 @@ export class WebPool {
           pool.workers.push(reader.worker);
           await reader.reply;
         }
-        const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init, channel } satisfies ToWorker, 'a conversion worker');
+        const streamed = writer ? new SharedArrayBuffer(controlBytes()) : undefined;
+        const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init, channel, streamed } satisfies ToWorker, 'a conversion worker');
         const w = started.worker;
+        if (streamed) pool.controls.set(w, streamed);
         pool.workers.push(w); // before waiting: a failure elsewhere stops it too
         const reply = await started.reply;
         if (reply.type === 'error') throw reviveError(reply.error);
@@ -73,6 +87,7 @@ export class WebPool {
   private receive(w: Worker, m: FromWorker): void {
     if (m.type === 'progress') return this.onProgress(m.bytes, m.tensors, m.started);
     if (m.type === 'ready') return;
+    if (m.type === 'write' || m.type === 'truncate') return this.writer!.apply(m, this.controls.get(w)!);
     const call = this.calls.get(m.id)!;
     this.calls.delete(m.id);
     this.idle.push(w);

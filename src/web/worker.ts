@@ -1,7 +1,7 @@
 // A module worker of the browser conversion: instantiates the kernels once, then runs tasks from the
 // main thread: create a container, fill a job (tensors read through its reader worker or with
-// FileReaderSync, bytes written with a synchronous OPFS handle), hash a file, write a small file.
-// Errors come back as data.
+// FileReaderSync, bytes written with a synchronous OPFS handle, or where workers have none through the
+// main thread's writable streams, streamed.ts), hash a file, write a small file. Errors come back as data.
 
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { serializeError } from '../errors.js';
@@ -14,6 +14,7 @@ import type { TernaryStats } from '../inspect/stats.js';
 import type { HubFiles } from '../hub/range-reader.js';
 import { xhrSource } from './hub-xhr.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
+import { StreamedHandle, type WriteCommand } from './streamed.js';
 
 export type Task =
   | { type: 'create'; file: string; head: Uint8Array; bytes: number }
@@ -23,19 +24,24 @@ export type Task =
 
 export type ToWorker =
   /** `channel`: reads go through the reader worker the main thread started on it (stream/shared-read.ts); none: FileReaderSync, or for a Hub input synchronous XMLHttpRequest. */
-  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel; hub?: HubFiles }
+  /** `streamed`: no synchronous handles here; writes go to the main thread, this worker's control block in shared memory (streamed.ts). */
+  | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel; hub?: HubFiles; streamed?: SharedArrayBuffer }
   | { type: 'task'; id: number; task: Task }
   | { type: 'ping' }
   | { type: 'probe' };
 
 export type FromWorker =
-  | { type: 'ready'; reads?: Reads; problem?: string }
+  /** To a probe: `writes`, how this worker can write, or `problem`; `noSync`: why not through synchronous handles. */
+  | { type: 'ready'; reads?: Reads; problem?: string; writes?: Writes; noSync?: string }
   | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
-  | { type: 'progress'; bytes: number; tensors: number; started: number };
+  | { type: 'progress'; bytes: number; tensors: number; started: number }
+  | WriteCommand;
 
 /** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync (a Hub input: synchronous XMLHttpRequest). */
 export type Reads = 'shared' | 'FileReaderSync' | 'XMLHttpRequest';
+/** How output is written: synchronous OPFS handles in the workers, or writable streams on the main thread (streamed.ts). */
+export type Writes = 'sync' | 'streams';
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 
@@ -43,6 +49,7 @@ let kernels: Kernels;
 let source: TensorSource;
 let reads: Reads;
 let dir: FileSystemDirectoryHandle;
+let streamed: SharedArrayBuffer | undefined;
 
 /**
  * Progress goes to the main thread at most every 100 ms (and at the end of each job). A tensor counts
@@ -64,8 +71,15 @@ function progress(bytes: number, tensors: number, force = false): void {
   pending.last = now;
 }
 
+async function open(file: string, shared: boolean, create: boolean): Promise<SyncHandle> {
+  const handle = await fileIn(dir, file, create);
+  if (!streamed) return openSync(handle, shared);
+  const post = (m: WriteCommand, transfer: Transferable[]) => (self as unknown as Worker).postMessage(m, transfer);
+  return new StreamedHandle(streamed, file, post, create ? undefined : await handle.getFile());
+}
+
 async function withHandle<T>(file: string, shared: boolean, create: boolean, use: (h: SyncHandle) => T): Promise<T> {
-  const h = await openSync(await fileIn(dir, file, create), shared);
+  const h = await open(file, shared, create);
   try {
     return use(h);
   } finally {
@@ -125,27 +139,47 @@ async function small(task: Exclude<Task, { type: 'job' }>): Promise<{ bytes: num
   }
 }
 
-/** Why this worker cannot write OPFS files through a synchronous handle (the way every output is written), or undefined. */
-async function syncHandleProblem(): Promise<string | undefined> {
+/**
+ * How this worker can write OPFS files: through a synchronous handle (the fast way), else through the
+ * main thread's writable streams, which needs shared memory to wait on (a cross-origin-isolated page), else
+ * not at all (`problem`: why, in words).
+ */
+async function writeProbe(): Promise<{ writes?: Writes; problem?: string; noSync?: string }> {
   const name = `.probe-${Math.random().toString(36).slice(2)}`;
+  const why = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
   let root: FileSystemDirectoryHandle | undefined;
+  let sync: string;
   try {
     root = await navigator.storage.getDirectory();
     const h = await openSync(await root.getFileHandle(name, { create: true }), false);
     h.write(new Uint8Array(1), { at: 0 });
     h.close();
-    return undefined;
+    return { writes: 'sync' };
   } catch (e) {
-    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    sync = why(e);
+  }
+  try {
+    if (!root) return { problem: sync };
+    // a file of its own: WebKitGTK refuses every later handle on a file whose sync handle failed
+    const w = await (await root.getFileHandle(`${name}-w`, { create: true })).createWritable();
+    await w.write({ type: 'write', position: 0, data: new Uint8Array(1) });
+    await w.close();
+    if (typeof SharedArrayBuffer !== 'function' || !globalThis.crossOriginIsolated) {
+      return { problem: `${sync}; writable streams work, but writing through them needs shared memory, which this page was not given (serve it cross-origin isolated: bitnet-converter serve)` };
+    }
+    return { writes: 'streams', noSync: sync };
+  } catch (e) {
+    return { problem: `${sync}; createWritable: ${why(e)}` };
   } finally {
     await root?.removeEntry(name).catch(() => undefined);
+    await root?.removeEntry(`${name}-w`).catch(() => undefined);
   }
 }
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   if (m.type === 'ping') return post({ type: 'ready' }); // this module and its imports are loaded
-  if (m.type === 'probe') return post({ type: 'ready', problem: await syncHandleProblem() });
+  if (m.type === 'probe') return post({ type: 'ready', ...(await writeProbe()) });
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);
@@ -158,6 +192,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
           ? xhrSource(m.hub)
           : fileReaderSource(new Map(m.files));
       dir = await stagingFolder(m.run);
+      streamed = m.streamed;
       post({ type: 'ready', reads });
     } catch (err) {
       post({ type: 'error', id: -1, error: serializeError(err) });

@@ -107,6 +107,7 @@ export async function launchWebKit() {
 export function webkitHostMissing() {
   if (!existsSync(WEBKIT_GIR)) return `no ${WEBKIT_GIR} (as root: apt-get install -y gir1.2-webkit2-4.1; npm test does it when run as root)`;
   if (spawnSync('/usr/bin/python3', ['-c', 'import gi'], { stdio: 'ignore' }).status !== 0) return 'no python3-gi (as root: apt-get install -y python3-gi)';
+  if (spawnSync('/usr/bin/python3', ['-c', 'import gi; gi.require_foreign("cairo")'], { stdio: 'ignore' }).status !== 0) return 'no python3-gi-cairo (as root: apt-get install -y python3-gi-cairo)';
   if (!existsSync(XVFB_RUN)) return `no ${XVFB_RUN} (as root: apt-get install -y xvfb)`;
   return undefined;
 }
@@ -114,16 +115,20 @@ export function webkitHostMissing() {
 /**
  * Loads `url` in WebKitGTK with website data kept in a folder of its own (so OPFS persists, unlike
  * MiniBrowser under WebDriver), runs `body` (an async function body) in the page, and resolves with what
- * it returned, or rejects with the host's reason.
+ * it returned, or rejects with the host's reason. `files`: what the file choosers the page opens are
+ * answered with, in turn (a list of paths each); `shot`: a PNG of the page saved at the end; `dataDir`: the
+ * website data folder (default: a new one, removed after); `started`: called with the host's process id
+ * (its web and network processes are its descendants); `quota`: the page's storage quota in bytes.
  */
-export function inWebKitHost(url, body, timeoutSeconds = 60) {
+export function inWebKitHost(url, body, timeoutSeconds = 60, { files = [], shot, dataDir, started, quota } = {}) {
   const missing = webkitHostMissing();
   if (missing) return Promise.reject(new Error(`cannot run the WebKit host: ${missing}`));
   const dir = mkdtempSync(`${tmpdir()}/bitnet-webkit-`);
   const script = `${dir}/script.js`;
   writeFileSync(script, body);
   return new Promise((resolve, reject) => {
-    execFile(XVFB_RUN, ['-a', '/usr/bin/python3', HOST, url, `${dir}/data`, WEBKIT_FEATURES, script, String(timeoutSeconds)], { encoding: 'utf8', env: { ...process.env, JSC_useSharedArrayBuffer: '1' }, timeout: (timeoutSeconds + 30) * 1000 }, (err, stdout) => {
+    const env = { ...process.env, JSC_useSharedArrayBuffer: '1', WEBKIT_HOST_FILES: JSON.stringify(files), WEBKIT_HOST_SHOT: shot ?? '', WEBKIT_HOST_QUOTA_BYTES: quota ? String(quota) : '' };
+    const child = execFile(XVFB_RUN, ['-a', '/usr/bin/python3', HOST, url, dataDir ?? `${dir}/data`, WEBKIT_FEATURES, script, String(timeoutSeconds)], { encoding: 'utf8', env, timeout: (timeoutSeconds + 30) * 1000, maxBuffer: 1 << 26 }, (err, stdout) => {
       rmSync(dir, { recursive: true, force: true });
       let out;
       try {
@@ -131,9 +136,12 @@ export function inWebKitHost(url, body, timeoutSeconds = 60) {
       } catch {
         return reject(new Error(`the WebKit host printed no result (${err?.message ?? 'no error'})`));
       }
-      if (out.error) reject(new Error(`WebKit host: ${out.error}`));
+      // with WEBKIT_HOST_CONSOLE=1 the page's console came before the result: its end tells where it stood
+      const console = stdout.trim().split('\n').slice(-21, -1).join('\n');
+      if (out.error) reject(new Error(`WebKit host: ${out.error}${console ? `\n${console}` : ''}`));
       else resolve(out.value);
     });
+    started?.(child.pid);
   });
 }
 
