@@ -334,7 +334,7 @@ test('engine first, GGUF: llama.cpp on a SiLU model writes what the explicit fla
     await page.click('#convert');
     await page.waitForSelector('#result:not([hidden])');
     sameFiles(want, await downloadZip(page, 'llama-engine'));
-    assert.is(await page.textContent('#run-command'), 'llama-cli -m silu-model-gguf/silu-model-q2_0.gguf -p "Hello" -n 64 -ngl 99');
+    assert.is(await page.textContent('#run-command'), 'llama-cli -m ./silu-model-gguf/silu-model-q2_0.gguf -p "Hello" -n 64 -ngl 99');
   });
 });
 
