@@ -41,6 +41,12 @@ for (const [name, vocab] of [['llama3-real', 128256], ['llama3-small', 8192]] as
     const { hf, gguf, out } = await chain(name, 'llama-packed', vocab);
     const rebuilt = ids(out, CORPUS);
     assert.equal(rebuilt, ids(hf, CORPUS));
+    // every token with its id (Llama 3's "toString", "constructor" and "valueOf" were once dropped as an object's keys)
+    const vocabOf = (dir: string) => new Map(Object.entries(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')).model.vocab as Record<string, number>));
+    const want = vocabOf(hf);
+    const got = vocabOf(out);
+    assert.is(got.size, want.size);
+    for (const [t, id] of want) assert.is(got.get(t), id, JSON.stringify(t));
     if (engineEnabled) {
       const runs = await runTokenizer(gguf, CORPUS);
       CORPUS.forEach((text, i) => assert.equal(rebuilt[i], runs[i].special, `ids of ${JSON.stringify(text)}`));

@@ -35,6 +35,67 @@ export function jsonBytes(value: unknown): Uint8Array {
 }
 
 /** What a JSON text would make: its values (keys included) and the keys at depth 1 (the root object) and 2. */
+/**
+ * JSON text appended as UTF-8 into one growing buffer: a vocabulary's 128k-key object and 280k merge
+ * pairs written piece by piece, never held as objects and a 14 MB string besides the bytes.
+ */
+export class JsonWriter {
+  private buf = new Uint8Array(1 << 20);
+  private length = 0;
+  private readonly encoder = new TextEncoder();
+
+  /** Text that is already JSON. */
+  raw(text: string): this {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit
+    if (this.length + text.length * 3 > this.buf.length) {
+      const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + text.length * 3));
+      grown.set(this.buf.subarray(0, this.length));
+      this.buf = grown;
+    }
+    this.length += this.encoder.encodeInto(text, this.buf.subarray(this.length)).written;
+    return this;
+  }
+
+  value(v: unknown): this {
+    return this.raw(JSON.stringify(v));
+  }
+
+  /**
+   * A Map as the JSON object JSON.stringify(Object.fromEntries(map)) gives: keys that are array indices
+   * first, ascending, then the rest in the map's order.
+   */
+  object(map: ReadonlyMap<string, unknown>): this {
+    const isIndex = (k: string) => /^(0|[1-9][0-9]*)$/.test(k) && Number(k) < 2 ** 32 - 1;
+    const indices = [...map.keys()].filter(isIndex).sort((a, b) => Number(a) - Number(b));
+    let sep = '{';
+    for (const k of indices) {
+      this.raw(`${sep}${JSON.stringify(k)}:${JSON.stringify(map.get(k))}`);
+      sep = ',';
+    }
+    for (const [k, v] of map) {
+      if (isIndex(k)) continue;
+      this.raw(`${sep}${JSON.stringify(k)}:${JSON.stringify(v)}`);
+      sep = ',';
+    }
+    return this.raw(sep === '{' ? '{}' : '}');
+  }
+
+  /** An array, each item written by `item` (which writes one JSON value). */
+  array<T>(items: Iterable<T>, item: (w: this, x: T) => void): this {
+    let sep = '[';
+    for (const x of items) {
+      this.raw(sep);
+      item(this, x);
+      sep = ',';
+    }
+    return this.raw(sep === '[' ? '[]' : ']');
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
 export interface JsonCounts {
   values: number;
   rootKeys: number;

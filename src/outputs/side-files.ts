@@ -18,7 +18,7 @@ export function copySideFiles(input: InputFolder): SmallFile[] {
  * rebuilt from its vocabulary (docs/gguf.md 10), read from its head once, when a format first asks.
  */
 export function ggufSideFiles(base: InputFolder, fileName: string): InputFolder {
-  let rebuilt: Map<string, string> | undefined;
+  let rebuilt: Map<string, Uint8Array> | undefined;
   const fromGguf = (name: string): Uint8Array | undefined => {
     if (name !== 'tokenizer.json' && name !== 'tokenizer_config.json') return undefined;
     if (!rebuilt) {
@@ -30,8 +30,7 @@ export function ggufSideFiles(base: InputFolder, fileName: string): InputFolder 
         if ('files' in r) rebuilt = r.files;
       }
     }
-    const text = rebuilt.get(name);
-    return text === undefined ? undefined : new TextEncoder().encode(text);
+    return rebuilt.get(name);
   };
   return {
     readSide: (name) => base.readSide(name) ?? fromGguf(name),

@@ -12,7 +12,7 @@ import { parseModelConfig } from '../model/config.js';
 import type { ModelPlan } from '../model/plan.js';
 import { ENGINE_IDS, engineById, engineOptions } from '../outputs/engines.js';
 import { formatById, type AnyFormat, type FormatOwnOptions } from '../outputs/index.js';
-import { optionFlag, optionManifestKey, type FormatOptions, type FormatPlan, type InputFolder } from '../outputs/types.js';
+import { optionFlag, optionManifestKey, type FormatOptions, type FormatPlan, type InputFolder, type SmallFile } from '../outputs/types.js';
 import { describeRule, type QuantRule, type ScaleGranularity } from '../quant/rule.js';
 import type { TernaryStats } from '../inspect/stats.js';
 import { VERSION } from '../version.js';
@@ -256,6 +256,8 @@ export interface ConversionHost<Delivered> {
   defaultTimestamp(): number;
   /** Plans the format's jobs (Node: on a worker thread, so the main thread stays free). */
   plan(format: AnyFormat, model: ModelPlan, options: FormatOptions, input: HostInput): Promise<FormatPlan>;
+  /** The format's small files (format.finish) made while the jobs run (Node: on a thread of their own); without it, on this thread after them. */
+  smallFiles?(format: AnyFormat, model: ModelPlan, options: FormatOptions, input: HostInput): Promise<SmallFile[]>;
   /** Checks the output can be written (exists, locked, inside the input) and begins it; `warn` tells what it found and mended (an interrupted replace). */
   begin(format: AnyFormat, input: HostInput, warn: (message: string) => void): Promise<HostRun<Delivered>>;
   /** Compiles the kernels (cached by the host's loader). */
@@ -321,6 +323,9 @@ async function convertOnce<Delivered>(host: ConversionHost<Delivered>, o: Conver
   const model = planModel(input.checkpoint, warn, o.layout);
   refuseBiases(model, input.checkpoint);
   if (engine) Object.assign(options, engineOptions(engine, model, options));
+  // started before the plan: beside the plan thread it is done before the workers' buffers grow (peak memory)
+  const small = host.smallFiles?.(format, model, options, input);
+  small?.catch(() => undefined); // awaited after the jobs, where a failure is thrown
   const plan = await host.plan(format, model, options, input);
   const run = await host.begin(format, input, warn);
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -343,7 +348,7 @@ async function convertOnce<Delivered>(host: ConversionHost<Delivered>, o: Conver
     plan.jobs.forEach((j, i) => own[i].written && files.push({ name: j.file, ...own[i].written! }));
     const hashed = await run.finishContainers(plan.containers);
     plan.containers.forEach((c, i) => files.push({ name: c.file, ...hashed[i] }));
-    for (const f of format.finish(model, options, input.side)) files.push({ name: f.name, ...(await run.writeSmall(f.name, f.bytes)) });
+    for (const f of (await small) ?? format.finish(model, options, input.side)) files.push({ name: f.name, ...(await run.writeSmall(f.name, f.bytes)) });
     const source = describeSource(input.checkpoint, host.inputName, input.relative);
     const rounded = own.flatMap((r) => r.rounded ?? []);
     files.push({ name: 'manifest.json', ...(await run.writeSmall('manifest.json', manifestBytes(format, model, options, files, source, o.layout, rounded))) });

@@ -17,7 +17,7 @@ import type { TernaryStats } from '../inspect/stats.js';
 import { checkThreads, runConversion, type ConversionHost, type ConversionOptions, type OutputFile, type Written } from '../pipeline/conversion.js';
 import type { Tinypool } from 'tinypool';
 import { destroyPool, runJobs, startPool } from './pool.js';
-import { inputFolder, planInWorker } from './plan-worker.js';
+import { finishInWorker, inputFolder, planInWorker } from './plan-worker.js';
 import { ggufSideFiles } from '../outputs/side-files.js';
 import { ProgressCounter } from './progress-counter.js';
 import type { RunnableJob } from './run-job.js';
@@ -114,6 +114,11 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
       threads === 0
         ? Promise.resolve(format.plan(model, options, input.side))
         : planInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir, ...(hub && { side: hub.side }) }),
+    smallFiles:
+      threads === 0
+        ? undefined
+        : (format, model, options, input) =>
+            finishInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir, ...(hub && { side: hub.side }), ...(input.checkpoint.gguf && { gguf: input.checkpoint.gguf.fileName }) }),
     kernels: compile,
     warm(build) {
       if (threads === 0) return;

@@ -1,24 +1,29 @@
-// Plans a format's jobs on a short-lived worker thread. A plan can need large transient data (a GGUF
-// head holds the whole vocabulary: 128k tokens and 280k merges parsed from an 8 MB tokenizer.json);
-// built here, all of it goes when the thread ends, instead of staying in the main thread's heap
-// while the conversion workers run (the peak memory would add up otherwise).
+// Plans a format's jobs, and makes its small files, on short-lived worker threads. A plan can need
+// large transient data (a GGUF head holds the whole vocabulary: 128k tokens and 280k merges parsed from
+// an 8 MB tokenizer.json); built here, all of it goes when the thread ends, instead of staying in the
+// main thread's heap while the conversion workers run (the peak memory would add up otherwise). The
+// small files are made while the jobs run: a tokenizer.json rebuilt from a GGUF's vocabulary took the
+// main thread 0.45 s after the jobs (docs/performance.md).
 
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { readFullySync } from '../io/read.js';
 import { join } from 'node:path';
 import type { ModelPlan } from '../model/plan.js';
 import { formatById, type FormatOptions } from '../outputs/index.js';
-import type { FormatPlan, InputFolder } from '../outputs/types.js';
+import type { FormatPlan, InputFolder, SmallFile } from '../outputs/types.js';
+import { ggufSideFiles } from '../outputs/side-files.js';
 import { answer, inThread } from './thread.js';
 
 interface PlanRequest {
-  task: 'plan';
+  task: 'plan' | 'finish';
   format: string;
   model: ModelPlan;
   options: FormatOptions;
   inputDir: string;
   /** The side files when they are not on disk (a Hub input reads them ahead). */
   side?: [string, Uint8Array][];
+  /** A .gguf source: its file name in inputDir (its vocabulary rebuilt as tokenizer files where none sit beside it). */
+  gguf?: string;
 }
 
 /** The input folder's side files (tokenizer, generation config) through Node file access. */
@@ -52,15 +57,33 @@ function sideFolder(side: Map<string, Uint8Array>): InputFolder {
   return { readSide: (name) => side.get(name), sideSize: (name) => side.get(name)?.length };
 }
 
+// A young generation of 8 MiB (default up to 48): parsing a vocabulary makes short-lived garbage by
+// the million, which a large young generation holds as resident memory (measured: 30 MiB less peak on
+// the largest vocabularies, no slower).
+const LIMITS = { maxYoungGenerationSizeMb: 8 };
+
 export function planInWorker(request: Omit<PlanRequest, 'task'>): Promise<FormatPlan> {
-  // A young generation of 8 MiB (default up to 48): parsing a vocabulary makes short-lived garbage by
-  // the million, which a large young generation holds as resident memory (measured: 30 MiB less peak on
-  // the largest vocabularies, no slower).
-  return inThread<FormatPlan>(new URL(import.meta.url), { task: 'plan', ...request }, 'planning', { maxYoungGenerationSizeMb: 8 });
+  return inThread<FormatPlan>(new URL(import.meta.url), { task: 'plan', ...request }, 'planning', LIMITS);
+}
+
+/** The format's small files (format.finish), made on a thread of their own. */
+export function finishInWorker(request: Omit<PlanRequest, 'task'>): Promise<SmallFile[]> {
+  return inThread<SmallFile[]>(new URL(import.meta.url), { task: 'finish', ...request }, 'small files', LIMITS);
+}
+
+/** The input's side files; `rebuilt`: a .gguf source's vocabulary as tokenizer files (a plan reads the GGUF's own arrays instead). */
+function folder(r: PlanRequest, rebuilt = false): InputFolder {
+  if (r.side) return sideFolder(new Map(r.side));
+  return rebuilt && r.gguf ? ggufSideFiles(inputFolder(r.inputDir), r.gguf) : inputFolder(r.inputDir);
 }
 
 await answer<PlanRequest, FormatPlan>(
   'plan',
-  (r) => formatById(r.format).plan(r.model, r.options, r.side ? sideFolder(new Map(r.side)) : inputFolder(r.inputDir)),
+  (r) => formatById(r.format).plan(r.model, r.options, folder(r)),
   (plan) => plan.containers.map((c) => c.head.buffer as ArrayBuffer),
+);
+await answer<PlanRequest, SmallFile[]>(
+  'finish',
+  (r) => formatById(r.format).finish(r.model, r.options, folder(r, true)),
+  (files) => [...new Set(files.map((f) => f.bytes.buffer as ArrayBuffer))],
 );

@@ -21,6 +21,8 @@ export function hfIds(dir: string, texts: readonly string[]): number[][] {
 
 export const CORPUS: readonly string[] = [
   'Hello world',
+  // tokens that are also the names of Object.prototype's members
+  'x.toString(); new constructor.valueOf(); hasOwnProperty __proto__ isPrototypeOf',
   'The quick brown fox jumps over the lazy dog.',
   "I'm sure they'll've DONE it; it's John's, isn't it?",
   '3.14159 + 1234567 = 42, 1,000,000 and 2024-12-04 at 23:59',

@@ -13,6 +13,7 @@
 import type { GgufValue } from '../../formats/gguf.js';
 import { PRE_TOKENIZERS, recognize } from './pre-tokenizers.js';
 import { sentencePieceMerges } from '../../formats/sentencepiece.js';
+import { JsonWriter } from '../../formats/json-text.js';
 
 /** llama.cpp's other names for the llama-bpe regex (its llama-vocab.cpp), which it also reads with ignore_merges. */
 const LLAMA3_ALIASES = ['llama3', 'falcon3', 'dbrx'];
@@ -46,12 +47,28 @@ const strings = (v: GgufValue | undefined): string[] | undefined => (v?.type ===
 const numbers = (v: GgufValue | undefined): number[] | undefined => (v?.type === 9 && v.itemType !== 8 ? v.value.map(Number) : undefined);
 const number = (v: GgufValue | undefined): number | undefined => (v && v.type !== 8 && v.type !== 9 ? Number(v.value) : undefined);
 
-const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
-/** tokenizer.json on one line: indenting a vocabulary's 280k merge pairs would hold about 4 times the text in memory. */
-const compact = (v: unknown): string => JSON.stringify(v) + '\n';
+const json = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
+
+/**
+ * tokenizer.json on one line (indenting 280k merge pairs would hold about 4 times the text), the bytes
+ * JSON.stringify gives, but with the model's vocab and merges (its last two members) written piece by
+ * piece: as objects and one string they took about 60 MiB for a 128k vocabulary, on a thread that runs
+ * beside the conversion's workers (run/plan-worker.ts).
+ */
+function tokenizerBytes(tokenizer: { model: object }, vocab: ReadonlyMap<string, number>, merges: Iterable<string[]>): Uint8Array {
+  const head = JSON.stringify(tokenizer); // ends with the model's last member, then "}}"
+  return new JsonWriter()
+    .raw(head.slice(0, -2))
+    .raw(',"vocab":')
+    .object(vocab)
+    .raw(',"merges":')
+    .array(merges, (w, pair) => w.value(pair))
+    .raw('}}\n')
+    .bytes();
+}
 
 /** tokenizer.json and tokenizer_config.json from a GGUF's KVs, or why there are none. */
-export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, string> } | { none: string } {
+export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, Uint8Array> } | { none: string } {
   const model = kvs.get('tokenizer.ggml.model')?.value;
   const pre = String(kvs.get('tokenizer.ggml.pre')?.value ?? 'gpt-2');
   if (model === 'llama') return sentencePieceFromGguf(kvs);
@@ -62,12 +79,13 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
   const merges = strings(kvs.get('tokenizer.ggml.merges'));
   if (!tokens || !merges) return { none: 'tokenizer.ggml.tokens and tokenizer.ggml.merges as string arrays' };
   const types = numbers(kvs.get('tokenizer.ggml.token_type')) ?? [];
-  const vocab: Record<string, number> = {};
+  // a Map: as an object's keys, tokens such as "constructor" or "__proto__" were taken for ones already there
+  const vocab = new Map<string, number>();
   const added: { id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }[] = [];
   tokens.forEach((t, id) => {
     const type = types[id] ?? 1;
     if (type === CONTROL || type === USER_DEFINED) added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: type === USER_DEFINED, special: type === CONTROL });
-    else if (type !== UNUSED && !(t in vocab)) vocab[t] = id;
+    else if (type !== UNUSED && !vocab.has(t)) vocab.set(t, id);
   });
   const bos = number(kvs.get('tokenizer.ggml.bos_token_id'));
   const eos = number(kvs.get('tokenizer.ggml.eos_token_id'));
@@ -92,7 +110,7 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false,
-      ignore_merges: rules.ignoreMerges, vocab, merges: merges.map((m) => m.split(' ')),
+      ignore_merges: rules.ignoreMerges,
     },
   };
   const chat = kvs.get('tokenizer.chat_template')?.value;
@@ -105,7 +123,10 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
     model_input_names: ['input_ids', 'attention_mask'],
     tokenizer_class: 'PreTrainedTokenizerFast',
   };
-  return { files: new Map([['tokenizer.json', compact(tokenizer)], ['tokenizer_config.json', json(config)]]) };
+  const pairs = function* () {
+    for (const m of merges) yield m.split(' ');
+  };
+  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, pairs())], ['tokenizer_config.json', json(config)]]) };
 }
 
 /** Token types (llama.cpp's llama_token_type) of a SentencePiece vocabulary: 2 unknown, 6 byte. */
@@ -116,7 +137,7 @@ const UNKNOWN = 2;
  * model.vocab; merges: for each token, highest score first, its splits into two tokens (ordered by the
  * parts' ids); byte fallback; control and user-defined tokens also as added tokens.
  */
-function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, string> } | { none: string } {
+function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, Uint8Array> } | { none: string } {
   const tokens = strings(kvs.get('tokenizer.ggml.tokens'));
   const scores = numbers(kvs.get('tokenizer.ggml.scores'));
   if (!tokens || !scores || scores.length !== tokens.length) return { none: 'tokenizer.ggml.tokens and tokenizer.ggml.scores of one length' };
@@ -163,7 +184,7 @@ function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string
     },
     model: {
       type: 'BPE', dropout: null, unk_token: unk !== undefined ? tokens[unk] ?? null : null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab: Object.fromEntries(vocab), merges,
+      fuse_unk: true, byte_fallback: true, ignore_merges: false,
     },
   };
   const chat = kvs.get('tokenizer.chat_template')?.value;
@@ -179,5 +200,5 @@ function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string
     legacy: true,
     tokenizer_class: 'LlamaTokenizerFast',
   };
-  return { files: new Map([['tokenizer.json', compact(tokenizer)], ['tokenizer_config.json', json(config)]]) };
+  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, merges)], ['tokenizer_config.json', json(config)]]) };
 }
