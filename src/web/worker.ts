@@ -94,7 +94,7 @@ async function run(task: Task): Promise<Outcome> {
     });
     formatById(job.format).write(job, stream, {
       sink(offset?: number) {
-        const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined);
+        const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined, kernels.sha256);
         sinks.push(s);
         return s;
       },
@@ -112,11 +112,11 @@ async function small(task: Exclude<Task, { type: 'job' }>): Promise<{ bytes: num
     case 'create':
       return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes));
     case 'hash':
-      return withHandle(task.file, false, false, hashFile);
+      return withHandle(task.file, false, false, (h) => hashFile(h, kernels.sha256));
     case 'small':
       return withHandle(task.file, false, true, (h) => {
         h.truncate(0);
-        const sink = new HandleSink(h, task.file, 0, true);
+        const sink = new HandleSink(h, task.file, 0, true, kernels.sha256);
         sink.write(task.bytes);
         const w = sink.finish();
         h.flush();
