@@ -1,7 +1,7 @@
 // Hub tensor reads in a worker without shared memory (a page that is not cross-origin isolated, or a
 // browser without SharedArrayBuffer): synchronous XMLHttpRequest range reads, which workers may make,
 // a window at a time (the FileReaderSync path's counterpart for files on the Hub). Slower than the
-// reader worker's streamed ranges (a request per window), but it needs nothing of the page.
+// main thread's streamed ranges (a request per window), but it needs nothing of the page.
 
 import { HubError } from '../errors.js';
 import { accessText, type HubFile, type HubFiles } from '../hub/range-reader.js';

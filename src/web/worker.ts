@@ -1,5 +1,5 @@
 // A module worker of the browser conversion: instantiates the kernels once, then runs tasks from the
-// main thread: create a container, fill a job (tensors read through its reader worker or with
+// main thread: create a container, fill a job (tensors read through the main thread's shared windows or with
 // FileReaderSync, bytes written with a synchronous OPFS handle), hash a file, write a small file.
 // Errors come back as data.
 
@@ -22,7 +22,7 @@ export type Task =
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
-  /** `channel`: reads go through the reader worker the main thread started on it (stream/shared-read.ts); none: FileReaderSync, or for a Hub input synchronous XMLHttpRequest. */
+  /** `channel`: reads go through the main thread, which serves it (stream/shared-read.ts); none: FileReaderSync, or for a Hub input synchronous XMLHttpRequest. */
   | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel; hub?: HubFiles }
   | { type: 'task'; id: number; task: Task }
   | { type: 'ping' }
@@ -34,7 +34,7 @@ export type FromWorker =
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
   | { type: 'progress'; bytes: number; tensors: number; started: number };
 
-/** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync (a Hub input: synchronous XMLHttpRequest). */
+/** How tensor data is read: through shared memory served by the main thread, or with FileReaderSync (a Hub input: synchronous XMLHttpRequest). */
 export type Reads = 'shared' | 'FileReaderSync' | 'XMLHttpRequest';
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
