@@ -6,8 +6,8 @@ import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
 import { byobReads, fileReads, newChannel, serveReads, sharedReadsAvailable, stopServing, type Channel } from '../stream/shared-read.js';
 import { hubReads } from '../hub/range-reader.js';
 
-/** A converting worker's two shared windows: 8 MiB each, one read ahead while it works on the other (docs/performance.md, "The page"). */
-const PAGE_WINDOW_BYTES = 8 << 20;
+/** A converting worker's two shared windows: 2 MiB each, one read ahead while it works on the other (8 MiB each: 34 MiB more renderer memory on 2B-4T, no faster; docs/performance.md, "The page"). */
+const PAGE_WINDOW_BYTES = 2 << 20;
 
 import type { TernaryStats } from '../inspect/stats.js';
 
