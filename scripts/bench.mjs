@@ -20,7 +20,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { openSync, readSync, closeSync, symlinkSync } from 'node:fs';
+import { openSync, readSync, closeSync, realpathSync, symlinkSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 /** input id -> how synth makes it. */
@@ -245,7 +245,8 @@ if (!args['no-browser']) {
   console.log('\nbrowser (the page in Debian\'s headless Chromium, scripts/bench-browser.mjs):');
   const script = new URL('./bench-browser.mjs', import.meta.url).pathname;
   execFileSync(node, [script, '--preset', 'small', '--runs', args.runs], { stdio: 'inherit' });
-  execFileSync(node, [script, '--input', prepare('master-2b-4t').dir, '--runs', '1'], { stdio: 'inherit' });
+  // the real path: Playwright picks no files from a folder reached through a symbolic link
+  execFileSync(node, [script, '--input', realpathSync(prepare('master-2b-4t').dir), '--runs', args.runs], { stdio: 'inherit' });
 }
 await hubServer?.close();
 if (!args['no-kernels']) {
