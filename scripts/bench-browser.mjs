@@ -2,15 +2,17 @@
 // `bitnet-converter` (Node) and by the page (picked with the file input, written to OPFS) in Debian's
 // headless Chromium, Firefox ESR or WebKitGTK (the test suite's host with kept storage,
 // test/helpers/webkit-host.py), medians of N rounds each, as input GB/s, with the peak resident memory of
-// the browser's page process (and WebKit's network process, where its writable streams write). Needs what
-// the browser tests need (test/tools, the Debian packages of scripts/install-engines.mjs).
+// the browser's page process (and WebKit's network process, where its writable streams write). Each round
+// converts with the CLI, then with the page, so that both meet the same load on a shared machine: the ratio
+// of each round, and the CPU seconds of both (the CLI process; the browser's processes). Needs what the
+// browser tests need (test/tools, the Debian packages of scripts/install-engines.mjs).
 // Usage: node scripts/bench-browser.mjs [--engine chromium|firefox|webkit] [--preset small | --input DIR] [--format bitnet-rs] [--runs 3] [--no-stats]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
@@ -20,7 +22,7 @@ const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'build/js/cli/main.js');
 const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bitnet-converter', 'bench');
 const input = args.input ?? join(cache, `browser-${args.preset}`);
-const output = join(cache, `browser-${args.preset}-cli-${args.format}`);
+const output = join(cache, `${args.input ? basename(args.input) : `browser-${args.preset}`}-browser-cli-${args.format}`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 if (!args.input && !existsSync(join(input, '.complete'))) {
@@ -31,15 +33,19 @@ if (!args.input && !existsSync(join(input, '.complete'))) {
 const bytes = readdirSync(input).filter((f) => f.endsWith('.safetensors')).reduce((s, f) => s + statSync(join(input, f)).size, 0);
 const runs = Number(args.runs);
 
-const cliSecs = [];
-const cliPeaks = [];
-for (let i = 0; i < runs; i++) {
+/** User + system CPU seconds of finished children (the CLI processes), from /proc/self/stat. */
+function childCpu() {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100; // cutime, cstime in clock ticks (100 a second on Linux)
+}
+/** One CLI conversion: seconds, CPU seconds, peak RSS in MiB (as the CLI reports it). */
+function cliRound() {
   rmSync(output, { recursive: true, force: true });
+  const cpu = childCpu();
   const t = performance.now();
   const r = spawnSync(process.execPath, [cli, '--input-dir', input, '--output-dir', output, '--format', args.format, '--timestamp', '0', '--log-dir', join(cache, 'logs')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`CLI conversion failed: ${r.stderr}`);
-  cliPeaks.push(Number(/peak memory (\d+) MiB/.exec(r.stderr)?.[1]));
-  cliSecs.push((performance.now() - t) / 1000);
+  return { secs: (performance.now() - t) / 1000, cpu: childCpu() - cpu, peak: Number(/peak memory (\d+) MiB/.exec(r.stderr)?.[1]) };
 }
 
 const { servePage } = await import(join(root, 'build/js/cli/serve.js'));
@@ -72,8 +78,9 @@ function tree(root) {
  */
 function sample(patterns, root) {
   const peaks = patterns.map(() => 0);
+  const cpu0 = cpuOf(root);
   const timer = setInterval(() => {
-    const pids = root ? tree(root()) : readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+    const pids = root() ? tree(root()) : []; // WebKit's host is not started yet
     for (const pid of pids) {
       try {
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -86,7 +93,32 @@ function sample(patterns, root) {
       }
     }
   }, 100);
-  return () => (clearInterval(timer), peaks);
+  return () => (clearInterval(timer), { peaks, cpu: cpuOf(root) - cpu0 });
+}
+/** User + system CPU seconds of the processes under `root()` now (their finished children included). */
+function cpuOf(root) {
+  let s = 0;
+  for (const pid of root() ? tree(root()) : []) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      s += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return s;
+}
+/** The browser process whose command line names `dir` (its profile): other sessions may run the same browser. */
+function started(dir) {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(dir) && !cmd.includes('--type=')) return Number(pid);
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  throw new Error(`no browser process with ${dir} found`);
 }
 
 /** The page's summary and phases, as both drivers read them. */
@@ -101,8 +133,10 @@ const engines = {
     // small quota; a user's browser keeps OPFS on disk.
     const profile = mkdtempSync(join(tmpdir(), 'bitnet-bench-chromium-'));
     const browser = await playwrightChromium().launchPersistentContext(profile, { ...LAUNCH, acceptDownloads: true });
+    const pid = started(profile);
     try {
       for (let i = 0; i < rounds; i++) {
+        const cliRun = cliRound();
         const page = await browser.newPage();
         await page.goto(url);
         await page.setInputFiles('#folder', input);
@@ -112,11 +146,11 @@ const engines = {
         if (args['no-stats']) await page.uncheck('#stats'); // the page's inspect summary off
         await page.selectOption('#destination', 'download');
         await page.fill('#timestamp', '0');
-        const stop = sample([/--type=renderer/]);
+        const stop = sample([/--type=renderer/], () => pid);
         const t = performance.now();
         await page.click('#convert');
         await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 1_800_000 });
-        record((performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
+        record(cliRun, (performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
         await page.close();
       }
     } finally {
@@ -129,6 +163,7 @@ const engines = {
     const browser = await launchFirefox();
     try {
       for (let i = 0; i < rounds; i++) {
+        const cliRun = cliRound();
         const page = await browser.newPage();
         await page.goto(url);
         await page.waitForSelector('body[data-ready="offline"]', { timeout: 60_000 });
@@ -144,7 +179,7 @@ const engines = {
         const t = performance.now();
         await page.click('#convert');
         await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 1_800_000 });
-        record((performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
+        record(cliRun, (performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
         await page.close();
       }
     } finally {
@@ -154,6 +189,7 @@ const engines = {
   async webkit(rounds) {
     const { inWebKitHost } = await import(join(root, 'test/helpers/engines-web.mjs'));
     for (let i = 0; i < rounds; i++) {
+      const cliRun = cliRound();
       let host = 0;
       const stop = sample([/WebKitWebProcess/, /WebKitNetworkProcess/], () => host);
       const data = mkdtempSync(join(tmpdir(), 'bitnet-bench-webkit-'));
@@ -185,7 +221,7 @@ const engines = {
             { files: [readdirSync(input).filter((f) => !f.startsWith('.')).map((f) => join(input, f))], dataDir: data, started: (pid) => (host = pid) },
           ),
         );
-        record(seconds, stop(), summary);
+        record(cliRun, seconds, stop(), summary);
       } finally {
         stop();
         rmSync(data, { recursive: true, force: true });
@@ -194,23 +230,18 @@ const engines = {
   },
 };
 
-const pageSecs = [];
-const peaks = [];
-const reported = [];
-const phases = [];
+/** Each round: the CLI's conversion, the page's seconds, CPU seconds and peaks, convertFiles' own seconds, its phases. */
+const rounds = [];
 /** The sha256 of each file of the CLI's output of the last round, but manifest.json (it names the model, which the page's drivers type differently). */
 const cliFiles = () => Object.fromEntries(readdirSync(output).filter((f) => f !== 'manifest.json').map((f) => [f, createHash('sha256').update(readFileSync(join(output, f))).digest('hex')]));
-function record(seconds, peak, [error, summary, phase, table]) {
+function record(cliRun, seconds, { peaks, cpu }, [error, summary, phase, table]) {
   if (error) throw new Error(`the page failed: ${error}`);
   // the page's table: name, bytes, sha256 (a heading row first); output files are named after the model, the CLI's too
   const rename = (f) => f.replaceAll(/^model|^master-2b-4t/g, 'MODEL');
   const page = Object.fromEntries(table.filter((r) => r.length >= 3 && /^[0-9a-f]{64}$/.test(r[2]) && r[0] !== 'manifest.json').map((r) => [rename(r[0]), r[2]]));
   const cli = Object.fromEntries(Object.entries(cliFiles()).map(([f, h]) => [rename(f), h]));
   if (JSON.stringify(page, Object.keys(page).sort()) !== JSON.stringify(cli, Object.keys(cli).sort())) throw new Error(`the page's files differ from the CLI's: ${JSON.stringify({ page, cli })}`);
-  pageSecs.push(seconds);
-  peaks.push(peak);
-  reported.push(Number(/written in ([\d.]+) s/.exec(summary)?.[1]));
-  phases.push(phase);
+  rounds.push({ cli: cliRun, secs: seconds, cpu, peaks, reported: Number(/written in ([\d.]+) s/.exec(summary)?.[1]), phase });
 }
 const run = engines[args.engine];
 if (!run) throw new Error(`--engine: one of ${Object.keys(engines).join(', ')}`);
@@ -221,17 +252,25 @@ try {
 }
 
 const rate = (s) => (bytes / s / 1e9).toFixed(2);
-const c = median(cliSecs);
-const p = median(pageSecs);
-console.log(`input: ${args.input ?? `synth --preset ${args.preset}`} (${(bytes / 1e6).toFixed(1)} MB of safetensors), --format ${args.format}, ${runs} rounds, medians`);
+const mib = (b) => Math.round(b / 2 ** 20);
+console.log(`input: ${args.input ?? `synth --preset ${args.preset}`} (${(bytes / 1e6).toFixed(1)} MB of safetensors), --format ${args.format}${args['no-stats'] ? ', inspect summary off' : ''}, ${runs} round(s): the CLI, then the page in ${args.engine}`);
+console.log('round  CLI s  page s  ratio  CLI cpu-s  page cpu-s  cpu ratio  CLI peak  page process peak');
+rounds.forEach((r, i) =>
+  console.log(
+    `${String(i + 1).padStart(5)}  ${r.cli.secs.toFixed(2).padStart(5)}  ${r.secs.toFixed(2).padStart(6)}  ${(r.secs / r.cli.secs).toFixed(2).padStart(4)}x  ${r.cli.cpu.toFixed(2).padStart(9)}  ${r.cpu.toFixed(2).padStart(10)}  ${(r.cpu / r.cli.cpu).toFixed(2).padStart(8)}x  ${String(r.cli.peak).padStart(4)} MiB  ${String(mib(r.peaks[0])).padStart(8)} MiB`,
+  ),
+);
+const c = median(rounds.map((r) => r.cli.secs));
+const p = median(rounds.map((r) => r.secs));
+const own = median(rounds.map((r) => r.reported));
 console.log(`| run | seconds | input GB/s |`);
 console.log(`|---|---|---|`);
 console.log(`| CLI (node, process start included) | ${c.toFixed(2)} | ${rate(c)} |`);
 console.log(`| page in ${args.engine} (click to result, workers and wasm compile included) | ${p.toFixed(2)} | ${rate(p)} |`);
-console.log(`| page, convertFiles' own time | ${median(reported).toFixed(2)} | ${rate(median(reported))} |`);
-console.log(`page phases (s), last round: ${phases.at(-1)}`);
+console.log(`| page, convertFiles' own time | ${own.toFixed(2)} | ${rate(own)} |`);
+console.log(`median ratio page / CLI of the same round: ${median(rounds.map((r) => r.secs / r.cli.secs)).toFixed(2)}x; CPU seconds: ${median(rounds.map((r) => r.cpu / r.cli.cpu)).toFixed(2)}x`);
+console.log(`page phases (s), last round: ${rounds.at(-1).phase}`);
 console.log(`every file the page wrote has the sha256 of the CLI's (manifest.json aside: it names the model)`);
-console.log(`peak RSS of the CLI: ${Math.max(...cliPeaks)} MiB`);
-const mib = (i) => Math.round(Math.max(...peaks.map((p) => p[i])) / 2 ** 20);
-console.log(`peak RSS of ${args.engine}'s page process (the page and its workers) during the conversion: ${mib(0)} MiB`);
-if (args.engine === 'webkit') console.log(`peak RSS of WebKit's network process (its writable streams write there): ${mib(1)} MiB`);
+console.log(`peak RSS of the CLI: ${Math.max(...rounds.map((r) => r.cli.peak))} MiB`);
+console.log(`peak RSS of ${args.engine}'s page process (the page and its workers) during the conversion: ${mib(Math.max(...rounds.map((r) => r.peaks[0])))} MiB`);
+if (args.engine === 'webkit') console.log(`peak RSS of WebKit's network process (its writable streams write there): ${mib(Math.max(...rounds.map((r) => r.peaks[1])))} MiB`);

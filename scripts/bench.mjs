@@ -9,12 +9,18 @@
 // the input checkpoint) run, in each round after the same floors, the conversion of <input> to <format>
 // (bitnet-rs for inspect), then the command on its output: its time, its ratio to that conversion and
 // its peak RSS (read by a preloaded exit hook: the process's maxRSS, worker threads included).
-// Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --case falcon3-10b-packed:gguf:gguf-type=i2_s ...] [-- --case verify:master-2b-4t:gguf ...] [-- --threads N] [-- --runs N] [-- --no-kernels] [-- --no-browser]
+// Hub cases `hub:<input>:<format>` convert, in each round after the same floors and the conversion from
+// disk, the same input as a Hugging Face repository served by the test suite's local Hub stand-in
+// (test/helpers/hub-server.ts, over HTTP on 127.0.0.1; its folder also holds a file no conversion needs):
+// the time, its ratio to the conversion from disk, the peak RSS, and the bytes fetched of each file
+// against the bytes the conversion needs (each safetensors file's header and tensors, other files whole).
+// Usage: npm run bench [-- --case master-2b-4t:hf-packed ...] [-- --case hub:master-2b-4t:gguf ...] [-- --case falcon3-10b-packed:gguf:gguf-type=i2_s ...] [-- --case verify:master-2b-4t:gguf ...] [-- --threads N] [-- --runs N] [-- --no-kernels] [-- --no-browser]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { openSync, readSync, closeSync, realpathSync, symlinkSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 /** input id -> how synth makes it. */
@@ -49,6 +55,7 @@ const DEFAULT_CASES = [
   'inspect:master-2b-4t',
   'gguf-2b-4t:hf-packed',
   'gguf-silu-2b-4t:gguf:gguf-type=q2_0:allow-lossy', // I2_S -> Q2_0: its f32 scales rounded to fp16 d
+  'hub:master-2b-4t:gguf', // the same model read from a (local) Hub by range requests
 ];
 /** Preloaded into a checked command: prints its peak RSS as the conversion's summary does. */
 const PEAK_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('peak memory '+Math.round(process.resourceUsage().maxRSS/1024)+' MiB\\n'))`;
@@ -79,10 +86,45 @@ function prepare(id) {
   return { dir, files, bytes: files.reduce((s, f) => s + statSync(f).size, 0) };
 }
 
+/** The local Hub stand-in, started by each hub case for its repository. */
+let hubServer;
+async function hubRepo(inputId, input) {
+  // the input's files, and one more that nothing reads (a repository holds more than a conversion needs)
+  const dir = join(cache, `hub-${inputId}`);
+  if (!existsSync(join(dir, 'optimizer.pt'))) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    for (const f of readdirSync(input.dir).filter((f) => !f.startsWith('.'))) symlinkSync(join(input.dir, f), join(dir, f));
+    symlinkSync(input.files[0], join(dir, 'optimizer.pt'));
+  }
+  const repo = `bench/hub-${inputId}`;
+  await hubServer?.close();
+  const { tsImport } = await import('tsx/esm/api');
+  const { startHubServer } = await tsImport('../test/helpers/hub-server.ts', import.meta.url);
+  hubServer = await startHubServer({ [repo]: { dir } });
+  return { dir, repo };
+}
+
+/** What a conversion reads of a safetensors file: its length prefix, its header and its tensors' bytes. */
+function neededBytes(file) {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    readSync(fd, head, 0, 8, 0);
+    const n = Number(head.readBigUInt64LE(0));
+    const json = Buffer.alloc(n);
+    readSync(fd, json, 0, n, 8);
+    const tensors = Object.entries(JSON.parse(json.toString('utf8'))).filter(([k]) => k !== '__metadata__');
+    return 8 + n + tensors.reduce((s, [, t]) => s + t.data_offsets[1] - t.data_offsets[0], 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const dirBytes = (dir) => readdirSync(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
 
-function benchCase(name) {
-  const check = /^(verify|inspect):/.exec(name)?.[1];
+async function benchCase(name) {
+  const check = /^(verify|inspect|hub):/.exec(name)?.[1];
   // input:format[:flag=value...], each flag a convert option without its dashes (gguf-type=i2_s; allow-lossy: a switch)
   const [inputId, format = 'bitnet-rs', ...flags] = (check ? name.slice(check.length + 1) : name).split(':');
   if (!INPUTS[inputId]) throw new Error(`unknown input ${inputId}: one of ${Object.keys(INPUTS).join(', ')}`);
@@ -99,15 +141,25 @@ function benchCase(name) {
     if (res.status !== 0) throw new Error(`conversion failed: ${res.stderr}`);
     return { secs, peak: Number(/peak memory (\d+) MiB/.exec(res.stderr)?.[1]) };
   };
-  const checkArgs = check === 'verify' ? [cli, 'verify', output, '--against', input.dir] : check === 'inspect' ? [cli, 'inspect', input.dir] : undefined;
+  const hub = check === 'hub' ? await hubRepo(inputId, input) : undefined;
+  const hubOutput = `${output}-hub`;
+  const checkArgs =
+    check === 'verify' ? [cli, 'verify', output, '--against', input.dir]
+    : check === 'inspect' ? [cli, 'inspect', input.dir]
+    : hub ? convertArgs.map((a) => (a === input.dir ? `hf:${hub.repo}` : a === output ? hubOutput : a))
+    : undefined;
   if (checkArgs && args.threads && check === 'verify') checkArgs.push('--threads', args.threads);
-  const checkOnce = () => {
+  const checkOnce = async () => {
+    rmSync(hubOutput, { recursive: true, force: true });
     execFileSync('sync');
+    if (hub) await hubServer.reset();
     let res;
-    const secs = seconds(() => (res = spawnSync(node, ['--import', PEAK_HOOK, ...checkArgs], { encoding: 'utf8', maxBuffer: 1 << 26 })));
+    const secs = seconds(() => (res = spawnSync(node, ['--import', PEAK_HOOK, ...checkArgs], { encoding: 'utf8', maxBuffer: 1 << 26, env: hub ? { ...process.env, HF_ENDPOINT: hubServer.url } : process.env })));
     if (res.status !== 0) throw new Error(`${check} failed: ${res.stdout.slice(0, 2000)}${res.stderr}`);
+    const fetched = hub ? (await hubServer.stats()).sent : undefined;
+    rmSync(hubOutput, { recursive: true, force: true });
     // the hook runs in the worker threads too (each prints the process's maxRSS so far when it ends): the largest is the last
-    return { checkSecs: secs, checkPeak: Math.max(...[...res.stderr.matchAll(/peak memory (\d+) MiB/g)].map((m) => Number(m[1]))) };
+    return { checkSecs: secs, checkPeak: Math.max(...[...res.stderr.matchAll(/peak memory (\d+) MiB/g)].map((m) => Number(m[1]))), fetched };
   };
   // Warm-up: fills the page cache with the input and tells the output size.
   catInput();
@@ -121,19 +173,20 @@ function benchCase(name) {
     const write = seconds(() => execFileSync('dd', ['if=/dev/zero', `of=${ddFile}`, 'bs=1M', `count=${Math.ceil(outputBytes / 2 ** 20)}`, 'conv=fsync'], { stdio: 'ignore' }));
     rmSync(ddFile, { force: true });
     const round = { read, write, ...convertOnce() };
-    rounds.push(checkArgs ? { ...round, ...checkOnce() } : round);
+    rounds.push(checkArgs ? { ...round, ...(await checkOnce()) } : round);
   }
   rmSync(output, { recursive: true, force: true });
   const ratios = rounds.map((r) => r.secs / (r.read + r.write));
   const shown = (a) => `node ${a.map((x) => x.replace(cache, '$CACHE')).join(' ').replace(cli, 'build/js/cli/main.js')}`;
-  return { name, check, input, outputBytes, rounds, ratios, command: shown(convertArgs), checkCommand: checkArgs && shown(checkArgs) };
+  const checkCommand = checkArgs && `${hub ? 'HF_ENDPOINT=<local Hub stand-in> ' : ''}${shown(checkArgs)}`;
+  return { name, check, input, hub, outputBytes, rounds, ratios, command: shown(convertArgs), checkCommand };
 }
 
 mkdirSync(cache, { recursive: true });
 console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${gb(totalmem())} GB RAM, node ${process.version}`);
 const results = [];
 for (const name of args.case ?? DEFAULT_CASES) {
-  const r = benchCase(name);
+  const r = await benchCase(name);
   results.push(r);
   console.log(`\n${r.name}: input ${gb(r.input.bytes)} GB in ${r.input.files.length} file(s), output ${gb(r.outputBytes)} GB`);
   console.log('round  read floor (cat)  write floor (dd+fsync)  I/O floor  bitnet-converter  ratio  GB/s in  peak RSS');
@@ -150,6 +203,23 @@ for (const name of args.case ?? DEFAULT_CASES) {
     r.rounds.forEach((x, i) => console.log(`${String(i + 1).padStart(5)}  ${x.checkSecs.toFixed(2).padStart(6)} s  ${x.secs.toFixed(2).padStart(8)} s  ${(x.checkSecs / x.secs).toFixed(2).padStart(18)}x  ${x.checkPeak} MiB`));
     console.log(`command: ${r.checkCommand}`);
   }
+  if (r.hub) {
+    const repoFiles = readdirSync(r.hub.dir);
+    const last = r.rounds.at(-1).fetched;
+    const fetchedOf = (f) => last[`${r.hub.repo}/${f}`] ?? 0;
+    console.log('bytes fetched in the last round, by file (the repository holds optimizer.pt, which nothing needs):');
+    let needed = 0;
+    for (const f of repoFiles) {
+      const size = statSync(join(r.hub.dir, f)).size;
+      const need = f === 'optimizer.pt' ? 0 : f.endsWith('.safetensors') ? neededBytes(join(r.hub.dir, f)) : fetchedOf(f) > 0 ? size : 0;
+      needed += need;
+      console.log(`  ${f.padEnd(28)} ${String(size).padStart(14)} bytes, fetched ${String(fetchedOf(f)).padStart(14)}, needed ${String(need).padStart(14)}${fetchedOf(f) === need ? '' : '  <- differs'}`);
+    }
+    const total = Object.values(last).reduce((a, b) => a + b, 0);
+    r.fetchedTotal = total;
+    r.neededTotal = needed;
+    console.log(`  fetched ${total} bytes, needed ${needed}${total === needed ? ' (equal)' : ' (NOT equal)'}, the repository ${repoFiles.reduce((s, f) => s + statSync(join(r.hub.dir, f)).size, 0)}`);
+  }
 }
 console.log('\nsummary (median of the rounds):');
 console.log('case                                   in GB   out GB  conversion  I/O floor  ratio  peak RSS');
@@ -164,6 +234,7 @@ if (checks.length) {
   console.log('\nchecks (median of the rounds; ratio: to the conversion of the same round):');
   console.log('case                                   check time  conversion  ratio  peak RSS');
   for (const r of checks) {
+    if (r.hub) console.log(`${r.name}: fetched ${gb(r.fetchedTotal)} GB = needed ${gb(r.neededTotal)} GB: ${r.fetchedTotal === r.neededTotal}`);
     console.log(
       `${r.name.padEnd(38)} ${median(r.rounds.map((x) => x.checkSecs)).toFixed(2).padStart(8)} s  ${median(r.rounds.map((x) => x.secs)).toFixed(2).padStart(8)} s  ${median(r.rounds.map((x) => x.checkSecs / x.secs)).toFixed(2).padStart(4)}x  ${Math.max(...r.rounds.map((x) => x.checkPeak))} MiB`,
     );
@@ -174,8 +245,10 @@ if (!args['no-browser']) {
   console.log('\nbrowser (the page in Debian\'s headless Chromium, scripts/bench-browser.mjs):');
   const script = new URL('./bench-browser.mjs', import.meta.url).pathname;
   execFileSync(node, [script, '--preset', 'small', '--runs', args.runs], { stdio: 'inherit' });
-  execFileSync(node, [script, '--input', prepare('master-2b-4t').dir, '--runs', '1'], { stdio: 'inherit' });
+  // the real path: Playwright picks no files from a folder reached through a symbolic link
+  execFileSync(node, [script, '--input', realpathSync(prepare('master-2b-4t').dir), '--runs', args.runs], { stdio: 'inherit' });
 }
+await hubServer?.close();
 if (!args['no-kernels']) {
   console.log('\nkernel micro-benchmark:');
   execFileSync(node, [new URL('./bench-kernels.mjs', import.meta.url).pathname], { stdio: 'inherit' });

@@ -12,8 +12,8 @@ import { claimChannel, newChannel, serveReads, sharedSource, stopServing, type C
 import { hubReads, RangeReader, type HubFiles } from '../hub/range-reader.js';
 import type { TensorSource } from '../stream/ports.js';
 
-/** The shared window of a converting thread: 8 MiB (2 threads: 16 MiB), two chunks of the default 4 MiB. */
-export const HUB_WINDOW_BYTES = 8 << 20;
+/** The shared window of a converting thread: 1 MiB. It only stages a response's bytes: 8 MiB was no faster and cost 7 MiB more per thread (docs/performance.md, "The Hub input"). */
+export const HUB_WINDOW_BYTES = 1 << 20;
 
 /** A Hub input's reads as a job carries them: the files, the token, where to count bytes fetched, and a key naming the run. */
 export interface HubReadSpec extends HubFiles {

@@ -4,6 +4,8 @@ import type { KernelExports } from './types.js';
 const PAGE = 65536;
 /** wasm32 memory cannot exceed 65536 pages (4 GiB). */
 const MAX_BYTES = 65536 * PAGE;
+/** Input bytes the wasm SHA-256 scratch holds (assembly/sha256.ts SCRATCH_BYTES). */
+const SHA256_SCRATCH = 16384;
 
 export class Kernels {
   readonly exports: KernelExports;
@@ -53,6 +55,26 @@ export class Kernels {
     this.top = end;
     return ptr;
   }
+
+  /**
+   * SHA-256 rounds over whole blocks (formats/sha256.ts's Sha256Rounds) in wasm: bytes in this memory are
+   * hashed where they are, others through the module's static scratch (below heapBase, so no alloc or
+   * reset touches it).
+   */
+  readonly sha256 = (state: Int32Array, blocks: Uint8Array): void => {
+    const ex = this.exports;
+    const s = ex.sha256Scratch();
+    new Int32Array(ex.memory.buffer, s, 8).set(state);
+    if (blocks.buffer === ex.memory.buffer) ex.sha256Blocks(s, blocks.byteOffset, blocks.length >>> 6);
+    else {
+      for (let i = 0; i < blocks.length; i += SHA256_SCRATCH) {
+        const n = Math.min(SHA256_SCRATCH, blocks.length - i);
+        new Uint8Array(ex.memory.buffer, s + 64, n).set(blocks.subarray(i, i + n));
+        ex.sha256Blocks(s, s + 64, n >>> 6);
+      }
+    }
+    state.set(new Int32Array(ex.memory.buffer, s, 8));
+  };
 
   /** Frees everything allocated (memory is not shrunk; wasm memory never shrinks). */
   reset(): void {

@@ -15,6 +15,10 @@ export interface KernelExports {
   readonly memory: WebAssembly.Memory;
   /** First free byte of linear memory. */
   heapBase(): number;
+  /** SHA-256 rounds (FIPS 180-4) over `blocks` 64-byte blocks at data into the 8 u32 at state. */
+  sha256Blocks(state: number, data: number, blocks: number): void;
+  /** The static scratch: the 8-word state at the pointer, 16384 input bytes from pointer + 64. */
+  sha256Scratch(): number;
   /** n elements of `dtype` at src -> n f32 at dst (bit exact; F16 incl. subnormals/Inf/NaN). */
   widen(dtype: number, src: number, n: number, dst: number): void;
   /**

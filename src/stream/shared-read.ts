@@ -1,12 +1,11 @@
 // Synchronous reads for a converting worker, served by a reader thread through shared memory: the
 // converting worker posts a request in a SharedArrayBuffer and waits (Atomics.wait); the reader thread,
-// free to await, reads and copies into the shared window. The browser reads picked Files this way (a
-// BYOB reader of Blob.stream() into one reused buffer; measured in Chromium 156 against FileReaderSync,
-// whose every read is a new ArrayBuffer freed late: 376 vs 185 MiB/s, and a 4 GiB read peaking at 465
-// vs 1538 MiB; needs a cross-origin-isolated page); the Hub input reads HTTP ranges this way, in the
-// browser and on Node (a worker_threads reader, src/io/hub-reader.ts), since the workers' reads are
-// synchronous and fetch is not.
-
+// free to await, reads and copies into a shared window. The browser reads picked Files this way (a BYOB
+// reader of Blob.stream() into one small reused buffer; FileReaderSync makes every read a new ArrayBuffer
+// that the worker's GC frees late; needs a cross-origin-isolated page); the Hub input reads HTTP ranges
+// this way, in the browser and on Node (src/io/hub-reader.ts), since the workers' reads are synchronous
+// and fetch is not. A channel with two windows is double-buffered: while the converting worker works on
+// one window, the reader fills the other with the rest of the tensor (docs/performance.md, "The page").
 import { reviveError, serializeError } from '../errors.js';
 import { WINDOW_BYTES, WindowSource, type SizedFile } from './window-source.js';
 
@@ -18,11 +17,13 @@ const FILE = 3; // index of the file
 const LENGTH = 4; // bytes asked (<= the window)
 const OWNER = 5; // 0 while no reading thread has claimed the channel (claimChannel)
 const STOP = 6; // 1: the reader stops serving (stopServing)
+const SLOT = 7; // the window the answer is in
 
 export interface Channel {
   ctrl: SharedArrayBuffer; // Int32Array cells above
   position: SharedArrayBuffer; // two Float64 (positions pass 2^31): where to read, where the tensor ends
-  data: SharedArrayBuffer; // the window
+  data: SharedArrayBuffer; // the windows, `window` bytes each
+  window: number;
   error: SharedArrayBuffer; // a UTF-8 message, zero-padded
 }
 
@@ -40,11 +41,13 @@ export function byobReads(): boolean {
   }
 }
 
-export function newChannel(windowBytes = WINDOW_BYTES): Channel {
+/** `windows`: 2 lets the reader read ahead into one window while the other is used. */
+export function newChannel(windowBytes = WINDOW_BYTES, windows: 1 | 2 = 1): Channel {
   return {
     ctrl: new SharedArrayBuffer(32),
     position: new SharedArrayBuffer(16),
-    data: new SharedArrayBuffer(windowBytes),
+    data: new SharedArrayBuffer(windowBytes * windows),
+    window: windowBytes,
     error: new SharedArrayBuffer(2048),
   };
 }
@@ -77,9 +80,10 @@ export function sharedSource<F extends SizedFile>(channel: Channel, files: Map<s
       }
       throw error;
     }
-    return data.subarray(0, length); // valid until the next read, which replaces the window
+    const at0 = Atomics.load(ctrl, SLOT) * channel.window;
+    return data.subarray(at0, at0 + length); // valid until the next read
   };
-  return new WindowSource(files, read, data.length, hint);
+  return new WindowSource(files, read, channel.window, hint);
 }
 
 /** Takes the channel for the calling thread if no other thread has: several threads may be handed the same channels. */
@@ -102,16 +106,34 @@ export async function serveReads(channel: Channel, read: ServeRead): Promise<voi
   const ctrl = new Int32Array(channel.ctrl);
   const position = new Float64Array(channel.position);
   const data = new Uint8Array(channel.data);
+  const windows = Math.floor(data.length / channel.window);
+  const slot = (i: number, length: number) => data.subarray(i * channel.window, i * channel.window + length);
+  /** The read ahead into the window not being used: what it holds once `done` settles. */
+  let ahead: { file: number; at: number; end: number; length: number; slot: number; done: Promise<boolean> } | undefined;
+  let last = 0; // the window of the last answer
   for (let seen = 0; ; ) {
     const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: unknown } }).waitAsync(ctrl, REQUEST, seen);
     if (wait.async) await wait.value;
     if (Atomics.load(ctrl, STOP)) return;
     if (Atomics.load(ctrl, REQUEST) === seen) continue; // woken without a request
     seen = Atomics.load(ctrl, REQUEST);
+    const file = Atomics.load(ctrl, FILE);
     const length = Atomics.load(ctrl, LENGTH);
+    const at = position[0];
+    const end = position[1];
     try {
-      await read(Atomics.load(ctrl, FILE), position[0], position[1], data.subarray(0, length));
+      const hit = ahead && ahead.file === file && ahead.at === at && ahead.end === end && ahead.length >= length ? ahead : undefined;
+      const ready = ahead ? await ahead.done : false; // a read ahead always ends before the next read starts (they share a stream)
+      ahead = undefined;
+      if (hit && ready) last = hit.slot;
+      else await read(file, at, end, slot(last, length));
+      Atomics.store(ctrl, SLOT, last);
       Atomics.store(ctrl, FAILED, 0);
+      const next = at + length;
+      if (windows > 1 && next < end) {
+        const into = slot(1 - last, Math.min(channel.window, end - next));
+        ahead = { file, at: next, end, length: into.length, slot: 1 - last, done: read(file, next, end, into).then(() => true, () => false) }; // a failure is met again by the read itself
+      }
     } catch (e) {
       const err = new Uint8Array(channel.error);
       const s = serializeError(e);
@@ -125,21 +147,38 @@ export async function serveReads(channel: Channel, read: ServeRead): Promise<voi
   }
 }
 
-/** Reads of picked Files, with a BYOB reader of Blob.stream() into one reused buffer. */
+/** Bytes a BYOB read of a picked File asks for at a time (each then copied into the shared window). */
+const BYOB_BYTES = 1 << 20;
+
+/**
+ * Reads of picked Files with a BYOB reader of Blob.stream() into one small reused buffer. The stream of
+ * a read runs on to the end of the tensor, so the next read, where this one stopped, continues it.
+ */
 export function fileReads(files: File[]): ServeRead {
-  let buf = new ArrayBuffer(WINDOW_BYTES);
-  return async (file, at, _end, into) => {
-    const length = into.length;
-    const reader = files[file].slice(at, at + length).stream().getReader({ mode: 'byob' });
+  let buf = new ArrayBuffer(BYOB_BYTES);
+  let open: { file: number; pos: number; stop: number; reader: ReadableStreamBYOBReader } | undefined;
+  return async (file, at, end, into) => {
+    const stop = Math.max(end, at + into.length);
+    // the next tensor may start where the last one's stream ends: a stream goes on only within its tensor
+    if (!open || open.file !== file || open.pos !== at || open.stop !== stop) {
+      void open?.reader.cancel().catch(() => undefined);
+      open = { file, pos: at, stop, reader: files[file].slice(at, stop).stream().getReader({ mode: 'byob' }) };
+    }
+    const o = open;
+    open = undefined; // until this read ends whole
     let got = 0;
-    while (got < length) {
-      const { done, value } = await reader.read(new Uint8Array(buf, got, Math.min(WINDOW_BYTES, length) - got));
+    while (got < into.length) {
+      const { done, value } = await o.reader.read(new Uint8Array(buf, 0, Math.min(BYOB_BYTES, into.length - got)));
       if (done || !value) break;
       buf = value.buffer as ArrayBuffer; // the read hands the same memory back in a new ArrayBuffer
+      into.set(value, got);
       got += value.byteLength;
     }
-    reader.releaseLock();
-    if (got !== length) throw new Error(`${got} of ${length} bytes could be read`);
-    into.set(new Uint8Array(buf, 0, length));
+    if (got !== into.length) {
+      void o.reader.cancel().catch(() => undefined);
+      throw new Error(`${got} of ${into.length} bytes could be read`);
+    }
+    o.pos = at + got;
+    open = o;
   };
 }

@@ -1,7 +1,7 @@
 // Hub tensor reads in a worker without shared memory (a page that is not cross-origin isolated, or a
 // browser without SharedArrayBuffer): synchronous XMLHttpRequest range reads, which workers may make,
 // a window at a time (the FileReaderSync path's counterpart for files on the Hub). Slower than the
-// reader worker's streamed ranges (a request per window), but it needs nothing of the page. Failures
+// main thread's streamed ranges (a request per window), but it needs nothing of the page. Failures
 // are retried as range-reader.ts retries them, and every response must carry the file's ETag.
 
 import { HubError } from '../errors.js';

@@ -17,7 +17,7 @@ import type { CheckpointFolder } from '../model/checkpoint.js';
 import type { InputFolder } from '../outputs/types.js';
 export { removeLeftovers } from './opfs.js';
 export { fileSet, type FileSet } from './input.js';
-import { READER, startWorker, WebPool, WORKER } from './pool.js';
+import { startWorker, WebPool, WORKER } from './pool.js';
 import type { FromWorker, Reads, Task, ToWorker, Writes } from './worker.js';
 import { StreamWriter } from './streamed.js';
 import type { TernaryStats } from '../inspect/stats.js';
@@ -76,7 +76,7 @@ export interface WebConvertResult extends Omit<ConversionResult<unknown>, 'deliv
    * in memory where the browser cannot write a file stream there), named "<outputName>.zip". Made once.
    */
   zip: () => Promise<File>;
-  /** How the workers read the input: through a reader worker and shared memory (a cross-origin-isolated page), or FileReaderSync. */
+  /** How the workers read the input: through shared memory, served by the page's thread (a cross-origin-isolated page), or FileReaderSync. */
   reads: Reads;
   /** How the output was written: the workers' synchronous OPFS handles, or writable streams (WebKitGTK, whose workers have none). */
   writes: Writes;
@@ -286,10 +286,8 @@ function writeProbe(): Promise<{ writes?: Writes; problem?: string }> {
 export async function warmUp(): Promise<void> {
   const urls = [kernelWasmUrl('simd'), kernelWasmUrl('scalar'), bindingsUrl()];
   await Promise.all(urls.map(async (u) => (await fetch(u)).arrayBuffer()));
-  for (const script of [WORKER, READER]) {
-    const { worker, reply } = startWorker(script, { type: 'ping' } satisfies ToWorker, 'the conversion worker');
-    await reply.finally(() => worker.terminate());
-  }
+  const { worker, reply } = startWorker(WORKER, { type: 'ping' } satisfies ToWorker, 'the conversion worker');
+  await reply.finally(() => worker.terminate());
 }
 
 /** Streams the zip of `files` into the run's folder (or memory); the run's files are read once, as they are zipped. */

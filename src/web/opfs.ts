@@ -4,7 +4,7 @@
 // folder the user picked, or read into Blobs) and removes it on failure.
 
 import { OutputError } from '../errors.js';
-import { Sha256 } from '../formats/sha256.js';
+import { Sha256, type Sha256Rounds } from '../formats/sha256.js';
 import { StagedSink } from '../stream/staged-sink.js';
 
 /** The parts of FileSystemSyncAccessHandle used here (a worker-only API the DOM typings lack). */
@@ -164,9 +164,10 @@ export class HandleSink extends StagedSink {
     private readonly file: string,
     private readonly at: number,
     hashed: boolean,
+    rounds?: Sha256Rounds,
   ) {
     super();
-    if (hashed) this.hash = new Sha256();
+    if (hashed) this.hash = new Sha256(rounds);
   }
 
   protected put(bytes: Uint8Array): void {
@@ -192,10 +193,10 @@ export function createContainer(handle: SyncHandle, file: string, head: Uint8Arr
 const HASH_CHUNK = 8 << 20;
 
 /** The sha256 of a whole file, read back in chunks. */
-export function hashFile(handle: SyncHandle): { bytes: number; sha256: string } {
+export function hashFile(handle: SyncHandle, rounds?: Sha256Rounds): { bytes: number; sha256: string } {
   const size = handle.getSize();
   const buf = new Uint8Array(Math.min(HASH_CHUNK, Math.max(size, 1)));
-  const hash = new Sha256();
+  const hash = new Sha256(rounds);
   for (let at = 0; at < size; ) {
     const n = handle.read(buf.subarray(0, Math.min(buf.length, size - at)), { at });
     if (n <= 0) throw new OutputError({}, `cannot read back an output file at ${at} of ${size} bytes`);

@@ -3,11 +3,13 @@
 
 import { reviveError } from '../errors.js';
 import type { FromWorker, Reads, Task, ToWorker } from './worker.js';
-import type { ReaderInit } from './reader.js';
-import { byobReads, newChannel, sharedReadsAvailable, type Channel } from '../stream/shared-read.js';
+import { byobReads, fileReads, newChannel, serveReads, sharedReadsAvailable, stopServing, type Channel } from '../stream/shared-read.js';
+import { hubReads } from '../hub/range-reader.js';
 import { controlBytes, type StreamWriter } from './streamed.js';
-
 import type { TernaryStats } from '../inspect/stats.js';
+
+/** A converting worker's two shared windows: 2 MiB each, one read ahead while it works on the other (8 MiB each: 34 MiB more renderer memory on 2B-4T, no faster; docs/performance.md, "The page"). */
+const PAGE_WINDOW_BYTES = 2 << 20;
 
 /** What a task gave back: a file's size and sha256 (its own file, a hash, a small file), a job's statistics (options.stats). */
 type Written = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] };
@@ -24,11 +26,11 @@ export function startWorker<R>(script: URL, message: unknown, what: string): { w
 }
 
 export const WORKER = new URL('./worker.js', import.meta.url);
-export const READER = new URL('./reader.js', import.meta.url);
 
 export class WebPool {
-  /** The conversion workers and their reader workers. */
+  /** The conversion workers, and the channels this thread serves their reads on. */
   private readonly workers: Worker[] = [];
+  private readonly channels: Channel[] = [];
   private readonly idle: Worker[] = [];
   private readonly waiting: (() => void)[] = [];
   private readonly calls = new Map<number, { resolve: (w: Written) => void; reject: (e: Error) => void }>();
@@ -56,15 +58,13 @@ export class WebPool {
     const shared = sharedReadsAvailable() && (init.hub !== undefined || byobReads());
     await Promise.all(
       Array.from({ length: n }, async () => {
-        // Each worker reads through a reader worker of its own, started here: Firefox 153 now and then never
-        // ran one started by the worker itself, its constructor stuck (4 of 40 conversions hung so)
+        // The page's own thread serves each worker's reads (it is idle while they run): a reader worker per
+        // converting worker cost about 20 MiB of renderer memory on 2B-4T, for the same CPU time
         let channel: Channel | undefined;
         if (shared) {
-          channel = newChannel();
-          const message: ReaderInit = init.hub ? { type: 'init', channel, hub: init.hub } : { type: 'init', channel, files: init.files.map(([, f]) => f) };
-          const reader = startWorker(READER, message, 'the reader worker');
-          pool.workers.push(reader.worker);
-          await reader.reply;
+          channel = newChannel(PAGE_WINDOW_BYTES, 2);
+          pool.channels.push(channel);
+          void serveReads(channel, init.hub ? hubReads(init.hub) : fileReads(init.files.map(([, f]) => f)));
         }
         const streamed = writer ? new SharedArrayBuffer(controlBytes()) : undefined;
         const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init, channel, streamed } satisfies ToWorker, 'a conversion worker');
@@ -127,6 +127,7 @@ export class WebPool {
   stop(why: Error = new Error('the conversion was stopped')): void {
     this.failed ??= why;
     for (const w of this.workers) w.terminate();
+    for (const c of this.channels) stopServing(c);
     for (const c of this.calls.values()) c.reject(why);
     this.calls.clear();
     for (const wake of this.waiting.splice(0)) wake();

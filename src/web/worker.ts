@@ -1,7 +1,7 @@
 // A module worker of the browser conversion: instantiates the kernels once, then runs tasks from the
-// main thread: create a container, fill a job (tensors read through its reader worker or with
-// FileReaderSync, bytes written with a synchronous OPFS handle, or where workers have none through the
-// main thread's writable streams, streamed.ts), hash a file, write a small file. Errors come back as data.
+// main thread: create a container, fill a job (tensors read through the main thread's shared windows or
+// with FileReaderSync, bytes written with a synchronous OPFS handle, or where workers have none through
+// the main thread's writable streams, streamed.ts), hash a file, write a small file. Errors come back as data.
 
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { serializeError } from '../errors.js';
@@ -23,7 +23,7 @@ export type Task =
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
-  /** `channel`: reads go through the reader worker the main thread started on it (stream/shared-read.ts); none: FileReaderSync, or for a Hub input synchronous XMLHttpRequest. */
+  /** `channel`: reads go through the main thread, which serves it (stream/shared-read.ts); none: FileReaderSync, or for a Hub input synchronous XMLHttpRequest. */
   /** `streamed`: no synchronous handles here; writes go to the main thread, this worker's control block in shared memory (streamed.ts). */
   | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel; hub?: HubFiles; streamed?: SharedArrayBuffer }
   | { type: 'task'; id: number; task: Task }
@@ -38,7 +38,7 @@ export type FromWorker =
   | { type: 'progress'; bytes: number; tensors: number; started: number }
   | WriteCommand;
 
-/** How tensor data is read: through a reader worker and shared memory, or with FileReaderSync (a Hub input: synchronous XMLHttpRequest). */
+/** How tensor data is read: through shared memory served by the main thread, or with FileReaderSync (a Hub input: synchronous XMLHttpRequest). */
 export type Reads = 'shared' | 'FileReaderSync' | 'XMLHttpRequest';
 /** How output is written: synchronous OPFS handles in the workers, or writable streams on the main thread (streamed.ts). */
 export type Writes = 'sync' | 'streams';
@@ -108,7 +108,7 @@ async function run(task: Task): Promise<Outcome> {
     });
     formatById(job.format).write(job, stream, {
       sink(offset?: number) {
-        const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined);
+        const s = new HandleSink(h, job.file, offset ?? 0, offset === undefined, kernels.sha256);
         sinks.push(s);
         return s;
       },
@@ -126,11 +126,11 @@ async function small(task: Exclude<Task, { type: 'job' }>): Promise<{ bytes: num
     case 'create':
       return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes));
     case 'hash':
-      return withHandle(task.file, false, false, hashFile);
+      return withHandle(task.file, false, false, (h) => hashFile(h, kernels.sha256));
     case 'small':
       return withHandle(task.file, false, true, (h) => {
         h.truncate(0);
-        const sink = new HandleSink(h, task.file, 0, true);
+        const sink = new HandleSink(h, task.file, 0, true, kernels.sha256);
         sink.write(task.bytes);
         const w = sink.finish();
         h.flush();
