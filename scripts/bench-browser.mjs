@@ -79,7 +79,9 @@ function tree(root) {
 function sample(patterns, root) {
   const peaks = patterns.map(() => 0);
   const cpu0 = cpuOf(root);
+  let cpu = cpu0; // the last seen: WebKit's host has ended when stop() is called
   const timer = setInterval(() => {
+    cpu = Math.max(cpu, cpuOf(root));
     const pids = root() ? tree(root()) : []; // WebKit's host is not started yet
     for (const pid of pids) {
       try {
@@ -93,7 +95,7 @@ function sample(patterns, root) {
       }
     }
   }, 100);
-  return () => (clearInterval(timer), { peaks, cpu: cpuOf(root) - cpu0 });
+  return () => (clearInterval(timer), { peaks, cpu: Math.max(cpu, cpuOf(root)) - cpu0 });
 }
 /** User + system CPU seconds of the processes under `root()` now (their finished children included). */
 function cpuOf(root) {
