@@ -22,8 +22,8 @@ import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { UnsupportedError } from '../build/js/errors.js';
 import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
 import { scaledInvFreq } from './reference/forward-ref.js';
-import { checkAgainst, checkBitnetRsBins, checkGguf, expectedBitnetRsSafetensors, expectedGguf, expectedHfPacked, expectedMsGpu, type GgufTernaryType } from './reference/formats-ref.js';
-import { ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
+import { checkGguf, expectedGguf, type GgufTernaryType } from './reference/formats-ref.js';
+import { checkFromGgufSource, ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
 import { conversionFails } from './helpers/common.js';
 
 const root = mkdtempSync(join(tmpdir(), 'bitnet-gguf-q8-'));
@@ -44,25 +44,14 @@ async function run(inputDir: string, format: string, extra: Partial<ConvertOptio
 }
 
 async function check(format: string, out: string, src: GgufAsHf, embd: 'f16' | 'q8_0' = 'f16'): Promise<string[]> {
-  const read = (f: string) => new Uint8Array(readFileSync(join(out, f)));
-  switch (format) {
-    case 'bitnet-rs':
-      return checkBitnetRsBins(read, 'standard', src.tensors, src.config);
-    case 'bitnet-rs-safetensors':
-      return checkAgainst(expectedBitnetRsSafetensors(src.tensors, src.config), read('model.safetensors'));
-    case 'hf-packed':
-      return checkAgainst(expectedHfPacked(src.tensors, src.config), read('model.safetensors'));
-    case 'ms-gpu':
-      return checkAgainst(expectedMsGpu(src.tensors, src.config), read('model_state_int2.safetensors'));
-    default: {
-      const file = ggufFile(out);
-      const { metadata, tensorInfos, tensorDataOffset } = await hfGguf(file, { allowLocalFile: true });
-      const arch = String((metadata as unknown as Record<string, unknown>)['general.architecture']);
-      const type = ({ 36: 'i2_s', 35: 'tq2_0', 34: 'tq1_0', 42: 'q2_0', 1: 'f16' } as Record<number, GgufTernaryType>)[Number(tensorInfos.find((t) => t.name === 'blk.0.attn_q.weight')!.dtype)];
-      const infos = tensorInfos.map((t) => ({ name: t.name, ne: t.shape.map(Number), type: Number(t.dtype), offset: Number(t.offset) }));
-      return checkGguf(expectedGguf(src.tensors, src.config, { arch, embd }), type, new Uint8Array(readFileSync(file)), infos, Number(tensorDataOffset));
-    }
-  }
+  const other = checkFromGgufSource(format, out, src);
+  if (other) return other;
+  const file = ggufFile(out);
+  const { metadata, tensorInfos, tensorDataOffset } = await hfGguf(file, { allowLocalFile: true });
+  const arch = String((metadata as unknown as Record<string, unknown>)['general.architecture']);
+  const type = ({ 36: 'i2_s', 35: 'tq2_0', 34: 'tq1_0', 42: 'q2_0', 1: 'f16' } as Record<number, GgufTernaryType>)[Number(tensorInfos.find((t) => t.name === 'blk.0.attn_q.weight')!.dtype)];
+  const infos = tensorInfos.map((t) => ({ name: t.name, ne: t.shape.map(Number), type: Number(t.dtype), offset: Number(t.offset) }));
+  return checkGguf(expectedGguf(src.tensors, src.config, { arch, embd }), type, new Uint8Array(readFileSync(file)), infos, Number(tensorDataOffset));
 }
 
 /** HF F16 -> GGUF with Q8_0 embeddings: 1bitLLM (arch bitnet, TQ2_0, tied) and a Llama layout (arch llama, Q2_0, untied: output.weight Q8_0 too). */

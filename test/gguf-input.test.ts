@@ -19,10 +19,8 @@ import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { ConversionError, CorruptFileError, InvalidTernaryWeightError, UnsupportedError } from '../build/js/errors.js';
 import { FORMAT_IDS } from '../build/js/outputs/index.js';
 import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
-import {
-  checkAgainst, checkBitnetRsBins, checkGguf, expectedBitnetRsSafetensors, expectedGguf, expectedHfPacked, expectedMsGpu, type GgufTernaryType,
-} from './reference/formats-ref.js';
-import { ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
+import { checkBitnetRsBins, checkGguf, expectedGguf, type GgufTernaryType } from './reference/formats-ref.js';
+import { checkFromGgufSource, ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
 import { conversionFails, mulberry32 } from './helpers/common.js';
 
 const root = mkdtempSync(join(tmpdir(), 'bitnet-gguf-input-'));
@@ -64,16 +62,9 @@ const ggufFile = (dir: string) => join(dir, readdirSync(dir).find((f) => f.endsW
 
 /** What a format must hold, from the decoded GGUF (the reference), or its mismatches. */
 async function check(format: string, out: string, src: GgufAsHf): Promise<string[]> {
-  const read = (f: string) => new Uint8Array(readFileSync(join(out, f)));
+  const other = checkFromGgufSource(format, out, src);
+  if (other) return other;
   switch (format) {
-    case 'bitnet-rs':
-      return checkBitnetRsBins(read, 'standard', src.tensors, src.config);
-    case 'bitnet-rs-safetensors':
-      return checkAgainst(expectedBitnetRsSafetensors(src.tensors, src.config), read('model.safetensors'));
-    case 'hf-packed':
-      return checkAgainst(expectedHfPacked(src.tensors, src.config), read('model.safetensors'));
-    case 'ms-gpu':
-      return checkAgainst(expectedMsGpu(src.tensors, src.config), read('model_state_int2.safetensors'));
     case 'gguf': {
       const file = ggufFile(out);
       const { metadata, tensorInfos, tensorDataOffset } = await hfGguf(file, { allowLocalFile: true });

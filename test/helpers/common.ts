@@ -33,6 +33,23 @@ export function readConvertedModel(dir: string): ModelRecord {
 
 export type Rng = () => number;
 
+/** Draws from a seeded Rng: the fuzzers' shared vocabulary. */
+export class Draws {
+  constructor(readonly next: Rng) {}
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
 /** mulberry32: a small, fast, seeded PRNG returning numbers in [0, 1). */
 export function mulberry32(seed: number): Rng {
   let a = seed >>> 0;

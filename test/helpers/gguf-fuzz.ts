@@ -5,7 +5,7 @@
 // A mutation edits that structure or the bytes, and says whether the result must be refused and what the
 // one-line refusal must name (the tensor or the key it touched) when that is knowable.
 
-import { mulberry32 } from './common.js';
+import { Draws, mulberry32 } from './common.js';
 
 /** Bytes per value of the fixed-size KV value types (0 u8 .. 12 f64; 8 string and 9 array are not fixed). */
 const VALUE_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
@@ -258,18 +258,6 @@ export function numericValue(kv: RawKv): number | undefined {
 // ---------------------------------------------------------------- the mutations
 
 /** A seeded random source with the helpers mutations use. */
-class R {
-  constructor(readonly next: () => number) {}
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 export interface GgufCase {
   seed: number;
@@ -284,7 +272,7 @@ export interface GgufCase {
   names?: string[];
 }
 
-type Mutation = (r: R, g: RawGguf) => Omit<GgufCase, 'seed' | 'index' | 'base' | 'family'>;
+type Mutation = (r: Draws, g: RawGguf) => Omit<GgufCase, 'seed' | 'index' | 'base' | 'family'>;
 
 const setU64 = (b: Uint8Array, at: number, x: bigint) => new DataView(b.buffer, b.byteOffset).setBigUint64(at, BigInt.asUintN(64, x), true);
 const setU32 = (b: Uint8Array, at: number, x: number) => new DataView(b.buffer, b.byteOffset).setUint32(at, x >>> 0, true);
@@ -574,7 +562,7 @@ const TOTAL = GGUF_FUZZ_FAMILIES.reduce((a, f) => a + f.weight, 0);
 
 /** One case, fully determined by (seed, index, bases). */
 export function ggufCase(seed: number, index: number, bases: readonly RawGguf[]): GgufCase {
-  const r = new R(mulberry32((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0));
+  const r = new Draws(mulberry32((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0));
   const base = r.int(bases.length);
   let w = r.next() * TOTAL;
   let family = GGUF_FUZZ_FAMILIES[GGUF_FUZZ_FAMILIES.length - 1]!;

@@ -8,7 +8,7 @@
 
 import { DTYPES, DTYPE_SIZE, MAX_HEADER_BYTES, encodeSafetensorsHeader } from '../../build/js/formats/safetensors.js';
 import { buildSafetensors } from './safetensors-file.js';
-import { mulberry32, type Rng } from './common.js';
+import { Draws, mulberry32, type Rng } from './common.js';
 
 export { mulberry32, type Rng };
 
@@ -52,21 +52,6 @@ interface State {
   notes: string[];
 }
 
-class R {
-  constructor(readonly next: Rng) {}
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 function clip(s: string, max = 80): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
@@ -138,7 +123,7 @@ function serialize(s: State): Uint8Array {
   let result = out;
   if (s.flips) {
     // Flip bytes mostly in the prefix and header, where the parser looks.
-    const rng = new R(mulberry32(size ^ s.flips));
+    const rng = new Draws(mulberry32(size ^ s.flips));
     const limit = Math.min(size, 8 + headerBytes.length);
     for (let i = 0; i < s.flips; i++) {
       const at = rng.chance(0.9) ? rng.int(limit) : rng.int(size);
@@ -151,7 +136,7 @@ function serialize(s: State): Uint8Array {
 
 // ---------------------------------------------------------------- mutation families
 
-type Mutation = (r: R, s: State) => void;
+type Mutation = (r: Draws, s: State) => void;
 
 const WEIRD_NUMBERS: Json[] = [-1, -8, 1.5, 0.5, 1e300, 2 ** 53, 2 ** 53 - 1, 2 ** 53 + 2, 2 ** 64, 2 ** 31, 2 ** 32, 0];
 const NOT_NUMBERS: Json[] = ['3', null, true, [1], {}, ''];
@@ -319,7 +304,7 @@ const jsonSyntax: Mutation = (r, s) => {
   }
 };
 
-function factorizations(e: number, r: R): number[] {
+function factorizations(e: number, r: Draws): number[] {
   // A shape with the same element count (so the file stays valid).
   const divisors: number[] = [];
   for (let d = 1; d * d <= e && d < 4096; d++) if (e % d === 0) divisors.push(d, e / d);
@@ -646,7 +631,7 @@ const TOTAL_WEIGHT = FUZZ_FAMILIES.reduce((a, f) => a + f.weight, 0);
 /** One case, fully determined by (seed, index, bases). */
 export function fuzzCase(seed: number, index: number, bases: readonly Uint8Array[]): FuzzCase {
   if (bases.length === 0) throw new Error('fuzzCase: no base files');
-  const r = new R(mulberry32(caseSeed(seed, index)));
+  const r = new Draws(mulberry32(caseSeed(seed, index)));
   const base = r.int(bases.length);
   let w = r.next() * TOTAL_WEIGHT;
   let family = FUZZ_FAMILIES[FUZZ_FAMILIES.length - 1]!;

@@ -4,19 +4,8 @@
 // src/outputs/gguf/vocab.ts restated. Every case is derived from (seed, index) alone.
 
 import { caseSeed, mulberry32 } from './safetensors-fuzz.js';
+import { Draws } from './common.js';
 
-class R {
-  constructor(readonly next: () => number) {}
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
@@ -194,7 +183,7 @@ export function spmReference(b: Uint8Array, vocab: number): { ok: true; pieces: 
   return { ok: true, pieces };
 }
 
-const SPM_FAMILIES: Record<string, (r: R, p: SpmPiece[], vocab: number) => { note: string; trailer?: number[]; inside?: { at: number; extra: number[] }; bytes?: (b: Uint8Array) => Uint8Array }> = {
+const SPM_FAMILIES: Record<string, (r: Draws, p: SpmPiece[], vocab: number) => { note: string; trailer?: number[]; inside?: { at: number; extra: number[] }; bytes?: (b: Uint8Array) => Uint8Array }> = {
   type(r, p) {
     const i = r.int(p.length);
     const t = r.pick([0, 1, 2, 3, 4, 5, 6, 7, 99, 2 ** 31, 2 ** 32 + 1, 2 ** 40, 2 ** 63]);
@@ -263,7 +252,7 @@ const SPM_FAMILIES: Record<string, (r: R, p: SpmPiece[], vocab: number) => { not
 
 /** Case `index` of the tokenizer.model fuzz (a base of `count` pieces for a vocabulary of `vocab`). */
 export function spmCase(seed: number, index: number, count: number, vocab: number): TokenizerCase {
-  const r = new R(mulberry32(caseSeed(seed, index)));
+  const r = new Draws(mulberry32(caseSeed(seed, index)));
   const pieces = spmPieces(count, (i) => `▁w${i.toString(36)}`);
   const names = Object.keys(SPM_FAMILIES);
   const family = r.chance(0.1) ? 'valid' : r.pick(names);
@@ -358,7 +347,7 @@ export function bpeReference(bytes: Uint8Array, vocab: number, maxMerges: number
   return bpeRules(t, vocab, maxMerges);
 }
 
-type BpeMutation = (r: R, t: Record<string, Json> & { model: Record<string, Json> & { vocab: Record<string, Json>; merges: Json[] } }, maxMerges: number) => string;
+type BpeMutation = (r: Draws, t: Record<string, Json> & { model: Record<string, Json> & { vocab: Record<string, Json>; merges: Json[] } }, maxMerges: number) => string;
 
 const WEIRD: Json[] = [null, true, 7, -1, 1.5, 1e300, 'x', '', [], {}, ['a'], { a: 1 }];
 
@@ -436,7 +425,7 @@ const BPE_OBJECT: Record<string, BpeMutation> = {
   },
 };
 
-const BPE_TEXT: Record<string, (r: R, text: string) => { text: string | Uint8Array; note: string; hidden?: RegExp }> = {
+const BPE_TEXT: Record<string, (r: Draws, text: string) => { text: string | Uint8Array; note: string; hidden?: RegExp }> = {
   truncate(r, text) {
     const at = r.int(text.length);
     return { text: text.slice(0, at), note: `truncated at ${at}` };
@@ -474,7 +463,7 @@ const BPE_TEXT: Record<string, (r: R, text: string) => { text: string | Uint8Arr
 
 /** Case `index` of the tokenizer.json fuzz over `bases` (tokenizer.json texts) for a vocabulary of `vocab`. */
 export function bpeCase(seed: number, index: number, bases: readonly string[], vocab: number, maxMerges: number): TokenizerCase {
-  const r = new R(mulberry32(caseSeed(seed, index)));
+  const r = new Draws(mulberry32(caseSeed(seed, index)));
   const base = bases[r.int(bases.length)]!;
   const t = JSON.parse(base);
   const objectLevel = r.chance(0.6);

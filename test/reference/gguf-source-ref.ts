@@ -7,7 +7,8 @@
 
 import { readFileSync } from 'node:fs';
 import { gguf as hfGguf } from '@huggingface/gguf';
-import { packHfU8, permuteRows } from './formats-ref.js';
+import { join } from 'node:path';
+import { checkAgainst, checkBitnetRsBins, expectedBitnetRsSafetensors, expectedHfPacked, expectedMsGpu, packHfU8, permuteRows } from './formats-ref.js';
 import { i2s, q2_0, tq1_0, tq2_0, type RefPacking } from './packings-ref.js';
 import type { RawTensor } from '../helpers/read-safetensors.js';
 
@@ -121,4 +122,25 @@ export async function ggufAsHfPacked(path: string): Promise<GgufAsHf> {
     quantization_config: { quant_method: 'bitnet', linear_class: 'autobitlinear', quantization_mode: 'offline' },
   };
   return { arch, tensors, config };
+}
+
+/**
+ * The mismatches of a safetensors-based output (bitnet-rs, bitnet-rs-safetensors, hf-packed, ms-gpu) in
+ * `out` against what the decoded GGUF source holds (the formats' reference writers); undefined for a
+ * format this does not check (gguf: its callers compare its types their own way).
+ */
+export function checkFromGgufSource(format: string, out: string, src: GgufAsHf): string[] | undefined {
+  const read = (f: string) => new Uint8Array(readFileSync(join(out, f)));
+  switch (format) {
+    case 'bitnet-rs':
+      return checkBitnetRsBins(read, 'standard', src.tensors, src.config);
+    case 'bitnet-rs-safetensors':
+      return checkAgainst(expectedBitnetRsSafetensors(src.tensors, src.config), read('model.safetensors'));
+    case 'hf-packed':
+      return checkAgainst(expectedHfPacked(src.tensors, src.config), read('model.safetensors'));
+    case 'ms-gpu':
+      return checkAgainst(expectedMsGpu(src.tensors, src.config), read('model_state_int2.safetensors'));
+    default:
+      return undefined;
+  }
 }
