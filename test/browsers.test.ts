@@ -6,7 +6,9 @@
 // workers run there on exclusive handles. WebKit: MiniBrowser under automation keeps no storage, which the
 // page says in one line (recorded in build/screenshots/webkit.json with the APIs it has); a WebKitGTK host
 // of our own (test/helpers/webkit-host.py) keeps it, and there the page converts through writable streams
-// (its workers have no synchronous handles): three inputs into three formats, Cancel, and the API.
+// (its workers have no synchronous handles): three inputs into three formats, Cancel, and the API. In
+// both, convertHub reads a model from the test suite's local Hub stand-in (test/helpers/hub-server.ts,
+// given as the endpoint) and gives the CLI's bytes of the same model on disk.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,6 +21,7 @@ import { servePage } from '../build/js/cli/serve.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { cliRunner } from './helpers/browser.js';
 import { inWebKitHost, launchFirefox, launchWebKit, webkitVersion } from './helpers/engines-web.mjs';
+import { startHubServer, type HubServer } from './helpers/hub-server.js';
 
 const SHOTS = new URL('../build/screenshots/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browsers-'));
@@ -29,6 +32,7 @@ const BIG = join(tmp, 'big-model');
 const noise: string[] = [];
 let isolated: { url: string; server: { close(): void } };
 let plain: { url: string; server: { close(): void } };
+let hub: HubServer;
 
 const { cli, cliOut } = cliRunner(tmp);
 
@@ -40,9 +44,11 @@ test.before(async () => {
   generateCheckpoint({ outDir: PACKED, layout: 'packed', seed: 7, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
   // large enough to be cancelled mid-run (Firefox and WebKit)
   generateCheckpoint({ outDir: BIG, layout: 'hf-bitnet', seed: 3, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
+  hub = await startHubServer({ 'org/sharded-model': { dir: SHARDED } });
 });
 
-test.after(() => {
+test.after(async () => {
+  await hub?.close();
   isolated?.server.close();
   plain?.server.close();
   rmSync(tmp, { recursive: true, force: true });
@@ -457,6 +463,56 @@ test('WebKit host, a page that is not cross-origin isolated: no shared memory to
   assert.is(got.isolated, false);
   assert.match(got.unsupported, /^This browser's workers cannot write into its private file system \(OPFS createSyncAccessHandle or createWritable\), as the converter does: NotSupportedError: [^\n]*writable streams work, but writing through them needs shared memory, which this page was not given \(serve it cross-origin isolated: bitnet-converter serve\)$/);
   assert.is(got.convertDisabled, true);
+});
+
+/** In-page: convertHub from the stand-in (its address as the endpoint) into Blobs; the outputs' sha256 as the API lists them and as the Blobs hash. */
+const HUB_API = (endpoint: string) => `
+  const web = await import('/js/web/index.js');
+  const r = await web.convertHub('org/sharded-model', 'main', { format: 'gguf', ggufType: 'tq2_0', timestamp: 0, output: { kind: 'blobs' }, hub: { endpoint: ${JSON.stringify(endpoint)} } });
+  const blobs = {};
+  for (const x of r.outputs) blobs[x.name] = [...new Uint8Array(await crypto.subtle.digest('SHA-256', await x.blob.arrayBuffer()))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  let missing = '';
+  try {
+    await web.convertHub('org/no-such-model', undefined, { output: { kind: 'blobs' }, hub: { endpoint: ${JSON.stringify(endpoint)} } });
+  } catch (e) {
+    missing = e.message;
+  }
+  return JSON.stringify({ reads: r.reads, fetched: r.bytesFetched, listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])), blobs, missing });`;
+type HubApiResult = { reads: string; fetched: number; listed: object; blobs: object; missing: string };
+
+function checkHubApi(got: HubApiResult, want: object): void {
+  assert.equal(got.listed, want, 'the hashes convertHub reports are those of the CLI\'s files from the model on disk');
+  assert.equal(got.blobs, want, 'the Blobs');
+  assert.ok(got.fetched > 0, 'bytes fetched counted');
+  assert.match(got.missing, /^hf:org\/no-such-model: no such model repository/);
+}
+
+test('Firefox: convertHub reads a sharded model from a Hub (the local stand-in) and gives the CLI\'s bytes; a missing repository in words', async () => {
+  const want = cliHashes(cliOut('ff-hub', SHARDED, '--format', 'gguf', '--gguf-type', 'tq2_0'));
+  const page = await (await ff()).newPage();
+  page.on('console', (m) => noise.push(`firefox console.${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => noise.push(`firefox page error: ${e.message}`));
+  try {
+    await page.goto(isolated.url);
+    await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
+    const got = JSON.parse((await page.evaluate(`(async () => { ${HUB_API(hub.url)} })()`)) as string) as HubApiResult;
+    assert.is(got.reads, 'shared', 'ranges fetched by the page\'s thread into shared windows');
+    checkHubApi(got, want);
+  } finally {
+    await page.close();
+  }
+});
+
+test('WebKit host: convertHub reads a sharded model from a Hub (the local stand-in) and gives the CLI\'s bytes; a missing repository in words; nothing left in OPFS', async () => {
+  const want = cliHashes(cliOut('wk-hub', SHARDED, '--format', 'gguf', '--gguf-type', 'tq2_0'));
+  const got = JSON.parse(
+    (await inWebKitHost(isolated.url, `${HOST_PRELUDE}
+      await ready();
+      const result = JSON.parse(await (async () => { ${HUB_API(hub.url)} })());
+      return JSON.stringify({ ...result, left: await leftInOpfs() });`, 120)) as string,
+  ) as HubApiResult & { left: string[] };
+  checkHubApi(got, want);
+  assert.equal(got.left, [], 'Blobs delivered: nothing left in OPFS');
 });
 
 test('the pages logged nothing in Firefox (no console messages, no page errors)', () => {
