@@ -10,6 +10,7 @@ import { makeTmpDir } from './helpers/safetensors-file.js';
 import { ENGINE_SHAPE } from './helpers/engine.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { parseGguf } from '../build/js/formats/gguf.js';
+import { pageForEndpoint } from '../build/js/cli/serve.js';
 
 const CLI = new URL('../build/js/cli/main.js', import.meta.url).pathname;
 const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
@@ -23,6 +24,17 @@ function cli(args: string[], cwd = root) {
 function errorLines(err: string): string[] {
   return err.split('\n').filter((l) => l.startsWith('error:'));
 }
+
+test('serve --hf-endpoint: the page may connect to that origin and is told the address; a bad address refused in one line', () => {
+  const html = readFileSync(new URL('../build/js/web/page/index.html', import.meta.url), 'utf8');
+  const page = pageForEndpoint(html, 'http://127.0.0.1:1234/mirror/');
+  assert.match(page, /connect-src 'self' blob: http:\/\/127\.0\.0\.1:1234 https:\/\/huggingface\.co/);
+  assert.ok(page.includes('<meta name="bitnet-converter-hub" content="http://127.0.0.1:1234/mirror">'));
+  assert.is(page.replace(/<meta name="bitnet-converter-hub"[^>]*>\n/, '').replace(' http://127.0.0.1:1234', ''), html, 'nothing else changed');
+  const { code, err } = cli(['serve', '--port', '0', '--hf-endpoint', 'ftp://mirror.example']);
+  assert.is(code, 1);
+  assert.is(err.trim(), 'error: --hf-endpoint: expected an http(s) address such as https://huggingface.co, found "ftp://mirror.example"');
+});
 
 test('--help explains every option', () => {
   const { code, out } = cli(['--help']);

@@ -329,9 +329,11 @@ export function buildProgram(): Command {
     .description('serve the browser page that converts a model folder in the browser (nothing is uploaded) on http://127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', wholeNumber('--port', 0, 65535), 8640)
     .option('--host <address>', 'address to listen on (the page needs no other machine)', '127.0.0.1')
-    .action(async (o: { port: number; host: string }) => {
-      const { url } = await servePage(o.port, o.host);
-      process.stdout.write(`serving the bitnet-converter page at ${url} (Ctrl-C to stop)\n`);
+    .option('--hf-endpoint <url>', 'the Hub address the page reads models from (a mirror); default: HF_ENDPOINT, else https://huggingface.co')
+    .action(async (o: { port: number; host: string; hfEndpoint?: string }) => {
+      const hubEndpoint = o.hfEndpoint ?? (process.env.HF_ENDPOINT || undefined);
+      const { url } = await servePage(o.port, o.host, { hubEndpoint });
+      process.stdout.write(`serving the bitnet-converter page at ${url}${hubEndpoint ? ` (models from ${hubEndpoint})` : ''} (Ctrl-C to stop)\n`);
     });
 
   const demo = program

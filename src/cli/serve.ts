@@ -2,9 +2,11 @@
 // http on 127.0.0.1. A static server only: the conversion runs in the browser, nothing is uploaded.
 
 import { createServer, type Server } from 'node:http';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../errors.js';
+import { HUB_META } from '../hub/repo.js';
 
 /** The package's build/ folder (this file is build/js/cli/serve.js). */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,13 +29,43 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
-/** `isolate: false` leaves out the isolation headers (as a plain static host would): the FileReaderSync path. */
-export function servePage(port: number, host: string, o: { isolate?: boolean } = {}): Promise<{ server: Server; url: string }> {
+/**
+ * The page for another Hub address (a mirror, HF_ENDPOINT): its Content-Security-Policy lets it connect
+ * to that origin too (the page's own allows only huggingface.co), and a meta element tells it the address.
+ */
+export function pageForEndpoint(html: string, endpoint: string): string {
+  let origin: string;
+  try {
+    const u = new URL(endpoint);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(u.protocol);
+    origin = u.origin;
+  } catch {
+    throw new UsageError(`--hf-endpoint: expected an http(s) address such as https://huggingface.co, found ${JSON.stringify(endpoint)}`);
+  }
+  const csp = "connect-src 'self' blob:";
+  if (!html.includes(csp)) throw new Error(`the page's Content-Security-Policy has no "${csp}"`);
+  const attr = (v: string) => v.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+  return html
+    .replace(csp, `${csp} ${origin}`)
+    .replace('<meta http-equiv="Content-Security-Policy"', `<meta name="${HUB_META}" content="${attr(endpoint.replace(/\/+$/, ''))}">\n<meta http-equiv="Content-Security-Policy"`);
+}
+
+/**
+ * `isolate: false` leaves out the isolation headers (as a plain static host would): the FileReaderSync
+ * path. `hubEndpoint`: the page reads models from that Hub address instead of huggingface.co.
+ */
+export function servePage(port: number, host: string, o: { isolate?: boolean; hubEndpoint?: string } = {}): Promise<{ server: Server; url: string }> {
   const isolation = o.isolate === false ? {} : ISOLATION;
+  const page = o.hubEndpoint === undefined ? undefined : Buffer.from(pageForEndpoint(readFileSync(join(ROOT, PAGE), 'utf8'), o.hubEndpoint));
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path === '/') {
       res.writeHead(302, { location: PAGE }).end();
+      return;
+    }
+    if (page && path === PAGE && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': TYPES['.html'], 'content-length': page.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', ...isolation });
+      res.end(req.method === 'HEAD' ? undefined : page);
       return;
     }
     const file = normalize(join(ROOT, path));

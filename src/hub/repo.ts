@@ -16,6 +16,8 @@ export type { HubFile, HubFiles } from './range-reader.js';
 /** How an input names a Hub repository: `hf:ORG/NAME` or `hf:ORG/NAME@REVISION`. */
 export const HUB_PREFIX = 'hf:';
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+/** The name of the meta element by which `serve --hf-endpoint` gives the page another Hub address. */
+export const HUB_META = 'bitnet-converter-hub';
 
 /** Top-level entries a listing may hold (real model repositories have tens). */
 const MAX_ENTRIES = 10_000;

@@ -8,6 +8,7 @@ import {
   DEFAULTS, ENGINES, FORMAT_IDS, FORMATS, LAYOUTS, formatById, optionFlag, simdSupported,
   type FileSet, type Progress, type WebConvertResult, type WebOutput,
 } from '../index.js';
+import { HUB_META } from '../../hub/repo.js';
 import { VERSION } from '../../version.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -15,6 +16,8 @@ const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 /** The engine choice that leaves the format to the advanced options. */
 const OWN_FORMAT = 'format';
 
+/** Another Hub address, where the server gave one (bitnet-converter serve --hf-endpoint, or HF_ENDPOINT). */
+const hubEndpoint = document.querySelector<HTMLMetaElement>(`meta[name="${HUB_META}"]`)?.content || undefined;
 let files: File[] = [];
 /** The model folder found in what was picked. */
 let model: FileSet | undefined;
@@ -289,7 +292,7 @@ async function convert(force = false): Promise<void> {
       },
     };
     const r = repo
-      ? await convertHub(repo, $<HTMLInputElement>('hf-revision').value.trim() || undefined, { ...options, hub: token ? { token } : {} })
+      ? await convertHub(repo, $<HTMLInputElement>('hf-revision').value.trim() || undefined, { ...options, hub: { ...(token && { token }), ...(hubEndpoint && { endpoint: hubEndpoint }) } })
       : await convertFiles(files, options);
     previous = r;
     bar.value = 1;
@@ -357,6 +360,7 @@ function init(): void {
   });
   $('hub-input').addEventListener('submit', (e) => e.preventDefault()); // Enter in a field: nothing to send anywhere
   $('hf-repo').addEventListener('input', updateConvert);
+  if (hubEndpoint) $('hf-repo').previousElementSibling!.textContent = `Or a repo on ${hubEndpoint} (ORG/NAME)`;
   $('convert').addEventListener('click', () => void convert());
   $('cancel').addEventListener('click', () => running?.abort());
   $('replace-existing').addEventListener('click', () => void convert(true));
