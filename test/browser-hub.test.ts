@@ -126,7 +126,7 @@ test('bitnet-converter/web convertHub: the CLI\'s hashes; a missing repository a
       return { name: r.outputName, reads: r.reads, listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])), errors };
     })()`)) as { name: string; reads: string; listed: object; errors: string[] };
     assert.is(got.name, 'wide-bitnet-bitnet-rs');
-    assert.is(got.reads, 'shared', 'the workers read through the reader worker');
+    assert.is(got.reads, 'shared', 'the workers read through shared windows the page\'s thread fills');
     assert.equal(got.listed, want);
     assert.match(got.errors[0], /^hf:org\/no-such-model: no such model repository/);
     assert.match(got.errors[1], /^hf:org\/wide-bitnet@v9: no revision "v9"/);
