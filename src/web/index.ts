@@ -41,7 +41,7 @@ export type { HubOptions } from '../hub/repo.js';
 export type WebOutput = { kind: 'opfs' } | { kind: 'directory'; handle: FileSystemDirectoryHandle } | { kind: 'blobs' };
 
 export interface WebConvertOptions extends ConversionOptions {
-  /** Module workers (default: navigator.hardwareConcurrency, at most one per job). */
+  /** Module workers (default: navigator.hardwareConcurrency, at most 2 where they write through the main thread's streams, at most one per job). */
   threads?: number;
   output?: WebOutput;
   /** The output folder's name (default "<input folder>-<format>"). */
@@ -152,8 +152,16 @@ interface OpenedInput {
   hub?: HubFiles;
 }
 
+/**
+ * Workers by default where they write through the main thread's streams (WebKitGTK): that thread takes
+ * every write, so more workers only add memory. 2B-4T in WebKitGTK on 2 cores, which it reports as 4:
+ * 4 workers 24 s and 1.15-1.23 GB, 2 workers 22 s and 0.9 GB, 1 worker 26 s and 0.66 GB (docs/performance.md).
+ */
+const STREAMED_THREADS = 2;
+
 async function convertInput(name: string, open: () => Promise<OpenedInput>, o: WebConvertOptions, dir = name): Promise<WebConvertResult> {
   const threads = Math.max(1, checkThreads(o.threads ?? defaultThreads())); // reading tensors needs a worker
+  let used = threads;
   const signal = o.signal;
   const check = () => {
     if (signal?.aborted) throw cancelled();
@@ -200,7 +208,9 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         unlock();
       };
       return {
-        threads,
+        get threads() {
+          return used;
+        },
         async start(p, module, opts) {
           plan = p;
           options = opts;
@@ -215,7 +225,9 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
             done.tensorsDone += tensors;
             done.tensorsStarted += started;
           };
-          pool = await WebPool.start(Math.min(threads, Math.max(1, p.jobs.length)), { module, files: inputs, run, ...(hub && { hub }) }, progress, writer);
+          // Writes through streams all go through this thread: by default no more than STREAMED_THREADS workers
+          used = Math.min(writes === 'streams' && o.threads === undefined ? Math.min(threads, STREAMED_THREADS) : threads, Math.max(1, p.jobs.length));
+          pool = await WebPool.start(used, { module, files: inputs, run, ...(hub && { hub }) }, progress, writer);
           reads = pool.reads;
           check(); // cancelled while the workers started
         },
