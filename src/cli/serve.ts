@@ -13,8 +13,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const PAGE = '/js/web/page/index.html';
 
 /**
- * Cross-origin isolation: the page gets SharedArrayBuffer, so its workers read the input through a
- * reader worker into shared memory (stream/shared-read.ts) instead of FileReaderSync. A host without these
+ * Cross-origin isolation: the page gets SharedArrayBuffer, so its workers read the input through shared
+ * windows its main thread fills (stream/shared-read.ts) instead of FileReaderSync. A host without these
  * headers still works, with FileReaderSync.
  */
 const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
