@@ -127,6 +127,15 @@ function started(dir) {
 const SUMMARY = `[document.getElementById('error').hidden ? '' : document.getElementById('error-text').textContent, document.getElementById('summary').textContent, document.getElementById('summary').dataset.phases,
   [...document.querySelectorAll('#files-table tr')].map((tr) => [...tr.cells].map((c) => c.textContent))]`;
 
+/** Clicks Convert in a driven page (playwright's or puppeteer's), waits for the result and records the round with the sampler `stop` started. */
+async function convertRound(page, cliRun, stop) {
+  const t = performance.now();
+  await page.click('#convert');
+  await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 1_800_000 });
+  record(cliRun, (performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
+  await page.close();
+}
+
 /** One conversion in the page: seconds from the click to the result, the summary, peak memory by process kind. */
 const engines = {
   async chromium(rounds) {
@@ -148,12 +157,7 @@ const engines = {
         if (args['no-stats']) await page.uncheck('#stats'); // the page's inspect summary off
         await page.selectOption('#destination', 'download');
         await page.fill('#timestamp', '0');
-        const stop = sample([/--type=renderer/], () => pid);
-        const t = performance.now();
-        await page.click('#convert');
-        await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 1_800_000 });
-        record(cliRun, (performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
-        await page.close();
+        await convertRound(page, cliRun, sample([/--type=renderer/], () => pid));
       }
     } finally {
       await browser.close();
@@ -177,12 +181,7 @@ const engines = {
         await page.select('#format', args.format);
         if (args['no-stats']) await page.click('#stats');
         await page.type('#timestamp', '0');
-        const stop = sample([/-contentproc/], () => browser.process().pid);
-        const t = performance.now();
-        await page.click('#convert');
-        await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 1_800_000 });
-        record(cliRun, (performance.now() - t) / 1000, stop(), await page.evaluate(SUMMARY));
-        await page.close();
+        await convertRound(page, cliRun, sample([/-contentproc/], () => browser.process().pid));
       }
     } finally {
       await browser.close();

@@ -51,6 +51,20 @@ test.after(async () => {
 /** Requests of a file to answer with a reset connection, before the stand-in sees them (a connection dropped before any byte). */
 const resets = { file: '', times: 0, after: 0 };
 
+/** Clicks every download link of the page's result into tmp/`name` and checks the files are the CLI's output in `cliOut`, byte for byte; the folder and the file names. */
+async function downloadsEqualCli(page: Page, name: string, cliOut: string): Promise<{ got: string; want: string[] }> {
+  const got = join(tmp, name);
+  mkdirSync(got);
+  for (const link of await page.$$('#files-table a[download]')) {
+    const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    await d.saveAs(join(got, d.suggestedFilename()));
+  }
+  const want = readdirSync(cliOut).sort();
+  assert.equal(readdirSync(got).sort(), want, 'the same files');
+  for (const f of want) assert.ok(readFileSync(join(cliOut, f)).equals(readFileSync(join(got, f))), `${f}: byte-identical to the CLI's`);
+  return { got, want };
+}
+
 async function openPage(at = url, log = noise): Promise<Page> {
   const context = await browser.newContext({ acceptDownloads: true });
   // the Hub's origin, answered by the stand-in (requests of the page and of its workers)
@@ -92,15 +106,7 @@ test('the page converts org/NAME from the Hub: every download equals the CLI\'s 
     await page.click('#convert');
     await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
     assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
-    const got = join(tmp, 'page-gguf-page');
-    mkdirSync(got);
-    for (const link of await page.$$('#files-table a[download]')) {
-      const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
-      await d.saveAs(join(got, d.suggestedFilename()));
-    }
-    const want = readdirSync(cliOut).sort();
-    assert.equal(readdirSync(got).sort(), want, 'the same files');
-    for (const f of want) assert.ok(readFileSync(join(cliOut, f)).equals(readFileSync(join(got, f))), `${f}: byte-identical to the CLI's`);
+    await downloadsEqualCli(page, 'page-gguf-page', cliOut);
   } finally {
     await page.close();
   }
@@ -171,15 +177,7 @@ test('not cross-origin isolated: the workers read the Hub with synchronous XMLHt
     const s = await hub.stats();
     assert.is(s.failures, 2, 'two 503s answered');
     assert.ok(s.authorizations.length > 0 && s.authorizations.every((a) => a === `Bearer ${TOKEN}`), 'the token sent, as a bearer token');
-    const got = join(tmp, 'xhr-page');
-    mkdirSync(got);
-    for (const link of await page.$$('#files-table a[download]')) {
-      const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
-      await d.saveAs(join(got, d.suggestedFilename()));
-    }
-    const want = readdirSync(cliOut).sort();
-    assert.equal(readdirSync(got).sort(), want, 'the same files');
-    for (const f of want) assert.ok(readFileSync(join(cliOut, f)).equals(readFileSync(join(got, f))), `${f}: byte-identical to the CLI's`);
+    const { got, want } = await downloadsEqualCli(page, 'xhr-page', cliOut);
     // the version read ahead changes under the workers' reads: said in words
     await hub.reset({ changeAfter: { file: 'model-00002-of-00002.safetensors', requests: 2 } });
     await convertOnce();

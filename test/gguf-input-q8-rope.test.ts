@@ -12,8 +12,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gguf as hfGguf } from '@huggingface/gguf';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
@@ -24,24 +23,10 @@ import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
 import { scaledInvFreq } from './reference/forward-ref.js';
 import { checkGguf, expectedGguf, type GgufTernaryType } from './reference/formats-ref.js';
 import { checkFromGgufSource, ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
+import { BASE, ggufFile, ggufTestFolders, SHAPE } from './helpers/gguf-input.js';
 import { conversionFails } from './helpers/common.js';
 
-const root = mkdtempSync(join(tmpdir(), 'bitnet-gguf-q8-'));
-let n = 0;
-const fresh = () => {
-  const parent = join(root, `${n++}`);
-  mkdirSync(parent);
-  return join(parent, 'model');
-};
-const SHAPE = { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512 };
-const BASE: Partial<ConvertOptions> = { threads: 0, timestamp: 1_700_000_000, chunkBytes: 1 << 14 };
-const ggufFile = (dir: string) => join(dir, readdirSync(dir).find((f) => f.endsWith('.gguf'))!);
-
-async function run(inputDir: string, format: string, extra: Partial<ConvertOptions> = {}): Promise<string> {
-  const outputDir = fresh();
-  await convert({ inputDir, outputDir, format, ...BASE, ...extra } as ConvertOptions);
-  return outputDir;
-}
+const { root, fresh, run } = ggufTestFolders('bitnet-gguf-q8-');
 
 async function check(format: string, out: string, src: GgufAsHf, embd: 'f16' | 'q8_0' = 'f16'): Promise<string[]> {
   const other = checkFromGgufSource(format, out, src);

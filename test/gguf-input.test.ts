@@ -8,8 +8,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gguf as hfGguf } from '@huggingface/gguf';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
@@ -21,24 +20,10 @@ import { FORMAT_IDS } from '../build/js/outputs/index.js';
 import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
 import { checkBitnetRsBins, checkGguf, expectedGguf, type GgufTernaryType } from './reference/formats-ref.js';
 import { checkFromGgufSource, ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
+import { BASE, ggufFile, ggufTestFolders, SHAPE } from './helpers/gguf-input.js';
 import { conversionFails, mulberry32 } from './helpers/common.js';
 
-const root = mkdtempSync(join(tmpdir(), 'bitnet-gguf-input-'));
-let n = 0;
-/** A fresh folder named `model` (GGUF names its file and general.name after the input folder: both paths then agree). */
-const fresh = () => {
-  const parent = join(root, `${n++}`);
-  mkdirSync(parent);
-  return join(parent, 'model');
-};
-const SHAPE = { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512 };
-const BASE: Partial<ConvertOptions> = { threads: 0, timestamp: 1_700_000_000, chunkBytes: 1 << 14 };
-
-async function run(inputDir: string, format: string, extra: Partial<ConvertOptions> = {}): Promise<string> {
-  const outputDir = fresh();
-  await convert({ inputDir, outputDir, format, ...BASE, ...extra } as ConvertOptions);
-  return outputDir;
-}
+const { root, fresh, run } = ggufTestFolders('bitnet-gguf-input-');
 
 /** The three source families, F16: relu2 with sub-norms, SiLU with sub-norms, SiLU Llama (no sub-norms, untied head). */
 const SOURCES = {
@@ -58,7 +43,6 @@ function hfOf(s: Source): string {
   return hfDirs.get(s)!;
 }
 
-const ggufFile = (dir: string) => join(dir, readdirSync(dir).find((f) => f.endsWith('.gguf'))!);
 
 /** What a format must hold, from the decoded GGUF (the reference), or its mismatches. */
 async function check(format: string, out: string, src: GgufAsHf): Promise<string[]> {
