@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
+import { jobOrder } from '../build/js/pipeline/conversion.js';
 import { readConvertedModel } from './helpers/common.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
 import { decode, encode, readModel, writeBlock, writeModel, type BitLinearRecord, type ModelRecord } from '../build/js/outputs/bitnet-rs/records.js';
@@ -279,3 +280,14 @@ layouts('--rule online follows transformers\' f32 WeightQuant, differs from offl
 
 layouts.after(() => rmSync(tmp, { recursive: true, force: true }));
 layouts.run();
+
+const order = suite('job order');
+
+order('largest first; tiny jobs before all in plan order; equal weights in the order of their place in the file', () => {
+  // tiny: under 1/64 of the largest (2 and 3 here); the three of 1000 by their first region's offset
+  assert.equal(jobOrder([2, 1000, 3000, 1000, 3, 1000], [900, 700, 40, 100, 0, 400]), [0, 4, 2, 3, 5, 1]);
+  // no offsets (own files): plan order among equals
+  assert.equal(jobOrder([1000, 1000, 3000]), [2, 0, 1]);
+});
+
+order.run();

@@ -146,13 +146,18 @@ function refuseBiases(model: ModelPlan, checkpoint: Checkpoint): void {
 /**
  * Largest first (the threads end together), but tiny jobs (under 1/64 of the largest) before all, in
  * plan order: they cost the balance nothing, and a container is hashed only up to its first unwritten
- * region (GGUF's output_norm, run last, held back the hash of the whole file after it).
+ * region (GGUF's output_norm, run last, held back the hash of the whole file after it). Jobs of equal
+ * weight go in the order of their first region in the file (`at`), so that the hash follows the writes
+ * (hf-packed's blocks sit in name order: layers 0, 1, 10, 11, ...).
  */
-export function jobOrder(weights: number[]): number[] {
+export function jobOrder(weights: number[], at: (number | undefined)[] = []): number[] {
   const tiny = Math.max(...weights) / 64;
   const rank = (w: number) => (w < tiny ? Number.MAX_VALUE : w);
-  return weights.map((_, i) => i).sort((a, b) => rank(weights[b]) - rank(weights[a]));
+  return weights.map((_, i) => i).sort((a, b) => rank(weights[b]) - rank(weights[a]) || (rank(weights[a]) === Number.MAX_VALUE ? 0 : (at[a] ?? 0) - (at[b] ?? 0)));
 }
+
+/** Where a job's first region in its container starts (for jobOrder), if it writes regions. */
+export const firstRegion = (job: { regions?: { offset: number }[] }): number | undefined => (job.regions?.length ? Math.min(...job.regions.map((r) => r.offset)) : undefined);
 
 export function jobTotals(plan: FormatPlan): { bytesTotal: number; tensorsTotal: number } {
   return {

@@ -6,7 +6,7 @@ import { instantiateKernels } from '../kernels/index.js';
 import { reviveError } from '../errors.js';
 import { runJob, type JobResult, type RunnableJob } from './run-job.js';
 import { hubSource } from '../io/hub-reader.js';
-import { jobOrder } from '../pipeline/conversion.js';
+import { firstRegion, jobOrder } from '../pipeline/conversion.js';
 import type { PoolData, WorkerReply } from './worker.js';
 
 export interface PoolOptions {
@@ -30,7 +30,7 @@ export async function stopWorkers(): Promise<void> {
 
 /** Results in the order of `jobs`. The first failure stops the pool and is thrown. */
 export async function runJobs(jobs: RunnableJob[], opts: PoolOptions): Promise<JobResult[]> {
-  const order = jobOrder(jobs.map(opts.weight));
+  const order = jobOrder(jobs.map(opts.weight), jobs.map((j) => firstRegion(j.job)));
   const results: JobResult[] = new Array(jobs.length);
   if (opts.threads === 0) {
     const kernels = await instantiateKernels(opts.module);

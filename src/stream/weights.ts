@@ -204,6 +204,17 @@ export class WeightStream {
     return w.packing === 'hf-u8' ? new PackedTernary(this, w, extra, chunking) : new StoredTernary(this, w, extra, chunking);
   }
 
+  /**
+   * A packed weight's scale where the source stores it apart from the codes (hf-u8's weight_scale,
+   * I2_S's f32 tail), read without the codes and rounded once to `dtype` as `scaleAs` rounds it; else
+   * undefined (a master weight's scale comes from its values, a block type's from every block). Lets a
+   * format write a file's scales before the weights they belong to (hf-packed: its F32 tensors come first).
+   */
+  storedScale(w: TernaryWeight, dtype: FloatDType): number | undefined {
+    if (w.kind !== 'packed' || w.scale === 'blocks') return undefined;
+    return roundOnce[dtype](readStoredScale(this, w as StoredScaleWeight, this.reserve({ scale: 8 }).scale));
+  }
+
   /** @internal Reserves buffers (see Workspace). */
   reserve(want: Record<string, number>): Record<string, number> {
     return this.space.reserve(want);
@@ -464,6 +475,20 @@ class MasterTernary extends OpenTernary {
   }
 }
 
+type StoredScaleWeight = Extract<TernaryWeight, { kind: 'packed' }> & { scale: FloatTensor };
+
+/** A stored scale (hf-u8's weight_scale, I2_S's f32 tail) read at ptr, normalised to multiply: a divided scale s becomes the exact 1/s (rounded once by scaleAs). */
+function readStoredScale(s: WeightStream, w: StoredScaleWeight, ptr: number): number {
+  const t = w.scale;
+  s.read(t, ptr, 0, t.byteLength);
+  const view = new DataView(s.kernels.memory.buffer, ptr, t.byteLength);
+  const v = t.dtype === 'F32' ? view.getFloat32(0, true) : t.dtype === 'BF16' ? bf16ToF32(view.getUint16(0, true)) : f16ToF32(view.getUint16(0, true));
+  if (!Number.isFinite(v) || v <= 0) {
+    throw new InvalidTernaryWeightError({ file: t.file, tensor: t.name }, w.packing === 'hf-u8' ? 'a finite scale above 0' : 'a finite scale above 0 in the tail', String(v));
+  }
+  return w.convention === 'multiply' ? v : 1 / v;
+}
+
 class PackedTernary extends OpenTernary {
   private readonly w: Extract<TernaryWeight, { kind: 'packed' }>;
   private readonly quarter: number;
@@ -474,23 +499,11 @@ class PackedTernary extends OpenTernary {
     super(s, w, w.cols, extra, chunking, (per) => ({ input: per * w.cols, held: hold ? w.tensor.byteLength : 0, scale: 8 }));
     this.w = w;
     this.quarter = w.rows / 4;
-    this.scale = this.readScale();
+    this.scale = readStoredScale(s, w as StoredScaleWeight, this.ptrs.scale); // hf-u8: always a weight_scale tensor
     if (hold) {
       this.held = this.ptrs.held;
       s.read(w.tensor, this.held, 0, w.tensor.byteLength);
     }
-  }
-
-  /** The stored scale, normalised to multiply: a divided scale s becomes the exact 1/s (rounded once by scaleAs). */
-  private readScale(): number {
-    const t = this.w.scale as FloatTensor; // hf-u8: always a weight_scale tensor
-    this.s.read(t, this.ptrs.scale, 0, t.byteLength);
-    const view = new DataView(this.s.kernels.memory.buffer, this.ptrs.scale, t.byteLength);
-    const v = t.dtype === 'F32' ? view.getFloat32(0, true) : t.dtype === 'BF16' ? bf16ToF32(view.getUint16(0, true)) : f16ToF32(view.getUint16(0, true));
-    if (!Number.isFinite(v) || v <= 0) {
-      throw new InvalidTernaryWeightError({ file: t.file, tensor: t.name }, 'a finite scale above 0', String(v));
-    }
-    return this.w.convention === 'multiply' ? v : 1 / v;
   }
 
   protected take(start: number, count: number, dst: number): void {
@@ -554,18 +567,11 @@ class StoredTernary extends OpenTernary {
       this.held = this.ptrs.held;
       s.read(w.tensor, this.held, 0, dataBytes);
     }
-    this.scale = w.scale === 'blocks' ? this.blockScale() : this.tailScale(w.scale);
+    this.scale = w.scale === 'blocks' ? this.blockScale() : readStoredScale(s, w as StoredScaleWeight, this.ptrs.scale);
   }
 
   private where(): { file: string; tensor: string } {
     return { file: this.w.tensor.file, tensor: this.w.tensor.name };
-  }
-
-  private tailScale(t: FloatTensor): number {
-    this.s.read(t, this.ptrs.scale, 0, 4);
-    const v = new DataView(this.s.kernels.memory.buffer, this.ptrs.scale, 4).getFloat32(0, true);
-    if (!Number.isFinite(v) || v <= 0) throw new InvalidTernaryWeightError(this.where(), 'a finite scale above 0 in the tail', String(v));
-    return v;
   }
 
   /** Stored rows [row, row + n) (n <= rowsPerChunk unless held): a view of the held copy, or read into the input buffer. */

@@ -43,8 +43,10 @@ const NAMES: TensorNames = { model: MODEL_NAMES, prefix: BLOCK_PREFIX, block: Ob
 /** A packed projection's scale (AutoBitLinear's weight_scale). */
 const scaleNameOf = (weightName: string) => `${weightName}_scale`;
 
-/** A projection as U8 [out/4, in] + its weight_scale [1]. */
-type U8Entry = Entry & { kind: 'u8'; weights: [TernaryWeight]; scaleDtype: FloatDType };
+/** A projection as U8 [out/4, in] + its weight_scale [1] (`withScale`), or without it where a ScaleEntry writes it. */
+type U8Entry = Entry & { kind: 'u8'; weights: [TernaryWeight]; scaleDtype: FloatDType; withScale: boolean };
+/** The weight_scale of a packed source's projection, stored apart from its codes: written before the codes are read. */
+type ScaleEntry = Entry & { kind: 'scale'; of: TernaryWeight; scaleDtype: FloatDType };
 
 /** A float tensor copied in the source dtype and stored shape. */
 const copied = (name: string, w: FloatWeight): FloatEntry => floatEntry(name, w, 'source', w.tensor.storedShape);
@@ -59,7 +61,7 @@ function scaleDtypeOf(w: TernaryWeight, o: BaseFormatOptions): FloatDType {
   return o.rule === 'offline' ? w.tensor.dtype : 'F32';
 }
 
-export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
+export const hfPacked: OutputFormat<Placed<U8Entry | ScaleEntry | FloatEntry>[]> = {
   id: 'hf-packed',
   about: 'the packed checkpoint transformers loads (BitNetForCausalLM, U8 + weight_scale, autobitlinear offline)',
   options: [],
@@ -69,24 +71,29 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
       throw new UnsupportedError({ tensor: blockName(0, 'attn_sub_norm') }, 'a model with attn_sub_norm and ffn_sub_norm (BitNetForCausalLM computes them)', `a ${model.layout} checkpoint without sub-norms; choose --format bitnet-rs`);
     }
     if (o.granularity !== 'projection') throw new UnsupportedError({}, '--scale-granularity projection (weight_scale is one value per projection)', 'row');
+    // The file puts its F32 tensors first (writer order), the norms and scales among them, and its hash
+    // follows the writes only once that prefix is complete: one first, tiny job writes every norm and
+    // every scale the source stores (a packed input's), the blocks' jobs their codes (docs/performance.md).
+    const first: (ScaleEntry | FloatEntry)[] = [copied(MODEL_NAMES.output_norm, model.outputNorm)];
     const u8 = (name: string, weight: TernaryWeight): U8Entry => {
       const { rows, cols } = ternaryShape(weight);
       if (shapeProblem(U8, rows, cols)) throw new UnsupportedError({ tensor: name }, `a row count divisible by ${U8.rowMultiple} (U8 [out/4, in])`, `${rows} rows`);
       const scaleDtype = scaleDtypeOf(weight, o);
-      const tensors = [{ name, dtype: 'U8' as const, shape: [rows / 4, cols] }, { name: scaleNameOf(name), dtype: scaleDtype, shape: [1] }];
-      return { kind: 'u8', tensors, weights: [weight], scaleDtype };
+      const scale = { name: scaleNameOf(name), dtype: scaleDtype, shape: [1] };
+      const stored = weight.kind === 'packed' && weight.scale !== 'blocks';
+      if (stored) first.push({ kind: 'scale', tensors: [scale], weights: [], of: weight, scaleDtype });
+      const tensors = [{ name, dtype: 'U8' as const, shape: [rows / 4, cols] }, ...(stored ? [] : [scale])];
+      return { kind: 'u8', tensors, weights: [weight], scaleDtype, withScale: !stored };
     };
-    const groups: (U8Entry | FloatEntry)[][] = [[copied(MODEL_NAMES.token_embd, model.tokenEmbd)], [copied(MODEL_NAMES.output_norm, model.outputNorm)]];
+    const groups: (U8Entry | ScaleEntry | FloatEntry)[][] = [[copied(MODEL_NAMES.token_embd, model.tokenEmbd)], first];
     if (!model.outputTied) {
       const head = model.output;
       if (head.kind !== 'master') throw new UnsupportedError({ tensor: MODEL_NAMES.output }, 'a float lm_head', 'a packed one');
       groups.push([copied(MODEL_NAMES.output, { kind: 'float', tensor: head.tensor })]);
     }
     for (const b of model.blocks) {
-      groups.push([
-        ...LINEAR_ROLES.map((r) => u8(blockName(b.index, r), b[r])),
-        ...(['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm'] as const).map((r) => copied(blockName(b.index, r), b[r]!)),
-      ]);
+      groups.push(LINEAR_ROLES.map((r) => u8(blockName(b.index, r), b[r])));
+      first.push(...(['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm'] as const).map((r) => copied(blockName(b.index, r), b[r]!)));
     }
     return planContainer('hf-packed', FILE, groups, 'writer', o, { format: 'pt' });
   },
@@ -96,6 +103,10 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
     for (const e of j.part) {
       if (e.kind === 'floats') {
         writeFloatEntry(s, out, e);
+        continue;
+      }
+      if (e.kind === 'scale') {
+        out.sink(e.at[0]).write(scaleBytes(s.storedScale(e.of, e.scaleDtype)!, e.scaleDtype));
         continue;
       }
       const sink = out.sink(e.at[0]);
@@ -109,7 +120,7 @@ export const hfPacked: OutputFormat<Placed<U8Entry | FloatEntry>[]> = {
         U8.pack(k.exports, t.buffers.bands, 4 * n, cols, t.buffers.packed);
         sink.write(k.u8(t.buffers.packed, U8.bytes(4 * n, cols)));
       }
-      out.sink(e.at[1]).write(scaleBytes(t.scaleAs(e.scaleDtype), e.scaleDtype));
+      if (e.withScale) out.sink(e.at[1]).write(scaleBytes(t.scaleAs(e.scaleDtype), e.scaleDtype));
       t.done();
     }
   },
