@@ -15,6 +15,7 @@ import { convert } from '../build/js/run/convert.js';
 import { generateCheckpoint, type LayoutName } from '../build/js/synth/generate.js';
 import { engineProblem, engineTestsEnabled, runTokenizer } from './helpers/engine.js';
 import { CORPUS, hfIds, vocabShape } from './helpers/tokenizers.js';
+import { JsonWriter } from '../build/js/formats/json-text.js';
 
 const back = suite('tokenizer files rebuilt from a GGUF vocabulary');
 const engineEnabled = engineTestsEnabled();
@@ -84,6 +85,15 @@ back(`a tokenizer.model's vocabulary comes back as llama.cpp tokenizes it${engin
   // where the source's Metaspace (prepend_scheme first) and llama.cpp agree: no leading whitespace, no special tokens
   const plain = CORPUS.filter((t) => !/^\s/.test(t) && !/<\|/.test(t));
   assert.equal(ids(out, plain), ids(hf, plain));
+});
+
+back('the piecewise JSON writer gives the bytes JSON.stringify gives (escapes, index keys, pairs, text past its 64k batches)', () => {
+  const merges = ['a b', 'Ġ t', 'x"y z', 'a\\b c', 'tab\t x', 'a  b', 'nospace', '\ud83d\ude00 b', '\ud800 b', 'é ü', ' a', 'a ', '\u2028 \u007f'];
+  const vocab = new Map<string, number>([['b', 1], ['10', 2], ['2', 3], ['constructor', 4], ['"q"', 5], ['01', 6], ['\u0000', 7]]);
+  for (let i = 0; i < 30000; i++) vocab.set(`tok${i}é`, 100 + i); // about 400k characters: several batches
+  const w = new JsonWriter().raw('{"vocab":').object(vocab).raw(',"merges":').array(merges, (x, m) => x.pair(m)).raw('}');
+  const expected = JSON.stringify({ vocab: Object.fromEntries(vocab), merges: merges.map((m) => m.split(' ')) });
+  assert.is(new TextDecoder().decode(w.bytes()), expected);
 });
 
 back.after(() => rmSync(root, { recursive: true, force: true }));

@@ -306,10 +306,12 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
   const u32 = () => (need(4), (p += 4), view.getUint32(p - 4, true));
   const u64 = () => {
     need(8);
-    const v = view.getBigUint64(p, true);
+    // two u32 halves, no BigInt (a vocabulary's 400k string lengths made as many)
+    const lo = view.getUint32(p, true);
+    const hi = view.getUint32(p + 4, true);
+    if (hi >= 1 << 21) fail('a count or offset below 2^53', String(view.getBigUint64(p, true)));
     p += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('a count or offset below 2^53', String(v));
-    return Number(v);
+    return hi * 2 ** 32 + lo;
   };
   /** A string's length, checked against the file before its bytes are asked for (a length near 2^53 reads nothing). */
   const length = () => {
@@ -329,6 +331,13 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
     const n = length();
     need(n);
     p += n;
+    // a short ASCII string (most tokens) without the decoder's call
+    if (n <= 16) {
+      let ascii = '';
+      let i = p - n;
+      for (; i < p && bytes[i] < 0x80; i++) ascii += String.fromCharCode(bytes[i]);
+      if (i === p) return ascii;
+    }
     try {
       return utf8.decode(bytes.subarray(p - n, p));
     } catch {

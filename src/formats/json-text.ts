@@ -39,13 +39,26 @@ export function jsonBytes(value: unknown): Uint8Array {
  * JSON text appended as UTF-8 into one growing buffer: a vocabulary's 128k-key object and 280k merge
  * pairs written piece by piece, never held as objects and a 14 MB string besides the bytes.
  */
+/** Characters JSON.stringify writes escaped (and surrogates, which it escapes when unpaired). */
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 export class JsonWriter {
   private buf = new Uint8Array(1 << 20);
   private length = 0;
   private readonly encoder = new TextEncoder();
+  /** Text not yet encoded: pieces are joined (V8 concatenates without copying) and encoded 64k units at a time. */
+  private pending = '';
 
   /** Text that is already JSON. */
   raw(text: string): this {
+    this.pending += text;
+    if (this.pending.length >= 1 << 16) this.flush();
+    return this;
+  }
+
+  private flush(): void {
+    const text = this.pending;
+    this.pending = '';
     // UTF-8 takes at most 3 bytes per UTF-16 unit
     if (this.length + text.length * 3 > this.buf.length) {
       const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + text.length * 3));
@@ -53,11 +66,18 @@ export class JsonWriter {
       this.buf = grown;
     }
     this.length += this.encoder.encodeInto(text, this.buf.subarray(this.length)).written;
-    return this;
   }
 
   value(v: unknown): this {
     return this.raw(JSON.stringify(v));
+  }
+
+  /** A merge "a b" (one space) as the pair ["a","b"], what JSON.stringify("a b".split(' ')) gives. */
+  pair(merge: string): this {
+    const at = merge.indexOf(' ');
+    // without quotes, backslashes, control characters or surrogates, JSON.stringify only adds the quotes
+    if (at < 0 || merge.indexOf(' ', at + 1) >= 0 || ESCAPED.test(merge)) return this.value(merge.split(' '));
+    return this.raw(`["${merge.slice(0, at)}","${merge.slice(at + 1)}"]`);
   }
 
   /**
@@ -92,6 +112,7 @@ export class JsonWriter {
   }
 
   bytes(): Uint8Array {
+    this.flush();
     return this.buf.slice(0, this.length);
   }
 }

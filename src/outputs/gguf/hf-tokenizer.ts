@@ -55,14 +55,14 @@ const json = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify
  * piece: as objects and one string they took about 60 MiB for a 128k vocabulary, on a thread that runs
  * beside the conversion's workers (run/plan-worker.ts).
  */
-function tokenizerBytes(tokenizer: { model: object }, vocab: ReadonlyMap<string, number>, merges: Iterable<string[]>): Uint8Array {
+function tokenizerBytes<T>(tokenizer: { model: object }, vocab: ReadonlyMap<string, number>, merges: Iterable<T>, merge: (w: JsonWriter, m: T) => void): Uint8Array {
   const head = JSON.stringify(tokenizer); // ends with the model's last member, then "}}"
   return new JsonWriter()
     .raw(head.slice(0, -2))
     .raw(',"vocab":')
     .object(vocab)
     .raw(',"merges":')
-    .array(merges, (w, pair) => w.value(pair))
+    .array(merges, merge)
     .raw('}}\n')
     .bytes();
 }
@@ -123,10 +123,8 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
     model_input_names: ['input_ids', 'attention_mask'],
     tokenizer_class: 'PreTrainedTokenizerFast',
   };
-  const pairs = function* () {
-    for (const m of merges) yield m.split(' ');
-  };
-  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, pairs())], ['tokenizer_config.json', json(config)]]) };
+  // a GGUF's merge "a b" is the pair ["a", "b"]
+  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, merges, (w, m) => w.pair(m))], ['tokenizer_config.json', json(config)]]) };
 }
 
 /** Token types (llama.cpp's llama_token_type) of a SentencePiece vocabulary: 2 unknown, 6 byte. */
@@ -200,5 +198,5 @@ function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string
     legacy: true,
     tokenizer_class: 'LlamaTokenizerFast',
   };
-  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, merges)], ['tokenizer_config.json', json(config)]]) };
+  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, merges, (w, pair) => w.value(pair))], ['tokenizer_config.json', json(config)]]) };
 }
