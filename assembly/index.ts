@@ -22,5 +22,5 @@ export { packI2s } from './pack/i2_s';
 export { packQ2_0 } from './pack/q2_0';
 export { countRows } from './count';
 export { quantizeQ8_0 } from './q8_0';
-export { unpackI2s, unpackTq2_0, unpackQ2_0 } from './unpack/gguf';
+export { unpackI2s, unpackTq2_0, unpackQ2_0, i2sToHfU8 } from './unpack/gguf';
 export { sha256Blocks, sha256Scratch } from './sha256';

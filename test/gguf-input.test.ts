@@ -160,6 +160,12 @@ lossy('blocks with different d (group scales) are refused naming the tensor and 
   });
   const out = fresh();
   await conversionFails(() => convert({ inputDir: bad, outputDir: out, format: 'hf-packed', ...BASE } as ConvertOptions), out, join(out, '..'), InvalidTernaryWeightError, [/tensor blk\.0\.attn_v\.weight/, /block 2 of row 2/]);
+  // I2_S into hf-packed (transcoded with no i8 between): a code 3 in block 1 of row 0 is named all the same
+  const i2s = await edited(await run(hfOf('hf-bitnet'), 'gguf', { ggufType: 'i2_s' }), 'blk.0.ffn_down.weight', (f, at) => {
+    f[at + 32 + 7] |= 0x30;
+  });
+  const out2 = fresh();
+  await conversionFails(() => convert({ inputDir: i2s, outputDir: out2, format: 'hf-packed', ...BASE } as ConvertOptions), out2, join(out2, '..'), InvalidTernaryWeightError, [/tensor blk\.0\.ffn_down\.weight/, /block 1 of row 0/]);
 });
 
 lossy('a block whose d is 0 holds zeros whatever its codes (llama.cpp writes such blocks for all-zero runs)', async () => {

@@ -229,7 +229,7 @@ test('builds: both flavors are distinct files with the same exports', () => {
   const names = (k: Kernels) => Object.keys(k.exports).concat(Object.keys(Object.getPrototypeOf(k.exports))).sort();
   assert.equal(names(simd), names(scalar));
   for (const fn of ['widen', 'absSum', 'firstNonFinite', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase', 'convertFloats',
-    'packHfU8', 'unpackHfU8', 'packMsInt2', 'packTq2_0', 'packTq1_0', 'packI2s', 'packQ2_0', 'countRows', 'quantizeQ8_0', 'unpackI2s', 'unpackTq2_0', 'unpackQ2_0']) {
+    'packHfU8', 'unpackHfU8', 'packMsInt2', 'packTq2_0', 'packTq1_0', 'packI2s', 'packQ2_0', 'countRows', 'quantizeQ8_0', 'unpackI2s', 'unpackTq2_0', 'unpackQ2_0', 'i2sToHfU8']) {
     assert.type((simd.exports as unknown as Record<string, unknown>)[fn], 'function', fn);
   }
   for (const [, k] of BUILDS) {

@@ -359,6 +359,41 @@ test('unpackI2s, unpackTq2_0, unpackQ2_0: both builds decode what the reference 
   }
 });
 
+test('i2sToHfU8: both builds turn I2_S bands into the hf-u8 bytes the reference packs of the same values; a code 3 anywhere is reported', () => {
+  const r = rng(27);
+  for (const [rows, cols] of [[4, 128], [12, 256], [28, 2560]] as const) {
+    const w = randomTernary(r, rows, cols);
+    const i2s = REF_PACKINGS.i2_s.pack(w, rows, cols, D_ONE).bytes; // rows of cols/4 bytes, then the tail
+    const hf = REF_PACKINGS['hf-u8'].pack(w, rows, cols, D_ONE).bytes; // R = rows/4 rows of cols bytes
+    const R = rows / 4;
+    const rowBytes = cols / 4;
+    // every run of packed rows [r0, r0 + n) of the quarter
+    for (const [r0, n] of [[0, R], [R - 1, 1], [Math.floor(R / 2), R - Math.floor(R / 2)]]) {
+      const bytes = n * rowBytes;
+      for (const [name, k] of BUILDS) {
+        for (const misalign of [0, 3]) {
+          k.reset();
+          const bands = [0, 1, 2, 3].map((q) => put(k, i2s.subarray((q * R + r0) * rowBytes, (q * R + r0) * rowBytes + bytes), misalign));
+          const dst = guarded(k, n * cols, misalign);
+          const label = `${name} ${rows}x${cols} rows ${r0}+${n}`;
+          assert.is(k.exports.i2sToHfU8(bands[0], bands[1], bands[2], bands[3], bytes, dst.ptr), 0, label);
+          sameBytes(dst.take(label), hf.subarray(r0 * cols, (r0 + n) * cols), label);
+        }
+      }
+    }
+    // one code 3 in any band
+    for (const [name, k] of BUILDS) {
+      const q = randInt(r, 0, 3);
+      const bad = i2s.slice(q * R * rowBytes, (q + 1) * R * rowBytes);
+      bad[randInt(r, 0, bad.length - 1)] |= 3 << (2 * randInt(r, 0, 3));
+      k.reset();
+      const bands = [0, 1, 2, 3].map((b) => put(k, b === q ? bad : i2s.subarray(b * R * rowBytes, (b + 1) * R * rowBytes), 0));
+      const dst = guarded(k, R * cols, 0);
+      assert.is.not(k.exports.i2sToHfU8(bands[0], bands[1], bands[2], bands[3], R * rowBytes, dst.ptr), 0, `${name}: code 3 in band ${q}`);
+    }
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // worked examples (docs/gguf.md section 4)
 

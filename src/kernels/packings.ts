@@ -34,6 +34,8 @@ export interface Packing {
   unpackKernel?: 'unpackHfU8';
   /** A GGUF type's decoder inside wasm (a .gguf read as input): n values of whole blocks to i8; non-zero when a code is no value. */
   decodeKernel?: 'unpackI2s' | 'unpackTq2_0' | 'unpackQ2_0';
+  /** A kernel from this type's stored bytes straight into another packing's, with no i8 between (I2_S to hf-u8). */
+  transcode?: { to: PackingId; kernel: 'i2sToHfU8' };
   /** Quantize and pack in one kernel, where there is one. */
   fused?: 'quantizePackRows';
   /** The values one block covers (rows x cols) and its bytes. */
@@ -309,6 +311,7 @@ export const PACKINGS = {
   i2_s: {
     kernel: 'packI2s',
     decodeKernel: 'unpackI2s',
+    transcode: { to: 'hf-u8', kernel: 'i2sToHfU8' },
     block: { rows: 1, cols: 128, bytes: 32 },
     rowMultiple: 1,
     colMultiple: 128,

@@ -79,6 +79,11 @@ export interface KernelExports {
   unpackTq2_0(src: number, n: number, dst: number): number;
   unpackQ2_0(src: number, n: number, dst: number): number;
   /**
+   * I2_S straight into hf-u8, no i8 between: four bands of `n` I2_S bytes each (whole blocks; band q the
+   * rows q*R + r0 ..) to 4n hf-u8 bytes at dst; returns 0, or non-zero when some code is 3.
+   */
+  i2sToHfU8(b0: number, b1: number, b2: number, b3: number, n: number, dst: number): number;
+  /**
    * microsoft/BitNet GPU int2 (gpu/pack_weight.py): rows % 16 == 0, cols % 32 == 0; rows*cols/4
    * bytes in 16 x 32 tiles, codes q + 2 permuted and interleaved as pack_weight.py does. The Q/K row
    * un-permutation and the scales are the host's.

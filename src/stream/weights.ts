@@ -373,6 +373,16 @@ export abstract class OpenTernary {
     p.pack(this.s.kernels.exports, this.ptrs.i8, count, this.cols, dst, d);
   }
 
+  /**
+   * Packed rows [row, row + n) of a packing that reads 4 bands of rows (hf-u8) at dst, straight from the
+   * stored codes where a kernel transcodes them (I2_S; `scratch` holds at least 4n rows of i8), or false:
+   * the caller then takes the bands as i8 and packs them (a master weight, statistics counted, a bad code
+   * to be named by the i8 decoder).
+   */
+  bandsPacked(_p: Packing, _row: number, _n: number, _scratch: number, _dst: number): boolean {
+    return false;
+  }
+
   /** The i8 buffer (rowsPerChunk x cols), free for the caller between calls. */
   get i8Buffer(): number {
     return this.ptrs.i8;
@@ -666,6 +676,19 @@ class StoredTernary extends OpenTernary {
       this.decode(start + done, n, dst + done * this.cols);
       done += n;
     }
+  }
+
+  override bandsPacked(p: Packing, row: number, n: number, scratch: number, dst: number): boolean {
+    const t = this.p.transcode;
+    if (!t || PACKINGS[t.to] !== p || p.rowAccess !== 'quarter-bands' || this.headRows || this.counting || this.zeroBlocks) return false;
+    const bytes = n * this.rowBytes;
+    const band = (q: number): number => {
+      const at = (q * (this.rows / 4) + row) * this.rowBytes;
+      if (this.held !== undefined) return this.held + at;
+      this.s.read(this.w.tensor, scratch + q * bytes, at, bytes);
+      return scratch + q * bytes;
+    };
+    return this.s.kernels.exports[t.kernel](band(0), band(1), band(2), band(3), bytes, dst) === 0;
   }
 
   /** The same packing with the same scale: the stored bytes are the output's, once their codes are checked. */

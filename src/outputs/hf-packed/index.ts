@@ -116,8 +116,10 @@ export const hfPacked: OutputFormat<Placed<U8Entry | ScaleEntry | FloatEntry>[]>
       const quarter = t.rows / 4;
       for (let r = 0; r < quarter; r += t.rowsPerChunk) {
         const n = Math.min(t.rowsPerChunk, quarter - r);
-        for (let q = 0; q < 4; q++) t.i8(q * quarter + r, n, t.buffers.bands + q * n * cols);
-        U8.pack(k.exports, t.buffers.bands, 4 * n, cols, t.buffers.packed);
+        if (!t.bandsPacked(U8, r, n, t.buffers.bands, t.buffers.packed)) {
+          for (let q = 0; q < 4; q++) t.i8(q * quarter + r, n, t.buffers.bands + q * n * cols);
+          U8.pack(k.exports, t.buffers.bands, 4 * n, cols, t.buffers.packed);
+        }
         sink.write(k.u8(t.buffers.packed, U8.bytes(4 * n, cols)));
       }
       if (e.withScale) out.sink(e.at[1]).write(scaleBytes(t.scaleAs(e.scaleDtype), e.scaleDtype));
