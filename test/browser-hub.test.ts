@@ -129,11 +129,13 @@ test('bitnet-converter/web convertHub: the CLI\'s hashes; a missing repository a
           errors.push(e.message);
         }
       }
-      return { name: r.outputName, reads: r.reads, listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])), errors };
-    })()`)) as { name: string; reads: string; listed: object; errors: string[] };
+      return { name: r.outputName, reads: r.reads, listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])), errors, fetched: r.bytesFetched, read: r.bytesRead };
+    })()`)) as { name: string; reads: string; listed: object; errors: string[]; fetched: number; read: number };
     assert.is(got.name, 'wide-bitnet-bitnet-rs');
     assert.is(got.reads, 'shared', 'the workers read through shared windows the page\'s thread fills');
     assert.equal(got.listed, want);
+    assert.ok(got.read > 0);
+    assert.is(got.fetched, got.read, 'tensor bytes fetched = tensor bytes the workers read: each once');
     assert.match(got.errors[0], /^hf:org\/no-such-model: no such model repository/);
     assert.match(got.errors[1], /^hf:org\/wide-bitnet@v9: no revision "v9"/);
   } finally {
@@ -174,6 +176,7 @@ test('not cross-origin isolated: the workers read the Hub with synchronous XMLHt
     assert.is(resets.times, 0, 'the resets were used');
     assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
     assert.match((await page.textContent('#summary')) ?? '', /reads with synchronous XMLHttpRequest/);
+    assert.match((await page.textContent('#summary')) ?? '', /, [1-9][0-9]*\.[0-9] MiB fetched from the Hub;/);
     const s = await hub.stats();
     assert.is(s.failures, 2, 'two 503s answered');
     assert.ok(s.authorizations.length > 0 && s.authorizations.every((a) => a === `Bearer ${TOKEN}`), 'the token sent, as a bearer token');

@@ -17,7 +17,8 @@ function pause(ms: number): void {
   while (Date.now() < until);
 }
 
-export function xhrSource(h: HubFiles): WindowSource<HubFile> {
+/** `onFetched`: the bytes of each response received (retried windows included). */
+export function xhrSource(h: HubFiles, onFetched?: (bytes: number) => void): WindowSource<HubFile> {
   const retries = h.retries ?? 5;
   const etags = new Map<HubFile, string>();
   return new WindowSource(
@@ -52,6 +53,7 @@ export function xhrSource(h: HubFiles): WindowSource<HubFile> {
         if (etag && known && etag !== known) throw new HubError({ file: file.path }, changedText(known, etag));
         if (etag) etags.set(file, etag);
         const bytes = new Uint8Array(xhr.response as ArrayBuffer, 0);
+        onFetched?.(bytes.length);
         if (bytes.length < length) throw new HubError({ file: file.path }, `${length} bytes at offset ${at}, found ${bytes.length}`);
         return bytes.subarray(0, length);
       }

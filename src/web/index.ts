@@ -242,7 +242,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           await closeStreams(writer, outputName); // the files are complete: hashing reads them back
           return byJob;
         },
-        progress: () => done,
+        progress: () => ({ ...done, ...(hub && { bytesFetched: pool?.fetched() ?? 0 }) }),
         async finishContainers(containers) {
           return (await pool!.all(containers.map((c): Task => ({ type: 'hash', file: c.file })))).map((w) => w.written!);
         },

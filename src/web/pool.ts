@@ -40,11 +40,19 @@ export class WebPool {
   private readonly controls = new Map<Worker, SharedArrayBuffer>();
   /** How the workers read tensor data (they all run in the same page, so they agree). */
   reads: Reads = 'FileReaderSync';
+  /** A Hub input: bytes received by this thread's range reads (a BigInt64 cell the reader counts in), and by the workers' XMLHttpRequests. */
+  private readonly fetchedHere = { buffer: new (typeof SharedArrayBuffer === 'function' ? SharedArrayBuffer : ArrayBuffer)(8) as SharedArrayBuffer, cell: 0 };
+  private fetchedThere = 0;
 
   private constructor(
     private readonly onProgress: (bytes: number, tensors: number, started: number) => void,
     private readonly writer?: StreamWriter,
   ) {}
+
+  /** Bytes received from the Hub so far (a Hub input). */
+  fetched(): number {
+    return Number(new BigInt64Array(this.fetchedHere.buffer)[0]) + this.fetchedThere;
+  }
 
   /** `writer`: the workers have no synchronous OPFS handles and write through this (streamed.ts). */
   static async start(
@@ -64,7 +72,7 @@ export class WebPool {
         if (shared) {
           channel = newChannel(PAGE_WINDOW_BYTES, 2);
           pool.channels.push(channel);
-          void serveReads(channel, init.hub ? hubReads(init.hub) : fileReads(init.files.map(([, f]) => f)));
+          void serveReads(channel, init.hub ? hubReads({ ...init.hub, fetched: pool.fetchedHere }) : fileReads(init.files.map(([, f]) => f)));
         }
         const streamed = writer ? new SharedArrayBuffer(controlBytes()) : undefined;
         const started = startWorker<FromWorker>(WORKER, { type: 'init', ...init, channel, streamed } satisfies ToWorker, 'a conversion worker');
@@ -85,7 +93,10 @@ export class WebPool {
   }
 
   private receive(w: Worker, m: FromWorker): void {
-    if (m.type === 'progress') return this.onProgress(m.bytes, m.tensors, m.started);
+    if (m.type === 'progress') {
+      this.fetchedThere += m.fetched;
+      return this.onProgress(m.bytes, m.tensors, m.started);
+    }
     if (m.type === 'ready') return;
     if (m.type === 'write' || m.type === 'truncate') return this.writer!.apply(m, this.controls.get(w)!);
     const call = this.calls.get(m.id)!;

@@ -35,7 +35,8 @@ export type FromWorker =
   | { type: 'ready'; reads?: Reads; problem?: string; writes?: Writes; noSync?: string }
   | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
-  | { type: 'progress'; bytes: number; tensors: number; started: number }
+  /** `fetched`: bytes this worker received from the Hub (its synchronous XMLHttpRequest reads). */
+  | { type: 'progress'; bytes: number; tensors: number; started: number; fetched: number }
   | WriteCommand;
 
 /** How tensor data is read: through shared memory served by the main thread, or with FileReaderSync (a Hub input: synchronous XMLHttpRequest). */
@@ -55,8 +56,9 @@ let streamed: SharedArrayBuffer | undefined;
  * Progress goes to the main thread at most every 100 ms (and at the end of each job). A tensor counts
  * as started at its first read, so that the count moves while the first (largest) tensors are read.
  */
-const pending = { bytes: 0, tensors: 0, started: 0, last: 0, open: false };
-function progress(bytes: number, tensors: number, force = false): void {
+const pending = { bytes: 0, tensors: 0, started: 0, fetched: 0, last: 0, open: false };
+function progress(bytes: number, tensors: number, force = false, fetched = 0): void {
+  pending.fetched += fetched;
   if (bytes && !pending.open) {
     pending.open = true;
     pending.started++;
@@ -66,8 +68,8 @@ function progress(bytes: number, tensors: number, force = false): void {
   pending.tensors += tensors;
   const now = performance.now();
   if (!force && now - pending.last < 100) return;
-  if (pending.bytes || pending.tensors || pending.started) post({ type: 'progress', bytes: pending.bytes, tensors: pending.tensors, started: pending.started });
-  pending.bytes = pending.tensors = pending.started = 0;
+  if (pending.bytes || pending.tensors || pending.started || pending.fetched) post({ type: 'progress', bytes: pending.bytes, tensors: pending.tensors, started: pending.started, fetched: pending.fetched });
+  pending.bytes = pending.tensors = pending.started = pending.fetched = 0;
   pending.last = now;
 }
 
@@ -189,7 +191,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
           ? sharedSource(m.channel, new Map(m.hub.files.map((f) => [f.path, f])), 'the Hub connection failed; try again')
           : sharedSource(m.channel, new Map(m.files))
         : m.hub
-          ? xhrSource(m.hub)
+          ? xhrSource(m.hub, (n) => progress(0, 0, false, n))
           : fileReaderSource(new Map(m.files));
       dir = await stagingFolder(m.run);
       streamed = m.streamed;

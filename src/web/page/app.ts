@@ -171,7 +171,7 @@ function showResult(r: WebConvertResult, destination: string, engineId: string):
   $('result-state').textContent = `Done: ${r.outputName}`;
   $('summary').textContent =
     `${r.layout} → ${r.format}: ${r.files.length} files, ${mib(r.files.reduce((s, f) => s + f.bytes, 0))} written in ${r.seconds.toFixed(2)} s ` +
-    `(${rate(r.bytesRead, r.seconds)} read; ${r.kernels} kernels, ${r.threads} workers, ${{ shared: 'reads through shared memory', FileReaderSync: 'reads with FileReaderSync', XMLHttpRequest: 'reads with synchronous XMLHttpRequest' }[r.reads]}${r.writes === 'streams' ? ', writes through writable streams' : ''}). ` +
+    `(${rate(r.bytesRead, r.seconds)} read${r.bytesFetched !== undefined ? `, ${mib(r.bytesFetched)} fetched from the Hub` : ''}; ${r.kernels} kernels, ${r.threads} workers, ${{ shared: 'reads through shared memory', FileReaderSync: 'reads with FileReaderSync', XMLHttpRequest: 'reads with synchronous XMLHttpRequest' }[r.reads]}${r.writes === 'streams' ? ', writes through writable streams' : ''}). ` +
     (destination === 'folder' ? 'Saved into the chosen folder.' : 'Download it all as one .zip, or each file below.');
   $('summary').dataset.phases = Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
   const t = r.ternary;
