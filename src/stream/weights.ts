@@ -85,7 +85,10 @@ export function readCost(w: Weight, o: StreamOptions): number {
 
 /**
  * Named wasm buffers for the weight being streamed. Reserved when a weight is opened, before any
- * data is placed in them; growing one re-lays all of them out (their contents are lost then).
+ * data is placed in them. A reservation the current buffers hold keeps them; else the buffers are laid
+ * out again, only the ones asked for (the contents of all are lost then): wasm memory grows to the
+ * largest single weight's buffers, not to the sum of every buffer's largest size (a held projection
+ * beside the float path's chunk buffers; docs/performance.md, "The page's memory").
  */
 class Workspace {
   private sizes = new Map<string, number>();
@@ -94,16 +97,10 @@ class Workspace {
   constructor(private readonly k: Kernels) {}
 
   reserve(want: Record<string, number>): Record<string, number> {
-    let grow = false;
-    for (const [name, bytes] of Object.entries(want)) {
-      if ((this.sizes.get(name) ?? -1) < bytes) {
-        this.sizes.set(name, bytes);
-        grow = true;
-      }
-    }
-    if (grow) {
+    if (Object.entries(want).some(([name, bytes]) => (this.sizes.get(name) ?? -1) < bytes)) {
       this.k.reset();
-      for (const [name, bytes] of this.sizes) this.ptrs.set(name, this.k.alloc(bytes));
+      this.sizes = new Map(Object.entries(want));
+      this.ptrs = new Map(Object.entries(want).map(([name, bytes]) => [name, this.k.alloc(bytes)]));
     }
     const out: Record<string, number> = {};
     for (const name of Object.keys(want)) out[name] = this.ptrs.get(name)!;
@@ -408,7 +405,8 @@ class MasterTernary extends OpenTernary {
     const rowBytes = t.shape[1] * DTYPE_SIZE[t.dtype];
     const o = s.ctx.options;
     const hold = t.byteLength <= o.holdBytes;
-    super(s, w, rowBytes, extra, chunking, (per) => ({ input: per * rowBytes, held: hold ? t.byteLength : 0 }));
+    // a held weight's rows are taken from the held copy: no input buffer
+    super(s, w, rowBytes, extra, chunking, (per): Record<string, number> => (hold ? { held: t.byteLength } : { input: per * rowBytes }));
     this.t = t;
     this.headRows = w.ropeHeads ? t.shape[0] / w.ropeHeads : 0;
     this.rowBytes = rowBytes;
@@ -506,7 +504,7 @@ class PackedTernary extends OpenTernary {
 
   constructor(s: WeightStream, w: Extract<TernaryWeight, { kind: 'packed' }>, extra: Record<string, number>, chunking: Chunking) {
     const hold = w.tensor.byteLength <= s.ctx.options.holdBytes;
-    super(s, w, w.cols, extra, chunking, (per) => ({ input: per * w.cols, held: hold ? w.tensor.byteLength : 0, scale: 8 }));
+    super(s, w, w.cols, extra, chunking, (per) => ({ ...(hold ? { held: w.tensor.byteLength } : { input: per * w.cols }), scale: 8 }));
     this.w = w;
     this.quarter = w.rows / 4;
     this.scale = readStoredScale(s, w as StoredScaleWeight, this.ptrs.scale); // hf-u8: always a weight_scale tensor
@@ -567,7 +565,7 @@ class StoredTernary extends OpenTernary {
     const rowBytes = p.bytes(1, w.cols);
     const dataBytes = p.bytes(w.rows, w.cols);
     const hold = dataBytes <= s.ctx.options.holdBytes;
-    super(s, w, rowBytes, extra, chunking, (per) => ({ input: per * rowBytes, held: hold ? dataBytes : 0, scale: 8 }));
+    super(s, w, rowBytes, extra, chunking, (per) => ({ ...(hold ? { held: dataBytes } : { input: per * rowBytes }), scale: 8 }));
     this.w = w;
     this.p = p;
     this.rowBytes = rowBytes;
