@@ -13,4 +13,6 @@ export const DEFAULTS = {
   chunkBytes: 4 << 20,
   /** Holds every projection of the 2B-4T model (the largest, gate/up, is 35 MB in BF16) for both passes. */
   holdBytes: 64 << 20,
+  /** A float tensor read in more bytes is written by several jobs of whole rows, so a container's hash follows it (outputs/safetensors-container.ts). */
+  pieceBytes: 64 << 20,
 } as const;

@@ -284,10 +284,35 @@ layouts.run();
 const order = suite('job order');
 
 order('largest first; tiny jobs before all in plan order; equal weights in the order of their place in the file', () => {
-  // tiny: under 1/64 of the largest (2 and 3 here); the three of 1000 by their first region's offset
-  assert.equal(jobOrder([2, 1000, 3000, 1000, 3, 1000], [900, 700, 40, 100, 0, 400]), [0, 4, 2, 3, 5, 1]);
+  const M = 2 ** 20;
+  // tiny: under 1/64 of the largest, or 4 MiB (the first two here); the three of 10 MiB by their first region's offset
+  assert.equal(jobOrder([3 * M, 10 * M, 640 * M, 10 * M, 9 * M, 10 * M], [900, 700, 40, 100, 0, 400]), [0, 4, 2, 3, 5, 1]);
+  assert.equal(jobOrder([M, 2 * M, 5 * M], [0, 10, 20]), [0, 1, 2], 'all tiny: plan order');
   // no offsets (own files): plan order among equals
-  assert.equal(jobOrder([1000, 1000, 3000]), [2, 0, 1]);
+  assert.equal(jobOrder([10 * M, 10 * M, 30 * M]), [2, 0, 1]);
+});
+
+order('a large float tensor written in pieces (one job a piece): the same files, every tensor counted once', async () => {
+  // untied (a head of its own), F32; pieces of a fifth of the embedding (and of the head)
+  const input = synth({ preset: 'tiny', dtype: 'F32', untied: true, seed: 9 });
+  const embedding = readCheckpointTensors(input).get('model.embed_tokens.weight')!;
+  const pieceBytes = Math.floor(embedding.bytes.byteLength / 5);
+  for (const format of ['hf-packed', 'bitnet-rs-safetensors', 'ms-gpu']) {
+    type Last = { tensorsDone: number; tensorsTotal: number; bytesRead: number; bytesTotal: number };
+    const whole = fresh('whole');
+    let once: Last | undefined;
+    const w = await convert({ inputDir: input, outputDir: whole, format, threads: 0, timestamp: 1_700_000_000, onProgress: (p) => (once = p) });
+    for (const threads of [0, 2]) {
+      const pieces = fresh('pieces');
+      let last: Last | undefined;
+      const r = await convert({ inputDir: input, outputDir: pieces, format, threads, timestamp: 1_700_000_000, pieceBytes, onProgress: (p) => (last = p) });
+      for (const f of readdirSync(whole)) assert.ok(readFileSync(join(whole, f)).equals(readFileSync(join(pieces, f))), `${format} ${threads} threads: ${f} as written whole`);
+      assert.is(r.bytesRead, w.bytesRead, `${format}: the same bytes read`);
+      // the progress's last report: every tensor done once, as many as written whole
+      assert.equal([last!.tensorsDone, last!.tensorsTotal, last!.bytesRead, last!.bytesTotal], [once!.tensorsDone, once!.tensorsTotal, once!.bytesRead, once!.bytesTotal], format);
+      assert.is(last!.tensorsDone, last!.tensorsTotal, format);
+    }
+  }
 });
 
 order.run();

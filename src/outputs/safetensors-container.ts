@@ -7,6 +7,7 @@ import { f32ToBf16, f32ToF16 } from '../quant/floats.js';
 import type { FloatDType } from '../quant/rule.js';
 import type { FloatTensor, FloatWeight, Weight } from '../model/plan.js';
 import { readCost, type StreamOptions, type WeightStream } from '../stream/weights.js';
+import { DEFAULTS } from '../defaults.js';
 import type { Container, FormatPlan, JobOutput } from './types.js';
 
 export interface StTensor {
@@ -64,24 +65,38 @@ export interface Entry {
 /** An entry as a worker gets it: with the file offset of each of its tensors. */
 export type Placed<E extends Entry> = E & { at: number[] };
 
-/** Lays out the container and makes one job per group of entries (its cost, its regions for hashing). */
+/**
+ * Lays out the container and makes one job per group of entries (its cost, its regions for hashing). A
+ * float tensor read in more than `o.pieceBytes` (an embedding, an untied head) is written by several jobs
+ * of whole rows: the container's hash follows the pieces as they land, where one job of 656 MB held back
+ * the hash of everything after it (docs/performance.md, "hf-packed from a .gguf, again").
+ */
 export function planContainer<E extends Entry>(format: string, file: string, groups: E[][], order: 'writer' | 'name', o: StreamOptions, metadata?: Record<string, string>): FormatPlan<Placed<E>[]> {
   const st = layoutSafetensors(file, groups.flat().flatMap((e) => e.tensors), order, metadata);
-  const jobs = groups.map((g) => {
+  const jobs = groups.flatMap((g) => {
     const weights = g.flatMap((e) => e.weights);
-    return {
-      format,
-      file,
-      cost: { bytes: weights.reduce((n, w) => n + readCost(w, o), 0), tensors: weights.length },
-      part: g.map((e) => ({ ...e, at: e.tensors.map((t) => st.at(t.name)) })),
-      regions: st.regions(g.flatMap((e) => e.tensors.map((t) => t.name))),
-    };
+    const bytes = weights.reduce((n, w) => n + readCost(w, o), 0);
+    const e = g[0] as Entry & { rows?: [number, number] };
+    const rows = (e.weights[0] as FloatWeight | undefined)?.tensor.shape[0] ?? 0;
+    const pieces = g.length === 1 && e.kind === 'floats' && e.tensors[0].shape.length === 2 ? Math.min(rows, Math.ceil(bytes / (o.pieceBytes ?? DEFAULTS.pieceBytes))) : 1;
+    if (pieces <= 1) {
+      return [{ format, file, cost: { bytes, tensors: weights.length }, part: g.map((x) => ({ ...x, at: x.tensors.map((t) => st.at(t.name)) })), regions: st.regions(g.flatMap((x) => x.tensors.map((t) => t.name))) }];
+    }
+    // rows [first, end) of the tensor as the job's own region; the tensor counts as done with its last piece
+    const [region] = st.regions([e.tensors[0].name]);
+    const rowBytes = region.bytes / rows;
+    const per = Math.ceil(rows / pieces);
+    return Array.from({ length: Math.ceil(rows / per) }, (_, i) => {
+      const [first, end] = [i * per, Math.min(rows, (i + 1) * per)];
+      const at = region.offset + first * rowBytes;
+      return { format, file, cost: { bytes: (bytes * (end - first)) / rows, tensors: end === rows ? 1 : 0, rank: bytes }, part: [{ ...g[0], rows: [first, end] as [number, number], at: [at] }], regions: [{ offset: at, bytes: (end - first) * rowBytes }] };
+    });
   });
   return { jobs, containers: [st.container] };
 }
 
-/** A float tensor written as stored (`source`) or converted, under `name` with `shape`. */
-export type FloatEntry = Entry & { kind: 'floats'; as: 'source' | FloatDType };
+/** A float tensor written as stored (`source`) or converted, under `name` with `shape`; `rows`: a piece of it, rows [first, end). */
+export type FloatEntry = Entry & { kind: 'floats'; as: 'source' | FloatDType; rows?: [number, number] };
 
 export function floatEntry(name: string, weight: FloatWeight | { kind: 'float'; tensor: FloatTensor }, as: 'source' | FloatDType, shape: number[]): FloatEntry {
   const dtype = as === 'source' ? weight.tensor.dtype : as;
@@ -90,5 +105,5 @@ export function floatEntry(name: string, weight: FloatWeight | { kind: 'float'; 
 
 export function writeFloatEntry(s: WeightStream, out: JobOutput, e: Placed<FloatEntry>): void {
   const sink = out.sink(e.at[0]);
-  s.floats((e.weights[0] as FloatWeight).tensor, e.as, (bytes) => sink.write(bytes));
+  s.floats((e.weights[0] as FloatWeight).tensor, e.as, (bytes) => sink.write(bytes), e.rows);
 }

@@ -44,8 +44,11 @@ export interface Job<Part = unknown> {
   format: string;
   /** The output file it writes (created by the job, or a container created by the main thread). */
   file: string;
-  /** Input bytes and tensors it streams, for progress and for starting the largest first. */
-  cost: { bytes: number; tensors: number };
+  /**
+   * Input bytes and tensors it streams, for progress and for starting the largest first; `rank`, where it
+   * differs from `bytes`, what it is started by (a piece of a large tensor starts as early as the whole would).
+   */
+  cost: { bytes: number; tensors: number; rank?: number };
   /** Format-specific, structured-clonable. */
   part: Part;
   /** For a job that fills regions of a container: the byte ranges it writes (hashed as soon as the job ends). */

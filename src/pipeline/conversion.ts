@@ -38,6 +38,8 @@ export interface ConversionOptions extends Partial<FormatOwnOptions> {
   chunkBytes?: number;
   /** Projections up to this size are read once and held for both passes (default 64 MiB). */
   holdBytes?: number;
+  /** A float tensor read in more bytes is written by several jobs of whole rows (default 64 MiB). */
+  pieceBytes?: number;
   /** Gather each ternary weight's statistics as the conversion streams it (the report's per-layer charts). */
   stats?: boolean;
   /** Write a scale the source stores exactly (a GGUF's) rounded to the output's dtype instead of refusing; manifest.json lists each. */
@@ -93,6 +95,7 @@ export function formatOptions(format: AnyFormat, o: ConversionOptions, modelName
     rule: o.rule ?? DEFAULTS.rule,
     chunkBytes: o.chunkBytes ?? DEFAULTS.chunkBytes,
     holdBytes: o.holdBytes ?? DEFAULTS.holdBytes,
+    pieceBytes: o.pieceBytes ?? DEFAULTS.pieceBytes,
     stats: o.stats ?? false,
     allowLossy: o.allowLossy ?? false,
     timestamp: o.timestamp ?? defaultTimestamp(),
@@ -143,15 +146,18 @@ function refuseBiases(model: ModelPlan, checkpoint: Checkpoint): void {
   );
 }
 
+/** A job reading less than this is tiny whatever the largest (hf-packed's first job, its norms and scales, beside pieces of 64 MB). */
+const TINY_JOB_BYTES = 4 << 20;
+
 /**
- * Largest first (the threads end together), but tiny jobs (under 1/64 of the largest) before all, in
+ * Largest first (the threads end together), but tiny jobs (under 1/64 of the largest, or 4 MiB) before all, in
  * plan order: they cost the balance nothing, and a container is hashed only up to its first unwritten
  * region (GGUF's output_norm, run last, held back the hash of the whole file after it). Jobs of equal
  * weight go in the order of their first region in the file (`at`), so that the hash follows the writes
  * (hf-packed's blocks sit in name order: layers 0, 1, 10, 11, ...).
  */
 export function jobOrder(weights: number[], at: (number | undefined)[] = []): number[] {
-  const tiny = Math.max(...weights) / 64;
+  const tiny = Math.max(Math.max(...weights) / 64, TINY_JOB_BYTES);
   const rank = (w: number) => (w < tiny ? Number.MAX_VALUE : w);
   return weights.map((_, i) => i).sort((a, b) => rank(weights[b]) - rank(weights[a]) || (rank(weights[a]) === Number.MAX_VALUE ? 0 : (at[a] ?? 0) - (at[b] ?? 0)));
 }
@@ -196,7 +202,8 @@ export function manifestBytes(format: AnyFormat, model: ModelPlan, o: FormatOpti
       ...(o.allowLossy && { allow_lossy: true }),
     },
     // --allow-lossy: every stored scale that was rounded, by tensor (docs/gguf.md 10)
-    ...(rounded.length > 0 && { rounded: Object.fromEntries(rounded.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) }),
+    // (a tensor written in pieces may report more than once: its first report is kept)
+    ...(rounded.length > 0 && { rounded: Object.fromEntries([...new Map(rounded.reverse())].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) }),
     source: { folder: source.folder, layout: model.layout, files: source.files.map((name) => ({ name })), bytes: source.bytes },
     ternarization: describeRule(o.granularity, o.rule),
     lm_head: model.outputTied ? 'tied: model.embed_tokens.weight' : 'lm_head.weight',

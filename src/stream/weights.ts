@@ -44,6 +44,8 @@ export interface StreamOptions {
   chunkBytes: number;
   /** Weights up to this size are read once and held in memory. */
   holdBytes: number;
+  /** A float tensor read in more bytes than this is written by several jobs (default DEFAULTS.pieceBytes). */
+  pieceBytes?: number;
   /** Count every ternary weight's values as its rows stream (the report's statistics, with no second pass). */
   stats?: boolean;
   /** Round a scale the source stores exactly (a GGUF's) to a narrower output dtype, instead of refusing (--allow-lossy). */
@@ -128,9 +130,10 @@ export class WeightStream {
    * Streams a float tensor in chunks of whole rows, as stored (`source`), converted to another float
    * dtype (exact when widening, round to nearest even when narrowing) or as GGUF Q8_0 blocks (rows a
    * multiple of 32 values, which the caller checks; docs/gguf.md 7), after refusing NaN and
-   * infinities. `onChunk` gets a view into wasm memory that is reused.
+   * infinities. `onChunk` gets a view into wasm memory that is reused. `rows`: only rows [first, end) (a
+   * piece of a large tensor; the tensor counts as done with its last piece).
    */
-  floats(t: FloatTensor, as: 'source' | FloatDType | 'Q8_0', onChunk: (bytes: Uint8Array, firstRow: number, rows: number) => void): void {
+  floats(t: FloatTensor, as: 'source' | FloatDType | 'Q8_0', onChunk: (bytes: Uint8Array, firstRow: number, rows: number) => void, rows: [number, number] = [0, t.shape[0]]): void {
     const k = this.kernels;
     const to = as === 'source' ? t.dtype : as;
     const rowBytes = t.shape[1] * DTYPE_SIZE[t.dtype];
@@ -138,8 +141,9 @@ export class WeightStream {
     const per = this.rowsPerChunk(rowBytes);
     const b = this.space.reserve({ input: per * rowBytes, converted: to === t.dtype ? 0 : per * outRowBytes });
     let roundedOnce = false;
-    for (let r = 0; r < t.shape[0]; r += per) {
-      const rows = Math.min(per, t.shape[0] - r);
+    const [first, end] = rows;
+    for (let r = first; r < end; r += per) {
+      const rows = Math.min(per, end - r);
       const n = rows * t.shape[1];
       if (to === 'Q8_0' && t.q8_0) {
         // Q8_0 into Q8_0: the stored blocks, copied as they are (decoded only to refuse NaN and infinities)
@@ -165,7 +169,7 @@ export class WeightStream {
         onChunk(k.u8(b.converted, rows * outRowBytes), r, rows);
       }
     }
-    this.ctx.onTensorDone();
+    if (end === t.shape[0]) this.ctx.onTensorDone();
   }
 
   /**

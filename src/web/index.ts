@@ -235,7 +235,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           await pool!.all(containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
         },
         async runJobs() {
-          const order = jobOrder(plan!.jobs.map((j) => j.cost.bytes), plan!.jobs.map(firstRegion));
+          const order = jobOrder(plan!.jobs.map((j) => j.cost.rank ?? j.cost.bytes), plan!.jobs.map(firstRegion));
           const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options! })));
           const byJob: JobOutcome[] = [];
           order.forEach((i, k) => (byJob[i] = { written: results[k]!.written, stats: results[k]!.stats }));
