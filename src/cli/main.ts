@@ -98,7 +98,7 @@ function addConvertOptions(cmd: Command, defaults: { input: string; output: stri
     )
     .option('--timestamp <seconds>', 'conversion_timestamp to record (default: $SOURCE_DATE_EPOCH, else now); makes the output reproducible', wholeNumber('--timestamp', 0))
     .addOption(new Option('--kernels <build>', 'wasm kernel build: simd, scalar, or auto (simd when the runtime supports it)').choices(['auto', 'simd', 'scalar']).default(DEFAULTS.kernels))
-    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step, 1 to 256 (memory per thread: about 6x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1, 256), DEFAULTS.chunkBytes / 2 ** 20)
+    .option('--chunk-mib <n>', 'input MiB read into wasm memory per step, 1 to 256 (memory per thread: about 2-3x this, plus up to 64 MiB to hold one projection)', wholeNumber('--chunk-mib', 1, 256), DEFAULTS.chunkBytes / 2 ** 20)
     .option(...HF_TOKEN_OPTION)
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print stack traces with errors')
