@@ -34,14 +34,13 @@ export function jsonBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** What a JSON text would make: its values (keys included) and the keys at depth 1 (the root object) and 2. */
+/** Characters JSON.stringify writes escaped (and surrogates, which it escapes when unpaired). */
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /**
  * JSON text appended as UTF-8 into one growing buffer: a vocabulary's 128k-key object and 280k merge
  * pairs written piece by piece, never held as objects and a 14 MB string besides the bytes.
  */
-/** Characters JSON.stringify writes escaped (and surrogates, which it escapes when unpaired). */
-const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
-
 export class JsonWriter {
   private buf = new Uint8Array(1 << 20);
   private length = 0;
@@ -117,6 +116,7 @@ export class JsonWriter {
   }
 }
 
+/** What a JSON text would make: its values (keys included) and the keys at depth 1 (the root object) and 2. */
 export interface JsonCounts {
   values: number;
   rootKeys: number;

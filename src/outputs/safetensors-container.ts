@@ -76,7 +76,7 @@ export function planContainer<E extends Entry>(format: string, file: string, gro
   const jobs = groups.flatMap((g) => {
     const weights = g.flatMap((e) => e.weights);
     const bytes = weights.reduce((n, w) => n + readCost(w, o), 0);
-    const e = g[0] as Entry & { rows?: [number, number] };
+    const e = g[0];
     const rows = (e.weights[0] as FloatWeight | undefined)?.tensor.shape[0] ?? 0;
     const pieces = g.length === 1 && e.kind === 'floats' && e.tensors[0].shape.length === 2 ? Math.min(rows, Math.ceil(bytes / (o.pieceBytes ?? DEFAULTS.pieceBytes))) : 1;
     if (pieces <= 1) {

@@ -162,8 +162,13 @@ export function jobOrder(weights: number[], at: (number | undefined)[] = []): nu
   return weights.map((_, i) => i).sort((a, b) => rank(weights[b]) - rank(weights[a]) || (rank(weights[a]) === Number.MAX_VALUE ? 0 : (at[a] ?? 0) - (at[b] ?? 0)));
 }
 
-/** Where a job's first region in its container starts (for jobOrder), if it writes regions. */
-export const firstRegion = (job: { regions?: { offset: number }[] }): number | undefined => (job.regions?.length ? Math.min(...job.regions.map((r) => r.offset)) : undefined);
+/** The order to start a plan's jobs in (jobOrder): by rank (a piece of a large tensor ranks as the whole) and the place of their first region. */
+export function planOrder(jobs: { cost: { bytes: number; rank?: number }; regions?: { offset: number }[] }[]): number[] {
+  return jobOrder(
+    jobs.map((j) => j.cost.rank ?? j.cost.bytes),
+    jobs.map((j) => (j.regions?.length ? Math.min(...j.regions.map((r) => r.offset)) : undefined)),
+  );
+}
 
 export function jobTotals(plan: FormatPlan): { bytesTotal: number; tensorsTotal: number } {
   return {

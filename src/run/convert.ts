@@ -173,7 +173,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
             // the started pool is the jobs' now (runJobs destroys it)
             const pool = await warm?.catch(() => undefined);
             warm = undefined;
-            results = await runJobs(jobs, { threads, module: module!, pool, weight: (j) => j.job.cost.rank ?? j.job.cost.bytes, onDone });
+            results = await runJobs(jobs, { threads, module: module!, pool, onDone });
           } finally {
             await Promise.all(syncs); // none left running when a failure removes the folder
           }

@@ -6,7 +6,7 @@ import { instantiateKernels } from '../kernels/index.js';
 import { reviveError } from '../errors.js';
 import { runJob, type JobResult, type RunnableJob } from './run-job.js';
 import { hubSource } from '../io/hub-reader.js';
-import { firstRegion, jobOrder } from '../pipeline/conversion.js';
+import { planOrder } from '../pipeline/conversion.js';
 import type { PoolData, WorkerReply } from './worker.js';
 
 export interface PoolOptions {
@@ -14,8 +14,6 @@ export interface PoolOptions {
   module: WebAssembly.Module;
   /** A pool already started (startPool) with this module; it is destroyed when the jobs end. */
   pool?: Tinypool;
-  /** Input bytes each job reads, to start the largest first. */
-  weight: (job: RunnableJob) => number;
   /** Called on the main thread as each job finishes (with its index in `jobs`). */
   onDone?: (index: number) => void;
 }
@@ -30,7 +28,7 @@ export async function stopWorkers(): Promise<void> {
 
 /** Results in the order of `jobs`. The first failure stops the pool and is thrown. */
 export async function runJobs(jobs: RunnableJob[], opts: PoolOptions): Promise<JobResult[]> {
-  const order = jobOrder(jobs.map(opts.weight), jobs.map((j) => firstRegion(j.job)));
+  const order = planOrder(jobs.map((j) => j.job));
   const results: JobResult[] = new Array(jobs.length);
   if (opts.threads === 0) {
     const kernels = await instantiateKernels(opts.module);

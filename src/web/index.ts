@@ -6,7 +6,7 @@
 import { OutputError } from '../errors.js';
 import { bindingsUrl, compileKernels, kernelWasmUrl } from '../kernels/index.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
-import { checkThreads, firstRegion, jobOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
+import { checkThreads, planOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
 import { zipStream } from '../formats/zip.js';
@@ -235,7 +235,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           await pool!.all(containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
         },
         async runJobs() {
-          const order = jobOrder(plan!.jobs.map((j) => j.cost.rank ?? j.cost.bytes), plan!.jobs.map(firstRegion));
+          const order = planOrder(plan!.jobs);
           const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options! })));
           const byJob: JobOutcome[] = [];
           order.forEach((i, k) => (byJob[i] = { written: results[k]!.written, stats: results[k]!.stats }));

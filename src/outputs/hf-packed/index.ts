@@ -43,8 +43,8 @@ const NAMES: TensorNames = { model: MODEL_NAMES, prefix: BLOCK_PREFIX, block: Ob
 /** A packed projection's scale (AutoBitLinear's weight_scale). */
 const scaleNameOf = (weightName: string) => `${weightName}_scale`;
 
-/** A projection as U8 [out/4, in] + its weight_scale [1] (`withScale`), or without it where a ScaleEntry writes it. */
-type U8Entry = Entry & { kind: 'u8'; weights: [TernaryWeight]; scaleDtype: FloatDType; withScale: boolean };
+/** A projection as U8 [out/4, in] + its weight_scale [1], or without it (one tensor) where a ScaleEntry writes it. */
+type U8Entry = Entry & { kind: 'u8'; weights: [TernaryWeight]; scaleDtype: FloatDType };
 /** The weight_scale of a packed source's projection, stored apart from its codes: written before the codes are read. */
 type ScaleEntry = Entry & { kind: 'scale'; of: TernaryWeight; scaleDtype: FloatDType };
 
@@ -83,7 +83,7 @@ export const hfPacked: OutputFormat<Placed<U8Entry | ScaleEntry | FloatEntry>[]>
       const stored = weight.kind === 'packed' && weight.scale !== 'blocks';
       if (stored) first.push({ kind: 'scale', tensors: [scale], weights: [], of: weight, scaleDtype });
       const tensors = [{ name, dtype: 'U8' as const, shape: [rows / 4, cols] }, ...(stored ? [] : [scale])];
-      return { kind: 'u8', tensors, weights: [weight], scaleDtype, withScale: !stored };
+      return { kind: 'u8', tensors, weights: [weight], scaleDtype };
     };
     const groups: (U8Entry | ScaleEntry | FloatEntry)[][] = [[copied(MODEL_NAMES.token_embd, model.tokenEmbd)], first];
     if (!model.outputTied) {
@@ -122,7 +122,7 @@ export const hfPacked: OutputFormat<Placed<U8Entry | ScaleEntry | FloatEntry>[]>
         }
         sink.write(k.u8(t.buffers.packed, U8.bytes(4 * n, cols)));
       }
-      if (e.withScale) out.sink(e.at[1]).write(scaleBytes(t.scaleAs(e.scaleDtype), e.scaleDtype));
+      if (e.at.length > 1) out.sink(e.at[1]).write(scaleBytes(t.scaleAs(e.scaleDtype), e.scaleDtype));
       t.done();
     }
   },
