@@ -1,16 +1,24 @@
 // Runs the uvu suites (through scripts/uvu-run.mjs, which reports a file or suite that cannot start as
 // failed, with its reason) and ends with the one line CI reads: "N passed, N failed".
 // uvu's own summary (Total/Passed/Skipped) is parsed, not trusted to be read.
+// The run gets a temporary folder of its own (TMPDIR), removed at its end: the tests' folders, the
+// browsers' profiles and what WebKitGTK's writable streams leave behind (a copy of every file written,
+// docs/architecture.md) go there, and none of it outlives the run.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
+const tmp = mkdtempSync(join(tmpdir(), 'bitnet-test-'));
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', 'scripts/uvu-run.mjs', pattern],
-  { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, FORCE_COLOR: '0' } },
+  { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, FORCE_COLOR: '0', TMPDIR: tmp, TMP: tmp, TEMP: tmp } },
 );
+rmSync(tmp, { recursive: true, force: true });
 process.stdout.write(res.stdout ?? '');
 process.stderr.write(res.stderr ?? '');
 const num = (label) => Number((res.stdout ?? '').match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
