@@ -118,6 +118,40 @@ test('a sharded model into GGUF (regions of one file written by several workers)
   await (await check('sharded-bitnet-rs-scalar', input, 'bitnet-rs', [], { kernels: 'scalar' })).close();
 });
 
+test('a .gguf picked as one file (I2_S) into hf-packed (its vocabulary rebuilt as tokenizer files), bitnet-rs and gguf: the CLI\'s bytes from the same file', async () => {
+  const model = join(tmp, 'gguf-source');
+  generateCheckpoint({ outDir: model, layout: 'hf-bitnet', dtype: 'F16', seed: 7, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
+  const ggufDir = join(tmp, 'gguf-source-i2s');
+  cli('--input-dir', model, '--output-dir', ggufDir, '--format', 'gguf', '--gguf-type', 'i2_s', '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'));
+  const name = readdirSync(ggufDir).find((f) => f.endsWith('.gguf'))!;
+  const gguf = join(ggufDir, name);
+  for (const [format, extra, o] of [['hf-packed', [], {}], ['bitnet-rs', [], {}], ['gguf', ['--gguf-type', 'i2_s'], { ggufType: 'i2_s' }]] as const) {
+    const cliOut = join(tmp, `gguf-in-${format}-cli`);
+    cli('--input-dir', gguf, '--output-dir', cliOut, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra);
+    if (format === 'hf-packed') assert.ok(readdirSync(cliOut).includes('tokenizer.json'), 'the CLI rebuilt tokenizer.json from the vocabulary');
+    const page = await openPage();
+    try {
+      await page.setInputFiles('#files', gguf);
+      assert.match((await page.textContent('#picked')) ?? '', /^the chosen files: 1 files, 1 \.gguf, /);
+      assert.is(await page.inputValue('#model-name'), name.replace(/\.gguf$/, ''), 'named after the file, as the CLI names it');
+      await page.selectOption('#engine', 'format');
+      if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
+      await page.selectOption('#format', format);
+      if ('ggufType' in o) await page.selectOption('#gguf-type', o.ggufType);
+      await page.selectOption('#destination', 'download');
+      await page.fill('#timestamp', '0');
+      await page.click('#convert');
+      await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
+      assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
+      const got = join(tmp, `gguf-in-${format}-page`);
+      await downloadAll(page, got);
+      sameFiles(cliOut, got);
+    } finally {
+      await page.close();
+    }
+  }
+});
+
 test('the input layout select: detected by default (a llama-latent folder is then refused in words), llama-latent when chosen, equal to the CLI\'s --layout llama-latent', async () => {
   const input = join(tmp, 'latent-model');
   cli('synth', '--out', input, '--preset', 'tiny', '--layout', 'llama-latent');

@@ -6,7 +6,7 @@
 // workers run there on exclusive handles. WebKit: MiniBrowser under automation keeps no storage, which the
 // page says in one line (recorded in build/screenshots/webkit.json with the APIs it has); a WebKitGTK host
 // of our own (test/helpers/webkit-host.py) keeps it, and there the page converts through writable streams
-// (its workers have no synchronous handles): three inputs into three formats, Cancel, and the API. In
+// (its workers have no synchronous handles): four inputs (a .gguf among them) into three formats, Cancel, and the API. In
 // both, convertHub reads a model from the test suite's local Hub stand-in (test/helpers/hub-server.ts,
 // given as the endpoint) and gives the CLI's bytes of the same model on disk.
 
@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { servePage } from '../build/js/cli/serve.js';
@@ -29,6 +29,8 @@ const TINY = join(tmp, 'tiny-model');
 const SHARDED = join(tmp, 'sharded-model');
 const PACKED = join(tmp, 'packed-model');
 const BIG = join(tmp, 'big-model');
+/** A folder holding one .gguf (I2_S) and nothing else: the page reads it as the model (docs/gguf.md 10). */
+const GGUF = join(tmp, 'gguf-model');
 const noise: string[] = [];
 let isolated: { url: string; server: { close(): void } };
 let plain: { url: string; server: { close(): void } };
@@ -44,6 +46,11 @@ test.before(async () => {
   cli('synth', '--out', TINY, '--preset', 'tiny');
   generateCheckpoint({ outDir: SHARDED, layout: '1bitllm', shards: 3, seed: 5, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
   generateCheckpoint({ outDir: PACKED, layout: 'packed', seed: 7, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
+  const ggufFrom = join(tmp, 'gguf-source');
+  generateCheckpoint({ outDir: ggufFrom, layout: 'hf-bitnet', dtype: 'F16', seed: 9, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
+  const i2s = cliOut('gguf-source-i2s', ggufFrom, '--format', 'gguf', '--gguf-type', 'i2_s');
+  mkdirSync(GGUF);
+  renameSync(join(i2s, readdirSync(i2s).find((f) => f.endsWith('.gguf'))!), join(GGUF, 'gguf-model.gguf'));
   // large enough to be cancelled mid-run (Firefox and WebKit)
   generateCheckpoint({ outDir: BIG, layout: 'hf-bitnet', seed: 3, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
   hub = await startHubServer({ 'org/sharded-model': { dir: SHARDED } });
@@ -91,6 +98,7 @@ async function firefoxConvert(url: string, input: string, name: string, o: { for
   await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
   await (await page.$('#files')).uploadFile(...readdirSync(input).map((f) => join(input, f)));
   await page.waitForSelector('#model-name');
+  await page.evaluate(`document.getElementById('model-name').value = ''`); // a .gguf fills in its own name
   await page.type('#model-name', name);
   await page.select('#engine', 'format');
   await page.click('#advanced summary');
@@ -140,22 +148,23 @@ function sameAsCli(cliDir: string, files: Map<string, Buffer>): void {
 }
 
 for (const [label, serve] of [['cross-origin isolated: reads through shared memory', () => isolated], ['a plain static host: reads with FileReaderSync', () => plain]] as const) {
-  test(`Firefox, ${label}: bitnet-rs, hf-packed and a sharded model into GGUF equal the CLI's bytes; the .zip unpacks to them`, async () => {
+  test(`Firefox, ${label}: bitnet-rs, hf-packed, a sharded model into GGUF and a .gguf into hf-packed equal the CLI's bytes; the .zip unpacks to them`, async () => {
     const shared = label.startsWith('cross');
     const cases = [
       { name: 'tiny-model', input: TINY, format: 'bitnet-rs', args: ['--format', 'bitnet-rs'] },
       { name: 'tiny-model', input: TINY, format: 'hf-packed', args: ['--format', 'hf-packed'] },
       { name: 'sharded-model', input: SHARDED, format: 'gguf', ggufType: 'tq2_0', args: ['--format', 'gguf', '--gguf-type', 'tq2_0'] },
+      { name: 'gguf-model', input: GGUF, format: 'hf-packed', args: ['--format', 'hf-packed'] },
     ];
     for (const c of cases) {
-      const want = cliOut(`ff-${c.format}-${shared}`, c.input, ...c.args);
+      const want = cliOut(`ff-${c.name}-${c.format}-${shared}`, c.input, ...c.args);
       const page = await firefoxConvert(serve().url, c.input, c.name, c);
       try {
         assert.is(await page.evaluate(`document.getElementById('error').hidden`), true, await text(page, 'error-text'));
         assert.is(await text(page, 'result-state'), `Done: ${c.name}-${c.format}`, 'named after the typed model name');
         assert.match(await text(page, 'summary'), shared ? /reads through shared memory/ : /reads with FileReaderSync/);
         sameAsCli(want, await pageFiles(page));
-        if (c.format === 'hf-packed') {
+        if (c.format === 'hf-packed' && c.input === TINY) {
           const zip = join(tmp, `ff-${shared}.zip`);
           writeFileSync(zip, await pageZip(page));
           const out = join(tmp, `ff-${shared}-unzipped`);
@@ -321,6 +330,7 @@ const WEBKIT_INPUTS = [
   { name: 'tiny-model', input: TINY, ggufType: 'f16' },
   { name: 'sharded-model', input: SHARDED, ggufType: 'tq2_0' },
   { name: 'packed-model', input: PACKED },
+  { name: 'gguf-model', input: GGUF, ggufType: 'i2_s' },
 ];
 
 for (const [n, m] of WEBKIT_INPUTS.entries()) {

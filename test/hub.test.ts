@@ -8,14 +8,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
 import { inspect } from '../build/js/run/inspect.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
-import { HubError } from '../build/js/errors.js';
+import { HubError, UnsupportedError } from '../build/js/errors.js';
 import { openHubInput } from '../build/js/hub/repo.js';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
 import { conversionFails } from './helpers/common.js';
@@ -44,6 +44,9 @@ const packed = model('packed-bitnet', { preset: 'tiny', shape: WIDE, seed: 5, la
 const gated = model('gated-bitnet', { preset: 'tiny', seed: 6 });
 const broken = model('broken-bitnet', { preset: 'tiny', seed: 7 });
 const big = model('big-bitnet', { preset: 'tiny', shape: LARGER, seed: 8 });
+const ggufOnly = join(tmp, 'disk', 'gguf-only');
+mkdirSync(ggufOnly, { recursive: true });
+writeFileSync(join(ggufOnly, 'ggml-model-i2_s.gguf'), new Uint8Array(4096));
 const REPOS = {
   'org/tiny-bitnet': { dir: tiny, revisions: { v1: 'a'.repeat(40) } },
   'org/sharded-bitnet': { dir: sharded },
@@ -51,6 +54,7 @@ const REPOS = {
   'org/gated-bitnet': { dir: gated, token: TOKEN },
   'org/broken-bitnet': { dir: broken, missing: ['model.safetensors'] },
   'org/big-bitnet': { dir: big },
+  'org/gguf-only': { dir: ggufOnly },
 };
 
 /** Every file of an output folder, by name. */
@@ -336,6 +340,11 @@ Hub('no such repository, revision or file: one line each, nothing written', asyn
   await conversionFails(() => convert({ inputDir: 'hf:org/broken-bitnet', outputDir: out, hub: endpoint }), out, tmp, HubError, [
     /^hf:org\/broken-bitnet\/model.safetensors: no such file in the repository at this revision \(HTTP 404\)/,
   ]);
+  // a .gguf is not read from the Hub (yet): said before anything is fetched
+  await conversionFails(() => convert({ inputDir: 'hf:org/gguf-only', outputDir: out, hub: endpoint }), out, tmp, UnsupportedError, [
+    /^hf:org\/gguf-only: .*found ggml-model-i2_s\.gguf \(a \.gguf is not read from the Hub: download it and pass the file\)/,
+  ]);
+  assert.is((await hub.stats()).sent['org/gguf-only/ggml-model-i2_s.gguf'] ?? 0, 0, 'nothing of it fetched');
   const bad = await cli(['--input-dir', 'hf:not a repo', '--output-dir', out, '--quiet'], { HF_ENDPOINT: hub.url });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /expected a Hugging Face model as hf:ORG\/NAME/);

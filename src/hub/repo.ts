@@ -4,8 +4,8 @@
 // tokenizer files read ahead by range requests; tensor data is read later, by the workers, through
 // range-reader.ts. Platform neutral: global fetch, on Node, Deno and in browsers.
 
-import { HubError, UsageError } from '../errors.js';
-import type { CheckpointFolder } from '../model/checkpoint.js';
+import { HubError, UnsupportedError, UsageError } from '../errors.js';
+import { CONFIG_FILE, type CheckpointFolder } from '../model/checkpoint.js';
 import { readAheadFolder, type AsyncFile } from '../model/read-ahead.js';
 import { SIDE_FILES } from '../outputs/side-files.js';
 import type { InputFolder } from '../outputs/types.js';
@@ -173,6 +173,11 @@ export interface HubInput {
 /** Opens a Hub repository as a conversion input: listing, then everything the opener and the formats' small files need, read ahead. */
 export async function openHubInput(ref: HubRef, o: HubOptions = {}): Promise<HubInput> {
   const repo = await openHubRepo(ref, o);
+  // a .gguf is read from disk or picked in the page, not from the Hub yet (not built): said in one line
+  const ggufs = [...repo.files.keys()].filter((f) => f.endsWith('.gguf'));
+  if (!repo.files.has(CONFIG_FILE) && ggufs.length) {
+    throw new UnsupportedError({ file: repo.dir }, 'a repository of safetensors weights with config.json', `${ggufs.join(', ')} (a .gguf is not read from the Hub: download it and pass the file)`);
+  }
   const list = [...repo.files.values()];
   const reads: HubFiles = { files: list, ...(o.token !== undefined && { token: o.token }), retries: o.retries, retryMs: o.retryMs };
   const reader = new RangeReader(reads);

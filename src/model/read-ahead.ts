@@ -1,9 +1,11 @@
 // The checkpoint opener's port (checkpoint.ts) over files that can only be read asynchronously: a
 // browser's File objects, or files on the Hugging Face Hub. Everything the opener needs (config.json,
-// the index, each weight file's 8-byte prefix and header) and the small side files (tokenizer...) are
-// read ahead, so that the opener itself stays synchronous; tensor data is read later, by the workers.
+// the index, each weight file's 8-byte prefix and header, or a .gguf's head where there is no
+// config.json) and the small side files (tokenizer...) are read ahead, so that the opener itself stays
+// synchronous; tensor data is read later, by the workers.
 
 import { CorruptFileError } from '../errors.js';
+import { parseGgufPrefix } from '../formats/gguf.js';
 import { MAX_HEADER_BYTES, PREFIX_BYTES } from '../formats/safetensors.js';
 import type { InputFolder } from '../outputs/types.js';
 import { CONFIG_FILE, INDEX_FILE, MAX_CONFIG_BYTES, MAX_INDEX_BYTES, type CheckpointFolder } from './checkpoint.js';
@@ -32,8 +34,12 @@ export async function readAheadFolder(
   const texts = new Map<string, string>();
   const keep = (name: string, at: number, bytes: Uint8Array) => cache.set(name, [...(cache.get(name) ?? []), { at, bytes }]);
   const side = new Map<string, Uint8Array>();
+  // without config.json the opener reads a .gguf (checkpoint.ts), its head only
+  const gguf = !files.has(CONFIG_FILE);
   for (const [name, file] of files) {
-    if (name.endsWith('.safetensors')) {
+    if (gguf && name.endsWith('.gguf')) {
+      keep(name, 0, await ggufHead(file, path(name)));
+    } else if (name.endsWith('.safetensors')) {
       if (file.size < PREFIX_BYTES) continue; // the opener reports the size
       const prefix = await file.read(0, PREFIX_BYTES);
       keep(name, 0, prefix);
@@ -63,5 +69,42 @@ export async function readAheadFolder(
     },
     list: () => [...files.keys()],
   };
-  return { folder, side: { readSide: (name) => side.get(name), sideSize: (name) => files.get(name)?.size } };
+  return {
+    folder,
+    // a .gguf's head once more: its vocabulary, for the formats' side files (outputs/side-files.ts)
+    side: { readSide: (name) => side.get(name), sideSize: (name) => files.get(name)?.size, readSideAt: (name, at, length) => folder.read(name, at, length) },
+  };
+}
+
+/** Asked for by the GGUF reader beyond what was read: read that much, then parse again. */
+class ReadMore extends Error {
+  constructor(readonly bytes: number) {
+    super('read more');
+  }
+}
+
+/**
+ * The prefix of a .gguf that holds its head: read as the synchronous reader asks for it (formats/gguf.ts:
+ * 8 MiB, more only while the head goes on). A head the reader refuses is kept as read, for the opener
+ * to report in its words.
+ */
+async function ggufHead(file: AsyncFile, path: string): Promise<Uint8Array> {
+  let have: Uint8Array = new Uint8Array(0);
+  for (;;) {
+    try {
+      parseGgufPrefix(
+        (n) => {
+          if (n > have.length) throw new ReadMore(n);
+          return have.subarray(0, n);
+        },
+        path,
+        file.size,
+        { arrays: 'check' },
+      );
+      return have;
+    } catch (e) {
+      if (!(e instanceof ReadMore)) return have;
+      have = await file.read(0, e.bytes);
+    }
+  }
 }

@@ -6,6 +6,7 @@
 import { OutputError } from '../errors.js';
 import { bindingsUrl, compileKernels, kernelWasmUrl } from '../kernels/index.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
+import { ggufSideFiles } from '../outputs/side-files.js';
 import { checkThreads, planOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
 import type { FormatOptions, FormatPlan } from '../outputs/types.js';
 import { fileSet, readAhead } from './input.js';
@@ -179,7 +180,10 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
       check();
       inputs = input.files;
       hub = input.hub;
-      return { checkpoint: openCheckpointFolder(input.folder), side: input.side, relative: (p) => p.slice(dir.length + 1) };
+      const checkpoint = openCheckpointFolder(input.folder);
+      // a .gguf source: its vocabulary rebuilt as tokenizer files where none sit beside it
+      const side = checkpoint.gguf ? ggufSideFiles(input.side, checkpoint.gguf.fileName) : input.side;
+      return { checkpoint, side, relative: (p) => p.slice(dir.length + 1) };
     },
     defaultTimestamp: () => Math.floor(Date.now() / 1000),
     plan: async (format, model, options, input) => format.plan(model, options, input.side),

@@ -1,4 +1,5 @@
-// The model folder as a browser gives it: File objects (a picked or dropped folder, or single files).
+// The model folder as a browser gives it: File objects (a picked or dropped folder, or single files, a
+// .gguf among them).
 // The main thread reads ahead, asynchronously, all the opener needs (config.json, the index, each
 // weight file's header) and the small side files (tokenizer...); the workers read tensor data
 // synchronously with FileReaderSync, which only workers have.
@@ -36,16 +37,24 @@ export function fileSet(files: Iterable<File>, dir?: string): FileSet {
   // the picked folder: the first part of every path (a picked folder's files all start with its name)
   const top = folders[0]?.split('/')[0] ?? '';
   let chosen = top;
-  if (!byFolder.get(top)?.has(CONFIG_FILE)) {
-    const models = folders.filter((d) => byFolder.get(d)!.has(CONFIG_FILE)).sort();
+  // a model folder holds config.json; without one anywhere, a .gguf (docs/gguf.md 10)
+  const anyConfig = folders.some((d) => byFolder.get(d)!.has(CONFIG_FILE));
+  const isModel = (d: string) => (anyConfig ? byFolder.get(d)!.has(CONFIG_FILE) : [...byFolder.get(d)!.keys()].some(isGguf));
+  if (!byFolder.has(top) || !isModel(top)) {
+    const models = folders.filter(isModel).sort();
     if (models.length > 1) {
-      throw new UsageError(`${top || 'the picked files'}: no ${CONFIG_FILE} here, and several subfolders hold a model (${models.join(', ')}); pick one of them`);
+      throw new UsageError(`${top || 'the picked files'}: no ${anyConfig ? CONFIG_FILE : '.gguf'} here, and several subfolders hold a model (${models.join(', ')}); pick one of them`);
     }
     if (models.length === 1) chosen = models[0]!;
   }
-  const name = chosen.split('/').pop() || undefined;
-  return { dir: dir ?? name ?? 'model', files: byFolder.get(chosen) ?? new Map(), ...(chosen !== top && { inside: chosen }) };
+  const picked = byFolder.get(chosen) ?? new Map<string, File>();
+  // files picked one by one: a .gguf names the model without its extension, as the CLI names it
+  const ggufs = [...picked.keys()].filter(isGguf);
+  const name = chosen.split('/').pop() || (!anyConfig && ggufs.length === 1 ? ggufs[0]!.replace(/\.gguf$/, '') : undefined);
+  return { dir: dir ?? name ?? 'model', files: picked, ...(chosen !== top && { inside: chosen }) };
 }
+
+const isGguf = (name: string) => name.endsWith('.gguf');
 
 /** The key a file's tensors are read by (and named by in messages): "<folder>/<name>". */
 export function pathOf(set: FileSet, name: string): string {

@@ -76,9 +76,11 @@ function setFiles(list: File[], name?: string): void {
     $('picked').textContent = list.length ? 'No model folder in what was picked.' : 'No folder chosen yet.';
   } else {
     const sets = [...model.files.values()];
-    const weights = sets.filter((f) => f.name.endsWith('.safetensors'));
-    const where = model.inside ? `the model folder ${model.inside} inside the picked one` : model.dir === 'model' ? 'the chosen files' : model.dir;
-    $('picked').textContent = `${where}: ${sets.length} files, ${weights.length} .safetensors, ${mib(weights.reduce((s, f) => s + f.size, 0))} of weights`;
+    // a folder without config.json is read as its .gguf (docs/gguf.md 10)
+    const kind = sets.some((f) => f.name === 'config.json') || !sets.some((f) => f.name.endsWith('.gguf')) ? '.safetensors' : '.gguf';
+    const weights = sets.filter((f) => f.name.endsWith(kind));
+    const where = model.inside ? `the model folder ${model.inside} inside the picked one` : files.every((f) => !f.webkitRelativePath) ? 'the chosen files' : model.dir;
+    $('picked').textContent = `${where}: ${sets.length} files, ${weights.length} ${kind}, ${mib(weights.reduce((s, f) => s + f.size, 0))} of weights`;
   }
   if (list.length) $<HTMLInputElement>('hf-repo').value = ''; // a picked folder replaces a repo named before
   updateConvert();
