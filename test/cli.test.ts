@@ -61,6 +61,7 @@ test('convert, then refuse an existing output without --force, replace it with -
   const first = cli(['--input-dir', GOLDEN, '--output-dir', out, '--threads', '1']);
   assert.is(first.code, 0, first.err);
   assert.match(first.err, /done in .* peak memory \d+ MiB/);
+  assert.match(first.err, / kernels, 1 thread(;|$)/m, 'one thread, singular');
   const before = readFileSync(join(out, 'manifest.json'), 'utf8');
   writeFileSync(join(out, 'marker'), 'mine');
   const refused = cli(['--input-dir', GOLDEN, '--output-dir', out]);

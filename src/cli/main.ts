@@ -174,7 +174,7 @@ async function runConvert(flags: ConvertFlags, isDefaultInput: boolean): Promise
       `done in ${summary.seconds.toFixed(2)} s: ${summary.files.length} files, ${gb(written)} GB written to ${summary.outputDir}; ` +
         `input ${gb(summary.inputBytes)} GB at ${gb(summary.inputBytes / summary.seconds)} GB/s` +
         `${summary.bytesFetched !== undefined ? ` (${gb(summary.bytesFetched)} GB fetched from the Hub)` : ''}; peak memory ${(peak / 2 ** 20).toFixed(0)} MiB; ` +
-        `${summary.layout} -> ${summary.format}; ${summary.kernels} kernels, ${summary.threads} threads${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
+        `${summary.layout} -> ${summary.format}; ${summary.kernels} kernels, ${summary.threads} thread${summary.threads === 1 ? '' : 's'}${summary.tiedLmHead ? '; lm_head tied to the embedding' : ''}`,
     );
     for (const f of summary.files) log.line(`  ${f.name} ${f.bytes} bytes sha256 ${f.sha256}`);
     const engine = flags.engine === undefined ? undefined : engineById(flags.engine as string);
