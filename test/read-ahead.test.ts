@@ -5,7 +5,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { convert } from '../build/js/run/convert.js';
@@ -13,13 +13,17 @@ import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { openCheckpoint } from '../build/js/io/checkpoint.js';
 import { openCheckpointFolder } from '../build/js/model/checkpoint.js';
 import { readAheadFolder, type AsyncFile } from '../build/js/model/read-ahead.js';
-import { parseGgufPrefix } from '../build/js/formats/gguf.js';
+import { layoutGguf, parseGguf, parseGgufPrefix } from '../build/js/formats/gguf.js';
+import { ggufModelName } from '../build/js/model/gguf-checkpoint.js';
 import { fileSet } from '../build/js/web/input.js';
 import { UsageError } from '../build/js/errors.js';
 import { encodeGguf } from './helpers/gguf-literal.js';
 
 const ahead = suite('read ahead: a .gguf');
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-read-ahead-'));
+
+/** A File as a picked folder (a path with folders) or a file chosen alone gives it. */
+const file = (path: string, size = 1) => Object.defineProperty(new File([new Uint8Array(size)], path.split('/').pop()!), 'webkitRelativePath', { value: path.includes('/') ? path : '' });
 
 /** Files over bytes in memory, counting what is read. */
 function asyncFiles(files: Record<string, Uint8Array>): { files: Map<string, AsyncFile>; read: () => number } {
@@ -78,6 +82,46 @@ ahead('a head longer than the first 8 MiB is read whole (and no more than it ask
   assert.ok(read() <= (1 << 23) + Math.max(dataStart, 1 << 24), `read ${read()} bytes; the head ends at ${dataStart}, the file at ${file.length}`);
 });
 
+ahead('a split set (the KVs in part 1, the tensors over both parts): both heads read ahead, the checkpoint the one opened from disk', async () => {
+  const out = join(tmp, 'gguf');
+  const whole = new Uint8Array(readFileSync(join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!)));
+  const parsed = parseGguf(whole, 'x.gguf', whole.length, { arrays: 'keep' });
+  const n = parsed.tensors.length;
+  const half = Math.floor(n / 2);
+  const splitKvs = (no: number) => [
+    { key: 'split.no', v: { type: 2, value: no } }, { key: 'split.count', v: { type: 2, value: 2 } }, { key: 'split.tensors.count', v: { type: 5, value: n } },
+  ];
+  const part = (kvs: unknown[], tensors: typeof parsed.tensors) => {
+    const layout = layoutGguf(kvs as never, tensors.map((t) => ({ name: t.name, ne: t.ne, type: t.type })));
+    const file = new Uint8Array(layout.fileBytes);
+    file.set(layout.head);
+    tensors.forEach((t, i) => file.set(whole.subarray(t.offset, t.offset + t.bytes), layout.offsets[i]));
+    return file;
+  };
+  const parts = {
+    'm-00001-of-00002.gguf': part([...[...parsed.kvs].map(([key, v]) => ({ key, v })), ...splitKvs(0)], parsed.tensors.slice(0, half)),
+    'm-00002-of-00002.gguf': part(splitKvs(1), parsed.tensors.slice(half)),
+  };
+  const dir = join(tmp, 'split');
+  mkdirSync(dir);
+  for (const [name, bytes] of Object.entries(parts)) writeFileSync(join(dir, name), bytes);
+  const { folder } = await readAheadFolder('split', asyncFiles(parts).files, (name) => `split/${name}`);
+  const web = openCheckpointFolder(folder);
+  const disk = openCheckpoint(dir);
+  assert.equal([...web.tensors.keys()], [...disk.tensors.keys()]);
+  for (const [k, t] of web.tensors) {
+    const d = disk.tensors.get(k)!;
+    assert.equal({ ...t, file: basename(t.file) }, { ...d, file: basename(d.file) }, k);
+  }
+  assert.equal(new Set([...web.tensors.values()].map((t) => basename(t.file))), new Set(Object.keys(parts)), 'tensors in both parts');
+  // named after the set, by the CLI (the first part named) and by the page (the parts chosen as files)
+  assert.is(ggufModelName('m-00001-of-00002.gguf'), 'm');
+  assert.is(fileSet(Object.keys(parts).map((name) => file(name))).dir, 'm');
+  const named = join(tmp, 'split-named');
+  await convert({ inputDir: join(dir, 'm-00001-of-00002.gguf'), outputDir: named, format: 'hf-packed', threads: 0, timestamp: 0 } as Parameters<typeof convert>[0]);
+  assert.is(JSON.parse(readFileSync(join(named, 'manifest.json'), 'utf8')).source.folder, 'm');
+});
+
 ahead('with config.json beside it, a .gguf is not the model: nothing of it is read', async () => {
   const { files, read } = asyncFiles({ 'config.json': new TextEncoder().encode('{}'), 'other.gguf': new Uint8Array(1 << 20) });
   await readAheadFolder('picked', files, (n) => `picked/${n}`, () => false);
@@ -89,7 +133,6 @@ ahead.run();
 
 const picked = suite('the page: a .gguf among the picked files');
 
-const file = (path: string, size = 1) => Object.defineProperty(new File([new Uint8Array(size)], path.split('/').pop()!), 'webkitRelativePath', { value: path.includes('/') ? path : '' });
 
 picked('one .gguf chosen as a file: the model, named after it without the extension (as the CLI names a .gguf)', () => {
   const s = fileSet([file('ggml-model-i2_s.gguf')]);

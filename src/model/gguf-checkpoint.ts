@@ -37,6 +37,16 @@ export interface GgufSource {
 /** A split set's part (`-00001-of-00003.gguf`): llama.cpp's gguf-split naming. */
 export const GGUF_SPLIT = /-(\d{5})-of-(\d{5})\.gguf$/;
 
+/** The model a .gguf file names (outputs and the manifest are named after it): its name without `.gguf`, or without a split set's `-0000K-of-0000N.gguf`. */
+export function ggufModelName(fileName: string): string {
+  return fileName.replace(GGUF_SPLIT, '').replace(/\.gguf$/, '');
+}
+
+/** Whether a .gguf is a whole file or the first part of a split set (the one a model is opened by). */
+export function isFirstGguf(fileName: string): boolean {
+  return fileName.endsWith('.gguf') && (!GGUF_SPLIT.test(fileName) || GGUF_SPLIT.exec(fileName)![1] === '00001');
+}
+
 /** The head of a .gguf read through the port: a prefix (8 MiB: a 128k vocabulary fits), read larger only while the head goes on past it. */
 export function readGgufHead(folder: CheckpointFolder, name: string, arrays: 'check' | 'keep' = 'check'): GgufFile & { fileSize: number } {
   const file = folder.path(name);
@@ -255,7 +265,7 @@ export function ggufOfFolder(folder: CheckpointFolder): string | undefined {
   } catch {
     return undefined;
   }
-  const whole = names.filter((f) => !GGUF_SPLIT.test(f) || GGUF_SPLIT.exec(f)![1] === '00001');
+  const whole = names.filter(isFirstGguf);
   if (whole.length > 1) throw new CorruptFileError({ file: folder.dir }, 'one .gguf in the input folder (or name the file with --input-dir)', `${whole.length}: ${whole.join(', ')}`);
   return whole[0];
 }

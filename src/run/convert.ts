@@ -7,6 +7,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import { compileKernels } from '../kernels/index.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
+import { ggufModelName } from '../model/gguf-checkpoint.js';
 import { HUB_SIDE_FILES, hubModelName, isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
 import { serveHub, stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
 import { FileSink, fsyncFile } from '../io/file-sink.js';
@@ -92,7 +93,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
   const compile = (build: 'auto' | 'simd' | 'scalar') => compiled.get(build) ?? compiled.set(build, compileKernels(build)).get(build)!;
   let warm: Promise<Tinypool | undefined> | undefined;
   return {
-    inputName: hubRef ? hubModelName(hubRef) : basename(resolve(opts.inputDir)).replace(/\.gguf$/, ''), // a .gguf named: its name without the extension
+    inputName: hubRef ? hubModelName(hubRef) : ggufModelName(basename(resolve(opts.inputDir))), // a .gguf named: its name without the extension
     async openInput() {
       if (hubRef) {
         const h = await openHubInput(hubRef, opts.hub);

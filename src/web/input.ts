@@ -6,6 +6,7 @@
 
 import { UsageError } from '../errors.js';
 import { CONFIG_FILE, type CheckpointFolder } from '../model/checkpoint.js';
+import { ggufModelName, isFirstGguf } from '../model/gguf-checkpoint.js';
 import { readAheadFolder, type AsyncFile } from '../model/read-ahead.js';
 import type { InputFolder } from '../outputs/types.js';
 import { WindowSource } from '../stream/window-source.js';
@@ -48,9 +49,9 @@ export function fileSet(files: Iterable<File>, dir?: string): FileSet {
     if (models.length === 1) chosen = models[0]!;
   }
   const picked = byFolder.get(chosen) ?? new Map<string, File>();
-  // files picked one by one: a .gguf names the model without its extension, as the CLI names it
-  const ggufs = [...picked.keys()].filter(isGguf);
-  const name = chosen.split('/').pop() || (!anyConfig && ggufs.length === 1 ? ggufs[0]!.replace(/\.gguf$/, '') : undefined);
+  // files picked one by one: a .gguf (or a split set's first part) names the model, as the CLI names it
+  const ggufs = [...picked.keys()].filter(isFirstGguf);
+  const name = chosen.split('/').pop() || (!anyConfig && ggufs.length === 1 ? ggufModelName(ggufs[0]!) : undefined);
   return { dir: dir ?? name ?? 'model', files: picked, ...(chosen !== top && { inside: chosen }) };
 }
 
