@@ -265,6 +265,44 @@ test('bitnet-converter/web: convertFiles into a directory handle and into Blobs,
   }
 });
 
+test('containers of many regions (GGUF, hf-packed) hashed as the jobs write them: the CLI\'s bytes and hashes, on 1 and 2 workers', async () => {
+  // 40-60 MB containers: many 8 MiB steps of the hash follow the jobs (web/index.ts, FollowingHash)
+  const input = join(tmp, 'wide-model');
+  generateCheckpoint({ outDir: input, layout: 'hf-bitnet', seed: 12, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
+  const want: Record<string, Record<string, string>> = {};
+  for (const format of ['gguf', 'hf-packed']) {
+    const out = join(tmp, `wide-${format}-cli`);
+    cli('--input-dir', input, '--output-dir', out, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'));
+    want[format] = Object.fromEntries(readdirSync(out).map((f) => [f, createHash('sha256').update(readFileSync(join(out, f))).digest('hex')]));
+  }
+  const page = await openPage();
+  try {
+    await page.setInputFiles('#folder', input);
+    const got = (await page.evaluate(`(async () => {
+      const web = await import('/js/web/index.js');
+      const files = [...(document.getElementById('folder')).files];
+      const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', await b.arrayBuffer()))].map((x) => x.toString(16).padStart(2, '0')).join('');
+      const out = {};
+      for (const format of ['gguf', 'hf-packed']) {
+        for (const threads of [1, 2]) {
+          const r = await web.convertFiles(files, { format, timestamp: 0, threads, output: { kind: 'blobs' } });
+          const blobs = {};
+          for (const x of r.outputs) blobs[x.name] = await hex(x.blob);
+          out[format + '/' + threads] = { listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])), blobs };
+        }
+      }
+      return out;
+    })()`)) as Record<string, { listed: Record<string, string>; blobs: Record<string, string> }>;
+    for (const [key, r] of Object.entries(got)) {
+      const format = key.split('/')[0]!;
+      assert.equal(r.blobs, want[format], `${key}: the bytes`);
+      assert.equal(r.listed, want[format], `${key}: the hashes the page reports (manifest.json's too)`);
+    }
+  } finally {
+    await page.close();
+  }
+});
+
 test('bitnet-converter serve: the page, its modules and the wasm on 127.0.0.1; nothing outside build/', async () => {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {

@@ -35,6 +35,18 @@ test('the known answer for "abc" (FIPS 180-4)', () => {
   assert.is(new Sha256().update(new TextEncoder().encode('abc')).hex(), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
 });
 
+test('saved and resumed (another thread goes on with a hash) at any length, through a structured clone: the same digest', () => {
+  const bytes = pseudoRandom(5000, 3);
+  const want = createHash('sha256').update(bytes).digest('hex');
+  for (const cut of [0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 4095, 4999, 5000]) {
+    for (const second of [cut, Math.min(5000, cut + 200)]) {
+      let state = structuredClone(new Sha256().update(bytes.subarray(0, cut)).save());
+      state = structuredClone(Sha256.resume(state).update(bytes.subarray(cut, second)).save());
+      assert.is(Sha256.resume(state).update(bytes.subarray(second)).hex(), want, `cut at ${cut} and ${second}`);
+    }
+  }
+});
+
 for (const [flavor, k] of BUILDS) {
   test(`${flavor} kernels' rounds equal node:crypto, bytes in JS memory and in wasm memory, in any pieces`, () => {
     for (const n of [0, 1, 55, 56, 63, 64, 65, 127, 128, 16_383, 16_384, 16_385, 16_448, 50_001, 262_144 + 17]) {

@@ -16,6 +16,13 @@ const INITIAL = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9
 /** Compresses the whole 64-byte blocks of `blocks` (a multiple of 64 bytes) into `state` (the 8 words). */
 export type Sha256Rounds = (state: Int32Array, blocks: Uint8Array) => void;
 
+/** Where a hash stands, as plain data: its 8 words, the bytes of its unfinished block and the length so far (to go on with it on another thread). */
+export interface Sha256State {
+  h: number[];
+  block: Uint8Array;
+  length: number;
+}
+
 export class Sha256 {
   private readonly h = new Int32Array(INITIAL);
   private readonly w = new Int32Array(64);
@@ -24,6 +31,20 @@ export class Sha256 {
   private length = 0;
 
   constructor(private readonly rounds?: Sha256Rounds) {}
+
+  /** A hash that goes on from `state` (save()). */
+  static resume(state: Sha256State, rounds?: Sha256Rounds): Sha256 {
+    const s = new Sha256(rounds);
+    s.h.set(state.h);
+    s.block.set(state.block);
+    s.pending = state.block.length;
+    s.length = state.length;
+    return s;
+  }
+
+  save(): Sha256State {
+    return { h: [...this.h], block: this.block.slice(0, this.pending), length: this.length };
+  }
 
   update(bytes: Uint8Array): this {
     let i = 0;

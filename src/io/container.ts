@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import type { WrittenFile } from './file-sink.js';
 import { guard, guardAsync } from './file-sink.js';
 import { CorruptFileError } from '../errors.js';
+import { WrittenPrefix } from '../pipeline/written-prefix.js';
 
 export function createContainer(path: string, head: Uint8Array, bytes: number): void {
   const fd = guard(path, 'create', () => openSync(path, 'wx'));
@@ -39,7 +40,7 @@ export function flushContainer(path: string): void {
  */
 export class ContainerHasher {
   private readonly hash = createHash('sha256');
-  private readonly done: { offset: number; bytes: number }[] = [];
+  private readonly prefix: WrittenPrefix;
   private hashed = 0;
   /** End of the longest written prefix. */
   private ready = 0;
@@ -53,14 +54,13 @@ export class ContainerHasher {
     private readonly size: number,
     headBytes: number,
   ) {
-    this.written(0, headBytes);
+    this.prefix = new WrittenPrefix(headBytes);
+    this.ready = this.prefix.ready;
   }
 
   /** Marks [offset, offset + bytes) as written; the prefix now complete is hashed in the background. */
   written(offset: number, bytes: number): void {
-    this.done.push({ offset, bytes });
-    this.done.sort((a, b) => a.offset - b.offset);
-    while (this.done.length && this.done[0].offset <= this.ready) this.ready = Math.max(this.ready, this.done[0].offset + this.done.shift()!.bytes);
+    this.ready = this.prefix.add(offset, bytes);
     this.kick();
   }
 

@@ -94,7 +94,7 @@ export async function fileIn(dir: FileSystemDirectoryHandle, name: string, creat
 }
 
 /** Whether this browser's sync handles know the `mode` option (Chromium: a `mode` property on the handle's prototype). */
-function sharedModeKnown(): boolean {
+export function sharedModeKnown(): boolean {
   const proto = (globalThis as { FileSystemSyncAccessHandle?: { prototype: object } }).FileSystemSyncAccessHandle?.prototype;
   return proto !== undefined && 'mode' in proto;
 }
@@ -192,16 +192,18 @@ export function createContainer(handle: SyncHandle, file: string, head: Uint8Arr
 
 const HASH_CHUNK = 8 << 20;
 
-/** The sha256 of a whole file, read back in chunks. */
-export function hashFile(handle: SyncHandle, rounds?: Sha256Rounds): { bytes: number; sha256: string } {
-  const size = handle.getSize();
-  const buf = new Uint8Array(Math.min(HASH_CHUNK, Math.max(size, 1)));
-  const hash = new Sha256(rounds);
-  for (let at = 0; at < size; ) {
-    const n = handle.read(buf.subarray(0, Math.min(buf.length, size - at)), { at });
-    if (n <= 0) throw new OutputError({}, `cannot read back an output file at ${at} of ${size} bytes`);
+/**
+ * Hashes a file read back in chunks: bytes [from, to) into `hash` (a container's prefix, while other
+ * regions are still being written), or, without `to`, to its end, then the digest of the whole file.
+ */
+export function hashFile(handle: SyncHandle, hash: Sha256, from = 0, to?: number): { bytes: number; sha256: string } | undefined {
+  const end = to ?? handle.getSize();
+  const buf = new Uint8Array(Math.min(HASH_CHUNK, Math.max(end - from, 1)));
+  for (let at = from; at < end; ) {
+    const n = handle.read(buf.subarray(0, Math.min(buf.length, end - at)), { at });
+    if (n <= 0) throw new OutputError({}, `cannot read back an output file at ${at} of ${end} bytes`);
     hash.update(buf.subarray(0, n));
     at += n;
   }
-  return { bytes: size, sha256: hash.hex() };
+  return to === undefined ? { bytes: end, sha256: hash.hex() } : undefined;
 }

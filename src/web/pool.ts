@@ -7,12 +7,13 @@ import { byobReads, fileReads, newChannel, serveReads, sharedReadsAvailable, sto
 import { hubReads } from '../hub/range-reader.js';
 import { controlBytes, type StreamWriter } from './streamed.js';
 import type { TernaryStats } from '../inspect/stats.js';
+import type { Sha256State } from '../formats/sha256.js';
 
 /** A converting worker's two shared windows: 2 MiB each, one read ahead while it works on the other (8 MiB each: 34 MiB more renderer memory on 2B-4T, no faster; docs/performance.md, "The page"). */
 const PAGE_WINDOW_BYTES = 2 << 20;
 
 /** What a task gave back: a file's size and sha256 (its own file, a hash, a small file), a job's statistics (options.stats). */
-type Written = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] };
+type Written = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][]; hashed?: Sha256State };
 
 /** Starts a module worker and posts `message`; `reply` is its first answer (rejected if it fails to load). */
 export function startWorker<R>(script: URL, message: unknown, what: string): { worker: Worker; reply: Promise<R> } {
@@ -103,13 +104,13 @@ export class WebPool {
     this.calls.delete(m.id);
     this.idle.push(w);
     this.waiting.shift()?.();
-    if (m.type === 'done') call.resolve({ written: m.written, stats: m.stats });
+    if (m.type === 'done') call.resolve({ written: m.written, stats: m.stats, hashed: m.hashed });
     else call.reject(reviveError(m.error));
   }
 
-  /** Runs one task on the next free worker. */
-  async run(task: Task, transfer: Transferable[] = []): Promise<Written> {
-    while (!this.idle.length && !this.failed) await new Promise<void>((r) => this.waiting.push(r));
+  /** Runs one task on the next free worker (`first`: before the tasks already waiting). */
+  async run(task: Task, transfer: Transferable[] = [], first = false): Promise<Written> {
+    while (!this.idle.length && !this.failed) await new Promise<void>((r) => (first ? this.waiting.unshift(r) : this.waiting.push(r)));
     if (this.failed) throw this.failed;
     const w = this.idle.pop()!;
     const id = this.next++;

@@ -13,13 +13,15 @@ import type { TensorSource } from '../stream/ports.js';
 import type { TernaryStats } from '../inspect/stats.js';
 import type { HubFiles } from '../hub/range-reader.js';
 import { xhrSource } from './hub-xhr.js';
-import { HandleSink, createContainer, fileIn, hashFile, openSync, stagingFolder, type SyncHandle } from './opfs.js';
+import { HandleSink, createContainer, fileIn, hashFile, openSync, sharedModeKnown, stagingFolder, type SyncHandle } from './opfs.js';
+import { Sha256, type Sha256State } from '../formats/sha256.js';
 import { StreamedHandle, type WriteCommand } from './streamed.js';
 
 export type Task =
   | { type: 'create'; file: string; head: Uint8Array; bytes: number }
   | { type: 'job'; job: Job; options: FormatOptions }
-  | { type: 'hash'; file: string }
+  /** Bytes [from, to) of a container into the hash `state` (a prefix, while other regions are being written); without `to`, on to the end and the digest. */
+  | { type: 'hash'; file: string; from?: number; to?: number; state?: Sha256State }
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
@@ -32,8 +34,10 @@ export type ToWorker =
 
 export type FromWorker =
   /** To a probe: `writes`, how this worker can write, or `problem`; `noSync`: why not through synchronous handles. */
-  | { type: 'ready'; reads?: Reads; problem?: string; writes?: Writes; noSync?: string }
-  | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] }
+  /** `shared`: several synchronous handles open on one file at once (readwrite-unsafe). */
+  | { type: 'ready'; reads?: Reads; problem?: string; writes?: Writes; noSync?: string; shared?: boolean }
+  /** `hashed`: where a hash task with `to` left the hash. */
+  | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][]; hashed?: Sha256State }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
   /** `fetched`: bytes this worker received from the Hub (its synchronous XMLHttpRequest reads). */
   | { type: 'progress'; bytes: number; tensors: number; started: number; fetched: number }
@@ -89,13 +93,20 @@ async function withHandle<T>(file: string, shared: boolean, create: boolean, use
   }
 }
 
-type Outcome = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][] };
+type Outcome = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][]; hashed?: Sha256State };
 
 async function run(task: Task): Promise<Outcome> {
+  if (task.type === 'hash') {
+    // a prefix is read while other workers write later regions: a shared handle (the page asks only where there are)
+    const partial = task.to !== undefined || task.state !== undefined;
+    const hash = task.state ? Sha256.resume(task.state, kernels.sha256) : new Sha256(kernels.sha256);
+    const written = await withHandle(task.file, partial, false, (h) => hashFile(h, hash, task.from, task.to));
+    return written ? { written } : { hashed: hash.save() };
+  }
   if (task.type !== 'job') return { written: await small(task) };
   const { job, options } = task;
   const stats: [string, TernaryStats][] = [];
-  // A job fills its own file (hashed as written) or regions of a container (hashed after all jobs).
+  // A job fills its own file (hashed as written) or regions of a container (hashed by hash tasks as its prefix is written).
   const inContainer = job.regions !== undefined;
   const written = await withHandle(job.file, inContainer, !inContainer, (h) => {
     if (!inContainer) h.truncate(0);
@@ -123,12 +134,10 @@ async function run(task: Task): Promise<Outcome> {
   return { written, ...(options.stats && { stats }) };
 }
 
-async function small(task: Exclude<Task, { type: 'job' }>): Promise<{ bytes: number; sha256: string } | undefined> {
+async function small(task: Exclude<Task, { type: 'job' | 'hash' }>): Promise<{ bytes: number; sha256: string } | undefined> {
   switch (task.type) {
     case 'create':
       return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes));
-    case 'hash':
-      return withHandle(task.file, false, false, (h) => hashFile(h, kernels.sha256));
     case 'small':
       return withHandle(task.file, false, true, (h) => {
         h.truncate(0);
@@ -146,7 +155,7 @@ async function small(task: Exclude<Task, { type: 'job' }>): Promise<{ bytes: num
  * main thread's writable streams, which needs shared memory to wait on (a cross-origin-isolated page), else
  * not at all (`problem`: why, in words).
  */
-async function writeProbe(): Promise<{ writes?: Writes; problem?: string; noSync?: string }> {
+async function writeProbe(): Promise<{ writes?: Writes; problem?: string; noSync?: string; shared?: boolean }> {
   const name = `.probe-${Math.random().toString(36).slice(2)}`;
   const why = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
   let root: FileSystemDirectoryHandle | undefined;
@@ -156,7 +165,7 @@ async function writeProbe(): Promise<{ writes?: Writes; problem?: string; noSync
     const h = await openSync(await root.getFileHandle(name, { create: true }), false);
     h.write(new Uint8Array(1), { at: 0 });
     h.close();
-    return { writes: 'sync' };
+    return { writes: 'sync', shared: sharedModeKnown() };
   } catch (e) {
     sync = why(e);
   }
