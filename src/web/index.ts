@@ -173,6 +173,8 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
   let run = '';
   let reads: Reads = 'FileReaderSync';
   let writes: Writes = 'sync';
+  /** A .gguf source: its tokenizer files are rebuilt after the jobs. */
+  let gguf = false;
   /** Containers hashed as their prefix is written (where workers write through shared synchronous handles). */
   let following = false;
   const hashes = new Map<string, FollowingHash>();
@@ -186,6 +188,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
       inputs = input.files;
       hub = input.hub;
       const checkpoint = openCheckpointFolder(input.folder);
+      gguf = checkpoint.gguf !== undefined;
       // a .gguf source: its vocabulary rebuilt as tokenizer files where none sit beside it
       const side = checkpoint.gguf ? ggufSideFiles(input.side, checkpoint.gguf.fileName) : input.side;
       return { checkpoint, side, relative: (p) => p.slice(dir.length + 1) };
@@ -206,6 +209,8 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
       await stagingFolder(run, true);
       const done = { bytesRead: 0, tensorsDone: 0, tensorsStarted: 0 };
       let pool: WebPool | undefined;
+      /** A pool of one new worker, for the small files. */
+      let fresh: (() => Promise<WebPool>) | undefined;
       let writer: StreamWriter | undefined;
       let plan: FormatPlan | undefined;
       let options: FormatOptions | undefined;
@@ -238,6 +243,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           // Writes through streams all go through this thread: by default no more than STREAMED_THREADS workers
           used = Math.min(writes === 'streams' && o.threads === undefined ? Math.min(threads, STREAMED_THREADS) : threads, Math.max(1, p.jobs.length));
           pool = await WebPool.start(used, { module, files: inputs, run, ...(hub && { hub }) }, progress, writer);
+          fresh = () => WebPool.start(1, { module, files: [], run }, progress, writer);
           reads = pool.reads;
           check(); // cancelled while the workers started
         },
@@ -262,6 +268,14 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         async finishContainers(containers) {
           const rest = await Promise.all(containers.map((c) => hashes.get(c.file)?.rest() ?? { type: 'hash' as const, file: c.file }));
           return (await pool!.all(rest)).map((w) => w.written!);
+        },
+        async jobsDone() {
+          // a tokenizer rebuilt from a .gguf takes ~100 MiB for a moment on this thread: the workers'
+          // buffers (~40 MB each) go first, one new worker writes the small files (docs/performance.md)
+          if (!gguf) return;
+          pool!.stop();
+          pool = await fresh!();
+          check();
         },
         async writeSmall(name, bytes) {
           const [w] = await pool!.all([{ type: 'small', file: name, bytes }]);
