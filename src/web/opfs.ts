@@ -190,7 +190,9 @@ export function createContainer(handle: SyncHandle, file: string, head: Uint8Arr
   guarded(file, () => handle.flush());
 }
 
-const HASH_CHUNK = 8 << 20;
+const HASH_CHUNK = 1 << 20;
+/** The read buffer of hashFile, one per worker: a container is hashed by many tasks, each would leave one behind. */
+let hashBuf: Uint8Array | undefined;
 
 /**
  * Hashes a file read back in chunks: bytes [from, to) into `hash` (a container's prefix, while other
@@ -198,7 +200,7 @@ const HASH_CHUNK = 8 << 20;
  */
 export function hashFile(handle: SyncHandle, hash: Sha256, from = 0, to?: number): { bytes: number; sha256: string } | undefined {
   const end = to ?? handle.getSize();
-  const buf = new Uint8Array(Math.min(HASH_CHUNK, Math.max(end - from, 1)));
+  const buf = (hashBuf ??= new Uint8Array(HASH_CHUNK));
   for (let at = from; at < end; ) {
     const n = handle.read(buf.subarray(0, Math.min(buf.length, end - at)), { at });
     if (n <= 0) throw new OutputError({}, `cannot read back an output file at ${at} of ${end} bytes`);
