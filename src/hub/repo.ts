@@ -6,7 +6,7 @@
 
 import { HubError, UnsupportedError, UsageError } from '../errors.js';
 import { CONFIG_FILE, type CheckpointFolder } from '../model/checkpoint.js';
-import { readAheadFolder, type AsyncFile } from '../model/read-ahead.js';
+import { readAheadFolder, type AsyncFile, type SideData } from '../model/read-ahead.js';
 import { SIDE_FILES } from '../outputs/side-files.js';
 import type { InputFolder } from '../outputs/types.js';
 import { accessText, RangeReader, retryAfterMs, retryPause, type HubFile, type HubFiles } from './range-reader.js';
@@ -166,6 +166,8 @@ export interface HubInput {
   repo: HubRepo;
   folder: CheckpointFolder;
   side: InputFolder;
+  /** The side files as plain data (the page plans on a worker). */
+  sideData: SideData;
   /** What the workers' readers need (plain data: it crosses to their threads). */
   reads: HubFiles;
 }
@@ -191,10 +193,10 @@ export async function openHubInput(ref: HubRef, o: HubOptions = {}): Promise<Hub
     files.set(f.path.slice(repo.dir.length + 1), { size: f.size, read, text: async () => new TextDecoder().decode(await read(0, f.size)) });
   });
   try {
-    const { folder, side } = await readAheadFolder(repo.dir, files, (name) => `${repo.dir}/${name}`, (name) => SIDE.has(name));
+    const { folder, side, sideData } = await readAheadFolder(repo.dir, files, (name) => `${repo.dir}/${name}`, (name) => SIDE.has(name));
     // the version of each file read ahead is the one every thread's reads must see (range-reader.ts)
     const pinned = list.map((f, i) => ({ ...f, ...(reader.etagOf(i) !== undefined && { etag: reader.etagOf(i) }) }));
-    return { repo, folder, side, reads: { ...reads, files: pinned } };
+    return { repo, folder, side, sideData, reads: { ...reads, files: pinned } };
   } finally {
     await reader.close();
   }

@@ -29,7 +29,7 @@ export async function readAheadFolder(
   files: Map<string, AsyncFile>,
   path: (name: string) => string,
   isSide: (name: string) => boolean = () => true,
-): Promise<{ folder: CheckpointFolder; side: InputFolder }> {
+): Promise<{ folder: CheckpointFolder; side: InputFolder; sideData: SideData }> {
   const cache = new Map<string, { at: number; bytes: Uint8Array }[]>();
   const texts = new Map<string, string>();
   const keep = (name: string, at: number, bytes: Uint8Array) => cache.set(name, [...(cache.get(name) ?? []), { at, bytes }]);
@@ -69,10 +69,36 @@ export async function readAheadFolder(
     },
     list: () => [...files.keys()],
   };
+  // a .gguf's head once more: its vocabulary, for the formats' side files (outputs/side-files.ts)
+  const sideData: SideData = {
+    files: [...side],
+    sizes: [...files].map(([name, f]) => [name, f.size]),
+    heads: [...cache].filter(([name]) => name.endsWith('.gguf')).map(([name, parts]) => [name, parts[0]!.bytes]),
+  };
+  return { folder, side: sideFromData(sideData), sideData };
+}
+
+/** The side files read ahead as plain data, for a worker that plans or makes the small files (the page). */
+export interface SideData {
+  files: [string, Uint8Array][];
+  sizes: [string, number][];
+  /** A .gguf's head (its first bytes), for its vocabulary. */
+  heads: [string, Uint8Array][];
+}
+
+/** The formats' view of side files read ahead. */
+export function sideFromData(d: SideData): InputFolder {
+  const files = new Map(d.files);
+  const sizes = new Map(d.sizes);
+  const heads = new Map(d.heads);
   return {
-    folder,
-    // a .gguf's head once more: its vocabulary, for the formats' side files (outputs/side-files.ts)
-    side: { readSide: (name) => side.get(name), sideSize: (name) => files.get(name)?.size, readSideAt: (name, at, length) => folder.read(name, at, length) },
+    readSide: (name) => files.get(name),
+    sideSize: (name) => sizes.get(name),
+    readSideAt(name, at, length) {
+      const head = heads.get(name);
+      if (!head || at !== 0 || length > head.length) throw new CorruptFileError({ file: name }, `${length} bytes at offset ${at} read ahead`, 'a read the input did not prepare');
+      return head.subarray(0, length);
+    },
   };
 }
 

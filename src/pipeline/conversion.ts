@@ -255,8 +255,6 @@ export interface HostRun<Delivered> {
   progress(): ProgressSnapshot;
   /** The containers' size and sha256, once every region is written. */
   finishContainers(containers: FormatPlan['containers']): Promise<Written[]>;
-  /** The jobs are done: frees what only they needed before the small files are made (the page: its workers' memory). */
-  jobsDone?(): Promise<void>;
   writeSmall(name: string, bytes: Uint8Array): Promise<Written>;
   /** Puts the complete output where it was asked for. */
   commit(files: OutputFile[]): Promise<Delivered>;
@@ -367,7 +365,6 @@ async function convertOnce<Delivered>(host: ConversionHost<Delivered>, o: Conver
     plan.jobs.forEach((j, i) => own[i].written && files.push({ name: j.file, ...own[i].written! }));
     const hashed = await run.finishContainers(plan.containers);
     plan.containers.forEach((c, i) => files.push({ name: c.file, ...hashed[i] }));
-    await run.jobsDone?.();
     for (const f of (await small) ?? format.finish(model, options, input.side)) files.push({ name: f.name, ...(await run.writeSmall(f.name, f.bytes)) });
     const source = describeSource(input.checkpoint, host.inputName, input.relative);
     const rounded = own.flatMap((r) => r.rounded ?? []);

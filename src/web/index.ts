@@ -3,12 +3,15 @@
 // workers; outputs are written to the origin private file system (OPFS) as they are produced, so a
 // multi-GB model never sits in memory, then delivered where the caller asked.
 
-import { OutputError } from '../errors.js';
+import { OutputError, reviveError } from '../errors.js';
 import { bindingsUrl, compileKernels, kernelWasmUrl } from '../kernels/index.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
 import { ggufSideFiles } from '../outputs/side-files.js';
 import { checkThreads, planOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
-import type { FormatOptions, FormatPlan } from '../outputs/types.js';
+import type { FormatOptions, FormatPlan, SmallFile } from '../outputs/types.js';
+import type { AnyFormat } from '../outputs/index.js';
+import type { ModelPlan } from '../model/plan.js';
+import type { SideData } from '../model/read-ahead.js';
 import { fileSet, readAhead } from './input.js';
 import { zipStream } from '../formats/zip.js';
 import { fileIn, lockRun, removeRun, RUNS, stagingFolder, storageError } from './opfs.js';
@@ -119,8 +122,8 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
   return convertInput(
     set.dir,
     async () => {
-      const { folder, side } = await readAhead(set);
-      return { folder, side, files: [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]) };
+      const { folder, side, sideData } = await readAhead(set);
+      return { folder, side, sideData, files: [...set.files].map(([name, f]) => [folder.path(name), f] as [string, File]) };
     },
     o,
   );
@@ -140,7 +143,7 @@ export async function convertHub(repo: string, revision: string | undefined, o: 
     o.folderName ?? hubModelName(ref),
     async () => {
       const h = await openHubInput(ref, o.hub);
-      return { folder: h.folder, side: h.side, files: [], hub: h.reads };
+      return { folder: h.folder, side: h.side, sideData: h.sideData, files: [], hub: h.reads };
     },
     o,
     hubDir(ref),
@@ -150,6 +153,7 @@ export async function convertHub(repo: string, revision: string | undefined, o: 
 interface OpenedInput {
   folder: CheckpointFolder;
   side: InputFolder;
+  sideData: SideData;
   /** What the workers read: Files by path, or a Hub input's files. */
   files: [string, File][];
   hub?: HubFiles;
@@ -173,8 +177,18 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
   let run = '';
   let reads: Reads = 'FileReaderSync';
   let writes: Writes = 'sync';
-  /** A .gguf source: its tokenizer files are rebuilt after the jobs. */
-  let gguf = false;
+  /** A .gguf source's file name. */
+  let gguf: string | undefined;
+  let sideData: SideData;
+  let planning: Promise<{ plan: FormatPlan; small: SmallFile[] }> | undefined;
+  const planned = (format: AnyFormat, model: ModelPlan, options: FormatOptions) =>
+    (planning ??= (async () => {
+      const { worker, reply } = startWorker<FromWorker>(WORKER, { type: 'plan', format: format.id, model, options, side: sideData, ...(gguf && { gguf }) } satisfies ToWorker, 'planning');
+      const m = await reply.finally(() => worker.terminate());
+      if (m.type === 'error') throw reviveError(m.error);
+      if (m.type !== 'planned') throw new Error(`planning: an unexpected answer (${m.type})`);
+      return m;
+    })());
   /** Containers hashed as their prefix is written (where workers write through shared synchronous handles). */
   let following = false;
   const hashes = new Map<string, FollowingHash>();
@@ -188,13 +202,17 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
       inputs = input.files;
       hub = input.hub;
       const checkpoint = openCheckpointFolder(input.folder);
-      gguf = checkpoint.gguf !== undefined;
+      sideData = input.sideData;
+      gguf = checkpoint.gguf?.fileName;
       // a .gguf source: its vocabulary rebuilt as tokenizer files where none sit beside it
-      const side = checkpoint.gguf ? ggufSideFiles(input.side, checkpoint.gguf.fileName) : input.side;
+      const side = gguf ? ggufSideFiles(input.side, gguf) : input.side;
       return { checkpoint, side, relative: (p) => p.slice(dir.length + 1) };
     },
     defaultTimestamp: () => Math.floor(Date.now() / 1000),
-    plan: async (format, model, options, input) => format.plan(model, options, input.side),
+    // on a worker that then ends: a GGUF head with its vocabulary, or a tokenizer rebuilt from a .gguf,
+    // leaves ~100 MiB of garbage, which this thread's heap would hold through the jobs
+    smallFiles: async (format, model, options) => (await planned(format, model, options)).small,
+    plan: async (format, model, options) => (await planned(format, model, options)).plan,
     kernels: compileKernels,
     async begin(format) {
       check();
@@ -209,8 +227,6 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
       await stagingFolder(run, true);
       const done = { bytesRead: 0, tensorsDone: 0, tensorsStarted: 0 };
       let pool: WebPool | undefined;
-      /** A pool of one new worker, for the small files. */
-      let fresh: (() => Promise<WebPool>) | undefined;
       let writer: StreamWriter | undefined;
       let plan: FormatPlan | undefined;
       let options: FormatOptions | undefined;
@@ -243,7 +259,6 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           // Writes through streams all go through this thread: by default no more than STREAMED_THREADS workers
           used = Math.min(writes === 'streams' && o.threads === undefined ? Math.min(threads, STREAMED_THREADS) : threads, Math.max(1, p.jobs.length));
           pool = await WebPool.start(used, { module, files: inputs, run, ...(hub && { hub }) }, progress, writer);
-          fresh = () => WebPool.start(1, { module, files: [], run }, progress, writer);
           reads = pool.reads;
           check(); // cancelled while the workers started
         },
@@ -268,14 +283,6 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         async finishContainers(containers) {
           const rest = await Promise.all(containers.map((c) => hashes.get(c.file)?.rest() ?? { type: 'hash' as const, file: c.file }));
           return (await pool!.all(rest)).map((w) => w.written!);
-        },
-        async jobsDone() {
-          // a tokenizer rebuilt from a .gguf takes ~100 MiB for a moment on this thread: the workers'
-          // buffers (~40 MB each) go first, one new worker writes the small files (docs/performance.md)
-          if (!gguf) return;
-          pool!.stop();
-          pool = await fresh!();
-          check();
         },
         async writeSmall(name, bytes) {
           const [w] = await pool!.all([{ type: 'small', file: name, bytes }]);

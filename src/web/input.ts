@@ -7,7 +7,7 @@
 import { UsageError } from '../errors.js';
 import { CONFIG_FILE, type CheckpointFolder } from '../model/checkpoint.js';
 import { ggufModelName, isFirstGguf } from '../model/gguf-checkpoint.js';
-import { readAheadFolder, type AsyncFile } from '../model/read-ahead.js';
+import { readAheadFolder, type AsyncFile, type SideData } from '../model/read-ahead.js';
 import type { InputFolder } from '../outputs/types.js';
 import { WindowSource } from '../stream/window-source.js';
 
@@ -66,7 +66,7 @@ export function pathOf(set: FileSet, name: string): string {
  * Reads ahead what opening the checkpoint needs and returns the opener's port over it (see
  * model/read-ahead.ts).
  */
-export function readAhead(set: FileSet): Promise<{ folder: CheckpointFolder; side: InputFolder }> {
+export function readAhead(set: FileSet): Promise<{ folder: CheckpointFolder; side: InputFolder; sideData: SideData }> {
   const files = new Map<string, AsyncFile>();
   for (const [name, f] of set.files) {
     files.set(name, { size: f.size, read: async (at, length) => new Uint8Array(await f.slice(at, at + length).arrayBuffer()), text: () => f.text() });

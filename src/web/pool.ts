@@ -98,7 +98,7 @@ export class WebPool {
       this.fetchedThere += m.fetched;
       return this.onProgress(m.bytes, m.tensors, m.started);
     }
-    if (m.type === 'ready') return;
+    if (m.type === 'ready' || m.type === 'planned') return; // answers to a started worker (startWorker), not to a task
     if (m.type === 'write' || m.type === 'truncate') return this.writer!.apply(m, this.controls.get(w)!);
     const call = this.calls.get(m.id)!;
     this.calls.delete(m.id);

@@ -1,4 +1,5 @@
-// A module worker of the browser conversion: instantiates the kernels once, then runs tasks from the
+// A module worker of the browser conversion: plans a format's jobs and makes its small files (then
+// ends: what that needed goes with it), or instantiates the kernels once, then runs tasks from the
 // main thread: create a container, fill a job (tensors read through the main thread's shared windows or
 // with FileReaderSync, bytes written with a synchronous OPFS handle, or where workers have none through
 // the main thread's writable streams, streamed.ts), hash a file, write a small file. Errors come back as data.
@@ -6,6 +7,10 @@
 import { instantiateKernels, type Kernels } from '../kernels/index.js';
 import { serializeError } from '../errors.js';
 import { formatById, type FormatOptions, type Job } from '../outputs/index.js';
+import type { FormatPlan, SmallFile } from '../outputs/types.js';
+import type { ModelPlan } from '../model/plan.js';
+import { sideFromData, type SideData } from '../model/read-ahead.js';
+import { ggufSideFiles } from '../outputs/side-files.js';
 import { WeightStream } from '../stream/weights.js';
 import { fileReaderSource } from './input.js';
 import { sharedSource, type Channel } from '../stream/shared-read.js';
@@ -30,7 +35,9 @@ export type ToWorker =
   | { type: 'init'; module: WebAssembly.Module; files: [string, File][]; run: string; channel?: Channel; hub?: HubFiles; streamed?: SharedArrayBuffer }
   | { type: 'task'; id: number; task: Task }
   | { type: 'ping' }
-  | { type: 'probe' };
+  | { type: 'probe' }
+  /** Plans the format's jobs and makes its small files (a .gguf source, `gguf`: its vocabulary rebuilt as tokenizer files), on a worker that then ends. */
+  | { type: 'plan'; format: string; model: ModelPlan; options: FormatOptions; side: SideData; gguf?: string };
 
 export type FromWorker =
   /** To a probe: `writes`, how this worker can write, or `problem`; `noSync`: why not through synchronous handles. */
@@ -38,6 +45,7 @@ export type FromWorker =
   | { type: 'ready'; reads?: Reads; problem?: string; writes?: Writes; noSync?: string; shared?: boolean }
   /** `hashed`: where a hash task with `to` left the hash. */
   | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][]; hashed?: Sha256State }
+  | { type: 'planned'; plan: FormatPlan; small: SmallFile[] }
   | { type: 'error'; id: number; error: ReturnType<typeof serializeError> }
   /** `fetched`: bytes this worker received from the Hub (its synchronous XMLHttpRequest reads). */
   | { type: 'progress'; bytes: number; tensors: number; started: number; fetched: number }
@@ -191,6 +199,19 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   if (m.type === 'ping') return post({ type: 'ready' }); // this module and its imports are loaded
   if (m.type === 'probe') return post({ type: 'ready', ...(await writeProbe()) });
+  if (m.type === 'plan') {
+    try {
+      const format = formatById(m.format);
+      const side = sideFromData(m.side);
+      const plan = format.plan(m.model, m.options, side);
+      // the plan reads a .gguf source's own vocabulary; the small files, its tokenizer files rebuilt
+      const small = format.finish(m.model, m.options, m.gguf ? ggufSideFiles(side, m.gguf) : side);
+      post({ type: 'planned', plan, small });
+    } catch (err) {
+      post({ type: 'error', id: -1, error: serializeError(err) });
+    }
+    return;
+  }
   if (m.type === 'init') {
     try {
       kernels = await instantiateKernels(m.module);
