@@ -85,6 +85,19 @@ function sameFiles(cliDir: string, pageDir: string): void {
   for (const f of want) assert.ok(readFileSync(join(cliDir, f)).equals(readFileSync(join(pageDir, f))), `${f}: byte-identical to the CLI's`);
 }
 
+/** The CLI's output of `input` in `format` (into tmp/<name>), each file's sha256 by name. */
+function cliHashes(name: string, input: string, format: string): Record<string, string> {
+  const out = join(tmp, name);
+  cli('--input-dir', input, '--output-dir', out, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'));
+  return Object.fromEntries(readdirSync(out).map((f) => [f, createHash('sha256').update(readFileSync(join(out, f))).digest('hex')]));
+}
+
+/** The start of a script run in the page (plain JavaScript: a function would be rewritten by the test's TypeScript loader): the API, the picked folder's files, sha256 of a Blob. */
+const API_PRELUDE = `
+  const web = await import('/js/web/index.js');
+  const files = [...(document.getElementById('folder')).files];
+  const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', await b.arrayBuffer()))].map((x) => x.toString(16).padStart(2, '0')).join('');`;
+
 async function check(name: string, input: string, format: string, extra: string[] = [], o: { ggufType?: string; kernels?: string; engine?: string; layout?: string } = {}) {
   const cliOut = join(tmp, `${name}-cli`);
   cli('--input-dir', input, '--output-dir', cliOut, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'), ...extra);
@@ -220,17 +233,11 @@ test('a truncated weight file is reported in words, naming the file; nothing is 
 
 test('bitnet-converter/web: convertFiles into a directory handle and into Blobs, the CLI\'s hashes; an existing folder refused without force', async () => {
   const input = join(tmp, 'tiny-model');
-  const cliOut = join(tmp, 'api-cli');
-  cli('--input-dir', input, '--output-dir', cliOut, '--format', 'bitnet-rs-safetensors', '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'));
-  const want = Object.fromEntries(readdirSync(cliOut).map((f) => [f, createHash('sha256').update(readFileSync(join(cliOut, f))).digest('hex')]));
+  const want = cliHashes('api-cli', input, 'bitnet-rs-safetensors');
   const page = await openPage();
   try {
     await page.setInputFiles('#folder', input);
-    // plain JavaScript run in the page (a function would be rewritten by the test's TypeScript loader)
-    const got = (await page.evaluate(`(async () => {
-      const web = await import('/js/web/index.js');
-      const files = [...(document.getElementById('folder')).files];
-      const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', await b.arrayBuffer()))].map((x) => x.toString(16).padStart(2, '0')).join('');
+    const got = (await page.evaluate(`(async () => {${API_PRELUDE}
       const root = await navigator.storage.getDirectory();
       const picked = await root.getDirectoryHandle('picked-by-user', { create: true });
       const o = { format: 'bitnet-rs-safetensors', timestamp: 0 };
@@ -269,19 +276,11 @@ test('containers of many regions (GGUF, hf-packed) hashed as the jobs write them
   // 40-60 MB containers: many 8 MiB steps of the hash follow the jobs (web/index.ts, FollowingHash)
   const input = join(tmp, 'wide-model');
   generateCheckpoint({ outDir: input, layout: 'hf-bitnet', seed: 12, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
-  const want: Record<string, Record<string, string>> = {};
-  for (const format of ['gguf', 'hf-packed']) {
-    const out = join(tmp, `wide-${format}-cli`);
-    cli('--input-dir', input, '--output-dir', out, '--format', format, '--timestamp', '0', '-q', '--log-dir', join(tmp, 'logs'));
-    want[format] = Object.fromEntries(readdirSync(out).map((f) => [f, createHash('sha256').update(readFileSync(join(out, f))).digest('hex')]));
-  }
+  const want = Object.fromEntries(['gguf', 'hf-packed'].map((format) => [format, cliHashes(`wide-${format}-cli`, input, format)]));
   const page = await openPage();
   try {
     await page.setInputFiles('#folder', input);
-    const got = (await page.evaluate(`(async () => {
-      const web = await import('/js/web/index.js');
-      const files = [...(document.getElementById('folder')).files];
-      const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', await b.arrayBuffer()))].map((x) => x.toString(16).padStart(2, '0')).join('');
+    const got = (await page.evaluate(`(async () => {${API_PRELUDE}
       const out = {};
       for (const format of ['gguf', 'hf-packed']) {
         for (const threads of [1, 2]) {
