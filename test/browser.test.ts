@@ -145,7 +145,7 @@ test('a .gguf picked as one file (I2_S) into hf-packed (its vocabulary rebuilt a
     const page = await openPage();
     try {
       await page.setInputFiles('#files', gguf);
-      assert.match((await page.textContent('#picked')) ?? '', /^the chosen files: 1 files, 1 \.gguf, /);
+      assert.match((await page.textContent('#picked')) ?? '', /^the chosen files: 1 file, 1 \.gguf, /);
       assert.is(await page.inputValue('#model-name'), name.replace(/\.gguf$/, ''), 'named after the file, as the CLI names it');
       await page.selectOption('#engine', 'format');
       if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');

@@ -80,7 +80,8 @@ function setFiles(list: File[], name?: string): void {
     const kind = sets.some((f) => f.name === 'config.json') || !sets.some((f) => f.name.endsWith('.gguf')) ? '.safetensors' : '.gguf';
     const weights = sets.filter((f) => f.name.endsWith(kind));
     const where = model.inside ? `the model folder ${model.inside} inside the picked one` : files.every((f) => !f.webkitRelativePath) ? 'the chosen files' : model.dir;
-    $('picked').textContent = `${where}: ${sets.length} files, ${weights.length} ${kind}, ${mib(weights.reduce((s, f) => s + f.size, 0))} of weights`;
+    const count = (n: number, what: string) => `${n} ${what}${n === 1 || what.startsWith('.') ? '' : 's'}`;
+    $('picked').textContent = `${where}: ${count(sets.length, 'file')}, ${count(weights.length, kind)}, ${mib(weights.reduce((s, f) => s + f.size, 0))} of weights`;
   }
   if (list.length) $<HTMLInputElement>('hf-repo').value = ''; // a picked folder replaces a repo named before
   updateConvert();
@@ -332,7 +333,7 @@ function init(): void {
   const layout = $<HTMLSelectElement>('layout');
   layout.append(new Option('detected', '', true, true));
   for (const l of LAYOUTS) layout.append(Object.assign(new Option(l.id, l.id), { title: l.about }));
-  const showLayout = () => ($('layout-about').textContent = LAYOUTS.find((l) => l.id === layout.value)?.about ?? 'Detected from config.json and the tensors\' dtypes.');
+  const showLayout = () => ($('layout-about').textContent = LAYOUTS.find((l) => l.id === layout.value)?.about ?? 'Detected from config.json and the tensors\' dtypes (without config.json: a .gguf).');
   layout.addEventListener('change', showLayout);
   showLayout();
   const destination = $<HTMLSelectElement>('destination');
