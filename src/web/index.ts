@@ -7,7 +7,7 @@ import { OutputError, reviveError } from '../errors.js';
 import { bindingsUrl, compileKernels, kernelWasmUrl } from '../kernels/index.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
 import { ggufSideFiles } from '../outputs/side-files.js';
-import { checkThreads, planOrder, runConversion, type ConversionHost, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
+import { checkThreads, planOrder, runConversion, type ConversionHost, type HostInput, type ConversionOptions, type ConversionResult, type JobOutcome, type OutputFile } from '../pipeline/conversion.js';
 import type { FormatOptions, FormatPlan, SmallFile } from '../outputs/types.js';
 import type { AnyFormat } from '../outputs/index.js';
 import type { ModelPlan } from '../model/plan.js';
@@ -177,12 +177,11 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
   let run = '';
   let reads: Reads = 'FileReaderSync';
   let writes: Writes = 'sync';
-  /** A .gguf source's file name. */
-  let gguf: string | undefined;
   let sideData: SideData;
   let planning: Promise<{ plan: FormatPlan; small: SmallFile[] }> | undefined;
-  const planned = (format: AnyFormat, model: ModelPlan, options: FormatOptions) =>
+  const planned = (format: AnyFormat, model: ModelPlan, options: FormatOptions, input: HostInput) =>
     (planning ??= (async () => {
+      const gguf = input.checkpoint.gguf?.fileName;
       const { worker, reply } = startWorker<FromWorker>(WORKER, { type: 'plan', format: format.id, model, options, side: sideData, ...(gguf && { gguf }) } satisfies ToWorker, 'planning');
       const m = await reply.finally(() => worker.terminate());
       if (m.type === 'error') throw reviveError(m.error);
@@ -203,16 +202,15 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
       hub = input.hub;
       const checkpoint = openCheckpointFolder(input.folder);
       sideData = input.sideData;
-      gguf = checkpoint.gguf?.fileName;
       // a .gguf source: its vocabulary rebuilt as tokenizer files where none sit beside it
-      const side = gguf ? ggufSideFiles(input.side, gguf) : input.side;
+      const side = checkpoint.gguf ? ggufSideFiles(input.side, checkpoint.gguf.fileName) : input.side;
       return { checkpoint, side, relative: (p) => p.slice(dir.length + 1) };
     },
     defaultTimestamp: () => Math.floor(Date.now() / 1000),
     // on a worker that then ends: a GGUF head with its vocabulary, or a tokenizer rebuilt from a .gguf,
     // leaves ~100 MiB of garbage, which this thread's heap would hold through the jobs
-    smallFiles: async (format, model, options) => (await planned(format, model, options)).small,
-    plan: async (format, model, options) => (await planned(format, model, options)).plan,
+    smallFiles: async (...a) => (await planned(...a)).small,
+    plan: async (...a) => (await planned(...a)).plan,
     kernels: compileKernels,
     async begin(format) {
       check();

@@ -17,6 +17,8 @@ export interface FileSet {
   files: Map<string, File>;
   /** Where the model folder was found inside the picked one ("parent/model"), when that was not the picked folder itself. */
   inside?: string;
+  /** What holds the weights: `.safetensors` beside config.json, or, where no folder has one, a `.gguf`. */
+  weights: '.safetensors' | '.gguf';
 }
 
 /**
@@ -52,7 +54,7 @@ export function fileSet(files: Iterable<File>, dir?: string): FileSet {
   // files picked one by one: a .gguf (or a split set's first part) names the model, as the CLI names it
   const ggufs = [...picked.keys()].filter(isFirstGguf);
   const name = chosen.split('/').pop() || (!anyConfig && ggufs.length === 1 ? ggufModelName(ggufs[0]!) : undefined);
-  return { dir: dir ?? name ?? 'model', files: picked, ...(chosen !== top && { inside: chosen }) };
+  return { dir: dir ?? name ?? 'model', files: picked, weights: picked.has(CONFIG_FILE) || ![...picked.keys()].some(isGguf) ? '.safetensors' : '.gguf', ...(chosen !== top && { inside: chosen }) };
 }
 
 const isGguf = (name: string) => name.endsWith('.gguf');

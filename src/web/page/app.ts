@@ -76,8 +76,7 @@ function setFiles(list: File[], name?: string): void {
     $('picked').textContent = list.length ? 'No model folder in what was picked.' : 'No folder chosen yet.';
   } else {
     const sets = [...model.files.values()];
-    // a folder without config.json is read as its .gguf (docs/gguf.md 10)
-    const kind = sets.some((f) => f.name === 'config.json') || !sets.some((f) => f.name.endsWith('.gguf')) ? '.safetensors' : '.gguf';
+    const kind = model.weights;
     const weights = sets.filter((f) => f.name.endsWith(kind));
     const where = model.inside ? `the model folder ${model.inside} inside the picked one` : files.every((f) => !f.webkitRelativePath) ? 'the chosen files' : model.dir;
     const count = (n: number, what: string) => `${n} ${what}${n === 1 || what.startsWith('.') ? '' : 's'}`;
