@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { servePage } from '../build/js/cli/serve.js';
@@ -37,7 +37,7 @@ test.before(async () => {
   const s = await servePage(0, '127.0.0.1');
   url = s.url;
   close = () => s.server.close();
-  hub = await startHubServer({ 'org/wide-bitnet': { dir: model }, 'org/gated-wide': { dir: gatedModel, token: TOKEN } });
+  hub = await startHubServer({ 'org/wide-bitnet': { dir: model }, 'org/gated-wide': { dir: gatedModel, token: TOKEN }, 'org/wide-gguf': { dir: ggufRepo() } });
   browser = await launchBrowser();
 });
 
@@ -107,6 +107,46 @@ test('the page converts org/NAME from the Hub: every download equals the CLI\'s 
     await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
     assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
     await downloadsEqualCli(page, 'page-gguf-page', cliOut);
+  } finally {
+    await page.close();
+  }
+});
+
+/** A repository holding the model as an I2_S .gguf, named as the repository, beside a README. */
+function ggufRepo(): string {
+  const dir = join(tmp, 'wide-gguf');
+  const made = cliOutput('wide-gguf-made', 'gguf', ['--gguf-type', 'i2_s']);
+  mkdirSync(dir);
+  copyFileSync(join(made, readdirSync(made).find((f) => f.endsWith('.gguf'))!), join(dir, 'wide-gguf.gguf'));
+  writeFileSync(join(dir, 'README.md'), '# wide-gguf\n');
+  return dir;
+}
+
+test('a repository of a .gguf, in the page and through convertHub given the file\'s page: the CLI\'s bytes from the file on disk', async () => {
+  const dir = join(tmp, 'wide-gguf');
+  const cliOut = cliOutput('page-from-gguf', 'hf-packed', [], dir);
+  const apiOut = cliOutput('api-from-gguf', 'bitnet-rs', [], join(dir, 'wide-gguf.gguf'));
+  const want = Object.fromEntries(readdirSync(apiOut).map((f) => [f, createHash('sha256').update(readFileSync(join(apiOut, f))).digest('hex')]));
+  const page = await openPage();
+  try {
+    await page.fill('#hf-repo', 'org/wide-gguf');
+    await page.selectOption('#engine', 'format');
+    if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
+    await page.selectOption('#format', 'hf-packed');
+    await page.selectOption('#destination', 'download');
+    await page.fill('#timestamp', '0');
+    await page.click('#convert');
+    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    const { want: files } = await downloadsEqualCli(page, 'page-from-gguf-page', cliOut);
+    assert.ok(files.includes('tokenizer.json'), 'the tokenizer rebuilt from the GGUF\'s vocabulary');
+    const got = (await page.evaluate(`(async () => {
+      const web = await import('/js/web/index.js');
+      const r = await web.convertHub('https://huggingface.co/org/wide-gguf/blob/main/wide-gguf.gguf', undefined, { format: 'bitnet-rs', timestamp: 0, output: { kind: 'blobs' } });
+      return { name: r.outputName, listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])) };
+    })()`)) as { name: string; listed: object };
+    assert.is(got.name, 'wide-gguf-bitnet-rs');
+    assert.equal(got.listed, want);
   } finally {
     await page.close();
   }

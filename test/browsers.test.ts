@@ -509,7 +509,7 @@ test('Firefox: the page converts a sharded model named in its repo field, read f
   try {
     await page.goto(hubPage.url);
     await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
-    assert.is(await page.evaluate(`document.querySelector('label[for="hf-repo"]').textContent`), `Or a repo on ${hub.url.replace(/\/+$/, '')} (ORG/NAME)`);
+    assert.is(await page.evaluate(`document.querySelector('label[for="hf-repo"]').textContent`), `Or a repo on ${hub.url.replace(/\/+$/, '')} (ORG/NAME, or ORG/NAME/FILE.gguf)`);
     await page.type('#hf-repo', 'org/sharded-model');
     await page.select('#engine', 'format');
     await page.click('#advanced summary');

@@ -8,15 +8,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, type ConvertOptions } from '../build/js/run/convert.js';
 import { inspect } from '../build/js/run/inspect.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
-import { HubError, UnsupportedError } from '../build/js/errors.js';
-import { openHubInput } from '../build/js/hub/repo.js';
+import { CorruptFileError, HubError, UnsupportedError } from '../build/js/errors.js';
+import { openHubInput, parseHubRef } from '../build/js/hub/repo.js';
+import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
 import { conversionFails } from './helpers/common.js';
 
@@ -46,7 +47,10 @@ const broken = model('broken-bitnet', { preset: 'tiny', seed: 7 });
 const big = model('big-bitnet', { preset: 'tiny', shape: LARGER, seed: 8 });
 const ggufOnly = join(tmp, 'disk', 'gguf-only');
 mkdirSync(ggufOnly, { recursive: true });
-writeFileSync(join(ggufOnly, 'ggml-model-i2_s.gguf'), new Uint8Array(4096));
+writeFileSync(join(ggufOnly, 'ggml-model-i2_s.gguf'), new Uint8Array(4096)); // not a GGUF: refused, naming it
+// repositories of GGUFs (made in `before`): one file beside a README, and several (two types and a split set)
+const tinyGguf = join(tmp, 'disk', 'tiny-gguf');
+const manyGguf = join(tmp, 'disk', 'many-gguf');
 const REPOS = {
   'org/tiny-bitnet': { dir: tiny, revisions: { v1: 'a'.repeat(40) } },
   'org/sharded-bitnet': { dir: sharded },
@@ -55,7 +59,47 @@ const REPOS = {
   'org/broken-bitnet': { dir: broken, missing: ['model.safetensors'] },
   'org/big-bitnet': { dir: big },
   'org/gguf-only': { dir: ggufOnly },
+  'org/tiny-gguf': { dir: tinyGguf },
+  'org/many-gguf': { dir: manyGguf },
 };
+
+/** The .gguf of `tiny` converted to `type`, in a fresh folder. */
+async function ggufOf(type: string): Promise<string> {
+  const out = fresh(`gguf-${type}`);
+  await convert({ inputDir: tiny, outputDir: out, format: 'gguf', ggufType: type, threads: 0, timestamp: 1_700_000_000 });
+  return join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
+}
+
+/** A GGUF as llama.cpp's gguf-split writes it in two parts (the KVs in the first, the tensors over both). */
+function splitGguf(whole: Uint8Array, dir: string, prefix: string): void {
+  const parsed = parseGguf(whole, 'x.gguf', whole.length, { arrays: 'keep' });
+  const n = parsed.tensors.length;
+  const half = Math.floor(n / 2);
+  const splitKvs = (no: number) => [
+    { key: 'split.no', v: { type: 2, value: no } }, { key: 'split.count', v: { type: 2, value: 2 } }, { key: 'split.tensors.count', v: { type: 5, value: n } },
+  ];
+  const write = (name: string, kvs: unknown[], tensors: typeof parsed.tensors) => {
+    const layout = layoutGguf(kvs as never, tensors.map((t) => ({ name: t.name, ne: t.ne, type: t.type })));
+    const file = new Uint8Array(layout.fileBytes);
+    file.set(layout.head);
+    tensors.forEach((t, i) => file.set(whole.subarray(t.offset, t.offset + t.bytes), layout.offsets[i]));
+    writeFileSync(join(dir, name), file);
+  };
+  write(`${prefix}-00001-of-00002.gguf`, [...[...parsed.kvs].map(([key, v]) => ({ key, v })), ...splitKvs(0)], parsed.tensors.slice(0, half));
+  write(`${prefix}-00002-of-00002.gguf`, splitKvs(1), parsed.tensors.slice(half));
+}
+
+async function makeGgufRepos(): Promise<void> {
+  const i2s = await ggufOf('i2_s');
+  const tq2 = await ggufOf('tq2_0');
+  mkdirSync(tinyGguf, { recursive: true });
+  copyFileSync(i2s, join(tinyGguf, 'tiny-gguf.gguf'));
+  writeFileSync(join(tinyGguf, 'README.md'), '# tiny-gguf\n');
+  mkdirSync(manyGguf, { recursive: true });
+  copyFileSync(i2s, join(manyGguf, 'm-i2_s.gguf'));
+  copyFileSync(tq2, join(manyGguf, 'm-tq2_0.gguf'));
+  splitGguf(new Uint8Array(readFileSync(tq2)), manyGguf, 's');
+}
 
 /** Every file of an output folder, by name. */
 function filesOf(dir: string): Map<string, Buffer> {
@@ -84,6 +128,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ status
 const Hub = suite<{ hub: HubServer }>('Hub input');
 
 Hub.before(async (ctx) => {
+  await makeGgufRepos();
   ctx.hub = await startHubServer(REPOS);
 });
 Hub.after(async (ctx) => {
@@ -340,11 +385,8 @@ Hub('no such repository, revision or file: one line each, nothing written', asyn
   await conversionFails(() => convert({ inputDir: 'hf:org/broken-bitnet', outputDir: out, hub: endpoint }), out, tmp, HubError, [
     /^hf:org\/broken-bitnet\/model.safetensors: no such file in the repository at this revision \(HTTP 404\)/,
   ]);
-  // a .gguf is not read from the Hub (yet): said before anything is fetched
-  await conversionFails(() => convert({ inputDir: 'hf:org/gguf-only', outputDir: out, hub: endpoint }), out, tmp, UnsupportedError, [
-    /^hf:org\/gguf-only: .*found ggml-model-i2_s\.gguf \(a \.gguf is not read from the Hub: download it and pass the file\)/,
-  ]);
-  assert.is((await hub.stats()).sent['org/gguf-only/ggml-model-i2_s.gguf'] ?? 0, 0, 'nothing of it fetched');
+  // a .gguf that is not one: its name and what was expected
+  await conversionFails(() => convert({ inputDir: 'hf:org/gguf-only', outputDir: out, hub: endpoint }), out, tmp, CorruptFileError, [/^hf:org\/gguf-only\/ggml-model-i2_s\.gguf: /, /GGUF/]);
   const bad = await cli(['--input-dir', 'hf:not a repo', '--output-dir', out, '--quiet'], { HF_ENDPOINT: hub.url });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /expected a Hugging Face model as hf:ORG\/NAME/);
@@ -360,6 +402,98 @@ Hub('inspect hf:ORG/NAME shows what inspect of the folder shows', async ({ hub }
   const r = await cli(['inspect', 'hf:org/tiny-bitnet', '--json'], { HF_ENDPOINT: hub.url });
   assert.is(r.status, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).layout, 'hf-bitnet');
+});
+
+Hub('hf:ORG/NAME[@REV][/FILE.gguf]: a .gguf in a revision, which may hold slashes', () => {
+  assert.equal(parseHubRef('hf:org/m'), { repo: 'org/m' });
+  assert.equal(parseHubRef('hf:org/m/x.gguf'), { repo: 'org/m', file: 'x.gguf' });
+  assert.equal(parseHubRef('hf:org/m@v1/x-00001-of-00002.gguf'), { repo: 'org/m', revision: 'v1', file: 'x-00001-of-00002.gguf' });
+  assert.equal(parseHubRef('hf:org/m@refs/pr/1'), { repo: 'org/m', revision: 'refs/pr/1' });
+  assert.equal(parseHubRef('hf:org/m@refs/pr/1/x.gguf'), { repo: 'org/m', revision: 'refs/pr/1', file: 'x.gguf' });
+  assert.throws(() => parseHubRef('hf:org/m/x.safetensors'), /hf:ORG\/NAME\[@REVISION\]\/FILE\.gguf/);
+});
+
+Hub('a repository of a .gguf: the same bytes as the file on disk, CLI and library, every format, threads and inline; only that file and the side files fetched', async ({ hub }) => {
+  const disk = join(tinyGguf, 'tiny-gguf.gguf');
+  for (const format of ['hf-packed', 'bitnet-rs', 'gguf']) {
+    const fromDisk = fresh('gguf-cli-disk');
+    const fromHub = fresh('gguf-cli-hub');
+    const a = await cli(['--input-dir', disk, '--output-dir', fromDisk, '--format', format, '--threads', '2', '--quiet']);
+    assert.is(a.status, 0, a.stderr);
+    const b = await cli(['--input-dir', 'hf:org/tiny-gguf', '--output-dir', fromHub, '--format', format, '--threads', '2', '--quiet'], { HF_ENDPOINT: hub.url });
+    assert.is(b.status, 0, b.stderr);
+    sameFiles(fromHub, fromDisk, `cli gguf -> ${format}`);
+  }
+  // the tokenizer rebuilt from the GGUF's vocabulary (hf-packed), and the vocabulary copied from its head (gguf -> gguf)
+  const cases: Partial<ConvertOptions>[] = [
+    { format: 'hf-packed', threads: 0 },
+    { format: 'gguf', ggufType: 'tq2_0', threads: 2 },
+    { format: 'gguf', threads: 0 },
+    { format: 'bitnet-rs-safetensors', threads: 1 },
+    { format: 'ms-gpu', threads: 2 },
+  ];
+  const size = statSync(disk).size;
+  for (const o of cases) {
+    await hub.reset();
+    const fromDisk = fresh('gguf-disk');
+    const fromHub = fresh('gguf-hub');
+    await convert({ inputDir: tinyGguf, outputDir: fromDisk, timestamp: 1_700_000_000, ...o });
+    const r = await convert({ inputDir: 'hf:org/tiny-gguf', outputDir: fromHub, timestamp: 1_700_000_000, hub: { endpoint: hub.url }, ...o });
+    sameFiles(fromHub, fromDisk, `tiny-gguf -> ${o.format} ${o.ggufType ?? ''}`);
+    if (o.format === 'hf-packed') assert.ok(existsSync(join(fromHub, 'tokenizer.json')), 'a tokenizer.json rebuilt from the GGUF');
+    // the head read ahead (its first 8 MiB: all of this small file), then what the conversion read of its tensors
+    const { sent } = await hub.stats();
+    assert.equal(sent, { 'org/tiny-gguf/tiny-gguf.gguf': Math.min(size, 8 << 20) + r.bytesFetched }, 'only the head and the tensors read fetched: not the README');
+  }
+  const fromDisk = await inspect(disk, { threads: 2 });
+  const fromHub = await inspect('hf:org/tiny-gguf', { threads: 2, hub: { endpoint: hub.url } });
+  assert.equal({ ...fromHub, path: '' }, { ...fromDisk, path: '' }, 'inspect');
+  // --report, inspect --report and verify --against from the Hub's .gguf: the charts of the file on disk
+  const dir = fresh('gguf-reports');
+  mkdirSync(dir);
+  const r = (name: string) => join(dir, `${name}.html`);
+  for (const [label, input] of [['disk', disk], ['hub', 'hf:org/tiny-gguf']]) {
+    const runs = [
+      await cli(['--input-dir', input, '--output-dir', join(dir, `out-${label}`), '--format', 'bitnet-rs', '--threads', '2', '--quiet', '--report', r(`convert-${label}`)], { HF_ENDPOINT: hub.url }),
+      await cli(['inspect', input, '--report', r(`inspect-${label}`)], { HF_ENDPOINT: hub.url }),
+      await cli(['verify', join(dir, 'out-disk'), '--against', input, '--report', r(`verify-${label}`)], { HF_ENDPOINT: hub.url }),
+    ];
+    for (const x of runs) assert.is(x.status, 0, x.stderr);
+    assert.match(runs[2].stdout, /^verified: /);
+  }
+  for (const cmd of ['convert', 'inspect', 'verify']) {
+    const charts = reportCharts(readFileSync(r(`${cmd}-hub`), 'utf8'));
+    assert.ok(charts['chart-scale']?.length > 0 && charts['chart-zero']?.length > 0, `${cmd}: the scale and zero-share charts (a packed source has no latent histogram)`);
+    assert.equal(charts, reportCharts(readFileSync(r(`${cmd}-disk`), 'utf8')), `${cmd}: the same charts from the Hub as from the disk`);
+  }
+});
+
+Hub('a repository of several .gguf: refused naming them, nothing fetched; one named (a split set by its first part) reads only its files; a name it lacks is refused', async ({ hub }) => {
+  await hub.reset();
+  const out = fresh('many');
+  const endpoint = { endpoint: hub.url };
+  await conversionFails(() => convert({ inputDir: 'hf:org/many-gguf', outputDir: out, hub: endpoint }), out, tmp, UnsupportedError, [
+    /^hf:org\/many-gguf: unsupported: expected one \.gguf in the repository, or one named as hf:org\/many-gguf\/FILE\.gguf, found 3: m-i2_s\.gguf, m-tq2_0\.gguf, s-00001-of-00002\.gguf$/,
+  ]);
+  assert.equal((await hub.stats()).sent, {}, 'nothing fetched');
+  await conversionFails(() => convert({ inputDir: 'hf:org/many-gguf/m-q2_0.gguf', outputDir: out, hub: endpoint }), out, tmp, HubError, [
+    /^hf:org\/many-gguf\/m-q2_0\.gguf: no such file in the repository at this revision \(its \.gguf: m-i2_s\.gguf, m-tq2_0\.gguf, s-00001-of-00002\.gguf\)$/,
+  ]);
+  for (const [name, o] of [['m-i2_s.gguf', { format: 'bitnet-rs', threads: 2 }], ['s-00001-of-00002.gguf', { format: 'hf-packed', threads: 2 }], ['s-00001-of-00002.gguf', { format: 'gguf', threads: 0 }]] as const) {
+    await hub.reset();
+    const fromDisk = fresh('many-disk');
+    const fromHub = fresh('many-hub');
+    await convert({ inputDir: join(manyGguf, name), outputDir: fromDisk, timestamp: 1_700_000_000, ...o });
+    await convert({ inputDir: `hf:org/many-gguf/${name}`, outputDir: fromHub, timestamp: 1_700_000_000, hub: endpoint, ...o });
+    // the model is named after the repository from the Hub, after the file from disk: the weight files and the tokenizer agree
+    for (const f of readdirSync(fromDisk).filter((f) => !f.endsWith('.json') || f === 'tokenizer.json')) {
+      const hubName = f.replace(/^(m-i2_s|s)(?=[-.])/, 'many-gguf');
+      assert.ok(readFileSync(join(fromHub, hubName)).equals(readFileSync(join(fromDisk, f))), `${name} -> ${o.format}: ${f}`);
+    }
+    const sent = Object.keys((await hub.stats()).sent).sort();
+    const want = name === 'm-i2_s.gguf' ? ['org/many-gguf/m-i2_s.gguf'] : ['org/many-gguf/s-00001-of-00002.gguf', 'org/many-gguf/s-00002-of-00002.gguf'];
+    assert.equal(sent, want, `${name}: only its files fetched`);
+  }
 });
 
 Hub('the page\'s import map names the vendored @huggingface/hub and its imports, and its hash is in the page\'s script-src', () => {

@@ -70,7 +70,7 @@ function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 
 function addConvertOptions(cmd: Command, defaults: { input: string; output: string }): Command {
   cmd
-    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json; or a .gguf file (or a folder holding one); or a Hugging Face model as hf:ORG/NAME[@REVISION], read over HTTP (nothing stored)', defaults.input)
+    .option('--input-dir <dir>', 'model folder: config.json + model.safetensors, or sharded model-*.safetensors + model.safetensors.index.json; or a .gguf file (or a folder holding one); or a Hugging Face model as hf:ORG/NAME[@REVISION] (a .gguf in it: hf:ORG/NAME[@REVISION]/FILE.gguf), read over HTTP (nothing stored)', defaults.input)
     .option('--output-dir <dir>', 'where the converted files go (written to a temporary folder beside it, moved into place on success)', defaults.output)
     .addOption(new Option('--format <format>', Object.values(FORMATS).map((f) => `${f.id}: ${f.about}`).join('; ')).choices(FORMAT_IDS).default(DEFAULTS.format))
     .addOption(
@@ -278,7 +278,7 @@ export function buildProgram(): Command {
   program
     .command('inspect')
     .description('what a model folder holds: an input checkpoint (layout, tensors, ternary statistics under --rule) or a converted output (format, tensors decoded by its reader), or a .gguf file')
-    .argument('<path>', 'a model folder, an output folder, a .gguf file, or a Hugging Face model as hf:ORG/NAME[@REVISION]')
+    .argument('<path>', 'a model folder, an output folder, a .gguf file, or a Hugging Face model as hf:ORG/NAME[@REVISION][/FILE.gguf]')
     .option('--json', 'one JSON document instead of text')
     .option(...HF_TOKEN_OPTION)
     .addOption(new Option('--rule <rule>', 'the rule for master weights\' statistics').choices(QUANT_RULES).default(DEFAULTS.rule))

@@ -6,6 +6,7 @@
 
 import { HubError, UnsupportedError, UsageError } from '../errors.js';
 import { CONFIG_FILE, type CheckpointFolder } from '../model/checkpoint.js';
+import { GGUF_SPLIT, isFirstGguf } from '../model/gguf-checkpoint.js';
 import { readAheadFolder, type AsyncFile, type SideData } from '../model/read-ahead.js';
 import { SIDE_FILES } from '../outputs/side-files.js';
 import type { InputFolder } from '../outputs/types.js';
@@ -13,7 +14,7 @@ import { accessText, RangeReader, retryAfterMs, retryPause, type HubFile, type H
 
 export type { HubFile, HubFiles } from './range-reader.js';
 
-/** How an input names a Hub repository: `hf:ORG/NAME` or `hf:ORG/NAME@REVISION`. */
+/** How an input names a Hub repository: `hf:ORG/NAME` or `hf:ORG/NAME@REVISION`, and a .gguf in it as `hf:ORG/NAME[@REVISION]/FILE.gguf` (Hugging Face's `hf://` paths put the file there too). */
 export const HUB_PREFIX = 'hf:';
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 /** The name of the meta element by which `serve --hf-endpoint` gives the page another Hub address. */
@@ -27,6 +28,8 @@ export interface HubRef {
   repo: string;
   /** A branch, tag or commit; default: the repository's default branch. */
   revision?: string;
+  /** A top-level .gguf of the repository to read (a split set: its first part), where it has several or config.json beside it. */
+  file?: string;
 }
 
 export interface HubOptions {
@@ -43,16 +46,17 @@ export function isHubInput(input: string): boolean {
   return input.startsWith(HUB_PREFIX);
 }
 
-/** Parses `hf:ORG/NAME[@REVISION]`; a malformed one is a UsageError. */
+/** Parses `hf:ORG/NAME[@REVISION][/FILE.gguf]`; a malformed one is a UsageError. */
 export function parseHubRef(input: string): HubRef {
-  const m = /^hf:([A-Za-z0-9][\w.-]*\/[\w.-]+?)(?:@(.+))?$/.exec(input);
+  // a revision may hold slashes (refs/pr/1): only a last segment ending in .gguf is a file
+  const m = /^hf:([A-Za-z0-9][\w.-]*\/[\w.-]+?)(?:@(.+?))?(?:\/([^/\s]+\.gguf))?$/.exec(input);
   if (!m || m[1].includes('..') || (m[2] !== undefined && /\s/.test(m[2]))) {
-    throw new UsageError(`${JSON.stringify(input)}: expected a Hugging Face model as hf:ORG/NAME or hf:ORG/NAME@REVISION`);
+    throw new UsageError(`${JSON.stringify(input)}: expected a Hugging Face model as hf:ORG/NAME or hf:ORG/NAME@REVISION (a .gguf in it: hf:ORG/NAME[@REVISION]/FILE.gguf)`);
   }
-  return { repo: m[1], ...(m[2] !== undefined && { revision: m[2] }) };
+  return { repo: m[1], ...(m[2] !== undefined && { revision: m[2] }), ...(m[3] !== undefined && { file: m[3] }) };
 }
 
-/** The input's name in messages and the folder name its files are under. */
+/** The input's name in messages and the folder name its files are under (a named .gguf is one of them). */
 export function hubDir(ref: HubRef): string {
   return `${HUB_PREFIX}${ref.repo}${ref.revision !== undefined ? `@${ref.revision}` : ''}`;
 }
@@ -172,15 +176,37 @@ export interface HubInput {
   reads: HubFiles;
 }
 
+/**
+ * The files of the repository the input reads: all of them for safetensors weights with config.json;
+ * for a .gguf (the one named, or the only one where there is no config.json) that file, the other parts
+ * of its split set and the side files, so that nothing of another .gguf is fetched (repositories of
+ * GGUFs often hold one per type).
+ */
+function inputFiles(repo: HubRepo): HubFile[] {
+  const names = [...repo.files.keys()];
+  let gguf = repo.ref.file;
+  if (gguf === undefined && !repo.files.has(CONFIG_FILE)) {
+    const whole = names.filter(isFirstGguf).sort();
+    if (whole.length > 1) {
+      throw new UnsupportedError({ file: repo.dir }, `one .gguf in the repository, or one named as ${repo.dir}/FILE.gguf`, `${whole.length}: ${whole.join(', ')}`);
+    }
+    gguf = whole[0];
+  }
+  if (gguf === undefined) return [...repo.files.values()];
+  if (!repo.files.has(gguf)) {
+    const has = names.filter(isFirstGguf).sort();
+    throw new HubError({ file: `${repo.dir}/${gguf}` }, `no such file in the repository at this revision (${has.length ? `its .gguf: ${has.join(', ')}` : 'it has no .gguf'})`);
+  }
+  // a split set's parts: the same prefix and count (model/gguf-checkpoint.ts checks each is there)
+  const split = GGUF_SPLIT.exec(gguf);
+  const part = (n: string) => split !== null && GGUF_SPLIT.exec(n)?.[2] === split[2] && n.replace(GGUF_SPLIT, '') === gguf.replace(GGUF_SPLIT, '');
+  return names.filter((n) => n === gguf || part(n) || SIDE.has(n)).map((n) => repo.files.get(n)!);
+}
+
 /** Opens a Hub repository as a conversion input: listing, then everything the opener and the formats' small files need, read ahead. */
 export async function openHubInput(ref: HubRef, o: HubOptions = {}): Promise<HubInput> {
   const repo = await openHubRepo(ref, o);
-  // a .gguf is read from disk or picked in the page, not from the Hub yet (not built): said in one line
-  const ggufs = [...repo.files.keys()].filter((f) => f.endsWith('.gguf'));
-  if (!repo.files.has(CONFIG_FILE) && ggufs.length) {
-    throw new UnsupportedError({ file: repo.dir }, 'a repository of safetensors weights with config.json', `${ggufs.join(', ')} (a .gguf is not read from the Hub: download it and pass the file)`);
-  }
-  const list = [...repo.files.values()];
+  const list = inputFiles(repo);
   const reads: HubFiles = { files: list, ...(o.token !== undefined && { token: o.token }), retries: o.retries, retryMs: o.retryMs };
   const reader = new RangeReader(reads);
   const files = new Map<string, AsyncFile>();

@@ -8,7 +8,8 @@ import { compileKernels } from '../kernels/index.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
 import { ggufModelName } from '../model/gguf-checkpoint.js';
-import { HUB_SIDE_FILES, hubModelName, isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
+import type { SideData } from '../model/read-ahead.js';
+import { hubModelName, isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
 import { serveHub, stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
 import { FileSink, fsyncFile } from '../io/file-sink.js';
 import { ContainerHasher, createContainer } from '../io/container.js';
@@ -87,7 +88,7 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
   const threads = checkThreads(opts.threads ?? availableParallelism());
   const durable = opts.durable ?? true;
   const hubRef = isHubInput(opts.inputDir) ? parseHubRef(opts.inputDir) : undefined;
-  let hub: { reads: HubReadSpec; side: [string, Uint8Array][] } | undefined;
+  let hub: { reads: HubReadSpec; side: SideData } | undefined;
   // the kernels compiled once per build; the worker threads started with them while the input is planned
   const compiled = new Map<string, ReturnType<typeof compileKernels>>();
   const compile = (build: 'auto' | 'simd' | 'scalar') => compiled.get(build) ?? compiled.set(build, compileKernels(build)).get(build)!;
@@ -97,12 +98,10 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
     async openInput() {
       if (hubRef) {
         const h = await openHubInput(hubRef, opts.hub);
-        const side = HUB_SIDE_FILES.flatMap((name): [string, Uint8Array][] => {
-          const bytes = h.side.readSide(name);
-          return bytes ? [[name, bytes]] : [];
-        });
-        hub = { reads: { ...h.reads, key: `${h.repo.sha}-${process.pid}-${Date.now()}-${Math.random()}` }, side };
-        return { checkpoint: openCheckpointFolder(h.folder), side: h.side, relative: (f) => f.slice(h.repo.dir.length + 1) };
+        hub = { reads: { ...h.reads, key: `${h.repo.sha}-${process.pid}-${Date.now()}-${Math.random()}` }, side: h.sideData };
+        const checkpoint = openCheckpointFolder(h.folder);
+        const side = checkpoint.gguf ? ggufSideFiles(h.side, checkpoint.gguf.fileName) : h.side;
+        return { checkpoint, side, relative: (f) => f.slice(h.repo.dir.length + 1) };
       }
       const checkpoint = openCheckpoint(opts.inputDir);
       const dir = checkpoint.dir;

@@ -12,6 +12,7 @@ import type { ModelPlan } from '../model/plan.js';
 import { formatById, type FormatOptions } from '../outputs/index.js';
 import type { FormatPlan, InputFolder, SmallFile } from '../outputs/types.js';
 import { ggufSideFiles } from '../outputs/side-files.js';
+import { sideFromData, type SideData } from '../model/read-ahead.js';
 import { answer, inThread } from './thread.js';
 
 interface PlanRequest {
@@ -20,8 +21,8 @@ interface PlanRequest {
   model: ModelPlan;
   options: FormatOptions;
   inputDir: string;
-  /** The side files when they are not on disk (a Hub input reads them ahead). */
-  side?: [string, Uint8Array][];
+  /** The side files when they are not on disk (a Hub input reads them ahead, and a .gguf's head). */
+  side?: SideData;
   /** A .gguf source: its file name in inputDir (its vocabulary rebuilt as tokenizer files where none sit beside it). */
   gguf?: string;
 }
@@ -52,11 +53,6 @@ export function inputFolder(dir: string): InputFolder {
   };
 }
 
-/** Side files held in memory. */
-function sideFolder(side: Map<string, Uint8Array>): InputFolder {
-  return { readSide: (name) => side.get(name), sideSize: (name) => side.get(name)?.length };
-}
-
 // A young generation of 8 MiB (default up to 48): parsing a vocabulary makes short-lived garbage by
 // the million, which a large young generation holds as resident memory (measured: 30 MiB less peak on
 // the largest vocabularies, no slower).
@@ -73,8 +69,8 @@ export function finishInWorker(request: Omit<PlanRequest, 'task'>): Promise<Smal
 
 /** The input's side files; `rebuilt`: a .gguf source's vocabulary as tokenizer files (a plan reads the GGUF's own arrays instead). */
 function folder(r: PlanRequest, rebuilt = false): InputFolder {
-  if (r.side) return sideFolder(new Map(r.side));
-  return rebuilt && r.gguf ? ggufSideFiles(inputFolder(r.inputDir), r.gguf) : inputFolder(r.inputDir);
+  const base = r.side ? sideFromData(r.side) : inputFolder(r.inputDir);
+  return rebuilt && r.gguf ? ggufSideFiles(base, r.gguf) : base;
 }
 
 await answer<PlanRequest, FormatPlan>(

@@ -131,14 +131,16 @@ export async function convertFiles(files: Iterable<File>, o: WebConvertOptions =
 
 /**
  * Converts a model on the Hugging Face Hub, `ORG/NAME` (or `hf:ORG/NAME`, or its page's address) at `revision` (default: its
- * default branch), reading only the bytes the conversion needs by range requests; nothing is stored
+ * default branch; a .gguf in it: `ORG/NAME/FILE.gguf`), reading only the bytes the conversion needs by range requests; nothing is stored
  * but the output. `hub`: an access token for a gated or private model, another endpoint. The model's
  * name (outputs, manifest) is NAME, as a downloaded folder of it is usually named.
  */
 export async function convertHub(repo: string, revision: string | undefined, o: WebConvertOptions & { hub?: HubOptions } = {}): Promise<WebConvertResult> {
-  // as typed or pasted: ORG/NAME, hf:ORG/NAME, or the model page's address
+  // as typed or pasted: ORG/NAME, hf:ORG/NAME, or the model page's address; a .gguf in it as ORG/NAME/FILE.gguf or its page's address (ORG/NAME/blob/REV/FILE.gguf)
   const id = repo.trim().replace(/^(hf:|https?:\/\/(www\.)?huggingface\.co\/)/, '').replace(/\/+$/, '');
-  const ref = parseHubRef(`hf:${id}${revision ? `@${revision}` : ''}`);
+  const gguf = /^([^/]+\/[^/]+)\/(?:(?:blob|resolve)\/([^/]+)\/)?([^/]+\.gguf)$/.exec(id);
+  const rev = revision || (gguf?.[2] !== undefined ? decodeURIComponent(gguf[2]) : undefined);
+  const ref = parseHubRef(`hf:${gguf?.[1] ?? id}${rev ? `@${rev}` : ''}${gguf ? `/${gguf[3]}` : ''}`);
   return convertInput(
     o.folderName ?? hubModelName(ref),
     async () => {

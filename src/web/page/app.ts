@@ -362,7 +362,7 @@ function init(): void {
   });
   $('hub-input').addEventListener('submit', (e) => e.preventDefault()); // Enter in a field: nothing to send anywhere
   $('hf-repo').addEventListener('input', updateConvert);
-  if (hubEndpoint) $('hf-repo').previousElementSibling!.textContent = `Or a repo on ${hubEndpoint} (ORG/NAME)`;
+  if (hubEndpoint) $('hf-repo').previousElementSibling!.textContent = `Or a repo on ${hubEndpoint} (ORG/NAME, or ORG/NAME/FILE.gguf)`;
   $('convert').addEventListener('click', () => void convert());
   $('cancel').addEventListener('click', () => running?.abort());
   $('replace-existing').addEventListener('click', () => void convert(true));
