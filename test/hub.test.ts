@@ -305,6 +305,16 @@ Hub('only the bytes the conversion needs are fetched (no projection above the ho
   assert.ok(r.bytesRead <= size && sent <= size + 64 * 1024, `${sent} bytes sent, ${r.bytesRead} read, of a ${size}-byte file`);
 });
 
+Hub('a tensor written in pieces by several jobs (hf-packed\'s embedding): each piece fetched once, nothing past it', async ({ hub }) => {
+  await hub.reset();
+  const out = fresh('pieces');
+  const r = await convert({ inputDir: 'hf:org/big-bitnet', outputDir: out, format: 'hf-packed', threads: 2, timestamp: 0, pieceBytes: 2 << 20, hub: { endpoint: hub.url } });
+  const sent = (await hub.stats()).sent['org/big-bitnet/model.safetensors'];
+  // the embedding's 16 MiB in 8 pieces; a request that ran to the tensor's end would send more than its piece before it is cancelled
+  assert.is(r.bytesFetched, r.bytesRead);
+  assert.ok(sent - r.bytesRead <= 64 * 1024, `${sent} bytes sent for ${r.bytesRead} read (the header read ahead aside)`);
+});
+
 Hub('a gated repository: 401 without a token, 403 with the wrong one, converts with the right one; the token is never written', async ({ hub }) => {
   const out = fresh('gated');
   await conversionFails(() => convert({ inputDir: 'hf:org/gated-bitnet', outputDir: out, hub: { endpoint: hub.url } }), out, tmp, HubError, [

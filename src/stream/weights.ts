@@ -147,13 +147,13 @@ export class WeightStream {
       const n = rows * t.shape[1];
       if (to === 'Q8_0' && t.q8_0) {
         // Q8_0 into Q8_0: the stored blocks, copied as they are (decoded only to refuse NaN and infinities)
-        this.readBlocks(t, t.q8_0, b.converted, r, rows);
+        this.readBlocks(t, t.q8_0, b.converted, r, rows, end);
         decodeQ8_0(k.u8(b.converted, rows * outRowBytes), k.f32(b.input, n));
         this.checkFinite(t, b.input, r * t.shape[1], n);
         onChunk(k.u8(b.converted, rows * outRowBytes), r, rows);
         continue;
       }
-      this.read(t, b.input, r * rowBytes, rows * rowBytes);
+      this.read(t, b.input, r * rowBytes, rows * rowBytes, end * rowBytes);
       this.checkFinite(t, b.input, r * t.shape[1], n);
       if (to === t.dtype) {
         onChunk(k.u8(b.input, rows * rowBytes), r, rows);
@@ -221,8 +221,12 @@ export class WeightStream {
     return this.space.reserve(want);
   }
 
-  /** @internal A positioned read of `bytes` bytes at `offset` into the tensor's data. */
-  read(t: TensorInfo, ptr: number, offset: number, bytes: number): void {
+  /**
+   * @internal A positioned read of `bytes` bytes at `offset` into the tensor's data. `limit`: where the
+   * caller's reads of it end (a piece's last row; default the tensor's end), so that a source reading
+   * ahead (a Hub input's open response) fetches nothing past it.
+   */
+  read(t: TensorInfo, ptr: number, offset: number, bytes: number, limit = t.byteLength): void {
     const q = (t as FloatTensor).q8_0;
     if (q) {
       // whole F32 rows of a Q8_0 tensor, from its blocks, a piece at a time through one small buffer
@@ -230,27 +234,28 @@ export class WeightStream {
       const qRow = (t.shape[1] / 32) * 34;
       const first = offset / f32Row;
       const rows = bytes / f32Row;
+      const end = q.offset + Math.ceil(limit / f32Row) * qRow;
       const per = Math.max(1, Math.floor(Q8_0_PIECE / qRow));
       for (let r = 0; r < rows; r += per) {
         const n = Math.min(per, rows - r);
         if (this.blocks.length < n * qRow) this.blocks = new Uint8Array(n * qRow);
         const blocks = this.blocks.subarray(0, n * qRow);
-        this.ctx.source.readExactly(t.file, blocks, q.offset + (first + r) * qRow, q.offset + q.byteLength);
+        this.ctx.source.readExactly(t.file, blocks, q.offset + (first + r) * qRow, end);
         this.ctx.onBytesRead(blocks.length);
         decodeQ8_0(blocks, this.kernels.f32(ptr + r * f32Row, n * t.shape[1]));
       }
       return;
     }
-    this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, bytes), t.offset + offset, t.offset + t.byteLength);
+    this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, bytes), t.offset + offset, t.offset + limit);
     this.ctx.onBytesRead(bytes);
   }
 
   private blocks = new Uint8Array(0);
 
-  /** Rows [first, first + rows) of a Q8_0 tensor's blocks, as stored, into ptr. */
-  private readBlocks(t: FloatTensor, q: StoredBlocks, ptr: number, first: number, rows: number): void {
+  /** Rows [first, first + rows) of a Q8_0 tensor's blocks, as stored, into ptr; `endRow`: where the caller's reads end (see read). */
+  private readBlocks(t: FloatTensor, q: StoredBlocks, ptr: number, first: number, rows: number, endRow: number): void {
     const qRow = (t.shape[1] / 32) * 34;
-    this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, rows * qRow), q.offset + first * qRow, q.offset + q.byteLength);
+    this.ctx.source.readExactly(t.file, this.kernels.u8(ptr, rows * qRow), q.offset + first * qRow, q.offset + endRow * qRow);
     this.ctx.onBytesRead(rows * qRow);
   }
 
