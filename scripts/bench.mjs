@@ -56,6 +56,7 @@ const DEFAULT_CASES = [
   'gguf-2b-4t:hf-packed',
   'gguf-silu-2b-4t:gguf:gguf-type=q2_0:allow-lossy', // I2_S -> Q2_0: its f32 scales rounded to fp16 d
   'hub:master-2b-4t:gguf', // the same model read from a (local) Hub by range requests
+  'hub:gguf-2b-4t:hf-packed', // a repository of a .gguf, read the same way
 ];
 /** Preloaded into a checked command: prints its peak RSS as the conversion's summary does. */
 const PEAK_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('peak memory '+Math.round(process.resourceUsage().maxRSS/1024)+' MiB\\n'))`;
@@ -103,6 +104,28 @@ async function hubRepo(inputId, input) {
   const { startHubServer } = await tsImport('../test/helpers/hub-server.ts', import.meta.url);
   hubServer = await startHubServer({ [repo]: { dir } });
   return { dir, repo };
+}
+
+/**
+ * What a conversion reads of a .gguf: the prefix its head is parsed from (8 MiB, more while the head goes
+ * on), then its tensors' bytes, and each I2_S tensor's 4-byte scale once more (hf-packed writes the scales
+ * first, read apart from the codes they end).
+ */
+async function ggufNeededBytes(file) {
+  const { parseGgufPrefix } = await import('../build/js/formats/gguf.js');
+  const fd = openSync(file, 'r');
+  try {
+    let prefix = 0;
+    const head = parseGgufPrefix((n) => {
+      prefix = n;
+      const b = Buffer.alloc(n);
+      readSync(fd, b, 0, n, 0);
+      return b;
+    }, file, statSync(file).size);
+    return prefix + head.tensors.reduce((s, t) => s + t.bytes + (t.type === 'I2_S' ? 4 : 0), 0);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** What a conversion reads of a safetensors file: its length prefix, its header and its tensors' bytes. */
@@ -211,7 +234,7 @@ for (const name of args.case ?? DEFAULT_CASES) {
     let needed = 0;
     for (const f of repoFiles) {
       const size = statSync(join(r.hub.dir, f)).size;
-      const need = f === 'optimizer.pt' ? 0 : f.endsWith('.safetensors') ? neededBytes(join(r.hub.dir, f)) : fetchedOf(f) > 0 ? size : 0;
+      const need = f === 'optimizer.pt' ? 0 : f.endsWith('.safetensors') ? neededBytes(join(r.hub.dir, f)) : f.endsWith('.gguf') ? await ggufNeededBytes(join(r.hub.dir, f)) : fetchedOf(f) > 0 ? size : 0;
       needed += need;
       console.log(`  ${f.padEnd(28)} ${String(size).padStart(14)} bytes, fetched ${String(fetchedOf(f)).padStart(14)}, needed ${String(need).padStart(14)}${fetchedOf(f) === need ? '' : '  <- differs'}`);
     }

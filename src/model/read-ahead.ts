@@ -130,7 +130,12 @@ async function ggufHead(file: AsyncFile, path: string): Promise<Uint8Array> {
       return have;
     } catch (e) {
       if (!(e instanceof ReadMore)) return have;
-      have = await file.read(0, e.bytes);
+      // only the bytes not read yet (a Hub input fetches each read)
+      const more = await file.read(have.length, e.bytes - have.length);
+      const longer = new Uint8Array(e.bytes);
+      longer.set(have);
+      longer.set(more, have.length);
+      have = longer;
     }
   }
 }
