@@ -351,6 +351,8 @@ async function convertOnce<Delivered>(host: ConversionHost<Delivered>, o: Conver
     mark();
     await run.start(plan, module, options);
     await run.createContainers(plan.containers);
+    // written: not held through the jobs (a GGUF's head holds its vocabulary, ~10 MB)
+    for (const c of plan.containers) c.head = new Uint8Array(0);
     mark();
     const { bytesTotal, tensorsTotal } = jobTotals(plan);
     const report = () => o.onProgress?.({ ...run.progress(), bytesTotal, tensorsTotal });
