@@ -9,6 +9,7 @@ import { openCheckpoint } from '../io/checkpoint.js';
 import { openCheckpointFolder } from '../model/checkpoint.js';
 import { ggufModelName } from '../model/gguf-checkpoint.js';
 import type { SideData } from '../model/read-ahead.js';
+import type { InputFolder } from '../outputs/types.js';
 import { hubModelName, isHubInput, openHubInput, parseHubRef, type HubOptions } from '../hub/repo.js';
 import { serveHub, stopHubReaders, type HubReadSpec } from '../io/hub-reader.js';
 import { FileSink, fsyncFile } from '../io/file-sink.js';
@@ -83,12 +84,21 @@ export async function convert(opts: ConvertOptions): Promise<ConvertSummary> {
   };
 }
 
+/** The side files of a Hub input on this thread once the plan's and small files' threads have them (nothing here reads them then). */
+const handedOver: InputFolder = {
+  readSide(name) {
+    throw new Error(`${name}: a side file read on the main thread after it was handed to the plan's thread`); // a bug
+  },
+};
+
 /** Node's side of the conversion: files on disk, worker threads, a temporary folder renamed into place (delivers its path). */
 function nodeHost(opts: ConvertOptions): ConversionHost<string> {
   const threads = checkThreads(opts.threads ?? availableParallelism());
   const durable = opts.durable ?? true;
   const hubRef = isHubInput(opts.inputDir) ? parseHubRef(opts.inputDir) : undefined;
-  let hub: { reads: HubReadSpec; side: SideData } | undefined;
+  // a Hub input's side files read ahead (a tokenizer.json is ~9 MB): with worker threads, handed to the
+  // plan and small-files threads and dropped here then, not held through the jobs
+  let hub: { reads: HubReadSpec; side?: SideData } | undefined;
   // the kernels compiled once per build; the worker threads started with them while the input is planned
   const compiled = new Map<string, ReturnType<typeof compileKernels>>();
   const compile = (build: 'auto' | 'simd' | 'scalar') => compiled.get(build) ?? compiled.set(build, compileKernels(build)).get(build)!;
@@ -100,8 +110,9 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
         const h = await openHubInput(hubRef, opts.hub);
         hub = { reads: { ...h.reads, key: `${h.repo.sha}-${process.pid}-${Date.now()}-${Math.random()}` }, side: h.sideData };
         const checkpoint = openCheckpointFolder(h.folder);
-        const side = checkpoint.gguf ? ggufSideFiles(h.side, checkpoint.gguf.fileName) : h.side;
-        return { checkpoint, side, relative: (f) => f.slice(h.repo.dir.length + 1) };
+        const side = threads > 0 ? handedOver : checkpoint.gguf ? ggufSideFiles(h.side, checkpoint.gguf.fileName) : h.side;
+        const dir = h.repo.dir; // not h: it holds the side data
+        return { checkpoint, side, relative: (f) => f.slice(dir.length + 1) };
       }
       const checkpoint = openCheckpoint(opts.inputDir);
       const dir = checkpoint.dir;
@@ -110,10 +121,12 @@ function nodeHost(opts: ConvertOptions): ConversionHost<string> {
       return { checkpoint, side, relative: (f) => relative(dir, f) };
     },
     defaultTimestamp,
-    plan: (format, model, options, input) =>
-      threads === 0
-        ? Promise.resolve(format.plan(model, options, input.side))
-        : planInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir, ...(hub && { side: hub.side }) }),
+    plan(format, model, options, input) {
+      if (threads === 0) return Promise.resolve(format.plan(model, options, input.side));
+      const planned = planInWorker({ format: format.id, model, options, inputDir: input.checkpoint.dir, ...(hub && { side: hub.side }) });
+      if (hub) hub.side = undefined; // the small files' thread was started before (conversion.ts)
+      return planned;
+    },
     smallFiles:
       threads === 0
         ? undefined
