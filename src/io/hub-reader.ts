@@ -1,15 +1,15 @@
 // Tensor reads of a Hub input on Node (docs/architecture.md 5): the converting threads read
 // synchronously, fetch is asynchronous, so an asynchronous thread fetches the ranges and hands them
 // over in a shared window (stream/shared-read.ts), the converting thread waiting with Atomics.wait.
-// The main thread serves the worker threads (it is idle while they run; a reader thread per
-// converting thread cost about 50 MiB each, measured on 2B-4T); a conversion on the main thread
-// (--threads 0) gets a reader thread. One window per converting thread bounds the memory
-// (HUB_WINDOW_BYTES, plus what one HTTP response buffers).
+// One reader thread serves every converting thread's channel: a reader thread per converting thread
+// cost about 50 MiB each, and the main thread serving them was 20-25% slower on 2B-4T (docs/performance.md,
+// "The Hub input"). A conversion on the main thread (--threads 0) gets a reader thread of its own.
+// One window per converting thread bounds the memory (HUB_WINDOW_BYTES, plus what one HTTP response buffers).
 
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { once } from 'node:events';
 import { claimChannel, newChannel, serveReads, sharedSource, stopServing, type Channel } from '../stream/shared-read.js';
-import { hubReads, RangeReader, type HubFiles } from '../hub/range-reader.js';
+import { hubReads, type HubFiles } from '../hub/range-reader.js';
 import type { TensorSource } from '../stream/ports.js';
 
 /** The shared window of a converting thread: 1 MiB. It only stages a response's bytes: 8 MiB was no faster and cost 7 MiB more per thread (docs/performance.md, "The Hub input"). */
@@ -22,20 +22,23 @@ export interface HubReadSpec extends HubFiles {
   channels?: Channel[];
 }
 
-/** Serves `n` channels from the calling thread (the main thread, while the workers run); `stop` ends them. */
+/**
+ * A small young generation for a reader thread: it makes a garbage chunk per 64 KiB received, which a
+ * large one holds as resident memory.
+ */
+const READER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 24 };
+
+/** Serves `n` channels, one per converting thread, from a reader thread; `stop` ends it. */
 export function serveHub(files: HubFiles, n: number): { channels: Channel[]; stop(): Promise<void> } {
-  const served = Array.from({ length: n }, () => {
-    const channel = newChannel(HUB_WINDOW_BYTES);
-    const reader = new RangeReader(files);
-    void serveReads(channel, (file, at, end, into) => reader.read(file, at, into, end));
-    return { channel, reader };
-  });
+  const channels = Array.from({ length: n }, () => newChannel(HUB_WINDOW_BYTES));
+  const worker = new Worker(new URL(import.meta.url), { workerData: { hubReader: { channels, files } }, resourceLimits: READER_LIMITS });
+  worker.unref(); // a thread that only answers reads must not keep the process alive
   return {
-    channels: served.map((s) => s.channel),
+    channels,
     async stop() {
-      // a read in flight ends on its own (its converting thread is gone or done); its response is cancelled here
-      for (const s of served) stopServing(s.channel);
-      await Promise.all(served.map((s) => s.reader.close()));
+      // a read in flight ends with the thread (its converting thread is gone or done)
+      for (const c of channels) stopServing(c);
+      await worker.terminate();
     },
   };
 }
@@ -60,9 +63,8 @@ export function hubSource(spec: HubReadSpec): Promise<TensorSource> {
   if (!r) {
     const channel = newChannel(HUB_WINDOW_BYTES);
     const { key: _key, channels: _none, ...files } = spec;
-    // a small young generation: the thread makes a garbage chunk per 64 KiB received, which a large one holds as resident memory
-    const worker = new Worker(new URL(import.meta.url), { workerData: { hubReader: { channel, files } }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 24 } });
-    worker.unref(); // a thread that only answers reads must not keep the process alive
+    const worker = new Worker(new URL(import.meta.url), { workerData: { hubReader: { channels: [channel], files } }, resourceLimits: READER_LIMITS });
+    worker.unref();
     const source = once(worker, 'message').then(() =>
       sharedSource(channel, new Map(spec.files.map((f) => [f.path, f])), 'the Hub connection failed; try again'),
     );
@@ -79,11 +81,12 @@ export async function stopHubReaders(key: string): Promise<void> {
   await r?.worker.terminate();
 }
 
-const mine = !isMainThread && (workerData as { hubReader?: { channel: Channel; files: HubFiles } } | undefined)?.hubReader;
+const mine = !isMainThread && (workerData as { hubReader?: { channels: Channel[]; files: HubFiles } } | undefined)?.hubReader;
 if (mine) {
   const { parentPort } = await import('node:worker_threads');
   // a pending Atomics.waitAsync does not keep a Node thread alive: a listener on the port does, until terminated
   parentPort!.on('message', () => undefined);
   parentPort!.postMessage('ready');
-  void serveReads(mine.channel, hubReads(mine.files));
+  // a reader per channel: each keeps its converting thread's response open (range-reader.ts)
+  for (const channel of mine.channels) void serveReads(channel, hubReads(mine.files));
 }
