@@ -16,7 +16,7 @@ import { convert, type ConvertOptions } from '../build/js/run/convert.js';
 import { inspect } from '../build/js/run/inspect.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
 import { CorruptFileError, HubError, UnsupportedError } from '../build/js/errors.js';
-import { openHubInput, parseHubRef } from '../build/js/hub/repo.js';
+import { HUB_SIDE_FILES, openHubInput, parseHubRef } from '../build/js/hub/repo.js';
 import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
 import { conversionFails } from './helpers/common.js';
@@ -51,6 +51,7 @@ writeFileSync(join(ggufOnly, 'ggml-model-i2_s.gguf'), new Uint8Array(4096)); // 
 // repositories of GGUFs (made in `before`): one file beside a README, and several (two types and a split set)
 const tinyGguf = join(tmp, 'disk', 'tiny-gguf');
 const manyGguf = join(tmp, 'disk', 'many-gguf');
+const bothGguf = join(tmp, 'disk', 'both'); // safetensors with config.json, and a .gguf beside them
 const REPOS = {
   'org/tiny-bitnet': { dir: tiny, revisions: { v1: 'a'.repeat(40) } },
   'org/sharded-bitnet': { dir: sharded },
@@ -61,6 +62,7 @@ const REPOS = {
   'org/gguf-only': { dir: ggufOnly },
   'org/tiny-gguf': { dir: tinyGguf },
   'org/many-gguf': { dir: manyGguf },
+  'org/both': { dir: bothGguf },
 };
 
 /** The .gguf of `tiny` converted to `type`, in a fresh folder. */
@@ -99,6 +101,9 @@ async function makeGgufRepos(): Promise<void> {
   copyFileSync(i2s, join(manyGguf, 'm-i2_s.gguf'));
   copyFileSync(tq2, join(manyGguf, 'm-tq2_0.gguf'));
   splitGguf(new Uint8Array(readFileSync(tq2)), manyGguf, 's');
+  mkdirSync(bothGguf, { recursive: true });
+  for (const f of readdirSync(tiny).filter((f) => f.includes('.'))) copyFileSync(join(tiny, f), join(bothGguf, f));
+  copyFileSync(tq2, join(bothGguf, 'both.gguf'));
 }
 
 /** Every file of an output folder, by name. */
@@ -476,6 +481,26 @@ Hub('a repository of a .gguf: the same bytes as the file on disk, CLI and librar
     assert.ok(charts['chart-scale']?.length > 0 && charts['chart-zero']?.length > 0, `${cmd}: the scale and zero-share charts (a packed source has no latent histogram)`);
     assert.equal(charts, reportCharts(readFileSync(r(`${cmd}-disk`), 'utf8')), `${cmd}: the same charts from the Hub as from the disk`);
   }
+});
+
+Hub('a repository of safetensors with config.json and a .gguf: the safetensors are read, the .gguf only when named', async ({ hub }) => {
+  const endpoint = { endpoint: hub.url };
+  await hub.reset();
+  let fromDisk = fresh('both-disk');
+  let fromHub = fresh('both-hub');
+  await convert({ inputDir: bothGguf, outputDir: fromDisk, format: 'bitnet-rs', threads: 2, timestamp: 0 });
+  await convert({ inputDir: 'hf:org/both', outputDir: fromHub, format: 'bitnet-rs', threads: 2, timestamp: 0, hub: endpoint });
+  sameFiles(fromHub, fromDisk, 'the safetensors');
+  assert.is((await hub.stats()).sent['org/both/both.gguf'] ?? 0, 0, 'nothing of the .gguf fetched');
+  await hub.reset();
+  fromDisk = fresh('both-disk');
+  fromHub = fresh('both-hub');
+  await convert({ inputDir: join(bothGguf, 'both.gguf'), outputDir: fromDisk, format: 'hf-packed', threads: 2, timestamp: 0 });
+  await convert({ inputDir: 'hf:org/both/both.gguf', outputDir: fromHub, format: 'hf-packed', threads: 2, timestamp: 0, hub: endpoint });
+  sameFiles(fromHub, fromDisk, 'the .gguf named');
+  const side = HUB_SIDE_FILES.filter((f) => existsSync(join(bothGguf, f)));
+  assert.ok(side.includes('tokenizer.json'));
+  assert.equal(Object.keys((await hub.stats()).sent).sort(), ['both.gguf', ...side].map((f) => `org/both/${f}`).sort(), 'the .gguf and the side files beside it, not the safetensors');
 });
 
 Hub('a repository of several .gguf: refused naming them, nothing fetched; one named (a split set by its first part) reads only its files; a name it lacks is refused', async ({ hub }) => {
