@@ -91,21 +91,25 @@ function cliOutput(name: string, format: string, extra: string[] = [], input = m
   return out;
 }
 
+/** The page converts `repo` named in its repo field into `format` (the format itself, under "Advanced options"), for download, and shows no error. */
+async function convertRepoInPage(page: Page, repo: string, format: string, ggufType?: string): Promise<void> {
+  await page.fill('#hf-repo', repo);
+  await page.selectOption('#engine', 'format');
+  if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
+  await page.selectOption('#format', format);
+  if (ggufType) await page.selectOption('#gguf-type', ggufType);
+  await page.selectOption('#destination', 'download');
+  await page.fill('#timestamp', '0');
+  await page.click('#convert');
+  await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
+  assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+}
+
 test('the page converts org/NAME from the Hub: every download equals the CLI\'s output of the folder on disk', async () => {
   const cliOut = cliOutput('page-gguf', 'gguf', ['--gguf-type', 'tq2_0']);
   const page = await openPage();
   try {
-    await page.fill('#hf-repo', 'org/wide-bitnet');
-    // the format itself, under "Advanced options" (the engine choice set to "format")
-    await page.selectOption('#engine', 'format');
-    if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
-    await page.selectOption('#format', 'gguf');
-    await page.selectOption('#gguf-type', 'tq2_0');
-    await page.selectOption('#destination', 'download');
-    await page.fill('#timestamp', '0');
-    await page.click('#convert');
-    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
-    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    await convertRepoInPage(page, 'org/wide-bitnet', 'gguf', 'tq2_0');
     await downloadsEqualCli(page, 'page-gguf-page', cliOut);
   } finally {
     await page.close();
@@ -129,15 +133,7 @@ test('a repository of a .gguf, in the page and through convertHub given the file
   const want = Object.fromEntries(readdirSync(apiOut).map((f) => [f, createHash('sha256').update(readFileSync(join(apiOut, f))).digest('hex')]));
   const page = await openPage();
   try {
-    await page.fill('#hf-repo', 'org/wide-gguf');
-    await page.selectOption('#engine', 'format');
-    if (!(await page.$eval('#advanced', (d) => (d as HTMLDetailsElement).open))) await page.click('#advanced summary');
-    await page.selectOption('#format', 'hf-packed');
-    await page.selectOption('#destination', 'download');
-    await page.fill('#timestamp', '0');
-    await page.click('#convert');
-    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
-    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error')}`);
+    await convertRepoInPage(page, 'org/wide-gguf', 'hf-packed');
     const { want: files } = await downloadsEqualCli(page, 'page-from-gguf-page', cliOut);
     assert.ok(files.includes('tokenizer.json'), 'the tokenizer rebuilt from the GGUF\'s vocabulary');
     const got = (await page.evaluate(`(async () => {

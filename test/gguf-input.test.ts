@@ -17,10 +17,10 @@ import { verify } from '../build/js/run/verify.js';
 import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { ConversionError, CorruptFileError, InvalidTernaryWeightError, UnsupportedError } from '../build/js/errors.js';
 import { FORMAT_IDS } from '../build/js/outputs/index.js';
-import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
+import { parseGguf } from '../build/js/formats/gguf.js';
 import { checkBitnetRsBins, checkGguf, expectedGguf, type GgufTernaryType } from './reference/formats-ref.js';
 import { checkFromGgufSource, ggufAsHfPacked, type GgufAsHf } from './reference/gguf-source-ref.js';
-import { BASE, ggufFile, ggufTestFolders, SHAPE } from './helpers/gguf-input.js';
+import { BASE, ggufFile, ggufTestFolders, SHAPE, writeSplitGguf } from './helpers/gguf-input.js';
 import { conversionFails, mulberry32 } from './helpers/common.js';
 
 const { root, fresh, run } = ggufTestFolders('bitnet-gguf-input-');
@@ -201,24 +201,9 @@ input('names the file itself or its folder; two .gguf in a folder are refused in
 
 input('a split set (llama.cpp gguf-split: the KVs in part 1, the tensors over both parts) converts as the whole file; another part named, or a part missing, is refused', async () => {
   const g = await run(hfOf('hf-bitnet'), 'gguf', { ggufType: 'i2_s' });
-  const whole = new Uint8Array(readFileSync(ggufFile(g)));
-  const parsed = parseGguf(whole, 'x.gguf', whole.length, { arrays: 'keep' });
-  const n = parsed.tensors.length;
-  const half = Math.floor(n / 2);
-  const splitKvs = (no: number) => [
-    { key: 'split.no', v: { type: 2, value: no } }, { key: 'split.count', v: { type: 2, value: 2 } }, { key: 'split.tensors.count', v: { type: 5, value: n } },
-  ];
   const dir = fresh();
   mkdirSync(dir, { recursive: true });
-  const write = (name: string, kvs: unknown[], tensors: typeof parsed.tensors) => {
-    const layout = layoutGguf(kvs as never, tensors.map((t) => ({ name: t.name, ne: t.ne, type: t.type })));
-    const file = new Uint8Array(layout.fileBytes);
-    file.set(layout.head);
-    tensors.forEach((t, i) => file.set(whole.subarray(t.offset, t.offset + t.bytes), layout.offsets[i]));
-    writeFileSync(join(dir, name), file);
-  };
-  write('m-00001-of-00002.gguf', [...[...parsed.kvs].map(([key, v]) => ({ key, v })), ...splitKvs(0)], parsed.tensors.slice(0, half));
-  write('m-00002-of-00002.gguf', splitKvs(1), parsed.tensors.slice(half));
+  writeSplitGguf(new Uint8Array(readFileSync(ggufFile(g))), dir, 'm');
   const viaSplit = await run(dir, 'hf-packed');
   assert.ok(readFileSync(join(viaSplit, 'model.safetensors')).equals(readFileSync(join(await run(g, 'hf-packed'), 'model.safetensors'))), 'the same weights');
   const manifest = JSON.parse(readFileSync(join(viaSplit, 'manifest.json'), 'utf8'));

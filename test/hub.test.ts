@@ -17,7 +17,7 @@ import { inspect } from '../build/js/run/inspect.js';
 import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generate.js';
 import { CorruptFileError, HubError, UnsupportedError } from '../build/js/errors.js';
 import { HUB_SIDE_FILES, openHubInput, parseHubRef } from '../build/js/hub/repo.js';
-import { layoutGguf, parseGguf } from '../build/js/formats/gguf.js';
+import { writeSplitGguf } from './helpers/gguf-input.js';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
 import { conversionFails } from './helpers/common.js';
 
@@ -72,25 +72,6 @@ async function ggufOf(type: string): Promise<string> {
   return join(out, readdirSync(out).find((f) => f.endsWith('.gguf'))!);
 }
 
-/** A GGUF as llama.cpp's gguf-split writes it in two parts (the KVs in the first, the tensors over both). */
-function splitGguf(whole: Uint8Array, dir: string, prefix: string): void {
-  const parsed = parseGguf(whole, 'x.gguf', whole.length, { arrays: 'keep' });
-  const n = parsed.tensors.length;
-  const half = Math.floor(n / 2);
-  const splitKvs = (no: number) => [
-    { key: 'split.no', v: { type: 2, value: no } }, { key: 'split.count', v: { type: 2, value: 2 } }, { key: 'split.tensors.count', v: { type: 5, value: n } },
-  ];
-  const write = (name: string, kvs: unknown[], tensors: typeof parsed.tensors) => {
-    const layout = layoutGguf(kvs as never, tensors.map((t) => ({ name: t.name, ne: t.ne, type: t.type })));
-    const file = new Uint8Array(layout.fileBytes);
-    file.set(layout.head);
-    tensors.forEach((t, i) => file.set(whole.subarray(t.offset, t.offset + t.bytes), layout.offsets[i]));
-    writeFileSync(join(dir, name), file);
-  };
-  write(`${prefix}-00001-of-00002.gguf`, [...[...parsed.kvs].map(([key, v]) => ({ key, v })), ...splitKvs(0)], parsed.tensors.slice(0, half));
-  write(`${prefix}-00002-of-00002.gguf`, splitKvs(1), parsed.tensors.slice(half));
-}
-
 async function makeGgufRepos(): Promise<void> {
   const i2s = await ggufOf('i2_s');
   const tq2 = await ggufOf('tq2_0');
@@ -100,7 +81,7 @@ async function makeGgufRepos(): Promise<void> {
   mkdirSync(manyGguf, { recursive: true });
   copyFileSync(i2s, join(manyGguf, 'm-i2_s.gguf'));
   copyFileSync(tq2, join(manyGguf, 'm-tq2_0.gguf'));
-  splitGguf(new Uint8Array(readFileSync(tq2)), manyGguf, 's');
+  writeSplitGguf(new Uint8Array(readFileSync(tq2)), manyGguf, 's');
   mkdirSync(bothGguf, { recursive: true });
   for (const f of readdirSync(tiny).filter((f) => f.includes('.'))) copyFileSync(join(tiny, f), join(bothGguf, f));
   copyFileSync(tq2, join(bothGguf, 'both.gguf'));
