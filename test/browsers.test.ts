@@ -7,7 +7,7 @@
 // page says in one line (recorded in build/screenshots/webkit.json with the APIs it has); a WebKitGTK host
 // of our own (test/helpers/webkit-host.py) keeps it, and there the page converts through writable streams
 // (its workers have no synchronous handles): four inputs (a .gguf among them) into three formats, Cancel, and the API. In
-// both, convertHub reads a model from the test suite's local Hub stand-in (test/helpers/hub-server.ts,
+// both, convertHub reads a sharded model and a .gguf from the test suite's local Hub stand-in (test/helpers/hub-server.ts,
 // given as the endpoint) and gives the CLI's bytes of the same model on disk.
 
 import { test } from 'uvu';
@@ -53,7 +53,7 @@ test.before(async () => {
   renameSync(join(i2s, readdirSync(i2s).find((f) => f.endsWith('.gguf'))!), join(GGUF, 'gguf-model.gguf'));
   // large enough to be cancelled mid-run (Firefox and WebKit)
   generateCheckpoint({ outDir: BIG, layout: 'hf-bitnet', seed: 3, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
-  hub = await startHubServer({ 'org/sharded-model': { dir: SHARDED } });
+  hub = await startHubServer({ 'org/sharded-model': { dir: SHARDED }, 'org/gguf-model': { dir: GGUF } });
   hubPage = await servePage(0, '127.0.0.1', { hubEndpoint: hub.url });
 });
 
@@ -492,13 +492,23 @@ const HUB_API = (endpoint: string) => `
   } catch (e) {
     missing = e.message;
   }
-  return JSON.stringify({ reads: r.reads, listed: Object.fromEntries(r.files.map((f) => [f.name, f.sha256])), blobs, missing });`;
-type HubApiResult = { reads: string; listed: object; blobs: object; missing: string };
+  // a repository of a .gguf: its head read ahead by range requests, its tokenizer rebuilt
+  const g = await web.convertHub('org/gguf-model', undefined, { format: 'hf-packed', timestamp: 0, output: { kind: 'blobs' }, hub: { endpoint: ${JSON.stringify(endpoint)} } });
+  const listed = (x) => Object.fromEntries(x.files.map((f) => [f.name, f.sha256]));
+  return JSON.stringify({ reads: r.reads, listed: listed(r), blobs, missing, gguf: listed(g) });`;
+type HubApiResult = { reads: string; listed: object; blobs: object; missing: string; gguf: object };
 
-function checkHubApi(got: HubApiResult, want: object): void {
-  assert.equal(got.listed, want, 'the hashes convertHub reports are those of the CLI\'s files from the model on disk');
-  assert.equal(got.blobs, want, 'the Blobs');
+/** The CLI's files of the sharded model into GGUF TQ2_0 and of the .gguf into hf-packed, by their hashes. */
+const hubApiWants = (name: string) => ({
+  sharded: cliHashes(cliOut(name, SHARDED, '--format', 'gguf', '--gguf-type', 'tq2_0')),
+  gguf: cliHashes(cliOut(`${name}-gguf`, GGUF, '--format', 'hf-packed')),
+});
+
+function checkHubApi(got: HubApiResult, want: ReturnType<typeof hubApiWants>): void {
+  assert.equal(got.listed, want.sharded, 'the hashes convertHub reports are those of the CLI\'s files from the model on disk');
+  assert.equal(got.blobs, want.sharded, 'the Blobs');
   assert.match(got.missing, /^hf:org\/no-such-model: no such model repository/);
+  assert.equal(got.gguf, want.gguf, 'a repository of a .gguf: the CLI\'s files from the .gguf on disk');
 }
 
 test('Firefox: the page converts a sharded model named in its repo field, read from the Hub at the address it was served for, into the CLI\'s bytes', async () => {
@@ -524,8 +534,8 @@ test('Firefox: the page converts a sharded model named in its repo field, read f
   }
 });
 
-test('Firefox: convertHub reads a sharded model from a Hub (the local stand-in) and gives the CLI\'s bytes; a missing repository in words', async () => {
-  const want = cliHashes(cliOut('ff-hub', SHARDED, '--format', 'gguf', '--gguf-type', 'tq2_0'));
+test('Firefox: convertHub reads a sharded model and a .gguf from a Hub (the local stand-in) and gives the CLI\'s bytes; a missing repository in words', async () => {
+  const want = hubApiWants('ff-hub');
   const page = await (await ff()).newPage();
   page.on('console', (m) => noise.push(`firefox console.${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => noise.push(`firefox page error: ${e.message}`));
@@ -540,8 +550,8 @@ test('Firefox: convertHub reads a sharded model from a Hub (the local stand-in) 
   }
 });
 
-test('WebKit host: convertHub reads a sharded model from a Hub (the local stand-in) and gives the CLI\'s bytes; a missing repository in words; nothing left in OPFS', async () => {
-  const want = cliHashes(cliOut('wk-hub', SHARDED, '--format', 'gguf', '--gguf-type', 'tq2_0'));
+test('WebKit host: convertHub reads a sharded model and a .gguf from a Hub (the local stand-in) and gives the CLI\'s bytes; a missing repository in words; nothing left in OPFS', async () => {
+  const want = hubApiWants('wk-hub');
   const got = JSON.parse(
     (await inWebKitHost(hubPage.url, `${HOST_PRELUDE}
       await ready();
