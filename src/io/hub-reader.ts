@@ -3,7 +3,7 @@
 // over in a shared window (stream/shared-read.ts), the converting thread waiting with Atomics.wait.
 // One reader thread serves every converting thread's channel: a reader thread per converting thread
 // cost about 50 MiB each, and the main thread serving them was 20-25% slower on 2B-4T (docs/performance.md,
-// "The Hub input"). A conversion on the main thread (--threads 0) gets a reader thread of its own.
+// "The Hub input on Node, again"). A conversion on the main thread (--threads 0) gets a reader thread of its own.
 // One window per converting thread bounds the memory (HUB_WINDOW_BYTES, plus what one HTTP response buffers).
 
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
