@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WrittenPrefix } from '../build/js/pipeline/written-prefix.js';
+import { PrefixFollower, WrittenPrefix } from '../build/js/pipeline/written-prefix.js';
 
 test('the head counts as written; a region after a gap waits for the gap; regions in any order', () => {
   const p = new WrittenPrefix(100);
@@ -29,6 +29,28 @@ test('any order of the same regions ends at the same place', () => {
     }
     assert.is(last, 464);
   }
+});
+
+
+test('PrefixFollower: steps over the written prefix one at a time, each at least minStep bytes; settle gives where they reached, or a failed step\'s error', async () => {
+  const steps: [number, number][] = [];
+  const f = new PrefixFollower(10, async (from, to) => void steps.push([from, to]), 20);
+  f.written(30, 10); // a gap at 10..30: nothing to step over
+  f.written(10, 5); // 15 written: less than minStep
+  assert.is(await f.settle(), 0);
+  f.written(15, 15); // the gap filled: on to 40
+  assert.is(await f.settle(), 40);
+  f.written(40, 5); // 5 more: less than minStep, left for the caller
+  assert.is(await f.settle(), 40);
+  assert.equal(steps, [[0, 40]]);
+  const failing = new PrefixFollower(0, async () => {
+    throw new Error('read failed');
+  });
+  failing.written(0, 8);
+  await failing.settle().then(
+    () => assert.unreachable('a failed step is thrown'),
+    (e: Error) => assert.is(e.message, 'read failed'),
+  );
 });
 
 test.run();

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import type { WrittenFile } from './file-sink.js';
 import { guard, guardAsync } from './file-sink.js';
 import { CorruptFileError } from '../errors.js';
-import { WrittenPrefix } from '../pipeline/written-prefix.js';
+import { PrefixFollower } from '../pipeline/written-prefix.js';
 
 export function createContainer(path: string, head: Uint8Array, bytes: number): void {
   const fd = guard(path, 'create', () => openSync(path, 'wx'));
@@ -41,48 +41,30 @@ export function flushContainer(path: string): void {
  */
 export class ContainerHasher {
   private readonly hash = createHash('sha256');
-  private readonly prefix: WrittenPrefix;
-  private hashed = 0;
-  /** End of the longest written prefix. */
-  private ready = 0;
   private readonly buf = new Uint8Array(READ_CHUNK);
-  /** The hashing under way, if any. */
-  private running: Promise<void> | undefined;
-  private failure: { error: unknown } | undefined;
+  private readonly follower: PrefixFollower;
 
   constructor(
     private readonly path: string,
     private readonly size: number,
     headBytes: number,
   ) {
-    this.prefix = new WrittenPrefix(headBytes);
-    this.ready = this.prefix.ready;
+    this.follower = new PrefixFollower(headBytes, (from, to) => this.hashRange(from, to));
   }
 
   /** Marks [offset, offset + bytes) as written; the prefix now complete is hashed in the background. */
   written(offset: number, bytes: number): void {
-    this.ready = this.prefix.add(offset, bytes);
-    this.kick();
+    this.follower.written(offset, bytes);
   }
 
-  private kick(): void {
-    if (this.running || this.failure || this.ready <= this.hashed) return;
-    this.running = this.hashReady()
-      .catch((error) => void (this.failure ??= { error }))
-      .finally(() => {
-        this.running = undefined;
-        this.kick(); // a region reported as the last read ended
-      });
-  }
-
-  private async hashReady(): Promise<void> {
+  private async hashRange(from: number, to: number): Promise<void> {
     const file = await guardAsync(this.path, 'open', () => open(this.path, 'r'));
     try {
-      while (this.hashed < this.ready) {
-        const { bytesRead: n } = await file.read(this.buf, 0, Math.min(READ_CHUNK, this.ready - this.hashed), this.hashed);
-        if (n === 0) throw new CorruptFileError({ file: this.path }, `${this.size} bytes`, `${this.hashed} (the file shrank while it was written)`);
+      for (let at = from; at < to; ) {
+        const { bytesRead: n } = await file.read(this.buf, 0, Math.min(READ_CHUNK, to - at), at);
+        if (n === 0) throw new CorruptFileError({ file: this.path }, `${this.size} bytes`, `${at} (the file shrank while it was written)`);
         this.hash.update(this.buf.subarray(0, n));
-        this.hashed += n;
+        at += n;
       }
     } finally {
       await file.close();
@@ -92,8 +74,7 @@ export class ContainerHasher {
   /** Hashes the rest (normally nothing), fsyncs the file (when `durable`) and returns its size and sha256. */
   async finish(durable = true): Promise<WrittenFile> {
     this.written(0, this.size);
-    while (this.running) await this.running;
-    if (this.failure) throw this.failure.error;
+    await this.follower.settle();
     if (durable) {
       const fd = guard(this.path, 'open', () => openSync(this.path, 'r+'));
       try {

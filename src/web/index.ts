@@ -26,7 +26,7 @@ import type { FromWorker, Reads, Task, ToWorker, Writes } from './worker.js';
 import { StreamWriter } from './streamed.js';
 import type { TernaryStats } from '../inspect/stats.js';
 import type { Sha256State } from '../formats/sha256.js';
-import { WrittenPrefix } from '../pipeline/written-prefix.js';
+import { PrefixFollower } from '../pipeline/written-prefix.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
 export { LAYOUTS } from '../layouts/index.js';
@@ -320,46 +320,29 @@ const HASH_STEP = 8 << 20;
  * one worker, 3.6 s, for a 2B-4T GGUF).
  */
 class FollowingHash {
-  private readonly prefix: WrittenPrefix;
-  private hashed = 0;
   private state?: Sha256State;
-  private running?: Promise<void>;
-  private failure?: { error: unknown };
+  private readonly follower: PrefixFollower;
 
   constructor(
-    private readonly pool: WebPool,
+    pool: WebPool,
     private readonly file: string,
     headBytes: number,
   ) {
-    this.prefix = new WrittenPrefix(headBytes);
+    // a task goes before the jobs waiting (it holds no lane long); the hash state goes from task to task
+    const step = async (from: number, to: number) => {
+      this.state = (await pool.run({ type: 'hash', file, from, to, ...(this.state && { state: this.state }) }, [], true)).hashed;
+    };
+    this.follower = new PrefixFollower(headBytes, step, HASH_STEP);
   }
 
   written(offset: number, bytes: number): void {
-    this.prefix.add(offset, bytes);
-    this.kick();
-  }
-
-  private kick(): void {
-    const to = this.prefix.ready;
-    if (this.running || this.failure || to - this.hashed < HASH_STEP) return;
-    this.running = this.pool
-      .run({ type: 'hash', file: this.file, from: this.hashed, to, ...(this.state && { state: this.state }) }, [], true)
-      .then((w) => {
-        this.state = w.hashed;
-        this.hashed = to;
-      })
-      .catch((error: unknown) => void (this.failure ??= { error }))
-      .finally(() => {
-        this.running = undefined;
-        this.kick();
-      });
+    this.follower.written(offset, bytes);
   }
 
   /** The task that hashes what is left and gives the digest, once every job has ended. */
   async rest(): Promise<Task> {
-    while (this.running) await this.running;
-    if (this.failure) throw this.failure.error;
-    return { type: 'hash', file: this.file, from: this.hashed, ...(this.state && { state: this.state }) };
+    const from = await this.follower.settle();
+    return { type: 'hash', file: this.file, from, ...(this.state && { state: this.state }) };
   }
 }
 
