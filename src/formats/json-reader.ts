@@ -4,6 +4,7 @@
 // read are what JSON.parse would give for the same text; malformed JSON is an error at its byte.
 // No Node imports.
 
+import type { Span } from './byte-strings.js';
 import { isUtf8 } from './json-text.js';
 
 /** Throws the caller's typed error: what was expected, what was found. */
@@ -15,6 +16,10 @@ const BACKSLASH = 0x5c;
 export const MAX_JSON_DEPTH = 256;
 /** The bytes that may follow a backslash: " \ / b f n r t u. */
 const ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74, 0x75]);
+/** What each escape's letter stands for (\\u is decoded apart). */
+const UNESCAPED: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+/** Strings of up to this many bytes are decoded by JsonReader.short; longer ones by TextDecoder. */
+const SHORT_STRING = 256;
 const LITERALS = [['true', true], ['false', false], ['null', null]] as const;
 const isHex = (c: number | undefined) => c !== undefined && ((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66));
 
@@ -22,6 +27,12 @@ export class JsonReader {
   private p = 0;
   private depth = 0;
   private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  /** What stringSpan hands out (one object, reused). */
+  private readonly span: Span = { bytes: new Uint8Array(0), from: 0, to: 0 };
+  /** An escaped string's bytes, decoded by stringSpan. */
+  private scratch = new Uint8Array(256);
+  /** UTF-16 units of a short string (never more than its bytes). */
+  private readonly units = new Uint16Array(SHORT_STRING);
 
   constructor(
     private b: Uint8Array,
@@ -66,6 +77,24 @@ export class JsonReader {
 
   /** Walks an object; `member` must read or skip the value of each key. */
   object(member: (key: string) => void): void {
+    this.members(() => {
+      const key = this.string();
+      this.expect(0x3a, '":"');
+      member(key);
+    });
+  }
+
+  /** Walks an object whose keys are wanted as bytes (stringSpan): a vocabulary's 128k token texts. */
+  objectSpans(member: (key: Span) => void): void {
+    this.members(() => {
+      const key = this.stringSpan();
+      this.expect(0x3a, '":"');
+      member(key);
+    });
+  }
+
+  /** `member` reads a key and its value. */
+  private members(member: () => void): void {
     this.expect(0x7b, '"{"');
     this.enter();
     this.ws();
@@ -76,9 +105,7 @@ export class JsonReader {
     }
     for (;;) {
       if (this.peek() !== 'string') this.bad('a key string');
-      const key = this.string();
-      this.expect(0x3a, '":"');
-      member(key);
+      member();
       this.ws();
       const c = this.b[this.p];
       if (c === 0x2c) this.p++;
@@ -151,11 +178,11 @@ export class JsonReader {
     this.ws();
     if (this.b[this.p] !== QUOTE) this.bad('a string');
     const start = this.p;
-    const { end, escaped, ascii } = this.stringEnd();
+    const { end, escaped } = this.stringEnd();
     const bytes = this.b.subarray(start + 1, end - 1);
     let s: string;
-    if (!escaped && ascii && bytes.length <= 64) {
-      s = String.fromCharCode(...bytes);
+    if (bytes.length <= SHORT_STRING) {
+      s = this.short(bytes);
     } else {
       try {
         s = this.utf8.decode(escaped ? this.b.subarray(start, end) : bytes);
@@ -172,6 +199,115 @@ export class JsonReader {
     }
     this.p = end;
     return s;
+  }
+
+  /**
+   * The next string's UTF-8 bytes with its escapes decoded, without making a JS string: a span of the
+   * document, or of a scratch buffer for an escaped one (valid until the next stringSpan). An unpaired
+   * surrogate escape, which JSON.parse keeps but UTF-8 cannot hold, is refused (serde_json, which
+   * Hugging Face's tokenizers reads with, refuses it too).
+   */
+  stringSpan(): Span {
+    this.ws();
+    if (this.b[this.p] !== QUOTE) this.bad('a string');
+    const start = this.p;
+    const { end, escaped } = this.stringEnd();
+    this.p = end;
+    const span = this.span;
+    if (!escaped) {
+      span.bytes = this.b;
+      span.from = start + 1;
+      span.to = end - 1;
+      return span;
+    }
+    // escapes only shrink: "\\uXXXX" (6 bytes) is at most 3 bytes of UTF-8, a pair (12) is 4
+    if (this.scratch.length < end - start) this.scratch = new Uint8Array(2 * (end - start));
+    const b = this.b;
+    const o = this.scratch;
+    let n = 0;
+    const hex = (i: number) => parseInt(String.fromCharCode(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!), 16);
+    for (let i = start + 1; i < end - 1; ) {
+      const c = b[i]!;
+      if (c !== BACKSLASH) {
+        o[n++] = c;
+        i++;
+        continue;
+      }
+      const e = b[i + 1]!;
+      if (e !== 0x75) {
+        o[n++] = UNESCAPED[e]!;
+        i += 2;
+        continue;
+      }
+      let cp = hex(i + 2);
+      i += 6;
+      if (cp >= 0xd800 && cp <= 0xdbff && b[i] === BACKSLASH && b[i + 1] === 0x75) {
+        const lo = hex(i + 2);
+        if (lo >= 0xdc00 && lo <= 0xdfff) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          i += 6;
+        }
+      }
+      if (cp >= 0xd800 && cp <= 0xdfff) {
+        return this.fail('text whose surrogate escapes come in pairs (UTF-8 cannot hold one alone)', `an unpaired \\u${cp.toString(16)} in the string at byte ${start}`);
+      }
+      if (cp < 0x80) o[n++] = cp;
+      else if (cp < 0x800) {
+        o[n++] = 0xc0 | (cp >> 6);
+        o[n++] = 0x80 | (cp & 0x3f);
+      } else if (cp < 0x10000) {
+        o[n++] = 0xe0 | (cp >> 12);
+        o[n++] = 0x80 | ((cp >> 6) & 0x3f);
+        o[n++] = 0x80 | (cp & 0x3f);
+      } else {
+        o[n++] = 0xf0 | (cp >> 18);
+        o[n++] = 0x80 | ((cp >> 12) & 0x3f);
+        o[n++] = 0x80 | ((cp >> 6) & 0x3f);
+        o[n++] = 0x80 | (cp & 0x3f);
+      }
+    }
+    span.bytes = o;
+    span.from = 0;
+    span.to = n;
+    return span;
+  }
+
+  /**
+   * A short string (checked by stringEnd: valid escapes, valid UTF-8) decoded here into UTF-16 units, as
+   * JSON.parse would: a vocabulary is 400k short strings, and a TextDecoder call each (plus JSON.parse for
+   * escapes) costs a browser's bindings an allocation per call (docs/performance.md).
+   */
+  private short(bytes: Uint8Array): string {
+    const u = this.units;
+    let n = 0;
+    for (let i = 0; i < bytes.length; ) {
+      const c = bytes[i]!;
+      if (c === BACKSLASH) {
+        const e = bytes[i + 1]!;
+        if (e === 0x75) {
+          u[n++] = parseInt(String.fromCharCode(bytes[i + 2]!, bytes[i + 3]!, bytes[i + 4]!, bytes[i + 5]!), 16);
+          i += 6;
+        } else {
+          u[n++] = UNESCAPED[e]!;
+          i += 2;
+        }
+      } else if (c < 0x80) {
+        u[n++] = c;
+        i++;
+      } else if (c < 0xe0) {
+        u[n++] = ((c & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
+        i += 2;
+      } else if (c < 0xf0) {
+        u[n++] = ((c & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
+        i += 3;
+      } else {
+        const cp = ((c & 0x07) << 18) | ((bytes[i + 1]! & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
+        u[n++] = 0xd800 + ((cp - 0x10000) >> 10);
+        u[n++] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+        i += 4;
+      }
+    }
+    return String.fromCharCode.apply(null, u.subarray(0, n) as unknown as number[]);
   }
 
   number(): number {
