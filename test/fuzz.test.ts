@@ -26,6 +26,7 @@ import { parseModelConfig } from '../build/js/model/config.js';
 import { tokenizerFiles } from '../build/js/synth/tokenizer.js';
 import type { GgufKv } from '../build/js/formats/gguf.js';
 import { bpeCase, spmCase, spmReference, type TokenizerCase } from './helpers/tokenizer-fuzz.js';
+import { kvValue } from './helpers/gguf-literal.js';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5afe7e45);
 const COUNT = Number(process.env['FUZZ_CASES'] ?? 2000);
@@ -323,7 +324,7 @@ function vocabOutcome(name: string, bytes: Uint8Array, vocab: number): { ok: tru
   const input = { readSide: (n: string) => (n === name ? bytes : undefined) };
   const config = parseModelConfig({ hidden_size: 64, intermediate_size: 160, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: vocab }, 'config.json');
   try {
-    return { ok: true, kvs: new Map(ggufVocab(input, config).map((k) => [k.key, k.v.value])) };
+    return { ok: true, kvs: new Map(ggufVocab(input, config).map((k) => [k.key, kvValue(k.v) as GgufKv['v']['value']])) };
   } catch (e) {
     if (e instanceof ConversionError) return { ok: false, error: e };
     throw e;

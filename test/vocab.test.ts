@@ -11,7 +11,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ggufVocab } from '../build/js/outputs/gguf/vocab.js';
 import { parseModelConfig } from '../build/js/model/config.js';
-import { UnsupportedError } from '../build/js/errors.js';
+import { InvalidConfigError, UnsupportedError } from '../build/js/errors.js';
+import { kvValue } from './helpers/gguf-literal.js';
 
 const S = '\u2581';
 const BYTES = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
@@ -39,7 +40,7 @@ function kvsOf(json: unknown, vocabSize: number, pre?: string): Map<string, unkn
   const bytes = new TextEncoder().encode(JSON.stringify(json));
   const input = { readSide: (name: string) => (name === 'tokenizer.json' ? bytes : undefined) };
   const config = parseModelConfig({ hidden_size: 64, intermediate_size: 160, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: vocabSize }, 'config.json');
-  return new Map(ggufVocab(input, config, pre).map((k) => [k.key, k.v.value]));
+  return new Map(ggufVocab(input, config, pre).map((k) => [k.key, kvValue(k.v)]));
 }
 
 function refusedWith(f: () => unknown, ...patterns: RegExp[]): void {
@@ -140,3 +141,24 @@ pre('an unknown split is refused, naming what it is and --gguf-pre; --gguf-pre w
 });
 
 pre.run();
+
+const texts = suite('token texts held as UTF-8');
+
+texts('escaped texts are their characters; a pair of surrogate escapes is one; an unpaired one is refused naming the file', () => {
+  const json = (vocab: string, merges: string) =>
+    `{"added_tokens": [], "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}, "model": {"type": "BPE", "vocab": {${vocab}}, "merges": [${merges}]}}`;
+  const kvs = (text: string, vocabSize: number) => {
+    const input = { readSide: (name: string) => (name === 'tokenizer.json' ? new TextEncoder().encode(text) : undefined) };
+    const config = parseModelConfig({ hidden_size: 64, intermediate_size: 160, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: vocabSize }, 'config.json');
+    return new Map(ggufVocab(input, config).map((k) => [k.key, kvValue(k.v)]));
+  };
+  // "\u0120a" and "Ġa" are one text; the emoji written as two escapes and raw merge as one token
+  const m = kvs(json('"\\u0120": 0, "a": 1, "\\u0120a": 2, "\\ud83d\\ude00": 3, "a\\ud83d\\ude00": 4', '"\\u0120 a", ["a", "\u{1f600}"]'), 6);
+  assert.equal(m.get('tokenizer.ggml.tokens'), ['Ġ', 'a', 'Ġa', '\u{1f600}', 'a\u{1f600}', '[PAD5]']);
+  assert.equal(m.get('tokenizer.ggml.merges'), ['Ġ a', 'a \u{1f600}']);
+  for (const bad of ['"\\ud83d": 3', '"x\\ude00": 3']) {
+    assert.throws(() => kvs(json(`"a": 0, ${bad}`, ''), 6), (e: Error) => e instanceof InvalidConfigError && /^tokenizer\.json: .*surrogate escapes come in pairs.*unpaired \\ud[8-f][0-9a-f]{2}/.test(e.message) && !e.message.includes('\n'));
+  }
+});
+
+texts.run();

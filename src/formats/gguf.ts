@@ -11,6 +11,7 @@
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import { PACKING_ROWS, type PACKINGS, type PackingId } from '../kernels/packings.js';
 import { isUtf8 } from './json-text.js';
+import type { ByteStrings } from './byte-strings.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_VERSION = 3;
@@ -48,6 +49,25 @@ export interface RawItems {
   bytes: Uint8Array;
 }
 
+/** Strings held as bytes (a vocabulary), encoded as a GGUF string array's items: u64 length, then the bytes; `entries` picks and orders them (all, in order, by default). */
+export function encodedStrings(strings: ByteStrings, entries?: ArrayLike<number>): RawItems {
+  const count = entries?.length ?? strings.count;
+  const at = (k: number) => (entries ? entries[k]! : k);
+  let size = 8 * count;
+  for (let k = 0; k < count; k++) size += strings.length(at(k));
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  let p = 0;
+  for (let k = 0; k < count; k++) {
+    const i = at(k);
+    const n = strings.length(i);
+    view.setUint32(p, n, true); // the u64's high half stays 0: a string is far below 4 GiB
+    strings.copyTo(i, bytes, p + 8);
+    p += 8 + n;
+  }
+  return { count, bytes };
+}
+
 export interface GgufKv {
   key: string;
   v: GgufValue;
@@ -60,6 +80,8 @@ export const kv = {
   bool: (key: string, value: boolean): GgufKv => ({ key, v: { type: GgufValueType.BOOL, value } }),
   str: (key: string, value: string): GgufKv => ({ key, v: { type: GgufValueType.STRING, value } }),
   strings: (key: string, value: readonly string[]): GgufKv => ({ key, v: { type: GgufValueType.ARRAY, itemType: GgufValueType.STRING, value } }),
+  /** A string array already encoded (encodedStrings). */
+  encodedStrings: (key: string, raw: RawItems): GgufKv => ({ key, v: { type: GgufValueType.ARRAY, itemType: GgufValueType.STRING, value: [], raw } }),
   f32s: (key: string, value: readonly number[]): GgufKv => ({ key, v: { type: GgufValueType.ARRAY, itemType: GgufValueType.FLOAT32, value } }),
   i32s: (key: string, value: readonly number[]): GgufKv => ({ key, v: { type: GgufValueType.ARRAY, itemType: GgufValueType.INT32, value } }),
 };

@@ -280,3 +280,22 @@ export function bitnetF32Gguf(m: RefModel, o: BitnetGgufOptions = {}): GgufFile 
   });
   return { kv, tensors: tensors.filter((t) => !(o.omitTensors ?? []).includes(t.name)) };
 }
+
+/** A GGUF string array's encoded items (u64 byte length, then UTF-8, each) as strings. */
+export function decodeStringItems(bytes: Uint8Array, count: number): string[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: string[] = [];
+  let p = 0;
+  for (let i = 0; i < count; i++) {
+    const n = Number(view.getBigUint64(p, true));
+    out.push(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(p + 8, p + 8 + n)));
+    p += 8 + n;
+  }
+  if (p !== bytes.length) throw new Error(`string items: ${bytes.length - p} bytes left after ${count} items`);
+  return out;
+}
+
+/** A KV's value as the converter holds it, its encoded items (`raw`) decoded to strings. */
+export function kvValue(v: { value: unknown; raw?: { count: number; bytes: Uint8Array } }): unknown {
+  return v.raw ? decodeStringItems(v.raw.bytes, v.raw.count) : v.value;
+}

@@ -11,7 +11,8 @@
 // All: bos/eos (and unk/pad when known) ids, add_bos_token, and the chat template.
 
 import { InvalidConfigError, UnsupportedError } from '../../errors.js';
-import { kv, type GgufKv } from '../../formats/gguf.js';
+import { encodedStrings, kv, type GgufKv } from '../../formats/gguf.js';
+import { ByteStrings, type Span } from '../../formats/byte-strings.js';
 import { JsonReader } from '../../formats/json-reader.js';
 import { clip, describe, isPlainObject } from '../../formats/json-text.js';
 import { parseSentencePieceModel, PieceType, twoTokenSplits } from '../../formats/sentencepiece.js';
@@ -127,7 +128,7 @@ export function ggufVocab(input: InputFolder, config: ModelConfig, pre = 'auto')
     if (id !== undefined && id >= 0 && id < config.vocabSize) out.push(kv.u32(`tokenizer.ggml.${key === 'pad' ? 'padding' : key}_token_id`, (ids[key] = id)));
   }
   // tokenizer_config says whether bos/eos are added; else a tokenizer.json's post-processor does (its template)
-  const added = vocab.addedByTemplate?.(ids.bos === undefined ? undefined : vocab.tokens[ids.bos], ids.eos === undefined ? undefined : vocab.tokens[ids.eos]);
+  const added = vocab.addedByTemplate?.(ids.bos === undefined ? undefined : vocab.text(ids.bos), ids.eos === undefined ? undefined : vocab.text(ids.eos));
   for (const key of ['bos', 'eos'] as const) {
     const stated = tokConfig?.[`add_${key}_token`];
     const add = typeof stated === 'boolean' ? stated : added?.[key];
@@ -187,13 +188,17 @@ function textToId(tokens: readonly (string | undefined)[]): IdOf {
   };
 }
 
-/** What a BPE tokenizer.json holds for a GGUF vocabulary (read by readBpeJson). */
+/** What a BPE tokenizer.json holds for a GGUF vocabulary (read by readBpeJson), its texts as UTF-8 bytes. */
 interface BpeJson {
-  tokens: (string | undefined)[];
+  /** The token texts: model.vocab's (findable by their bytes), the added tokens' and the pads' (not). */
+  strings: ByteStrings;
+  /** Each id's model.vocab entry in `strings` (-1: none). */
+  vocabOf: Int32Array;
+  /** Each id's token in `strings`, added tokens over model.vocab's (-1: none, until padded). */
+  tokenOf: Int32Array;
   types: number[];
-  vocab: Map<string, number>;
-  /** Merges as GGUF writes them ("a b"), and where each splits (a token of a pair may hold a space). */
-  merges: string[];
+  /** Merges as GGUF writes them ("a b"), and where each splits (in bytes: a token of a pair may hold a space). */
+  merges: ByteStrings;
   splits: number[];
   byteFallback: boolean;
   unkToken: string | undefined;
@@ -208,7 +213,8 @@ interface BpeJson {
  * Hugging Face tokenizers loads it): token ids integers below vocab_size, each id and each text once;
  * added tokens objects with an id and a content, an id of the vocabulary only for the same text; merges
  * ["a", "b"] pairs or "a b" strings (one space) whose parts and join are tokens of model.vocab, at most
- * 4 per token of vocab_size.
+ * 4 per token of vocab_size. Token and merge texts are held and compared as UTF-8 (ByteStrings): one
+ * with an unpaired surrogate escape is refused.
  */
 function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): BpeJson {
   const file = TOKENIZER_JSON;
@@ -217,14 +223,15 @@ function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): 
   };
   const V = config.vocabSize;
   const maxMerges = Math.min(MAX_MERGES, MERGES_PER_TOKEN * V);
-  const tokens: (string | undefined)[] = new Array(V);
-  const types: number[] = new Array(V);
-  const vocab = new Map<string, number>();
-  const merges: string[] = [];
+  const strings = new ByteStrings();
+  const vocabOf = new Int32Array(V).fill(-1);
+  const types: number[] = new Array<number>(V).fill(0);
+  const merges = new ByteStrings();
   const splits: number[] = [];
   const added: { id: number; content: string; special: boolean; entry: number }[] = [];
+  const quoted = (s: ByteStrings, i: number) => clip(JSON.stringify(s.text(i)), 60);
   let type: unknown;
-  let prefix = '';
+  let prefixUnits = 0;
   let hasModel = false;
   let hasVocab = false;
   let byteFallback = false;
@@ -242,39 +249,53 @@ function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): 
     if (i >= maxMerges) fail(`at most ${maxMerges} merges (${maxMerges < MAX_MERGES ? `${MERGES_PER_TOKEN} per token of vocab_size ${V}` : 'the most a GGUF vocabulary may hold'})`, `merge ${i}`);
     const kind = r.peek();
     if (kind === 'string') {
-      const m = r.string();
-      const k = m.indexOf(' ');
-      if (k < 0 || m.indexOf(' ', k + 1) >= 0) badMerge(i, clip(JSON.stringify(m), 60));
-      addMerge(m, k);
+      const s = r.stringSpan();
+      const m = merges.add(s.bytes, s.from, s.to);
+      const b = merges.bytesOf(m);
+      const k = b.indexOf(SPACE_BYTE);
+      if (k < 0 || b.indexOf(SPACE_BYTE, k + 1) >= 0) badMerge(i, quoted(merges, m));
+      addMerge(k);
     } else if (kind === 'array') {
-      const pair: string[] = [];
+      // the first item goes into the merges at once: the reader's span is reused by the next string
+      let split = 0;
       r.array((j) => {
         if (j >= 2) badMerge(i, 'a list of more than 2 items');
         if (r.peek() !== 'string') badMerge(i, `a list holding ${r.peek() === 'object' ? 'an object' : describe(r.value())}`);
-        pair.push(r.string());
+        const s = r.stringSpan();
+        if (j === 0) {
+          merges.add(s.bytes, s.from, s.to);
+          split = s.to - s.from;
+        } else merges.extendLast(SPACE_BYTE, s.bytes, s.from, s.to);
       });
-      if (pair.length !== 2) badMerge(i, describe(pair));
-      addMerge(`${pair[0]} ${pair[1]}`, pair[0]!.length);
+      if (merges.count === i) badMerge(i, '[]');
+      if (merges.length(i) === split) badMerge(i, describe([merges.text(i)]));
+      addMerge(split);
     } else {
       badMerge(i, kind === 'object' ? 'an object' : describe(r.value()));
     }
   };
+  const a: Span = { bytes: new Uint8Array(0), from: 0, to: 0 };
+  const b: Span = { bytes: new Uint8Array(0), from: 0, to: 0 };
   const checkMerge = (i: number) => {
-    const m = merges[i]!;
-    const a = m.slice(0, splits[i]);
-    const b = m.slice(splits[i]! + 1);
-    const joined = a + b.slice(prefix.length); // Hugging Face drops the continuing-subword prefix of b
-    const missing = !vocab.has(a) ? a : !vocab.has(b) ? b : !vocab.has(joined) ? joined : undefined;
+    merges.part(i, 0, splits[i]!, a);
+    merges.part(i, splits[i]! + 1, merges.length(i), b);
+    let missing: string | undefined;
+    if (strings.find(a.bytes, a.from, a.to) < 0) missing = decoded(a);
+    else if (strings.find(b.bytes, b.from, b.to) < 0) missing = decoded(b);
+    else {
+      // Hugging Face drops the continuing-subword prefix's length from b
+      const whole = decoded(b);
+      if (!cut(b, prefixUnits) || strings.findJoined(a, b) < 0) missing = decoded(a) + whole.slice(prefixUnits);
+    }
     if (missing !== undefined) {
-      fail('merges of tokens of model.vocab (both parts and their join)', `merge ${i} ${clip(JSON.stringify(m), 60)}: ${clip(JSON.stringify(missing), 60)} is not in model.vocab`);
+      fail('merges of tokens of model.vocab (both parts and their join)', `merge ${i} ${quoted(merges, i)}: ${clip(JSON.stringify(missing), 60)} is not in model.vocab`);
     }
   };
   let checked = 0;
-  const addMerge = (m: string, split: number) => {
-    merges.push(m);
+  const addMerge = (split: number) => {
     splits.push(split);
     // checked as they are read once model.vocab is known, else at the end
-    if (hasVocab && once.has('continuing_subword_prefix')) for (; checked < merges.length; checked++) checkMerge(checked);
+    if (hasVocab && once.has('continuing_subword_prefix')) for (; checked < merges.count; checked++) checkMerge(checked);
   };
   const r = jsonReader(bytes()!, TOKENIZER_JSON);
   r.object((key) => {
@@ -309,20 +330,20 @@ function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): 
         } else if (k === 'continuing_subword_prefix') {
           first(k);
           const v = r.value();
-          if (typeof v === 'string') prefix = v;
+          if (typeof v === 'string') prefixUnits = v.length;
         } else if (k === 'vocab') {
           first(k);
           if ((type !== undefined && type !== 'BPE') || r.peek() !== 'object') return r.skip();
           hasVocab = true;
-          r.object((text) => {
+          r.objectSpans((text) => {
+            const e = strings.add(text.bytes, text.from, text.to); // before the id is read: the span is the reader's
             const id = r.peek() === 'number' ? r.number() : r.value();
             if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= V) {
-              fail(`token ${clip(JSON.stringify(text), 60)} to have an id below vocab_size (${V})`, describe(id));
+              fail(`token ${quoted(strings, e)} to have an id below vocab_size (${V})`, describe(id));
             }
-            if (vocab.has(text)) fail('each token text once in model.vocab', `${clip(JSON.stringify(text), 60)} twice`);
-            if (tokens[id] !== undefined) fail(`each id once in model.vocab`, `id ${id} for ${clip(JSON.stringify(tokens[id]), 60)} and ${clip(JSON.stringify(text), 60)}`);
-            vocab.set(text, id);
-            tokens[id] = text;
+            if (strings.index(e) !== e) fail('each token text once in model.vocab', `${quoted(strings, e)} twice`);
+            if (vocabOf[id]! >= 0) fail(`each id once in model.vocab`, `id ${id} for ${quoted(strings, vocabOf[id]!)} and ${quoted(strings, e)}`);
+            vocabOf[id] = e;
             types[id] = TOKEN_TYPE.normal;
           });
         } else if (k === 'merges') {
@@ -337,20 +358,64 @@ function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): 
   if (type !== 'BPE' || !hasVocab) {
     throw new UnsupportedError({ file }, 'a BPE model (byte-level, as Llama 3, or with byte fallback, as Llama 2) or a SentencePiece tokenizer.model', hasModel ? String(type) : 'no model');
   }
+  const tokenOf = vocabOf.slice();
   const addedIds = new Set<number>();
-  for (const a of added) {
-    if (!Number.isInteger(a.id) || a.id < 0 || a.id >= V) {
-      fail(`token ${clip(JSON.stringify(a.content), 60)} to have an id below vocab_size (${V})`, `${a.id} (added_tokens entry ${a.entry})`);
+  for (const t of added) {
+    if (!Number.isInteger(t.id) || t.id < 0 || t.id >= V) {
+      fail(`token ${clip(JSON.stringify(t.content), 60)} to have an id below vocab_size (${V})`, `${t.id} (added_tokens entry ${t.entry})`);
     }
-    if (addedIds.has(a.id) || (tokens[a.id] !== undefined && tokens[a.id] !== a.content)) {
-      fail(`added_tokens entry ${a.entry} (${clip(JSON.stringify(a.content), 60)}) to have an id of its own`, `id ${a.id}, already ${clip(JSON.stringify(tokens[a.id]), 60)}`);
+    const e = strings.addText(t.content);
+    if (addedIds.has(t.id) || (tokenOf[t.id]! >= 0 && !strings.same(tokenOf[t.id]!, e))) {
+      fail(`added_tokens entry ${t.entry} (${clip(JSON.stringify(t.content), 60)}) to have an id of its own`, `id ${t.id}, already ${quoted(strings, tokenOf[t.id]!)}`);
     }
-    addedIds.add(a.id);
-    tokens[a.id] = a.content;
-    types[a.id] = a.special ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined;
+    addedIds.add(t.id);
+    tokenOf[t.id] = e;
+    types[t.id] = t.special ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined;
   }
-  for (; checked < merges.length; checked++) checkMerge(checked);
-  return { tokens, types, vocab, merges, splits, byteFallback, unkToken, normalizer, preTokenizer, postProcessor };
+  for (; checked < merges.count; checked++) checkMerge(checked);
+  return { strings, vocabOf, tokenOf, types, merges, splits, byteFallback, unkToken, normalizer, preTokenizer, postProcessor };
+}
+
+const SPACE_BYTE = 0x20;
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+const decoded = (s: Span) => utf8.decode(s.bytes.subarray(s.from, s.to));
+
+/**
+ * Moves s.from past `units` UTF-16 units of its UTF-8 (as String.slice would cut the text); false where
+ * the cut falls inside a character of 4 bytes (its string would start with a lone surrogate, no token's).
+ */
+function cut(s: Span, units: number): boolean {
+  let u = 0;
+  let p = s.from;
+  while (u < units && p < s.to) {
+    const c = s.bytes[p]!;
+    const n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    u += n === 4 ? 2 : 1;
+    p += n;
+  }
+  s.from = p;
+  return u <= units;
+}
+
+/** The GGUF tokens of a tokenizer.json, ids it lacks padded (as padded() does), and how special tokens are found by their text. */
+function bpeTokens(j: BpeJson): { tokens: GgufKv; text: (id: number) => string; byText: IdOf } {
+  const { strings, tokenOf, types } = j;
+  for (let i = 0; i < tokenOf.length; i++) {
+    if (tokenOf[i]! < 0) {
+      tokenOf[i] = strings.addText(`[PAD${i}]`);
+      types[i] = TOKEN_TYPE.unused;
+    }
+  }
+  const encoder = new TextEncoder();
+  return {
+    tokens: kv.encodedStrings('tokenizer.ggml.tokens', encodedStrings(strings, tokenOf)),
+    text: (id) => strings.text(tokenOf[id]!),
+    byText: (text) => {
+      const t = encoder.encode(text);
+      const i = tokenOf.findIndex((e) => strings.equals(e, t, 0, t.length));
+      return i < 0 ? undefined : i;
+    },
+  };
 }
 
 /** Byte-level BPE (Llama 3, 2B-4T, Falcon3): "gpt2" with its merges and the pre-tokenizer llama.cpp must split with. */
@@ -358,21 +423,20 @@ function bpeVocab(bytes: () => Uint8Array | undefined, config: ModelConfig, pre:
   const j = readBpeJson(bytes, config);
   if (convertedSentencePiece(j)) return spmJsonVocab(j, config);
   const name = pre === 'auto' ? detectedPre(j) : pre;
-  padded(j.tokens, j.types, config.vocabSize, TOKENIZER_JSON);
+  const { tokens, text, byText } = bpeTokens(j);
   return {
     kvs: [
       kv.str('tokenizer.ggml.model', 'gpt2'),
       kv.str('tokenizer.ggml.pre', name),
-      kv.strings('tokenizer.ggml.tokens', j.tokens as string[]),
+      tokens,
       kv.i32s('tokenizer.ggml.token_type', j.types),
-      kv.strings('tokenizer.ggml.merges', j.merges),
+      kv.encodedStrings('tokenizer.ggml.merges', encodedStrings(j.merges)),
     ],
-    tokens: j.tokens,
-    byText: textToId(j.tokens),
+    text,
+    byText,
     addedByTemplate: templateAdds(j.postProcessor),
   };
 }
-
 function detectedPre(j: BpeJson): string {
   const known = recognize(j.preTokenizer, j.normalizer);
   if (known) return known.name;
@@ -430,10 +494,16 @@ function spmJsonVocab(j: BpeJson, config: ModelConfig): Vocab {
       clip(`normalizer ${normalizerName(j.normalizer)}, pre_tokenizer ${steps(j.preTokenizer).join(' | ') || 'none'}`, 200),
     );
   }
-  const mergeSet = new Set(j.merges);
-  for (const [t, id] of j.vocab) {
+  // as strings: a SentencePiece vocabulary is small (Llama 2: 32k tokens, 61k merges)
+  const vocab = new Map<string, number>();
+  const idOf = new Int32Array(j.strings.count).fill(-1);
+  j.vocabOf.forEach((e, id) => e >= 0 && (idOf[e] = id));
+  idOf.forEach((id, e) => id >= 0 && vocab.set(j.strings.text(e), id)); // in the file's order
+  const merges = Array.from({ length: j.merges.count }, (_, i) => j.merges.text(i));
+  const mergeSet = new Set(merges);
+  for (const [t, id] of vocab) {
     if (j.types[id] !== TOKEN_TYPE.normal || BYTE_PIECE.test(t)) continue;
-    for (const [a, b] of twoTokenSplits(t, (x) => j.vocab.has(x))) {
+    for (const [a, b] of twoTokenSplits(t, (x) => vocab.has(x))) {
       if (!mergeSet.has(`${a} ${b}`)) {
         throw new UnsupportedError(
           { file },
@@ -445,14 +515,15 @@ function spmJsonVocab(j: BpeJson, config: ModelConfig): Vocab {
   }
   const scores = new Array<number>(V).fill(0);
   const scored = new Set<string>();
-  j.merges.forEach((m, i) => {
-    const joined = m.slice(0, j.splits[i]) + m.slice(j.splits[i]! + 1);
+  const part = { bytes: new Uint8Array(0), from: 0, to: 0 };
+  merges.forEach((m, i) => {
+    const joined = decoded(j.merges.part(i, 0, j.splits[i]!, part)) + decoded(j.merges.part(i, j.splits[i]! + 1, j.merges.length(i), part));
     if (scored.has(joined)) return;
     scored.add(joined);
-    scores[j.vocab.get(joined)!] = -(i + 1);
+    scores[vocab.get(joined)!] = -(i + 1);
   });
   let bytePieces = 0;
-  for (const [t, id] of j.vocab) {
+  for (const [t, id] of vocab) {
     if (BYTE_PIECE.test(t) && j.types[id] === TOKEN_TYPE.normal) {
       j.types[id] = TOKEN_TYPE.byte;
       bytePieces++;
@@ -461,20 +532,20 @@ function spmJsonVocab(j: BpeJson, config: ModelConfig): Vocab {
   if (bytePieces < 256) {
     throw new UnsupportedError({ file }, 'a byte-fallback vocabulary with the 256 byte tokens <0x00>..<0xFF> (llama.cpp cannot load one without them)', `${bytePieces} byte tokens`);
   }
-  const unk = j.unkToken === undefined ? undefined : j.vocab.get(j.unkToken);
+  const unk = j.unkToken === undefined ? undefined : vocab.get(j.unkToken);
   if (unk !== undefined) j.types[unk] = TOKEN_TYPE.unknown;
-  padded(j.tokens, j.types, V, file);
+  const { tokens, text, byText } = bpeTokens(j);
   return {
     kvs: [
       kv.str('tokenizer.ggml.model', 'llama'),
-      kv.strings('tokenizer.ggml.tokens', j.tokens as string[]),
+      tokens,
       kv.f32s('tokenizer.ggml.scores', scores),
       kv.i32s('tokenizer.ggml.token_type', j.types),
       kv.bool('tokenizer.ggml.add_space_prefix', space.addSpacePrefix),
       ...(unk !== undefined ? [kv.u32('tokenizer.ggml.unknown_token_id', unk)] : []),
     ],
-    tokens: j.tokens,
-    byText: textToId(j.tokens),
+    text,
+    byText,
     addedByTemplate: templateAdds(j.postProcessor),
   };
 }
@@ -484,7 +555,8 @@ const BYTE_PIECE = /^<0x[0-9A-F]{2}>$/;
 
 interface Vocab {
   kvs: GgufKv[];
-  tokens: readonly (string | undefined)[];
+  /** A token's text by its id (every id below vocab_size has one). */
+  text: (id: number) => string;
   byText: IdOf;
   /** From a tokenizer.json: whether its post-processor puts the bos (eos) token first (last), given their texts. */
   addedByTemplate?: (bos: string | undefined, eos: string | undefined) => { bos: boolean; eos: boolean };
@@ -552,7 +624,7 @@ function spmVocab(model: () => Uint8Array | undefined, input: InputFolder, confi
       kv.i32s('tokenizer.ggml.token_type', types),
       ...(unk >= 0 ? [kv.u32('tokenizer.ggml.unknown_token_id', unk)] : []),
     ],
-    tokens,
+    text: (id) => tokens[id]!,
     byText,
   };
 }
