@@ -20,15 +20,28 @@ function fnv(h: number, b: Uint8Array, from: number, to: number): number {
 
 export class ByteStrings {
   /** The strings' bytes, back to back. */
-  private arena: Uint8Array = new Uint8Array(1 << 16);
+  private arena: Uint8Array;
   private used = 0;
   /** Where each string starts in the arena; string i ends where i + 1 starts. */
-  private starts = new Int32Array(1024 + 1);
+  private starts: Int32Array;
   /** Strings added. */
   count = 0;
   /** Open addressing: a string's index + 1 in the slot its hash leads to (0: empty). */
-  private slots = new Int32Array(1 << 10);
+  private slots: Int32Array;
   private indexed = 0;
+
+  /**
+   * Sized for `bytes` and `strings` when the caller knows bounds (grown past them): fresh zeroed memory is
+   * not resident until written, and buffers that never grow leave the allocator nothing freed to keep
+   * (a planning thread's arena outlives the thread).
+   */
+  constructor(bytes = 1 << 16, strings = 1024, indexed = 0) {
+    this.arena = new Uint8Array(bytes);
+    this.starts = new Int32Array(strings + 1);
+    let slots = 1 << 10;
+    while (slots < 2 * indexed) slots *= 2;
+    this.slots = new Int32Array(slots);
+  }
 
   private static readonly utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
   private static readonly encoder = new TextEncoder();

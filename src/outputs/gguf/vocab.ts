@@ -223,10 +223,12 @@ function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): 
   };
   const V = config.vocabSize;
   const maxMerges = Math.min(MAX_MERGES, MERGES_PER_TOKEN * V);
-  const strings = new ByteStrings();
+  const json = bytes()!;
+  // bounds: decoded texts are no longer than the file's; the pads' texts ("[PAD<id>]") besides
+  const strings = new ByteStrings(json.length + 12 * V, 2 * V, V);
   const vocabOf = new Int32Array(V).fill(-1);
   const types: number[] = new Array<number>(V).fill(0);
-  const merges = new ByteStrings();
+  const merges = new ByteStrings(json.length, maxMerges);
   const splits: number[] = [];
   const added: { id: number; content: string; special: boolean; entry: number }[] = [];
   const quoted = (s: ByteStrings, i: number) => clip(JSON.stringify(s.text(i)), 60);
@@ -297,7 +299,7 @@ function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): 
     // checked as they are read once model.vocab is known, else at the end
     if (hasVocab && once.has('continuing_subword_prefix')) for (; checked < merges.count; checked++) checkMerge(checked);
   };
-  const r = jsonReader(bytes()!, TOKENIZER_JSON);
+  const r = jsonReader(json, TOKENIZER_JSON);
   r.object((key) => {
     if (key === 'added_tokens') {
       first(key);
