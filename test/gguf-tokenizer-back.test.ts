@@ -16,6 +16,8 @@ import { generateCheckpoint, type LayoutName } from '../build/js/synth/generate.
 import { engineProblem, engineTestsEnabled, runTokenizer } from './helpers/engine.js';
 import { CORPUS, hfIds, vocabShape } from './helpers/tokenizers.js';
 import { JsonWriter } from '../build/js/formats/json-text.js';
+import { kv, layoutGguf, parseGgufPrefix } from '../build/js/formats/gguf.js';
+import { hfTokenizerFromGguf } from '../build/js/outputs/gguf/hf-tokenizer.js';
 
 const back = suite('tokenizer files rebuilt from a GGUF vocabulary');
 const engineEnabled = engineTestsEnabled();
@@ -87,13 +89,35 @@ back(`a tokenizer.model's vocabulary comes back as llama.cpp tokenizes it${engin
   assert.equal(ids(out, plain), ids(hf, plain));
 });
 
-back('the piecewise JSON writer gives the bytes JSON.stringify gives (escapes, index keys, pairs, text past its 64k batches)', () => {
-  const merges = ['a b', 'Ġ t', 'x"y z', 'a\\b c', 'tab\t x', 'a  b', 'nospace', '\ud83d\ude00 b', '\ud800 b', 'é ü', ' a', 'a ', '\u2028 \u007f'];
+back('the piecewise JSON writer gives the bytes JSON.stringify gives (escapes, index keys, text past its 64k batches)', () => {
   const vocab = new Map<string, number>([['b', 1], ['10', 2], ['2', 3], ['constructor', 4], ['"q"', 5], ['01', 6], ['\u0000', 7]]);
   for (let i = 0; i < 30000; i++) vocab.set(`tok${i}é`, 100 + i); // about 400k characters: several batches
-  const w = new JsonWriter().raw('{"vocab":').object(vocab).raw(',"merges":').array(merges, (x, m) => x.pair(m)).raw('}');
-  const expected = JSON.stringify({ vocab: Object.fromEntries(vocab), merges: merges.map((m) => m.split(' ')) });
-  assert.is(new TextDecoder().decode(w.bytes()), expected);
+  const texts = ['x"y', 'a\\b', 'tab\t\u0001\u001f\u007f', '\ud83d\ude00', 'é ü', '\u2028', ''];
+  const w = new JsonWriter().raw('{"vocab":').object(vocab).raw(',"texts":[');
+  const enc = new TextEncoder();
+  texts.forEach((t, i) => {
+    const b = enc.encode(`<${t}>`);
+    w.ascii(i ? ',' : '').utf8(b, 1, b.length - 1);
+  });
+  const expected = JSON.stringify({ vocab: Object.fromEntries(vocab), texts });
+  assert.is(new TextDecoder().decode(w.ascii(']}').bytes()), expected);
+});
+
+back('a byte-level vocabulary rebuilt from its encoded items: the vocab and merges JSON.stringify gives (first id of a text, index keys first, merges split at every space)', () => {
+  const tokens = ['a', 'b', 'ab', '10', '2', '01', 'constructor', '__proto__', '"q"', 'x\\y', '\u0000', 'Ġt', '\ud83d\ude00', 'a', '<s>', 'pad', '4294967294', '4294967295', ''];
+  const types = tokens.map((t) => (t === '<s>' ? 3 : t === 'pad' ? 5 : 1));
+  const merges = ['a b', 'Ġ t', 'nospace', 'a  b', ' a', '\ud83d\ude00 b', 'x\\y "q"'];
+  const head = layoutGguf([kv.str('tokenizer.ggml.model', 'gpt2'), kv.str('tokenizer.ggml.pre', 'llama-bpe'), kv.strings('tokenizer.ggml.tokens', tokens), kv.i32s('tokenizer.ggml.token_type', types), kv.strings('tokenizer.ggml.merges', merges)], []).head;
+  for (const arrays of ['raw', 'keep'] as const) {
+    const r = hfTokenizerFromGguf(parseGgufPrefix((n) => head.subarray(0, n), 'v.gguf', head.length, { arrays }).kvs);
+    assert.ok('files' in r);
+    const text = new TextDecoder().decode(r.files.get('tokenizer.json'));
+    const vocab = new Map<string, number>();
+    tokens.forEach((t, id) => types[id] === 1 && !vocab.has(t) && vocab.set(t, id));
+    const tail = `,"vocab":${JSON.stringify(Object.fromEntries(vocab))},"merges":${JSON.stringify(merges.map((m) => m.split(' ')))}}}\n`;
+    assert.ok(text.endsWith(tail), arrays);
+    assert.equal(JSON.parse(text).added_tokens.map((a: { content: string }) => a.content), ['<s>']);
+  }
 });
 
 back.after(() => rmSync(root, { recursive: true, force: true }));

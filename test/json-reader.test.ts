@@ -107,4 +107,10 @@ test('ByteStrings.extendLast joins a pair into one string; same() compares bytes
   assert.is(s.length(0), enc.encode('Ġt he').length);
 });
 
+test('ByteStrings sized for nothing grows from empty', () => {
+  const s = new ByteStrings(0, 0);
+  for (let i = 0; i < 3000; i++) assert.is(s.text(s.addText(`t${i}`)), `t${i}`);
+  assert.is(s.count, 3000);
+});
+
 test.run();

@@ -72,7 +72,7 @@ export class ByteStrings {
 
   private close(n: number): number {
     if (this.count + 2 > this.starts.length) {
-      const next = new Int32Array(this.starts.length * 2);
+      const next = new Int32Array(Math.max(this.starts.length * 2, 1024));
       next.set(this.starts);
       this.starts = next;
     }
@@ -182,7 +182,7 @@ export class ByteStrings {
 }
 
 function grown(b: Uint8Array, need: number): Uint8Array {
-  let size = b.length * 2;
+  let size = Math.max(b.length * 2, 1024);
   while (size < need) size *= 2;
   const next = new Uint8Array(size);
   next.set(b);

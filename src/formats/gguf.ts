@@ -11,7 +11,7 @@
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import { PACKING_ROWS, type PACKINGS, type PackingId } from '../kernels/packings.js';
 import { isUtf8 } from './json-text.js';
-import type { ByteStrings } from './byte-strings.js';
+import { ByteStrings } from './byte-strings.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_VERSION = 3;
@@ -66,6 +66,53 @@ export function encodedStrings(strings: ByteStrings, entries?: ArrayLike<number>
     p += 8 + n;
   }
   return { count, bytes };
+}
+
+/** A string array KV's items as ByteStrings (`indexed`: sized to index them all): encoded items (`arrays: 'raw'`) copied without being decoded, or strings encoded. */
+export function stringItems(v: GgufValue | undefined, indexed = false): ByteStrings | undefined {
+  if (v?.type !== GgufValueType.ARRAY || v.itemType !== GgufValueType.STRING) return undefined;
+  const count = v.raw?.count ?? v.value.length;
+  if (!v.raw) {
+    const out = new ByteStrings(0, count, indexed ? count : 0);
+    for (const x of v.value) out.addText(String(x));
+    return out;
+  }
+  const bytes = v.raw.bytes;
+  const out = new ByteStrings(bytes.length - 8 * count, count, indexed ? count : 0);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0, p = 0; i < count; i++) {
+    const n = view.getUint32(p, true) + view.getUint32(p + 4, true) * 2 ** 32; // validated by parseGguf: within the bytes
+    out.add(bytes, p + 8, p + 8 + n);
+    p += 8 + n;
+  }
+  return out;
+}
+
+/** A scalar of a value type other than string, little-endian at `at`. */
+function readScalar(view: DataView, at: number, type: number): number | bigint | boolean {
+  switch (type) {
+    case 0: return view.getUint8(at);
+    case 1: return view.getInt8(at);
+    case 2: return view.getUint16(at, true);
+    case 3: return view.getInt16(at, true);
+    case 4: return view.getUint32(at, true);
+    case 5: return view.getInt32(at, true);
+    case 6: return view.getFloat32(at, true);
+    case 7: return view.getUint8(at) !== 0;
+    case 10: return view.getBigUint64(at, true);
+    case 11: return view.getBigInt64(at, true);
+    default: return view.getFloat64(at, true);
+  }
+}
+
+/** A scalar array KV's items as numbers (decoded from its encoded items with `arrays: 'raw'`). */
+export function numberItems(v: GgufValue | undefined): number[] | undefined {
+  if (v?.type !== GgufValueType.ARRAY || v.itemType === GgufValueType.STRING) return undefined;
+  if (!v.raw) return v.value.map(Number);
+  const { bytes, count } = v.raw;
+  const size = VALUE_SIZE[v.itemType]!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: count }, (_, i) => Number(readScalar(view, i * size, v.itemType)));
 }
 
 export interface GgufKv {
@@ -371,21 +418,8 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
     const size = VALUE_SIZE[type as GgufValueType];
     if (size === undefined) return fail('a GGUF value type 0..12', String(type));
     need(size);
-    const at = p;
     p += size;
-    switch (type) {
-      case 0: return view.getUint8(at);
-      case 1: return view.getInt8(at);
-      case 2: return view.getUint16(at, true);
-      case 3: return view.getInt16(at, true);
-      case 4: return view.getUint32(at, true);
-      case 5: return view.getInt32(at, true);
-      case 6: return view.getFloat32(at, true);
-      case 7: return view.getUint8(at) !== 0;
-      case 10: return view.getBigUint64(at, true);
-      case 11: return view.getBigInt64(at, true);
-      default: return view.getFloat64(at, true);
-    }
+    return readScalar(view, p - size, type);
   };
   if (u32() !== GGUF_MAGIC) fail('the GGUF magic "GGUF"', 'other bytes');
   const version = u32();

@@ -34,8 +34,10 @@ export function jsonBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** Characters JSON.stringify writes escaped (and surrogates, which it escapes when unpaired). */
-const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** The byte after the backslash where JSON.stringify escapes a byte short: " \\ \b \t \n \f \r (others below 0x20 as \\u00xx). */
+const SHORT_ESCAPES: Partial<Record<number, number>> = { 0x22: 0x22, 0x5c: 0x5c, 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
+const HEX = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
+
 
 /**
  * JSON text appended as UTF-8 into one growing buffer: a vocabulary's 128k-key object and 280k merge
@@ -57,26 +59,61 @@ export class JsonWriter {
 
   private flush(): void {
     const text = this.pending;
+    if (text === '') return;
     this.pending = '';
     // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (this.length + text.length * 3 > this.buf.length) {
-      const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + text.length * 3));
-      grown.set(this.buf.subarray(0, this.length));
-      this.buf = grown;
-    }
+    this.room(text.length * 3);
     this.length += this.encoder.encodeInto(text, this.buf.subarray(this.length)).written;
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    grown.set(this.buf.subarray(0, this.length));
+    this.buf = grown;
+  }
+
+  /**
+   * A string given as valid UTF-8, b[from, to), escaped as JSON.stringify escapes its text (quote,
+   * backslash, control characters; UTF-8 holds no lone surrogate): a vocabulary written without a JS string per token.
+   */
+  utf8(b: Uint8Array, from: number, to: number): this {
+    this.flush();
+    this.room(6 * (to - from) + 2);
+    const o = this.buf;
+    let n = this.length;
+    o[n++] = 0x22;
+    for (let i = from; i < to; i++) {
+      const c = b[i]!;
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) o[n++] = c;
+      else {
+        const short = SHORT_ESCAPES[c];
+        o[n++] = 0x5c;
+        if (short !== undefined) o[n++] = short;
+        else {
+          o[n++] = 0x75;
+          o[n++] = 0x30;
+          o[n++] = 0x30;
+          o[n++] = HEX[c >> 4]!;
+          o[n++] = HEX[c & 15]!;
+        }
+      }
+    }
+    o[n++] = 0x22;
+    this.length = n;
+    return this;
+  }
+
+  /** ASCII text (JSON punctuation, a number) written as bytes, not joined as a string. */
+  ascii(text: string): this {
+    this.flush();
+    this.room(text.length);
+    for (let i = 0; i < text.length; i++) this.buf[this.length++] = text.charCodeAt(i);
+    return this;
   }
 
   value(v: unknown): this {
     return this.raw(JSON.stringify(v));
-  }
-
-  /** A merge "a b" (one space) as the pair ["a","b"], what JSON.stringify("a b".split(' ')) gives. */
-  pair(merge: string): this {
-    const at = merge.indexOf(' ');
-    // without quotes, backslashes, control characters or surrogates, JSON.stringify only adds the quotes
-    if (at < 0 || merge.indexOf(' ', at + 1) >= 0 || ESCAPED.test(merge)) return this.value(merge.split(' '));
-    return this.raw(`["${merge.slice(0, at)}","${merge.slice(at + 1)}"]`);
   }
 
   /**

@@ -26,7 +26,7 @@ export function ggufSideFiles(base: InputFolder, fileName: string): InputFolder 
       const at = base.readSideAt;
       rebuilt = new Map();
       if (size !== undefined && at) {
-        const r = hfTokenizerFromGguf(parseGgufPrefix((n) => at(fileName, 0, n), fileName, size, { arrays: 'keep' }).kvs);
+        const r = hfTokenizerFromGguf(parseGgufPrefix((n) => at(fileName, 0, n), fileName, size, { arrays: 'raw' }).kvs); // the vocabulary's items kept encoded, never 400k strings
         if ('files' in r) rebuilt = r.files;
       }
     }

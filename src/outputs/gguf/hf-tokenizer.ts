@@ -10,7 +10,8 @@
 // both with their control and user-defined tokens as added tokens; tokenizer_config.json gets the BOS and
 // EOS tokens and the chat template. Other `pre` names give none.
 
-import type { GgufValue } from '../../formats/gguf.js';
+import { numberItems, stringItems, type GgufValue } from '../../formats/gguf.js';
+import type { ByteStrings, Span } from '../../formats/byte-strings.js';
 import { PRE_TOKENIZERS, recognize } from './pre-tokenizers.js';
 import { sentencePieceMerges } from '../../formats/sentencepiece.js';
 import { JsonWriter } from '../../formats/json-text.js';
@@ -43,8 +44,6 @@ const CONTROL = 3;
 const USER_DEFINED = 4;
 const UNUSED = 5;
 
-const strings = (v: GgufValue | undefined): string[] | undefined => (v?.type === 9 && v.itemType === 8 ? (v.value as string[]) : undefined);
-const numbers = (v: GgufValue | undefined): number[] | undefined => (v?.type === 9 && v.itemType !== 8 ? v.value.map(Number) : undefined);
 const number = (v: GgufValue | undefined): number | undefined => (v && v.type !== 8 && v.type !== 9 ? Number(v.value) : undefined);
 
 const json = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
@@ -67,7 +66,64 @@ function tokenizerBytes<T>(tokenizer: { model: object }, vocab: ReadonlyMap<stri
     .bytes();
 }
 
-/** tokenizer.json and tokenizer_config.json from a GGUF's KVs, or why there are none. */
+/** JSON.stringify puts the keys of an object that are array indices ("0" .. "4294967294", no leading zero) first, ascending. */
+function indexKey(s: ByteStrings, i: number, at: Span): number | undefined {
+  s.part(i, 0, s.length(i), at);
+  const n = at.to - at.from;
+  if (n < 1 || n > 10 || (n > 1 && at.bytes[at.from] === 0x30)) return undefined;
+  let v = 0;
+  for (let k = at.from; k < at.to; k++) {
+    const d = at.bytes[k]! - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    v = v * 10 + d;
+  }
+  return v < 2 ** 32 - 1 ? v : undefined;
+}
+
+/**
+ * tokenizer.json as tokenizerBytes writes it, its vocab and merges written from the GGUF's UTF-8 items
+ * (no JS string per token or merge: a browser's planning worker holds 128k tokens and 280k merges as
+ * strings at a cost of ~50 MiB that the page kept after the worker ended; docs/performance.md).
+ */
+function tokenizerBytesUtf8(tokenizer: { model: object }, tokens: ByteStrings, vocab: readonly number[], merges: ByteStrings): Uint8Array {
+  const head = JSON.stringify(tokenizer); // ends with the model's last member, then "}}"
+  const w = new JsonWriter().raw(head.slice(0, -2)).raw(',"vocab":');
+  const at: Span = { bytes: new Uint8Array(0), from: 0, to: 0 };
+  const indices: [number, number][] = [];
+  for (const id of vocab) {
+    const k = indexKey(tokens, id, at);
+    if (k !== undefined) indices.push([k, id]);
+  }
+  indices.sort((a, b) => a[0] - b[0]);
+  let sep = '{';
+  const member = (id: number) => {
+    tokens.part(id, 0, tokens.length(id), at);
+    w.ascii(sep).utf8(at.bytes, at.from, at.to).ascii(`:${id}`);
+    sep = ',';
+  };
+  for (const [, id] of indices) member(id);
+  for (const id of vocab) if (indexKey(tokens, id, at) === undefined) member(id);
+  w.ascii(sep === '{' ? '{}' : '}').ascii(',"merges":');
+  // a GGUF's merge "a b" is the pair ["a", "b"] (JSON.stringify(merge.split(" ")), whatever its spaces)
+  sep = '[';
+  for (let i = 0; i < merges.count; i++) {
+    merges.part(i, 0, merges.length(i), at);
+    w.ascii(sep);
+    let from = at.from;
+    let open = '[';
+    for (let k = at.from; k <= at.to; k++) {
+      if (k < at.to && at.bytes[k] !== 0x20) continue;
+      w.ascii(open).utf8(at.bytes, from, k);
+      open = ',';
+      from = k + 1;
+    }
+    w.ascii(']');
+    sep = ',';
+  }
+  return w.ascii(sep === '[' ? '[]' : ']').ascii('}}\n').bytes();
+}
+
+/** tokenizer.json and tokenizer_config.json from a GGUF's KVs (arrays decoded, or kept encoded: `arrays: 'raw'`), or why there are none. */
 export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, Uint8Array> } | { none: string } {
   const model = kvs.get('tokenizer.ggml.model')?.value;
   const pre = String(kvs.get('tokenizer.ggml.pre')?.value ?? 'gpt-2');
@@ -75,22 +131,24 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
   if (model !== 'gpt2') return { none: `tokenizer.ggml.model ${JSON.stringify(model)} (gpt2 and llama are rebuilt)` };
   const rules = preTokenizer(pre);
   if (!rules) return { none: `tokenizer.ggml.pre ${JSON.stringify(pre)} (rebuilt: ${[...PRE_TOKENIZERS.map((p) => p.name), ...LLAMA3_ALIASES].join(', ')})` };
-  const tokens = strings(kvs.get('tokenizer.ggml.tokens'));
-  const merges = strings(kvs.get('tokenizer.ggml.merges'));
+  const tokens = stringItems(kvs.get('tokenizer.ggml.tokens'), true);
+  const merges = stringItems(kvs.get('tokenizer.ggml.merges'));
   if (!tokens || !merges) return { none: 'tokenizer.ggml.tokens and tokenizer.ggml.merges as string arrays' };
-  const types = numbers(kvs.get('tokenizer.ggml.token_type')) ?? [];
-  // a Map: as an object's keys, tokens such as "constructor" or "__proto__" were taken for ones already there
-  const vocab = new Map<string, number>();
+  const types = numberItems(kvs.get('tokenizer.ggml.token_type')) ?? [];
+  const text = (id: number | undefined) => (id !== undefined && Number.isInteger(id) && id >= 0 && id < tokens.count ? tokens.text(id) : undefined);
+  // the vocab's ids, each text's first (found again by its bytes: no Map of 128k strings, and no
+  // object, whose keys "constructor" or "__proto__" would be taken for ones already there)
+  const vocab: number[] = [];
   const added: { id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }[] = [];
-  tokens.forEach((t, id) => {
+  for (let id = 0; id < tokens.count; id++) {
     const type = types[id] ?? 1;
-    if (type === CONTROL || type === USER_DEFINED) added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: type === USER_DEFINED, special: type === CONTROL });
-    else if (type !== UNUSED && !vocab.has(t)) vocab.set(t, id);
-  });
+    if (type === CONTROL || type === USER_DEFINED) added.push({ id, content: tokens.text(id), single_word: false, lstrip: false, rstrip: false, normalized: type === USER_DEFINED, special: type === CONTROL });
+    else if (type !== UNUSED && tokens.index(id) === id) vocab.push(id);
+  }
   const bos = number(kvs.get('tokenizer.ggml.bos_token_id'));
   const eos = number(kvs.get('tokenizer.ggml.eos_token_id'));
   const addBos = kvs.get('tokenizer.ggml.add_bos_token')?.value;
-  const bosName = bos !== undefined ? tokens[bos] : undefined;
+  const bosName = text(bos);
   const tokenizer = {
     version: '1.0',
     truncation: null,
@@ -117,14 +175,13 @@ export function hfTokenizerFromGguf(kvs: Map<string, GgufValue>): { files: Map<s
   const config = {
     added_tokens_decoder: Object.fromEntries(added.map(({ id, ...t }) => [String(id), t])),
     ...(bosName !== undefined && { bos_token: bosName }),
-    ...(eos !== undefined && tokens[eos] !== undefined && { eos_token: tokens[eos] }),
+    ...(text(eos) !== undefined && { eos_token: text(eos) }),
     ...(typeof chat === 'string' && { chat_template: chat }),
     clean_up_tokenization_spaces: true,
     model_input_names: ['input_ids', 'attention_mask'],
     tokenizer_class: 'PreTrainedTokenizerFast',
   };
-  // a GGUF's merge "a b" is the pair ["a", "b"]
-  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, merges, (w, m) => w.pair(m))], ['tokenizer_config.json', json(config)]]) };
+  return { files: new Map([['tokenizer.json', tokenizerBytesUtf8(tokenizer, tokens, vocab, merges)], ['tokenizer_config.json', json(config)]]) };
 }
 
 /** Token types (llama.cpp's llama_token_type) of a SentencePiece vocabulary: 2 unknown, 6 byte. */
@@ -136,10 +193,12 @@ const UNKNOWN = 2;
  * parts' ids); byte fallback; control and user-defined tokens also as added tokens.
  */
 function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string, Uint8Array> } | { none: string } {
-  const tokens = strings(kvs.get('tokenizer.ggml.tokens'));
-  const scores = numbers(kvs.get('tokenizer.ggml.scores'));
+  // as strings: a SentencePiece vocabulary is small (Llama 2: 32k pieces)
+  const items = stringItems(kvs.get('tokenizer.ggml.tokens'));
+  const tokens = items && Array.from({ length: items.count }, (_, i) => items.text(i));
+  const scores = numberItems(kvs.get('tokenizer.ggml.scores'));
   if (!tokens || !scores || scores.length !== tokens.length) return { none: 'tokenizer.ggml.tokens and tokenizer.ggml.scores of one length' };
-  const types = numbers(kvs.get('tokenizer.ggml.token_type')) ?? [];
+  const types = numberItems(kvs.get('tokenizer.ggml.token_type')) ?? [];
   const vocab = new Map<string, number>();
   const added: { id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }[] = [];
   tokens.forEach((t, id) => {
