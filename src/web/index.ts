@@ -263,8 +263,10 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           check(); // cancelled while the workers started
         },
         async createContainers(containers) {
-          await pool!.all(containers.map((c): Task => ({ type: 'create', file: c.file, head: c.head, bytes: c.bytes })));
-          if (following) for (const c of containers) hashes.set(c.file, new FollowingHash(pool!, c.file, c.head.length));
+          // each head moved to the worker that writes it (not copied): the conversion drops it once written
+          const heads = containers.map((c) => c.head.length);
+          await Promise.all(containers.map((c) => pool!.run({ type: 'create', file: c.file, head: c.head, bytes: c.bytes }, [c.head.buffer as ArrayBuffer])));
+          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, heads[i]!)));
         },
         async runJobs() {
           const order = planOrder(plan!.jobs);

@@ -56,7 +56,7 @@ export type Reads = 'shared' | 'FileReaderSync' | 'XMLHttpRequest';
 /** How output is written: synchronous OPFS handles in the workers, or writable streams on the main thread (streamed.ts). */
 export type Writes = 'sync' | 'streams';
 
-const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
 let kernels: Kernels;
 let source: TensorSource;
@@ -206,7 +206,8 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       const plan = format.plan(m.model, m.options, side);
       // the plan reads a .gguf source's own vocabulary; the small files, its tokenizer files rebuilt
       const small = format.finish(m.model, m.options, m.gguf ? ggufSideFiles(side, m.gguf) : side);
-      post({ type: 'planned', plan, small });
+      // moved, not copied: a GGUF head holds the vocabulary (~8 MB), and this worker ends
+      post({ type: 'planned', plan, small }, plan.containers.map((c) => c.head.buffer as ArrayBuffer));
     } catch (err) {
       post({ type: 'error', id: -1, error: serializeError(err) });
     }
