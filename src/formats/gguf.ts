@@ -449,7 +449,7 @@ export function parseGguf(bytes: Uint8Array, file: string, fileSize = bytes.leng
       const start = p;
       if (o.arrays === 'check' || o.arrays === 'raw') for (let k = 0; k < n; k++) itemType === GgufValueType.STRING ? skipString() : scalar(itemType);
       else for (let k = 0; k < n; k++) value.push(scalar(itemType));
-      const raw = o.arrays === 'raw' ? { raw: { count: n, bytes: bytes.slice(start, p) } } : {};
+      const raw = o.arrays === 'raw' ? { raw: { count: n, bytes: bytes.subarray(start, p) } } : {}; // a view: no copy of a vocabulary
       kvs.set(key, { type: 9, itemType: itemType as Exclude<GgufValueType, 9>, value, ...raw });
     } else {
       kvs.set(key, { type, value: scalar(type) } as GgufValue);

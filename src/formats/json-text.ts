@@ -44,7 +44,13 @@ const HEX = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
  * pairs written piece by piece, never held as objects and a 14 MB string besides the bytes.
  */
 export class JsonWriter {
-  private buf = new Uint8Array(1 << 20);
+  private buf: Uint8Array;
+
+  /** `capacity`: a bound on the bytes, when known (a buffer that never grows leaves no freed copies behind). */
+  constructor(capacity = 1 << 20) {
+    this.buf = new Uint8Array(capacity);
+  }
+
   private length = 0;
   private readonly encoder = new TextEncoder();
   /** Text not yet encoded: pieces are joined (V8 concatenates without copying) and encoded 64k units at a time. */

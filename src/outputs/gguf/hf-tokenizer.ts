@@ -87,7 +87,11 @@ function indexKey(s: ByteStrings, i: number, at: Span): number | undefined {
  */
 function tokenizerBytesUtf8(tokenizer: { model: object }, tokens: ByteStrings, vocab: readonly number[], merges: ByteStrings): Uint8Array {
   const head = JSON.stringify(tokenizer); // ends with the model's last member, then "}}"
-  const w = new JsonWriter().raw(head.slice(0, -2)).raw(',"vocab":');
+  // its size bound: the head's UTF-8, each text escaped (6 bytes a byte at most) and its punctuation and id
+  let texts = 0;
+  for (const id of vocab) texts += tokens.length(id);
+  for (let i = 0; i < merges.count; i++) texts += merges.length(i);
+  const w = new JsonWriter(3 * head.length + 6 * texts + 16 * (vocab.length + 2 * merges.count) + 64).raw(head.slice(0, -2)).raw(',"vocab":');
   const at: Span = { bytes: new Uint8Array(0), from: 0, to: 0 };
   const indices: [number, number][] = [];
   for (const id of vocab) {
