@@ -286,8 +286,11 @@ function readBpeJson(bytes: () => Uint8Array | undefined, config: ModelConfig): 
     else if (strings.find(b.bytes, b.from, b.to) < 0) missing = decoded(b);
     else {
       // Hugging Face drops the continuing-subword prefix's length from b
-      const whole = decoded(b);
-      if (!cut(b, prefixUnits) || strings.findJoined(a, b) < 0) missing = decoded(a) + whole.slice(prefixUnits);
+      const from = b.from;
+      if (!cut(b, prefixUnits) || strings.findJoined(a, b) < 0) {
+        b.from = from;
+        missing = decoded(a) + decoded(b).slice(prefixUnits);
+      }
     }
     if (missing !== undefined) {
       fail('merges of tokens of model.vocab (both parts and their join)', `merge ${i} ${quoted(merges, i)}: ${clip(JSON.stringify(missing), 60)} is not in model.vocab`);
