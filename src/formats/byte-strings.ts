@@ -54,7 +54,7 @@ export class ByteStrings {
     return this.close(n);
   }
 
-  /** Extends the last string added with `between` (a byte) and b[from, to). */
+  /** Extends the last string added, not yet indexed (its hash would change), with `between` (a byte) and b[from, to). */
   extendLast(between: number, b: Uint8Array, from: number, to: number): void {
     const n = to - from + 1;
     if (this.used + n > this.arena.length) this.arena = grown(this.arena, this.used + n);
