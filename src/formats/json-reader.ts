@@ -21,6 +21,8 @@ const UNESCAPED: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 
 /** Strings of up to this many bytes are decoded by JsonReader.short; longer ones by TextDecoder. */
 const SHORT_STRING = 256;
 const LITERALS = [['true', true], ['false', false], ['null', null]] as const;
+/** The code unit of a \\u escape's 4 hex digits at b[i..i+4) (checked by stringEnd). */
+const hex4 = (b: Uint8Array, i: number) => parseInt(String.fromCharCode(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!), 16);
 const isHex = (c: number | undefined) => c !== undefined && ((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66));
 
 export class JsonReader {
@@ -225,7 +227,6 @@ export class JsonReader {
     const b = this.b;
     const o = this.scratch;
     let n = 0;
-    const hex = (i: number) => parseInt(String.fromCharCode(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!), 16);
     for (let i = start + 1; i < end - 1; ) {
       const c = b[i]!;
       if (c !== BACKSLASH) {
@@ -239,10 +240,10 @@ export class JsonReader {
         i += 2;
         continue;
       }
-      let cp = hex(i + 2);
+      let cp = hex4(b, i + 2);
       i += 6;
       if (cp >= 0xd800 && cp <= 0xdbff && b[i] === BACKSLASH && b[i + 1] === 0x75) {
-        const lo = hex(i + 2);
+        const lo = hex4(b, i + 2);
         if (lo >= 0xdc00 && lo <= 0xdfff) {
           cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
           i += 6;
@@ -285,7 +286,7 @@ export class JsonReader {
       if (c === BACKSLASH) {
         const e = bytes[i + 1]!;
         if (e === 0x75) {
-          u[n++] = parseInt(String.fromCharCode(bytes[i + 2]!, bytes[i + 3]!, bytes[i + 4]!, bytes[i + 5]!), 16);
+          u[n++] = hex4(bytes, i + 2);
           i += 6;
         } else {
           u[n++] = UNESCAPED[e]!;

@@ -38,23 +38,21 @@ export function jsonBytes(value: unknown): Uint8Array {
 const SHORT_ESCAPES: Partial<Record<number, number>> = { 0x22: 0x22, 0x5c: 0x5c, 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
 const HEX = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
 
-
 /**
  * JSON text appended as UTF-8 into one growing buffer: a vocabulary's 128k-key object and 280k merge
  * pairs written piece by piece, never held as objects and a 14 MB string besides the bytes.
  */
 export class JsonWriter {
   private buf: Uint8Array;
+  private length = 0;
+  private readonly encoder = new TextEncoder();
+  /** Text not yet encoded: pieces are joined (V8 concatenates without copying) and encoded 64k units at a time. */
+  private pending = '';
 
   /** `capacity`: a bound on the bytes, when known (a buffer that never grows leaves no freed copies behind). */
   constructor(capacity = 1 << 20) {
     this.buf = new Uint8Array(capacity);
   }
-
-  private length = 0;
-  private readonly encoder = new TextEncoder();
-  /** Text not yet encoded: pieces are joined (V8 concatenates without copying) and encoded 64k units at a time. */
-  private pending = '';
 
   /** Text that is already JSON. */
   raw(text: string): this {

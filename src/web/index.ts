@@ -264,9 +264,9 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         },
         async createContainers(containers) {
           // each head moved to the worker that writes it (not copied): the conversion drops it once written
-          const heads = containers.map((c) => c.head.length);
+          const headBytes = containers.map((c) => c.head.length);
           await Promise.all(containers.map((c) => pool!.run({ type: 'create', file: c.file, head: c.head, bytes: c.bytes }, [c.head.buffer as ArrayBuffer])));
-          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, heads[i]!)));
+          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, headBytes[i]!)));
         },
         async runJobs() {
           const order = planOrder(plan!.jobs);

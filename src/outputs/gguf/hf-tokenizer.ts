@@ -94,9 +94,11 @@ function tokenizerBytesUtf8(tokenizer: { model: object }, tokens: ByteStrings, v
   const w = new JsonWriter(3 * head.length + 6 * texts + 16 * (vocab.length + 2 * merges.count) + 64).raw(head.slice(0, -2)).raw(',"vocab":');
   const at: Span = { bytes: new Uint8Array(0), from: 0, to: 0 };
   const indices: [number, number][] = [];
+  const rest: number[] = [];
   for (const id of vocab) {
     const k = indexKey(tokens, id, at);
     if (k !== undefined) indices.push([k, id]);
+    else rest.push(id);
   }
   indices.sort((a, b) => a[0] - b[0]);
   let sep = '{';
@@ -106,7 +108,7 @@ function tokenizerBytesUtf8(tokenizer: { model: object }, tokens: ByteStrings, v
     sep = ',';
   };
   for (const [, id] of indices) member(id);
-  for (const id of vocab) if (indexKey(tokens, id, at) === undefined) member(id);
+  for (const id of rest) member(id);
   w.ascii(sep === '{' ? '{}' : '}').ascii(',"merges":');
   // a GGUF's merge "a b" is the pair ["a", "b"] (JSON.stringify(merge.split(" ")), whatever its spaces)
   sep = '[';
