@@ -341,7 +341,6 @@ export abstract class OpenTernary {
     return v;
   }
 
-  /** The i8 values (-1, 0, +1) of rows [start, start + count) at dst (count <= rowsPerChunk, unless dst is larger). */
   /** Counts the values taken (options.stats), or nothing. */
   private readonly counter?: TernaryCounter;
 

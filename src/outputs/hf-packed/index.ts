@@ -111,14 +111,16 @@ export const hfPacked: OutputFormat<Placed<U8Entry | ScaleEntry | FloatEntry>[]>
       }
       const sink = out.sink(e.at[0]);
       const { cols } = ternaryShape(e.weights[0]);
-      // a byte holds the same row of the 4 row quarters: take the 4 bands of each chunk, then pack
-      const t = s.ternary(e.weights[0], { bands: 4 * cols, packed: U8.bytes(4, cols) });
+      // a byte holds the same row of the 4 row quarters: take the 4 bands of each chunk into the i8
+      // buffer (a chunk's rows in all, so the worker's memory is what a consecutive packing needs), then pack
+      const t = s.ternary(e.weights[0], { packed: Math.ceil(U8.bytes(4, cols) / 4) }, { rowMultiple: 4 });
       const quarter = t.rows / 4;
-      for (let r = 0; r < quarter; r += t.rowsPerChunk) {
-        const n = Math.min(t.rowsPerChunk, quarter - r);
-        if (!t.bandsPacked(U8, r, n, t.buffers.bands, t.buffers.packed)) {
-          for (let q = 0; q < 4; q++) t.i8(q * quarter + r, n, t.buffers.bands + q * n * cols);
-          U8.pack(k.exports, t.buffers.bands, 4 * n, cols, t.buffers.packed);
+      const per = t.rowsPerChunk / 4;
+      for (let r = 0; r < quarter; r += per) {
+        const n = Math.min(per, quarter - r);
+        if (!t.bandsPacked(U8, r, n, t.i8Buffer, t.buffers.packed)) {
+          for (let q = 0; q < 4; q++) t.i8(q * quarter + r, n, t.i8Buffer + q * n * cols);
+          U8.pack(k.exports, t.i8Buffer, 4 * n, cols, t.buffers.packed);
         }
         sink.write(k.u8(t.buffers.packed, U8.bytes(4 * n, cols)));
       }
