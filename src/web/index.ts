@@ -22,6 +22,7 @@ import type { InputFolder } from '../outputs/types.js';
 export { removeLeftovers } from './opfs.js';
 export { fileSet, type FileSet } from './input.js';
 import { startWorker, WebPool, WORKER } from './pool.js';
+import { moved } from './moved.js';
 import type { FromWorker, Reads, Task, ToWorker, Writes } from './worker.js';
 import { StreamWriter } from './streamed.js';
 import type { TernaryStats } from '../inspect/stats.js';
@@ -184,7 +185,9 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
   const planned = (format: AnyFormat, model: ModelPlan, options: FormatOptions, input: HostInput) =>
     (planning ??= (async () => {
       const gguf = input.checkpoint.gguf?.fileName;
-      const { worker, reply } = startWorker<FromWorker>(WORKER, { type: 'plan', format: format.id, model, options, side: sideData, ...(gguf && { gguf }) } satisfies ToWorker, 'planning');
+      // the side files go to the planning worker (moved: this thread needs them no more)
+      const side = moved([...sideData.files, ...sideData.heads].map(([, bytes]) => bytes));
+      const { worker, reply } = startWorker<FromWorker>(WORKER, { type: 'plan', format: format.id, model, options, side: sideData, ...(gguf && { gguf }) } satisfies ToWorker, 'planning', side);
       const m = await reply.finally(() => worker.terminate());
       if (m.type === 'error') throw reviveError(m.error);
       if (m.type !== 'planned') throw new Error(`planning: an unexpected answer (${m.type})`);
@@ -287,7 +290,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           return (await pool!.all(rest)).map((w) => w.written!);
         },
         async writeSmall(name, bytes) {
-          const [w] = await pool!.all([{ type: 'small', file: name, bytes }]);
+          const w = await pool!.run({ type: 'small', file: name, bytes }, moved([bytes]));
           await closeStreams(writer, name);
           return w!.written!;
         },

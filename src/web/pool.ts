@@ -16,13 +16,13 @@ const PAGE_WINDOW_BYTES = 2 << 20;
 type Written = { written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][]; hashed?: Sha256State };
 
 /** Starts a module worker and posts `message`; `reply` is its first answer (rejected if it fails to load). */
-export function startWorker<R>(script: URL, message: unknown, what: string): { worker: Worker; reply: Promise<R> } {
+export function startWorker<R>(script: URL, message: unknown, what: string, transfer: Transferable[] = []): { worker: Worker; reply: Promise<R> } {
   const worker = new Worker(script, { type: 'module' });
   const reply = new Promise<R>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<R>) => resolve(e.data);
     worker.onerror = (e) => reject(new Error(`${what} failed to start: ${e.message || 'unknown error'}`));
   });
-  worker.postMessage(message);
+  worker.postMessage(message, transfer);
   return { worker, reply };
 }
 

@@ -21,6 +21,7 @@ import { xhrSource } from './hub-xhr.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, sharedModeKnown, stagingFolder, type SyncHandle } from './opfs.js';
 import { Sha256, type Sha256State } from '../formats/sha256.js';
 import { StreamedHandle, type WriteCommand } from './streamed.js';
+import { moved } from './moved.js';
 
 export type Task =
   | { type: 'create'; file: string; head: Uint8Array; bytes: number }
@@ -206,8 +207,8 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       const plan = format.plan(m.model, m.options, side);
       // the plan reads a .gguf source's own vocabulary; the small files, its tokenizer files rebuilt
       const small = format.finish(m.model, m.options, m.gguf ? ggufSideFiles(side, m.gguf) : side);
-      // moved, not copied: a GGUF head holds the vocabulary (~8 MB), and this worker ends
-      post({ type: 'planned', plan, small }, plan.containers.map((c) => c.head.buffer as ArrayBuffer));
+      // moved, not copied: a GGUF head holds the vocabulary (~8 MB), a small file can be a 9 MB tokenizer.json, and this worker ends
+      post({ type: 'planned', plan, small }, moved([...plan.containers.map((c) => c.head), ...small.map((f) => f.bytes)]));
     } catch (err) {
       post({ type: 'error', id: -1, error: serializeError(err) });
     }
