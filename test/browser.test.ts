@@ -302,6 +302,46 @@ test('containers of many regions (GGUF, hf-packed) hashed as the jobs write them
   }
 });
 
+test('major GCs while the page serves reads: the conversion ends, with the CLI\'s bytes (a read in flight stays reachable)', async () => {
+  // A Blob stream with a read pending was collected with everything awaiting it, and the worker waited for
+  // ever: the page hung near the end of 5 of 11 2B-4T runs once major GCs came often (stream/shared-read.ts).
+  const input = join(tmp, 'gc-model');
+  generateCheckpoint({ outDir: input, layout: 'hf-bitnet', seed: 13, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
+  const want = cliHashes('gc-cli', input, 'bitnet-rs-safetensors');
+  const gcBrowser = await launchBrowser(['--js-flags=--expose-gc']);
+  try {
+    const page = await gcBrowser.newPage();
+    page.on('pageerror', (e) => noise.push(`page error: ${e.message}`));
+    await page.goto(url);
+    await page.setInputFiles('#folder', input);
+    const got = (await page.evaluate(`(async () => {${API_PRELUDE}
+      const out = [];
+      const timer = setInterval(() => gc(), 1);
+      try {
+        for (let round = 0; round < 3; round++) {
+          const hung = new Promise((_, reject) => setTimeout(() => reject(new Error('round ' + round + ' hung')), 60000));
+          const r = await Promise.race([web.convertFiles(files, { format: 'bitnet-rs-safetensors', timestamp: 0, threads: 2, output: { kind: 'blobs' } }), hung]);
+          const blobs = {};
+          for (const x of r.outputs) blobs[x.name] = await hex(x.blob);
+          out.push({ reads: r.reads, blobs });
+        }
+      } catch (e) {
+        return e.message;
+      } finally {
+        clearInterval(timer);
+      }
+      return out;
+    })()`)) as { reads: string; blobs: Record<string, string> }[] | string;
+    assert.type(got, 'object', `every round ended: ${String(got)}`);
+    for (const r of got as { reads: string; blobs: Record<string, string> }[]) {
+      assert.is(r.reads, 'shared', 'the reads the main thread serves');
+      assert.equal(r.blobs, want);
+    }
+  } finally {
+    await gcBrowser.close();
+  }
+});
+
 test('bitnet-converter serve: the page, its modules and the wasm on 127.0.0.1; nothing outside build/', async () => {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {

@@ -101,8 +101,25 @@ export function stopServing(channel: Channel): void {
 /** Fills `into` (a view of the shared window) with the bytes of file `file` from `at`; the tensor being read ends at `end`. */
 export type ServeRead = (file: number, at: number, end: number, into: Uint8Array) => Promise<void>;
 
+/**
+ * The reads being served, reachable from the module while they serve: nothing else on the serving
+ * thread refers to a read in flight (the worker waiting for it is another thread), and a Blob stream
+ * with a read pending is not kept alive by Chromium. A major GC collected the stream with every promise
+ * waiting on it, and the conversion hung (docs/performance.md, "A read collected mid-flight").
+ */
+const SERVING = new Set<ServeRead>();
+
 /** The reader's side: answers requests with `read` until its thread is terminated or stopServing. */
 export async function serveReads(channel: Channel, read: ServeRead): Promise<void> {
+  SERVING.add(read);
+  try {
+    await serve(channel, read);
+  } finally {
+    SERVING.delete(read);
+  }
+}
+
+async function serve(channel: Channel, read: ServeRead): Promise<void> {
   const ctrl = new Int32Array(channel.ctrl);
   const position = new Float64Array(channel.position);
   const data = new Uint8Array(channel.data);
@@ -165,6 +182,7 @@ type MinRead = (view: Uint8Array<ArrayBuffer>, options: { min: number }) => Prom
 export function fileReads(files: File[]): ServeRead {
   let buf = new ArrayBuffer(BYOB_BYTES);
   let open: { file: number; pos: number; stop: number; reader: ReadableStreamBYOBReader } | undefined;
+  let reading: typeof open; // the stream of the read in flight, reachable from here (SERVING)
   return async (file, at, end, into) => {
     const stop = Math.max(end, at + into.length);
     // the next tensor may start where the last one's stream ends: a stream goes on only within its tensor
@@ -172,16 +190,20 @@ export function fileReads(files: File[]): ServeRead {
       void open?.reader.cancel().catch(() => undefined);
       open = { file, pos: at, stop, reader: files[file].slice(at, stop).stream().getReader({ mode: 'byob' }) };
     }
-    const o = open;
+    const o = (reading = open);
     open = undefined; // until this read ends whole
     let got = 0;
-    while (got < into.length) {
-      const n = Math.min(BYOB_BYTES, into.length - got);
-      const { done, value } = await (o.reader.read as MinRead).call(o.reader, new Uint8Array(buf, 0, n), { min: n });
-      if (done || !value) break;
-      buf = value.buffer as ArrayBuffer; // the read hands the same memory back in a new ArrayBuffer
-      into.set(value, got);
-      got += value.byteLength;
+    try {
+      while (got < into.length) {
+        const n = Math.min(BYOB_BYTES, into.length - got);
+        const { done, value } = await (o.reader.read as MinRead).call(o.reader, new Uint8Array(buf, 0, n), { min: n });
+        if (done || !value) break;
+        buf = value.buffer as ArrayBuffer; // the read hands the same memory back in a new ArrayBuffer
+        into.set(value, got);
+        got += value.byteLength;
+      }
+    } finally {
+      reading = undefined;
     }
     if (got !== into.length) {
       void o.reader.cancel().catch(() => undefined);

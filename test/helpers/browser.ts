@@ -18,11 +18,11 @@ type Playwright = typeof import('playwright-core');
 export type Browser = Awaited<ReturnType<Playwright['chromium']['launch']>>;
 export type Page = Awaited<ReturnType<Browser['newPage']>>;
 
-/** Launches headless Chromium (playwright gives it a fresh temporary profile). */
-export async function launchBrowser(): Promise<Browser> {
+/** Launches headless Chromium (playwright gives it a fresh temporary profile); `args`: flags beside the usual ones. */
+export async function launchBrowser(args: string[] = []): Promise<Browser> {
   const missing = browserMissing();
   if (missing) throw new Error(`cannot run the browser tests: ${missing}`);
-  return (playwrightChromium() as Playwright['chromium']).launch(LAUNCH);
+  return (playwrightChromium() as Playwright['chromium']).launch({ ...LAUNCH, args: [...LAUNCH.args, ...args] });
 }
 
 /** The CLI of this build, run synchronously (its stdout back), and its output of `input` into `<tmp>/<name>-cli` with timestamp 0. */
