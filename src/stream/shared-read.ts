@@ -176,11 +176,26 @@ const BYOB_BYTES = 1 << 20;
 type MinRead = (view: Uint8Array<ArrayBuffer>, options: { min: number }) => Promise<ReadableStreamReadResult<Uint8Array<ArrayBuffer>>>;
 
 /**
+ * Every this many bytes read, the serving thread is nudged into a major GC: the streams' objects of each
+ * read (promises, views, Blink's stream objects) outlive the young generation and pile up until one, as
+ * the thread's own heap grows too slowly to call it (2B-4T: +20 MiB of the page's peak by the end).
+ */
+const GC_NUDGE_EVERY = 256 << 20;
+/**
+ * The nudge: an ArrayBuffer this large, allocated and dropped untouched. An engine counts it as memory
+ * outside its heap and collects when that grows by tens of MiB (V8: 64 MiB); its pages are never written,
+ * so never resident (docs/performance.md, "A read collected mid-flight").
+ */
+const GC_NUDGE_BYTES = 96 << 20;
+let nudge: ArrayBuffer | undefined;
+
+/**
  * Reads of picked Files with a BYOB reader of Blob.stream() into one small reused buffer. The stream of
  * a read runs on to the end of the tensor, so the next read, where this one stopped, continues it.
  */
 export function fileReads(files: File[]): ServeRead {
   let buf = new ArrayBuffer(BYOB_BYTES);
+  let sinceNudge = 0;
   let open: { file: number; pos: number; stop: number; reader: ReadableStreamBYOBReader } | undefined;
   let reading: typeof open; // the stream of the read in flight, reachable from here (SERVING)
   return async (file, at, end, into) => {
@@ -211,5 +226,10 @@ export function fileReads(files: File[]): ServeRead {
     }
     o.pos = at + got;
     open = o;
+    if ((sinceNudge += got) >= GC_NUDGE_EVERY) {
+      sinceNudge = 0;
+      nudge = new ArrayBuffer(GC_NUDGE_BYTES);
+      nudge = undefined;
+    }
   };
 }
