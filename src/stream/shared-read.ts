@@ -105,7 +105,7 @@ export type ServeRead = (file: number, at: number, end: number, into: Uint8Array
  * The reads being served, reachable from the module while they serve: nothing else on the serving
  * thread refers to a read in flight (the worker waiting for it is another thread), and a Blob stream
  * with a read pending is not kept alive by Chromium. A major GC collected the stream with every promise
- * waiting on it, and the conversion hung (docs/performance.md, "A read collected mid-flight").
+ * waiting on it, and the conversion hung (docs/performance.md, "The page under 300 MiB").
  */
 const SERVING = new Set<ServeRead>();
 
@@ -184,7 +184,7 @@ const GC_NUDGE_EVERY = 256 << 20;
 /**
  * The nudge: an ArrayBuffer this large, allocated and dropped untouched. An engine counts it as memory
  * outside its heap and collects when that grows by tens of MiB (V8: 64 MiB); its pages are never written,
- * so never resident (docs/performance.md, "A read collected mid-flight").
+ * so never resident (docs/performance.md, "The page under 300 MiB").
  */
 const GC_NUDGE_BYTES = 96 << 20;
 let nudge: ArrayBuffer | undefined;
@@ -228,7 +228,11 @@ export function fileReads(files: File[]): ServeRead {
     open = o;
     if ((sinceNudge += got) >= GC_NUDGE_EVERY) {
       sinceNudge = 0;
-      nudge = new ArrayBuffer(GC_NUDGE_BYTES);
+      try {
+        nudge = new ArrayBuffer(GC_NUDGE_BYTES);
+      } catch {
+        // no address space to spare (a 32-bit browser): no nudge, never a failed read
+      }
       nudge = undefined;
     }
   };
