@@ -173,9 +173,9 @@ const engines = {
         const page = await browser.newPage();
         await page.goto(url);
         await page.waitForSelector('body[data-ready="offline"]', { timeout: 60_000 });
-        // its driver hands over files, not a folder: the model's name typed
+        // its driver hands over files, not a folder: the folder's name typed (a GGUF's general.name is the CLI's)
         await (await page.$('#files')).uploadFile(...readdirSync(input).filter((f) => !f.startsWith('.')).map((f) => join(input, f)));
-        await page.type('#model-name', 'model');
+        await page.type('#model-name', basename(input));
         await page.select('#engine', 'format');
         await page.click('#advanced summary');
         await page.select('#format', args.format);
