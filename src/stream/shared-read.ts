@@ -107,15 +107,16 @@ export type ServeRead = (file: number, at: number, end: number, into: Uint8Array
  * with a read pending is not kept alive by Chromium. A major GC collected the stream with every promise
  * waiting on it, and the conversion hung (docs/performance.md, "The page under 300 MiB").
  */
-const SERVING = new Set<ServeRead>();
+const SERVING = new Set<{ read: ServeRead }>();
 
 /** The reader's side: answers requests with `read` until its thread is terminated or stopServing. */
 export async function serveReads(channel: Channel, read: ServeRead): Promise<void> {
-  SERVING.add(read);
+  const serving = { read }; // one entry a call, whatever reads the same function serves elsewhere
+  SERVING.add(serving);
   try {
     await serve(channel, read);
   } finally {
-    SERVING.delete(read);
+    SERVING.delete(serving);
   }
 }
 

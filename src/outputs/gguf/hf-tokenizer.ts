@@ -54,14 +54,14 @@ const json = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify
  * piece: as objects and one string they took about 60 MiB for a 128k vocabulary, on a thread that runs
  * beside the conversion's workers (run/plan-worker.ts).
  */
-function tokenizerBytes<T>(tokenizer: { model: object }, vocab: ReadonlyMap<string, number>, merges: Iterable<T>, merge: (w: JsonWriter, m: T) => void): Uint8Array {
+function tokenizerBytes(tokenizer: { model: object }, vocab: ReadonlyMap<string, number>, merges: Iterable<unknown>): Uint8Array {
   const head = JSON.stringify(tokenizer); // ends with the model's last member, then "}}"
   return new JsonWriter()
     .raw(head.slice(0, -2))
     .raw(',"vocab":')
     .object(vocab)
     .raw(',"merges":')
-    .array(merges, merge)
+    .array(merges, (w, m) => w.value(m))
     .raw('}}\n')
     .bytes();
 }
@@ -263,5 +263,5 @@ function sentencePieceFromGguf(kvs: Map<string, GgufValue>): { files: Map<string
     legacy: true,
     tokenizer_class: 'LlamaTokenizerFast',
   };
-  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, merges, (w, pair) => w.value(pair))], ['tokenizer_config.json', json(config)]]) };
+  return { files: new Map([['tokenizer.json', tokenizerBytes(tokenizer, vocab, merges)], ['tokenizer_config.json', json(config)]]) };
 }
