@@ -7,6 +7,7 @@
 // of each round, and the CPU seconds of both (the CLI process; the browser's processes). Needs what the
 // browser tests need (test/tools, the Debian packages of scripts/install-engines.mjs).
 // Usage: node scripts/bench-browser.mjs [--engine chromium|firefox|webkit] [--preset small | --input DIR] [--format bitnet-rs] [--runs 3] [--no-stats]
+//   [--no-isolate] (served without the isolation headers, as a plain static host: the workers read with FileReaderSync)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,7 +17,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
-  options: { engine: { type: 'string', default: 'chromium' }, 'no-stats': { type: 'boolean', default: false }, preset: { type: 'string', default: 'small' }, input: { type: 'string' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
+  options: { engine: { type: 'string', default: 'chromium' }, 'no-stats': { type: 'boolean', default: false }, 'no-isolate': { type: 'boolean', default: false }, preset: { type: 'string', default: 'small' }, input: { type: 'string' }, format: { type: 'string', default: 'bitnet-rs' }, runs: { type: 'string', default: '3' } },
 });
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'build/js/cli/main.js');
@@ -49,7 +50,7 @@ function cliRound() {
 }
 
 const { servePage } = await import(join(root, 'build/js/cli/serve.js'));
-const { server, url } = await servePage(0, '127.0.0.1');
+const { server, url } = await servePage(0, '127.0.0.1', { isolate: !args['no-isolate'] });
 
 /** The process ids under `root` (its descendants and itself). */
 function tree(root) {
@@ -254,7 +255,7 @@ try {
 
 const rate = (s) => (bytes / s / 1e9).toFixed(2);
 const mib = (b) => Math.round(b / 2 ** 20);
-console.log(`input: ${args.input ?? `synth --preset ${args.preset}`} (${(bytes / 1e6).toFixed(1)} MB of safetensors), --format ${args.format}${args['no-stats'] ? ', inspect summary off' : ''}, ${runs} round(s): the CLI, then the page in ${args.engine}`);
+console.log(`input: ${args.input ?? `synth --preset ${args.preset}`} (${(bytes / 1e6).toFixed(1)} MB of safetensors), --format ${args.format}${args['no-stats'] ? ', inspect summary off' : ''}${args['no-isolate'] ? ', not cross-origin isolated' : ''}, ${runs} round(s): the CLI, then the page in ${args.engine}`);
 console.log('round  CLI s  page s  ratio  CLI cpu-s  page cpu-s  cpu ratio  CLI peak  page process peak');
 rounds.forEach((r, i) =>
   console.log(
