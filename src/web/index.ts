@@ -28,6 +28,7 @@ import { StreamWriter } from './streamed.js';
 import type { TernaryStats } from '../inspect/stats.js';
 import type { Sha256State } from '../formats/sha256.js';
 import { PrefixFollower } from '../pipeline/written-prefix.js';
+import { joined, layOut, partName, piecesIn, type Piece } from './parts.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
 export { LAYOUTS } from '../layouts/index.js';
@@ -193,8 +194,10 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
       if (m.type !== 'planned') throw new Error(`planning: an unexpected answer (${m.type})`);
       return m;
     })());
-  /** Containers hashed as their prefix is written (where workers write through shared synchronous handles). */
+  /** Containers hashed as their prefix is written (where workers write through synchronous handles). */
   let following = false;
+  /** The handles are exclusive: jobs write their regions into part files, which the hashing copies into the containers (parts.ts). */
+  let parted = false;
   const hashes = new Map<string, FollowingHash>();
   let hub: HubFiles | undefined;
   const host: ConversionHost<{ name: string; blob: Blob }[]> = {
@@ -251,7 +254,8 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           const probe = await writeProbe();
           if (!probe.writes) throw new OutputError({ file: outputName }, `cannot write the output here: ${probe.problem ?? 'unknown reason'}`);
           writes = probe.writes;
-          following = writes === 'sync' && probe.shared === true;
+          following = writes === 'sync';
+          parted = following && probe.shared !== true;
           const staged = await stagingFolder(run);
           if (writes === 'streams') writer = new StreamWriter((name) => fileIn(staged, name, true));
           const progress = (bytes: number, tensors: number, started: number) => {
@@ -269,7 +273,8 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           // each head moved to the worker that writes it (not copied): the conversion drops it once written
           const headBytes = containers.map((c) => c.head.length);
           await Promise.all(containers.map((c) => pool!.run({ type: 'create', file: c.file, head: c.head, bytes: c.bytes }, [c.head.buffer as ArrayBuffer])));
-          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, headBytes[i]!)));
+          const pieces = (file: string) => plan!.jobs.flatMap((j, i) => (j.file === file && j.regions ? layOut(j.regions, partName(i)) : []));
+          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, headBytes[i]!, parted ? pieces(c.file) : undefined)));
         },
         async runJobs() {
           const order = planOrder(plan!.jobs);
@@ -278,7 +283,8 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
             const h = hashes.get(job.file);
             for (const r of job.regions ?? []) h?.written(r.offset, r.bytes);
           };
-          const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options! })), jobDone);
+          const part = (i: number) => (parted && plan!.jobs[i]!.regions ? { part: partName(i) } : {});
+          const results = await pool!.all(order.map((i): Task => ({ type: 'job', job: plan!.jobs[i], options: options!, ...part(i) })), jobDone);
           const byJob: JobOutcome[] = [];
           order.forEach((i, k) => (byJob[i] = { written: results[k]!.written, stats: results[k]!.stats }));
           await closeStreams(writer, outputName); // the files are complete: hashing reads them back
@@ -297,7 +303,9 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         async commit(written) {
           check();
           end();
-          return deliver(run, outputName, output, written, o.force ?? false);
+          // a container written in parts (exclusive handles) is delivered as the Blob of its head and parts
+          const parts = new Map([...hashes].flatMap(([file, h]) => (h.pieces ? [[file, h.pieces] as const] : [])));
+          return deliver(run, outputName, output, written, o.force ?? false, parts);
         },
         async abort() {
           end();
@@ -328,14 +336,16 @@ class FollowingHash {
   private state?: Sha256State;
   private readonly follower: PrefixFollower;
 
+  /** `pieces`: the jobs write into part files, which the hash reads (parts.ts). */
   constructor(
     pool: WebPool,
     private readonly file: string,
     headBytes: number,
+    readonly pieces?: Piece[],
   ) {
     // a task goes before the jobs waiting (it holds no lane long); the hash state goes from task to task
     const step = async (from: number, to: number) => {
-      this.state = (await pool.run({ type: 'hash', file, from, to, ...(this.state && { state: this.state }) }, [], true)).hashed;
+      this.state = (await pool.run(this.task(from, to), [], true)).hashed;
     };
     this.follower = new PrefixFollower(headBytes, step, HASH_STEP);
   }
@@ -346,8 +356,13 @@ class FollowingHash {
 
   /** The task that hashes what is left and gives the digest, once every job has ended. */
   async rest(): Promise<Task> {
-    const from = await this.follower.settle();
-    return { type: 'hash', file: this.file, from, ...(this.state && { state: this.state }) };
+    return this.task(await this.follower.settle());
+  }
+
+  /** Hashes [from, to); without `to`, on to the end, and the digest. */
+  private task(from: number, to?: number): Task {
+    const pieces = this.pieces && { pieces: piecesIn(this.pieces, from, to ?? Infinity) };
+    return { type: 'hash', file: this.file, from, ...(to !== undefined && { to }), ...(this.state && { state: this.state }), ...pieces };
   }
 }
 
@@ -421,9 +436,13 @@ async function exists(dir: FileSystemDirectoryHandle, name: string): Promise<boo
 }
 
 /** Moves the finished run to where it was asked for; the OPFS copy goes unless it is the destination. */
-async function deliver(run: string, outputName: string, output: WebOutput, files: OutputFile[], force: boolean): Promise<{ name: string; blob: Blob }[]> {
+async function deliver(run: string, outputName: string, output: WebOutput, files: OutputFile[], force: boolean, parts: Map<string, Piece[]>): Promise<{ name: string; blob: Blob }[]> {
   const staged = await stagingFolder(run);
-  const fileOf = async (name: string) => (await fileIn(staged, name, false)).getFile();
+  const file = async (name: string) => (await fileIn(staged, name, false)).getFile();
+  const fileOf = async (name: string): Promise<Blob> => {
+    const pieces = parts.get(name);
+    return pieces ? joined(await file(name), pieces, file) : file(name);
+  };
   if (output.kind === 'opfs') return Promise.all(files.map(async (f) => ({ name: f.name, blob: await fileOf(f.name) })));
   try {
     if (output.kind === 'blobs') {

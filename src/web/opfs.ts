@@ -191,8 +191,9 @@ export function createContainer(handle: SyncHandle, file: string, head: Uint8Arr
 }
 
 const HASH_CHUNK = 1 << 20;
-/** The read buffer of hashFile, one per worker: a container is hashed by many tasks, each would leave one behind. */
+/** The read buffer of hashFile (and of a container's assembly), one per worker: a container is hashed by many tasks, each would leave one behind. */
 let hashBuf: Uint8Array | undefined;
+export const readBuffer = () => (hashBuf ??= new Uint8Array(HASH_CHUNK));
 
 /**
  * Hashes a file read back in chunks: bytes [from, to) into `hash` (a container's prefix, while other
@@ -200,7 +201,7 @@ let hashBuf: Uint8Array | undefined;
  */
 export function hashFile(handle: SyncHandle, hash: Sha256, from = 0, to?: number): { bytes: number; sha256: string } | undefined {
   const end = to ?? handle.getSize();
-  const buf = (hashBuf ??= new Uint8Array(HASH_CHUNK));
+  const buf = readBuffer();
   for (let at = from; at < end; ) {
     const n = handle.read(buf.subarray(0, Math.min(buf.length, end - at)), { at });
     if (n <= 0) throw new OutputError({}, `cannot read back an output file at ${at} of ${end} bytes`);

@@ -18,16 +18,21 @@ import type { TensorSource } from '../stream/ports.js';
 import type { TernaryStats } from '../inspect/stats.js';
 import type { HubFiles } from '../hub/range-reader.js';
 import { xhrSource } from './hub-xhr.js';
-import { HandleSink, createContainer, fileIn, hashFile, openSync, sharedModeKnown, stagingFolder, type SyncHandle } from './opfs.js';
+import { HandleSink, createContainer, fileIn, hashFile, openSync, readBuffer, sharedModeKnown, stagingFolder, type SyncHandle } from './opfs.js';
+import { RegionHandle, hashPieces, layOut, type Piece } from './parts.js';
 import { Sha256, type Sha256State } from '../formats/sha256.js';
 import { StreamedHandle, type WriteCommand } from './streamed.js';
 import { moved } from './moved.js';
 
 export type Task =
   | { type: 'create'; file: string; head: Uint8Array; bytes: number }
-  | { type: 'job'; job: Job; options: FormatOptions }
-  /** Bytes [from, to) of a container into the hash `state` (a prefix, while other regions are being written); without `to`, on to the end and the digest. */
-  | { type: 'hash'; file: string; from?: number; to?: number; state?: Sha256State }
+  /** `part`: the job's regions go into this part file, not the container (parts.ts). */
+  | { type: 'job'; job: Job; options: FormatOptions; part?: string }
+  /**
+   * Bytes [from, to) of a container into the hash `state` (a prefix, while other regions are being written);
+   * without `to`, on to the end and the digest. `pieces`: those bytes lie in part files (parts.ts).
+   */
+  | { type: 'hash'; file: string; from?: number; to?: number; state?: Sha256State; pieces?: Piece[] }
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
@@ -93,10 +98,10 @@ async function open(file: string, shared: boolean, create: boolean): Promise<Syn
   return new StreamedHandle(streamed, file, post, create ? undefined : await handle.getFile());
 }
 
-async function withHandle<T>(file: string, shared: boolean, create: boolean, use: (h: SyncHandle) => T): Promise<T> {
+async function withHandle<T>(file: string, shared: boolean, create: boolean, use: (h: SyncHandle) => T | Promise<T>): Promise<T> {
   const h = await open(file, shared, create);
   try {
-    return use(h);
+    return await use(h);
   } finally {
     h.close();
   }
@@ -109,15 +114,22 @@ async function run(task: Task): Promise<Outcome> {
     // a prefix is read while other workers write later regions: a shared handle (the page asks only where there are)
     const partial = task.to !== undefined || task.state !== undefined;
     const hash = task.state ? Sha256.resume(task.state, kernels.sha256) : new Sha256(kernels.sha256);
-    const written = await withHandle(task.file, partial, false, (h) => hashFile(h, hash, task.from, task.to));
+    const { pieces } = task;
+    const written = await withHandle(task.file, partial && !pieces, false, async (h) => {
+      if (!pieces) return hashFile(h, hash, task.from, task.to);
+      const to = task.to ?? h.getSize();
+      await hashPieces(h, task.file, pieces, (name) => open(name, false, false), hash, task.from ?? 0, to, readBuffer());
+      return task.to === undefined ? { bytes: to, sha256: hash.hex() } : undefined;
+    });
     return written ? { written } : { hashed: hash.save() };
   }
   if (task.type !== 'job') return { written: await small(task) };
-  const { job, options } = task;
+  const { job, options, part } = task;
   const stats: [string, TernaryStats][] = [];
   // A job fills its own file (hashed as written) or regions of a container (hashed by hash tasks as its prefix is written).
   const inContainer = job.regions !== undefined;
-  const written = await withHandle(job.file, inContainer, !inContainer, (h) => {
+  const written = await withHandle(part ?? job.file, inContainer && !part, !inContainer || part !== undefined, (file) => {
+    const h = part ? new RegionHandle(file, layOut(job.regions!, part), job.file) : file;
     if (!inContainer) h.truncate(0);
     const sinks: HandleSink[] = [];
     const stream = new WeightStream({

@@ -1,0 +1,143 @@
+// Containers where a browser's synchronous handles are exclusive (Firefox, Safari: no 'readwrite-unsafe'):
+// a job holding the container's handle for all its run would keep every other job of that container
+// waiting, one worker converting at a time. There each job writes its regions back to back into a part
+// file of its own; the hash follows the written prefix reading the parts in order, and the container is
+// delivered as one Blob of the head and the parts' slices, never copied (docs/architecture.md,
+// "Containers where handles are exclusive").
+
+import { OutputError } from '../errors.js';
+import type { Sha256 } from '../formats/sha256.js';
+import type { SyncHandle } from './opfs.js';
+
+/** The folder of a run's part files (no output file's name starts so). */
+export const PARTS = '.parts';
+export const partName = (job: number) => `${PARTS}/${job}`;
+
+/** A region of a container and where it lies in its job's part file. */
+export interface Piece {
+  offset: number;
+  bytes: number;
+  part: string;
+  at: number;
+}
+
+/** A job's regions laid end to end in its part file, in the job's order. */
+export function layOut(regions: { offset: number; bytes: number }[], part: string): Piece[] {
+  let at = 0;
+  return regions.map((r) => {
+    const p = { offset: r.offset, bytes: r.bytes, part, at };
+    at += r.bytes;
+    return p;
+  });
+}
+
+/** The container's side of a part file: writes at container offsets land in the part, where its pieces lie. */
+export class RegionHandle implements SyncHandle {
+  constructor(
+    private readonly part: SyncHandle,
+    private readonly pieces: Piece[],
+    private readonly file: string,
+  ) {
+    const last = pieces[pieces.length - 1];
+    part.truncate(last ? last.at + last.bytes : 0); // the whole layout: a region's bytes a job leaves alone (padding) read as zeros
+  }
+
+  write(buffer: Uint8Array, options?: { at?: number }): number {
+    let at = options?.at ?? 0;
+    for (let done = 0; done < buffer.length; ) {
+      const p = this.pieces.find((q) => at >= q.offset && at < q.offset + q.bytes);
+      if (!p) throw new OutputError({ file: this.file }, `a write at offset ${at} outside the job's regions`);
+      const n = Math.min(buffer.length - done, p.offset + p.bytes - at);
+      let put = 0;
+      while (put < n) {
+        const k = this.part.write(buffer.subarray(done + put, done + n), { at: p.at + at - p.offset + put });
+        if (k <= 0) return done + put;
+        put += k;
+      }
+      done += n;
+      at += n;
+    }
+    return buffer.length;
+  }
+
+  read(): number {
+    throw new Error('a part file is not read through its regions');
+  }
+
+  truncate(): void {
+    throw new Error('a container is sized when it is created');
+  }
+
+  getSize(): number {
+    return this.part.getSize();
+  }
+
+  flush(): void {
+    this.part.flush();
+  }
+
+  close(): void {
+    this.part.close();
+  }
+}
+
+/** The pieces that cover some of [from, to), in the container's order. */
+export function piecesIn(pieces: Piece[], from: number, to: number): Piece[] {
+  return pieces.filter((p) => p.offset < to && p.offset + p.bytes > from).sort((a, b) => a.offset - b.offset);
+}
+
+/**
+ * Hashes [from, to) of a container in order: the bytes of its pieces from their part files, the rest
+ * (the head, padding) from the container file. `buf`: the read buffer.
+ */
+export async function hashPieces(
+  container: SyncHandle,
+  file: string,
+  pieces: Piece[],
+  openPart: (name: string) => Promise<SyncHandle>,
+  hash: Sha256,
+  from: number,
+  to: number,
+  buf: Uint8Array,
+): Promise<void> {
+  const hashRange = (h: SyncHandle, what: string, at: number, end: number, shift: number) => {
+    while (at < end) {
+      const n = h.read(buf.subarray(0, Math.min(buf.length, end - at)), { at: at + shift });
+      if (n <= 0) throw new OutputError({ file }, `cannot read back ${what} at ${at + shift}`);
+      hash.update(buf.subarray(0, n));
+      at += n;
+    }
+  };
+  let at = from;
+  for (const p of piecesIn(pieces, from, to)) {
+    if (p.offset > at) hashRange(container, 'the container', at, p.offset, 0);
+    const end = Math.min(p.offset + p.bytes, to);
+    const part = await openPart(p.part);
+    try {
+      hashRange(part, `part ${p.part}`, Math.max(at, p.offset), end, p.at - p.offset);
+    } finally {
+      part.close();
+    }
+    at = end;
+  }
+  if (at < to) hashRange(container, 'the container', at, to, 0);
+}
+
+/**
+ * The container as one Blob, its pieces read from their part files and the rest (the head, padding) from
+ * the container file: nothing is copied.
+ */
+export async function joined(container: Blob, pieces: Piece[], partFile: (name: string) => Promise<Blob>): Promise<Blob> {
+  const files = new Map<string, Blob>();
+  const segments: Blob[] = [];
+  let at = 0;
+  for (const p of piecesIn(pieces, 0, Infinity)) {
+    if (p.offset > at) segments.push(container.slice(at, p.offset));
+    let f = files.get(p.part);
+    if (!f) files.set(p.part, (f = await partFile(p.part)));
+    segments.push(f.slice(p.at, p.at + p.bytes));
+    at = p.offset + p.bytes;
+  }
+  if (at < container.size) segments.push(container.slice(at));
+  return new Blob(segments);
+}
