@@ -283,8 +283,15 @@ layouts.run();
 
 const order = suite('job order');
 
-order('largest first; tiny jobs before all in plan order; equal weights in the order of their place in the file', () => {
+order('tiny jobs first in plan order; then jobs of 1/8 of the bytes, largest first; then the rest in the order of their place in the file', () => {
   const M = 2 ** 20;
+  // 12 layers of 30 MiB at the start of the file, a tensor in 4 pieces of 40 MiB at its end: none is 1/8
+  // of the 520 MiB, so all go in file order, the larger pieces last (largest first, the hash would reach
+  // them only once every layer had ended)
+  const layers = Array.from({ length: 12 }, (_, i) => i);
+  assert.equal(jobOrder([...layers.map(() => 30 * M), 40 * M, 40 * M, 40 * M, 40 * M], [...layers.map((i) => i * 100), 5000, 5100, 5200, 5300]), [...layers, 12, 13, 14, 15]);
+  // one of 200 MiB at the end (1/8 of 560 is 70): first, or it would run alone at the end
+  assert.equal(jobOrder([...layers.map(() => 30 * M), 200 * M], [...layers.map((i) => i * 100), 5000]), [12, ...layers]);
   // tiny: under 1/64 of the largest, or 4 MiB (the first two here); the three of 10 MiB by their first region's offset
   assert.equal(jobOrder([3 * M, 10 * M, 640 * M, 10 * M, 9 * M, 10 * M], [900, 700, 40, 100, 0, 400]), [0, 4, 2, 3, 5, 1]);
   assert.equal(jobOrder([M, 2 * M, 5 * M], [0, 10, 20]), [0, 1, 2], 'all tiny: plan order');

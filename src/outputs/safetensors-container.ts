@@ -89,7 +89,7 @@ export function planContainer<E extends Entry>(format: string, file: string, gro
     return Array.from({ length: Math.ceil(rows / per) }, (_, i) => {
       const [first, end] = [i * per, Math.min(rows, (i + 1) * per)];
       const at = region.offset + first * rowBytes;
-      return { format, file, cost: { bytes: (bytes * (end - first)) / rows, tensors: end === rows ? 1 : 0, rank: bytes }, part: [{ ...g[0], rows: [first, end] as [number, number], at: [at] }], regions: [{ offset: at, bytes: (end - first) * rowBytes }] };
+      return { format, file, cost: { bytes: (bytes * (end - first)) / rows, tensors: end === rows ? 1 : 0 }, part: [{ ...g[0], rows: [first, end] as [number, number], at: [at] }], regions: [{ offset: at, bytes: (end - first) * rowBytes }] };
     });
   });
   return { jobs, containers: [st.container] };

@@ -44,11 +44,8 @@ export interface Job<Part = unknown> {
   format: string;
   /** The output file it writes (created by the job, or a container created by the main thread). */
   file: string;
-  /**
-   * Input bytes and tensors it streams, for progress and for starting the largest first; `rank`, where it
-   * differs from `bytes`, what it is started by (a piece of a large tensor starts as early as the whole would).
-   */
-  cost: { bytes: number; tensors: number; rank?: number };
+  /** Input bytes and tensors it streams, for progress and for the order jobs start in (pipeline/conversion.ts jobOrder). */
+  cost: { bytes: number; tensors: number };
   /** Format-specific, structured-clonable. */
   part: Part;
   /** For a job that fills regions of a container: the byte ranges it writes (hashed as soon as the job ends). */

@@ -1,4 +1,4 @@
-// Runs jobs on worker threads (tinypool), largest first, or inline when threads = 0.
+// Runs jobs on worker threads (tinypool) in jobOrder's order (pipeline/conversion.ts), or inline when threads = 0.
 // Each worker reads its own input ranges and writes its own output: no large buffers cross threads.
 
 import { Tinypool } from 'tinypool';
