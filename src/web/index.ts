@@ -272,9 +272,10 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         async createContainers(containers) {
           // each head moved to the worker that writes it (not copied): the conversion drops it once written
           const headBytes = containers.map((c) => c.head.length);
-          await Promise.all(containers.map((c) => pool!.run({ type: 'create', file: c.file, head: c.head, bytes: c.bytes }, [c.head.buffer as ArrayBuffer])));
+          // written in parts, a container's file holds only its head (parts.ts)
+          await Promise.all(containers.map((c) => pool!.run({ type: 'create', file: c.file, head: c.head, bytes: parted ? c.head.length : c.bytes }, [c.head.buffer as ArrayBuffer])));
           const pieces = (file: string) => plan!.jobs.flatMap((j, i) => (j.file === file && j.regions ? layOut(j.regions, partName(i)) : []));
-          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, headBytes[i]!, parted ? pieces(c.file) : undefined)));
+          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, headBytes[i]!, parted ? { pieces: pieces(c.file), size: c.bytes } : undefined)));
         },
         async runJobs() {
           const order = planOrder(plan!.jobs);
@@ -304,7 +305,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           check();
           end();
           // a container written in parts (exclusive handles) is delivered as the Blob of its head and parts
-          const parts = new Map([...hashes].flatMap(([file, h]) => (h.pieces ? [[file, h.pieces] as const] : [])));
+          const parts = new Map([...hashes].flatMap(([file, h]) => (h.parts ? [[file, h.parts] as const] : [])));
           return deliver(run, outputName, output, written, o.force ?? false, parts);
         },
         async abort() {
@@ -336,12 +337,12 @@ class FollowingHash {
   private state?: Sha256State;
   private readonly follower: PrefixFollower;
 
-  /** `pieces`: the jobs write into part files, which the hash reads (parts.ts). */
+  /** `parts`: the jobs write into part files, which the hash reads; the container has `size` bytes (parts.ts). */
   constructor(
     pool: WebPool,
     private readonly file: string,
     headBytes: number,
-    readonly pieces?: Piece[],
+    readonly parts?: { pieces: Piece[]; size: number },
   ) {
     // a task goes before the jobs waiting (it holds no lane long); the hash state goes from task to task
     const step = async (from: number, to: number) => {
@@ -361,8 +362,8 @@ class FollowingHash {
 
   /** Hashes [from, to); without `to`, on to the end, and the digest. */
   private task(from: number, to?: number): Task {
-    const pieces = this.pieces && { pieces: piecesIn(this.pieces, from, to ?? Infinity) };
-    return { type: 'hash', file: this.file, from, ...(to !== undefined && { to }), ...(this.state && { state: this.state }), ...pieces };
+    const parts = this.parts && { pieces: piecesIn(this.parts.pieces, from, to ?? Infinity), size: this.parts.size };
+    return { type: 'hash', file: this.file, from, ...(to !== undefined && { to }), ...(this.state && { state: this.state }), ...parts };
   }
 }
 
@@ -436,12 +437,12 @@ async function exists(dir: FileSystemDirectoryHandle, name: string): Promise<boo
 }
 
 /** Moves the finished run to where it was asked for; the OPFS copy goes unless it is the destination. */
-async function deliver(run: string, outputName: string, output: WebOutput, files: OutputFile[], force: boolean, parts: Map<string, Piece[]>): Promise<{ name: string; blob: Blob }[]> {
+async function deliver(run: string, outputName: string, output: WebOutput, files: OutputFile[], force: boolean, parts: Map<string, { pieces: Piece[]; size: number }>): Promise<{ name: string; blob: Blob }[]> {
   const staged = await stagingFolder(run);
   const file = async (name: string) => (await fileIn(staged, name, false)).getFile();
   const fileOf = async (name: string): Promise<Blob> => {
-    const pieces = parts.get(name);
-    return pieces ? joined(await file(name), pieces, file) : file(name);
+    const p = parts.get(name);
+    return p ? joined(await file(name), p.size, p.pieces, file) : file(name);
   };
   if (output.kind === 'opfs') return Promise.all(files.map(async (f) => ({ name: f.name, blob: await fileOf(f.name) })));
   try {

@@ -1,8 +1,9 @@
 // Containers where a browser's synchronous handles are exclusive (Firefox, Safari: no 'readwrite-unsafe'):
 // a job holding the container's handle for all its run would keep every other job of that container
 // waiting, one worker converting at a time. There each job writes its regions back to back into a part
-// file of its own; the hash follows the written prefix reading the parts in order, and the container is
-// delivered as one Blob of the head and the parts' slices, never copied (docs/architecture.md,
+// file of its own, and the container's file holds only its head (the parts are not counted twice against
+// the storage quota); the hash follows the written prefix reading the parts in order, and the container
+// is delivered as one Blob of the head and the parts' slices, never copied (docs/architecture.md,
 // "Containers where handles are exclusive").
 
 import { OutputError } from '../errors.js';
@@ -87,8 +88,8 @@ export function piecesIn(pieces: Piece[], from: number, to: number): Piece[] {
 }
 
 /**
- * Hashes [from, to) of a container in order: the bytes of its pieces from their part files, the rest
- * (the head, padding) from the container file. `buf`: the read buffer.
+ * Hashes [from, to) of a container in order: the bytes of its pieces from their part files, the rest from
+ * the container file, which holds only the head: past it, the rest (padding) is zeros. `buf`: the read buffer.
  */
 export async function hashPieces(
   container: SyncHandle,
@@ -108,9 +109,14 @@ export async function hashPieces(
       at += n;
     }
   };
+  const head = container.getSize();
+  const gap = (at: number, end: number) => {
+    hashRange(container, 'the container', at, Math.min(end, head), 0);
+    for (at = Math.max(at, head); at < end; at += buf.length) hash.update(buf.fill(0).subarray(0, Math.min(buf.length, end - at)));
+  };
   let at = from;
   for (const p of piecesIn(pieces, from, to)) {
-    if (p.offset > at) hashRange(container, 'the container', at, p.offset, 0);
+    if (p.offset > at) gap(at, p.offset);
     const end = Math.min(p.offset + p.bytes, to);
     const part = await openPart(p.part);
     try {
@@ -120,24 +126,28 @@ export async function hashPieces(
     }
     at = end;
   }
-  if (at < to) hashRange(container, 'the container', at, to, 0);
+  if (at < to) gap(at, to);
 }
 
 /**
- * The container as one Blob, its pieces read from their part files and the rest (the head, padding) from
- * the container file: nothing is copied.
+ * The container of `size` bytes as one Blob: its pieces read from their part files, the head from the
+ * container file, zeros between (padding). Nothing is copied.
  */
-export async function joined(container: Blob, pieces: Piece[], partFile: (name: string) => Promise<Blob>): Promise<Blob> {
+export async function joined(container: Blob, size: number, pieces: Piece[], partFile: (name: string) => Promise<Blob>): Promise<Blob> {
   const files = new Map<string, Blob>();
-  const segments: Blob[] = [];
+  const segments: (Blob | Uint8Array<ArrayBuffer>)[] = [];
+  const gap = (at: number, end: number) => {
+    if (at < container.size) segments.push(container.slice(at, Math.min(end, container.size)));
+    if (end > Math.max(at, container.size)) segments.push(new Uint8Array(end - Math.max(at, container.size)));
+  };
   let at = 0;
   for (const p of piecesIn(pieces, 0, Infinity)) {
-    if (p.offset > at) segments.push(container.slice(at, p.offset));
+    if (p.offset > at) gap(at, p.offset);
     let f = files.get(p.part);
     if (!f) files.set(p.part, (f = await partFile(p.part)));
     segments.push(f.slice(p.at, p.at + p.bytes));
     at = p.offset + p.bytes;
   }
-  if (at < container.size) segments.push(container.slice(at));
+  if (at < size) gap(at, size);
   return new Blob(segments);
 }

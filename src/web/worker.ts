@@ -30,9 +30,10 @@ export type Task =
   | { type: 'job'; job: Job; options: FormatOptions; part?: string }
   /**
    * Bytes [from, to) of a container into the hash `state` (a prefix, while other regions are being written);
-   * without `to`, on to the end and the digest. `pieces`: those bytes lie in part files (parts.ts).
+   * without `to`, on to the end and the digest. `pieces`: those bytes lie in part files, and the file
+   * holds only the head of the container's `size` bytes (parts.ts).
    */
-  | { type: 'hash'; file: string; from?: number; to?: number; state?: Sha256State; pieces?: Piece[] }
+  | { type: 'hash'; file: string; from?: number; to?: number; state?: Sha256State; pieces?: Piece[]; size?: number }
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
@@ -117,7 +118,7 @@ async function run(task: Task): Promise<Outcome> {
     const { pieces } = task;
     const written = await withHandle(task.file, partial && !pieces, false, async (h) => {
       if (!pieces) return hashFile(h, hash, task.from, task.to);
-      const to = task.to ?? h.getSize();
+      const to = task.to ?? task.size ?? h.getSize();
       await hashPieces(h, task.file, pieces, (name) => open(name, false, false), hash, task.from ?? 0, to, readBuffer());
       return task.to === undefined ? { bytes: to, sha256: hash.hex() } : undefined;
     });
