@@ -292,6 +292,8 @@ order('tiny jobs first in plan order; then jobs of 1/8 of the bytes, largest fir
   assert.equal(jobOrder([...layers.map(() => 30 * M), 40 * M, 40 * M, 40 * M, 40 * M], [...layers.map((i) => i * 100), 5000, 5100, 5200, 5300]), [...layers, 12, 13, 14, 15]);
   // one of 200 MiB at the end (1/8 of 560 is 70): first, or it would run alone at the end
   assert.equal(jobOrder([...layers.map(() => 30 * M), 200 * M], [...layers.map((i) => i * 100), 5000]), [12, ...layers]);
+  // files of their own (no region) beside regions: largest first, before those in file order
+  assert.equal(jobOrder([30 * M, 20 * M, 40 * M, 30 * M, 30 * M, 30 * M, 30 * M, 30 * M, 30 * M], [500, undefined, undefined, 300, 100, 200, 400, 0, 600]), [2, 1, 7, 4, 5, 3, 6, 0, 8]);
   // tiny: under 1/64 of the largest, or 4 MiB (the first two here); the three of 10 MiB by their first region's offset
   assert.equal(jobOrder([3 * M, 10 * M, 640 * M, 10 * M, 9 * M, 10 * M], [900, 700, 40, 100, 0, 400]), [0, 4, 2, 3, 5, 1]);
   assert.equal(jobOrder([M, 2 * M, 5 * M], [0, 10, 20]), [0, 1, 2], 'all tiny: plan order');

@@ -6,12 +6,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { RegionHandle, hashPieces, joined, layOut, partName } from '../build/js/web/parts.js';
+import { RegionHandle, hashPieces, headName, joined, layOut, partName } from '../build/js/web/parts.js';
 import { Sha256 } from '../build/js/formats/sha256.js';
 
 /** An in-memory synchronous handle: a file that grows where it is written, zeros where it is not. */
 class MemHandle {
   bytes = new Uint8Array(0);
+  opened = 0;
   closed = 0;
   write(b: Uint8Array, o?: { at?: number }): number {
     const at = o?.at ?? 0;
@@ -38,10 +39,11 @@ class MemHandle {
   }
 }
 
-// A container of 1010 bytes: a head, then regions of three jobs, gaps of padding (zeros) between two and
-// at the end, one job's regions out of the container's order. Its file holds only the head.
+// A container of 1010 bytes: a head, then regions of three jobs, gaps of padding (zeros) after the head,
+// between two regions and at the end, one job's regions out of the container's order. The head is a file
+// of its own.
 const SIZE = 1010;
-const HEAD = 100;
+const HEAD = 90;
 const jobs = [
   [{ offset: 600, bytes: 150 }, { offset: 100, bytes: 200 }],
   [{ offset: 300, bytes: 100 }, { offset: 400, bytes: 150 }],
@@ -52,8 +54,8 @@ want.set(randomBytes(HEAD), 0);
 for (const r of jobs.flat()) want.set(randomBytes(r.bytes), r.offset);
 
 function written() {
-  const container = new MemHandle();
-  container.write(want.subarray(0, HEAD), { at: 0 });
+  const head = new MemHandle();
+  head.write(want.subarray(0, HEAD), { at: 0 });
   const parts = new Map<string, MemHandle>();
   jobs.forEach((regions, i) => {
     const part = new MemHandle();
@@ -64,7 +66,7 @@ function written() {
     else for (const r of regions) for (let at = r.offset; at < r.offset + r.bytes; at += 7) h.write(want.subarray(at, Math.min(at + 7, r.offset + r.bytes)), { at });
   });
   const pieces = jobs.flatMap((regions, i) => layOut(regions, partName(i)));
-  return { container, parts, pieces };
+  return { head, parts, pieces };
 }
 
 test('a job\'s regions lie back to back in its part file, in the job\'s order', () => {
@@ -83,26 +85,35 @@ test('a write outside the job\'s regions is refused, naming the container and th
 });
 
 test('the hash read from the parts in steps equals the SHA-256 of the container', async () => {
-  const { container, parts, pieces } = written();
-  const open = async (name: string) => parts.get(name)!;
+  const { head, parts, pieces } = written();
+  const open = async (name: string) => {
+    const p = parts.get(name)!;
+    p.opened++;
+    return p;
+  };
   const buf = new Uint8Array(64);
-  for (const steps of [[0, SIZE], [0, 100, 350, 575, 1005, SIZE], [0, 1, 299, 300, 999, 1000, SIZE]]) {
+  for (const steps of [[0, SIZE], [0, 95, 100, 350, 575, 1005, SIZE], [0, 1, 299, 300, 999, 1000, SIZE]]) {
+    for (const p of parts.values()) p.opened = p.closed = 0;
     let state;
     for (let i = 0; i + 1 < steps.length; i++) {
       const hash = state ? Sha256.resume(state) : new Sha256();
-      await hashPieces(container, 'model.gguf', pieces, open, hash, steps[i]!, steps[i + 1]!, buf);
+      await hashPieces(head, 'model.gguf', pieces, open, hash, steps[i]!, steps[i + 1]!, buf);
       state = hash.save();
     }
     assert.is(Sha256.resume(state!).hex(), createHash('sha256').update(want).digest('hex'), `steps ${steps.join(', ')}`);
+    for (const [name, p] of parts) assert.is(p.closed, p.opened, `${name}: every open closed`);
+    if (steps.length === 2) for (const [name, p] of parts) assert.is(p.opened, 1, `${name}: opened once by one task, however many pieces it holds`);
   }
-  assert.ok([...parts.values()].every((p) => p.closed > 0), 'every part opened is closed');
 });
 
-test('the container delivered as a Blob of its head, the parts\' slices and zeros between is the container', async () => {
-  const { container, parts, pieces } = written();
-  const blob = await joined(new Blob([container.bytes]), SIZE, pieces, async (name) => new Blob([parts.get(name)!.bytes]));
-  assert.is(blob.size, SIZE);
-  assert.equal(new Uint8Array(await blob.arrayBuffer()), want);
+test('the container delivered as a File of its head, the parts\' slices and zeros between is the container', async () => {
+  const { head, parts, pieces } = written();
+  const files = new Map([...parts].map(([name, p]) => [name, new Blob([p.bytes])]));
+  files.set(headName('model.gguf'), new Blob([head.bytes]));
+  const file = await joined('model.gguf', { pieces, size: SIZE, head: headName('model.gguf') }, async (name) => files.get(name)!);
+  assert.is(file.name, 'model.gguf');
+  assert.is(file.size, SIZE);
+  assert.equal(new Uint8Array(await file.arrayBuffer()), want);
 });
 
 test.run();

@@ -157,7 +157,7 @@ const TINY_JOB_BYTES = 4 << 20;
  * (`at`), so that the hash follows the writes: a job run early whose regions lie late in the file was
  * hashed only once every job before it in the file had ended, on one thread while the others stood idle
  * (ms-gpu's embedding, in pieces at the end of its file and started first: 4.4 s of the page's 16.7 for
- * 2B-4T). Jobs with no region (files of their own), largest first.
+ * 2B-4T). Jobs with no region (files of their own) go before those, largest first.
  */
 export function jobOrder(weights: number[], at: (number | undefined)[] = []): number[] {
   const total = weights.reduce((sum, w) => sum + w, 0);

@@ -28,7 +28,7 @@ import { StreamWriter } from './streamed.js';
 import type { TernaryStats } from '../inspect/stats.js';
 import type { Sha256State } from '../formats/sha256.js';
 import { PrefixFollower } from '../pipeline/written-prefix.js';
-import { joined, layOut, partName, piecesIn, type Piece } from './parts.js';
+import { headName, joined, layOut, partName, piecesIn, type Parts } from './parts.js';
 
 export { FORMATS, FORMAT_IDS, formatById, optionFlag } from '../outputs/index.js';
 export { LAYOUTS } from '../layouts/index.js';
@@ -75,7 +75,7 @@ export interface WebConvertResult extends Omit<ConversionResult<unknown>, 'deliv
   /** With options.stats: inspect's summary of the ternary weights written (every tensor's values counted). */
   ternary?: TernarySummary;
   outputName: string;
-  /** The files themselves (disk-backed for `opfs`, in memory for `blobs`, absent for `directory`). */
+  /** The files themselves (disk-backed for `opfs`: a container written in parts is a File of them; in memory for `blobs`, absent for `directory`). */
   outputs: { name: string; blob: Blob }[];
   /** Deletes the OPFS copy (`opfs` output), and the zip of it if one was made. */
   remove: () => Promise<void>;
@@ -196,8 +196,9 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
     })());
   /** Containers hashed as their prefix is written (where workers write through synchronous handles). */
   let following = false;
-  /** The handles are exclusive: jobs write their regions into part files, which the hashing copies into the containers (parts.ts). */
+  /** The handles are exclusive: jobs write their regions into part files, and a container is their File (parts.ts). */
   let parted = false;
+  const parts = new Map<string, Parts>();
   const hashes = new Map<string, FollowingHash>();
   let hub: HubFiles | undefined;
   const host: ConversionHost<{ name: string; blob: Blob }[]> = {
@@ -272,10 +273,16 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         async createContainers(containers) {
           // each head moved to the worker that writes it (not copied): the conversion drops it once written
           const headBytes = containers.map((c) => c.head.length);
-          // written in parts, a container's file holds only its head (parts.ts)
-          await Promise.all(containers.map((c) => pool!.run({ type: 'create', file: c.file, head: c.head, bytes: parted ? c.head.length : c.bytes }, [c.head.buffer as ArrayBuffer])));
+          // written in parts, a container's head is a file of its own (parts.ts)
           const pieces = (file: string) => plan!.jobs.flatMap((j, i) => (j.file === file && j.regions ? layOut(j.regions, partName(i)) : []));
-          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, headBytes[i]!, parted ? { pieces: pieces(c.file), size: c.bytes } : undefined)));
+          if (parted) for (const c of containers) parts.set(c.file, { pieces: pieces(c.file), size: c.bytes, head: headName(c.file) });
+          await Promise.all(
+            containers.map((c) => {
+              const p = parts.get(c.file);
+              return pool!.run({ type: 'create', file: p?.head ?? c.file, head: c.head, bytes: c.bytes, ...(p && { headOnly: true }) }, [c.head.buffer as ArrayBuffer]);
+            }),
+          );
+          if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, headBytes[i]!, parts.get(c.file))));
         },
         async runJobs() {
           const order = planOrder(plan!.jobs);
@@ -304,8 +311,6 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
         async commit(written) {
           check();
           end();
-          // a container written in parts (exclusive handles) is delivered as the Blob of its head and parts
-          const parts = new Map([...hashes].flatMap(([file, h]) => (h.parts ? [[file, h.parts] as const] : [])));
           return deliver(run, outputName, output, written, o.force ?? false, parts);
         },
         async abort() {
@@ -337,12 +342,12 @@ class FollowingHash {
   private state?: Sha256State;
   private readonly follower: PrefixFollower;
 
-  /** `parts`: the jobs write into part files, which the hash reads; the container has `size` bytes (parts.ts). */
+  /** `parts`: the jobs write into part files, which the hash reads (parts.ts). */
   constructor(
     pool: WebPool,
     private readonly file: string,
     headBytes: number,
-    readonly parts?: { pieces: Piece[]; size: number },
+    private readonly parts?: Parts,
   ) {
     // a task goes before the jobs waiting (it holds no lane long); the hash state goes from task to task
     const step = async (from: number, to: number) => {
@@ -362,7 +367,7 @@ class FollowingHash {
 
   /** Hashes [from, to); without `to`, on to the end, and the digest. */
   private task(from: number, to?: number): Task {
-    const parts = this.parts && { pieces: piecesIn(this.parts.pieces, from, to ?? Infinity), size: this.parts.size };
+    const parts = this.parts && { parts: { ...this.parts, pieces: piecesIn(this.parts.pieces, from, to ?? Infinity) } };
     return { type: 'hash', file: this.file, from, ...(to !== undefined && { to }), ...(this.state && { state: this.state }), ...parts };
   }
 }
@@ -437,12 +442,13 @@ async function exists(dir: FileSystemDirectoryHandle, name: string): Promise<boo
 }
 
 /** Moves the finished run to where it was asked for; the OPFS copy goes unless it is the destination. */
-async function deliver(run: string, outputName: string, output: WebOutput, files: OutputFile[], force: boolean, parts: Map<string, { pieces: Piece[]; size: number }>): Promise<{ name: string; blob: Blob }[]> {
+/** `parts`: the containers written in parts, each delivered as the File of its head and parts (parts.ts). */
+async function deliver(run: string, outputName: string, output: WebOutput, files: OutputFile[], force: boolean, parts: Map<string, Parts>): Promise<{ name: string; blob: Blob }[]> {
   const staged = await stagingFolder(run);
   const file = async (name: string) => (await fileIn(staged, name, false)).getFile();
-  const fileOf = async (name: string): Promise<Blob> => {
+  const fileOf = async (name: string): Promise<File> => {
     const p = parts.get(name);
-    return p ? joined(await file(name), p.size, p.pieces, file) : file(name);
+    return p ? joined(name, p, file) : file(name);
   };
   if (output.kind === 'opfs') return Promise.all(files.map(async (f) => ({ name: f.name, blob: await fileOf(f.name) })));
   try {

@@ -183,15 +183,16 @@ export class HandleSink extends StagedSink {
 }
 
 /** Writes a container's head and sets its final size. */
-export function createContainer(handle: SyncHandle, file: string, head: Uint8Array, bytes: number): void {
+export function createContainer(handle: SyncHandle, file: string, head: Uint8Array, bytes: number, headOnly = false): void {
   guarded(file, () => handle.truncate(0));
   writeAll(handle, file, head, 0);
-  guarded(file, () => handle.truncate(bytes));
+  guarded(file, () => handle.truncate(bytes)); // past the quota, this says so before any job runs
+  if (headOnly) guarded(file, () => handle.truncate(head.length)); // the head of a container written in parts (parts.ts)
   guarded(file, () => handle.flush());
 }
 
 const HASH_CHUNK = 1 << 20;
-/** The read buffer of hashFile (and of a container's assembly), one per worker: a container is hashed by many tasks, each would leave one behind. */
+/** The read buffer of hashFile (and of parts.ts's hashPieces), one per worker: a container is hashed by many tasks, each would leave one behind. */
 let hashBuf: Uint8Array | undefined;
 export const readBuffer = () => (hashBuf ??= new Uint8Array(HASH_CHUNK));
 

@@ -1,18 +1,27 @@
 // Containers where a browser's synchronous handles are exclusive (Firefox, Safari: no 'readwrite-unsafe'):
 // a job holding the container's handle for all its run would keep every other job of that container
 // waiting, one worker converting at a time. There each job writes its regions back to back into a part
-// file of its own, and the container's file holds only its head (the parts are not counted twice against
-// the storage quota); the hash follows the written prefix reading the parts in order, and the container
-// is delivered as one Blob of the head and the parts' slices, never copied (docs/architecture.md,
-// "Containers where handles are exclusive").
+// file of its own, and the head goes into a file of its own (no byte counted twice against the storage
+// quota); the hash follows the written prefix reading them in order, and the container is delivered as
+// one File of the head and the parts' slices, never copied (docs/architecture.md, "Containers where
+// handles are exclusive").
 
 import { OutputError } from '../errors.js';
 import type { Sha256 } from '../formats/sha256.js';
-import type { SyncHandle } from './opfs.js';
+import { storageError, type SyncHandle } from './opfs.js';
 
 /** The folder of a run's part files (no output file's name starts so). */
-export const PARTS = '.parts';
+const PARTS = '.parts';
 export const partName = (job: number) => `${PARTS}/${job}`;
+/** The file of a container's head (in the run's folder, no file has the container's name). */
+export const headName = (container: string) => `${PARTS}/${container.replaceAll('/', '_')}.head`;
+
+/** A container written in parts: its pieces, its size, the file of its head. */
+export interface Parts {
+  pieces: Piece[];
+  size: number;
+  head: string;
+}
 
 /** A region of a container and where it lies in its job's part file. */
 export interface Piece {
@@ -40,7 +49,11 @@ export class RegionHandle implements SyncHandle {
     private readonly file: string,
   ) {
     const last = pieces[pieces.length - 1];
-    part.truncate(last ? last.at + last.bytes : 0); // the whole layout: a region's bytes a job leaves alone (padding) read as zeros
+    try {
+      part.truncate(last ? last.at + last.bytes : 0); // the whole layout: a region's bytes a job leaves alone (padding) read as zeros
+    } catch (e) {
+      throw storageError(file, e);
+    }
   }
 
   write(buffer: Uint8Array, options?: { at?: number }): number {
@@ -70,7 +83,7 @@ export class RegionHandle implements SyncHandle {
   }
 
   getSize(): number {
-    return this.part.getSize();
+    throw new Error("a container's size is not its part's");
   }
 
   flush(): void {
@@ -88,11 +101,11 @@ export function piecesIn(pieces: Piece[], from: number, to: number): Piece[] {
 }
 
 /**
- * Hashes [from, to) of a container in order: the bytes of its pieces from their part files, the rest from
- * the container file, which holds only the head: past it, the rest (padding) is zeros. `buf`: the read buffer.
+ * Hashes [from, to) of a container in order: the bytes of its pieces from their part files, the head from
+ * its file, zeros between (padding). `buf`: the read buffer.
  */
 export async function hashPieces(
-  container: SyncHandle,
+  head: SyncHandle,
   file: string,
   pieces: Piece[],
   openPart: (name: string) => Promise<SyncHandle>,
@@ -109,45 +122,52 @@ export async function hashPieces(
       at += n;
     }
   };
-  const head = container.getSize();
+  const headBytes = head.getSize();
   const gap = (at: number, end: number) => {
-    hashRange(container, 'the container', at, Math.min(end, head), 0);
-    for (at = Math.max(at, head); at < end; at += buf.length) hash.update(buf.fill(0).subarray(0, Math.min(buf.length, end - at)));
-  };
-  let at = from;
-  for (const p of piecesIn(pieces, from, to)) {
-    if (p.offset > at) gap(at, p.offset);
-    const end = Math.min(p.offset + p.bytes, to);
-    const part = await openPart(p.part);
-    try {
-      hashRange(part, `part ${p.part}`, Math.max(at, p.offset), end, p.at - p.offset);
-    } finally {
-      part.close();
+    hashRange(head, 'the head', at, Math.min(end, headBytes), 0);
+    for (at = Math.max(at, headBytes); at < end; ) {
+      const n = Math.min(buf.length, end - at);
+      hash.update(buf.subarray(0, n).fill(0));
+      at += n;
     }
-    at = end;
+  };
+  const open = new Map<string, SyncHandle>(); // a part holds several pieces: opened once a task
+  try {
+    let at = from;
+    for (const p of piecesIn(pieces, from, to)) {
+      if (p.offset > at) gap(at, p.offset);
+      const end = Math.min(p.offset + p.bytes, to);
+      let part = open.get(p.part);
+      if (!part) open.set(p.part, (part = await openPart(p.part)));
+      hashRange(part, `part ${p.part}`, Math.max(at, p.offset), end, p.at - p.offset);
+      at = end;
+    }
+    if (at < to) gap(at, to);
+  } finally {
+    for (const part of open.values()) part.close();
   }
-  if (at < to) gap(at, to);
 }
 
 /**
- * The container of `size` bytes as one Blob: its pieces read from their part files, the head from the
- * container file, zeros between (padding). Nothing is copied.
+ * The container `name` as one File: its pieces read from their part files, its head from its file, zeros
+ * between (padding). Nothing is copied.
  */
-export async function joined(container: Blob, size: number, pieces: Piece[], partFile: (name: string) => Promise<Blob>): Promise<Blob> {
+export async function joined(name: string, parts: Parts, file: (name: string) => Promise<Blob>): Promise<File> {
+  const head = await file(parts.head);
   const files = new Map<string, Blob>();
   const segments: (Blob | Uint8Array<ArrayBuffer>)[] = [];
   const gap = (at: number, end: number) => {
-    if (at < container.size) segments.push(container.slice(at, Math.min(end, container.size)));
-    if (end > Math.max(at, container.size)) segments.push(new Uint8Array(end - Math.max(at, container.size)));
+    if (at < head.size) segments.push(head.slice(at, Math.min(end, head.size)));
+    if (end > Math.max(at, head.size)) segments.push(new Uint8Array(end - Math.max(at, head.size)));
   };
   let at = 0;
-  for (const p of piecesIn(pieces, 0, Infinity)) {
+  for (const p of piecesIn(parts.pieces, 0, Infinity)) {
     if (p.offset > at) gap(at, p.offset);
     let f = files.get(p.part);
-    if (!f) files.set(p.part, (f = await partFile(p.part)));
+    if (!f) files.set(p.part, (f = await file(p.part)));
     segments.push(f.slice(p.at, p.at + p.bytes));
     at = p.offset + p.bytes;
   }
-  if (at < size) gap(at, size);
-  return new Blob(segments);
+  if (at < parts.size) gap(at, parts.size);
+  return new File(segments, name.split('/').pop()!);
 }

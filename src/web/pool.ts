@@ -1,5 +1,5 @@
 // Module workers for the browser conversion: a fixed set started once, each given the kernel module and
-// the input files; tasks go to whichever worker is free, in the order given (largest jobs first).
+// the input files; tasks go to whichever worker is free, in the order given (jobOrder's, pipeline/conversion.ts).
 
 import { reviveError } from '../errors.js';
 import type { FromWorker, Reads, Task, ToWorker } from './worker.js';

@@ -19,21 +19,21 @@ import type { TernaryStats } from '../inspect/stats.js';
 import type { HubFiles } from '../hub/range-reader.js';
 import { xhrSource } from './hub-xhr.js';
 import { HandleSink, createContainer, fileIn, hashFile, openSync, readBuffer, sharedModeKnown, stagingFolder, type SyncHandle } from './opfs.js';
-import { RegionHandle, hashPieces, layOut, type Piece } from './parts.js';
+import { RegionHandle, hashPieces, layOut, type Parts } from './parts.js';
 import { Sha256, type Sha256State } from '../formats/sha256.js';
 import { StreamedHandle, type WriteCommand } from './streamed.js';
 import { moved } from './moved.js';
 
 export type Task =
-  | { type: 'create'; file: string; head: Uint8Array; bytes: number }
+  /** `headOnly`: the head of a container written in parts (parts.ts), in a file of its own. */
+  | { type: 'create'; file: string; head: Uint8Array; bytes: number; headOnly?: boolean }
   /** `part`: the job's regions go into this part file, not the container (parts.ts). */
   | { type: 'job'; job: Job; options: FormatOptions; part?: string }
   /**
    * Bytes [from, to) of a container into the hash `state` (a prefix, while other regions are being written);
-   * without `to`, on to the end and the digest. `pieces`: those bytes lie in part files, and the file
-   * holds only the head of the container's `size` bytes (parts.ts).
+   * without `to`, on to the end and the digest. `parts`: the container was written in parts (parts.ts).
    */
-  | { type: 'hash'; file: string; from?: number; to?: number; state?: Sha256State; pieces?: Piece[]; size?: number }
+  | { type: 'hash'; file: string; from?: number; to?: number; state?: Sha256State; parts?: Parts }
   | { type: 'small'; file: string; bytes: Uint8Array };
 
 export type ToWorker =
@@ -112,14 +112,15 @@ type Outcome = { written?: { bytes: number; sha256: string }; stats?: [string, T
 
 async function run(task: Task): Promise<Outcome> {
   if (task.type === 'hash') {
-    // a prefix is read while other workers write later regions: a shared handle (the page asks only where there are)
+    // a prefix is read while other workers write later regions: a shared handle (the page asks only where
+    // there are); written in parts, the files read are the head's and the parts', which no one else opens
     const partial = task.to !== undefined || task.state !== undefined;
     const hash = task.state ? Sha256.resume(task.state, kernels.sha256) : new Sha256(kernels.sha256);
-    const { pieces } = task;
-    const written = await withHandle(task.file, partial && !pieces, false, async (h) => {
-      if (!pieces) return hashFile(h, hash, task.from, task.to);
-      const to = task.to ?? task.size ?? h.getSize();
-      await hashPieces(h, task.file, pieces, (name) => open(name, false, false), hash, task.from ?? 0, to, readBuffer());
+    const { parts } = task;
+    const written = await withHandle(parts?.head ?? task.file, partial && !parts, false, async (h) => {
+      if (!parts) return hashFile(h, hash, task.from, task.to);
+      const to = task.to ?? parts.size;
+      await hashPieces(h, task.file, parts.pieces, (name) => open(name, false, false), hash, task.from ?? 0, to, readBuffer());
       return task.to === undefined ? { bytes: to, sha256: hash.hex() } : undefined;
     });
     return written ? { written } : { hashed: hash.save() };
@@ -159,7 +160,7 @@ async function run(task: Task): Promise<Outcome> {
 async function small(task: Exclude<Task, { type: 'job' | 'hash' }>): Promise<{ bytes: number; sha256: string } | undefined> {
   switch (task.type) {
     case 'create':
-      return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes));
+      return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes, task.headOnly));
     case 'small':
       return withHandle(task.file, false, true, (h) => {
         h.truncate(0);
