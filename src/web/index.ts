@@ -279,7 +279,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
           await Promise.all(
             containers.map((c) => {
               const p = parts.get(c.file);
-              return pool!.run({ type: 'create', file: p?.head ?? c.file, head: c.head, bytes: c.bytes, ...(p && { headOnly: true }) }, [c.head.buffer as ArrayBuffer]);
+              return pool!.run({ type: 'create', file: c.file, head: c.head, bytes: c.bytes, ...(p && { headFile: p.head }) }, [c.head.buffer as ArrayBuffer]);
             }),
           );
           if (following) containers.forEach((c, i) => hashes.set(c.file, new FollowingHash(pool!, c.file, headBytes[i]!, parts.get(c.file))));

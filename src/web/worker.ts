@@ -25,8 +25,8 @@ import { StreamedHandle, type WriteCommand } from './streamed.js';
 import { moved } from './moved.js';
 
 export type Task =
-  /** `headOnly`: the head of a container written in parts (parts.ts), in a file of its own. */
-  | { type: 'create'; file: string; head: Uint8Array; bytes: number; headOnly?: boolean }
+  /** `headFile`: a container written in parts (parts.ts) has its head written there, a file of its own. */
+  | { type: 'create'; file: string; head: Uint8Array; bytes: number; headFile?: string }
   /** `part`: the job's regions go into this part file, not the container (parts.ts). */
   | { type: 'job'; job: Job; options: FormatOptions; part?: string }
   /**
@@ -160,7 +160,7 @@ async function run(task: Task): Promise<Outcome> {
 async function small(task: Exclude<Task, { type: 'job' | 'hash' }>): Promise<{ bytes: number; sha256: string } | undefined> {
   switch (task.type) {
     case 'create':
-      return withHandle(task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes, task.headOnly));
+      return withHandle(task.headFile ?? task.file, false, true, (h) => void createContainer(h, task.file, task.head, task.bytes, task.headFile !== undefined));
     case 'small':
       return withHandle(task.file, false, true, (h) => {
         h.truncate(0);
