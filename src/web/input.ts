@@ -9,7 +9,8 @@ import { CONFIG_FILE, type CheckpointFolder } from '../model/checkpoint.js';
 import { ggufModelName, isFirstGguf } from '../model/gguf-checkpoint.js';
 import { readAheadFolder, type AsyncFile, type SideData } from '../model/read-ahead.js';
 import type { InputFolder } from '../outputs/types.js';
-import { WindowSource } from '../stream/window-source.js';
+import { WindowSource, WINDOW_BYTES } from '../stream/window-source.js';
+import { byobReads } from '../stream/shared-read.js';
 
 /** The folder's files by plain name; `dir` is the folder's name (from the picked folder, else "model"). */
 export interface FileSet {
@@ -87,12 +88,21 @@ export function fileReaderSync(): FileReaderSyncLike {
   return new Reader();
 }
 
+/**
+ * FileReaderSync's windows where Blob streams have no BYOB reader (WebKitGTK 2.50, Safari before 26.4):
+ * each is a new buffer, and WebKit's page process peaked at 923-953 MiB converting 2B-4T with windows of
+ * 32 MiB against 707-725 with 8 MiB, a few percent slower. Chromium loses 20% with them (its reads cost
+ * more per byte) and keeps as much memory (docs/performance.md, "The FileReaderSync path").
+ */
+const WEBKIT_WINDOW_BYTES = 8 << 20;
+
 /** Windows read with FileReaderSync (synchronous, only in workers): the fallback where there is no shared memory. */
 export function fileReaderSource(files: Map<string, File>): WindowSource<File> {
   const reader = fileReaderSync();
-  return new WindowSource(files, (blob, at, length) => {
+  const read = (blob: File, at: number, length: number) => {
     const bytes = new Uint8Array(reader.readAsArrayBuffer(blob.slice(at, at + length)));
     if (bytes.length !== length) throw new Error(`${bytes.length} of ${length} bytes could be read`);
     return bytes;
-  });
+  };
+  return new WindowSource(files, read, byobReads() ? WINDOW_BYTES : WEBKIT_WINDOW_BYTES);
 }
