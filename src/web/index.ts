@@ -441,8 +441,10 @@ async function exists(dir: FileSystemDirectoryHandle, name: string): Promise<boo
   }
 }
 
-/** Moves the finished run to where it was asked for; the OPFS copy goes unless it is the destination. */
-/** `parts`: the containers written in parts, each delivered as the File of its head and parts (parts.ts). */
+/**
+ * Moves the finished run to where it was asked for; the OPFS copy goes unless it is the destination.
+ * `parts`: the containers written in parts, each delivered as the File of its head and parts (parts.ts).
+ */
 async function deliver(run: string, outputName: string, output: WebOutput, files: OutputFile[], force: boolean, parts: Map<string, Parts>): Promise<{ name: string; blob: Blob }[]> {
   const staged = await stagingFolder(run);
   const file = async (name: string) => (await fileIn(staged, name, false)).getFile();

@@ -202,12 +202,21 @@ export const readBuffer = () => (hashBuf ??= new Uint8Array(HASH_CHUNK));
  */
 export function hashFile(handle: SyncHandle, hash: Sha256, from = 0, to?: number): { bytes: number; sha256: string } | undefined {
   const end = to ?? handle.getSize();
-  const buf = readBuffer();
-  for (let at = from; at < end; ) {
-    const n = handle.read(buf.subarray(0, Math.min(buf.length, end - at)), { at });
-    if (n <= 0) throw new OutputError({}, `cannot read back an output file at ${at} of ${end} bytes`);
+  hashRange(handle, hash, from, end, readBuffer());
+  return to === undefined ? { bytes: end, sha256: hash.hex() } : undefined;
+}
+
+/**
+ * Hashes bytes [from, to) of what `handle` holds, read through `buf` a chunk at a time; `shift`: where
+ * `from` lies in the handle's file (a container's piece in its part file, parts.ts); `what` and `file`
+ * name it in a failure.
+ */
+export function hashRange(handle: SyncHandle, hash: Sha256, from: number, to: number, buf: Uint8Array, o: { shift?: number; what?: string; file?: string } = {}): void {
+  const shift = o.shift ?? 0;
+  for (let at = from; at < to; ) {
+    const n = handle.read(buf.subarray(0, Math.min(buf.length, to - at)), { at: at + shift });
+    if (n <= 0) throw new OutputError(o.file ? { file: o.file } : {}, `cannot read back ${o.what ?? 'an output file'} at ${at + shift} of ${to + shift} bytes`);
     hash.update(buf.subarray(0, n));
     at += n;
   }
-  return to === undefined ? { bytes: end, sha256: hash.hex() } : undefined;
 }

@@ -8,7 +8,7 @@
 
 import { OutputError } from '../errors.js';
 import type { Sha256 } from '../formats/sha256.js';
-import { storageError, type SyncHandle } from './opfs.js';
+import { hashRange, storageError, type SyncHandle } from './opfs.js';
 
 /** The folder of a run's part files (no output file's name starts so). */
 const PARTS = '.parts';
@@ -100,6 +100,26 @@ export function piecesIn(pieces: Piece[], from: number, to: number): Piece[] {
   return pieces.filter((p) => p.offset < to && p.offset + p.bytes > from).sort((a, b) => a.offset - b.offset);
 }
 
+/** A stretch of a container: a piece's bytes, the head's (below its end) or, neither, zeros (padding). */
+type Segment = { from: number; to: number; piece?: Piece; zeros?: true };
+
+/** [from, to) of a container in order, as the stretches it is made of. */
+function* segments(pieces: Piece[], headBytes: number, from: number, to: number): Generator<Segment> {
+  let at = from;
+  function* gap(end: number): Generator<Segment> {
+    if (at < Math.min(end, headBytes)) yield { from: at, to: Math.min(end, headBytes) };
+    if (end > Math.max(at, headBytes)) yield { from: Math.max(at, headBytes), to: end, zeros: true };
+    at = end;
+  }
+  for (const p of piecesIn(pieces, from, to)) {
+    if (p.offset > at) yield* gap(p.offset);
+    const end = Math.min(p.offset + p.bytes, to);
+    yield { from: Math.max(at, p.offset), to: end, piece: p };
+    at = end;
+  }
+  if (at < to) yield* gap(to);
+}
+
 /**
  * Hashes [from, to) of a container in order: the bytes of its pieces from their part files, the head from
  * its file, zeros between (padding). `buf`: the read buffer.
@@ -114,35 +134,19 @@ export async function hashPieces(
   to: number,
   buf: Uint8Array,
 ): Promise<void> {
-  const hashRange = (h: SyncHandle, what: string, at: number, end: number, shift: number) => {
-    while (at < end) {
-      const n = h.read(buf.subarray(0, Math.min(buf.length, end - at)), { at: at + shift });
-      if (n <= 0) throw new OutputError({ file }, `cannot read back ${what} at ${at + shift}`);
-      hash.update(buf.subarray(0, n));
-      at += n;
-    }
-  };
-  const headBytes = head.getSize();
-  const gap = (at: number, end: number) => {
-    hashRange(head, 'the head', at, Math.min(end, headBytes), 0);
-    for (at = Math.max(at, headBytes); at < end; ) {
-      const n = Math.min(buf.length, end - at);
-      hash.update(buf.subarray(0, n).fill(0));
-      at += n;
-    }
-  };
   const open = new Map<string, SyncHandle>(); // a part holds several pieces: opened once a task
   try {
-    let at = from;
-    for (const p of piecesIn(pieces, from, to)) {
-      if (p.offset > at) gap(at, p.offset);
-      const end = Math.min(p.offset + p.bytes, to);
-      let part = open.get(p.part);
-      if (!part) open.set(p.part, (part = await openPart(p.part)));
-      hashRange(part, `part ${p.part}`, Math.max(at, p.offset), end, p.at - p.offset);
-      at = end;
+    for (const s of segments(pieces, head.getSize(), from, to)) {
+      if (s.zeros) {
+        for (let at = s.from; at < s.to; at += buf.length) hash.update(buf.subarray(0, Math.min(buf.length, s.to - at)).fill(0));
+      } else if (!s.piece) {
+        hashRange(head, hash, s.from, s.to, buf, { what: 'the head', file });
+      } else {
+        let part = open.get(s.piece.part);
+        if (!part) open.set(s.piece.part, (part = await openPart(s.piece.part)));
+        hashRange(part, hash, s.from, s.to, buf, { shift: s.piece.at - s.piece.offset, what: `part ${s.piece.part}`, file });
+      }
     }
-    if (at < to) gap(at, to);
   } finally {
     for (const part of open.values()) part.close();
   }
@@ -155,19 +159,16 @@ export async function hashPieces(
 export async function joined(name: string, parts: Parts, file: (name: string) => Promise<Blob>): Promise<File> {
   const head = await file(parts.head);
   const files = new Map<string, Blob>();
-  const segments: (Blob | Uint8Array<ArrayBuffer>)[] = [];
-  const gap = (at: number, end: number) => {
-    if (at < head.size) segments.push(head.slice(at, Math.min(end, head.size)));
-    if (end > Math.max(at, head.size)) segments.push(new Uint8Array(end - Math.max(at, head.size)));
-  };
-  let at = 0;
-  for (const p of piecesIn(parts.pieces, 0, Infinity)) {
-    if (p.offset > at) gap(at, p.offset);
-    let f = files.get(p.part);
-    if (!f) files.set(p.part, (f = await file(p.part)));
-    segments.push(f.slice(p.at, p.at + p.bytes));
-    at = p.offset + p.bytes;
+  const out: (Blob | Uint8Array<ArrayBuffer>)[] = [];
+  for (const s of segments(parts.pieces, head.size, 0, parts.size)) {
+    if (s.zeros) out.push(new Uint8Array(s.to - s.from));
+    else if (!s.piece) out.push(head.slice(s.from, s.to));
+    else {
+      let f = files.get(s.piece.part);
+      if (!f) files.set(s.piece.part, (f = await file(s.piece.part)));
+      const shift = s.piece.at - s.piece.offset;
+      out.push(f.slice(s.from + shift, s.to + shift));
+    }
   }
-  if (at < parts.size) gap(at, parts.size);
-  return new File(segments, name.split('/').pop()!);
+  return new File(out, name.split('/').pop()!);
 }
