@@ -6,7 +6,8 @@
 // workers run there on exclusive handles. WebKit: MiniBrowser under automation keeps no storage, which the
 // page says in one line (recorded in build/screenshots/webkit.json with the APIs it has); a WebKitGTK host
 // of our own (test/helpers/webkit-host.py) keeps it, and there the page converts through writable streams
-// (its workers have no synchronous handles): four inputs (a .gguf among them) into three formats, Cancel, and the API. In
+// (its workers have no synchronous handles): Cancel, a storage quota, and the API into a picked folder and a .zip
+// (test/web-matrix.test.ts converts every input into every format in all three engines). In
 // both, convertHub reads a sharded model and a .gguf from the test suite's local Hub stand-in (test/helpers/hub-server.ts,
 // given as the endpoint) and gives the CLI's bytes of the same model on disk.
 
@@ -22,12 +23,12 @@ import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { cliRunner } from './helpers/browser.js';
 import { inWebKitHost, launchFirefox, launchWebKit, webkitVersion } from './helpers/engines-web.mjs';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
+import { PAGE_PRELUDE } from './helpers/page-script.js';
 
 const SHOTS = new URL('../build/screenshots/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browsers-'));
 const TINY = join(tmp, 'tiny-model');
 const SHARDED = join(tmp, 'sharded-model');
-const PACKED = join(tmp, 'packed-model');
 const BIG = join(tmp, 'big-model');
 /** A folder holding one .gguf (I2_S) and nothing else: the page reads it as the model (docs/gguf.md 10). */
 const GGUF = join(tmp, 'gguf-model');
@@ -45,7 +46,6 @@ test.before(async () => {
   plain = await servePage(0, '127.0.0.1', { isolate: false });
   cli('synth', '--out', TINY, '--preset', 'tiny');
   generateCheckpoint({ outDir: SHARDED, layout: '1bitllm', shards: 3, seed: 5, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
-  generateCheckpoint({ outDir: PACKED, layout: 'packed', seed: 7, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
   const ggufFrom = join(tmp, 'gguf-source');
   generateCheckpoint({ outDir: ggufFrom, layout: 'hf-bitnet', dtype: 'F16', seed: 9, shape: { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 } });
   const i2s = cliOut('gguf-source-i2s', ggufFrom, '--format', 'gguf', '--gguf-type', 'i2_s');
@@ -200,12 +200,8 @@ test('Firefox: Cancel mid-run stops the workers and leaves nothing in OPFS', asy
     await page.click('#cancel');
     await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
     assert.is(await text(page, 'error-text'), 'Cancelled: the workers were stopped and nothing was kept.');
-    const left = await page.evaluate(`(async () => {
-      const runs = await (await navigator.storage.getDirectory()).getDirectoryHandle('bitnet-converter', { create: true });
-      const names = [];
-      for await (const name of runs.keys()) names.push(name);
-      return names;
-    })()`);
+    const left = await page.evaluate(`(async () => { ${PAGE_PRELUDE}
+ return leftInOpfs(); })()`);
     assert.equal(left, [], 'nothing left in OPFS');
   } finally {
     await page.close();
@@ -273,113 +269,11 @@ const sha256 = (path: string) => createHash('sha256').update(readFileSync(path))
 const cliHashes = (dir: string) => Object.fromEntries(readdirSync(dir).map((f) => [f, sha256(join(dir, f))]));
 const filesOf = (dir: string) => readdirSync(dir).map((f) => join(dir, f));
 
-/** In-page helpers for the host's scripts: waiting, setting a control as a user would, sha256 of Blobs, what is left in OPFS. */
-const HOST_PRELUDE = `
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const $ = (id) => document.getElementById(id);
-  const set = (id, v, ev = 'change') => { $(id).value = v; $(id).dispatchEvent(new Event(ev, { bubbles: true })); };
-  const hex = async (blob) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))].map((x) => x.toString(16).padStart(2, '0')).join('');
-  const leftInOpfs = async () => {
-    const runs = await (await navigator.storage.getDirectory()).getDirectoryHandle('bitnet-converter', { create: true });
-    const names = [];
-    for await (const name of runs.keys()) names.push(name);
-    return names;
-  };
-  const ready = async () => {
-    for (let i = 0; i < 300 && !document.body.dataset.ready && !document.body.dataset.unsupported; i++) await sleep(100);
-    if (document.body.dataset.unsupported) throw new Error($('unsupported').textContent);
-  };
-  /**
-   * Picks files (the host answers the chooser) and names the model, as a user would. Once per page and
-   * first thing: a script's click opens a file chooser only while the user activation the script started
-   * with lasts (a second pick some seconds later opened none).
-   */
-  const pick = async (name) => {
-    // the page's module may still be loading: its init() writes the version first
-    for (let i = 0; i < 1000 && !$('version').textContent; i++) await sleep(10);
-    const changed = new Promise((r) => $('files').addEventListener('change', r, { once: true }));
-    $('files').click();
-    if (!(await Promise.race([changed.then(() => true), sleep(10000)]))) throw new Error('no file chooser opened');
-    await sleep(0); // after the page's own change handler
-    set('model-name', name, 'input');
-  };
-  const choose = (format, ggufType) => {
-    set('engine', 'format');
-    $('advanced').open = true;
-    set('format', format);
-    if (ggufType) set('gguf-type', ggufType);
-    set('timestamp', '0', 'input');
-  };
-  /** Clicks Convert (once the last run has let go of it) and waits for the result; the error shown, or ''. */
-  const convert = async () => {
-    for (let i = 0; i < 500 && $('convert').disabled; i++) await sleep(10);
-    if ($('convert').disabled) throw new Error('Convert is disabled: ' + [$('picked'), $('unsupported'), $('error-text')].map((e) => e.textContent).join(' | '));
-    $('convert').click();
-    for (let i = 0; i < 1200 && $('result').hidden && $('error').hidden; i++) await sleep(50);
-    return $('error').hidden ? '' : $('error-text').textContent;
-  };
-`;
-
-const WEBKIT_FORMATS = [
-  { format: 'bitnet-rs', args: [] as string[] },
-  { format: 'hf-packed', args: [] },
-  { format: 'gguf', args: [] },
-];
-/** Each input into each format; GGUF's type: the default where the rows allow it, else one that holds them. */
-const WEBKIT_INPUTS = [
-  { name: 'tiny-model', input: TINY, ggufType: 'f16' },
-  { name: 'sharded-model', input: SHARDED, ggufType: 'tq2_0' },
-  { name: 'packed-model', input: PACKED },
-  { name: 'gguf-model', input: GGUF, ggufType: 'i2_s' },
-];
-
-for (const [n, m] of WEBKIT_INPUTS.entries()) {
-  test(`WebKit with its storage kept (a WebKitGTK host of our own): the page converts ${m.name} (files given to its input) into bitnet-rs, hf-packed and gguf through writable streams, every file equal to the CLI's`, async () => {
-    const last = n === WEBKIT_INPUTS.length - 1;
-    const got = JSON.parse(
-      (await inWebKitHost(
-        isolated.url,
-        `${HOST_PRELUDE}
-        await pick(${JSON.stringify(m.name)});
-        await ready();
-        const probe = await new Promise((r) => { const w = new Worker('/js/web/worker.js', { type: 'module' }); w.onmessage = (e) => (w.terminate(), r(e.data)); w.postMessage({ type: 'probe' }); });
-        const out = [];
-        for (const format of ${JSON.stringify(WEBKIT_FORMATS.map((f) => f.format))}) {
-          choose(format, format === 'gguf' ? ${JSON.stringify(m.ggufType ?? '')} : '');
-          const error = await convert();
-          const files = {};
-          for (const a of document.querySelectorAll('#files-table a[download]')) files[a.download] = await hex(await (await fetch(a.href)).blob());
-          out.push({ error, state: $('result-state').textContent, summary: $('summary').textContent, files });
-        }
-        return JSON.stringify({ probe, out });`,
-        120,
-        { files: [filesOf(m.input)], ...(last && { shot: join(SHOTS, 'webkit-page.png') }) },
-      )) as string,
-    ) as { probe: { writes?: string; noSync?: string; problem?: string }; out: { error: string; state: string; summary: string; files: Record<string, string> }[] };
-    if (last) {
-      const record = join(SHOTS, 'webkit.json');
-      const { writes, noSync } = got.probe;
-      writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), persistentHost: { writes, noSync } }, null, 2) + '\n');
-    }
-    assert.is(got.probe.writes, 'streams', JSON.stringify(got.probe));
-    assert.match(String(got.probe.noSync), /^NotSupportedError: /, 'a worker\'s createSyncAccessHandle fails (docs/architecture.md says why)');
-    WEBKIT_FORMATS.forEach((f, i) => {
-      const o = got.out[i]!;
-      const what = `${m.name} -> ${f.format}`;
-      assert.is(o.error, '', what);
-      assert.is(o.state, `Done: ${m.name}-${f.format}`, what);
-      assert.match(o.summary, /reads with FileReaderSync, writes through writable streams/, what);
-      const args = f.format === 'gguf' && m.ggufType ? ['--gguf-type', m.ggufType] : f.args;
-      assert.equal(o.files, cliHashes(cliOut(`wk-${m.name}-${f.format}`, m.input, '--format', f.format, ...args)), `${what}: every file byte-identical to the CLI's`);
-    });
-  });
-}
-
 test('WebKit host: Cancel mid-run stops the workers, drops the writable streams and leaves nothing in OPFS', async () => {
   const got = JSON.parse(
     (await inWebKitHost(
       isolated.url,
-      `${HOST_PRELUDE}
+      `${PAGE_PRELUDE}
       await pick('big-model');
       await ready();
       choose('bitnet-rs');
@@ -404,7 +298,7 @@ test('WebKit host, a storage quota of 2 MB: the writable streams fail, the page 
   const got = JSON.parse(
     (await inWebKitHost(
       isolated.url,
-      `${HOST_PRELUDE}
+      `${PAGE_PRELUDE}
       await pick('big-model');
       await ready();
       choose('bitnet-rs');
@@ -424,7 +318,7 @@ test('WebKit host: convertFiles (the API) into Blobs, OPFS (and its .zip) and a 
   const got = JSON.parse(
     (await inWebKitHost(
       isolated.url,
-      `${HOST_PRELUDE}
+      `${PAGE_PRELUDE}
       await pick('sharded-model');
       await ready();
       const files = [...$('files').files];
@@ -446,6 +340,7 @@ test('WebKit host: convertFiles (the API) into Blobs, OPFS (and its .zip) and a 
       const inFolder = {};
       const folder = await picked.getDirectoryHandle(d.outputName);
       for (const f of d.files) inFolder[f.name] = await hex(await (await folder.getFileHandle(f.name)).getFile());
+      await (await navigator.storage.getDirectory()).removeEntry('picked-by-user', { recursive: true }); // the user's folder, not the page's
       return JSON.stringify({ writes: [b.writes, kept.writes, d.writes], listed: Object.fromEntries(b.files.map((f) => [f.name, f.sha256])), blobs, opfs, zipped, inFolder, left: await leftInOpfs() });`,
       120,
       { files: [filesOf(SHARDED)] },
@@ -469,7 +364,7 @@ test('WebKit host, a page that is not cross-origin isolated: no shared memory to
   const got = JSON.parse(
     (await inWebKitHost(
       plain.url,
-      `${HOST_PRELUDE}
+      `${PAGE_PRELUDE}
       for (let i = 0; i < 300 && !document.body.dataset.unsupported; i++) await sleep(100);
       return JSON.stringify({ isolated: crossOriginIsolated, unsupported: $('unsupported').textContent, convertDisabled: $('convert').disabled });`,
       60,
@@ -553,7 +448,7 @@ test('Firefox: convertHub reads a sharded model and a .gguf from a Hub (the loca
 test('WebKit host: convertHub reads a sharded model and a .gguf from a Hub (the local stand-in) and gives the CLI\'s bytes; a missing repository in words; nothing left in OPFS', async () => {
   const want = hubApiWants('wk-hub');
   const got = JSON.parse(
-    (await inWebKitHost(hubPage.url, `${HOST_PRELUDE}
+    (await inWebKitHost(hubPage.url, `${PAGE_PRELUDE}
       await ready();
       const result = JSON.parse(await (async () => { ${HUB_API(hub.url)} })());
       return JSON.stringify({ ...result, left: await leftInOpfs() });`, 120)) as string,
