@@ -386,7 +386,10 @@ let probed: Promise<{ writes?: Writes; problem?: string; shared?: boolean }> | u
 function writeProbe(): Promise<{ writes?: Writes; problem?: string; shared?: boolean }> {
   return (probed ??= (async () => {
     const { worker, reply } = startWorker<Extract<FromWorker, { type: 'ready' }>>(WORKER, { type: 'probe' } satisfies ToWorker, 'the conversion worker');
-    const { writes, problem, shared } = await reply.finally(() => worker.terminate());
+    const { writes, problem, shared, probeFiles = [] } = await reply.finally(() => worker.terminate());
+    // removed here, not in the worker: Chromium refused to remove a file there right after closing its handle (the probe files piled up)
+    const root = await navigator.storage.getDirectory().catch(() => undefined);
+    for (const name of probeFiles) await root?.removeEntry(name).catch(() => undefined);
     return { writes, problem, shared };
   })());
 }

@@ -49,7 +49,8 @@ export type ToWorker =
 export type FromWorker =
   /** To a probe: `writes`, how this worker can write, or `problem`; `noSync`: why not through synchronous handles. */
   /** `shared`: several synchronous handles open on one file at once (readwrite-unsafe). */
-  | { type: 'ready'; reads?: Reads; problem?: string; writes?: Writes; noSync?: string; shared?: boolean }
+  /** `probeFiles`: the files the probe made, which the page removes once this worker has ended. */
+  | { type: 'ready'; reads?: Reads; problem?: string; writes?: Writes; noSync?: string; shared?: boolean; probeFiles?: string[] }
   /** `hashed`: where a hash task with `to` left the hash. */
   | { type: 'done'; id: number; written?: { bytes: number; sha256: string }; stats?: [string, TernaryStats][]; hashed?: Sha256State }
   | { type: 'planned'; plan: FormatPlan; small: SmallFile[] }
@@ -178,8 +179,9 @@ async function small(task: Exclude<Task, { type: 'job' | 'hash' }>): Promise<{ b
  * main thread's writable streams, which needs shared memory to wait on (a cross-origin-isolated page), else
  * not at all (`problem`: why, in words).
  */
-async function writeProbe(): Promise<{ writes?: Writes; problem?: string; noSync?: string; shared?: boolean }> {
+async function writeProbe(): Promise<{ writes?: Writes; problem?: string; noSync?: string; shared?: boolean; probeFiles: string[] }> {
   const name = `.probe-${Math.random().toString(36).slice(2)}`;
+  const probeFiles = [name, `${name}-w`];
   const why = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
   let root: FileSystemDirectoryHandle | undefined;
   let sync: string;
@@ -188,25 +190,22 @@ async function writeProbe(): Promise<{ writes?: Writes; problem?: string; noSync
     const h = await openSync(await root.getFileHandle(name, { create: true }), false);
     h.write(new Uint8Array(1), { at: 0 });
     h.close();
-    return { writes: 'sync', shared: sharedModeKnown() };
+    return { writes: 'sync', shared: sharedModeKnown(), probeFiles };
   } catch (e) {
     sync = why(e);
   }
   try {
-    if (!root) return { problem: sync };
+    if (!root) return { problem: sync, probeFiles: [] };
     // a file of its own: WebKitGTK refuses every later handle on a file whose sync handle failed
     const w = await (await root.getFileHandle(`${name}-w`, { create: true })).createWritable();
     await w.write({ type: 'write', position: 0, data: new Uint8Array(1) });
     await w.close();
     if (typeof SharedArrayBuffer !== 'function' || !globalThis.crossOriginIsolated) {
-      return { problem: `${sync}; writable streams work, but writing through them needs shared memory, which this page was not given (serve it cross-origin isolated: bitnet-converter serve)` };
+      return { problem: `${sync}; writable streams work, but writing through them needs shared memory, which this page was not given (serve it cross-origin isolated: bitnet-converter serve)`, probeFiles };
     }
-    return { writes: 'streams', noSync: sync };
+    return { writes: 'streams', noSync: sync, probeFiles };
   } catch (e) {
-    return { problem: `${sync}; createWritable: ${why(e)}` };
-  } finally {
-    await root?.removeEntry(name).catch(() => undefined);
-    await root?.removeEntry(`${name}-w`).catch(() => undefined);
+    return { problem: `${sync}; createWritable: ${why(e)}`, probeFiles };
   }
 }
 
