@@ -97,13 +97,14 @@ function sameFiles(cliDir: string, pageDir: string): void {
   for (const f of want) assert.ok(readFileSync(join(cliDir, f)).equals(readFileSync(join(pageDir, f))), `${f}: byte-identical to the CLI's`);
 }
 
-/** The names in the page's OPFS run folder (what a run left behind). */
+/** What the page left in OPFS: the runs in its folder, and anything else at the root (its probe files once piled up there). */
 async function opfsRuns(page: Page): Promise<string[]> {
   return (await page.evaluate(`(async () => {
     const root = await navigator.storage.getDirectory();
-    const runs = await root.getDirectoryHandle('bitnet-converter', { create: true });
     const names = [];
-    for await (const name of runs.keys()) names.push(name);
+    for await (const name of root.keys()) if (name !== 'bitnet-converter' && name !== 'picked-by-user') names.push(name);
+    const runs = await root.getDirectoryHandle('bitnet-converter', { create: true });
+    for await (const name of runs.keys()) names.push('bitnet-converter/' + name);
     return names;
   })()`)) as string[];
 }
@@ -234,7 +235,10 @@ async function pickedHashes(page: Page, name: string): Promise<Record<string, st
 
 test('saving into a picked folder that holds the output: "Replace it" replaces it without asking again; the Replace box does it up front', async () => {
   const want = cliOut('replace', TINY, '--format', 'bitnet-rs-safetensors');
-  const hashes = Object.fromEntries(readdirSync(want).map((f) => [f, createHash('sha256').update(readFileSync(join(want, f))).digest('hex')]));
+  const hashesOf = (dir: string) => Object.fromEntries(readdirSync(dir).map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
+  const hashes = hashesOf(want);
+  const second = hashesOf(cliOut('replace-1', TINY, '--format', 'bitnet-rs-safetensors', '--timestamp', '1'));
+  assert.not.equal(second, hashes, 'a timestamp of its own tells the runs apart');
   await withPage(async (page) => {
     await fakePicker(page);
     await page.setInputFiles('#folder', TINY);
@@ -247,12 +251,17 @@ test('saving into a picked folder that holds the output: "Replace it" replaces i
     await page.waitForSelector('#error:not([hidden])');
     assert.match(await errorText(page), /tiny-model-bitnet-rs-safetensors: the output folder already exists in the chosen folder; pick another folder, or replace it$/, await errorText(page));
     assert.is(await page.isVisible('#replace-existing'), true);
+    // the replacing run has a timestamp of its own (manifest.json records it): a folder left alone would keep the first run's
+    await page.fill('#timestamp', '1');
     await page.click('#replace-existing');
     await page.waitForSelector('#result:not([hidden])');
-    assert.equal(await pickedHashes(page, 'tiny-model-bitnet-rs-safetensors'), hashes);
+    assert.equal(await pickedHashes(page, 'tiny-model-bitnet-rs-safetensors'), second);
+    await page.fill('#timestamp', '0');
     await page.check('#replace');
+    // the last result stays shown until the picker answers: wait for this run's own
+    await page.$eval('#result-state', (e) => (e.textContent = ''));
     await page.click('#convert');
-    await page.waitForSelector('#result:not([hidden])');
+    await page.waitForFunction(() => document.getElementById('result-state')!.textContent !== '' || !document.getElementById('error')!.hidden);
     assert.is(await page.isHidden('#error'), true, await errorText(page));
     assert.equal(await pickedHashes(page, 'tiny-model-bitnet-rs-safetensors'), hashes);
   });
@@ -265,10 +274,13 @@ test('a directory picker that fails is shown in words; one the user closes is no
     await fakePicker(page, 'SecurityError');
     await page.click('#convert');
     await page.waitForSelector('#error:not([hidden])');
-    assert.is(await errorText(page), 'The folder picker failed: the picker failed on purpose');
+    assert.is(await errorText(page), 'The folder picker failed: the picker failed on purpose. Pick another folder, or choose "Save to: downloads".');
+    await page.setInputFiles('#folder', TINY); // a new pick clears the error
+    assert.is(await page.isHidden('#error'), true);
     await fakePicker(page, 'AbortError');
     await page.click('#convert');
     await page.waitForTimeout(300);
+    assert.is(await page.isHidden('#error'), true, `closing the picker is no error: ${await errorText(page)}`);
     assert.is(await page.isHidden('#progress-box'), true);
   });
 });
@@ -280,6 +292,10 @@ test('refusals name the alternative in the page\'s words: GGUF type auto on a sm
     await page.click('#convert');
     await finished(page);
     assert.match(await errorText(page), /^The conversion failed: tensor blk\.0\.attn_q\.weight: unsupported: expected rows of a multiple of 128 values for i2_s .*; "GGUF type" f16 \(Advanced options\) holds them$/, await errorText(page));
+    await page.selectOption('#engine', 'bitnet.cpp'); // which fixes the GGUF type at i2_s
+    await page.click('#convert');
+    await finished(page);
+    assert.match(await errorText(page), /"GGUF type" f16 \(Advanced options\) holds them\. To set it, choose "Run it in: a format I choose" first\.$/, await errorText(page));
     await page.selectOption('#engine', 'llama.cpp');
     await page.click('#convert');
     await finished(page);
@@ -333,7 +349,13 @@ test('engine first, GGUF: llama.cpp on a SiLU model writes what the explicit fla
     await page.selectOption('#engine', 'llama.cpp');
     await page.click('#convert');
     await page.waitForSelector('#result:not([hidden])');
-    sameFiles(want, await downloadZip(page, 'llama-engine'));
+    // a single-file format: the button downloads that file, not a .zip
+    assert.match((await page.textContent('#download-all')) ?? '', /^Download silu-model-q2_0\.gguf \(\d+\.\d MiB\)$/);
+    const [d] = await Promise.all([page.waitForEvent('download'), page.click('#download-all')]);
+    assert.is(d.suggestedFilename(), 'silu-model-q2_0.gguf');
+    const saved = join(tmp, 'llama-engine.gguf');
+    await d.saveAs(saved);
+    assert.ok(readFileSync(saved).equals(readFileSync(join(want, 'silu-model-q2_0.gguf'))), 'the .gguf downloaded is the CLI\'s');
     assert.is(await page.textContent('#run-command'), 'llama-cli -m ./silu-model-gguf/silu-model-q2_0.gguf -p "Hello" -n 64 -ngl 99');
   });
 });

@@ -43,7 +43,14 @@ export const ENGINES = [
     run: 'python -c \'from transformers import pipeline; print(pipeline("text-generation", model="{dir}")("Hello", max_new_tokens=32))\'',
   },
   { id: 'bitnet.rs', label: 'bitnet.rs', format: 'bitnet-rs-safetensors', run: 'bitnet.rs loads {dir}/model.safetensors with {dir}/config.json and the tokenizer files beside it' },
-  { id: 'ms-gpu', label: "Microsoft's GPU kernels (microsoft/BitNet gpu/)", format: 'ms-gpu', run: 'python3 generate.py {dir}/ --interactive --chat_format   (in microsoft/BitNet/gpu)' },
+  {
+    id: 'ms-gpu',
+    label: "Microsoft's GPU kernels (microsoft/BitNet gpu/)",
+    format: 'ms-gpu',
+    // gpu/generate.py torch.loads model_state_int2.pt and model_state_fp16.pt, with 2B-4T's shapes built in (docs/formats.md 5, "Running it")
+    run:
+      "microsoft/BitNet's gpu/generate.py reads torch files: save {dir}/model_state_int2.safetensors as model_state_int2.pt (python -c \"import torch, safetensors.torch as s; torch.save(s.load_file('{dir}/model_state_int2.safetensors'), '{dir}/model_state_int2.pt')\"); its prefill also needs model_state_fp16.pt, which this converter does not write (Microsoft's gpu/convert_checkpoint.py makes it), then in gpu/: python3 generate.py {dir}/ --interactive --chat_format (2B-4T's shapes only)",
+  },
 ] as const satisfies readonly Engine[];
 
 export type EngineId = (typeof ENGINES)[number]['id'];

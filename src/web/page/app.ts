@@ -45,13 +45,25 @@ function clearResult(): void {
   $('files-table').replaceChildren();
 }
 
-/** The CLI's flags in a message, said as the page's controls. */
+/**
+ * The CLI's flags in a message, said as the page's controls: a format's option with its value when the
+ * next word is one of its values (else the word stays as it was), the Hub's token and repo syntax, the layout.
+ */
 function inPageWords(message: string): string {
   let m = message;
   for (const f of Object.values(FORMATS)) {
-    for (const opt of f.options) m = m.replace(new RegExp(`--${optionFlag(opt.key)}(?: (\\S+))?`, 'g'), (_, v?: string) => `"${opt.label}"${v ? ` ${v.replace(/[),;]+$/, '')}` : ''} (Advanced options)`);
+    for (const opt of f.options) {
+      m = m.replace(new RegExp(`--${optionFlag(opt.key)}( ([\\w.-]+))?`, 'g'), (_, next?: string, v?: string) =>
+        v !== undefined && (opt.values as readonly string[]).includes(v) ? `"${opt.label}" ${v} (Advanced options)` : `"${opt.label}" (Advanced options)${next ?? ''}`,
+      );
+    }
   }
-  return m.replace(/--format (\S+)/g, 'format $1').replace(/, or convert with force to replace it/, ', or replace it');
+  return m
+    .replace(/--format (\S+)/g, 'format $1')
+    .replace(/--layout ([\w-]+)/g, '"Input layout" $1')
+    .replace(/ \(--hf-token, or (the )?HF_TOKEN( environment variable)?\)/g, ' (the "Access token" field)')
+    .replace(/hf:ORG\/NAME or hf:ORG\/NAME@REVISION \(a \.gguf in it: hf:ORG\/NAME\[@REVISION\]\/FILE\.gguf\)/, 'ORG/NAME, or ORG/NAME/FILE.gguf (the revision in its own field)')
+    .replace(/, or convert with force to replace it/, ', or replace it');
 }
 
 function updateConvert(): void {
@@ -169,12 +181,18 @@ function rate(bytes: number, seconds: number): string {
   return seconds > 0 ? `${(bytes / seconds / 1e9).toFixed(2)} GB/s` : '';
 }
 
+/** The one file of a single-file format's output (a .gguf; manifest.json aside): downloaded as itself, not in a .zip. */
+function soleFile(r: WebConvertResult): { name: string; blob: Blob } | undefined {
+  const files = r.outputs.filter((o) => o.name !== 'manifest.json');
+  return files.length === 1 ? files[0] : undefined;
+}
+
 function showResult(r: WebConvertResult, destination: string, engineId: string): void {
   $('result-state').textContent = `Done: ${r.outputName}`;
   $('summary').textContent =
     `${r.layout} → ${r.format}: ${r.files.length} files, ${mib(r.files.reduce((s, f) => s + f.bytes, 0))} written in ${r.seconds.toFixed(2)} s ` +
     `(${rate(r.bytesRead, r.seconds)} read${r.bytesFetched !== undefined ? `, ${mib(r.bytesFetched)} fetched from the Hub` : ''}; ${r.kernels} kernels, ${r.threads} workers, ${{ shared: 'reads through shared memory', FileReaderSync: 'reads with FileReaderSync', XMLHttpRequest: 'reads with synchronous XMLHttpRequest' }[r.reads]}${r.writes === 'streams' ? ', writes through writable streams' : ''}). ` +
-    (destination === 'folder' ? 'Saved into the chosen folder.' : 'Download it all as one .zip, or each file below.');
+    (destination === 'folder' ? 'Saved into the chosen folder.' : soleFile(r) ? `Download ${soleFile(r)!.name}, or each file below.` : 'Download it all as one .zip, or each file below.');
   $('summary').dataset.phases = Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
   const t = r.ternary;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -187,7 +205,8 @@ function showResult(r: WebConvertResult, destination: string, engineId: string):
   $('run-command').textContent = engine ? runCommand(engine, r.outputName, `${r.outputName}/${main}`, r.outputName) : '';
   const all = $<HTMLButtonElement>('download-all');
   all.hidden = r.outputs.length === 0;
-  all.textContent = `Download all (${r.outputName}.zip, ${mib(r.files.reduce((s, f) => s + f.bytes, 0))})`;
+  const sole = soleFile(r);
+  all.textContent = sole ? `Download ${sole.name} (${mib(sole.blob.size)})` : `Download all (${r.outputName}.zip, ${mib(r.files.reduce((s, f) => s + f.bytes, 0))})`;
   const body = $('files-table');
   body.replaceChildren();
   for (const f of r.files) {
@@ -220,10 +239,11 @@ async function downloadAll(): Promise<void> {
   const button = $<HTMLButtonElement>('download-all');
   const label = button.textContent;
   button.disabled = true;
-  button.textContent = 'Writing the .zip…';
+  const sole = soleFile(r);
+  if (!sole) button.textContent = 'Writing the .zip…';
   try {
-    const zip = await r.zip();
-    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(zip), download: zip.name });
+    const blob: Blob = sole ? sole.blob : await r.zip();
+    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: sole ? sole.name : (blob as File).name });
     document.body.append(a);
     a.click();
     a.remove();
@@ -246,16 +266,28 @@ async function convert(force = false): Promise<void> {
         lastDirectory = await pick({ mode: 'readwrite' });
       } catch (e) {
         if ((e as Error)?.name === 'AbortError') return; // the user closed the picker
-        return showError(`The folder picker failed: ${e instanceof Error ? e.message : String(e)}`);
+        clearResult();
+        return showError(`The folder picker failed: ${e instanceof Error ? e.message : String(e)}. Pick another folder, or choose "Save to: downloads".`);
       }
     }
     output = { kind: 'directory', handle: lastDirectory! };
+  }
+  const stamp = $<HTMLInputElement>('timestamp').value.trim();
+  if (stamp !== '' && !(Number.isSafeInteger(Number(stamp)) && Number(stamp) >= 0)) {
+    clearResult();
+    return showError(`"Timestamp" (Advanced options): expected whole seconds since 1970, 0 or more, or nothing for now; found ${JSON.stringify(stamp)}.`);
+  }
+  const name = $<HTMLInputElement>('model-name').value.trim();
+  if (/[\\/:*?"<>|]/.test(name) || name === '.' || name === '..') {
+    clearResult();
+    return showError(`"Model name" names the output folder: expected a name without / \\ : * ? " < > |, found ${JSON.stringify(name)}.`);
   }
   const engineId = $<HTMLSelectElement>('engine').value;
   const engine = engineById(engineId);
   running = new AbortController();
   $<HTMLFieldSetElement>('options').disabled = true;
   $<HTMLButtonElement>('cancel').disabled = false;
+  $('cancel').focus(); // Convert is disabled now: the keyboard stays on the run
   updateConvert();
   clearResult();
   $('progress-box').hidden = false;
@@ -263,8 +295,8 @@ async function convert(force = false): Promise<void> {
   bar.value = 0;
   $('status').textContent = 'Reading the headers…';
   const started = performance.now();
-  const stamp = $<HTMLInputElement>('timestamp').value;
-  const weights = [...(model?.files.values() ?? [])].filter((f) => f.name.endsWith('.safetensors')).reduce((s, f) => s + f.size, 0);
+  // the weights as the picked line counts them: .safetensors, or a .gguf
+  const weights = [...(model?.files.values() ?? [])].filter((f) => model !== undefined && f.name.endsWith(model.weights)).reduce((s, f) => s + f.size, 0);
   try {
     const repo = hubRepo();
     const token = $<HTMLInputElement>('hf-token').value.trim();
@@ -275,7 +307,7 @@ async function convert(force = false): Promise<void> {
       kernels: $<HTMLSelectElement>('kernels').value as typeof DEFAULTS.kernels,
       rule: $<HTMLSelectElement>('rule').value as typeof DEFAULTS.rule,
       timestamp: stamp === '' ? undefined : Number(stamp),
-      folderName: $<HTMLInputElement>('model-name').value.trim() || undefined,
+      folderName: name || undefined,
       output,
       force: force || $<HTMLInputElement>('replace').checked,
       stats: $<HTMLInputElement>('stats').checked, // the inspect summary, counted as the values are written
@@ -300,6 +332,7 @@ async function convert(force = false): Promise<void> {
     bar.value = 1;
     $('status').textContent = `Finished in ${clock((performance.now() - started) / 1000)}.`;
     showResult(r, destination, engineId);
+    $('result-state').focus();
   } catch (e) {
     $('progress-box').hidden = true;
     if ((e as Error)?.name === 'AbortError') {
@@ -308,7 +341,11 @@ async function convert(force = false): Promise<void> {
     } else {
       const message = e instanceof Error ? e.message : String(e);
       const exists = /the output folder already exists/.test(message);
-      showError(`The conversion failed: ${inPageWords(message)}`, exists && destination === 'folder');
+      const words = inPageWords(message);
+      // an engine chosen fixes the format's options: say how to set one the message names
+      const unlock = engine !== undefined && / \(Advanced options\)/.test(words);
+      showError(`The conversion failed: ${unlock ? `${words.replace(/\.$/, '')}. To set it, choose "Run it in: a format I choose" first.` : words}`, exists && destination === 'folder');
+      $('error-text').focus();
     }
   } finally {
     running = undefined;
@@ -361,7 +398,17 @@ function init(): void {
     );
   });
   $('hub-input').addEventListener('submit', (e) => e.preventDefault()); // Enter in a field: nothing to send anywhere
-  $('hf-repo').addEventListener('input', updateConvert);
+  $('hf-repo').addEventListener('input', () => {
+    // a repo named replaces a folder picked before: its files, its name and its result
+    if (hubRepo() !== '' && (files.length || previous)) {
+      clearResult();
+      files = [];
+      model = undefined;
+      $<HTMLInputElement>('model-name').value = '';
+      $('picked').textContent = 'No folder chosen yet.';
+    }
+    updateConvert();
+  });
   if (hubEndpoint) $('hf-repo').previousElementSibling!.textContent = `Or a repo on ${hubEndpoint} (ORG/NAME, or ORG/NAME/FILE.gguf)`;
   $('convert').addEventListener('click', () => void convert());
   $('cancel').addEventListener('click', () => running?.abort());
