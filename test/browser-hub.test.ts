@@ -231,6 +231,29 @@ test('not cross-origin isolated: the workers read the Hub with synchronous XMLHt
   }
 });
 
+test('Cancel while the Hub\'s listing is retried (503s with Retry-After) ends the run at once', async () => {
+  const log: string[] = [];
+  const page = await openPage(url, log);
+  try {
+    await hub.reset({ apiFail: { status: 503, times: 50, retryAfter: '20' } });
+    await page.fill('#hf-repo', 'org/wide-bitnet');
+    await page.selectOption('#destination', 'download');
+    await page.click('#convert');
+    await page.waitForFunction(() => document.getElementById('status')!.textContent === 'Reading the headers…');
+    await page.waitForTimeout(1000);
+    assert.ok((await hub.stats()).failures > 0, 'the listing was refused and is being retried');
+    const t0 = Date.now();
+    await page.click('#cancel');
+    await page.waitForSelector('#error:not([hidden])', { timeout: 10_000 });
+    assert.ok(Date.now() - t0 < 2000, `cancelled in ${Date.now() - t0} ms, not after the retries`);
+    assert.is(await page.textContent('#error-text'), 'Cancelled: the workers were stopped and nothing was kept.');
+    assert.is(await page.isDisabled('#convert'), false, 'the page can convert again');
+  } finally {
+    await hub.reset();
+    await page.close();
+  }
+});
+
 test('the page logged nothing but the browser\'s own lines for the two refused requests', () => {
   const refused = /^console\.error: Failed to load resource: the server responded with a status of (401|404)/;
   assert.equal(noise.filter((m) => !refused.test(m)), []);

@@ -70,6 +70,17 @@ function cancelled(): Error {
   return Object.assign(new Error('the conversion was cancelled'), { name: 'AbortError' });
 }
 
+/** `work`, or the cancel error as soon as `signal` aborts (`work` then goes on unheard). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(cancelled());
+    if (signal.aborted) return stop();
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
+}
+
 /** The shared sequence's result (ConversionResult) as the page and callers see it. */
 export interface WebConvertResult extends Omit<ConversionResult<unknown>, 'delivered' | 'stats'> {
   /** With options.stats: inspect's summary of the ternary weights written (every tensor's values counted). */
@@ -205,7 +216,8 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
     inputName: name,
     async openInput() {
       check();
-      const input = await open();
+      // a Hub listing that retries (a 503, a Retry-After) can take a minute: Cancel answers at once, and what it fetches is dropped
+      const input = await untilAborted(open(), signal);
       check();
       inputs = input.files;
       hub = input.hub;
