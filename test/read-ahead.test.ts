@@ -162,4 +162,16 @@ picked('several subfolders with a .gguf: refused, naming them', () => {
   }
 });
 
+picked('a folder with nothing a model is made of: refused at the pick, in words', () => {
+  try {
+    fileSet([file('nomodel/readme.txt'), file('nomodel/foo.json')]);
+    assert.unreachable('refused');
+  } catch (e) {
+    assert.instance(e, UsageError);
+    assert.is((e as Error).message, 'nomodel: no model here: expected config.json with .safetensors files, or a .gguf, in the picked folder or a folder inside it');
+  }
+  // safetensors without config.json is still taken: opening it names the missing config.json
+  assert.is(fileSet([file('m/model.safetensors')]).dir, 'm');
+});
+
 picked.run();

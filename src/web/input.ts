@@ -52,6 +52,11 @@ export function fileSet(files: Iterable<File>, dir?: string): FileSet {
     if (models.length === 1) chosen = models[0]!;
   }
   const picked = byFolder.get(chosen) ?? new Map<string, File>();
+  // nothing a model is made of anywhere in the pick: say so here, not as a missing config.json at Convert
+  const weightsAnywhere = folders.some((d) => [...byFolder.get(d)!.keys()].some((n) => n.endsWith('.safetensors') || isGguf(n)));
+  if (!anyConfig && !weightsAnywhere) {
+    throw new UsageError(`${top || 'the picked files'}: no model here: expected ${CONFIG_FILE} with .safetensors files, or a .gguf, in the picked folder or a folder inside it`);
+  }
   // files picked one by one: a .gguf (or a split set's first part) names the model, as the CLI names it
   const ggufs = [...picked.keys()].filter(isFirstGguf);
   const name = chosen.split('/').pop() || (!anyConfig && ggufs.length === 1 ? ggufModelName(ggufs[0]!) : undefined);
