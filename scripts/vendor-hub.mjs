@@ -1,4 +1,4 @@
-// Copies the browser builds of @huggingface/hub and the modules it imports into build/js/vendor/, so
+// Copies the browser builds of @huggingface/hub (and the modules it imports) and of client-zip into build/js/vendor/, so
 // that the page (src/web/page/index.html, whose import map names them) loads them from its own origin
 // from any static host. Only the ES modules are copied (no .d.ts, no maps, no CommonJS).
 import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
@@ -13,6 +13,7 @@ const PACKAGES = {
   '@huggingface/xetchunk-wasm': 'dist/esm',
   'gearhash-jit': 'dist/esm',
   '@huggingface/blake3-jit': 'dist/esm',
+  'client-zip': '.', // the page's "download all" archive (src/formats/zip.ts)
 };
 
 /** The package's folder, found the way Node finds it from here (hoisted or nested). */

@@ -170,7 +170,9 @@ for (const [label, serve] of [['cross-origin isolated: reads through shared memo
           const out = join(tmp, `ff-${shared}-unzipped`);
           mkdirSync(out);
           execFileSync('unzip', ['-q', zip, '-d', out]);
-          sameAsCli(want, new Map(readdirSync(out).map((f) => [f, readFileSync(join(out, f))])));
+          const inside = join(out, `${c.name}-${c.format}`); // the output's folder, as the run command names it
+          assert.equal(readdirSync(out), [`${c.name}-${c.format}`]);
+          sameAsCli(want, new Map(readdirSync(inside).map((f) => [f, readFileSync(join(inside, f))])));
         }
         if (shared && c.format === 'gguf') {
           mkdirSync(SHOTS, { recursive: true });
@@ -355,7 +357,8 @@ test('WebKit host: convertFiles (the API) into Blobs, OPFS (and its .zip) and a 
   const unzipped = join(tmp, 'wk-api-unzipped');
   mkdirSync(unzipped);
   execFileSync('unzip', ['-q', zip, '-d', unzipped]);
-  assert.equal(cliHashes(unzipped), want, 'the .zip (streamed into OPFS through a writable) unpacks to the CLI\'s files');
+  assert.equal(readdirSync(unzipped), ['sharded-model-gguf'], 'one folder, named as the output');
+  assert.equal(cliHashes(join(unzipped, 'sharded-model-gguf')), want, 'the .zip (streamed into OPFS through a writable) unpacks to the CLI\'s files');
   assert.equal(got.inFolder, want, 'the files in the picked folder');
   assert.equal(got.left, [], 'nothing left in OPFS once removed or delivered');
 });

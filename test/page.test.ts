@@ -78,7 +78,7 @@ async function finished(page: Page): Promise<void> {
 
 const errorText = async (page: Page) => (await page.textContent('#error-text')) ?? '';
 
-/** Clicks "Download all", saves the .zip, unpacks it with Info-ZIP's unzip; returns the folder. */
+/** Clicks "Download all", saves the .zip, unpacks it with Info-ZIP's unzip; returns the one folder it holds, named as the output. */
 async function downloadZip(page: Page, name: string): Promise<string> {
   const [d] = await Promise.all([page.waitForEvent('download'), page.click('#download-all')]);
   const zip = join(tmp, `${name}.zip`);
@@ -88,7 +88,9 @@ async function downloadZip(page: Page, name: string): Promise<string> {
   mkdirSync(out, { recursive: true });
   assert.match(execFileSync('unzip', ['-t', zip], { encoding: 'utf8' }), /No errors detected/);
   execFileSync('unzip', ['-q', zip, '-d', out]);
-  return out;
+  const top = readdirSync(out);
+  assert.equal(top, [d.suggestedFilename().replace(/\.zip$/, '')], 'one folder, named as the output (the run command names it)');
+  return join(out, top[0]!);
 }
 
 function sameFiles(cliDir: string, pageDir: string): void {

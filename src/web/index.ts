@@ -337,7 +337,7 @@ async function convertInput(name: string, open: () => Promise<OpenedInput>, o: W
   let inputs: [string, File][] = [];
   const { delivered, stats, ...r } = await runConversion(host, o);
   let zipped: Promise<File> | undefined;
-  const zip = () => (zipped ??= zipInto(run, `${outputName}.zip`, delivered));
+  const zip = () => (zipped ??= zipInto(run, `${outputName}.zip`, outputName, delivered));
   return { ...r, outputName, outputs: delivered, remove: () => removeRun(run), zip, reads, writes, ...(stats && { ternary: ternarySummary(r.layers, stats) }) };
 }
 
@@ -417,9 +417,13 @@ export async function warmUp(): Promise<void> {
   await reply.finally(() => worker.terminate());
 }
 
-/** Streams the zip of `files` into the run's folder (or memory); the run's files are read once, as they are zipped. */
-async function zipInto(run: string, name: string, files: { name: string; blob: Blob }[]): Promise<File> {
-  const stream = zipStream(files.map((f) => ({ name: f.name, data: f.blob })));
+/**
+ * Streams the zip of `files` into the run's folder (or memory); the run's files are read once, as they are
+ * zipped. They sit in a folder named as the output (`folder`), so that unzipping makes the folder the run
+ * command names.
+ */
+async function zipInto(run: string, name: string, folder: string, files: { name: string; blob: Blob }[]): Promise<File> {
+  const stream = zipStream(files.map((f) => ({ name: `${folder}/${f.name}`, data: f.blob })));
   const staged = await stagingFolder(run, true).catch(() => undefined);
   const handle = await staged?.getDirectoryHandle('.zip', { create: true }).then((d) => d.getFileHandle(name, { create: true })).catch(() => undefined);
   if (handle && 'createWritable' in handle) {
