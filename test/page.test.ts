@@ -358,7 +358,7 @@ test('engine first, GGUF: llama.cpp on a SiLU model writes what the explicit fla
     const saved = join(tmp, 'llama-engine.gguf');
     await d.saveAs(saved);
     assert.ok(readFileSync(saved).equals(readFileSync(join(want, 'silu-model-q2_0.gguf'))), 'the .gguf downloaded is the CLI\'s');
-    assert.is(await page.textContent('#run-command'), 'llama-cli -m ./silu-model-gguf/silu-model-q2_0.gguf -p "Hello" -n 64 -ngl 99');
+    assert.is(await page.textContent('#run-command'), 'llama-cli -m ./silu-model-q2_0.gguf -p "Hello" -n 64 -ngl 99', 'the .gguf where it was downloaded, by itself');
   });
 });
 

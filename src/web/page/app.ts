@@ -202,7 +202,9 @@ function showResult(r: WebConvertResult, destination: string, engineId: string):
   const engine = engineById(engineId);
   const main = mainFile(r.files.map((f) => f.name));
   $('run-box').hidden = !engine;
-  $('run-command').textContent = engine ? runCommand(engine, r.outputName, `${r.outputName}/${main}`, r.outputName) : '';
+  // where the file will be: in the output's folder (a picked folder, the .zip's), or by itself (a .gguf downloaded as itself)
+  const file = destination === 'download' && soleFile(r) ? main : `${r.outputName}/${main}`;
+  $('run-command').textContent = engine ? runCommand(engine, r.outputName, file, r.outputName) : '';
   const all = $<HTMLButtonElement>('download-all');
   all.hidden = r.outputs.length === 0;
   const sole = soleFile(r);
