@@ -15,7 +15,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { servePage } from '../build/js/cli/serve.js';
@@ -23,7 +23,8 @@ import { generateCheckpoint } from '../build/js/synth/generate.js';
 import { cliRunner } from './helpers/browser.js';
 import { inWebKitHost, launchFirefox, launchWebKit, webkitVersion } from './helpers/engines-web.mjs';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
-import { PAGE_PRELUDE } from './helpers/page-script.js';
+import { PAGE_PRELUDE, hubTriesScript } from './helpers/page-script.js';
+import { TOOLS } from './helpers/chromium.mjs';
 
 const SHOTS = new URL('../build/screenshots/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-browsers-'));
@@ -33,6 +34,9 @@ const BIG = join(tmp, 'big-model');
 /** A folder holding one .gguf (I2_S) and nothing else: the page reads it as the model (docs/gguf.md 10). */
 const GGUF = join(tmp, 'gguf-model');
 const noise: string[] = [];
+const GATED_TOKEN = 'hf_gatedTokenOfTheTests';
+/** The sharded model's second shard: listed but missing in org/broken-model, dropped mid-file in the drop test. */
+const secondShard = () => readdirSync(SHARDED).filter((f) => /^model-\d+-of-\d+\.safetensors$/.test(f)).sort()[1]!;
 let isolated: { url: string; server: { close(): void } };
 let plain: { url: string; server: { close(): void } };
 let hub: HubServer;
@@ -53,7 +57,12 @@ test.before(async () => {
   renameSync(join(i2s, readdirSync(i2s).find((f) => f.endsWith('.gguf'))!), join(GGUF, 'gguf-model.gguf'));
   // large enough to be cancelled mid-run (Firefox and WebKit)
   generateCheckpoint({ outDir: BIG, layout: 'hf-bitnet', seed: 3, shape: { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 8192 } });
-  hub = await startHubServer({ 'org/sharded-model': { dir: SHARDED }, 'org/gguf-model': { dir: GGUF } });
+  hub = await startHubServer({
+    'org/sharded-model': { dir: SHARDED },
+    'org/gguf-model': { dir: GGUF },
+    'org/gated-model': { dir: SHARDED, token: GATED_TOKEN },
+    'org/broken-model': { dir: SHARDED, missing: [secondShard()] },
+  });
   hubPage = await servePage(0, '127.0.0.1', { hubEndpoint: hub.url });
 });
 
@@ -458,6 +467,69 @@ test('WebKit host: convertHub reads a sharded model and a .gguf from a Hub (the 
   ) as HubApiResult & { left: string[] };
   checkHubApi(got, want);
   assert.equal(got.left, [], 'Blobs delivered: nothing left in OPFS');
+});
+
+/**
+ * The Hub's failures as the page shows them (a missing repository, revision or file, a gated repository
+ * without a token and with a wrong one), each in words naming the page's fields, never a CLI flag; then a
+ * connection dropped in the middle of a shard, resumed at the byte: the CLI's files.
+ */
+const HUB_TRIES = [
+  { repo: 'org/no-such-model' },
+  { repo: 'org/sharded-model', revision: 'v9' },
+  { repo: 'org/broken-model' },
+  { repo: 'org/gated-model' },
+  { repo: 'org/gated-model', token: 'hf_wrong' },
+  { repo: 'org/sharded-model' },
+];
+
+async function dropMidShard(): Promise<void> {
+  await hub.reset({ dropOnce: { file: secondShard(), at: Math.floor(statSync(join(SHARDED, secondShard())).size / 2) } });
+}
+
+function checkHubTries(got: { error: string; files: Record<string, string> }[], engine: string): void {
+  const [missing, revision, broken, gated, wrong, dropped] = got;
+  assert.match(missing!.error, /^The conversion failed: hf:org\/no-such-model: no such model repository on http:\/\/127\.0\.0\.1:\d+ \(HTTP 401\), or a private one: pass an access token \(the "Access token" field\)$/, engine);
+  assert.match(revision!.error, /^The conversion failed: hf:org\/sharded-model@v9: no revision "v9"/, engine);
+  assert.match(broken!.error, new RegExp(`^The conversion failed: hf:org/broken-model/${secondShard().replace(/\./g, '\\.')}: no such file in the repository at this revision \\(HTTP 404\\)`), engine);
+  assert.match(gated!.error, /access refused \(HTTP 401\): the repository is gated or private; pass an access token \(the "Access token" field\)$/, engine);
+  assert.match(wrong!.error, /access refused \(HTTP 403\): the token does not give access to this repository/, engine);
+  for (const g of got) assert.not.match(g.error, /--[a-z]|HF_TOKEN/, `${engine}: no CLI flag in the page's words: ${g.error}`);
+  assert.is(dropped!.error, '', `${engine}: a connection dropped mid-shard is resumed`);
+  assert.equal(dropped!.files, cliHashes(cliOut(`${engine}-hub-drop`, SHARDED, '--format', 'bitnet-rs')), `${engine}: the CLI's files after the drop`);
+}
+
+test('Firefox: the Hub\'s failures in the page\'s words (missing repo, revision, file; gated, wrong token), a connection dropped mid-shard resumed; axe-core finds no violation, loaded and with an error shown', async () => {
+  const page = await (await ff()).newPage();
+  try {
+    await page.goto(hubPage.url);
+    await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
+    const axe = async () => {
+      await page.evaluate(readFileSync(join(TOOLS, 'node_modules/axe-core/axe.min.js'), 'utf8'));
+      return page.evaluate(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then((r) => r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`);
+    };
+    assert.equal(await axe(), [], 'the page as loaded');
+    await dropMidShard();
+    const got = JSON.parse((await page.evaluate(`(async () => { ${PAGE_PRELUDE}\n${hubTriesScript(HUB_TRIES)} })()`)) as string);
+    assert.is((await hub.stats()).drops, 1, 'the connection was dropped');
+    checkHubTries(got, 'Firefox');
+    await page.evaluate(`(async () => { ${PAGE_PRELUDE}\n set('hf-repo', 'org/no-such-model', 'input'); choose('bitnet-rs'); await convert(); })()`);
+    assert.equal(await axe(), [], 'the page with an error shown');
+  } finally {
+    await hub.reset();
+    await page.close();
+  }
+});
+
+test('WebKit host: the Hub\'s failures in the page\'s words (missing repo, revision, file; gated, wrong token), a connection dropped mid-shard resumed', async () => {
+  await dropMidShard();
+  try {
+    const got = JSON.parse((await inWebKitHost(hubPage.url, `${PAGE_PRELUDE}\n await ready();\n ${hubTriesScript(HUB_TRIES)}`, 180)) as string);
+    assert.is((await hub.stats()).drops, 1, 'the connection was dropped');
+    checkHubTries(got, 'WebKit');
+  } finally {
+    await hub.reset();
+  }
 });
 
 test('the pages logged nothing in Firefox (no console messages, no page errors)', () => {

@@ -110,3 +110,25 @@ export function matrixScript(formats: MatrixFormat[], source: { files: { input: 
     }
     return JSON.stringify({ page, api });`;
 }
+
+/**
+ * After PAGE_PRELUDE, on a page served for the Hub stand-in: a repo (and revision, token) typed into the
+ * page's fields and converted into bitnet-rs, for each of `tries`; the error each shows ('' for none), and
+ * the files of each that converted, by sha256.
+ */
+export function hubTriesScript(tries: { repo: string; revision?: string; token?: string }[]): string {
+  return `
+    const out = [];
+    for (const t of ${JSON.stringify(tries)}) {
+      set('hf-repo', t.repo, 'input');
+      set('hf-revision', t.revision ?? '', 'input');
+      set('hf-token', t.token ?? '', 'input');
+      if ($('destination')) set('destination', 'download');
+      choose('bitnet-rs');
+      const error = await convert();
+      const files = {};
+      if (!error) for (const a of document.querySelectorAll('#files-table a[download]')) files[a.download] = await hex(await (await fetch(a.href)).blob());
+      out.push({ error, files });
+    }
+    return JSON.stringify(out);`;
+}
