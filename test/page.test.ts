@@ -211,6 +211,25 @@ test('Cancel mid-run: the options are locked while it runs, the workers stop, no
   });
 });
 
+test('the API cancelled through its AbortSignal (convertFiles): an AbortError, the workers stopped, nothing left in OPFS', async () => {
+  const input = bigModel();
+  await withPage(async (page) => {
+    await page.setInputFiles('#folder', input);
+    const got = (await page.evaluate(`(async () => {
+      const web = await import('/js/web/index.js');
+      const stop = new AbortController();
+      let seen = 0;
+      const run = web.convertFiles([...document.getElementById('folder').files], { format: 'bitnet-rs', kernels: 'scalar', signal: stop.signal,
+        onProgress: (p) => { seen = p.tensorsDone; if (p.tensorsDone >= 1) stop.abort(); } });
+      const error = await run.then(() => 'finished', (e) => e.name + ': ' + e.message);
+      return { error, seen };
+    })()`)) as { error: string; seen: number };
+    assert.is(got.error, 'AbortError: the conversion was cancelled');
+    assert.ok(got.seen >= 1, 'cancelled while converting');
+    assert.equal(await opfsRuns(page), [], 'nothing left in OPFS');
+  });
+});
+
 /** Makes showDirectoryPicker hand out an OPFS folder (what a user would pick), or fail with `error`. */
 async function fakePicker(page: Page, error?: string): Promise<void> {
   await page.evaluate(`(() => {
