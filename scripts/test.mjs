@@ -5,7 +5,7 @@
 // browsers' profiles and what WebKitGTK's writable streams leave behind (a copy of every file written,
 // docs/architecture.md) go there, and none of it outlives the run.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,12 @@ const skipped = num('Skipped') || 0;
 // uvu's Total counts the tests that ran: skipped ones (test.skip) are not in it
 let failed = total - passed;
 if (!Number.isFinite(failed) || (res.status !== 0 && failed === 0)) failed = Math.max(1, Number.isFinite(failed) ? failed : 1);
+// the browser tests' screenshots (build/ is not committed): named in the output, so a run's log says where they are
+const shots = join(root, 'build/screenshots');
+if (existsSync(shots)) {
+  const listed = readdirSync(shots).filter((f) => f.endsWith('.png')).map((f) => `${f} (${Math.round(statSync(join(shots, f)).size / 1024)} KiB)`);
+  if (listed.length) console.log(`screenshots in build/screenshots/: ${listed.join(', ')}`);
+}
 const ok = Number.isFinite(passed) ? passed : 0;
 console.log(`${ok} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed === 0 && res.status === 0 ? 0 : 1);

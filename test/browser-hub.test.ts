@@ -231,6 +231,20 @@ test('not cross-origin isolated: the workers read the Hub with synchronous XMLHt
   }
 });
 
+test('Enter in the repo field converts, as Convert does', async () => {
+  const page = await openPage();
+  try {
+    await page.selectOption('#destination', 'download');
+    await page.fill('#hf-repo', 'org/wide-bitnet');
+    await page.press('#hf-repo', 'Enter');
+    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 120_000 });
+    assert.is(await page.isHidden('#error'), true, `no error: ${await page.textContent('#error-text')}`);
+    assert.match((await page.textContent('#result-state')) ?? '', /^Done: wide-bitnet-gguf$/);
+  } finally {
+    await page.close();
+  }
+});
+
 test('Cancel while the Hub\'s listing is retried (503s with Retry-After) ends the run at once', async () => {
   const log: string[] = [];
   const page = await openPage(url, log);

@@ -399,7 +399,15 @@ function init(): void {
       (err) => showError(`Cannot read the dropped folder: ${err instanceof Error ? err.message : String(err)}`),
     );
   });
-  $('hub-input').addEventListener('submit', (e) => e.preventDefault()); // Enter in a field: nothing to send anywhere
+  $('hub-input').addEventListener('submit', (e) => e.preventDefault()); // nothing to send anywhere
+  // Enter in a Hub field converts, as Convert would (a form of three fields and no submit button submits nothing on Enter)
+  for (const id of ['hf-repo', 'hf-revision', 'hf-token']) {
+    $(id).addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' || $<HTMLButtonElement>('convert').disabled) return;
+      e.preventDefault();
+      $('convert').click();
+    });
+  }
   $('hf-repo').addEventListener('input', () => {
     // a repo named replaces a folder picked before: its files, its name and its result
     if (hubRepo() !== '' && (files.length || previous)) {
