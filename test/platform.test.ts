@@ -40,6 +40,25 @@ test('no node: import is reachable from the platform-neutral modules', () => {
   assert.ok(seen.size > 30, `walked ${seen.size} modules`);
 });
 
+test('the conversion worker\'s modules start no worker and import no bare name (Firefox hung on workers started by workers; the page\'s import map does not reach workers)', () => {
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  const queue = [join(BUILD, 'web/worker.js')];
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const rel = relative(BUILD, file);
+    if (/new Worker\(/.test(readFileSync(file, 'utf8'))) problems.push(`${rel} starts a worker`);
+    for (const spec of importsOf(file)) {
+      if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec));
+      else problems.push(`${rel} imports ${spec}`);
+    }
+  }
+  assert.equal(problems, []);
+  assert.ok(seen.size > 20, `walked ${seen.size} modules`);
+});
+
 test('VERSION is package.json\'s version', () => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   assert.is(VERSION, pkg.version);
