@@ -199,6 +199,7 @@ test('Cancel mid-run: the options are locked while it runs, the workers stop, no
     await page.click('#cancel');
     await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
     assert.is(await errorText(page), 'Cancelled: the workers were stopped and nothing was kept.');
+    assert.is(await page.$eval('#error', (e) => e.classList.contains('notice')), true, 'a cancel the user asked for is not shown as a failure');
     assert.equal(await opfsRuns(page), [], 'nothing left in OPFS');
     assert.is(await page.isHidden('#result'), true);
     assert.is(await page.isDisabled('#engine'), false, 'unlocked after');
@@ -313,6 +314,7 @@ test('refusals name the alternative in the page\'s words: GGUF type auto on a sm
     await page.click('#convert');
     await finished(page);
     assert.match(await errorText(page), /^The conversion failed: tensor blk\.0\.attn_q\.weight: unsupported: expected rows of a multiple of 128 values for i2_s .*; "GGUF type" f16 \(Advanced options\) holds them$/, await errorText(page));
+    assert.is(await page.$eval('#error', (e) => e.classList.contains('notice')), false, 'a failure is shown as one');
     await page.selectOption('#engine', 'bitnet.cpp'); // which fixes the GGUF type at i2_s
     await page.click('#convert');
     await finished(page);

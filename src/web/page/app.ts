@@ -30,7 +30,9 @@ let lastDirectory: FileSystemDirectoryHandle | undefined;
 type Picker = (o: object) => Promise<FileSystemDirectoryHandle>;
 const directoryPicker = () => (window as unknown as { showDirectoryPicker?: Picker }).showDirectoryPicker;
 
-function showError(message: string, replaceable = false): void {
+/** A message in the error box; `notice`: not a failure (a cancel the user asked for), shown without the error's red. */
+function showError(message: string, replaceable = false, notice = false): void {
+  $('error').classList.toggle('notice', notice);
   $('error-text').textContent = message;
   $('replace-existing').hidden = !replaceable;
   $('error').hidden = false;
@@ -295,6 +297,7 @@ async function convert(force = false): Promise<void> {
   $('progress-box').hidden = false;
   const bar = $<HTMLProgressElement>('bar');
   bar.value = 0;
+  $('progress-title').textContent = '3. Converting';
   $('status').textContent = 'Reading the headers…';
   const started = performance.now();
   // the weights as the picked line counts them: .safetensors, or a .gguf
@@ -332,6 +335,7 @@ async function convert(force = false): Promise<void> {
       : await convertFiles(files, options);
     previous = r;
     bar.value = 1;
+    $('progress-title').textContent = '3. Converted';
     $('status').textContent = `Finished in ${clock((performance.now() - started) / 1000)}.`;
     showResult(r, destination, engineId);
     $('result-state').focus();
@@ -339,7 +343,7 @@ async function convert(force = false): Promise<void> {
     $('progress-box').hidden = true;
     if ((e as Error)?.name === 'AbortError') {
       $('status').textContent = '';
-      showError('Cancelled: the workers were stopped and nothing was kept.');
+      showError('Cancelled: the workers were stopped and nothing was kept.', false, true);
     } else {
       const message = e instanceof Error ? e.message : String(e);
       const exists = /the output folder already exists/.test(message);
