@@ -42,6 +42,12 @@ export const PAGE_PRELUDE = `
     if (ggufType) set('gguf-type', ggufType);
     set('timestamp', '0', 'input');
   };
+  /** Each file the result offers for download, by name: the sha256 of the bytes its link gives. */
+  const offered = async () => {
+    const files = {};
+    for (const a of document.querySelectorAll('#files-table a[download]')) files[a.download] = await hex(await (await fetch(a.href)).blob());
+    return files;
+  };
   /** Clicks Convert (once the last run has let go of it) and waits for the result; the error shown, or ''. */
   const convert = async () => {
     for (let i = 0; i < 500 && $('convert').disabled; i++) await sleep(10);
@@ -88,8 +94,7 @@ export function matrixScript(formats: MatrixFormat[], source: { files: { input: 
     for (const f of formats) {
       choose(f.format, f.ggufType);
       const error = await convert();
-      const files = {};
-      if (!error) for (const a of document.querySelectorAll('#files-table a[download]')) files[a.download] = await hex(await (await fetch(a.href)).blob());
+      const files = error ? {} : await offered();
       page[f.format] = { error, state: $('result-state').textContent, summary: $('summary').textContent, files };
     }
     const web = await import('/js/web/index.js');
@@ -126,8 +131,7 @@ export function hubTriesScript(tries: { repo: string; revision?: string; token?:
       if ($('destination')) set('destination', 'download');
       choose('bitnet-rs');
       const error = await convert();
-      const files = {};
-      if (!error) for (const a of document.querySelectorAll('#files-table a[download]')) files[a.download] = await hex(await (await fetch(a.href)).blob());
+      const files = error ? {} : await offered();
       out.push({ error, files });
     }
     return JSON.stringify(out);`;

@@ -190,11 +190,12 @@ function soleFile(r: WebConvertResult): { name: string; blob: Blob } | undefined
 }
 
 function showResult(r: WebConvertResult, destination: string, engineId: string): void {
+  const sole = soleFile(r);
   $('result-state').textContent = `Done: ${r.outputName}`;
   $('summary').textContent =
     `${r.layout} → ${r.format}: ${r.files.length} files, ${mib(r.files.reduce((s, f) => s + f.bytes, 0))} written in ${r.seconds.toFixed(2)} s ` +
     `(${rate(r.bytesRead, r.seconds)} read${r.bytesFetched !== undefined ? `, ${mib(r.bytesFetched)} fetched from the Hub` : ''}; ${r.kernels} kernels, ${r.threads} workers, ${{ shared: 'reads through shared memory', FileReaderSync: 'reads with FileReaderSync', XMLHttpRequest: 'reads with synchronous XMLHttpRequest' }[r.reads]}${r.writes === 'streams' ? ', writes through writable streams' : ''}). ` +
-    (destination === 'folder' ? 'Saved into the chosen folder.' : soleFile(r) ? `Download ${soleFile(r)!.name}, or each file below.` : 'Download it all as one .zip, or each file below.');
+    (destination === 'folder' ? 'Saved into the chosen folder.' : sole ? `Download ${sole.name}, or each file below.` : 'Download it all as one .zip, or each file below.');
   $('summary').dataset.phases = Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
   const t = r.ternary;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -205,11 +206,10 @@ function showResult(r: WebConvertResult, destination: string, engineId: string):
   const main = mainFile(r.files.map((f) => f.name));
   $('run-box').hidden = !engine;
   // where the file will be: in the output's folder (a picked folder, the .zip's), or by itself (a .gguf downloaded as itself)
-  const file = destination === 'download' && soleFile(r) ? main : `${r.outputName}/${main}`;
+  const file = destination === 'download' && sole ? main : `${r.outputName}/${main}`;
   $('run-command').textContent = engine ? runCommand(engine, r.outputName, file, r.outputName) : '';
   const all = $<HTMLButtonElement>('download-all');
   all.hidden = r.outputs.length === 0;
-  const sole = soleFile(r);
   all.textContent = sole ? `Download ${sole.name} (${mib(sole.blob.size)})` : `Download all (${r.outputName}.zip, ${mib(r.files.reduce((s, f) => s + f.bytes, 0))})`;
   const body = $('files-table');
   body.replaceChildren();
