@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -136,6 +136,49 @@ test('a folder holding two models: the page names both and asks for one; nothing
     await page.setInputFiles('#folder', two);
     assert.match(await errorText(page), /^two: no config\.json here, and several subfolders hold a model \(two\/a, two\/b\); pick one of them$/, await errorText(page));
     assert.is(await page.isDisabled('#convert'), true);
+  });
+});
+
+test('files handed over one by one: named from config.json\'s Hub id where it has one, else the page asks for the name before converting', async () => {
+  const loose = readdirSync(TINY).map((f) => join(TINY, f));
+  await withPage(async (page) => {
+    await page.setInputFiles('#files', loose);
+    await page.waitForFunction(() => /type it under Model name\.$/.test(document.getElementById('picked')!.textContent ?? ''));
+    assert.match((await page.textContent('#picked')) ?? '', /^the chosen files: 5 files, 1 \.safetensors, .*\. These files came without their folder's name: type it under Model name\.$/);
+    assert.is(await page.inputValue('#model-name'), '');
+    assert.is(await page.$eval('#model-name', (e) => (e as HTMLInputElement).required), true);
+    await options(page, { format: 'hf-packed' });
+    await page.click('#convert');
+    assert.match(await errorText(page), /^"Model name": the chosen files came without their folder's name; type it/);
+    assert.is(await page.evaluate(() => document.activeElement?.id), 'model-name', 'the keyboard is taken to the field');
+    assert.is(await page.isHidden('#progress-box'), true, 'nothing ran');
+    await page.fill('#model-name', 'tiny-model');
+    await page.click('#convert');
+    await finished(page);
+    assert.is(await page.isHidden('#error'), true, await errorText(page));
+    assert.match((await page.textContent('#result-state')) ?? '', /^Done: tiny-model-hf-packed$/);
+    sameFiles(cliOut('loose', TINY, '--format', 'hf-packed'), await downloadZip(page, 'loose'));
+  });
+  // a config.json saved from a Hub model names it (the folder a download makes has that name)
+  const named = join(tmp, 'named', 'bitnet-b1.58-2B-4T');
+  cpSync(TINY, named, { recursive: true });
+  const config = JSON.parse(readFileSync(join(named, 'config.json'), 'utf8'));
+  writeFileSync(join(named, 'config.json'), JSON.stringify({ ...config, _name_or_path: 'microsoft/bitnet-b1.58-2B-4T' }));
+  await withPage(async (page) => {
+    await page.setInputFiles('#files', readdirSync(named).map((f) => join(named, f)));
+    await page.waitForFunction(() => (document.getElementById('model-name') as HTMLInputElement).value !== '');
+    assert.is(await page.inputValue('#model-name'), 'bitnet-b1.58-2B-4T');
+    assert.match((await page.textContent('#picked')) ?? '', /\(named bitnet-b1\.58-2B-4T from config\.json; change it under Model name if the folder is named otherwise\)$/);
+    await options(page, { format: 'gguf', ggufType: 'f16' }); // general.name inside the file is the name
+    await page.click('#convert');
+    await finished(page);
+    assert.is(await page.isHidden('#error'), true, await errorText(page));
+    const want = cliOut('named', named, '--format', 'gguf', '--gguf-type', 'f16');
+    const gguf = readdirSync(want).find((f) => f.endsWith('.gguf'))!;
+    const [d] = await Promise.all([page.waitForEvent('download'), page.click('#download-all')]);
+    assert.is(d.suggestedFilename(), gguf, 'the one file, named as the CLI names it');
+    await d.saveAs(join(tmp, 'named.gguf'));
+    assert.ok(readFileSync(join(tmp, 'named.gguf')).equals(readFileSync(join(want, gguf))), 'the CLI\'s bytes (general.name among them)');
   });
 });
 

@@ -15,7 +15,7 @@ import { openCheckpointFolder } from '../build/js/model/checkpoint.js';
 import { readAheadFolder, type AsyncFile } from '../build/js/model/read-ahead.js';
 import { layoutGguf, parseGguf, parseGgufPrefix } from '../build/js/formats/gguf.js';
 import { ggufModelName } from '../build/js/model/gguf-checkpoint.js';
-import { fileSet } from '../build/js/web/input.js';
+import { configModelName, fileSet } from '../build/js/web/input.js';
 import { UsageError } from '../build/js/errors.js';
 import { encodeGguf } from './helpers/gguf-literal.js';
 
@@ -138,6 +138,21 @@ picked('one .gguf chosen as a file: the model, named after it without the extens
   const s = fileSet([file('ggml-model-i2_s.gguf')]);
   assert.is(s.dir, 'ggml-model-i2_s');
   assert.equal([...s.files.keys()], ['ggml-model-i2_s.gguf']);
+});
+
+picked('files without their folder: marked unnamed (the page asks); config.json\'s Hub id names them, a local path or a bare name does not', () => {
+  const loose = fileSet([file('config.json'), file('model.safetensors')]);
+  assert.is(loose.unnamed, true);
+  assert.is(loose.dir, 'model');
+  assert.is(fileSet([file('config.json'), file('model.safetensors')], 'typed').unnamed, undefined);
+  assert.is(fileSet([file('m/config.json'), file('m/model.safetensors')]).unnamed, undefined);
+  assert.is(fileSet([file('ggml-model-i2_s.gguf')]).unnamed, undefined);
+  const name = (v: unknown) => configModelName(JSON.stringify({ hidden_size: 8, _name_or_path: v }));
+  assert.is(name('microsoft/bitnet-b1.58-2B-4T'), 'bitnet-b1.58-2B-4T');
+  assert.is(name('tiiuae/Falcon3-1B-Instruct-1.58bit'), 'Falcon3-1B-Instruct-1.58bit');
+  for (const v of ['/home/me/ckpt/checkpoint-500', 'checkpoint-500', './out', 'a/b/c', 'org/..', '', 7, null]) assert.is(name(v), undefined, JSON.stringify(v));
+  assert.is(configModelName('{"hidden_size": 8}'), undefined);
+  assert.is(configModelName('not json'), undefined);
 });
 
 picked('a folder holding a .gguf: named after the folder; a parent folder: the one subfolder that holds one', () => {

@@ -20,7 +20,7 @@ import type { HubFiles } from '../hub/range-reader.js';
 import type { CheckpointFolder } from '../model/checkpoint.js';
 import type { InputFolder } from '../outputs/types.js';
 export { removeLeftovers } from './opfs.js';
-export { fileSet, type FileSet } from './input.js';
+export { configModelName, fileSet, type FileSet } from './input.js';
 import { startWorker, WebPool, WORKER } from './pool.js';
 import { moved } from './moved.js';
 import type { FromWorker, Reads, Task, ToWorker, Writes } from './worker.js';

@@ -20,6 +20,8 @@ export interface FileSet {
   inside?: string;
   /** What holds the weights: `.safetensors` beside config.json, or, where no folder has one, a `.gguf`. */
   weights: '.safetensors' | '.gguf';
+  /** Files handed over without their folder (no path, no .gguf to name them): `dir` is only the fallback "model". */
+  unnamed?: true;
 }
 
 /**
@@ -60,7 +62,30 @@ export function fileSet(files: Iterable<File>, dir?: string): FileSet {
   // files picked one by one: a .gguf (or a split set's first part) names the model, as the CLI names it
   const ggufs = [...picked.keys()].filter(isFirstGguf);
   const name = chosen.split('/').pop() || (!anyConfig && ggufs.length === 1 ? ggufModelName(ggufs[0]!) : undefined);
-  return { dir: dir ?? name ?? 'model', files: picked, weights: picked.has(CONFIG_FILE) || ![...picked.keys()].some(isGguf) ? '.safetensors' : '.gguf', ...(chosen !== top && { inside: chosen }) };
+  return {
+    dir: dir ?? name ?? 'model',
+    files: picked,
+    weights: picked.has(CONFIG_FILE) || ![...picked.keys()].some(isGguf) ? '.safetensors' : '.gguf',
+    ...(chosen !== top && { inside: chosen }),
+    ...(dir === undefined && name === undefined && { unnamed: true as const }),
+  };
+}
+
+/**
+ * A name for files handed over without their folder, from config.json's `_name_or_path` when it is a
+ * Hub repo id (ORG/NAME: the name the folder most likely has, as a download names it); a local path
+ * or nothing gives undefined, and the page asks for the name.
+ */
+export function configModelName(configText: string): string | undefined {
+  let v: unknown;
+  try {
+    v = (JSON.parse(configText) as { _name_or_path?: unknown } | null)?._name_or_path;
+  } catch {
+    return undefined; // the conversion says what is wrong with config.json
+  }
+  // ORG and NAME as the Hub spells them: a letter or digit first (a relative path such as ./out is not one)
+  const id = typeof v === 'string' ? /^[A-Za-z0-9][\w.-]*\/([A-Za-z0-9][\w.-]*)$/.exec(v) : null;
+  return id?.[1];
 }
 
 const isGguf = (name: string) => name.endsWith('.gguf');

@@ -4,7 +4,7 @@
 // nothing is logged to the console. Every control is a native, labelled one, reachable by keyboard.
 
 import {
-  browserProblem, convertFiles, convertHub, engineById, fileSet, mainFile, removeLeftovers, runCommand, warmUp,
+  browserProblem, configModelName, convertFiles, convertHub, engineById, fileSet, mainFile, removeLeftovers, runCommand, warmUp,
   DEFAULTS, ENGINES, FORMAT_IDS, FORMATS, LAYOUTS, formatById, optionFlag, simdSupported,
   type FileSet, type Progress, type WebConvertResult, type WebOutput,
 } from '../index.js';
@@ -85,7 +85,8 @@ function setFiles(list: File[], name?: string): void {
     }
   }
   const nameBox = $<HTMLInputElement>('model-name');
-  nameBox.value = model && model.dir !== 'model' ? model.dir : '';
+  nameBox.value = model && !model.unnamed ? model.dir : '';
+  nameBox.required = model?.unnamed === true;
   if (!model) {
     $('picked').textContent = list.length ? 'No model folder in what was picked.' : 'No folder chosen yet.';
   } else {
@@ -95,9 +96,28 @@ function setFiles(list: File[], name?: string): void {
     const where = model.inside ? `the model folder ${model.inside} inside the picked one` : files.every((f) => !f.webkitRelativePath) ? 'the chosen files' : model.dir;
     const count = (n: number, what: string) => `${n} ${what}${n === 1 || what.startsWith('.') ? '' : 's'}`;
     $('picked').textContent = `${where}: ${count(sets.length, 'file')}, ${count(weights.length, kind)}, ${mib(weights.reduce((s, f) => s + f.size, 0))} of weights`;
+    if (model.unnamed) void nameUnnamed(model);
   }
   if (list.length) $<HTMLInputElement>('hf-repo').value = ''; // a picked folder replaces a repo named before
   updateConvert();
+}
+
+/**
+ * Files handed over one by one carry no folder name, and the name goes into the output (its folder, a
+ * GGUF's general.name, the manifest), as the folder's name does for the CLI: config.json's Hub id gives
+ * it where it has one; else the page asks for it rather than calling every such model "model".
+ */
+async function nameUnnamed(set: FileSet): Promise<void> {
+  const config = set.files.get('config.json');
+  const found = config ? configModelName(await config.text().catch(() => '')) : undefined;
+  const nameBox = $<HTMLInputElement>('model-name');
+  if (set !== model || nameBox.value.trim() !== '') return; // picked again, or typed meanwhile
+  if (found) {
+    nameBox.value = found;
+    $('picked').textContent += ` (named ${found} from config.json; change it under Model name if the folder is named otherwise)`;
+  } else {
+    $('picked').textContent += '. These files came without their folder\'s name: type it under Model name.';
+  }
 }
 
 /** The Hugging Face repo named (ORG/NAME), if any: converted instead of a folder. */
@@ -282,6 +302,11 @@ async function convert(force = false): Promise<void> {
     return showError(`"Timestamp" (Advanced options): expected whole seconds since 1970, 0 or more, or nothing for now; found ${JSON.stringify(stamp)}.`);
   }
   const name = $<HTMLInputElement>('model-name').value.trim();
+  if (name === '' && model?.unnamed && hubRepo() === '') {
+    clearResult();
+    $('model-name').focus();
+    return showError('"Model name": the chosen files came without their folder\'s name; type it (it names the output folder and the model inside the files, as the folder\'s name does for the command line).');
+  }
   if (/[\\/:*?"<>|]/.test(name) || name === '.' || name === '..') {
     clearResult();
     return showError(`"Model name" names the output folder: expected a name without / \\ : * ? " < > |, found ${JSON.stringify(name)}.`);
@@ -419,6 +444,7 @@ function init(): void {
       files = [];
       model = undefined;
       $<HTMLInputElement>('model-name').value = '';
+      $<HTMLInputElement>('model-name').required = false;
       $('picked').textContent = 'No folder chosen yet.';
     }
     updateConvert();
