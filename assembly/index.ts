@@ -21,6 +21,7 @@ export { packTq1_0 } from './pack/tq1_0';
 export { packI2s } from './pack/i2_s';
 export { packQ2_0 } from './pack/q2_0';
 export { countRows } from './count';
+export { ternaryBf16 } from './dequant';
 export { quantizeQ8_0 } from './q8_0';
 export { unpackI2s, unpackTq2_0, unpackQ2_0, i2sToHfU8 } from './unpack/gguf';
 export { sha256Blocks, sha256Scratch } from './sha256';

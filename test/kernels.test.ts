@@ -229,7 +229,7 @@ test('builds: both flavors are distinct files with the same exports', () => {
   const names = (k: Kernels) => Object.keys(k.exports).concat(Object.keys(Object.getPrototypeOf(k.exports))).sort();
   assert.equal(names(simd), names(scalar));
   for (const fn of ['widen', 'absSum', 'firstNonFinite', 'quantize', 'packRows', 'quantizePackRows', 'varintEncodeU32', 'heapBase', 'convertFloats',
-    'packHfU8', 'unpackHfU8', 'packMsInt2', 'packTq2_0', 'packTq1_0', 'packI2s', 'packQ2_0', 'countRows', 'quantizeQ8_0', 'unpackI2s', 'unpackTq2_0', 'unpackQ2_0', 'i2sToHfU8']) {
+    'packHfU8', 'unpackHfU8', 'packMsInt2', 'packTq2_0', 'packTq1_0', 'packI2s', 'packQ2_0', 'countRows', 'ternaryBf16', 'quantizeQ8_0', 'unpackI2s', 'unpackTq2_0', 'unpackQ2_0', 'i2sToHfU8']) {
     assert.type((simd.exports as unknown as Record<string, unknown>)[fn], 'function', fn);
   }
   for (const [, k] of BUILDS) {
@@ -1032,7 +1032,6 @@ test('Kernels: alloc aligns, grows memory, gives fresh views, resets; bad reques
   assert.throws(() => k.alloc(2 ** 32), /4 GiB/);
 });
 
-test.run();
 
 test('countRows: zeros and sum of each row, every length around the 16-lane step, any i8: simd == scalar == literal count', () => {
   const r = rng(77);
@@ -1056,3 +1055,38 @@ test('countRows: zeros and sum of each row, every length around the 16-lane step
     }
   }
 });
+
+test('ternaryBf16: sign | (q != 0 ? scale bits : 0), the sign from an F32, BF16 or F16 source (a zero keeps -0.0) or from q; every length around the 8-lane step: simd == scalar == literal', () => {
+  const r = rng(91);
+  const bits = 0x3c5a; // a BF16 scale
+  for (const n of [1, 7, 8, 9, 15, 16, 17, 64, 1000]) {
+    const q = Int8Array.from({ length: n }, () => Math.floor(r() * 3) - 1);
+    // the source a master weight was ternarized from: its sign agrees with q's where q != 0; zeros rounded from either side, -0.0 among them
+    const src = Float32Array.from(q, (v) => (v !== 0 ? v * (0.5 + r()) : r() < 0.5 ? -r() * 0.1 : r() < 0.5 ? -0 : r() * 0.1));
+    const neg = Array.from(src, (x) => x < 0 || Object.is(x, -0));
+    for (const [dtype, code, bytes] of [
+      ['F32', DType.F32, new Uint8Array(src.buffer)],
+      ['BF16', DType.BF16, new Uint8Array(Uint16Array.from(new Uint32Array(src.buffer), (u) => u >>> 16).buffer)],
+      // F16 bits of the same signs (the magnitude does not matter to the kernel)
+      ['F16', DType.F16, new Uint8Array(Uint16Array.from(neg, (x, i) => (x ? 0x8000 : 0) | (i & 0x3ff)).buffer)],
+      ['none', DType.F32, undefined],
+    ] as const) {
+      const want = Array.from(q, (v, i) => ((bytes ? neg[i] : v < 0) ? 0x8000 : 0) | (v !== 0 ? bits : 0));
+      for (const [name, k] of BUILDS) {
+        k.reset();
+        const qp = k.alloc(n + 1, 1) + 1; // misaligned on purpose
+        k.i8(qp, n).set(q);
+        let sp = 0;
+        if (bytes) {
+          sp = k.alloc(bytes.length + 2, 2) + 2;
+          k.u8(sp, bytes.length).set(bytes);
+        }
+        const dst = k.alloc(2 * n + 2, 2) + 2;
+        k.exports.ternaryBf16(qp, n, bits, code, sp, dst);
+        assert.equal(Array.from(new Uint16Array(k.memory.buffer.slice(dst, dst + 2 * n))), want, `${name} ${dtype} n=${n}`);
+      }
+    }
+  }
+});
+
+test.run();

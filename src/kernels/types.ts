@@ -112,4 +112,10 @@ export interface KernelExports {
   packQ2_0(src: number, rows: number, cols: number, d: number, dst: number): number;
   /** For each of `rows` rows of `cols` i8 ternary values: the count of zeros and the sum, two i32 at dst + 8r. */
   countRows(src: number, rows: number, cols: number, dst: number): void;
+  /**
+   * n i8 ternary values to BF16 at dst: `sign | (q != 0 ? bits : 0)`, `bits` the scale's BF16; the sign is
+   * the top bit of the source value at src (`dtype` F32, BF16 or F16) so a zero keeps the sign it was
+   * rounded from, or q's own where src is 0 (docs/formats.md 5, the prefill weights).
+   */
+  ternaryBf16(q: number, n: number, bits: number, dtype: number, src: number, dst: number): void;
 }
