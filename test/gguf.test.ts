@@ -353,7 +353,6 @@ write('the real Llama 3 vocabulary (128256 tokens, 280,147 merges; synth --prese
   assert.type(m['tokenizer.chat_template'], 'string');
 });
 
-write.run();
 
 write("a head's arrays kept as the file encodes them (arrays: 'raw') are written back byte for byte, every item type", () => {
   const file = {
@@ -377,6 +376,8 @@ write("a head's arrays kept as the file encodes them (arrays: 'raw') are written
   const layout = layoutGguf([...parsed.kvs].map(([key, v]) => ({ key, v })), parsed.tensors);
   assert.equal(Array.from(layout.head), Array.from(bytes.subarray(0, parsed.dataStart)));
 });
+
+write.run();
 
 const refuse = suite('GGUF refusals');
 
