@@ -345,6 +345,16 @@ test('--engine picks the format, type and arch from the model, refuses an engine
   assert.is(tf.code, 0, tf.err);
   assert.is(tf.manifest.format, 'hf-packed');
   assert.match(tf.err, `model="${tf.out}"`);
+  // Microsoft's GPU kernels: generate.py loads the int2 file and the BF16 prefill file; the run text makes both .pt
+  const gpu = convertFor('ms-gpu', relu2, 'engine-gpu');
+  assert.is(gpu.code, 0, gpu.err);
+  assert.is(gpu.manifest.format, 'ms-gpu');
+  assert.is(gpu.manifest.options.ms_gpu_prefill, 'bf16');
+  assert.equal(gpu.manifest.files.map((f: { name: string }) => f.name).filter((n: string) => n.startsWith('model_state')).sort(), ['model_state_fp16.safetensors', 'model_state_int2.safetensors']);
+  assert.match(gpu.err, `torch.save(s.load_file(f'${gpu.out}/model_state_{k}.safetensors'), f'${gpu.out}/model_state_{k}.pt') for k in ('int2', 'fp16')]`);
+  const plain = cli(['--input-dir', relu2, '--output-dir', join(root, 'format-gpu'), '--format', 'ms-gpu']);
+  assert.is(plain.code, 0, plain.err);
+  assert.not.ok(existsSync(join(root, 'format-gpu', 'model_state_fp16.safetensors')), 'the format alone writes the int2 file only (--ms-gpu-prefill none)');
   const both = cli(['--input-dir', silu, '--output-dir', join(root, 'engine-both'), '--engine', 'ollama', '--format', 'gguf']);
   assert.is(both.code, 1);
   assert.match(both.err, "option '--engine <engine>' cannot be used with option '--format <format>'");

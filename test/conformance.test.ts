@@ -23,7 +23,7 @@ import { FORMATS, FORMAT_IDS } from '../build/js/outputs/index.js';
 import { UnsupportedError } from '../build/js/errors.js';
 import { readCheckpointTensors, type RawTensor } from './helpers/read-safetensors.js';
 import {
-  checkAgainst, checkBitnetRsBins, checkGguf, checkHfPackedConfig, expectedBitnetRsSafetensors, expectedGguf, expectedHfPacked, expectedMsGpu,
+  checkAgainst, checkBitnetRsBins, checkGguf, checkHfPackedConfig, expectedBitnetRsSafetensors, expectedGguf, expectedHfPacked, expectedMsGpu, expectedMsGpuPrefill,
   GGUF_FILE_TYPE, type BincodeFlavor, type GgufExpectation, type GgufTernaryType,
 } from './reference/formats-ref.js';
 
@@ -166,10 +166,16 @@ const FORMAT_CASES: Record<string, FormatCase> = {
     check: safetensorsCheck('model.safetensors', (i) => expectedHfPacked(i.tensors, i.config), (out, input) => checkHfPackedConfig(input.config, configOf(out))),
   },
   'ms-gpu': {
-    values: {},
+    values: { msGpuPrefill: ['none', 'bf16'] },
     refuses: (input) =>
       !input.hasSubNorms ? /sub_norm/ : projections(input.shape).some(([r, c]) => r % 16 !== 0 || c % 32 !== 0) ? /multiple of 16 rows and 32 columns/ : undefined,
-    check: safetensorsCheck('model_state_int2.safetensors', (i) => expectedMsGpu(i.tensors, i.config)),
+    check: (out, input, o) => [
+      ...checkAgainst(expectedMsGpu(input.tensors, input.config), readFileSync(join(out, 'model_state_int2.safetensors'))),
+      // the prefill file only when asked, then what Microsoft's quant_weight_fp16 gives
+      ...(o.msGpuPrefill === 'bf16'
+        ? checkAgainst(expectedMsGpuPrefill(input.tensors, input.config), readFileSync(join(out, 'model_state_fp16.safetensors')))
+        : readdirSync(out).includes('model_state_fp16.safetensors') ? ['model_state_fp16.safetensors written with --ms-gpu-prefill none'] : []),
+    ],
   },
   gguf: {
     independent: {

@@ -13,6 +13,7 @@ import { generateCheckpoint, type SynthOptions } from '../build/js/synth/generat
 import { decode, encode, readModel, writeBlock, writeModel, type BitLinearRecord, type ModelRecord } from '../build/js/outputs/bitnet-rs/records.js';
 import { readCheckpointTensors, readSafetensors, type RawTensor } from './helpers/read-safetensors.js';
 import { bf16ToNumber, decodeValues, oldTorchTernary, referenceRowTernary, referenceTernary, unpackRows, type Dt, type Rule } from './reference/ternary-ref.js';
+import { encodeExpected, expectedMsGpuPrefill } from './reference/formats-ref.js';
 
 const GOLDEN = new URL('./fixtures/golden-tiny/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'bitnet-convert-'));
@@ -159,6 +160,20 @@ golden('--format ms-gpu reproduces Microsoft\'s own conversion (ms-gpu-int2.safe
     const dir = fresh('ms-gpu');
     await convert({ inputDir: GOLDEN, outputDir: dir, format: 'ms-gpu', threads: 2, holdBytes, chunkBytes: 1 << 12 });
     assert.ok(readFileSync(join(dir, 'model_state_int2.safetensors')).equals(readFileSync(join(GOLDEN, 'ms-gpu-int2.safetensors'))), `holdBytes ${holdBytes}`);
+  }
+});
+
+golden('--ms-gpu-prefill bf16: model_state_fp16 is the reference of Microsoft\'s quant_weight_fp16 byte for byte (any chunking, held or read twice); the int2 file unchanged; progress counts both', async () => {
+  const want = encodeExpected(expectedMsGpuPrefill(readSafetensors(join(GOLDEN, 'model.safetensors')), JSON.parse(readFileSync(join(GOLDEN, 'config.json'), 'utf8'))));
+  for (const [holdBytes, threads] of [[undefined, 2], [0, 0]] as const) {
+    const dir = fresh('ms-gpu-prefill');
+    let last = { tensorsDone: 0, tensorsTotal: -1 };
+    await convert({ inputDir: GOLDEN, outputDir: dir, format: 'ms-gpu', msGpuPrefill: 'bf16', threads, holdBytes, chunkBytes: 1 << 12, onProgress: (p) => (last = p) } as Parameters<typeof convert>[0]);
+    assert.ok(readFileSync(join(dir, 'model_state_fp16.safetensors')).equals(want), `holdBytes ${holdBytes}`);
+    assert.ok(readFileSync(join(dir, 'model_state_int2.safetensors')).equals(readFileSync(join(GOLDEN, 'ms-gpu-int2.safetensors'))));
+    assert.is(last.tensorsDone, last.tensorsTotal);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    assert.is(manifest.options.ms_gpu_prefill, 'bf16', 'the manifest records it (verify --against re-derives with it)');
   }
 });
 

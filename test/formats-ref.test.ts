@@ -20,6 +20,7 @@ import {
   expectedBitnetRsSafetensors,
   expectedHfPacked,
   expectedMsGpu,
+  expectedMsGpuPrefill,
   packBitnetRsWords,
   packHfU8,
   packMsInt2,
@@ -211,6 +212,51 @@ golden('expectedMsGpu(model.safetensors) passes checkAgainst(ms-gpu-int2.safeten
   assert.is(encoded.length, msGpuBytes.length, 'file size');
   const first = encoded.findIndex((b, i) => b !== msGpuBytes[i]);
   assert.is(first, -1, `first differing byte ${first}`);
+});
+
+golden('expectedMsGpuPrefill: from Microsoft\'s own int2 file (its ternaries and scales) and the source\'s signs, as its quant_weight_fp16 computes in BF16', () => {
+  const expected = expectedMsGpuPrefill(goldenModel, goldenConfig);
+  const file = encodeExpected(expected);
+  const parsed = parseSafetensorsBytes(file);
+  const heads = goldenConfig.num_attention_heads as number;
+  const kvHeads = goldenConfig.num_key_value_heads as number;
+  // the top bit of each BF16 source value, rows in Microsoft's order (q and k un-permuted)
+  const signs = (name: string, h?: number) => {
+    const t = goldenModel.get(name)!;
+    const neg = Int8Array.from({ length: t.bytes.length / 2 }, (_, j) => t.bytes[2 * j + 1]! >> 7);
+    return h ? unpermuteRows(neg, t.shape[0], t.shape[1], h) : neg;
+  };
+  let negativeZeros = 0;
+  for (let i = 0; i < 2; i++) {
+    const p = `model.layers.${i}.`;
+    const cases: [string, Int8Array, number][] = [
+      ['attention.wqkv', concat(signs(`${p}self_attn.q_proj.weight`, heads), signs(`${p}self_attn.k_proj.weight`, kvHeads), signs(`${p}self_attn.v_proj.weight`)), 64],
+      ['attention.wo', signs(`${p}self_attn.o_proj.weight`), 64],
+      ['feed_forward.w13', concat(signs(`${p}mlp.gate_proj.weight`), signs(`${p}mlp.up_proj.weight`)), 64],
+      ['feed_forward.w2', signs(`${p}mlp.down_proj.weight`), 160],
+    ];
+    for (const [name, neg, K] of cases) {
+      const N = neg.length / K;
+      const q = decodeMsInt2(msGpu.get(`layers.${i}.${name}.weight`)!.bytes, N, K);
+      const scaleBits = new Uint16Array(msGpu.get(`layers.${i}.${name}.weight_scale`)!.bytes.slice().buffer);
+      // which stacked part each row is in: its scale is that part's
+      const partRows = { 'attention.wqkv': [64, 32, 32], 'attention.wo': [64], 'feed_forward.w13': [160, 160], 'feed_forward.w2': [64] }[name]!;
+      const partOf = (row: number) => partRows.findIndex((_, j) => row < partRows.slice(0, j + 1).reduce((a, b) => a + b, 0));
+      // round(w * s) clamped, / s: q / s is +-(1/s) rounded to BF16, Microsoft's weight_scale; a zero keeps w's sign
+      const want = Uint16Array.from(q, (v, j) => (neg[j]! << 15) | (v !== 0 ? scaleBits[partOf(Math.floor(j / K))]! : 0));
+      const e = parsed.entries.find((x) => x.name === `layers.${i}.${name}.weight`)!;
+      assert.equal([e.dtype, e.shape], ['BF16', [N, K]], name);
+      const got = new Uint16Array(file.slice(parsed.dataStart + e.begin, parsed.dataStart + e.end).buffer);
+      same(Int32Array.from(got), Int32Array.from(want), `layers.${i}.${name}`);
+      negativeZeros += want.filter((b) => b === 0x8000).length;
+    }
+  }
+  assert.ok(negativeZeros > 1000, `negative zeros: ${negativeZeros}`);
+  // the floats as the int2 file has them, and nothing else
+  for (const e of parsed.entries.filter((x) => !/\.(wqkv|wo|w13|w2)\.weight$/.test(x.name))) {
+    assert.ok(Buffer.from(file.subarray(parsed.dataStart + e.begin, parsed.dataStart + e.end)).equals(msGpu.get(e.name)!.bytes), e.name);
+  }
+  assert.equal(parsed.entries.map((e) => e.name).sort(), [...msGpu.keys()].filter((n) => !n.endsWith('_scale')).sort());
 });
 
 golden('checkAgainst names the tensor, the index, the expected and the found value', () => {

@@ -369,6 +369,29 @@ test('refusals name the alternative in the page\'s words: GGUF type auto on a sm
   });
 });
 
+test('engine first: "Microsoft\'s GPU kernels" sets the prefill weights (shown, locked) and writes the CLI\'s --engine ms-gpu bytes, both files, with the command that makes them .pt', async () => {
+  const want = cliOut('engine-gpu', TINY, '--engine', 'ms-gpu');
+  assert.ok(readdirSync(want).includes('model_state_fp16.safetensors'));
+  await withPage(async (page) => {
+    await page.setInputFiles('#folder', TINY);
+    await page.selectOption('#engine', 'ms-gpu');
+    assert.match((await page.textContent('#engine-about')) ?? '', /^Writes ms-gpu \(prefill weights bf16\)\./);
+    await openAdvanced(page);
+    assert.is(await page.inputValue('#ms-gpu-prefill'), 'bf16');
+    assert.is(await page.isDisabled('#ms-gpu-prefill'), true, 'the engine sets it');
+    await page.selectOption('#destination', 'download');
+    await page.fill('#timestamp', '0');
+    await page.click('#convert');
+    await finished(page);
+    assert.is(await page.isHidden('#error'), true, await errorText(page));
+    sameFiles(want, await downloadZip(page, 'engine-gpu'));
+    assert.match((await page.textContent('#run-command')) ?? '', /load_file\(f'tiny-model-ms-gpu\/model_state_\{k\}\.safetensors'\).* for k in \('int2', 'fp16'\)\]", then in gpu\/: python3 generate\.py tiny-model-ms-gpu\//);
+    // back to a format of one's own: the option is the user's again, its default
+    await page.selectOption('#engine', 'format');
+    assert.is(await page.isDisabled('#ms-gpu-prefill'), false);
+  });
+});
+
 test('engine first: "transformers" writes the CLI\'s --engine transformers bytes, shows the command to run it and the inspect summary the CLI\'s inspect reads back', async () => {
   const want = cliOut('engine', TINY, '--engine', 'transformers');
   const inspected = JSON.parse(cli('inspect', '--json', want)) as { tensors: { ternary?: { rows: number; cols: number; fractions: { minus: number; zero: number; plus: number } } }[] };

@@ -37,7 +37,9 @@ type InputName = (typeof INPUTS)[number]['name'];
 const FORMATS = ['bitnet-rs', 'hf-packed', 'gguf'] as const;
 const formatsOf = (name: InputName): MatrixFormat[] => {
   const ggufType = INPUTS.find((i) => i.name === name)!.ggufType;
-  return FORMATS.map((format) => ({ format, ...(format === 'gguf' && ggufType && { ggufType }) }));
+  const cells: MatrixFormat[] = FORMATS.map((format) => ({ format, ...(format === 'gguf' && ggufType && { ggufType }) }));
+  // an engine's choice that writes two containers: Microsoft's GPU kernels (the int2 file and its BF16 prefill weights)
+  return name === 'tiny-model' ? [...cells, { format: 'ms-gpu', engine: 'ms-gpu' }] : cells;
 };
 const dirOf = (name: InputName) => join(tmp, name);
 const filesOf = (name: InputName) => readdirSync(dirOf(name)).map((f) => join(dirOf(name), f));
@@ -60,7 +62,7 @@ test.before(async () => {
   renameSync(join(i2s, readdirSync(i2s).find((f) => f.endsWith('.gguf'))!), join(dirOf('gguf-model'), 'gguf-model.gguf'));
   for (const { name } of INPUTS) {
     for (const f of formatsOf(name)) {
-      const out = cliOut(`${name}-${f.format}`, dirOf(name), '--format', f.format, ...(f.ggufType ? ['--gguf-type', f.ggufType] : []));
+      const out = cliOut(`${name}-${f.format}`, dirOf(name), ...(f.engine ? ['--engine', f.engine] : ['--format', f.format]), ...(f.ggufType ? ['--gguf-type', f.ggufType] : []));
       want.set(`${name} -> ${f.format}`, Object.fromEntries(readdirSync(out).map((file) => [file, sha256(join(out, file))])));
     }
   }

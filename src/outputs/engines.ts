@@ -15,6 +15,8 @@ export interface Engine {
   format: 'gguf' | 'hf-packed' | 'bitnet-rs-safetensors' | 'ms-gpu';
   /** GGUF: the type it reads best (auto: the architecture's default) and the architectures it computes. */
   gguf?: { type: 'auto' | 'i2_s'; archs: readonly ('bitnet' | 'bitnet-b1.58' | 'llama')[] };
+  /** Other formats: the format's own options the engine needs. */
+  options?: Readonly<Record<string, string>>;
   /**
    * How to run the output: `{dir}` is the output folder, `{file}` its main file (the .gguf), `{name}`
    * the output's name. A sentence where the engine has no one-line command.
@@ -47,9 +49,10 @@ export const ENGINES = [
     id: 'ms-gpu',
     label: "Microsoft's GPU kernels (microsoft/BitNet gpu/)",
     format: 'ms-gpu',
-    // gpu/generate.py torch.loads model_state_int2.pt and model_state_fp16.pt, with 2B-4T's shapes built in (docs/formats.md 5, "Running it")
+    // gpu/generate.py torch.loads model_state_int2.pt (decode) and model_state_fp16.pt (prefill), with 2B-4T's shapes built in (docs/formats.md 5, "Running it")
+    options: { msGpuPrefill: 'bf16' },
     run:
-      "microsoft/BitNet's gpu/generate.py reads torch files: save {dir}/model_state_int2.safetensors as model_state_int2.pt (python -c \"import torch, safetensors.torch as s; torch.save(s.load_file('{dir}/model_state_int2.safetensors'), '{dir}/model_state_int2.pt')\"); its prefill also needs model_state_fp16.pt, which this converter does not write (Microsoft's gpu/convert_checkpoint.py makes it), then in gpu/: python3 generate.py {dir}/ --interactive --chat_format (2B-4T's shapes only)",
+      "microsoft/BitNet's gpu/generate.py reads torch files: python -c \"import torch, safetensors.torch as s; [torch.save(s.load_file(f'{dir}/model_state_{k}.safetensors'), f'{dir}/model_state_{k}.pt') for k in ('int2', 'fp16')]\", then in gpu/: python3 generate.py {dir}/ --interactive --chat_format (2B-4T's shapes only)",
   },
 ] as const satisfies readonly Engine[];
 
@@ -65,7 +68,7 @@ export function engineById(id: string): Engine | undefined {
  * format's rules), refused when the engine does not compute it, with the engines that do.
  */
 export function engineOptions(engine: Engine, model: ModelPlan, o: FormatOptions): Record<string, string> {
-  if (!engine.gguf) return {};
+  if (!engine.gguf) return { ...engine.options };
   type Arch = NonNullable<Engine['gguf']>['archs'][number];
   const ggufArch = gguf.resolve!(model, { ...o, ggufArch: 'auto', ggufType: 'auto', ggufEmbdType: 'f16' } as Parameters<typeof gguf.plan>[1]).ggufArch as Arch;
   if (!engine.gguf.archs.includes(ggufArch)) {

@@ -347,6 +347,22 @@ export abstract class OpenTernary {
   /** The i8 values (-1, 0, +1) of rows [start, start + count) at dst (count <= rowsPerChunk, unless dst is larger). */
   i8(start: number, count: number, dst: number): void {
     this.take(start, count, dst);
+    this.count(start, count, dst);
+  }
+
+  /**
+   * Rows [start, start + count) as BF16 ternary x scale at dst (count <= rowsPerChunk), `bits` the scale's
+   * BF16: Microsoft's prefill weights (docs/formats.md 5). A packed source keeps no sign for its zeros
+   * (+0); a master weight's zeros keep the sign of the value each was rounded from.
+   */
+  bf16(start: number, count: number, dst: number, bits: number): void {
+    this.take(start, count, this.ptrs.i8);
+    this.count(start, count, this.ptrs.i8);
+    this.s.kernels.exports.ternaryBf16(this.ptrs.i8, count * this.cols, bits, 0, 0, dst);
+  }
+
+  /** Counts the i8 rows [start, start + count) just taken to dst (options.stats), or nothing. */
+  protected count(start: number, count: number, dst: number): void {
     if (this.counter) {
       // counted by the kernel, in pieces its buffer holds
       const k = this.s.kernels;
@@ -479,6 +495,19 @@ class MasterTernary extends OpenTernary {
         k.quantize(dt, this.rounding, src, n * this.cols, this.inverse, dst + done * this.cols);
       }
     });
+  }
+
+  override bf16(start: number, count: number, dst: number, bits: number): void {
+    if (this.rowScales) throw new Error('internal: BF16 rows of one scale asked of a weight with per-row scales');
+    const k = this.s.kernels.exports;
+    const dt = DTYPE_CODE[this.t.dtype];
+    // quantized piece by piece beside its source, whose signs the zeros keep
+    this.pieces(start, count, (src, _first, n, done) => {
+      const q = this.ptrs.i8 + done * this.cols;
+      k.quantize(dt, this.rounding, src, n * this.cols, this.inverse, q);
+      k.ternaryBf16(q, n * this.cols, bits, dt, src, dst + 2 * done * this.cols);
+    });
+    this.count(start, count, this.ptrs.i8);
   }
 
   override packed(p: Packing, start: number, count: number, dst: number, d = 0): void {

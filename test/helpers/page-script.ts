@@ -35,10 +35,11 @@ export const PAGE_PRELUDE = `
     await sleep(0); // after the page's own change handler
     set('model-name', name, 'input');
   };
-  const choose = (format, ggufType) => {
-    set('engine', 'format');
+  /** A format under "Advanced options", or with \`engine\` that engine's choice ("Run it in"). */
+  const choose = (format, ggufType, engine) => {
+    set('engine', engine || 'format');
     $('advanced').open = true;
-    set('format', format);
+    if (!engine) set('format', format);
     if (ggufType) set('gguf-type', ggufType);
     set('timestamp', '0', 'input');
   };
@@ -58,10 +59,11 @@ export const PAGE_PRELUDE = `
   };
 `;
 
-/** One cell of the matrix: a format, and GGUF's type where the model's rows need one. */
+/** One cell of the matrix: a format, and GGUF's type where the model's rows need one; or an engine's choice (its format named too). */
 export interface MatrixFormat {
   format: string;
   ggufType?: string;
+  engine?: string;
 }
 
 /** What one conversion through the page gave: the error shown ('' for none), the result's heading and summary, each offered file's sha256. */
@@ -92,7 +94,7 @@ export function matrixScript(formats: MatrixFormat[], source: { files: { input: 
     if ($('destination')) set('destination', 'download');
     const page = {};
     for (const f of formats) {
-      choose(f.format, f.ggufType);
+      choose(f.format, f.ggufType, f.engine);
       const error = await convert();
       const files = error ? {} : await offered();
       page[f.format] = { error, state: $('result-state').textContent, summary: $('summary').textContent, files };
@@ -101,7 +103,7 @@ export function matrixScript(formats: MatrixFormat[], source: { files: { input: 
     const picked = source.files && [...$(source.files.input).files];
     const api = {};
     for (const f of formats) {
-      const o = { format: f.format, ...(f.ggufType && { ggufType: f.ggufType }), timestamp: 0, output: { kind: 'blobs' } };
+      const o = { ...(f.engine ? { engine: f.engine } : { format: f.format }), ...(f.ggufType && { ggufType: f.ggufType }), timestamp: 0, output: { kind: 'blobs' } };
       try {
         const r = source.files
           ? await web.convertFiles(picked, { ...o, folderName: source.files.name })

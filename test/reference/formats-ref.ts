@@ -229,7 +229,12 @@ export type ExpectedContent =
    */
   | { kind: 'scales'; values: number[]; relTol: number }
   /** A ternary [rows, cols] matrix, row-major, packed as the kind says. */
-  | { kind: 'hf-u8' | 'bitnet-rs-u32' | 'ms-int2'; rows: number; cols: number; ternary: Int8Array };
+  | { kind: 'hf-u8' | 'bitnet-rs-u32' | 'ms-int2'; rows: number; cols: number; ternary: Int8Array }
+  /**
+   * BF16 ternary x scale (Microsoft's prefill weights, docs/formats.md 5): each value's sign bit is
+   * `neg`'s, a zero is +-0, any other value the row's scale rounded to BF16 (within relTol as for 'scales').
+   */
+  | { kind: 'prefill'; cols: number; ternary: Int8Array; neg: Int8Array; rowScales: number[]; relTol: number };
 
 export interface ExpectedTensor {
   dtype: string;
@@ -312,6 +317,8 @@ interface Projection {
   scaleDtype: Dt;
   /** Whether the scale's last bit depends on summation order (f32 arithmetic). */
   f32Scale: boolean;
+  /** 1 where the value's sign bit is set: the source's (a zero rounded from -0.3 keeps it), or q's for a packed source. */
+  neg: Int8Array;
 }
 
 /**
@@ -324,7 +331,10 @@ function project(tensors: Tensors, config: Record<string, unknown>, name: string
   if (isFloatDtype(t.dtype)) {
     const { q, scale } = referenceTernary(decodeValues(t.bytes, t.dtype), t.dtype, rule);
     const scaleDtype = rule === 'online' ? 'F32' : t.dtype;
-    return { q, rows: t.shape[0], cols: t.shape[1], scale, scaleDtype, f32Scale: scaleDtype === 'F32' };
+    // the top bit of each little-endian element
+    const size = t.bytes.length / q.length;
+    const neg = Int8Array.from(q, (_, i) => t.bytes[(i + 1) * size - 1]! >> 7);
+    return { q, rows: t.shape[0], cols: t.shape[1], scale, scaleDtype, f32Scale: scaleDtype === 'F32', neg };
   }
   if (t.dtype === 'U8') {
     // transformers: AutoBitLinear multiplies by weight_scale; BitLinear (also a config without linear_class) divides
@@ -337,7 +347,8 @@ function project(tensors: Tensors, config: Record<string, unknown>, name: string
     const stored = decodeValues(s.bytes, s.dtype)[0];
     // a divided scale becomes its exact reciprocal, rounded once by whoever stores it
     const scale = linearClass === 'autobitlinear' ? stored : 1 / stored;
-    return { q: decodeHfU8(t.bytes, rows, t.shape[1]), rows, cols: t.shape[1], scale, scaleDtype: s.dtype, f32Scale: false };
+    const q = decodeHfU8(t.bytes, rows, t.shape[1]);
+    return { q, rows, cols: t.shape[1], scale, scaleDtype: s.dtype, f32Scale: false, neg: Int8Array.from(q, (v) => (v < 0 ? 1 : 0)) };
   }
   throw new Error(`${name}: dtype ${t.dtype} is neither a float nor packed U8`);
 }
@@ -494,12 +505,43 @@ export function expectedMsGpu(tensors: Tensors, config: Record<string, unknown>,
   out.set('norm.weight', copied(need(tensors, 'model.norm.weight')));
   for (let i = 0; i < m.layers; i++) {
     const p = layerProjections(tensors, config, i, rule);
-    const unpermuted = (x: Projection, heads: number): Projection => ({ ...x, q: unpermuteRows(x.q, x.rows, x.cols, heads) });
     linear(`layers.${i}.attention.wqkv`, [unpermuted(p.q, m.heads), unpermuted(p.k, m.kvHeads), p.v]);
     linear(`layers.${i}.attention.wo`, [p.o]);
     linear(`layers.${i}.feed_forward.w13`, [p.gate, p.up]);
     linear(`layers.${i}.feed_forward.w2`, [p.down]);
     for (const n of layerNorms(tensors, i)) out.set(`layers.${i}.${n.engine}`, copied(n.t));
+  }
+  return { format: 'ms-gpu', tensors: out, metadata: undefined, order: 'name' };
+}
+
+/** Hugging Face's rotate-half q or k rows in Microsoft's interleaved order (docs/formats.md 5), values and signs. */
+const unpermuted = (x: Projection, heads: number): Projection => ({ ...x, q: unpermuteRows(x.q, x.rows, x.cols, heads), neg: unpermuteRows(x.neg, x.rows, x.cols, heads) });
+
+/**
+ * docs/formats.md 5, `--ms-gpu-prefill bf16`: model_state_fp16.safetensors, what Microsoft's
+ * gpu/convert_checkpoint.py saves as model_state_fp16.pt. Its quant_weight_fp16 is round(w * s) clamped
+ * to [-1, 1], divided by s, in BF16: each projection's ternary times its scale, a zero keeping w's sign
+ * (torch rounds -0.3 to -0.0). The int2 file's names without the scales; floats copied.
+ */
+export function expectedMsGpuPrefill(tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions = {}): ExpectedFile {
+  const int2 = expectedMsGpu(tensors, config, opts);
+  const rule = opts.rule ?? 'offline';
+  const m = modelShape(config);
+  const out = new Map<string, ExpectedTensor>();
+  for (const [name, t] of int2.tensors) if (t.content.kind === 'bytes') out.set(name, t);
+  const linear = (name: string, parts: Projection[]) => {
+    const { q, rows, cols } = stack(parts, name);
+    const neg = new Int8Array(q.length);
+    parts.reduce((at, p) => (neg.set(p.neg, at), at + p.neg.length), 0);
+    const rowScales = parts.flatMap((p) => new Array<number>(p.rows).fill(p.scale));
+    out.set(`${name}.weight`, { dtype: 'BF16', shape: [rows, cols], content: { kind: 'prefill', cols, ternary: q, neg, rowScales, relTol: scaleTol(parts) } });
+  };
+  for (let i = 0; i < m.layers; i++) {
+    const p = layerProjections(tensors, config, i, rule);
+    linear(`layers.${i}.attention.wqkv`, [unpermuted(p.q, m.heads), unpermuted(p.k, m.kvHeads), p.v]);
+    linear(`layers.${i}.attention.wo`, [p.o]);
+    linear(`layers.${i}.feed_forward.w13`, [p.gate, p.up]);
+    linear(`layers.${i}.feed_forward.w2`, [p.down]);
   }
   return { format: 'ms-gpu', tensors: out, metadata: undefined, order: 'name' };
 }
@@ -560,6 +602,12 @@ function materialize(t: ExpectedTensor): Uint8Array {
       return bytesFromU32s(packBitnetRsWords(c.ternary, c.rows, c.cols));
     case 'ms-int2':
       return packMsInt2(c.ternary, c.rows, c.cols);
+    case 'prefill': {
+      const bits = new Uint16Array(c.ternary.length);
+      const scaleBits = c.rowScales.map((v) => new DataView(encodeFloats([v], 'BF16').buffer).getUint16(0, true));
+      bits.forEach((_, i) => (bits[i] = (c.neg[i]! << 15) | (c.ternary[i] ? scaleBits[Math.floor(i / c.cols)]! : 0)));
+      return new Uint8Array(bits.buffer);
+    }
   }
 }
 
@@ -644,6 +692,22 @@ function compareContent(name: string, t: ExpectedTensor, data: Uint8Array): stri
     if (first < 0) return [];
     const tol = c.relTol ? ` (within ${c.relTol} relative)` : '';
     return [`${name}: ${differing} of ${found.length} scales differ; first at ${first}: expected ${roundToDtype(c.values[first], dt)}${tol}, found ${found[first]}`];
+  }
+  if (c.kind === 'prefill') {
+    if (t.dtype !== 'BF16') return [`${name}: prefill weights stored as ${t.dtype}, not BF16`];
+    const bits = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const found = decodeValues(data, 'BF16');
+    const { first, differing } = differences(found.length, (i) => {
+      const b = bits.getUint16(2 * i, true);
+      if (b >> 15 !== c.neg[i]) return true;
+      if (c.ternary[i] === 0) return (b & 0x7fff) !== 0;
+      const v = c.rowScales[Math.floor(i / c.cols)]!;
+      const [lo, hi] = [roundToDtype(v * (1 - c.relTol), 'BF16'), roundToDtype(v * (1 + c.relTol), 'BF16')];
+      return !(Math.abs(found[i]!) >= lo && Math.abs(found[i]!) <= hi);
+    });
+    if (first < 0) return [];
+    const want = `${c.neg[first] ? '-' : '+'}${c.ternary[first] ? roundToDtype(c.rowScales[Math.floor(first / c.cols)]!, 'BF16') : 0}`;
+    return [`${name}: ${differing} of ${found.length} prefill values differ; first at ${first}${at2(first, t.shape)}: expected ${want}, found ${describeElement('BF16', data, first)}`];
   }
   let got: Int8Array;
   try {

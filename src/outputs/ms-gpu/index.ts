@@ -14,21 +14,39 @@ import type { OutputFormat } from '../types.js';
 import { jsonFile, readAll, storedRows, tensorsWithScales } from '../read-helpers.js';
 import { ENGINE_NAMES, blockTensorName } from '../tensor-names.js';
 import { PACKINGS, anyCode, shapeProblem } from '../../kernels/packings.js';
+import { f32ToBf16 } from '../../quant/floats.js';
+import type { WeightStream } from '../../stream/weights.js';
+import type { ByteSink } from '../../stream/ports.js';
 
 const INT2 = PACKINGS['ms-int2'];
 import { jsonBytes } from '../../formats/json-text.js';
 
 const FILE = 'model_state_int2.safetensors';
+/** The prefill weights gpu/generate.py loads beside FILE (as model_state_fp16.pt; docs/formats.md 5). */
+export const PREFILL_FILE = 'model_state_fp16.safetensors';
+
+const OPTIONS = [
+  {
+    key: 'msGpuPrefill',
+    values: ['none', 'bf16'],
+    default: 'none',
+    help: `bf16: also write ${PREFILL_FILE}, every projection as BF16 ternary x scale under the same names, which gpu/generate.py's prefill loads (2 bytes a weight more)`,
+    label: 'Prefill weights',
+  },
+] as const;
+type Own = { msGpuPrefill: (typeof OPTIONS)[0]['values'][number] };
 
 /** Stacked projections packed as I8 [N, K/4] + BF16 [4] scales; `heads[i]` un-permutes part i's rows per head (q, k). */
 type Int2Entry = Entry & { kind: 'int2'; weights: TernaryWeight[]; heads: (number | undefined)[] };
+/** The same projections stacked as BF16 [N, K], ternary x scale, for the prefill file. */
+type Bf16Entry = Omit<Int2Entry, 'kind'> & { kind: 'bf16' };
 
 const copied = (name: string, w: FloatWeight): FloatEntry => floatEntry(name, w, 'source', w.tensor.storedShape);
 
-export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
+export const msGpu: OutputFormat<Placed<Int2Entry | Bf16Entry | FloatEntry>[], Own> = {
   id: 'ms-gpu',
-  about: "Microsoft BitNet's GPU int2 layout (model_state_int2 as safetensors: wqkv/w13 with 16x32 tile permutation and int32 interleave)",
-  options: [],
+  about: "Microsoft BitNet's GPU int2 layout (model_state_int2 as safetensors: wqkv/w13 with 16x32 tile permutation and int32 interleave; with prefill bf16, model_state_fp16 too)",
+  options: OPTIONS,
 
   plan(model, o) {
     if (!model.hasSubNorms) throw new UnsupportedError({}, 'a model with attn_sub_norm and ffn_sub_norm (the GPU kernels compute them)', `a ${model.layout} checkpoint without them`);
@@ -69,7 +87,12 @@ export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
         }),
       ),
     ];
-    return planContainer('ms-gpu', FILE, groups, 'name', o);
+    const int2Plan = planContainer('ms-gpu', FILE, groups, 'name', o);
+    if (o.msGpuPrefill !== 'bf16') return int2Plan;
+    // the prefill file: the same names, each projection BF16 [N, K] (its own jobs, reading the weights again), the floats copied again
+    const bf16 = (e: Int2Entry): Bf16Entry => ({ ...e, kind: 'bf16', tensors: [{ name: e.tensors[0].name, dtype: 'BF16', shape: [e.tensors[0].shape[0], ternaryShape(e.weights[0]).cols] }] });
+    const prefill = planContainer('ms-gpu', PREFILL_FILE, groups.map((g) => g.map((e) => (e.kind === 'int2' ? bf16(e) : e))), 'name', o);
+    return { jobs: [...int2Plan.jobs, ...prefill.jobs], containers: [...int2Plan.containers, ...prefill.containers] };
   },
 
   write(j, s, out) {
@@ -80,6 +103,10 @@ export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
         continue;
       }
       const sink = out.sink(e.at[0]);
+      if (e.kind === 'bf16') {
+        writePrefill(s, sink, e);
+        continue;
+      }
       const scales = new Uint8Array(8); // BF16 [4], unused entries zero
       (e.weights as TernaryWeight[]).forEach((w, i) => {
         const { cols } = ternaryShape(w);
@@ -104,6 +131,10 @@ export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
     // Microsoft's scripts take the shapes from their own model args; the config lets a reader split
     // wqkv and w13 into their projections (and so their scales)
     return [{ name: 'config.json', bytes: jsonBytes(model.config.raw) }];
+  },
+
+  resolve(_model, o) {
+    return { msGpuPrefill: o.msGpuPrefill };
   },
 
   describe() {
@@ -168,3 +199,24 @@ export const msGpu: OutputFormat<Placed<Int2Entry | FloatEntry>[]> = {
     });
   },
 };
+
+/**
+ * A stacked projection as BF16 rows, each value ternary x its part's scale (a zero keeps the sign of the
+ * master value it was rounded from), rows in the int2 file's order: Microsoft's quant_weight_fp16.
+ */
+function writePrefill(s: WeightStream, sink: ByteSink, e: Placed<Bf16Entry>): void {
+  (e.weights as TernaryWeight[]).forEach((w, i) => {
+    const { cols } = ternaryShape(w);
+    const heads = e.heads[i];
+    const t = s.ternary(w, { bf16: 2 * cols });
+    const bits = f32ToBf16(t.scaleAs('BF16'));
+    const headRows = heads ? t.rows / heads : 0;
+    for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
+      const n = Math.min(t.rowsPerChunk, t.rows - r);
+      if (!heads) t.bf16(r, n, t.buffers.bf16, bits);
+      else for (let x = 0; x < n; x++) t.bf16(interleavedRopeSource(r + x, headRows), 1, t.buffers.bf16 + 2 * x * cols, bits);
+      sink.write(s.kernels.u8(t.buffers.bf16, 2 * n * cols));
+    }
+    t.done();
+  });
+}

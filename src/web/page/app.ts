@@ -182,8 +182,12 @@ function showEngine(): void {
   }
   format.disabled = engine !== undefined;
   for (const s of $('format-options').querySelectorAll('select')) s.disabled = engine !== undefined;
+  // the options the engine sets, shown as set (ms-gpu's prefill weights)
+  const set = Object.entries(engine?.options ?? {});
+  for (const [key, v] of set) $<HTMLSelectElement>(optionFlag(key)).value = v;
+  const labels = set.map(([key, v]) => `${formatById(engine!.format).options.find((x) => x.key === key)!.label.toLowerCase()} ${v}`);
   $('engine-about').textContent = engine
-    ? `Writes ${engine.format}${engine.gguf ? ` (type ${engine.gguf.type === 'auto' ? 'chosen from the model' : engine.gguf.type}; the architecture from the model: ${engine.gguf.archs.join(' or ')})` : ''}. The format's own options are set by this choice.`
+    ? `Writes ${engine.format}${engine.gguf ? ` (type ${engine.gguf.type === 'auto' ? 'chosen from the model' : engine.gguf.type}; the architecture from the model: ${engine.gguf.archs.join(' or ')})` : ''}${labels.length ? ` (${labels.join(', ')})` : ''}. The format's own options are set by this choice.`
     : 'The format and its options are chosen under "Advanced options".';
 }
 
