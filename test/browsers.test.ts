@@ -202,6 +202,7 @@ test('Firefox: Cancel mid-run stops the workers and leaves nothing in OPFS', asy
     await page.goto(isolated.url);
     await page.waitForSelector('body[data-ready="offline"]', { timeout: 30_000 });
     await (await page.$('#files')).uploadFile(...readdirSync(big).map((f) => join(big, f)));
+    await page.type('#model-name', 'big-model'); // files handed over without their folder: the page asks for the name
     await page.select('#engine', 'format');
     await page.click('#advanced summary');
     await page.select('#format', 'bitnet-rs');
