@@ -503,19 +503,27 @@ export function expectedMsGpu(tensors: Tensors, config: Record<string, unknown>,
   out.set('tok_embeddings.weight', copied(embed));
   out.set('output.weight', copied(m.tied ? embed : need(tensors, 'lm_head.weight')));
   out.set('norm.weight', copied(need(tensors, 'model.norm.weight')));
-  for (let i = 0; i < m.layers; i++) {
-    const p = layerProjections(tensors, config, i, rule);
-    linear(`layers.${i}.attention.wqkv`, [unpermuted(p.q, m.heads), unpermuted(p.k, m.kvHeads), p.v]);
-    linear(`layers.${i}.attention.wo`, [p.o]);
-    linear(`layers.${i}.feed_forward.w13`, [p.gate, p.up]);
-    linear(`layers.${i}.feed_forward.w2`, [p.down]);
-    for (const n of layerNorms(tensors, i)) out.set(`layers.${i}.${n.engine}`, copied(n.t));
-  }
+  for (const [name, parts] of msGpuStacks(tensors, config, rule)) linear(name, parts);
+  for (let i = 0; i < m.layers; i++) for (const n of layerNorms(tensors, i)) out.set(`layers.${i}.${n.engine}`, copied(n.t));
   return { format: 'ms-gpu', tensors: out, metadata: undefined, order: 'name' };
 }
 
 /** Hugging Face's rotate-half q or k rows in Microsoft's interleaved order (docs/formats.md 5), values and signs. */
 const unpermuted = (x: Projection, heads: number): Projection => ({ ...x, q: unpermuteRows(x.q, x.rows, x.cols, heads), neg: unpermuteRows(x.neg, x.rows, x.cols, heads) });
+
+/** Each layer's four stacked projections by Microsoft's name: q|k|v (q and k un-permuted), o, gate|up, down. */
+function msGpuStacks(tensors: Tensors, config: Record<string, unknown>, rule: Rule): [string, Projection[]][] {
+  const m = modelShape(config);
+  return Array.from({ length: m.layers }, (_, i): [string, Projection[]][] => {
+    const p = layerProjections(tensors, config, i, rule);
+    return [
+      [`layers.${i}.attention.wqkv`, [unpermuted(p.q, m.heads), unpermuted(p.k, m.kvHeads), p.v]],
+      [`layers.${i}.attention.wo`, [p.o]],
+      [`layers.${i}.feed_forward.w13`, [p.gate, p.up]],
+      [`layers.${i}.feed_forward.w2`, [p.down]],
+    ];
+  }).flat();
+}
 
 /**
  * docs/formats.md 5, `--ms-gpu-prefill bf16`: model_state_fp16.safetensors, what Microsoft's
@@ -526,7 +534,6 @@ const unpermuted = (x: Projection, heads: number): Projection => ({ ...x, q: unp
 export function expectedMsGpuPrefill(tensors: Tensors, config: Record<string, unknown>, opts: BuildOptions = {}): ExpectedFile {
   const int2 = expectedMsGpu(tensors, config, opts);
   const rule = opts.rule ?? 'offline';
-  const m = modelShape(config);
   const out = new Map<string, ExpectedTensor>();
   for (const [name, t] of int2.tensors) if (t.content.kind === 'bytes') out.set(name, t);
   const linear = (name: string, parts: Projection[]) => {
@@ -536,13 +543,7 @@ export function expectedMsGpuPrefill(tensors: Tensors, config: Record<string, un
     const rowScales = parts.flatMap((p) => new Array<number>(p.rows).fill(p.scale));
     out.set(`${name}.weight`, { dtype: 'BF16', shape: [rows, cols], content: { kind: 'prefill', cols, ternary: q, neg, rowScales, relTol: scaleTol(parts) } });
   };
-  for (let i = 0; i < m.layers; i++) {
-    const p = layerProjections(tensors, config, i, rule);
-    linear(`layers.${i}.attention.wqkv`, [unpermuted(p.q, m.heads), unpermuted(p.k, m.kvHeads), p.v]);
-    linear(`layers.${i}.attention.wo`, [p.o]);
-    linear(`layers.${i}.feed_forward.w13`, [p.gate, p.up]);
-    linear(`layers.${i}.feed_forward.w2`, [p.down]);
-  }
+  for (const [name, parts] of msGpuStacks(tensors, config, rule)) linear(name, parts);
   return { format: 'ms-gpu', tensors: out, metadata: undefined, order: 'name' };
 }
 
