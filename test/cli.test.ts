@@ -352,6 +352,17 @@ test('--engine picks the format, type and arch from the model, refuses an engine
   assert.is(gpu.manifest.options.ms_gpu_prefill, 'bf16');
   assert.equal(gpu.manifest.files.map((f: { name: string }) => f.name).filter((n: string) => n.startsWith('model_state')).sort(), ['model_state_fp16.safetensors', 'model_state_int2.safetensors']);
   assert.match(gpu.err, `torch.save(s.load_file(f'${gpu.out}/model_state_{k}.safetensors'), f'${gpu.out}/model_state_{k}.pt') for k in ('int2', 'fp16')]`);
+  // an option the engine sets, given otherwise, is refused in one line, nothing written (auto leaves the choice to the engine)
+  const against = cli(['--input-dir', relu2, '--output-dir', join(root, 'engine-gpu-none'), '--engine', 'ms-gpu', '--ms-gpu-prefill', 'none']);
+  assert.is(against.code, 1);
+  assert.is(errorLines(against.err).length, 1, against.err);
+  assert.match(against.err, '--engine ms-gpu sets --ms-gpu-prefill bf16, not none: drop --ms-gpu-prefill, or convert with --format ms-gpu instead of --engine');
+  assert.not.ok(existsSync(join(root, 'engine-gpu-none')));
+  const typed = cli(['--input-dir', relu2, '--output-dir', join(root, 'engine-typed'), '--engine', 'bitnet.cpp', '--gguf-type', 'tq2_0']);
+  assert.is(typed.code, 1);
+  assert.match(typed.err, '--engine bitnet.cpp sets --gguf-type i2_s, not tq2_0');
+  const auto = cli(['--input-dir', relu2, '--output-dir', join(root, 'engine-auto'), '--engine', 'bitnet.cpp', '--gguf-type', 'auto']);
+  assert.is(auto.code, 0, auto.err);
   const plain = cli(['--input-dir', relu2, '--output-dir', join(root, 'format-gpu'), '--format', 'ms-gpu']);
   assert.is(plain.code, 0, plain.err);
   assert.not.ok(existsSync(join(root, 'format-gpu', 'model_state_fp16.safetensors')), 'the format alone writes the int2 file only (--ms-gpu-prefill none)');

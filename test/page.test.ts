@@ -168,7 +168,7 @@ test('files handed over one by one: named from config.json\'s Hub id where it ha
     await page.setInputFiles('#files', readdirSync(named).map((f) => join(named, f)));
     await page.waitForFunction(() => (document.getElementById('model-name') as HTMLInputElement).value !== '');
     assert.is(await page.inputValue('#model-name'), 'bitnet-b1.58-2B-4T');
-    assert.match((await page.textContent('#picked')) ?? '', /\(named bitnet-b1\.58-2B-4T from config\.json; change it under Model name if the folder is named otherwise\)$/);
+    assert.match((await page.textContent('#picked')) ?? '', /\(named bitnet-b1\.58-2B-4T from config\.json; change it under Model name if the folder is named otherwise\)\.$/);
     await options(page, { format: 'gguf', ggufType: 'f16' }); // general.name inside the file is the name
     await page.click('#convert');
     await finished(page);
@@ -386,9 +386,10 @@ test('engine first: "Microsoft\'s GPU kernels" sets the prefill weights (shown, 
     assert.is(await page.isHidden('#error'), true, await errorText(page));
     sameFiles(want, await downloadZip(page, 'engine-gpu'));
     assert.match((await page.textContent('#run-command')) ?? '', /load_file\(f'tiny-model-ms-gpu\/model_state_\{k\}\.safetensors'\).* for k in \('int2', 'fp16'\)\]", then in gpu\/: python3 generate\.py tiny-model-ms-gpu\//);
-    // back to a format of one's own: the option is the user's again, its default
+    // back to a format of one's own: the option is the user's again, with the value it had (the default)
     await page.selectOption('#engine', 'format');
     assert.is(await page.isDisabled('#ms-gpu-prefill'), false);
+    assert.is(await page.inputValue('#ms-gpu-prefill'), 'none', 'the engine\'s value does not stay');
   });
 });
 

@@ -239,6 +239,8 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError();
   addConvertOptions(program, { input: DEFAULT_INPUT, output: DEFAULT_OUTPUT }).action(async (flags: ConvertFlags, cmd: Command) => {
+    // with --engine, a format option left at its default is the engine's to set (one given is checked against it)
+    if (flags.engine !== undefined) for (const { option } of FORMAT_OPTIONS) if (cmd.getOptionValueSource(option.key) === 'default') delete flags[option.key];
     await runConvert(flags, cmd.getOptionValueSource('inputDir') === 'default');
   });
 

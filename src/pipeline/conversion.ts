@@ -344,7 +344,15 @@ async function convertOnce<Delivered>(host: ConversionHost<Delivered>, o: Conver
   const input = await host.openInput();
   const model = planModel(input.checkpoint, warn, o.layout);
   refuseBiases(model, input.checkpoint);
-  if (engine) Object.assign(options, engineOptions(engine, model, options));
+  if (engine) {
+    const set = engineOptions(engine, model, options);
+    // an option the engine sets, given with another value (not auto), is refused: overriding it silently would write what was not asked for
+    for (const [key, v] of Object.entries(set)) {
+      const given = (o as Record<string, unknown>)[key];
+      if (given !== undefined && given !== 'auto' && given !== v) throw new UsageError(`--engine ${engine.id} sets --${optionFlag(key)} ${v}, not ${String(given)}: drop --${optionFlag(key)}, or convert with --format ${engine.format} instead of --engine`);
+    }
+    Object.assign(options, set);
+  }
   // started before the plan: beside the plan thread it is done before the workers' buffers grow (peak memory)
   const small = host.smallFiles?.(format, model, options, input);
   small?.catch(() => undefined); // awaited after the jobs, where a failure is thrown

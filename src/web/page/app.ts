@@ -114,7 +114,8 @@ async function nameUnnamed(set: FileSet): Promise<void> {
   if (set !== model || nameBox.value.trim() !== '') return; // picked again, or typed meanwhile
   if (found) {
     nameBox.value = found;
-    $('picked').textContent += ` (named ${found} from config.json; change it under Model name if the folder is named otherwise)`;
+    $('picked').textContent += ` (named ${found} from config.json; change it under Model name if the folder is named otherwise).`;
+    if (/^"Model name"/.test($('error-text').textContent ?? '')) $('error').hidden = true; // asked for before the name was found
   } else {
     $('picked').textContent += '. These files came without their folder\'s name: type it under Model name.';
   }
@@ -182,9 +183,17 @@ function showEngine(): void {
   }
   format.disabled = engine !== undefined;
   for (const s of $('format-options').querySelectorAll('select')) s.disabled = engine !== undefined;
-  // the options the engine sets, shown as set (ms-gpu's prefill weights)
+  // the options the engine sets, shown as set (ms-gpu's prefill weights); the user's own value back once another choice is made
+  for (const s of $('format-options').querySelectorAll('select')) {
+    if (s.dataset.mine !== undefined) s.value = s.dataset.mine;
+    delete s.dataset.mine;
+  }
   const set = Object.entries(engine?.options ?? {});
-  for (const [key, v] of set) $<HTMLSelectElement>(optionFlag(key)).value = v;
+  for (const [key, v] of set) {
+    const s = $<HTMLSelectElement>(optionFlag(key));
+    s.dataset.mine = s.value;
+    s.value = v;
+  }
   const labels = set.map(([key, v]) => `${formatById(engine!.format).options.find((x) => x.key === key)!.label.toLowerCase()} ${v}`);
   $('engine-about').textContent = engine
     ? `Writes ${engine.format}${engine.gguf ? ` (type ${engine.gguf.type === 'auto' ? 'chosen from the model' : engine.gguf.type}; the architecture from the model: ${engine.gguf.archs.join(' or ')})` : ''}${labels.length ? ` (${labels.join(', ')})` : ''}. The format's own options are set by this choice.`
@@ -309,7 +318,7 @@ async function convert(force = false): Promise<void> {
   if (name === '' && model?.unnamed && hubRepo() === '') {
     clearResult();
     $('model-name').focus();
-    return showError('"Model name": the chosen files came without their folder\'s name; type it (it names the output folder and the model inside the files, as the folder\'s name does for the command line).');
+    return showError('"Model name": the chosen files came without their folder\'s name; type it (as the folder\'s name does for the command line, it names the output folder and is written into its files).');
   }
   if (/[\\/:*?"<>|]/.test(name) || name === '.' || name === '..') {
     clearResult();
