@@ -15,7 +15,7 @@ import { jsonFile, readAll, storedRows, tensorsWithScales } from '../read-helper
 import { ENGINE_NAMES, blockTensorName } from '../tensor-names.js';
 import { PACKINGS, anyCode, shapeProblem } from '../../kernels/packings.js';
 import { f32ToBf16 } from '../../quant/floats.js';
-import type { WeightStream } from '../../stream/weights.js';
+import type { OpenTernary, WeightStream } from '../../stream/weights.js';
 import type { ByteSink } from '../../stream/ports.js';
 
 const INT2 = PACKINGS['ms-int2'];
@@ -23,7 +23,7 @@ import { jsonBytes } from '../../formats/json-text.js';
 
 const FILE = 'model_state_int2.safetensors';
 /** The prefill weights gpu/generate.py loads beside FILE (as model_state_fp16.pt; docs/formats.md 5). */
-export const PREFILL_FILE = 'model_state_fp16.safetensors';
+const PREFILL_FILE = 'model_state_fp16.safetensors';
 
 const OPTIONS = [
   {
@@ -112,11 +112,9 @@ export const msGpu: OutputFormat<Placed<Int2Entry | Bf16Entry | FloatEntry>[], O
         const { cols } = ternaryShape(w);
         const heads = e.heads[i];
         const t = s.ternary(w, { packed: INT2.bytes(1, cols) }, { rowMultiple: INT2.rowMultiple });
-        const headRows = heads ? t.rows / heads : 0;
         for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
           const n = Math.min(t.rowsPerChunk, t.rows - r);
-          if (!heads) t.i8(r, n, t.i8Buffer);
-          else for (let x = 0; x < n; x++) t.i8(interleavedRopeSource(r + x, headRows), 1, t.i8Buffer + x * cols);
+          inFileOrder(t, heads, r, n, (row, count, x) => t.i8(row, count, t.i8Buffer + x * cols));
           INT2.pack(k.exports, t.i8Buffer, n, cols, t.buffers.packed);
           sink.write(k.u8(t.buffers.packed, INT2.bytes(n, cols)));
         }
@@ -131,10 +129,6 @@ export const msGpu: OutputFormat<Placed<Int2Entry | Bf16Entry | FloatEntry>[], O
     // Microsoft's scripts take the shapes from their own model args; the config lets a reader split
     // wqkv and w13 into their projections (and so their scales)
     return [{ name: 'config.json', bytes: jsonBytes(model.config.raw) }];
-  },
-
-  resolve(_model, o) {
-    return { msGpuPrefill: o.msGpuPrefill };
   },
 
   describe() {
@@ -210,13 +204,21 @@ function writePrefill(s: WeightStream, sink: ByteSink, e: Placed<Bf16Entry>): vo
     const heads = e.heads[i];
     const t = s.ternary(w, { bf16: 2 * cols });
     const bits = f32ToBf16(t.scaleAs('BF16'));
-    const headRows = heads ? t.rows / heads : 0;
     for (let r = 0; r < t.rows; r += t.rowsPerChunk) {
       const n = Math.min(t.rowsPerChunk, t.rows - r);
-      if (!heads) t.bf16(r, n, t.buffers.bf16, bits);
-      else for (let x = 0; x < n; x++) t.bf16(interleavedRopeSource(r + x, headRows), 1, t.buffers.bf16 + 2 * x * cols, bits);
+      inFileOrder(t, heads, r, n, (row, count, x) => t.bf16(row, count, t.buffers.bf16 + 2 * x * cols, bits));
       sink.write(s.kernels.u8(t.buffers.bf16, 2 * n * cols));
     }
     t.done();
   });
+}
+
+/**
+ * Rows [r, r + n) of the file, in its order: as the source has them, or (`heads`: q, k) one at a time from
+ * the rotate-half row each comes from; `take(row, count, x)` puts source rows at the chunk's row x.
+ */
+function inFileOrder(t: OpenTernary, heads: number | undefined, r: number, n: number, take: (row: number, count: number, x: number) => void): void {
+  if (!heads) return take(r, n, 0);
+  const headRows = t.rows / heads;
+  for (let x = 0; x < n; x++) take(interleavedRopeSource(r + x, headRows), 1, x);
 }
